@@ -1,0 +1,42 @@
+# genai-platform. `make run` starts the platform; `make test` runs the suite. Both set up .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# Reinstall only when requirements.txt changes.
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt 2>/dev/null | cut -c1-16)
+
+.PHONY: setup run test lint bench messages clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+setup: $(STAMP)
+	@$(PY) -m genai_platform.setup
+
+run: setup
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py demo_data
+	exec $(PY) manage.py run_platform --port $(PORT)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+# Regenerate the message catalogues after changing translatable strings.
+messages: setup
+	$(PY) manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*'
+	$(PY) manage.py compilemessages --ignore '.venv/*'
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache

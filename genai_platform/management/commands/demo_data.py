@@ -1,0 +1,63 @@
+"""Load the demo data of ``make run``: a demo provider and service, and one user per role.
+
+Safe to run again: what exists is kept. Passwords are random and printed only when a user is
+created; reset one with ``python manage.py changepassword <username>``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from filing.models import Provider, Service
+from filing.services import provider_create, service_create
+from genai_platform.roles import Role, user_role_add
+
+# A synthetic code with a valid GB 32100 check character; it belongs to no real organisation.
+DEMO_USCC = "91110108MA0DEM0000"
+DEMO_PROVIDER = "演示科技有限公司（示例数据）"
+DEMO_SERVICE = "演示生成式人工智能服务"
+
+# username, role, is_staff (operators and auditors work in the admin), is_superuser
+DEMO_USERS: tuple[tuple[str, Role | None, bool, bool], ...] = (
+    ("admin", None, True, True),
+    ("operator", Role.OPERATOR, True, False),
+    ("auditor", Role.AUDITOR, True, False),
+    ("enduser", Role.END_USER, False, False),
+)
+
+
+class Command(BaseCommand):
+    help = "Create the demo provider, service and one user per role (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        provider = Provider.objects.filter(uscc=DEMO_USCC).first() or provider_create(
+            legal_name=DEMO_PROVIDER, uscc=DEMO_USCC
+        )
+        if not Service.objects.filter(provider=provider, name=DEMO_SERVICE).exists():
+            service_create(provider=provider, name=DEMO_SERVICE)
+
+        user_model = get_user_model()
+        created: list[tuple[str, str, str]] = []
+        for username, role, is_staff, is_superuser in DEMO_USERS:
+            if user_model.objects.filter(username=username).exists():
+                continue
+            password = secrets.token_urlsafe(12)
+            user = user_model.objects.create_user(
+                username=username, password=password, is_staff=is_staff, is_superuser=is_superuser
+            )
+            if role:
+                user_role_add(user=user, role=role)
+            created.append((username, role.value if role else "admin (superuser)", password))
+
+        if created:
+            self.stdout.write(self.style.WARNING("Demo users created. Their passwords are shown only this once:"))
+            for username, role, password in created:
+                self.stdout.write(f"  {username:10} {role:20} {password}")
+        else:
+            self.stdout.write("Demo data already present (reset a password with: python manage.py changepassword <user>).")

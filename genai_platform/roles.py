@@ -1,0 +1,114 @@
+"""Roles are Django groups with permissions, kept in step with ``ROLE_PERMISSIONS``.
+
+A data migration creates the groups; after every ``migrate`` the permissions of each group are
+set again from the patterns below, so a model added later is covered without a new migration.
+A superuser is an admin and passes every role check.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps as global_apps
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+
+if TYPE_CHECKING:
+    from django.apps.registry import Apps
+    from django.http import HttpRequest, HttpResponse
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+    END_USER = "end_user"
+
+
+# Patterns over "app_label.codename" (shell-style wildcards).
+ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
+    # Operators keep the filing records and run the generation side: they need the admin.
+    Role.OPERATOR: (
+        "filing.*",
+        "generation.*",
+        "genai_platform.view_workerheartbeat",
+        "genai_platform.send_heartbeat",
+    ),
+    # Auditors read and export the log; they change nothing.
+    Role.AUDITOR: (
+        "audit.view_*",
+        "audit.export_*",
+    ),
+    # End users act only on their own jobs; ownership is checked in the views, not by permissions.
+    Role.END_USER: (),
+}
+
+
+def _matches(label: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(label, pattern) for pattern in patterns)
+
+
+def roles_sync(*, apps: Apps | None = None, using: str = "default") -> None:
+    """Create the role groups and set each one's permissions to exactly what its patterns match."""
+    registry = apps or global_apps
+    group_model = registry.get_model("auth", "Group")
+    permission_model = registry.get_model("auth", "Permission")
+    permissions = list(permission_model.objects.using(using).select_related("content_type"))
+    for role, patterns in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.using(using).get_or_create(name=role.value)
+        wanted = [p for p in permissions if _matches(f"{p.content_type.app_label}.{p.codename}", patterns)]
+        group.permissions.set(wanted)
+
+
+def user_has_role(user: Any, *roles: Role) -> bool:
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        user._role_names = cached
+    return any(role.value in cached for role in roles)
+
+
+def user_role_add(*, user: Any, role: Role) -> None:
+    group_model = global_apps.get_model("auth", "Group")
+    group, _ = group_model.objects.get_or_create(name=role.value)
+    user.groups.add(group)
+    if hasattr(user, "_role_names"):
+        del user._role_names
+
+
+def role_required(*roles: Role) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """View decorator: anonymous users go to the login page, users without the role get 403."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not user_has_role(request.user, *roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class HasRole(BasePermission):
+    """DRF permission: ``permission_classes = [HasRole.of(Role.AUDITOR)]``."""
+
+    roles: tuple[Role, ...] = ()
+
+    @classmethod
+    def of(cls, *roles: Role) -> type[HasRole]:
+        return type(f"HasRole_{'_'.join(r.value for r in roles)}", (cls,), {"roles": roles})
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return user_has_role(request.user, *self.roles)

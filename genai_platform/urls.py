@@ -1,0 +1,19 @@
+"""Root URLs. Nothing imported from here may import torch: the web process never loads a net."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from genai_platform import views
+
+admin.site.site_header = admin.site.site_title = "genai-platform"
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("ops/heartbeat/", views.heartbeat, name="ops-heartbeat"),
+    path("", views.home, name="home"),
+]

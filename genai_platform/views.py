@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from genai_platform import services
+from genai_platform.queues import Queue
+from genai_platform.roles import Role, role_required
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is up and answering. Says nothing about its dependencies (see /readyz)."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Database and broker reachable: 200; otherwise 503 with the reason for each failed check."""
+    ready, body = services.readiness()
+    return JsonResponse(body, status=200 if ready else 503, json_dumps_params={"ensure_ascii": False})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@role_required(Role.OPERATOR)
+def heartbeat(request: HttpRequest) -> JsonResponse:
+    """POST sends a heartbeat task to every queue; GET lists the last heartbeat per queue."""
+    if request.method == "POST":
+        sent = {queue.value: services.heartbeat_send(queue=queue) for queue in Queue}
+        return JsonResponse({"sent": sent}, status=202)
+    rows = services.heartbeats_all()
+    return JsonResponse(
+        {hb.queue: {"hostname": hb.hostname, "seen_at": hb.seen_at.isoformat(), "task_id": hb.task_id} for hb in rows}
+    )
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "genai_platform/home.html")

@@ -1,0 +1,1 @@
+"""Runtime records of generation: checkpoints, training runs, jobs and outputs (Django ORM only)."""

@@ -1,0 +1,77 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Variables that switch the platform off its embedded default; removed for embedded subprocesses.
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a subprocess running the platform on its embedded default in ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES and not k.startswith("DJANGO_")}
+    env["GENAI_DATA_DIR"] = str(tmp_path / "data")
+    env["DJANGO_SETTINGS_MODULE"] = "genai_platform.settings.base"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable
+
+
+@pytest.fixture
+def user_with_role(django_user_model):  # type: ignore[no-untyped-def]
+    from genai_platform.roles import Role, user_role_add
+
+    def make(role: Role | None, username: str | None = None):  # type: ignore[no-untyped-def]
+        name = username or (role.value if role else "norole")
+        user = django_user_model.objects.create_user(username=name, password="pw-for-tests-123")
+        if role:
+            user_role_add(user=user, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def client_for(user_with_role):  # type: ignore[no-untyped-def]
+    """A logged-in test client for a user holding ``role``."""
+
+    def make(role, username=None) -> Client:  # type: ignore[no-untyped-def]
+        client = Client()
+        client.force_login(user_with_role(role, username))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def celery_worker_thread(transactional_db) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A real Celery worker, in a thread of this process, consuming every queue of the real broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from genai_platform.celery import app
+    from genai_platform.queues import Queue
+
+    with start_worker(
+        app,
+        pool="solo",
+        concurrency=1,
+        perform_ping_check=False,
+        shutdown_timeout=20,
+        queues=[q.value for q in Queue],
+        loglevel="WARNING",
+    ) as worker:
+        yield worker
