@@ -31,7 +31,14 @@ def messages_compile() -> None:
         subprocess.run(["msgfmt", "--check", "-o", str(po.with_suffix(".mo")), str(po)], check=True)
 
 
-STEPS: list[Callable[[], None]] = [messages_compile]
+def songci_fetch() -> None:
+    """Fetch the Song ci (npm ``chinese-poetry``) into the cache folder outside the repo and extract it once."""
+    from generation.ml.data import songci_prepare
+
+    songci_prepare()
+
+
+STEPS: list[Callable[[], None]] = [messages_compile, songci_fetch]
 
 
 def main() -> int:
