@@ -30,3 +30,7 @@ class ServiceAdmin(admin.ModelAdmin):
     search_fields = ("name", "filing_number", "provider__legal_name")
     list_select_related = ("provider",)
     readonly_fields = ("created_at", "updated_at")
+
+
+# Admin pages of the safety records (risk taxonomy, thresholds, keyword library).
+import filing.safety.admin  # noqa: E402, F401

@@ -71,3 +71,7 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
+
+
+# The safety records (risk taxonomy, thresholds, keyword library) live in their own module.
+from filing.safety.models import *  # noqa: E402, F403

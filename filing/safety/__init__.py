@@ -1,0 +1,1 @@
+"""The safety side of the filing: risk taxonomy, safety thresholds, keyword library."""

@@ -1,0 +1,154 @@
+"""Safety records of the filing: the TC260-003 Appendix A risks, the configured thresholds and the keyword library.
+
+The models live in the ``filing`` app (``filing.models`` re-exports them). Writes go through
+``filing.safety.services``; every change to the keyword library or to the thresholds creates a new
+version, so what was in force at any moment can be named.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+__all__ = [
+    "Risk",
+    "RiskCategory",
+    "SafetyConfigVersion",
+    "SafetyThreshold",
+]
+
+
+class _Bilingual:
+    """Chinese name when the active language is Chinese, English otherwise."""
+
+    name_zh: str
+    name_en: str
+
+    @property
+    def name(self) -> str:
+        language = (get_language() or "zh-hans").lower()
+        return self.name_zh if language.startswith("zh") else (self.name_en or self.name_zh)
+
+
+class RiskCategory(_Bilingual, models.Model):
+    """One of the 5 first-level risk categories of TC260-003 Appendix A (一级分类), e.g. ``A.1``."""
+
+    code = models.CharField(_("code"), max_length=8, primary_key=True)
+    name_zh = models.CharField(_("Chinese name"), max_length=100, unique=True)
+    name_en = models.CharField(_("English name"), max_length=200)
+    position = models.PositiveSmallIntegerField(_("position"), unique=True)
+
+    class Meta:
+        verbose_name = _("risk category")
+        verbose_name_plural = _("risk categories")
+        ordering = ("position",)
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name_zh}"
+
+
+class Risk(_Bilingual, models.Model):
+    """One of the 31 risks of TC260-003 Appendix A (二级分类), with a stable code such as ``A.1.6``.
+
+    Keywords, test questions and moderation verdicts refer to risks by this code.
+    """
+
+    code = models.CharField(_("code"), max_length=8, primary_key=True)
+    category = models.ForeignKey(
+        RiskCategory, on_delete=models.PROTECT, related_name="risks", verbose_name=_("category")
+    )
+    name_zh = models.CharField(_("Chinese name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=200)
+    position = models.PositiveSmallIntegerField(_("position"), unique=True)
+
+    class Meta:
+        verbose_name = _("risk")
+        verbose_name_plural = _("risks")
+        ordering = ("position",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("category", "name_zh"), name="%(app_label)s_%(class)s_unique_category_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name_zh}"
+
+
+class SafetyConfigVersion(models.Model):
+    """One version of the safety thresholds. The highest number is in force; older ones are kept as history."""
+
+    number = models.PositiveIntegerField(_("version"), unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.CharField(_("created by"), max_length=150, blank=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("safety configuration version")
+        verbose_name_plural = _("safety configuration versions")
+        ordering = ("-number",)
+
+    def __str__(self) -> str:
+        return f"v{self.number}"
+
+
+class SafetyThreshold(models.Model):
+    """One threshold of one configuration version, with the clause it comes from.
+
+    ``basis`` says whether the number was read in the clause's text or recalled from it, so an
+    operator knows which ones to check against the official document.
+    """
+
+    class Unit(models.TextChoices):
+        COUNT = "count", _("count")
+        DAYS = "days", _("days")
+        RATIO = "ratio", _("ratio")
+
+    class Basis(models.TextChoices):
+        VERIFIED = "verified", _("verified in the source")
+        RECALLED = "recalled", _("recalled, to be checked")
+
+    version = models.ForeignKey(
+        SafetyConfigVersion, on_delete=models.CASCADE, related_name="thresholds", verbose_name=_("version")
+    )
+    key = models.SlugField(_("key"), max_length=64)
+    value = models.DecimalField(_("value"), max_digits=12, decimal_places=4)
+    unit = models.CharField(_("unit"), max_length=8, choices=Unit.choices)
+    clause = models.CharField(_("source clause"), max_length=100)
+    basis = models.CharField(_("basis"), max_length=10, choices=Basis.choices)
+    title_zh = models.CharField(_("Chinese title"), max_length=200)
+    title_en = models.CharField(_("English title"), max_length=200)
+
+    class Meta:
+        verbose_name = _("safety threshold")
+        verbose_name_plural = _("safety thresholds")
+        ordering = ("version", "key")
+        constraints = [
+            models.UniqueConstraint(fields=("version", "key"), name="%(app_label)s_%(class)s_unique_version_key"),
+            models.CheckConstraint(condition=models.Q(value__gte=0), name="%(app_label)s_%(class)s_value_non_negative"),
+            models.CheckConstraint(
+                condition=~models.Q(unit="ratio") | models.Q(value__lte=1),
+                name="%(app_label)s_%(class)s_ratio_at_most_one",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.display_value}"
+
+    @property
+    def title(self) -> str:
+        language = (get_language() or "zh-hans").lower()
+        return self.title_zh if language.startswith("zh") else self.title_en
+
+    @property
+    def display_value(self) -> str:
+        if self.unit == self.Unit.RATIO:
+            return f"{(self.value * 100).normalize():f}%"
+        return f"{self.value.normalize():f}" if self.value != self.value.to_integral() else str(int(self.value))
+
+    def typed_value(self) -> int | Decimal:
+        """Counts and days as ``int``; ratios as ``Decimal``."""
+        return Decimal(self.value) if self.unit == self.Unit.RATIO else int(self.value)
