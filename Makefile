@@ -31,7 +31,8 @@ lint: setup
 	$(VENV)/bin/mypy
 
 bench: setup
-	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) manage.py migrate --noinput -v 0
+	DJANGO_LOG_LEVEL=$${DJANGO_LOG_LEVEL:-WARNING} $(PY) benchmarks/run.py $(BENCH_ARGS)
 
 # Regenerate the message catalogues after changing translatable strings.
 messages: setup

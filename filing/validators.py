@@ -36,7 +36,10 @@ def uscc_validate(value: str) -> str:
     for position, ch in enumerate(code, start=1):
         if ch not in USCC_ALPHABET:
             raise ValidationError(
-                _("Character %(pos)d (“%(ch)s”) is not allowed: codes use digits and capital letters except I, O, S, V and Z.")
+                _(
+                    "Character %(pos)d (“%(ch)s”) is not allowed: "
+                    "codes use digits and capital letters except I, O, S, V and Z."
+                )
                 % {"pos": position, "ch": ch},
                 code="uscc_character",
             )

@@ -10,8 +10,8 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
-        verbose_name = _("user")
-        verbose_name_plural = _("users")
+        verbose_name = _("user")  # type: ignore[assignment]  # a lazy string, as Django expects
+        verbose_name_plural = _("users")  # type: ignore[assignment]
 
 
 class WorkerHeartbeat(models.Model):

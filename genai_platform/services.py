@@ -58,7 +58,7 @@ def database_check(alias: str = "default") -> CheckResult:
 def broker_check() -> CheckResult:
     url = settings.CELERY_BROKER_URL
     if url.startswith("filesystem://"):
-        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        folder = str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
         if not os.access(folder, os.W_OK):
             return CheckResult(False, f"broker folder {folder} is not writable")
         return CheckResult(True, "filesystem")

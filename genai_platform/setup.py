@@ -25,7 +25,7 @@ def messages_compile() -> None:
     if not stale:
         return
     if not shutil.which("msgfmt"):
-        print("setup: msgfmt (gettext) is missing; using the committed message catalogues.")
+        print("setup: msgfmt (gettext) is missing; using the committed message catalogues.")  # noqa: T201
         return
     for po in stale:
         subprocess.run(["msgfmt", "--check", "-o", str(po.with_suffix(".mo")), str(po)], check=True)

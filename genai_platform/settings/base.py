@@ -200,6 +200,7 @@ USE_TZ = True
 # ------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "media/"
 # On several hosts this must be shared storage (NFS or an S3-compatible bucket); see README.
 MEDIA_ROOT = Path(env("GENAI_MEDIA_ROOT", default=str(DATA_DIR / "media")))
@@ -256,10 +257,8 @@ if not DEBUG:
 # ------------------------------------------------------------------------------
 # EMAIL
 # ------------------------------------------------------------------------------
-EMAIL_BACKEND = env(
-    "DJANGO_EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
-)
+# smtp://user:password@host:587/?tls=True in production; mail is printed to the console by default.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"))
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="genai-platform <noreply@localhost>")
 
 # ------------------------------------------------------------------------------

@@ -58,8 +58,10 @@ def signing_key(name: str, *, debug: bool, data_dir: Path) -> str:
     value = os.environ.get(name, "")
     if not value:
         if not debug:
-            fail(f"{name} is not set; production mode (DJANGO_DEBUG=false) needs it "
-                 "(make one with: python manage.py signing_key_new).")
+            fail(
+                f"{name} is not set; production mode (DJANGO_DEBUG=false) needs it "
+                "(make one with: python manage.py signing_key_new)."
+            )
         value = _read_or_create(data_dir / "keys" / name.lower(), signing_key_new)
     try:
         raw = base64.b64decode(value, validate=True)

@@ -53,11 +53,13 @@ class Command(BaseCommand):
             )
             if role:
                 user_role_add(user=user, role=role)
-            created.append((username, role.value if role else "admin (superuser)", password))
+            created.append((username, role.value if role is not None else "admin (superuser)", password))
 
         if created:
             self.stdout.write(self.style.WARNING("Demo users created. Their passwords are shown only this once:"))
-            for username, role, password in created:
-                self.stdout.write(f"  {username:10} {role:20} {password}")
+            for username, role_name, password in created:
+                self.stdout.write(f"  {username:10} {role_name:20} {password}")
         else:
-            self.stdout.write("Demo data already present (reset a password with: python manage.py changepassword <user>).")
+            self.stdout.write(
+                "Demo data already present (reset a password with: python manage.py changepassword <user>)."
+            )

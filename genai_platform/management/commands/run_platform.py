@@ -65,7 +65,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, host: str, port: int, concurrency: int, no_beat: bool, **options: Any) -> None:
         if not _port_free(host, port):
-            raise CommandError(f"Port {port} on {host} is already in use; choose another with PORT=<n> (make) or --port.")
+            raise CommandError(
+                f"Port {port} on {host} is already in use; choose another with PORT=<n> (make) or --port."
+            )
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         python = sys.executable
         if settings.DEBUG:
@@ -75,9 +77,20 @@ class Command(BaseCommand):
         commands: dict[str, list[str]] = {
             "web": web,
             "worker": [
-                python, "-m", "celery", "-A", "genai_platform", "worker",
-                "--queues", ",".join(q.value for q in Queue),
-                "--concurrency", str(concurrency), "--hostname", "embedded@%h", "--loglevel", "INFO",
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "genai_platform",
+                "worker",
+                "--queues",
+                ",".join(q.value for q in Queue),
+                "--concurrency",
+                str(concurrency),
+                "--hostname",
+                "embedded@%h",
+                "--loglevel",
+                "INFO",
             ],
         }
         if not no_beat:
@@ -113,7 +126,7 @@ class Command(BaseCommand):
                     self.stderr.write(f"{name} exited with code {child.returncode}; stopping the platform.")
                     return 1
             if not announced and _port_open(host, port):
-                display_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+                display_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104 (a name, not a bind)
                 self.stdout.write(self.style.SUCCESS(f"genai-platform is running at http://{display_host}:{port}/"))
                 self.stdout.write("Press Ctrl-C to stop the web server, the worker and the scheduler.")
                 self.stdout.flush()

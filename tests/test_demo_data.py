@@ -1,0 +1,36 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from filing.models import Provider, Service
+from genai_platform.roles import Role, user_has_role
+
+pytestmark = [pytest.mark.smoke, pytest.mark.django_db]
+
+
+def test_demo_data_creates_a_provider_a_service_and_one_user_per_role(capsys):
+    call_command("demo_data")
+    printed = capsys.readouterr().out
+
+    users = {u.username: u for u in get_user_model().objects.all()}
+    assert users["admin"].is_superuser
+    assert user_has_role(users["operator"], Role.OPERATOR) and users["operator"].is_staff
+    assert user_has_role(users["auditor"], Role.AUDITOR) and not user_has_role(users["auditor"], Role.OPERATOR)
+    assert user_has_role(users["enduser"], Role.END_USER) and not users["enduser"].is_staff
+    provider = Provider.objects.get()
+    assert Service.objects.get().provider == provider
+    # Each password is printed once and is the one that works.
+    for line in printed.splitlines()[1:]:
+        username, *_, password = line.split()
+        assert users[username].check_password(password)
+
+
+def test_demo_data_is_idempotent_and_prints_no_password_the_second_time(capsys):
+    call_command("demo_data")
+    capsys.readouterr()
+
+    call_command("demo_data")
+
+    assert "already present" in capsys.readouterr().out
+    assert get_user_model().objects.count() == 4
+    assert Provider.objects.count() == 1

@@ -1,0 +1,110 @@
+"""`make run`'s supervisor: serves a page, its worker executes tasks, Ctrl-C leaves nothing behind."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.smoke, pytest.mark.integration]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def test_run_platform_serves_runs_tasks_and_stops_cleanly_on_ctrl_c(python, embedded_env, tmp_path):
+    subprocess.run([python, "manage.py", "migrate", "-v", "0"], env=embedded_env, check=True, timeout=180)
+    port = _free_port()
+    log = (tmp_path / "run.log").open("w+")
+    # A session of its own stands in for the terminal's foreground process group.
+    proc = subprocess.Popen(
+        [python, "manage.py", "run_platform", "--port", str(port)],
+        env=embedded_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while f"http://localhost:{port}/" not in Path(log.name).read_text():
+            assert proc.poll() is None, Path(log.name).read_text()
+            assert time.monotonic() < deadline, "no URL printed within a minute"
+            time.sleep(0.2)
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert page.status == 200
+            assert "genai-platform" in page.read().decode()
+
+        ping = subprocess.run(
+            [python, "manage.py", "workers_ping", "--timeout", "60"],
+            env=embedded_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as ready:
+            assert set(json.load(ready)["workers"]) == {"default", "inference", "training", "exports"}
+
+        pids = json.loads((tmp_path / "data" / "run" / "platform.json").read_text())
+        everything = {proc.pid} | _descendants(proc.pid)
+        assert {pids["web"], pids["worker"], pids["beat"]} <= everything
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does to the foreground group
+        proc.wait(timeout=60)
+
+    time.sleep(0.5)
+    assert not [pid for pid in everything if _alive(pid)], Path(log.name).read_text()[-2000:]
+    assert "Stopped." in Path(log.name).read_text()
+    assert not (tmp_path / "data" / "run" / "platform.json").exists()
+
+
+def test_run_platform_refuses_a_busy_port_with_one_sentence(python, embedded_env):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [python, "manage.py", "run_platform", "--port", str(port)],
+            env=embedded_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert result.returncode != 0
+    assert f"Port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
