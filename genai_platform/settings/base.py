@@ -279,3 +279,10 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# ------------------------------------------------------------------------------
+# CONTENT LABELS (generation.labels)
+# ------------------------------------------------------------------------------
+# A font file that can draw the visible "AI生成" image label. Empty: the CJK font that
+# `make setup` installs (Debian package fonts-wqy-microhei), found at its usual path.
+LABEL_FONT_PATH = env("GENAI_LABEL_FONT_PATH", default="")
