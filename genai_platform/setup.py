@@ -6,6 +6,7 @@ the platform falls back where it can; only a step the platform cannot run withou
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,33 @@ def songci_fetch() -> None:
     songci_prepare()
 
 
-STEPS: list[Callable[[], None]] = [messages_compile, songci_fetch]
+def label_font_install() -> None:
+    """Install the CJK font that draws the visible "AI生成" label on images (Debian fonts-wqy-microhei).
+
+    Without it no image can be labelled, so every image job would fail: this step fails when it
+    cannot install the font and none is configured.
+    """
+    from generation.labels.explicit import FONT_CANDIDATES, FONT_PACKAGE, font_covers
+
+    configured = os.environ.get("GENAI_LABEL_FONT_PATH", "")
+    if configured:
+        return  # checked with a clear message when the platform starts
+    if any(Path(path).is_file() and font_covers(path) for path in FONT_CANDIDATES):
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", FONT_PACKAGE]
+        if subprocess.run(install, env=apt_env, check=False).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], env=apt_env, check=False)
+            subprocess.run(install, env=apt_env, check=False)
+    if not any(Path(path).is_file() and font_covers(path) for path in FONT_CANDIDATES):
+        raise SystemExit(
+            f"setup: no CJK font for the image labels; install the Debian package {FONT_PACKAGE} "
+            "(apt-get install fonts-wqy-microhei) or set GENAI_LABEL_FONT_PATH to a CJK font file."
+        )
+
+
+STEPS: list[Callable[[], None]] = [messages_compile, songci_fetch, label_font_install]
 
 
 def main() -> int:
