@@ -7,13 +7,18 @@ version, so what was in force at any moment can be named.
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
+    "AllowlistPhrase",
+    "Keyword",
+    "KeywordLibraryVersion",
     "Risk",
     "RiskCategory",
     "SafetyConfigVersion",
@@ -152,3 +157,130 @@ class SafetyThreshold(models.Model):
     def typed_value(self) -> int | Decimal:
         """Counts and days as ``int``; ratios as ``Decimal``."""
         return Decimal(self.value) if self.unit == self.Unit.RATIO else int(self.value)
+
+
+#
+# Keyword library
+#
+
+
+def match_key(text: str) -> str:
+    """The form two library entries are compared in to find duplicates: NFKC, case-folded, no whitespace.
+
+    The moderation step normalises further before matching (traditional to simplified, punctuation
+    removed); this key only keeps the library free of entries that differ in case or width alone.
+    """
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+class KeywordLibraryVersion(models.Model):
+    """One state of the keyword library and allowlist. Every change creates the next number.
+
+    The highest number is the version in force; moderation verdicts and audit events record it.
+    """
+
+    number = models.PositiveIntegerField(_("version"), unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    created_by = models.CharField(_("created by"), max_length=150, blank=True)
+    reason = models.CharField(_("reason"), max_length=500)
+    keyword_count = models.PositiveIntegerField(_("enabled keywords"), default=0)
+    allowlist_count = models.PositiveIntegerField(_("enabled allowlist phrases"), default=0)
+
+    class Meta:
+        verbose_name = _("keyword library version")
+        verbose_name_plural = _("keyword library versions")
+        ordering = ("-number",)
+
+    def __str__(self) -> str:
+        return f"v{self.number}"
+
+
+class Origin(models.TextChoices):
+    MANUAL = "manual", _("entered by hand")
+    IMPORT = "import", _("imported")
+    DEMO = "demo", _("synthetic demo entry")
+
+
+class Keyword(models.Model):
+    """One entry of the keyword library (拦截关键词): a word or phrase, the risk it belongs to and what a hit does."""
+
+    class Action(models.TextChoices):
+        BLOCK = "block", _("block")
+        FLAG = "flag", _("flag for review")
+
+    keyword = models.CharField(_("keyword"), max_length=200)
+    key = models.CharField(
+        _("match key"),
+        max_length=200,
+        unique=True,
+        editable=False,
+        help_text=_("The keyword in the form duplicates are detected in (NFKC, case-folded, no spaces)."),
+    )
+    risk = models.ForeignKey(Risk, on_delete=models.PROTECT, related_name="keywords", verbose_name=_("risk"))
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices, default=Action.BLOCK)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    notes = models.TextField(_("notes"), blank=True)
+    origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.MANUAL)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("keyword")
+        verbose_name_plural = _("keywords")
+        ordering = ("risk", "keyword")
+        indexes = [models.Index(fields=("risk", "enabled"), name="filing_keyword_risk_enabled")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(key=""), name="%(app_label)s_%(class)s_key_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.keyword
+
+    def clean(self) -> None:
+        self.keyword = self.keyword.strip()
+        self.key = match_key(self.keyword)
+        if not self.key:
+            raise ValidationError({"keyword": _("The keyword is empty.")})
+        twin = Keyword.objects.filter(key=self.key).exclude(pk=self.pk).first()
+        if twin is not None:
+            raise ValidationError(
+                {"keyword": _("“%(new)s” is already in the library as “%(old)s”.") % {"new": self.keyword, "old": twin}}
+            )
+
+
+class AllowlistPhrase(models.Model):
+    """An innocent phrase that contains a keyword (e.g. a place name). Hits inside it are not counted.
+
+    Only the keyword hits the phrase covers are suppressed; the same keyword elsewhere in the text
+    still counts.
+    """
+
+    phrase = models.CharField(_("phrase"), max_length=200)
+    key = models.CharField(_("match key"), max_length=200, unique=True, editable=False)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    notes = models.TextField(_("notes"), blank=True)
+    origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.MANUAL)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("allowlist phrase")
+        verbose_name_plural = _("allowlist phrases")
+        ordering = ("phrase",)
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(key=""), name="%(app_label)s_%(class)s_key_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.phrase
+
+    def clean(self) -> None:
+        self.phrase = self.phrase.strip()
+        self.key = match_key(self.phrase)
+        if not self.key:
+            raise ValidationError({"phrase": _("The phrase is empty.")})
+        twin = AllowlistPhrase.objects.filter(key=self.key).exclude(pk=self.pk).first()
+        if twin is not None:
+            raise ValidationError(
+                {"phrase": _("“%(new)s” is already on the allowlist as “%(old)s”.") % {"new": self.phrase, "old": twin}}
+            )

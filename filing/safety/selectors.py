@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
 
-from filing.safety.models import Risk, SafetyConfigVersion, SafetyThreshold
+from filing.safety.models import (
+    AllowlistPhrase,
+    Keyword,
+    KeywordLibraryVersion,
+    Origin,
+    Risk,
+    SafetyConfigVersion,
+    SafetyThreshold,
+)
 
 
 @dataclass(frozen=True)
@@ -86,3 +98,132 @@ def safety_config() -> SafetyConfig:
 
 def risks_all() -> list[Risk]:
     return list(Risk.objects.select_related("category").order_by("position"))
+
+
+#
+# Keyword library
+#
+
+
+def keyword_library_version_current() -> int:
+    """The number of the library version in force; 0 while the library has never been changed."""
+    number = KeywordLibraryVersion.objects.order_by("-number").values_list("number", flat=True).first()
+    return number or 0
+
+
+@dataclass(frozen=True)
+class MatcherEntry:
+    """What the moderation step needs of one enabled keyword."""
+
+    id: int
+    keyword: str
+    risk_code: str
+    action: str
+
+
+@dataclass(frozen=True)
+class KeywordLibrarySnapshot:
+    version: int
+    keywords: list[MatcherEntry]
+    allowlist: list[str]
+
+
+def keyword_library_snapshot() -> KeywordLibrarySnapshot:
+    """The enabled keywords and allowlist phrases with the version they belong to, read consistently."""
+    with transaction.atomic():
+        version = keyword_library_version_current()
+        keywords = [
+            MatcherEntry(id=pk, keyword=keyword, risk_code=risk_id, action=action)
+            for pk, keyword, risk_id, action in Keyword.objects.filter(enabled=True)
+            .order_by("pk")
+            .values_list("pk", "keyword", "risk_id", "action")
+            .iterator(chunk_size=5000)
+        ]
+        allowlist = list(AllowlistPhrase.objects.filter(enabled=True).order_by("pk").values_list("phrase", flat=True))
+    return KeywordLibrarySnapshot(version=version, keywords=keywords, allowlist=allowlist)
+
+
+@dataclass(frozen=True)
+class RiskCoverage:
+    code: str
+    name: str
+    count: int
+    minimum: int
+
+    @property
+    def ok(self) -> bool:
+        return self.count >= self.minimum
+
+
+@dataclass(frozen=True)
+class KeywordCoverage:
+    """The library against TC260-003 §8.1: total size, per-risk minimums, weekly update."""
+
+    total: int
+    total_minimum: int
+    risks: list[RiskCoverage]
+    version: int
+    last_update: datetime | None
+    update_max_days: int
+    now: datetime
+    demo_count: int
+    disabled_count: int
+    allowlist_count: int
+    config_version: int
+    clauses: dict[str, str]
+
+    @property
+    def total_ok(self) -> bool:
+        return self.total >= self.total_minimum
+
+    @property
+    def days_since_update(self) -> int | None:
+        return None if self.last_update is None else (self.now - self.last_update).days
+
+    @property
+    def update_ok(self) -> bool:
+        return self.last_update is not None and self.now - self.last_update <= timedelta(days=self.update_max_days)
+
+    @property
+    def risks_ok(self) -> bool:
+        return all(row.ok for row in self.risks)
+
+    @property
+    def risks_failing(self) -> int:
+        return sum(1 for row in self.risks if not row.ok)
+
+    @property
+    def ok(self) -> bool:
+        return self.total_ok and self.risks_ok and self.update_ok and not self.demo_count
+
+
+def keyword_coverage() -> KeywordCoverage:
+    """Counts enabled keywords only: a disabled keyword blocks nothing."""
+    config = safety_config()
+    counts = dict(
+        Keyword.objects.filter(enabled=True).values("risk_id").annotate(n=Count("pk")).values_list("risk_id", "n")
+    )
+    risks = [
+        RiskCoverage(
+            code=risk.code,
+            name=risk.name,
+            count=counts.get(risk.code, 0),
+            minimum=config.keyword_minimum_for(risk.code),
+        )
+        for risk in Risk.objects.order_by("position")
+    ]
+    latest = KeywordLibraryVersion.objects.order_by("-number").first()
+    return KeywordCoverage(
+        total=sum(counts.values()),
+        total_minimum=config.keyword_library_min_total,
+        risks=risks,
+        version=latest.number if latest else 0,
+        last_update=latest.created_at if latest else None,
+        update_max_days=config.keyword_update_max_days,
+        now=timezone.now(),
+        demo_count=Keyword.objects.filter(origin=Origin.DEMO).count(),
+        disabled_count=Keyword.objects.filter(enabled=False).count(),
+        allowlist_count=AllowlistPhrase.objects.filter(enabled=True).count(),
+        config_version=config.version,
+        clauses=config.clauses,
+    )

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from filing.safety.models import SafetyConfigVersion, SafetyThreshold
+from filing.safety.models import (
+    AllowlistPhrase,
+    Keyword,
+    KeywordLibraryVersion,
+    Origin,
+    Risk,
+    SafetyConfigVersion,
+    SafetyThreshold,
+)
 from filing.safety.selectors import safety_config_version_current
 
 
@@ -49,3 +60,115 @@ def safety_threshold_set(*, key: str, value: Decimal | int | str, actor: str, no
         copies.append(row)
     SafetyThreshold.objects.bulk_create(copies)
     return version
+
+
+#
+# Keyword library
+#
+
+
+def keyword_library_version_bump(*, actor: str, reason: str) -> KeywordLibraryVersion:
+    """Record a new library version; called inside the transaction that changed the library."""
+    latest = KeywordLibraryVersion.objects.select_for_update().order_by("-number").first()
+    return KeywordLibraryVersion.objects.create(
+        number=(latest.number + 1) if latest else 1,
+        created_by=actor,
+        reason=reason[:500],
+        keyword_count=Keyword.objects.filter(enabled=True).count(),
+        allowlist_count=AllowlistPhrase.objects.filter(enabled=True).count(),
+    )
+
+
+@transaction.atomic
+def keyword_save(*, keyword: Keyword, actor: str) -> KeywordLibraryVersion:
+    """Create or change one keyword entry; the library gets a new version."""
+    created = keyword.pk is None
+    keyword.full_clean()
+    keyword.save()
+    verb = _("added") if created else _("changed")
+    return keyword_library_version_bump(
+        actor=actor, reason=_("Keyword “%(k)s” %(verb)s.") % {"k": keyword.keyword, "verb": verb}
+    )
+
+
+@transaction.atomic
+def keyword_create(
+    *,
+    keyword: str,
+    risk_code: str,
+    actor: str,
+    action: str = Keyword.Action.BLOCK,
+    enabled: bool = True,
+    notes: str = "",
+    origin: str = Origin.MANUAL,
+) -> Keyword:
+    try:
+        risk = Risk.objects.get(code=risk_code)
+    except Risk.DoesNotExist as exc:
+        raise ValidationError({"risk": _("Unknown risk code “%(code)s”.") % {"code": risk_code}}) from exc
+    entry = Keyword(keyword=keyword, risk=risk, action=action, enabled=enabled, notes=notes, origin=origin)
+    keyword_save(keyword=entry, actor=actor)
+    return entry
+
+
+@transaction.atomic
+def keywords_delete(*, keywords: QuerySet[Keyword], actor: str) -> KeywordLibraryVersion | None:
+    count, _deleted = keywords.delete()
+    if not count:
+        return None
+    return keyword_library_version_bump(actor=actor, reason=_("%(n)d keywords deleted.") % {"n": count})
+
+
+@transaction.atomic
+def keywords_update(*, keywords: QuerySet[Keyword], actor: str, **fields: Any) -> KeywordLibraryVersion | None:
+    """Set ``enabled`` and/or ``action`` on many keywords at once (admin bulk actions)."""
+    allowed = {"enabled", "action"}
+    if not fields or set(fields) - allowed:
+        raise ValueError(f"keywords_update sets only {sorted(allowed)}, got {sorted(fields)}")
+    count = keywords.update(**fields, updated_at=timezone.now())
+    if not count:
+        return None
+    described = ", ".join(f"{name}={value}" for name, value in sorted(fields.items()))
+    return keyword_library_version_bump(
+        actor=actor, reason=_("%(n)d keywords set %(what)s.") % {"n": count, "what": described}
+    )
+
+
+@transaction.atomic
+def allowlist_phrase_save(*, phrase: AllowlistPhrase, actor: str) -> KeywordLibraryVersion:
+    created = phrase.pk is None
+    phrase.full_clean()
+    phrase.save()
+    verb = _("added") if created else _("changed")
+    return keyword_library_version_bump(
+        actor=actor, reason=_("Allowlist phrase “%(p)s” %(verb)s.") % {"p": phrase.phrase, "verb": verb}
+    )
+
+
+@transaction.atomic
+def allowlist_phrase_create(
+    *, phrase: str, actor: str, notes: str = "", origin: str = Origin.MANUAL
+) -> AllowlistPhrase:
+    entry = AllowlistPhrase(phrase=phrase, notes=notes, origin=origin)
+    allowlist_phrase_save(phrase=entry, actor=actor)
+    return entry
+
+
+@transaction.atomic
+def allowlist_phrases_delete(*, phrases: QuerySet[AllowlistPhrase], actor: str) -> KeywordLibraryVersion | None:
+    count, _deleted = phrases.delete()
+    if not count:
+        return None
+    return keyword_library_version_bump(actor=actor, reason=_("%(n)d allowlist phrases deleted.") % {"n": count})
+
+
+@transaction.atomic
+def allowlist_phrases_update(
+    *, phrases: QuerySet[AllowlistPhrase], enabled: bool, actor: str
+) -> KeywordLibraryVersion | None:
+    count = phrases.update(enabled=enabled, updated_at=timezone.now())
+    if not count:
+        return None
+    return keyword_library_version_bump(
+        actor=actor, reason=_("%(n)d allowlist phrases set enabled=%(e)s.") % {"n": count, "e": enabled}
+    )
