@@ -15,5 +15,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("ops/heartbeat/", views.heartbeat, name="ops-heartbeat"),
+    path("", include("generation.labels.urls")),
     path("", views.home, name="home"),
 ]
