@@ -1,1 +1,218 @@
-"""Runtime records of generation: checkpoints, training runs, jobs and outputs (Django ORM only)."""
+"""Runtime records of generation: checkpoints, training runs, jobs and outputs (Django ORM only).
+
+Torch code lives in ``generation/ml/``; nothing here imports it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class NetKind(models.TextChoices):
+    GAN = "gan", _("digits from the GAN")
+    VAE = "vae", _("digits from the VAE")
+    LM = "lm", _("text from the language model")
+
+
+class Checkpoint(models.Model):
+    """Weights of a trained net, stored through the storage API and identified by their SHA-256.
+
+    At most one checkpoint per net kind is active: that one serves end users.
+    """
+
+    kind = models.CharField(_("net"), max_length=8, choices=NetKind.choices)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    file = models.FileField(_("file"), upload_to="checkpoints/", max_length=255)
+    size_bytes = models.PositiveBigIntegerField(_("size in bytes"))
+    config = models.JSONField(_("net configuration"), default=dict)
+    metric_name = models.CharField(_("quality metric"), max_length=64, blank=True)
+    metric_value = models.FloatField(_("quality"), null=True, blank=True)
+    training_run = models.ForeignKey(
+        "TrainingRun",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="checkpoints",
+        verbose_name=_("training run"),
+    )
+    is_active = models.BooleanField(_("serving"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("checkpoint")
+        verbose_name_plural = _("checkpoints")
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("kind",), condition=Q(is_active=True), name="%(app_label)s_%(class)s_one_active_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.sha256[:12]}"
+
+
+class TrainingRun(models.Model):
+    """One training of a net: what went in (hyperparameters, seed, data, code) and what came out."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    kind = models.CharField(_("net"), max_length=8, choices=NetKind.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    seed = models.BigIntegerField(_("seed"), default=0)
+    epochs = models.PositiveIntegerField(_("epochs"), null=True, blank=True)
+    minutes = models.FloatField(_("time budget (minutes)"), null=True, blank=True)
+    config = models.JSONField(_("configuration asked for"), default=dict, blank=True)
+    hyperparameters = models.JSONField(_("hyperparameters used"), default=dict, blank=True)
+    dataset_names = models.JSONField(_("datasets"), default=list, blank=True)
+    dataset_fingerprints = models.JSONField(_("dataset SHA-256 fingerprints"), default=list, blank=True)
+    code_version = models.CharField(_("code version"), max_length=64, blank=True)
+    torch_version = models.CharField(_("torch version"), max_length=32, blank=True)
+    metric_name = models.CharField(_("quality metric"), max_length=64, blank=True)
+    best_metric = models.FloatField(_("best quality"), null=True, blank=True)
+    best_epoch = models.PositiveIntegerField(_("best epoch"), null=True, blank=True)
+    progress = models.FloatField(_("progress"), default=0.0, help_text=_("0 to 1"))
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    error = models.TextField(_("error"), blank=True)
+    is_demo = models.BooleanField(_("quick demo training"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("training run")
+        verbose_name_plural = _("training runs")
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_status_display()})"
+
+
+class TrainingEpoch(models.Model):
+    """Losses, quality metrics and a picture of samples after one epoch of a training run."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="epoch_reports")
+    epoch = models.PositiveIntegerField(_("epoch"))
+    losses = models.JSONField(_("losses"), default=dict)
+    metrics = models.JSONField(_("metrics"), default=dict)
+    seconds = models.FloatField(_("seconds"))
+    samples = models.FileField(_("samples"), upload_to="training/", blank=True, max_length=255)
+
+    class Meta:
+        verbose_name = _("training epoch")
+        verbose_name_plural = _("training epochs")
+        ordering = ("run", "epoch")
+        constraints = [
+            models.UniqueConstraint(fields=("run", "epoch"), name="%(app_label)s_%(class)s_unique_run_epoch"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.epoch}"
+
+
+class Job(models.Model):
+    """One generation request of an end user. The row, not the broker, is the source of truth.
+
+    Protocol: ``queued`` → (worker claims under a row lock) ``running`` → ``succeeded`` or ``failed``;
+    ``refused`` never reaches a worker; ``cancelled`` only from ``queued``.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        REFUSED = "refused", _("refused")
+        CANCELLED = "cancelled", _("cancelled")
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.REFUSED, Status.CANCELLED)
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_jobs", verbose_name=_("user")
+    )
+    kind = models.CharField(_("net"), max_length=8, choices=NetKind.choices)
+    params = models.JSONField(_("parameters"), default=dict)
+    seed = models.BigIntegerField(_("seed"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    checkpoint = models.ForeignKey(
+        Checkpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs", verbose_name=_("checkpoint")
+    )
+    reason = models.TextField(_("reason"), blank=True, help_text=_("why the job was refused or failed, in plain words"))
+    risk_codes = models.JSONField(_("risk codes"), default=list, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    worker = models.CharField(_("worker"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    enqueued_at = models.DateTimeField(_("enqueued at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("generation job")
+        verbose_name_plural = _("generation jobs")
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=("status", "created_at"), name="generation_job_status_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("user", "idempotency_key"),
+                condition=Q(idempotency_key__isnull=False),
+                name="%(app_label)s_%(class)s_unique_user_idempotency_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.public_id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class Output(models.Model):
+    """One delivered artefact of a job: a labelled image file or a labelled text.
+
+    ``produce_id`` is the ProduceID written into the implicit label and the key of its audit record.
+    """
+
+    class Media(models.TextChoices):
+        IMAGE = "image", _("image")
+        TEXT = "text", _("text")
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="outputs", verbose_name=_("job"))
+    index = models.PositiveIntegerField(_("index"))
+    produce_id = models.CharField(_("ProduceID"), max_length=64, unique=True)
+    media = models.CharField(_("media"), max_length=8, choices=Media.choices)
+    file = models.FileField(_("file"), upload_to="outputs/", max_length=255)
+    text = models.TextField(_("text"), blank=True)
+    sha256 = models.CharField(_("SHA-256 of the delivered file"), max_length=64)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("output")
+        verbose_name_plural = _("outputs")
+        ordering = ("job", "index")
+        constraints = [
+            models.UniqueConstraint(fields=("job", "index"), name="%(app_label)s_%(class)s_unique_job_index"),
+        ]
+
+    def __str__(self) -> str:
+        return self.produce_id

@@ -281,8 +281,69 @@ LOGGING = {
 }
 
 # ------------------------------------------------------------------------------
+# GENERATION
+# ------------------------------------------------------------------------------
+# What one job may ask for; the generate page shows these limits and the API enforces them.
+GENERATION_LIMITS = {
+    "max_images": env.int("GENAI_MAX_IMAGES_PER_JOB", default=16),
+    "max_interpolation_steps": 16,
+    "max_text_chars": env.int("GENAI_MAX_TEXT_CHARS", default=400),
+    "max_prompt_chars": 200,
+    "min_temperature": 0.1,
+    "max_temperature": 2.0,
+    "max_top_k": 200,
+}
+# Threads each worker process gives torch; with several worker processes per host keep this at 1.
+GENAI_TORCH_THREADS = env.int("GENAI_TORCH_THREADS", default=1)
+# An inference job is killed after JOB_TIME_LIMIT seconds; the sweeper gives a job that has been
+# "running" longer than JOB_STALE_SECONDS (its worker died) back to the queue, and sends again a
+# job "queued" for JOB_RESEND_SECONDS (its message was lost), at most JOB_MAX_ATTEMPTS times.
+JOB_TIME_LIMIT = 120
+JOB_STALE_SECONDS = env.int("GENAI_JOB_STALE_SECONDS", default=300)
+JOB_RESEND_SECONDS = env.int("GENAI_JOB_RESEND_SECONDS", default=120)
+JOB_MAX_ATTEMPTS = 3
+# Longest training run an operator may ask for, in minutes.
+TRAINING_MAX_MINUTES = 180
+CELERY_BEAT_SCHEDULE["generation-jobs-sweep"] = {
+    "task": "generation.jobs_sweep",
+    "schedule": 60,
+    "options": {"queue": Queue.DEFAULT.value, "expires": 60},
+}
+
+# ------------------------------------------------------------------------------
 # CONTENT LABELS (generation.labels)
 # ------------------------------------------------------------------------------
 # A font file that can draw the visible "AI生成" image label. Empty: the CJK font that
 # `make setup` installs (Debian package fonts-wqy-microhei), found at its usual path.
 LABEL_FONT_PATH = env("GENAI_LABEL_FONT_PATH", default="")
+
+# ------------------------------------------------------------------------------
+# AUDIT LOG (audit)
+# ------------------------------------------------------------------------------
+# Days records and content are kept before the purge may delete them; at least six calendar
+# months (the purge refuses less than 184).
+AUDIT_RETENTION_DAYS = env.int("GENAI_AUDIT_RETENTION_DAYS", default=190)
+# Most records one seal covers; the periodic task seals what is pending every interval.
+AUDIT_SEAL_BLOCK_SIZE = env.int("GENAI_AUDIT_SEAL_BLOCK_SIZE", default=1000)
+AUDIT_SEAL_INTERVAL_SECONDS = env.int("GENAI_AUDIT_SEAL_INTERVAL", default=60)
+# The newest signed seal is also kept here, outside the database, to detect a cut tail. With
+# several hosts, point it at storage the sealing workers share and the database admins cannot write.
+AUDIT_ANCHOR_PATH = env("GENAI_AUDIT_ANCHOR_PATH", default=str(DATA_DIR / "audit" / "last-seal.json"))
+# Key of the keyed hash that stands for people in pseudonymised exports; derived from
+# SECRET_KEY when unset (then rotating SECRET_KEY changes the pseudonyms).
+AUDIT_PSEUDONYM_KEY = env("GENAI_AUDIT_PSEUDONYM_KEY", default="")
+# Request header (Django META name, e.g. HTTP_X_REAL_IP) carrying the client address and port
+# when a proxy sits in front; empty means REMOTE_ADDR / REMOTE_PORT.
+AUDIT_CLIENT_IP_HEADER = env("GENAI_AUDIT_CLIENT_IP_HEADER", default="")
+AUDIT_CLIENT_PORT_HEADER = env("GENAI_AUDIT_CLIENT_PORT_HEADER", default="")
+# Exports up to this many rows stream straight to the browser; larger ones run on the exports queue.
+AUDIT_EXPORT_STREAM_MAX_ROWS = env.int("GENAI_AUDIT_EXPORT_STREAM_MAX_ROWS", default=50_000)
+CELERY_BEAT_SCHEDULE |= {
+    "audit-seal": {
+        "task": "audit.seal",
+        "schedule": AUDIT_SEAL_INTERVAL_SECONDS,
+        "options": {"queue": Queue.DEFAULT.value, "expires": AUDIT_SEAL_INTERVAL_SECONDS},
+    },
+    "audit-verify": {"task": "audit.verify", "schedule": 6 * 3600, "options": {"queue": Queue.DEFAULT.value}},
+    "audit-purge": {"task": "audit.purge", "schedule": 24 * 3600, "options": {"queue": Queue.DEFAULT.value}},
+}

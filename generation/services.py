@@ -1,0 +1,341 @@
+"""Generation services: submitting and running jobs, the sweeper, and checkpoint bookkeeping.
+
+The job protocol (ARCHITECTURE.md, "A generation request, end to end"):
+
+1. ``job_submit`` validates, applies the policy gate and input moderation, and stores the job as
+   ``queued`` (or ``refused``); the task is enqueued only after the transaction commits.
+2. ``job_run`` (worker) claims the row ``queued → running`` under a row lock. A second delivery
+   of the same message finds the job no longer queued and returns: the claim makes the task
+   idempotent, so tasks use ``acks_late``.
+3. Sampling, output moderation and labelling happen outside any transaction; the outputs and the
+   ``succeeded`` status are then written in one transaction, and only if this worker's claim is
+   still the current one. Outputs are unique per (job, index), so nothing is written twice.
+4. The sweeper (``jobs_sweep``) gives back to the queue a job whose worker died while running it
+   and sends again a job whose message was lost, up to ``JOB_MAX_ATTEMPTS``.
+
+Torch is imported only inside the functions that run in workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from generation.models import Checkpoint, Job, NetKind, Output
+from generation.params import output_count, params_clean
+
+if TYPE_CHECKING:
+    from generation.ml.checkpoints import LoadedNet
+
+logger = logging.getLogger(__name__)
+
+
+class JobUnavailable(Exception):
+    """The service cannot take this job now (no serving checkpoint, user suspended, over quota)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# ------------------------------------------------------------------------------
+# Submitting
+# ------------------------------------------------------------------------------
+def checkpoint_serving(kind: str) -> Checkpoint | None:
+    return Checkpoint.objects.filter(kind=kind, is_active=True).first()
+
+
+def _enqueue(job: Job) -> None:
+    from generation.tasks import job_run_task
+
+    job_run_task.apply_async(kwargs={"job_id": job.pk})
+
+
+@transaction.atomic
+def job_submit(*, user: Any, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Job:
+    """Validate and store a generation job, and enqueue it once the transaction commits.
+
+    Raises ValidationError for bad parameters and JobUnavailable when the service cannot take the
+    job. A job refused by input moderation is stored with status ``refused`` and returned.
+    With an ``idempotency_key`` a repeated call returns the job the first call created.
+    """
+    if idempotency_key:
+        existing = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
+        if existing:
+            return existing
+    if kind not in NetKind.values:
+        raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
+    cleaned, seed = params_clean(kind, params)
+    checkpoint = checkpoint_serving(kind)
+    if checkpoint is None:
+        raise JobUnavailable(
+            _("This generator is not ready yet: its net is still being trained. Please try again in a few minutes."),
+            code="net_not_ready",
+        )
+    job = Job(
+        user=user,
+        kind=kind,
+        params=cleaned,
+        seed=seed,
+        checkpoint=checkpoint,
+        idempotency_key=idempotency_key or None,
+        enqueued_at=timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            job.save()
+    except IntegrityError:
+        # Two requests with the same key raced; the other one won.
+        return Job.objects.get(user=user, idempotency_key=idempotency_key)
+    transaction.on_commit(lambda: _enqueue(job))
+    return job
+
+
+@transaction.atomic
+def job_cancel(*, job: Job) -> bool:
+    """Cancel a job that no worker has started; returns False if it is past that point."""
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.CANCELLED, finished_at=timezone.now(), reason=_("Cancelled by the user.")
+    )
+    job.refresh_from_db()
+    return bool(updated)
+
+
+# ------------------------------------------------------------------------------
+# Running (worker side)
+# ------------------------------------------------------------------------------
+@dataclass
+class Deliverable:
+    media: str
+    content: bytes
+    text: str
+    extension: str
+
+
+def _claim(job_id: int, worker: str) -> Job | None:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != Job.Status.QUEUED:
+            return None
+        job.status = Job.Status.RUNNING
+        job.attempts += 1
+        job.worker = worker
+        job.started_at = timezone.now()
+        job.save(update_fields=["status", "attempts", "worker", "started_at"])
+        return job
+
+
+def _fail(job: Job, reason: str) -> None:
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+        status=Job.Status.FAILED, reason=reason, finished_at=timezone.now()
+    )
+
+
+_NET_CACHE: dict[str, LoadedNet] = {}
+_NET_CACHE_SIZE = 6
+
+
+def net_load(checkpoint: Checkpoint) -> LoadedNet:
+    """The net of ``checkpoint``, loaded once per worker process and verified against its SHA-256."""
+    from generation.ml.checkpoints import checkpoint_loads
+
+    loaded = _NET_CACHE.get(checkpoint.sha256)
+    if loaded is None:
+        with checkpoint.file.open("rb") as f:
+            data = f.read()
+        loaded = checkpoint_loads(data, expected_sha256=checkpoint.sha256)
+        if len(_NET_CACHE) >= _NET_CACHE_SIZE:
+            _NET_CACHE.pop(next(iter(_NET_CACHE)))
+        _NET_CACHE[checkpoint.sha256] = loaded
+    return loaded
+
+
+def _png(pixels: Any) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _sample(job: Job, net: Any) -> list[Any]:
+    """Run the net: a list of uint8 arrays (images) or of strings (text)."""
+    from generation.ml import sampling
+
+    p = job.params
+    if job.kind == NetKind.GAN:
+        return sampling.gan_sample(net, digit=p["digit"], count=p["count"], seed=job.seed)
+    if job.kind == NetKind.VAE:
+        if "interpolate_to_seed" in p:
+            return sampling.vae_interpolate(net, seed_a=job.seed, seed_b=p["interpolate_to_seed"], steps=p["steps"])
+        return sampling.vae_sample(net, count=p["count"], seed=job.seed)
+    return [
+        sampling.lm_sample(
+            net,
+            prompt=p["prompt"],
+            max_chars=p["length"],
+            temperature=p["temperature"],
+            top_k=p["top_k"],
+            seed=job.seed,
+        )
+    ]
+
+
+def produce_id_for(job: Job, index: int) -> str:
+    """The ProduceID of output ``index`` of ``job``: stable across retries, unique, label-safe."""
+    return uuid.uuid5(job.public_id, str(index)).hex
+
+
+def _deliverable(job: Job, item: Any, index: int) -> Deliverable:
+    """Turn one sample into the file delivered to the user.
+
+    This is where output moderation and the explicit and implicit labels apply.
+    """
+    if isinstance(item, str):
+        return Deliverable(media=Output.Media.TEXT, content=item.encode(), text=item, extension="txt")
+    return Deliverable(media=Output.Media.IMAGE, content=_png(item), text="", extension="png")
+
+
+def job_run(*, job_id: int, worker: str = "") -> Job | None:
+    """Run a queued job to the end. Returns the job, or None if it was not this call's to run."""
+    job = _claim(job_id, worker)
+    if job is None:
+        logger.info("job %s is not queued; nothing to do", job_id)
+        return None
+    try:
+        assert job.checkpoint is not None  # set at submission
+        loaded = net_load(job.checkpoint)
+        samples = _sample(job, loaded.net)
+        if len(samples) != output_count(job.kind, job.params):
+            raise RuntimeError(f"the net returned {len(samples)} items, expected {output_count(job.kind, job.params)}")
+        deliverables = [_deliverable(job, item, index) for index, item in enumerate(samples)]
+    except Exception as exc:
+        logger.exception("job %s failed", job.pk)
+        _fail(job, _("Generation failed: %(error)s") % {"error": str(exc) or type(exc).__name__})
+        job.refresh_from_db()
+        return job
+
+    # Files are named by ProduceID, so a retry overwrites rather than adds.
+    stored: list[tuple[int, Deliverable, str, str]] = []
+    for index, item in enumerate(deliverables):
+        produce_id = produce_id_for(job, index)
+        name = f"outputs/{job.public_id.hex}/{produce_id}.{item.extension}"
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        stored.append((index, item, produce_id, default_storage.save(name, ContentFile(item.content))))
+
+    with transaction.atomic():
+        current = Job.objects.select_for_update().get(pk=job.pk)
+        if current.status != Job.Status.RUNNING or current.attempts != job.attempts:
+            # The sweeper gave this job to another worker meanwhile; that worker finishes it.
+            logger.warning("job %s was reassigned while running; dropping this attempt", job.pk)
+            return None
+        Output.objects.bulk_create(
+            [
+                Output(
+                    job=current,
+                    index=index,
+                    produce_id=produce_id,
+                    media=item.media,
+                    file=name,
+                    text=item.text,
+                    sha256=hashlib.sha256(item.content).hexdigest(),
+                )
+                for index, item, produce_id, name in stored
+            ]
+        )
+        current.status = Job.Status.SUCCEEDED
+        current.finished_at = timezone.now()
+        current.save(update_fields=["status", "finished_at"])
+    return current
+
+
+def jobs_sweep(*, now: Any = None) -> dict[str, int]:
+    """Recover jobs the broker or a worker lost. Safe to run from several schedulers at once."""
+    now = now or timezone.now()
+    counts = {"requeued": 0, "resent": 0, "given_up": 0}
+    stale = now - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    resend = now - timedelta(seconds=settings.JOB_RESEND_SECONDS)
+    with transaction.atomic():
+        for job in Job.objects.select_for_update(skip_locked=True).filter(
+            status=Job.Status.RUNNING, started_at__lt=stale
+        ):
+            if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+                job.status = Job.Status.FAILED
+                job.reason = _("Generation failed repeatedly; please try again later.")
+                job.finished_at = now
+                job.save(update_fields=["status", "reason", "finished_at"])
+                counts["given_up"] += 1
+                continue
+            job.status = Job.Status.QUEUED
+            job.worker = ""
+            job.enqueued_at = now
+            job.save(update_fields=["status", "worker", "enqueued_at"])
+            transaction.on_commit(lambda job=job: _enqueue(job))
+            counts["requeued"] += 1
+        for job in Job.objects.select_for_update(skip_locked=True).filter(
+            status=Job.Status.QUEUED, enqueued_at__lt=resend
+        ):
+            job.enqueued_at = now
+            job.save(update_fields=["enqueued_at"])
+            transaction.on_commit(lambda job=job: _enqueue(job))
+            counts["resent"] += 1
+    return counts
+
+
+# ------------------------------------------------------------------------------
+# Checkpoints
+# ------------------------------------------------------------------------------
+@transaction.atomic
+def checkpoint_store(
+    *,
+    kind: str,
+    data: bytes,
+    sha256: str,
+    config: dict[str, Any],
+    metric_name: str = "",
+    metric_value: float | None = None,
+    training_run: Any = None,
+) -> Checkpoint:
+    """Write checkpoint bytes through the storage API and record them (idempotent on the hash)."""
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError("checkpoint bytes do not match their SHA-256")
+    existing = Checkpoint.objects.filter(sha256=sha256).first()
+    if existing:
+        return existing
+    name = default_storage.save(f"checkpoints/{kind}-{sha256[:16]}.pt", ContentFile(data))
+    return Checkpoint.objects.create(
+        kind=kind,
+        sha256=sha256,
+        file=name,
+        size_bytes=len(data),
+        config=config,
+        metric_name=metric_name,
+        metric_value=metric_value,
+        training_run=training_run,
+    )
+
+
+@transaction.atomic
+def checkpoint_activate(*, checkpoint: Checkpoint) -> Checkpoint:
+    """Make ``checkpoint`` the one that serves its net kind."""
+    Checkpoint.objects.select_for_update().filter(kind=checkpoint.kind, is_active=True).exclude(
+        pk=checkpoint.pk
+    ).update(is_active=False)
+    checkpoint.is_active = True
+    checkpoint.save(update_fields=["is_active"])
+    return checkpoint

@@ -1,0 +1,56 @@
+"""Celery tasks of generation: thin wrappers that take ids and call one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, shared_task
+from celery.signals import worker_process_init
+from django.conf import settings
+
+from genai_platform.queues import Queue
+
+
+@worker_process_init.connect
+def _torch_threads(**kwargs: Any) -> None:
+    # Each worker process gets a deliberate number of torch threads (several processes share the
+    # cores); torch is imported here, after the fork, never in the parent or the web process.
+    import torch
+
+    torch.set_num_threads(settings.GENAI_TORCH_THREADS)
+
+
+@shared_task(
+    bind=True,
+    name="generation.job_run",
+    queue=Queue.INFERENCE.value,
+    acks_late=True,  # safe: job_run claims the row, so a second delivery does nothing
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.JOB_TIME_LIMIT - 10,
+    time_limit=settings.JOB_TIME_LIMIT,
+)
+def job_run_task(self: Task, *, job_id: int) -> None:
+    from generation.services import job_run
+
+    job_run(job_id=job_id, worker=self.request.hostname or "")
+
+
+@shared_task(name="generation.jobs_sweep", queue=Queue.DEFAULT.value, soft_time_limit=50, time_limit=60)
+def jobs_sweep_task() -> dict[str, int]:
+    from generation.services import jobs_sweep
+
+    return jobs_sweep()
+
+
+@shared_task(
+    bind=True,
+    name="generation.training_run",
+    queue=Queue.TRAINING.value,
+    acks_late=True,  # safe: training_run_execute claims the row
+    soft_time_limit=settings.TRAINING_MAX_MINUTES * 60 + 600,
+    time_limit=settings.TRAINING_MAX_MINUTES * 60 + 900,
+)
+def training_run_task(self: Task, *, run_id: int) -> None:
+    from generation.training import training_run_execute
+
+    training_run_execute(run_id=run_id, worker=self.request.hostname or "")
