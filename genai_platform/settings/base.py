@@ -347,3 +347,10 @@ CELERY_BEAT_SCHEDULE |= {
     "audit-verify": {"task": "audit.verify", "schedule": 6 * 3600, "options": {"queue": Queue.DEFAULT.value}},
     "audit-purge": {"task": "audit.purge", "schedule": 24 * 3600, "options": {"queue": Queue.DEFAULT.value}},
 }
+
+# ------------------------------------------------------------------------------
+# MODERATION (generation.moderation)
+# ------------------------------------------------------------------------------
+# How often, at most, each process asks the database for the keyword library version; a change
+# reaches every web and worker process within this many seconds, without a restart.
+MODERATION_VERSION_CHECK_SECONDS = env.float("GENAI_MODERATION_VERSION_CHECK_SECONDS", default=2.0)
