@@ -1,0 +1,194 @@
+"""The moderation step as an interface, and its keyword implementation.
+
+Callers use ``moderate_input`` / ``moderate_output`` (or a ``Moderator``) and read a ``Verdict``;
+they never see how it was reached. A classifier can be added later as another ``Moderator`` and
+combined with the keyword one through ``CompositeModerator`` without changing callers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from django.conf import settings
+
+from generation.moderation.matcher import KeywordEntry, KeywordMatcher
+from generation.moderation.verdict import Decision, Direction, Span, Verdict, decision_for
+
+logger = logging.getLogger(__name__)
+
+
+class ModerationUnavailable(Exception):
+    """No keyword library could be loaded; callers must refuse rather than let the text through."""
+
+
+@runtime_checkable
+class Moderator(Protocol):
+    name: str
+
+    def moderate(self, text: str, *, direction: Direction) -> Verdict: ...
+
+
+def _library_version() -> int:
+    from filing.safety.selectors import keyword_library_version_current
+
+    return keyword_library_version_current()
+
+
+def _library_matcher() -> KeywordMatcher:
+    from filing.safety.selectors import keyword_library_snapshot
+
+    snapshot = keyword_library_snapshot()
+    return KeywordMatcher(
+        version=snapshot.version,
+        entries=[KeywordEntry(e.id, e.keyword, e.risk_code, e.action) for e in snapshot.keywords],
+        allowlist=snapshot.allowlist,
+    )
+
+
+class KeywordModerator:
+    """Matches the keyword library in force, rebuilding its automaton when the library version changes.
+
+    The automaton is cached in the process. At most every ``check_seconds`` a call asks the
+    database for the current version number (one indexed query); when it differs the automaton is
+    rebuilt, so every web and worker process picks a change up within that many seconds without a
+    restart. While a rebuild runs, other threads keep using the previous automaton.
+    """
+
+    name = "keyword"
+
+    def __init__(
+        self,
+        *,
+        check_seconds: float | None = None,
+        version_loader: Callable[[], int] = _library_version,
+        matcher_loader: Callable[[], KeywordMatcher] = _library_matcher,
+    ) -> None:
+        self.check_seconds = (
+            float(getattr(settings, "MODERATION_VERSION_CHECK_SECONDS", 2.0))
+            if check_seconds is None
+            else check_seconds
+        )
+        self._version_loader = version_loader
+        self._matcher_loader = matcher_loader
+        self._matcher: KeywordMatcher | None = None
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def matcher(self) -> KeywordMatcher:
+        now = time.monotonic()
+        current = self._matcher
+        if current is not None and now - self._checked_at < self.check_seconds:
+            return current
+        with self._lock:
+            if self._matcher is not None and time.monotonic() - self._checked_at < self.check_seconds:
+                return self._matcher
+            try:
+                version = self._version_loader()
+                if self._matcher is None or self._matcher.version != version:
+                    self._matcher = self._matcher_loader()
+                    logger.info(
+                        "moderation.automaton_built version=%s keywords=%s allowlist=%s seconds=%.3f",
+                        self._matcher.version,
+                        self._matcher.keyword_count,
+                        self._matcher.allowlist_count,
+                        self._matcher.build_seconds,
+                    )
+                self._checked_at = time.monotonic()
+            except Exception as exc:
+                if self._matcher is None:
+                    raise ModerationUnavailable("the keyword library could not be loaded") from exc
+                # Keep serving with the automaton we have; try again at the next check.
+                logger.warning("moderation.version_check_failed error=%s", exc)
+                self._checked_at = time.monotonic()
+            return self._matcher
+
+    def moderate(self, text: str, *, direction: Direction) -> Verdict:
+        started = time.perf_counter()
+        matcher = self.matcher()
+        hits = matcher.find(text)
+        spans = tuple(
+            Span(start=h.start, end=h.end, risk_code=h.entry.risk_code, action=h.entry.action, keyword_id=h.entry.id)
+            for h in sorted(hits, key=lambda h: (h.start, h.end, h.entry.id))
+        )
+        return Verdict(
+            decision=decision_for({s.action for s in spans}),
+            direction=direction,
+            risk_codes=tuple(sorted({s.risk_code for s in spans})),
+            spans=spans,
+            library_version=matcher.version,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            moderator=self.name,
+        )
+
+
+class CompositeModerator:
+    """Runs several moderators; the strictest decision wins and their findings are merged."""
+
+    name = "composite"
+
+    def __init__(self, moderators: Sequence[Moderator]) -> None:
+        if not moderators:
+            raise ValueError("CompositeModerator needs at least one moderator")
+        self.moderators = tuple(moderators)
+
+    def moderate(self, text: str, *, direction: Direction) -> Verdict:
+        started = time.perf_counter()
+        verdicts = [m.moderate(text, direction=direction) for m in self.moderators]
+        decisions = {v.decision.value for v in verdicts}
+        return Verdict(
+            decision=decision_for(decisions),
+            direction=direction,
+            risk_codes=tuple(sorted({code for v in verdicts for code in v.risk_codes})),
+            spans=tuple(sorted((s for v in verdicts for s in v.spans), key=lambda s: (s.start, s.end))),
+            library_version=max(v.library_version for v in verdicts),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            moderator="+".join(v.moderator for v in verdicts),
+        )
+
+
+_default: Moderator | None = None
+_default_lock = threading.Lock()
+
+
+def default_moderator() -> Moderator:
+    """The process-wide moderator the entry points use (the keyword moderator unless replaced)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = KeywordModerator()
+    return _default
+
+
+def default_moderator_set(moderator: Moderator | None) -> None:
+    """Replace the process-wide moderator (None: back to a fresh keyword moderator on next use)."""
+    global _default
+    with _default_lock:
+        _default = moderator
+
+
+def moderate_input(text: str) -> Verdict:
+    """Moderate a user's prompt before a job is queued. Raises ``ModerationUnavailable`` if no library loads."""
+    return default_moderator().moderate(text, direction=Direction.INPUT)
+
+
+def moderate_output(text: str) -> Verdict:
+    """Moderate generated text before it is shown or stored as deliverable."""
+    return default_moderator().moderate(text, direction=Direction.OUTPUT)
+
+
+__all__ = [
+    "CompositeModerator",
+    "Decision",
+    "KeywordModerator",
+    "ModerationUnavailable",
+    "Moderator",
+    "default_moderator",
+    "default_moderator_set",
+    "moderate_input",
+    "moderate_output",
+]

@@ -1,0 +1,77 @@
+"""What a moderation step decides about one text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Decision(StrEnum):
+    ALLOW = "allow"
+    BLOCK = "block"
+    FLAG = "flag"  # delivered, but marked for an operator's review
+
+
+class Direction(StrEnum):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+@dataclass(frozen=True)
+class Span:
+    """A matched stretch of the ORIGINAL text, ``text[start:end]``, and what it matched."""
+
+    start: int
+    end: int
+    risk_code: str
+    action: str
+    keyword_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    direction: Direction
+    risk_codes: tuple[str, ...]
+    spans: tuple[Span, ...]
+    library_version: int
+    latency_ms: float
+    moderator: str
+
+    @property
+    def blocked(self) -> bool:
+        return self.decision == Decision.BLOCK
+
+    @property
+    def flagged(self) -> bool:
+        return self.decision == Decision.FLAG
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for job rows and audit events. Holds offsets and ids, never the keyword text."""
+        return {
+            "decision": self.decision.value,
+            "direction": self.direction.value,
+            "risk_codes": list(self.risk_codes),
+            "spans": [
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "risk_code": s.risk_code,
+                    "action": s.action,
+                    "keyword_id": s.keyword_id,
+                }
+                for s in self.spans
+            ],
+            "library_version": self.library_version,
+            "latency_ms": round(self.latency_ms, 3),
+            "moderator": self.moderator,
+        }
+
+
+def decision_for(actions: set[str]) -> Decision:
+    if Decision.BLOCK.value in actions:
+        return Decision.BLOCK
+    if Decision.FLAG.value in actions:
+        return Decision.FLAG
+    return Decision.ALLOW
