@@ -1,0 +1,291 @@
+"""The catalogue of audit event types and the payload each one carries.
+
+Every record of the log has a dotted ``event_type`` taken from ``EVENT_TYPES`` below. The columns
+common to all records (actor, source address, subject, filing number, model record, checkpoint,
+keyword library version, moderation decision, risk codes, ProduceID, input/output digests) are
+described on ``audit.models.LogEntry``; what is specific to one event type goes in its JSON
+payload, whose keys are declared here.
+
+A payload key is declared with its JSON type, whether it is required, and whether it can hold
+personal information (``pi=True``): a pseudonymised export replaces such values with a keyed
+hash. Keys not declared are accepted and kept, but should be added here so that auditors know
+what they mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# JSON types a payload value may have, by the name used in the catalogue.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+@dataclass(frozen=True)
+class PayloadKey:
+    type: str
+    description: str
+    required: bool = False
+    pi: bool = False
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    description: str
+    payload: dict[str, PayloadKey] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+def _key(type_: str, description: str, *, required: bool = False, pi: bool = False) -> PayloadKey:
+    return PayloadKey(type=type_, description=description, required=required, pi=pi)
+
+
+_JOB = _key("string", "Id of the generation job.")
+_KIND = _key("string", "What is generated: gan, vae or text.")
+
+_CATALOGUE: tuple[EventType, ...] = (
+    # Generation: one record per step of a request, from the policy gate to the output.
+    EventType(
+        "generation.requested",
+        "A generation request passed the policy gate and input moderation and was queued.",
+        {
+            "job_id": _key("string", "Id of the generation job.", required=True),
+            "kind": _KIND,
+            "params": _key("object", "Sampling parameters (seed, count, length, ...)."),
+        },
+    ),
+    EventType(
+        "generation.refused",
+        "A request was refused before generation: policy gate (service state, model record, suspended "
+        "user, quota) or input moderation. ``decision`` is 'refused' and ``risk_codes`` the categories hit.",
+        {
+            "job_id": _JOB,
+            "kind": _KIND,
+            "reason": _key("string", "Why, as shown to the user.", required=True),
+            "stage": _key("string", "policy or input_moderation."),
+            "matched_terms": _key("array", "Keyword library entries hit (ids or terms)."),
+        },
+    ),
+    EventType(
+        "generation.succeeded",
+        "A job finished; its outputs were labelled and stored. ``output_sha256`` is the digest of the output.",
+        {
+            "job_id": _key("string", "Id of the generation job.", required=True),
+            "kind": _KIND,
+            "output_ids": _key("array", "Ids of the stored outputs."),
+            "latency_ms": _key("number", "Time from queued to finished, milliseconds."),
+            "label": _key("object", "Explicit and implicit label written (Labeling Measures)."),
+        },
+    ),
+    EventType(
+        "generation.output_blocked",
+        "Output moderation blocked a generated output; nothing was delivered.",
+        {
+            "job_id": _key("string", "Id of the generation job.", required=True),
+            "kind": _KIND,
+            "matched_terms": _key("array", "Keyword library entries hit."),
+            "latency_ms": _key("number", "Time from queued to finished, milliseconds."),
+        },
+    ),
+    EventType(
+        "generation.failed",
+        "A job failed; nothing was delivered.",
+        {
+            "job_id": _key("string", "Id of the generation job.", required=True),
+            "kind": _KIND,
+            "reason": _key("string", "The failure, in one line.", required=True),
+            "latency_ms": _key("number", "Time from queued to failed, milliseconds."),
+        },
+    ),
+    EventType(
+        "generation.output_downloaded",
+        "An output was downloaded; ``payload.labelled`` false records an unlabelled export (Labeling Art 9).",
+        {
+            "output_id": _key("string", "Id of the output.", required=True),
+            "labelled": _key("boolean", "Whether the delivered file carried the labels."),
+            "purpose": _key("string", "Purpose declared for an unlabelled export."),
+            "agreement_version": _key("string", "User agreement version accepted."),
+        },
+    ),
+    # Filing: the records operators keep for the service filing.
+    EventType(
+        "filing.changed",
+        "A filing record (provider, service, model record, dataset, keyword library, ...) was created, "
+        "changed or deleted. ``subject`` names the record.",
+        {
+            "action": _key("string", "created, changed or deleted.", required=True),
+            "changes": _key("object", "Changed fields: {field: [old, new]}."),
+        },
+    ),
+    EventType(
+        "filing.exported",
+        "The filing package was exported.",
+        {
+            "file_sha256": _key("string", "SHA-256 of the exported package."),
+            "items": _key("integer", "Number of items in the package."),
+        },
+    ),
+    # Accounts.
+    EventType(
+        "auth.login",
+        "A user signed in.",
+        {"method": _key("string", "password, token, ...")},
+    ),
+    EventType(
+        "auth.login_failed",
+        "A sign-in failed.",
+        {
+            "username": _key("string", "The name that was tried.", required=True, pi=True),
+            "reason": _key("string", "bad_credentials, inactive, locked, ..."),
+        },
+    ),
+    EventType("auth.logout", "A user signed out."),
+    EventType(
+        "user.suspended",
+        "A user was suspended (e.g. after repeated violations). ``subject`` is the user.",
+        {
+            "reason": _key("string", "Why.", required=True),
+            "violations": _key("integer", "Violations counted by the rule."),
+            "until": _key("string", "ISO time the suspension ends, if it does."),
+        },
+    ),
+    EventType(
+        "user.reinstated",
+        "A suspension was lifted. ``subject`` is the user.",
+        {"reason": _key("string", "Why.")},
+    ),
+    # Labels.
+    EventType(
+        "label.verified",
+        "The implicit label of a file was checked (by an end user, operator or outside party).",
+        {
+            "valid": _key("boolean", "Whether the signature verified.", required=True),
+            "file_sha256": _key("string", "SHA-256 of the file checked."),
+            "reason": _key("string", "Why the check failed, if it did."),
+        },
+    ),
+    # Complaints and reports (Interim Measures Art 15).
+    EventType(
+        "complaint.received",
+        "A complaint or report was received. ``subject`` is the complaint; ``produce_id`` the output, if any.",
+        {
+            "category": _key("string", "What it is about."),
+            "channel": _key("string", "web, api, email, phone, ..."),
+        },
+    ),
+    EventType(
+        "complaint.updated",
+        "A complaint changed state or was assigned.",
+        {
+            "status": _key("string", "New state.", required=True),
+            "note": _key("string", "Handler's note."),
+        },
+    ),
+    EventType(
+        "complaint.resolved",
+        "A complaint was closed with an action.",
+        {
+            "action": _key("string", "Action taken (removed, warned, suspended, none, ...).", required=True),
+            "reported_to_authority": _key("boolean", "Whether it was reported to the authority."),
+        },
+    ),
+    # The log itself.
+    EventType(
+        "audit.exported",
+        "An auditor exported records of the log. The export's manifest is referenced here.",
+        {
+            "export_id": _key("string", "Id of the export.", required=True),
+            "format": _key("string", "csv, jsonl or xlsx.", required=True),
+            "filters": _key("object", "Filters applied."),
+            "row_count": _key("integer", "Rows written."),
+            "first_seq": _key("integer", "First sequence number exported."),
+            "last_seq": _key("integer", "Last sequence number exported."),
+            "file_sha256": _key("string", "SHA-256 of the file."),
+            "pseudonymised": _key("boolean", "Actors replaced by keyed hashes."),
+            "content_included": _key("boolean", "Prompt and output content included."),
+            "status": _key("string", "done, aborted or failed."),
+        },
+    ),
+    EventType(
+        "audit.purged",
+        "Expired, sealed blocks of records were deleted under the retention rule; their seals remain. "
+        "The payload is signed with the audit key so a deletion cannot pass for a purge.",
+        {
+            "blocks": _key("array", "[[seal number, first seq, last seq], ...] deleted.", required=True),
+            "cutoff": _key("string", "ISO time before which records had expired.", required=True),
+            "signature": _key("string", "Ed25519 signature (base64) of the canonical 'blocks'.", required=True),
+            "content_deleted": _key("integer", "Content items deleted."),
+        },
+    ),
+    EventType(
+        "audit.verified",
+        "The whole log (or a range) was verified.",
+        {
+            "ok": _key("boolean", "Result.", required=True),
+            "first_bad_seq": _key("integer", "First bad sequence number, if any."),
+            "problem": _key("string", "What was wrong."),
+            "records": _key("integer", "Records checked."),
+            "seals": _key("integer", "Seals checked."),
+        },
+    ),
+    EventType(
+        "audit.legal_hold_set",
+        "A legal hold was placed: records of the subject are not purged until it is released.",
+        {"hold_id": _key("integer", "Id of the hold.", required=True), "reason": _key("string", "Why.")},
+    ),
+    EventType(
+        "audit.legal_hold_released",
+        "A legal hold was released.",
+        {"hold_id": _key("integer", "Id of the hold.", required=True)},
+    ),
+)
+
+EVENT_TYPES: dict[str, EventType] = {event.name: event for event in _CATALOGUE}
+FAMILIES: frozenset[str] = frozenset(event.family for event in _CATALOGUE)
+
+
+class PayloadError(ValueError):
+    """The event type is unknown or the payload does not match its declared schema."""
+
+
+def event_type_get(name: str) -> EventType:
+    try:
+        return EVENT_TYPES[name]
+    except KeyError:
+        raise PayloadError(f"unknown audit event type {name!r}; see audit.catalogue.EVENT_TYPES") from None
+
+
+def payload_validate(event: EventType, payload: dict[str, Any]) -> None:
+    """Raise ``PayloadError`` naming the first key that is missing or of the wrong type."""
+    if not isinstance(payload, dict):
+        raise PayloadError(f"{event.name}: payload must be a dict, not {type(payload).__name__}")
+    for name, key in event.payload.items():
+        if name not in payload or payload[name] is None:
+            if key.required:
+                raise PayloadError(f"{event.name}: payload key {name!r} is required ({key.description})")
+            continue
+        value = payload[name]
+        accepted = _JSON_TYPES[key.type]
+        if isinstance(value, bool) and key.type in ("integer", "number"):
+            raise PayloadError(f"{event.name}: payload key {name!r} must be a {key.type}, not a boolean")
+        if not isinstance(value, accepted):
+            raise PayloadError(f"{event.name}: payload key {name!r} must be a {key.type}, not {type(value).__name__}")
+
+
+def pi_keys(event_type: str) -> frozenset[str]:
+    """Payload keys that may hold personal information, for pseudonymised exports."""
+    event = EVENT_TYPES.get(event_type)
+    if event is None:
+        return frozenset()
+    return frozenset(name for name, key in event.payload.items() if key.pi)

@@ -1,0 +1,195 @@
+"""Canonical forms, hashes, Merkle trees and Ed25519 signatures of the audit log.
+
+Nothing here touches the database or Django, so the same rules can be restated, line for line, by
+the standalone export verifier (``audit/standalone/verify_export.py``), which an auditor runs
+outside the platform. A test checks that both give the same hashes.
+
+Record hash
+    SHA-256 of ``RECORD_PREFIX`` followed by the UTF-8 JSON array (no spaces, non-ASCII kept) of
+    the ``RECORD_FIELDS`` values in that order: ``created_at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+    (UTC), ``source_port`` as an integer or null, every other value as the text stored. The
+    sequence number is *not* part of the record hash: a record's position is fixed by the seal,
+    which is how verification tells a moved record from a changed one.
+
+Seal
+    Records ``first_seq..last_seq`` form a block. Its Merkle root is built over the record hashes
+    in sequence order (leaf ``H(0x00 || record_hash)``, node ``H(0x01 || left || right)``, an odd
+    node is carried up unchanged). The seal also keeps the first 16 hex digits of every record
+    hash (``leaf_digests``) so that a bad record can be pinpointed. The seal message is the JSON
+    array of ``SEAL_PREFIX``-tagged fields below, including the hash of the previous seal, so
+    seals form a chain; the message is signed with Ed25519.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+RECORD_PREFIX = b"genai-platform audit record v1\n"
+SEAL_PREFIX = "genai-platform audit seal v1"
+PURGE_PREFIX = "genai-platform audit purge v1"
+MANIFEST_PREFIX = b"genai-platform audit export manifest v1\n"
+# Hex digits of each record hash kept in the seal to pinpoint a bad record (64 bits).
+LEAF_DIGEST_CHARS = 16
+GENESIS_SEAL_HASH = "0" * 64
+
+RECORD_FIELDS: tuple[str, ...] = (
+    "created_at",
+    "actor_id",
+    "actor_username",
+    "source_ip",
+    "source_port",
+    "user_agent",
+    "event_type",
+    "subject_kind",
+    "subject_id",
+    "subject_repr",
+    "filing_number",
+    "model_record",
+    "checkpoint_sha256",
+    "keyword_library_version",
+    "decision",
+    "risk_codes",
+    "produce_id",
+    "input_sha256",
+    "output_sha256",
+    "payload",
+)
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def time_canonical(value: datetime) -> str:
+    """UTC, always with microseconds: the one text form of a record's time."""
+    if value.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def payload_canonical(payload: dict[str, Any]) -> str:
+    """JSON text with sorted keys and no spaces; NaN and infinities are refused."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def record_hash(values: Sequence[Any]) -> str:
+    """Hash of one record given its ``RECORD_FIELDS`` values in order (``created_at`` as canonical text)."""
+    return hashlib.sha256(RECORD_PREFIX + _dumps(list(values)).encode()).hexdigest()
+
+
+def _leaf(digest: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + digest).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_root(record_hashes: Iterable[str]) -> str:
+    level = [_leaf(bytes.fromhex(h)) for h in record_hashes]
+    if not level:
+        raise ValueError("a block holds at least one record")
+    while len(level) > 1:
+        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0].hex()
+
+
+def merkle_proof(record_hashes: Sequence[str], index: int) -> list[tuple[str, str]]:
+    """Siblings from the leaf up: ``("L", hash)`` when the sibling is on the left, ``("R", hash)`` otherwise."""
+    level = [_leaf(bytes.fromhex(h)) for h in record_hashes]
+    proof: list[tuple[str, str]] = []
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            proof.append(("L" if sibling < index else "R", level[sibling].hex()))
+        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+        index //= 2
+    return proof
+
+
+def merkle_proof_check(record_hash_hex: str, proof: Sequence[Sequence[str]], root: str) -> bool:
+    node = _leaf(bytes.fromhex(record_hash_hex))
+    for side, sibling in proof:
+        node = _node(bytes.fromhex(sibling), node) if side == "L" else _node(node, bytes.fromhex(sibling))
+    return node.hex() == root
+
+
+def leaf_digests(record_hashes: Iterable[str]) -> str:
+    return "".join(h[:LEAF_DIGEST_CHARS] for h in record_hashes)
+
+
+def seal_message(
+    *,
+    number: int,
+    first_seq: int,
+    last_seq: int,
+    record_count: int,
+    merkle_root: str,
+    leaf_digests: str,
+    prev_seal_hash: str,
+    sealed_at: str,
+    key_id: str,
+) -> bytes:
+    leaves_sha256 = hashlib.sha256(leaf_digests.encode()).hexdigest()
+    fields = [
+        SEAL_PREFIX,
+        number,
+        first_seq,
+        last_seq,
+        record_count,
+        merkle_root,
+        leaves_sha256,
+        prev_seal_hash,
+        sealed_at,
+        key_id,
+    ]
+    return _dumps(fields).encode()
+
+
+def purge_message(*, blocks: list[list[int]], cutoff: str) -> bytes:
+    return _dumps([PURGE_PREFIX, blocks, cutoff]).encode()
+
+
+def manifest_message(manifest: dict[str, Any]) -> bytes:
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    return MANIFEST_PREFIX + json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+# ------------------------------------------------------------------------------
+# Keys
+# ------------------------------------------------------------------------------
+def private_key_from_seed(seed_b64: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed_b64))
+
+
+def public_key_raw(private_key: Ed25519PrivateKey) -> bytes:
+    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def key_id(public_raw: bytes) -> str:
+    return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+def sign(private_key: Ed25519PrivateKey, message: bytes) -> str:
+    return base64.b64encode(private_key.sign(message)).decode()
+
+
+def signature_valid(public_raw: bytes, message: bytes, signature_b64: str) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(base64.b64decode(signature_b64), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -1,0 +1,38 @@
+"""Periodic and background work of the audit log; each task calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from genai_platform.queues import Queue
+
+
+@shared_task(name="audit.seal", queue=Queue.DEFAULT.value, soft_time_limit=240, time_limit=300)
+def seal_task() -> int:
+    """Seal every record not yet sealed (scheduled every AUDIT_SEAL_INTERVAL_SECONDS)."""
+    from audit.services import seals_make
+
+    return len(seals_make())
+
+
+@shared_task(name="audit.verify", queue=Queue.DEFAULT.value, soft_time_limit=3000, time_limit=3600)
+def verify_task() -> bool:
+    """Verify the whole log and record the result (shown in the auditors' integrity banner)."""
+    from audit.verification import verification_record
+
+    return verification_record().ok
+
+
+@shared_task(name="audit.purge", queue=Queue.DEFAULT.value, soft_time_limit=3000, time_limit=3600)
+def purge_task() -> dict[str, int]:
+    """Delete expired content and expired sealed blocks, except what legal holds keep."""
+    from audit.services import retention_purge
+
+    return retention_purge()
+
+
+@shared_task(name="audit.export_run", queue=Queue.EXPORTS.value, soft_time_limit=3000, time_limit=3600)
+def export_run_task(export_id: str) -> None:
+    from audit.exports import export_run
+
+    export_run(export_id=export_id)
