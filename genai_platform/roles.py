@@ -48,6 +48,10 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
 }
 
 
+# Roles whose work happens in the Django admin, which needs ``is_staff``.
+ADMIN_ROLES = frozenset({Role.OPERATOR})
+
+
 def _matches(label: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(label, pattern) for pattern in patterns)
 
@@ -80,6 +84,9 @@ def user_role_add(*, user: Any, role: Role) -> None:
     group_model = global_apps.get_model("auth", "Group")
     group, _ = group_model.objects.get_or_create(name=role.value)
     user.groups.add(group)
+    if role in ADMIN_ROLES and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
     if hasattr(user, "_role_names"):
         del user._role_names
 

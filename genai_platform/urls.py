@@ -1,5 +1,7 @@
 """Root URLs. Nothing imported from here may import torch: the web process never loads a net."""
 
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
@@ -16,5 +18,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("ops/heartbeat/", views.heartbeat, name="ops-heartbeat"),
     path("", include("generation.labels.urls")),
+    path("", include("generation.urls")),
     path("", views.home, name="home"),
 ]
+
+if settings.DEBUG:
+    # Development only: production serves media through views that check who is asking.
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

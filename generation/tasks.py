@@ -1,4 +1,7 @@
-"""Celery tasks of generation: thin wrappers that take ids and call one service."""
+"""Celery tasks of generation: thin wrappers that take ids and call one service.
+
+Each task's queue is set in ``CELERY_TASK_ROUTES`` (settings), not on the task.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ from typing import Any
 from celery import Task, shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
-
-from genai_platform.queues import Queue
 
 
 @worker_process_init.connect
@@ -23,7 +24,6 @@ def _torch_threads(**kwargs: Any) -> None:
 @shared_task(
     bind=True,
     name="generation.job_run",
-    queue=Queue.INFERENCE.value,
     acks_late=True,  # safe: job_run claims the row, so a second delivery does nothing
     reject_on_worker_lost=True,
     soft_time_limit=settings.JOB_TIME_LIMIT - 10,
@@ -35,7 +35,7 @@ def job_run_task(self: Task, *, job_id: int) -> None:
     job_run(job_id=job_id, worker=self.request.hostname or "")
 
 
-@shared_task(name="generation.jobs_sweep", queue=Queue.DEFAULT.value, soft_time_limit=50, time_limit=60)
+@shared_task(name="generation.jobs_sweep", soft_time_limit=50, time_limit=60)
 def jobs_sweep_task() -> dict[str, int]:
     from generation.services import jobs_sweep
 
@@ -45,7 +45,6 @@ def jobs_sweep_task() -> dict[str, int]:
 @shared_task(
     bind=True,
     name="generation.training_run",
-    queue=Queue.TRAINING.value,
     acks_late=True,  # safe: training_run_execute claims the row
     soft_time_limit=settings.TRAINING_MAX_MINUTES * 60 + 600,
     time_limit=settings.TRAINING_MAX_MINUTES * 60 + 900,

@@ -20,9 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from genai_platform.version import code_version
 from generation.models import Checkpoint, NetKind, TrainingEpoch, TrainingRun
 from generation.services import checkpoint_activate, checkpoint_serving, checkpoint_store
-from genai_platform.version import code_version
 
 logger = logging.getLogger(__name__)
 

@@ -81,7 +81,7 @@ def test_run_platform_serves_runs_tasks_and_stops_cleanly_on_ctrl_c(python, embe
 
         pids = json.loads((tmp_path / "data" / "run" / "platform.json").read_text())
         everything = {proc.pid} | _descendants(proc.pid)
-        assert {pids["web"], pids["worker"], pids["beat"]} <= everything
+        assert {pids["web"], pids["worker"], pids["worker-training"], pids["beat"]} <= everything
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does to the foreground group
         proc.wait(timeout=60)

@@ -157,6 +157,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = Queue.DEFAULT.value
 CELERY_TASK_QUEUES = [KombuQueue(q.value, routing_key=q.value) for q in Queue]
 CELERY_TASK_CREATE_MISSING_QUEUES = False
+# Which queue each task goes to, by task name; anything not listed goes to "default".
+CELERY_TASK_ROUTES = {
+    "generation.job_run": {"queue": Queue.INFERENCE.value},
+    "generation.training_*": {"queue": Queue.TRAINING.value},
+    "*.export*": {"queue": Queue.EXPORTS.value},
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30

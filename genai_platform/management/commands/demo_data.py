@@ -55,6 +55,16 @@ class Command(BaseCommand):
                 user_role_add(user=user, role=role)
             created.append((username, role.value if role is not None else "admin (superuser)", password))
 
+        from generation.training import training_bootstrap
+
+        runs = training_bootstrap()
+        if runs:
+            self.stdout.write(
+                "Quick demo training started for: "
+                + ", ".join(run.kind for run in runs)
+                + " (a few minutes; follow it in the admin under Generation → Training runs)."
+            )
+
         if created:
             self.stdout.write(self.style.WARNING("Demo users created. Their passwords are shown only this once:"))
             for username, role_name, password in created:

@@ -60,7 +60,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=os.environ.get("GENAI_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("GENAI_PORT", "8000")))
-        parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
+        parser.add_argument("--concurrency", type=int, default=1, help="inference worker processes (default 1)")
         parser.add_argument("--no-beat", action="store_true", help="do not start the periodic scheduler")
 
     def handle(self, *args: Any, host: str, port: int, concurrency: int, no_beat: bool, **options: Any) -> None:
@@ -74,17 +74,16 @@ class Command(BaseCommand):
             web = [python, manage, "runserver", f"{host}:{port}", "--noreload", "--skip-checks"]
         else:
             web = [python, "-m", "gunicorn", "genai_platform.wsgi", "--bind", f"{host}:{port}", "--workers", "2"]
+        celery = [python, "-m", "celery", "-A", "genai_platform"]
+        serving_queues = ",".join(q.value for q in Queue if q is not Queue.TRAINING)
+        # Training gets a worker of its own, so a long training run never delays an end user's job.
         commands: dict[str, list[str]] = {
             "web": web,
             "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "genai_platform",
+                *celery,
                 "worker",
                 "--queues",
-                ",".join(q.value for q in Queue),
+                serving_queues,
                 "--concurrency",
                 str(concurrency),
                 "--hostname",
@@ -92,9 +91,21 @@ class Command(BaseCommand):
                 "--loglevel",
                 "INFO",
             ],
+            "worker-training": [
+                *celery,
+                "worker",
+                "--queues",
+                Queue.TRAINING.value,
+                "--concurrency",
+                "1",
+                "--hostname",
+                "training@%h",
+                "--loglevel",
+                "INFO",
+            ],
         }
         if not no_beat:
-            commands["beat"] = [python, "-m", "celery", "-A", "genai_platform", "beat", "--loglevel", "INFO"]
+            commands["beat"] = [*celery, "beat", "--loglevel", "INFO"]
 
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = False

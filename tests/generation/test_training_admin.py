@@ -1,0 +1,73 @@
+"""Operators start and watch training runs; checkpoints are chosen by quality."""
+
+import pytest
+
+from genai_platform.roles import Role
+from generation.models import Checkpoint, TrainingRun
+from generation.training import training_bootstrap, training_run_create
+from tests.generation.factories import checkpoint_tiny
+
+pytestmark = pytest.mark.django_db
+
+
+def test_operator_starts_a_training_run_from_the_admin(client_for, django_capture_on_commit_callbacks):
+    client = client_for(Role.OPERATOR)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            "/admin/generation/trainingrun/add/", {"kind": "vae", "seed": "3", "epochs": "2", "minutes": ""}
+        )
+
+    run = TrainingRun.objects.get()
+    assert response.status_code == 302 and response.url == f"/ops/training/{run.pk}/"
+    assert (run.kind, run.seed, run.epochs, run.status) == ("vae", 3, 2, TrainingRun.Status.QUEUED)
+    assert len(callbacks) == 1
+
+
+def test_watch_page_and_state_for_operators_only(client_for):
+    run = training_run_create(kind="gan", epochs=1, enqueue=False)
+
+    operator = client_for(Role.OPERATOR)
+    page = operator.get(f"/ops/training/{run.pk}/")
+    state = operator.get(f"/ops/training/{run.pk}/state.json").json()
+
+    assert page.status_code == 200
+    assert state["status"] == "queued" and state["epochs"] == []
+    assert client_for(Role.END_USER).get(f"/ops/training/{run.pk}/").status_code == 403
+
+
+def test_training_needs_a_budget():
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        training_run_create(kind="lm", enqueue=False)
+    with pytest.raises(ValidationError):
+        training_run_create(kind="lm", minutes=10_000, enqueue=False)
+
+
+def test_bootstrap_starts_one_demo_run_per_net_without_a_checkpoint(django_capture_on_commit_callbacks):
+    checkpoint_tiny("gan")
+
+    with django_capture_on_commit_callbacks():
+        runs = training_bootstrap()
+        again = training_bootstrap()
+
+    assert sorted(r.kind for r in runs) == ["lm", "vae"]
+    assert all(r.is_demo for r in runs)
+    assert again == []
+
+
+def test_admin_pages_render_for_an_operator(client_for):
+    checkpoint = checkpoint_tiny("vae")
+    client = client_for(Role.OPERATOR)
+
+    for url in (
+        "/admin/generation/checkpoint/",
+        f"/admin/generation/checkpoint/{checkpoint.pk}/change/",
+        "/admin/generation/trainingrun/",
+        "/admin/generation/trainingrun/add/",
+        "/admin/generation/job/",
+        "/admin/generation/output/",
+    ):
+        assert client.get(url).status_code == 200, url
+    assert Checkpoint.objects.get().is_active
