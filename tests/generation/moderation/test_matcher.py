@@ -84,3 +84,16 @@ def test_empty_library_and_unmatchable_keywords():
     assert [e.id for e in matcher.skipped] == [1]
     assert matcher.find("!!!") == []
     assert KeywordMatcher(version=1, entries=ENTRIES).find("") == []
+
+
+def test_matches_whole_characters_only_and_handles_characters_beyond_the_bmp():
+    # "乀" is U+4E40 and "䀀" U+4000: their bytes 4E 40 40 00 contain 40 40 ("䁀", U+4040) at an odd offset.
+    matcher = KeywordMatcher(version=1, entries=[KeywordEntry(1, "䁀", "A.1.1", "block")])
+    assert matcher.find("乀䀀") == []
+    assert [(h.start, h.end) for h in matcher.find("乀䁀")] == [(1, 2)]
+    # A CJK Extension B character (a surrogate pair in UTF-16) before and inside the keyword.
+    matcher = KeywordMatcher(version=1, entries=[KeywordEntry(1, "𠀀词", "A.1.1", "block")])
+    text = "𠀁前 𠀀 词"
+    hits = matcher.find(text)
+    assert [(h.start, h.end) for h in hits] == [(3, 6)]
+    assert text[hits[0].start : hits[0].end] == "𠀀 词"

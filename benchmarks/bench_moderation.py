@@ -1,0 +1,175 @@
+"""Keyword moderation: normalise + Aho-Corasick against a compiled regex alternation of the same keywords.
+
+For 10,000 and 100,000 synthetic keywords (2-6 common Chinese characters, GB2312 level 1) it
+measures, in one run:
+- throughput of the full moderation step (normalise + match, offsets on a hit) on realistic
+  Chinese prompts, against ``re.compile("|".join(keywords))`` run on the same normalised text
+  (the regex is given a time budget; its throughput is measured on as many prompts as fit);
+- p50/p99 latency of the full step for a 2,000-character prompt;
+- automaton build time and the resident memory it adds.
+
+Run: ``python benchmarks/run.py moderation`` (or ``python benchmarks/bench_moderation.py``).
+Goals from the issue: full step >= 50x the regex, p99 <= 1 ms at 100,000 keywords.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from generation.moderation.matcher import KeywordEntry, KeywordMatcher
+from generation.moderation.normalise import normalise, translation_table
+
+SIZES = (10_000, 100_000)
+PROMPTS = 300
+LATENCY_RUNS = 2_000
+REGEX_BUDGET_SECONDS = 8.0
+SEED = 20261129
+
+# Sentences of the kind users send; prompts are random mixes of them, with the odd keyword,
+# full-width letter or inserted space.
+SENTENCES = (
+    "请帮我写一首关于秋天的七言绝句，要有落叶和远山。",
+    "用通俗的语言解释一下什么是注意力机制，以及它为什么适合处理长文本。",
+    "我明天要去杭州出差三天，请帮我列一个行李清单。",
+    "给一个十岁的孩子讲一个关于勇气的小故事，不超过五百字。",
+    "请把下面这段话改写得更正式一些，用于公司年终总结。",
+    "比较一下宋词里豪放派和婉约派的主要区别，并各举两个例子。",
+    "帮我想五个适合咖啡店的店名，要简短好记。",
+    "写一封给客户的道歉信，说明发货延迟的原因和补偿方案。",
+    "这段代码为什么会报空指针异常？请逐行分析。",
+    "请生成一段描写江南雨夜的散文，语气要安静。",
+    "如何在周末带父母去郊外徒步，有哪些需要注意的地方？",
+    "总结一下这篇文章的三个要点，每点不超过二十个字。",
+    "我想学习做红烧肉，请给出详细步骤和火候建议。",
+    "请用Python写一个读取CSV文件并统计每列平均值的函数。",
+    "帮我把这首诗翻译成英文，尽量保留原来的韵律。",
+    "介绍一下长城的历史，以及明长城和秦长城的不同。",
+    "给新员工写一份入职第一周的安排，包括培训和熟悉团队。",
+    "请模仿苏轼的风格写一首词，主题是中秋思念家人。",
+    "解释一下复利是怎么计算的，并举一个存款的例子。",
+    "列出提高睡眠质量的十个习惯，并说明原因。",
+)
+
+
+def gb2312_level1() -> list[str]:
+    chars = []
+    for high in range(0xB0, 0xD8):
+        for low in range(0xA1, 0xFF):
+            try:
+                chars.append(bytes((high, low)).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue
+    return chars
+
+
+def keywords_make(count: int, rng: random.Random, alphabet: list[str]) -> list[str]:
+    lengths = (2, 3, 3, 4, 4, 4, 5, 5, 6)
+    words: set[str] = set()
+    while len(words) < count:
+        words.add("".join(rng.choice(alphabet) for _ in range(rng.choice(lengths))))
+    return sorted(words)
+
+
+def prompt_make(length: int, rng: random.Random, keywords: list[str], with_hit: bool) -> str:
+    parts: list[str] = []
+    while sum(map(len, parts)) < length:
+        parts.append(rng.choice(SENTENCES))
+    text = "".join(parts)[:length]
+    if rng.random() < 0.2:
+        text = text.replace("请", "请 ", 1).replace("Python", "Ｐｙｔｈｏｎ")
+    if with_hit:
+        at = rng.randrange(0, max(1, len(text) - 10))
+        word = rng.choice(keywords)
+        text = (text[:at] + " ".join(word) + text[at:])[: length + 2 * len(word)]
+    return text
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def run_size(size: int, alphabet: list[str]) -> dict[str, float]:
+    rng = random.Random(SEED + size)
+    keywords = keywords_make(size, rng, alphabet)
+    entries = [KeywordEntry(i, w, "A.1.8", "block") for i, w in enumerate(keywords)]
+
+    gc.collect()
+    rss_before = rss_bytes()
+    matcher = KeywordMatcher(version=1, entries=entries)
+    build_seconds = matcher.build_seconds
+    rss_added = rss_bytes() - rss_before
+
+    # Throughput: prompts of 200-2,000 characters, one in ten with a (spaced-out) keyword.
+    prompts = [prompt_make(rng.randint(200, 2000), rng, keywords, with_hit=i % 10 == 0) for i in range(PROMPTS)]
+    chars = sum(map(len, prompts))
+    started = time.perf_counter()
+    hits = sum(len(matcher.find(p)) for p in prompts)
+    ac_seconds = time.perf_counter() - started
+    ac_rate = chars / ac_seconds
+
+    regex_started = time.perf_counter()
+    pattern = re.compile("|".join(re.escape(normalise(w)) for w in sorted(keywords, key=len, reverse=True)))
+    regex_build = time.perf_counter() - regex_started
+    regex_chars = 0
+    regex_hits = 0
+    started = time.perf_counter()
+    for prompt in prompts:
+        regex_hits += len(pattern.findall(normalise(prompt)))
+        regex_chars += len(prompt)
+        if time.perf_counter() - started > REGEX_BUDGET_SECONDS:
+            break
+    regex_rate = regex_chars / (time.perf_counter() - started)
+
+    # Latency: 2,000-character prompts, one in ten with a hit, each timed on its own.
+    latency_prompts = [prompt_make(2000, rng, keywords, with_hit=i % 10 == 0) for i in range(200)]
+    timings = []
+    for i in range(LATENCY_RUNS):
+        prompt = latency_prompts[i % len(latency_prompts)]
+        started = time.perf_counter()
+        matcher.find(prompt)
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    p99 = timings[int(len(timings) * 0.99) - 1]
+
+    print(f"\n{size:,} keywords ({matcher.keyword_count:,} in the automaton)")
+    print(f"  automaton build          : {build_seconds:8.2f} s, +{rss_added / 2**20:6.1f} MiB resident")
+    print(f"  regex compile            : {regex_build:8.2f} s")
+    print(f"  full step (normalise+AC) : {ac_rate / 1e6:8.2f} M chars/s on {PROMPTS} prompts, {hits} hits")
+    print(f"  regex alternation        : {regex_rate / 1e6:8.4f} M chars/s on {regex_chars:,} chars, {regex_hits} hits")
+    print(f"  ratio AC / regex         : {ac_rate / regex_rate:8.1f}x   (goal >= 50x)")
+    print(
+        f"  2,000-char prompt        : p50 {statistics.median(timings):.3f} ms, p99 {p99:.3f} ms, "
+        f"max {timings[-1]:.3f} ms   (goal p99 <= 1 ms at 100,000)"
+    )
+    return {
+        "size": size,
+        "build_seconds": build_seconds,
+        "rss_mib": rss_added / 2**20,
+        "ac_chars_per_s": ac_rate,
+        "regex_chars_per_s": regex_rate,
+        "ratio": ac_rate / regex_rate,
+        "p99_ms": p99,
+    }
+
+
+def main() -> None:
+    started = time.perf_counter()
+    translation_table()
+    print(f"normalisation table built in {time.perf_counter() - started:.2f} s (once per process)")
+    alphabet = gb2312_level1()
+    for size in SIZES:
+        run_size(size, alphabet)
+
+
+if __name__ == "__main__":
+    main()
