@@ -262,8 +262,9 @@ def verify_file(data: bytes, *, filename: str | None = None, own_usccs: Iterable
     """Verify any file the platform delivers: PNG image, Markdown text or JSON response.
 
     ``own_usccs`` are the unified social credit codes of the platform's providers; by default the
-    providers on file. The type comes from the content; a file name whose extension disagrees
-    with the content is refused.
+    providers on file. A PNG is known by its signature; text is Markdown unless it is named
+    ``.json`` or, unnamed, starts with ``{``. A file name whose extension disagrees with a PNG
+    signature (either way) is refused.
     """
     if len(data) > MAX_VERIFY_BYTES:
         return VerifyResult(
@@ -282,7 +283,9 @@ def verify_file(data: bytes, *, filename: str | None = None, own_usccs: Iterable
             _("This service delivers PNG images, Markdown texts and JSON; this file is another image format."),
             "unknown",
         )
-    elif data.lstrip()[:1] == b"{":
+    elif extension in ("md", "markdown", "txt"):
+        kind = "md"
+    elif extension == "json" or data.lstrip()[:1] == b"{":
         kind = "json"
     else:
         kind = "md"

@@ -189,3 +189,8 @@ def test_json_double_and_missing_label() -> None:
     assert verify_file(b'{"id": 1}', own_usccs=OWN).verdict is Verdict.NO_LABEL
     deep = b'{"a":' * 100 + b"1" + b"}" * 100
     assert verify_file(deep, own_usccs=OWN).verdict is Verdict.UNREADABLE
+
+
+def test_markdown_that_starts_with_a_brace_is_read_as_text() -> None:
+    result = verify_file("{注} 正文\n".encode(), filename="note.md", own_usccs=OWN)
+    assert result.verdict is Verdict.NO_LABEL and result.file_type == "markdown"
