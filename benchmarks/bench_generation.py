@@ -1,0 +1,232 @@
+"""Quality and speed of the generation nets, each figure printed next to its baselines from the same run.
+
+Trains each net for a budget (or loads checkpoints written by an earlier run with --save), then
+measures: digit-FID of the GAN against the floor (real train vs real test) and two baselines,
+conditional accuracy, nearest-train distance; the VAE's test −ELBO against an independent-pixel
+model; the LM's held-out nats per character against unigram and bigram models; sampling latency
+and the KV-cache speed-up.
+
+    python benchmarks/bench_generation.py --gan-minutes 5 --vae-minutes 2 --lm-minutes 30 --threads 2
+    python benchmarks/bench_generation.py --load-dir var/bench-checkpoints     # measure saved checkpoints
+
+Budgets may also come from the environment: BENCH_GAN_MINUTES, BENCH_VAE_MINUTES, BENCH_LM_MINUTES,
+BENCH_THREADS, BENCH_SEED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from generation.ml import metrics  # noqa: E402
+from generation.ml.checkpoints import LoadedNet, checkpoint_loads, checkpoint_sha256  # noqa: E402
+from generation.ml.data import DigitData, TextCorpus, mnist5k, songci, text_split  # noqa: E402
+from generation.ml.nets.vae import binarize  # noqa: E402
+from generation.ml.sampling import gan_sample, gan_sample_labels, lm_sample, vae_sample  # noqa: E402
+from generation.ml.training import EpochReport, train  # noqa: E402
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gan-minutes", type=float, default=_env_float("BENCH_GAN_MINUTES", 3.0))
+    parser.add_argument("--vae-minutes", type=float, default=_env_float("BENCH_VAE_MINUTES", 1.0))
+    parser.add_argument("--lm-minutes", type=float, default=_env_float("BENCH_LM_MINUTES", 5.0))
+    parser.add_argument("--threads", type=int, default=int(_env_float("BENCH_THREADS", 2)))
+    parser.add_argument("--seed", type=int, default=int(_env_float("BENCH_SEED", 0)))
+    parser.add_argument("--only", default="gan,vae,lm", help="comma-separated subset of gan,vae,lm")
+    parser.add_argument("--gan-config", default="{}", help="JSON overrides of GanConfig")
+    parser.add_argument("--vae-config", default="{}", help="JSON overrides of VaeConfig")
+    parser.add_argument("--lm-config", default="{}", help="JSON overrides of LmConfig")
+    parser.add_argument("--save-dir", type=Path, help="write each trained checkpoint here (<kind>.ckpt)")
+    parser.add_argument("--load-dir", type=Path, help="measure checkpoints saved by --save-dir instead of training")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    return parser.parse_args(argv)
+
+
+def _timed(function: Callable[[], object], *, repeat: int = 5) -> float:
+    function()  # warm-up
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _obtain(kind: str, args: argparse.Namespace, data: DigitData | TextCorpus) -> LoadedNet:
+    """Train the net for its budget (printing the budget) or load it from --load-dir."""
+    if args.load_dir:
+        path = args.load_dir / f"{kind}.ckpt"
+        blob = path.read_bytes()
+        loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
+        extra = loaded.extra
+        print(f"[{kind}] loaded {path} (best epoch {extra.get('epoch')}, seed {extra.get('seed')})")
+        return loaded
+    minutes = getattr(args, f"{kind}_minutes")
+    config = json.loads(getattr(args, f"{kind}_config"))
+
+    def progress(report: EpochReport) -> None:
+        if not args.quiet:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in {**report.losses, **report.metrics}.items())
+            print(f"  [{kind}] epoch {report.epoch:3d} {report.seconds:6.1f}s  {shown}", flush=True)
+
+    result = train(
+        kind,  # type: ignore[arg-type]
+        seed=args.seed,
+        minutes=minutes,
+        config=config,
+        data=data,
+        on_epoch=progress,
+        threads=args.threads,
+    )
+    print(
+        f"[{kind}] budget {minutes:g} min on {args.threads} thread(s), seed {args.seed}, config overrides {config}: "
+        f"{len(result.epochs)} epochs in {result.seconds:.0f} s; best {result.metric_name} {result.best_metric:.3f} "
+        f"at epoch {result.best_epoch}"
+    )
+    if args.save_dir:
+        args.save_dir.mkdir(parents=True, exist_ok=True)
+        (args.save_dir / f"{kind}.ckpt").write_bytes(result.checkpoint)
+    return checkpoint_loads(result.checkpoint, expected_sha256=result.checkpoint_sha256)
+
+
+def bench_gan(args: argparse.Namespace, digits: DigitData) -> LoadedNet:
+    loaded = _obtain("gan", args, digits)
+    net = loaded.net
+    classifier = metrics.digit_classifier(digits)
+    test_features, test_predicted = metrics.classifier_features(classifier, digits.test_x)
+    n = len(digits.train_x)
+    labels = torch.arange(n) % 10
+    generated = gan_sample_labels(net, labels, seed=args.seed + 1)  # type: ignore[arg-type]
+    gen_features, gen_predicted = metrics.classifier_features(classifier, generated)
+    train_features, _ = metrics.classifier_features(classifier, digits.train_x)
+    gaussian = metrics.per_class_gaussian_samples(digits, labels, seed=args.seed + 2)
+    pixels = metrics.independent_pixel_samples(digits, n, seed=args.seed + 3)
+    floor = metrics.fid(train_features, test_features)
+    gan_fid = metrics.fid(gen_features, test_features)
+    gaussian_fid = metrics.fid(metrics.classifier_features(classifier, gaussian)[0], test_features)
+    pixel_fid = metrics.fid(metrics.classifier_features(classifier, pixels)[0], test_features)
+    accuracy = float((gen_predicted == labels.numpy()).mean())
+    real_accuracy = float((test_predicted == digits.test_y.numpy()).mean())
+    generated_uint8 = ((generated.squeeze(1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    nn_gen = metrics.nearest_train_distance(generated_uint8[:1000], digits.train_x)
+    nn_test = metrics.nearest_train_distance(digits.test_x, digits.train_x)
+    print(f"GAN digit-FID vs real test digits ({n} generated, {len(digits.test_x)} test, 64-d classifier features):")
+    print(f"  GAN                              {gan_fid:9.2f}   ratio to floor {gan_fid / floor:5.2f} (goal <= 1.5)")
+    print(f"  floor: real train vs real test   {floor:9.2f}")
+    print(f"  baseline: per-class Gaussian     {gaussian_fid:9.2f}")
+    print(f"  baseline: independent pixels     {pixel_fid:9.2f}")
+    print(f"GAN conditional accuracy           {accuracy:9.1%}   (goal >= 95%)")
+    print(f"  classifier accuracy on real test {real_accuracy:9.1%}")
+    print(f"Nearest-train RMS pixel distance   GAN {nn_gen:.3f}   real test digits {nn_test:.3f}   (copies score 0)")
+    return loaded
+
+
+def bench_vae(args: argparse.Namespace, digits: DigitData) -> LoadedNet:
+    loaded = _obtain("vae", args, digits)
+    nats = metrics.vae_test_nats(loaded.net, digits.test_x, seed=args.seed)  # type: ignore[arg-type]
+    train_bits = binarize(digits.train_x).flatten(1)
+    test_bits = binarize(digits.test_x).flatten(1)
+    p = (train_bits.sum(0) + 1.0) / (len(train_bits) + 2.0)
+    independent = float(-(test_bits * p.log() + (1 - test_bits) * (1 - p).log()).sum(1).mean())
+    print("VAE test -ELBO on binarized test digits, nats per image (lower is better):")
+    print(f"  VAE                              {nats:9.2f}   (goal <= 95)")
+    print(f"  baseline: independent pixels     {independent:9.2f}")
+    return loaded
+
+
+def bench_lm(args: argparse.Namespace, corpus: TextCorpus) -> LoadedNet:
+    loaded = _obtain("lm", args, corpus)
+    net = loaded.net
+    train_text, test_text = text_split(corpus)
+    nats = metrics.lm_nats_per_char(net, test_text)  # type: ignore[arg-type]
+    baselines = metrics.ngram_baselines(train_text, test_text, net.config.vocab)  # type: ignore[union-attr]
+    print(f"LM held-out nats per character ({corpus.name}, {len(test_text)} test characters):")
+    print(f"  transformer                      {nats:9.3f}   (goal <= 4.3)")
+    print(f"  baseline: bigram (abs. discount) {baselines.bigram:9.3f}")
+    print(f"  baseline: unigram                {baselines.unigram:9.3f}")
+    print(f"  baseline: uniform over vocab     {baselines.uniform:9.3f}")
+    print(f"  sample: {lm_sample(net, prompt='', max_chars=60, temperature=0.8, top_k=None, seed=args.seed)!r}")  # type: ignore[arg-type]
+    return loaded
+
+
+def bench_speed(nets: dict[str, LoadedNet]) -> None:
+    print(f"Speed (CPU, {torch.get_num_threads()} thread(s), median of 5):")
+    if "gan" in nets:
+        seconds = _timed(lambda: gan_sample(nets["gan"].net, digit=3, count=64, seed=1))  # type: ignore[arg-type]
+        print(f"  64 GAN digits                    {seconds * 1000:9.1f} ms")
+    if "vae" in nets:
+        seconds = _timed(lambda: vae_sample(nets["vae"].net, count=64, seed=1))  # type: ignore[arg-type]
+        print(f"  64 VAE digits                    {seconds * 1000:9.1f} ms")
+    if "lm" in nets:
+        net = nets["lm"].net
+
+        def sample(cache: bool) -> Callable[[], object]:
+            return lambda: lm_sample(
+                net,  # type: ignore[arg-type]
+                prompt="",
+                max_chars=200,
+                temperature=1.0,
+                top_k=None,
+                seed=1,
+                use_cache=cache,
+                stop_at_newline=False,
+            )
+
+        cached, uncached = _timed(sample(True), repeat=3), _timed(sample(False), repeat=3)
+        print(f"  200 LM characters, KV cache      {cached * 1000:9.1f} ms")
+        print(f"  200 LM characters, no cache      {uncached * 1000:9.1f} ms")
+        print(f"  KV-cache speed-up at 200 chars   {uncached / cached:9.2f}x  (goal >= 3x)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    torch.set_num_threads(args.threads)
+    kinds = [k.strip() for k in args.only.split(",") if k.strip()]
+    unknown = set(kinds) - {"gan", "vae", "lm"}
+    if unknown:
+        print(f"Unknown --only entries: {', '.join(sorted(unknown))} (use gan, vae, lm).")
+        return 2
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), numpy {np.__version__}")
+    digits = mnist5k() if {"gan", "vae"} & set(kinds) else None
+    if digits is not None:
+        sizes = f"{len(digits.train_x)} train / {len(digits.test_x)} test"
+        print(f"digits: {digits.name}, {sizes}, sha256 {digits.fingerprint[:16]}…")
+    nets: dict[str, LoadedNet] = {}
+    if "gan" in kinds:
+        assert digits is not None
+        nets["gan"] = bench_gan(args, digits)
+    if "vae" in kinds:
+        assert digits is not None
+        nets["vae"] = bench_vae(args, digits)
+    if "lm" in kinds:
+        corpus = songci()
+        print(
+            f"text: {corpus.name}, {len(corpus.text)} characters, sha256 {corpus.fingerprint[:16]}… ({corpus.source})"
+        )
+        nets["lm"] = bench_lm(args, corpus)
+    # Speed is measured on the nets just trained or loaded (the weights' values do not change the cost).
+    bench_speed(nets)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""Quality measures for the generation nets, each meant to be read next to a baseline from the same run.
+
+Digits: a small CNN classifier trained on the real training digits supplies 64-d features for a
+Fréchet distance (digit-FID) and checks that a conditional sample shows the digit asked for.
+Text: held-out nats per character, with unigram and bigram baselines on the same vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from generation.ml.data import DigitData, default_cache_dir
+from generation.ml.nets.attention import CharTransformer
+from generation.ml.nets.vae import ConvVae, binarize
+
+CLASSIFIER_VERSION = 1
+FEATURES = 64
+
+
+class DigitClassifier(nn.Module):
+    """Conv net for 8x8 up to 28x28 digits; ``features`` is the 64-d layer before the class logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveMaxPool2d(8),
+            nn.Conv2d(64, 64, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Dropout(0.3),
+            nn.Linear(64 * 16, FEATURES),
+            nn.ReLU(inplace=True),
+        )
+        self.out = nn.Linear(FEATURES, 10)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(x))
+
+
+def _as_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [N, H, W] (0-255) or float [N, 1, H, W] in [-1, 1] → float [N, 1, H, W] in [-1, 1]."""
+    if images.dtype == torch.uint8:
+        return images.to(torch.float32).div(127.5).sub(1.0).unsqueeze(1)
+    return images if images.dim() == 4 else images.unsqueeze(1)
+
+
+def _classifier_key(data: DigitData) -> str:
+    digest = hashlib.sha256()
+    for part in (data.fingerprint, str(CLASSIFIER_VERSION)):
+        digest.update(part.encode())
+    digest.update(data.train_x.numpy().tobytes())
+    digest.update(data.train_y.numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
+def digit_classifier(data: DigitData, *, cache_dir: Path | None = None, epochs: int = 8) -> DigitClassifier:
+    """The classifier for this data's training digits: loaded from the cache, or trained (seed 0) and cached."""
+    folder = cache_dir or default_cache_dir()
+    path = folder / f"digit-classifier-{_classifier_key(data)}.pt"
+    net = DigitClassifier()
+    if path.is_file():
+        try:
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return net.eval()
+        except Exception:  # noqa: S110 (a damaged cache file is rebuilt below)
+            pass
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)  # dropout
+    net = DigitClassifier()
+    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
+    x, y = _as_input(data.train_x), data.train_y
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=generator)
+        for batch in order.split(64):
+            # Small random shifts make the features less tied to exact pixel positions.
+            images = x[batch]
+            dx, dy = (int(v) for v in torch.randint(-1, 2, (2,), generator=generator))
+            images = torch.roll(images, shifts=(dy, dx), dims=(2, 3))
+            loss = F.cross_entropy(net(images), y[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    net.eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(net.state_dict(), buffer)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(path)
+    return net
+
+
+def classifier_features(classifier: DigitClassifier, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """64-d features (float64) and predicted classes of images (uint8 [N, H, W] or float [N, 1, H, W] in [-1, 1])."""
+    features, predictions = [], []
+    with torch.inference_mode():
+        classifier.eval()
+        for batch in _as_input(images).split(512):
+            h = classifier.features(batch)
+            features.append(h.double().numpy())
+            predictions.append(classifier.out(h).argmax(1).numpy())
+    return np.concatenate(features), np.concatenate(predictions)
+
+
+def classifier_accuracy(classifier: DigitClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
+    _, predicted = classifier_features(classifier, images)
+    return float((predicted == labels.numpy()).mean())
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """||mu1 - mu2||² + tr(S1 + S2 - 2 (S1 S2)^½), with the trace of the square root from a symmetric eigensolve."""
+    mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
+    sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
+    values, vectors = np.linalg.eigh(sigma1)
+    root1 = (vectors * np.sqrt(values.clip(min=0.0))) @ vectors.T
+    middle = root1 @ sigma2 @ root1
+    trace_root = np.sqrt(np.linalg.eigvalsh((middle + middle.T) / 2.0).clip(min=0.0)).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_root)
+
+
+def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def fid(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    return frechet_distance(*feature_stats(features_a), *feature_stats(features_b))
+
+
+def per_class_gaussian_samples(data: DigitData, labels: torch.Tensor, *, seed: int) -> torch.Tensor:
+    """Baseline: each image drawn from a Gaussian fitted to the training pixels of its class (uint8)."""
+    rng = np.random.default_rng(seed)
+    x = data.train_x.numpy().reshape(len(data.train_x), -1).astype(np.float64)
+    y = data.train_y.numpy()
+    out = np.zeros((len(labels), x.shape[1]))
+    wanted = labels.numpy()
+    for digit in range(10):
+        rows = np.flatnonzero(wanted == digit)
+        if len(rows):
+            members = x[y == digit]
+            out[rows] = rng.multivariate_normal(
+                members.mean(0), np.cov(members, rowvar=False), size=len(rows), method="eigh"
+            )
+    return torch.from_numpy(out.clip(0, 255).round().astype(np.uint8).reshape(-1, *data.train_x.shape[1:]))
+
+
+def independent_pixel_samples(data: DigitData, count: int, *, seed: int) -> torch.Tensor:
+    """Baseline: each pixel drawn on its own from that pixel's values over all training images (uint8)."""
+    rng = np.random.default_rng(seed)
+    x = data.train_x.numpy().reshape(len(data.train_x), -1)
+    rows = rng.integers(0, len(x), size=(count, x.shape[1]))
+    pixels = x[rows, np.arange(x.shape[1])]
+    return torch.from_numpy(pixels.reshape(count, *data.train_x.shape[1:]).copy())
+
+
+def nearest_train_distance(images: torch.Tensor, train: torch.Tensor) -> float:
+    """Mean over ``images`` of the RMS pixel distance (pixels scaled 0-1) to the nearest training image.
+
+    Copies of training digits score 0; compare with the same figure for real held-out digits.
+    """
+    a = _as_input(images).flatten(1).add(1.0).div(2.0)
+    b = _as_input(train).flatten(1).add(1.0).div(2.0)
+    nearest = []
+    with torch.inference_mode():
+        for chunk in a.split(256):
+            nearest.append(torch.cdist(chunk, b).min(dim=1).values)
+    return float(torch.cat(nearest).mean() / math.sqrt(a.shape[1]))
+
+
+def vae_test_nats(net: ConvVae, images: torch.Tensor, *, seed: int = 0) -> float:
+    """Mean −ELBO in nats per image of binarized uint8 images (one posterior sample per image, fixed seed)."""
+    generator = torch.Generator().manual_seed(seed)
+    total = 0.0
+    with torch.inference_mode():
+        net.eval()
+        x = binarize(images)
+        for batch in x.split(500):
+            loss, _, _ = net.negative_elbo(batch, generator=generator)
+            total += float(loss.sum())
+    return total / len(images)
+
+
+def lm_nats_per_char(net: CharTransformer, text: str, *, max_chars: int | None = None) -> float:
+    """Held-out cross-entropy in nats per character, scored in consecutive windows of the net's context."""
+    ids = torch.tensor(net.encode(text[: max_chars + 1] if max_chars else text), dtype=torch.long)
+    block = net.config.block_size
+    if len(ids) < 2:
+        raise ValueError("The held-out text needs at least two characters.")
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        net.eval()
+        starts = list(range(0, len(ids) - 1, block))
+        for group in range(0, len(starts), 16):
+            chunk = starts[group : group + 16]
+            full = [s for s in chunk if s + block + 1 <= len(ids)]
+            if full:
+                windows = torch.stack([ids[s : s + block + 1] for s in full])
+                logits = net(windows[:, :-1])
+                total += float(F.cross_entropy(logits.flatten(0, 1), windows[:, 1:].flatten(), reduction="sum"))
+                count += windows[:, 1:].numel()
+            for s in chunk:
+                if s + block + 1 > len(ids):
+                    window = ids[s:].unsqueeze(0)
+                    logits = net(window[:, :-1])
+                    total += float(F.cross_entropy(logits[0], window[0, 1:], reduction="sum"))
+                    count += window.shape[1] - 1
+    return total / count
+
+
+@dataclass(frozen=True)
+class NgramBaselines:
+    unigram: float
+    bigram: float
+    uniform: float
+
+
+def ngram_baselines(train: str, test: str, vocab: str, *, discount: float = 0.75) -> NgramBaselines:
+    """Nats per character of ``test`` under an add-one unigram and an absolute-discount bigram fitted on ``train``.
+
+    Characters outside ``vocab`` count as vocab[0] (the unknown mark), as they do for the net; the
+    bigram backs off to the unigram with the mass it discounts. The first character of the test text
+    is not scored, as for the net.
+    """
+    index = {c: i for i, c in enumerate(vocab)}
+    size = len(vocab)
+    a = np.fromiter((index.get(c, 0) for c in train), dtype=np.int64, count=len(train))
+    b = np.fromiter((index.get(c, 0) for c in test), dtype=np.int64, count=len(test))
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("The n-gram baselines need at least two characters of train and of test text.")
+    unigram_counts = np.bincount(a, minlength=size).astype(np.float64)
+    unigram = (unigram_counts + 1.0) / (unigram_counts.sum() + size)
+    previous, following = b[:-1], b[1:]
+    unigram_nats = float(-np.log(unigram[following]).mean())
+
+    pairs = a[:-1] * size + a[1:]
+    codes, counts = np.unique(pairs, return_counts=True)
+    context_total = np.bincount(a[:-1], minlength=size).astype(np.float64)
+    context_types = np.bincount(codes // size, minlength=size).astype(np.float64)
+    wanted = previous * size + following
+    where = np.searchsorted(codes, wanted).clip(max=len(codes) - 1)
+    pair_count = np.where(codes[where] == wanted, counts[where], 0).astype(np.float64)
+    seen = context_total[previous]
+    safe = np.where(seen > 0, seen, 1.0)
+    backoff_mass = np.where(seen > 0, discount * context_types[previous] / safe, 1.0)
+    probability = np.where(seen > 0, np.maximum(pair_count - discount, 0.0) / safe, 0.0)
+    probability = probability + backoff_mass * unigram[following]
+    bigram_nats = float(-np.log(probability).mean())
+    return NgramBaselines(unigram=unigram_nats, bigram=bigram_nats, uniform=math.log(size))

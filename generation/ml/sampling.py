@@ -1,0 +1,171 @@
+"""Sampling from trained nets: reproducible for a seed, under ``torch.inference_mode``, inputs validated."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from generation.ml.nets.attention import CharTransformer, KVCache
+from generation.ml.nets.gan import ConditionalGan
+from generation.ml.nets.vae import ConvVae
+
+MAX_IMAGES = 1024
+MAX_INTERPOLATION_STEPS = 64
+
+
+def _generator(seed: int) -> torch.Generator:
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ValueError(f"The seed must be a whole number from 0 to 2**63 - 1, got {seed!r}.")
+    return torch.Generator().manual_seed(seed)
+
+
+def _check_count(count: int) -> None:
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_IMAGES:
+        raise ValueError(f"The number of images must be from 1 to {MAX_IMAGES}, got {count!r}.")
+
+
+def _to_uint8(images: torch.Tensor, *, low: float, high: float) -> list[np.ndarray]:
+    scaled = ((images.squeeze(1) - low) * (255.0 / (high - low))).round().clamp(0, 255).to(torch.uint8)
+    return [image.numpy().copy() for image in scaled]
+
+
+def gan_sample(net: ConditionalGan, *, digit: int, count: int, seed: int) -> list[np.ndarray]:
+    """``count`` images (uint8 [H, W]) of ``digit``."""
+    classes = net.config.classes
+    if not isinstance(digit, int) or isinstance(digit, bool) or not 0 <= digit < classes:
+        raise ValueError(f"The digit must be a whole number from 0 to {classes - 1}, got {digit!r}.")
+    _check_count(count)
+    generator = _generator(seed)
+    with torch.inference_mode():
+        net.eval()
+        z = torch.randn(count, net.config.latent_dim, generator=generator)
+        images = net.generate(z, torch.full((count,), digit, dtype=torch.long))
+    return _to_uint8(images, low=-1.0, high=1.0)
+
+
+def gan_sample_labels(net: ConditionalGan, labels: torch.Tensor, *, seed: int) -> torch.Tensor:
+    """Images in [-1, 1] [N, 1, H, W] for a batch of labels (for metrics and sample grids)."""
+    generator = _generator(seed)
+    with torch.inference_mode():
+        net.eval()
+        z = torch.randn(len(labels), net.config.latent_dim, generator=generator)
+        return net.generate(z, labels)
+
+
+def vae_sample(net: ConvVae, *, count: int, seed: int) -> list[np.ndarray]:
+    """``count`` images (uint8 [H, W], the decoder's pixel probabilities) from z drawn from the prior."""
+    _check_count(count)
+    generator = _generator(seed)
+    with torch.inference_mode():
+        net.eval()
+        z = torch.randn(count, net.config.latent_dim, generator=generator)
+        return _to_uint8(torch.sigmoid(net.decode(z)), low=0.0, high=1.0)
+
+
+def vae_interpolate(net: ConvVae, *, seed_a: int, seed_b: int, steps: int) -> list[np.ndarray]:
+    """``steps`` images decoded along the great circle between the prior draws of two seeds (ends included)."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 2 <= steps <= MAX_INTERPOLATION_STEPS:
+        raise ValueError(f"Interpolation steps must be from 2 to {MAX_INTERPOLATION_STEPS}, got {steps!r}.")
+    dim = net.config.latent_dim
+    with torch.inference_mode():
+        net.eval()
+        a = torch.randn(1, dim, generator=_generator(seed_a))
+        b = torch.randn(1, dim, generator=_generator(seed_b))
+        t = torch.linspace(0.0, 1.0, steps).unsqueeze(1)
+        # Spherical interpolation keeps the points at the norm the prior expects; linear if a and b are parallel.
+        cos = torch.nn.functional.cosine_similarity(a, b).clamp(-1.0, 1.0)
+        omega = torch.arccos(cos)
+        if float(omega) < 1e-4:
+            z = (1 - t) * a + t * b
+        else:
+            z = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+        return _to_uint8(torch.sigmoid(net.decode(z)), low=0.0, high=1.0)
+
+
+def vae_reconstruct(net: ConvVae, *, images: np.ndarray) -> list[np.ndarray]:
+    """Binarize uint8 images [N, H, W] and return the decoder's pixel probabilities for their posterior means."""
+    from generation.ml.nets.vae import binarize
+
+    array = np.asarray(images)
+    size = net.config.image_size
+    if array.ndim != 3 or array.shape[1:] != (size, size) or array.dtype != np.uint8:
+        raise ValueError(f"Reconstruction expects uint8 images of shape [N, {size}, {size}], got {array.shape}.")
+    _check_count(len(array))
+    with torch.inference_mode():
+        net.eval()
+        mu, _ = net.encode(binarize(torch.from_numpy(array)))
+        return _to_uint8(torch.sigmoid(net.decode(mu)), low=0.0, high=1.0)
+
+
+def lm_unknown_chars(net: CharTransformer, text: str) -> list[str]:
+    """Characters of ``text`` that the net does not know (they are read as the unknown mark), in order of first use."""
+    return list(dict.fromkeys(c for c in text if c not in net.index))
+
+
+def lm_sample(
+    net: CharTransformer,
+    *,
+    prompt: str,
+    max_chars: int,
+    temperature: float,
+    top_k: int | None,
+    seed: int,
+    use_cache: bool = True,
+    stop_at_newline: bool = True,
+    include_prompt: bool = True,
+) -> str:
+    """Continue ``prompt`` by up to ``max_chars`` characters.
+
+    Characters the net does not know are read as its unknown mark (see ``lm_unknown_chars``) and are
+    returned as typed. Generation stops early at the end of a piece (a newline) unless
+    ``stop_at_newline`` is False; the newline itself is not returned. The text seen by the net is the
+    current window: once it would pass the net's context length, the window restarts on the most
+    recent half, with or without the KV cache, so both give the same text for a seed.
+    """
+    config = net.config
+    if not isinstance(max_chars, int) or isinstance(max_chars, bool) or not 1 <= max_chars <= config.max_new_chars:
+        raise ValueError(f"max_chars must be from 1 to {config.max_new_chars}, got {max_chars!r}.")
+    if not isinstance(prompt, str):
+        raise ValueError("The prompt must be text.")
+    if len(prompt) > config.max_new_chars:
+        raise ValueError(f"The prompt is {len(prompt)} characters long; at most {config.max_new_chars} are accepted.")
+    if not isinstance(temperature, int | float) or not 0.05 <= float(temperature) <= 2.0:
+        raise ValueError(f"The temperature must be from 0.05 to 2.0, got {temperature!r}.")
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k):
+        raise ValueError(f"top_k must be a whole number of at least 1 (or empty for no limit), got {top_k!r}.")
+    generator = _generator(seed)
+    newline = net.index.get("\n")
+    tokens = ([newline] if newline is not None else []) + net.encode(prompt)
+    if not tokens:
+        tokens = [0]
+    block, keep = config.block_size, max(1, config.block_size // 2)
+    start = max(0, len(tokens) - block)
+    cache = KVCache(config) if use_cache else None
+    cached_from: int | None = None  # window start the cache holds, None when empty
+    generated: list[int] = []
+    k = None if top_k is None else min(top_k, config.vocab_size - 1)
+    with torch.inference_mode():
+        net.eval()
+        for _ in range(max_chars):
+            if len(tokens) - start > block:
+                start = len(tokens) - keep
+            if cache is None:
+                logits = net(torch.tensor([tokens[start:]]))[0, -1]
+            elif cached_from != start:
+                cache.reset()
+                logits = net(torch.tensor([tokens[start:]]), cache)[0, -1]
+                cached_from = start
+            else:
+                logits = net(torch.tensor([tokens[-1:]]), cache)[0, -1]
+            logits = logits / float(temperature)
+            logits[0] = float("-inf")  # never produce the unknown mark
+            if k is not None:
+                threshold = torch.topk(logits, k).values[-1]
+                logits = logits.masked_fill(logits < threshold, float("-inf"))
+            choice = int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator))
+            if stop_at_newline and choice == newline:
+                break
+            tokens.append(choice)
+            generated.append(choice)
+    text = net.decode(generated)
+    return prompt + text if include_prompt else text

@@ -1,0 +1,408 @@
+"""Training loops for the three nets, with per-epoch reports and the checkpoint of the best epoch.
+
+``train`` is the single entry point; it runs in the caller's process and thread (a Celery worker or
+``manage.py train``) and reports through callbacks, so it knows nothing of the database.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from generation.ml import metrics
+from generation.ml.checkpoints import checkpoint_dumps, checkpoint_sha256
+from generation.ml.data import DigitData, TextCorpus, mnist5k, songci, text_split
+from generation.ml.images import image_grid, png_encode
+from generation.ml.nets.attention import CharTransformer, LmConfig, char_vocab
+from generation.ml.nets.gan import ConditionalGan, GanConfig
+from generation.ml.nets.vae import ConvVae, VaeConfig, binarize
+from generation.ml.sampling import gan_sample_labels, lm_sample, vae_sample
+
+Kind = Literal["gan", "vae", "lm"]
+METRIC_NAMES = {"gan": "fid", "vae": "test_nats", "lm": "nats_per_char"}
+# Fixed seed of the images drawn to measure each epoch, so epochs are compared on the same noise.
+EVAL_SEED = 1234
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    losses: dict[str, float]
+    metrics: dict[str, float]
+    seconds: float
+    sample_png: bytes | None
+    sample_text: str | None = None
+    # True when the epoch was cut short by the time budget or a stop request.
+    partial: bool = False
+
+
+@dataclass
+class TrainResult:
+    kind: str
+    checkpoint: bytes
+    checkpoint_sha256: str
+    metric_name: str
+    best_metric: float
+    best_epoch: int
+    epochs: list[EpochReport]
+    hyperparameters: dict[str, Any]
+    dataset_fingerprints: list[str]
+    dataset_names: list[str]
+    torch_version: str
+    dataset_sources: list[str] = field(default_factory=list)
+    dataset_licences: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped_by: str = "epochs"  # "epochs", "minutes" or "request"
+
+
+class _Clock:
+    """Time budget and stop requests, asked between batches; ``should_stop`` is called at most once a second."""
+
+    def __init__(self, minutes: float | None, should_stop: Callable[[], bool] | None) -> None:
+        self.started = time.monotonic()
+        self.deadline = None if minutes is None else self.started + minutes * 60.0
+        self.budget = None if minutes is None else minutes * 60.0
+        self.should_stop = should_stop
+        self.last_asked = 0.0
+        self.reason: str | None = None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def stop_now(self) -> bool:
+        if self.reason:
+            return True
+        now = time.monotonic()
+        if self.deadline is not None and now >= self.deadline:
+            self.reason = "minutes"
+        elif self.should_stop is not None and now - self.last_asked >= 1.0:
+            self.last_asked = now
+            if self.should_stop():
+                self.reason = "request"
+        return self.reason is not None
+
+
+def _png(images: list[np.ndarray], *, columns: int) -> bytes:
+    size = images[0].shape[0]
+    return png_encode(image_grid(images, columns=columns, scale=max(1, 56 // size)))
+
+
+class _GanTrainer:
+    def __init__(self, seed: int, config: GanConfig, data: DigitData, cache_dir: Path | None) -> None:
+        if config.image_size != data.image_size:
+            config = config.replace(image_size=data.image_size)
+        self.config, self.data = config, data
+        self.generator = torch.Generator().manual_seed(seed)
+        self.net = ConditionalGan(config)
+        self.opt_g = torch.optim.Adam(
+            self.net.generator.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2)
+        )
+        self.opt_d = torch.optim.Adam(
+            self.net.discriminator.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2)
+        )
+        self.x = data.train_x.to(torch.float32).div(127.5).sub(1.0).unsqueeze(1)
+        self.y = data.train_y
+        self.classifier = metrics.digit_classifier(data, cache_dir=cache_dir)
+        self.test_features, _ = metrics.classifier_features(self.classifier, data.test_x)
+        self.eval_labels = torch.arange(config.eval_samples) % config.classes
+
+    def train_epoch(self, epoch: int, clock: _Clock) -> tuple[dict[str, float], int]:
+        self.net.train()
+        sums = {"d": 0.0, "g": 0.0}
+        steps = 0
+        order = torch.randperm(len(self.x), generator=self.generator)
+        for batch in order.split(self.config.batch_size):
+            if len(batch) < 2:
+                continue
+            if clock.stop_now():
+                break
+            real, labels = self.x[batch], self.y[batch]
+            z = torch.randn(len(batch), self.config.latent_dim, generator=self.generator)
+            fake = self.net.generator(z, labels)
+            d_real = self.net.discriminator(real, labels)
+            d_fake = self.net.discriminator(fake.detach(), labels)
+            loss_d = F.binary_cross_entropy_with_logits(
+                d_real, torch.ones_like(d_real)
+            ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            d_out = self.net.discriminator(fake, labels)
+            loss_g = F.binary_cross_entropy_with_logits(d_out, torch.ones_like(d_out))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+            sums["d"] += loss_d.item()
+            sums["g"] += loss_g.item()
+            steps += 1
+        return {k: v / max(steps, 1) for k, v in sums.items()}, steps
+
+    def evaluate(self) -> tuple[dict[str, float], float]:
+        images = gan_sample_labels(self.net, self.eval_labels, seed=EVAL_SEED)
+        features, predicted = metrics.classifier_features(self.classifier, images)
+        fid = metrics.fid(features, self.test_features)
+        accuracy = float((predicted == self.eval_labels.numpy()).mean())
+        return {"fid": fid, "conditional_accuracy": accuracy}, fid
+
+    def sample_png(self) -> bytes:
+        labels = torch.arange(100) // 10
+        images = gan_sample_labels(self.net, labels, seed=EVAL_SEED)
+        return _png([i.numpy() for i in ((images.squeeze(1) + 1) * 127.5).round().clamp(0, 255).byte()], columns=10)
+
+
+class _VaeTrainer:
+    def __init__(self, seed: int, config: VaeConfig, data: DigitData, cache_dir: Path | None) -> None:
+        if config.image_size != data.image_size:
+            config = config.replace(image_size=data.image_size)
+        self.config, self.data = config, data
+        self.generator = torch.Generator().manual_seed(seed)
+        self.net = ConvVae(config)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        self.x = binarize(data.train_x)
+
+    def train_epoch(self, epoch: int, clock: _Clock) -> tuple[dict[str, float], int]:
+        self.net.train()
+        sums = {"neg_elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
+        seen = 0
+        order = torch.randperm(len(self.x), generator=self.generator)
+        for batch in order.split(self.config.batch_size):
+            if clock.stop_now():
+                break
+            loss, reconstruction, kl = self.net.negative_elbo(self.x[batch], generator=self.generator)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.mean().backward()
+            self.optimizer.step()
+            sums["neg_elbo"] += loss.sum().item()
+            sums["reconstruction"] += reconstruction.sum().item()
+            sums["kl"] += kl.sum().item()
+            seen += len(batch)
+        return {k: v / max(seen, 1) for k, v in sums.items()}, seen
+
+    def evaluate(self) -> tuple[dict[str, float], float]:
+        nats = metrics.vae_test_nats(self.net, self.data.test_x, seed=EVAL_SEED)
+        return {"test_nats": nats}, nats
+
+    def sample_png(self) -> bytes:
+        return _png(vae_sample(self.net, count=64, seed=EVAL_SEED), columns=8)
+
+
+class _LmTrainer:
+    def __init__(self, seed: int, config: LmConfig, corpus: TextCorpus, clock_budget: int | None) -> None:
+        self.train_text, self.test_text = text_split(corpus)
+        if not config.vocab:
+            config = config.replace(vocab=char_vocab(self.train_text, min_count=config.min_count))
+        self.config = config
+        self.generator = torch.Generator().manual_seed(seed)
+        self.net = CharTransformer(config)
+        self.ids = torch.tensor(self.net.encode(self.train_text), dtype=torch.long)
+        if len(self.ids) < config.block_size + 2:
+            raise ValueError(
+                f"The training text has {len(self.ids)} characters; the net needs more than {config.block_size + 1}."
+            )
+        self.windows = self.ids.unfold(0, config.block_size + 1, 1)
+        decay = [p for p in self.net.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.net.parameters() if p.dim() < 2]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=config.lr,
+            betas=(0.9, 0.99),
+        )
+        self.total_steps = clock_budget
+        self.step = 0
+        test_scored = self.test_text[: config.eval_chars + 1] if config.eval_chars else self.test_text
+        self.baselines = metrics.ngram_baselines(self.train_text, test_scored, config.vocab)
+
+    def learning_rate(self, clock: _Clock) -> float:
+        config = self.config
+        if self.step < config.warmup_steps:
+            return config.lr * (self.step + 1) / config.warmup_steps
+        progress = 0.0
+        if self.total_steps:
+            progress = self.step / self.total_steps
+        if clock.budget:
+            progress = max(progress, clock.elapsed() / clock.budget)
+        progress = min(1.0, progress)
+        low = config.lr * config.min_lr_fraction
+        return low + 0.5 * (config.lr - low) * (1.0 + math.cos(math.pi * progress))
+
+    def train_epoch(self, epoch: int, clock: _Clock) -> tuple[dict[str, float], int]:
+        self.net.train()
+        total, steps = 0.0, 0
+        for _ in range(self.config.steps_per_epoch):
+            if clock.stop_now():
+                break
+            starts = torch.randint(0, len(self.windows), (self.config.batch_size,), generator=self.generator)
+            batch = self.windows[starts]
+            logits = self.net(batch[:, :-1])
+            loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.learning_rate(clock)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.grad_clip)
+            self.optimizer.step()
+            self.step += 1
+            total += loss.item()
+            steps += 1
+        return {"train_nats_per_char": total / max(steps, 1)}, steps
+
+    def evaluate(self) -> tuple[dict[str, float], float]:
+        nats = metrics.lm_nats_per_char(self.net, self.test_text, max_chars=self.config.eval_chars)
+        return {
+            "nats_per_char": nats,
+            "bigram_nats_per_char": self.baselines.bigram,
+            "unigram_nats_per_char": self.baselines.unigram,
+        }, nats
+
+    def sample_text(self) -> str:
+        return lm_sample(self.net, prompt="", max_chars=80, temperature=0.8, top_k=None, seed=EVAL_SEED)
+
+
+def train(
+    kind: Kind,
+    *,
+    seed: int,
+    epochs: int | None = None,
+    minutes: float | None = None,
+    config: dict[str, Any] | None = None,
+    data: DigitData | TextCorpus | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    threads: int | None = None,
+    cache_dir: Path | None = None,
+) -> TrainResult:
+    """Train a net; stop after ``epochs`` or ``minutes`` (whichever comes first; the config's epochs if neither).
+
+    The checkpoint returned is the epoch with the best quality metric (lowest), not simply the last.
+    With an epoch budget the run is deterministic for a seed on CPU; a time budget is not, since the
+    number of steps depends on the machine. ``threads`` sets torch's intra-op threads for the run
+    (restored afterwards). ``cache_dir`` holds the digit classifier used for the GAN's metric.
+    """
+    if kind not in METRIC_NAMES:
+        raise ValueError(f"Unknown net kind {kind!r}; expected gan, vae or lm.")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ValueError(f"The seed must be a whole number from 0 to 2**63 - 1, got {seed!r}.")
+    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}.")
+    if minutes is not None and not (isinstance(minutes, int | float) and minutes > 0):
+        raise ValueError(f"minutes must be a positive number, got {minutes!r}.")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a whole number of at least 1, got {threads!r}.")
+
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _train(kind, seed, epochs, minutes, config or {}, data, on_epoch, should_stop, cache_dir)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(
+    kind: Kind,
+    seed: int,
+    epochs: int | None,
+    minutes: float | None,
+    config_values: dict[str, Any],
+    data: DigitData | TextCorpus | None,
+    on_epoch: Callable[[EpochReport], None] | None,
+    should_stop: Callable[[], bool] | None,
+    cache_dir: Path | None,
+) -> TrainResult:
+    torch.manual_seed(seed)
+    trainer: _GanTrainer | _VaeTrainer | _LmTrainer
+    if kind in ("gan", "vae"):
+        digits = mnist5k() if data is None else data
+        if not isinstance(digits, DigitData):
+            raise ValueError(f"The {kind} net trains on digit images (DigitData), not {type(digits).__name__}.")
+        if kind == "gan":
+            gan_config = GanConfig.from_dict(config_values)
+            epochs = epochs if epochs is not None or minutes is not None else gan_config.epochs
+            trainer = _GanTrainer(seed, gan_config, digits, cache_dir)
+        else:
+            vae_config = VaeConfig.from_dict(config_values)
+            epochs = epochs if epochs is not None or minutes is not None else vae_config.epochs
+            trainer = _VaeTrainer(seed, vae_config, digits, cache_dir)
+        dataset: DigitData | TextCorpus = digits
+    else:
+        corpus = songci() if data is None else data
+        if not isinstance(corpus, TextCorpus):
+            raise ValueError(f"The lm net trains on text (TextCorpus), not {type(corpus).__name__}.")
+        lm_config = LmConfig.from_dict(config_values)
+        epochs = epochs if epochs is not None or minutes is not None else lm_config.epochs
+        trainer = _LmTrainer(seed, lm_config, corpus, epochs * lm_config.steps_per_epoch if epochs else None)
+        dataset = corpus
+
+    clock = _Clock(minutes, should_stop)
+    metric_name = METRIC_NAMES[kind]
+    facts: dict[str, Any] = {
+        "dataset_fingerprints": [dataset.fingerprint],
+        "dataset_names": [dataset.name],
+        "torch_version": torch.__version__,
+    }
+    reports: list[EpochReport] = []
+    best: tuple[float, int, bytes] | None = None
+    epoch = 0
+    while epochs is None or epoch < epochs:
+        epoch += 1
+        started = time.monotonic()
+        losses, steps = trainer.train_epoch(epoch, clock)
+        if steps == 0 and reports:
+            break  # stopped right at an epoch boundary: nothing new to measure
+        scores, value = trainer.evaluate()
+        png = None if isinstance(trainer, _LmTrainer) else trainer.sample_png()
+        text = trainer.sample_text() if isinstance(trainer, _LmTrainer) else None
+        if best is None or (math.isfinite(value) and (not math.isfinite(best[0]) or value < best[0])):
+            state = trainer.net.state_dict()
+            extra = {"seed": seed, "epoch": epoch, "metric_name": metric_name, "metrics": scores, **facts}
+            blob = checkpoint_dumps(kind=kind, config=trainer.config.to_dict(), state=state, extra=extra)
+            best = (value, epoch, blob)
+        report = EpochReport(
+            epoch=epoch,
+            losses=losses,
+            metrics=scores,
+            seconds=time.monotonic() - started,
+            sample_png=png,
+            sample_text=text,
+            partial=clock.reason is not None,
+        )
+        reports.append(report)
+        if on_epoch is not None:
+            on_epoch(report)
+        if clock.stop_now():
+            break
+    assert best is not None
+    hyperparameters: dict[str, Any] = {
+        **{k: v for k, v in trainer.config.to_dict().items() if k != "vocab"},
+        "seed": seed,
+        "epochs": epochs,
+        "minutes": minutes,
+        "epochs_run": len(reports),
+        "threads": torch.get_num_threads(),
+    }
+    if isinstance(trainer, _LmTrainer):
+        hyperparameters["vocab_size"] = trainer.config.vocab_size
+        hyperparameters["steps"] = trainer.step
+    return TrainResult(
+        kind=kind,
+        checkpoint=best[2],
+        checkpoint_sha256=checkpoint_sha256(best[2]),
+        metric_name=metric_name,
+        best_metric=best[0],
+        best_epoch=best[1],
+        epochs=reports,
+        hyperparameters=hyperparameters,
+        dataset_sources=[dataset.source],
+        dataset_licences=[dataset.licence],
+        seconds=clock.elapsed(),
+        stopped_by=clock.reason or "epochs",
+        **facts,
+    )
