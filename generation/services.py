@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit import services as audit
 from generation.models import Checkpoint, Job, NetKind, Output
 from generation.params import output_count, params_clean
 
@@ -65,13 +67,38 @@ def _enqueue(job: Job) -> None:
     job_run_task.apply_async(kwargs={"job_id": job.pk})
 
 
-@transaction.atomic
-def job_submit(*, user: Any, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Job:
+def _job_input(kind: str, params: dict[str, Any]) -> str:
+    """What the user asked for, as kept (apart from the record, by digest) in the audit log."""
+    if kind == NetKind.LM:
+        return str(params.get("prompt", ""))
+    return json.dumps(params, sort_keys=True)
+
+
+def _refuse(*, user: Any, request: Any, kind: str, params: dict[str, Any], reason: str, stage: str) -> None:
+    with transaction.atomic():
+        audit.generation_event(
+            event_type="generation.refused",
+            actor=user,
+            request=request,
+            decision="refused",
+            input_content=_job_input(kind, params),
+            payload={"kind": kind, "reason": reason, "stage": stage},
+        )
+
+
+def job_submit(
+    *,
+    user: Any,
+    kind: str,
+    params: dict[str, Any],
+    idempotency_key: str | None = None,
+    request: Any = None,
+) -> Job:
     """Validate and store a generation job, and enqueue it once the transaction commits.
 
     Raises ValidationError for bad parameters and JobUnavailable when the service cannot take the
-    job. A job refused by input moderation is stored with status ``refused`` and returned.
-    With an ``idempotency_key`` a repeated call returns the job the first call created.
+    job (the refusal is an audit event). With an ``idempotency_key`` a repeated call returns the
+    job the first call created.
     """
     if idempotency_key:
         existing = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
@@ -82,14 +109,37 @@ def job_submit(*, user: Any, kind: str, params: dict[str, Any], idempotency_key:
     cleaned, seed = params_clean(kind, params)
     checkpoint = checkpoint_serving(kind)
     if checkpoint is None:
-        raise JobUnavailable(
-            _("This generator is not ready yet: its net is still being trained. Please try again in a few minutes."),
-            code="net_not_ready",
+        reason = _(
+            "This generator is not ready yet: its net is still being trained. Please try again in a few minutes."
         )
-    job = Job(
+        _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        raise JobUnavailable(reason, code="net_not_ready")
+    return _job_create(
         user=user,
         kind=kind,
         params=cleaned,
+        seed=seed,
+        checkpoint=checkpoint,
+        idempotency_key=idempotency_key,
+        request=request,
+    )
+
+
+@transaction.atomic(durable=True)
+def _job_create(
+    *,
+    user: Any,
+    kind: str,
+    params: dict[str, Any],
+    seed: int,
+    checkpoint: Checkpoint,
+    idempotency_key: str | None,
+    request: Any,
+) -> Job:
+    job = Job(
+        user=user,
+        kind=kind,
+        params=params,
         seed=seed,
         checkpoint=checkpoint,
         idempotency_key=idempotency_key or None,
@@ -101,6 +151,16 @@ def job_submit(*, user: Any, kind: str, params: dict[str, Any], idempotency_key:
     except IntegrityError:
         # Two requests with the same key raced; the other one won.
         return Job.objects.get(user=user, idempotency_key=idempotency_key)
+    audit.generation_event(
+        event_type="generation.requested",
+        actor=user,
+        request=request,
+        subject=job,
+        checkpoint_sha256=checkpoint.sha256,
+        decision="allowed",
+        input_content=_job_input(kind, params),
+        payload={"job_id": str(job.public_id), "kind": kind, "params": params | {"seed": seed}},
+    )
     transaction.on_commit(lambda: _enqueue(job))
     return job
 
@@ -139,10 +199,23 @@ def _claim(job_id: int, worker: str) -> Job | None:
         return job
 
 
+def _latency_ms(job: Job) -> float:
+    return round((timezone.now() - job.created_at).total_seconds() * 1000, 1)
+
+
+@transaction.atomic
 def _fail(job: Job, reason: str) -> None:
-    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
         status=Job.Status.FAILED, reason=reason, finished_at=timezone.now()
     )
+    if updated:
+        audit.generation_event(
+            event_type="generation.failed",
+            actor=job.user,
+            subject=job,
+            checkpoint_sha256=job.checkpoint.sha256 if job.checkpoint else "",
+            payload={"job_id": str(job.public_id), "kind": job.kind, "reason": reason, "latency_ms": _latency_ms(job)},
+        )
 
 
 _NET_CACHE: dict[str, LoadedNet] = {}
@@ -244,7 +317,7 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
             # The sweeper gave this job to another worker meanwhile; that worker finishes it.
             logger.warning("job %s was reassigned while running; dropping this attempt", job.pk)
             return None
-        Output.objects.bulk_create(
+        outputs = Output.objects.bulk_create(
             [
                 Output(
                     job=current,
@@ -261,6 +334,23 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
         current.status = Job.Status.SUCCEEDED
         current.finished_at = timezone.now()
         current.save(update_fields=["status", "finished_at"])
+        # One record per output, so that an output's ProduceID leads to its own record.
+        for output, (_index, item, _produce_id, _name) in zip(outputs, stored, strict=True):
+            audit.generation_event(
+                event_type="generation.succeeded",
+                actor=current.user,
+                subject=output,
+                checkpoint_sha256=current.checkpoint.sha256 if current.checkpoint else "",
+                produce_id=output.produce_id,
+                output_content=item.content,
+                output_media_type="image/png" if item.media == Output.Media.IMAGE else "text/markdown",
+                payload={
+                    "job_id": str(current.public_id),
+                    "kind": current.kind,
+                    "output_ids": [output.produce_id],
+                    "latency_ms": _latency_ms(current),
+                },
+            )
     return current
 
 
