@@ -26,9 +26,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from genai_platform.roles import Role, user_has_role
 from generation.labels.signing import public_key_jwks, public_key_pem
 from generation.labels.verify import MAX_VERIFY_BYTES, Verdict, VerifyResult, verify_file
 
+# Audit records listed for one ProduceID: an output has a handful (generated, downloaded, reported).
+_AUDIT_RECORDS_SHOWN = 20
 # Multipart framing around the file: boundaries, headers, the CSRF field.
 _REQUEST_OVERHEAD_BYTES = 64 * 1024
 _TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -66,6 +69,31 @@ def _upload_verify(upload: UploadedFile | None) -> VerifyResult | str:
     return verify_file(data, filename=upload.name)
 
 
+def _audit_records(request: HttpRequest, result: VerifyResult) -> list[dict[str, Any]] | None:
+    """For auditors only: the audit records of the output a genuine label of ours names.
+
+    A label that is ours but sits on altered content still names a real output, so its records
+    are shown too; a forged or foreign label names nothing the platform vouches for.
+    """
+    if result.verdict not in (Verdict.GENUINE, Verdict.ALTERED) or not result.produce_id:
+        return None
+    if not user_has_role(request.user, Role.AUDITOR):
+        return None
+    from audit.selectors import LogFilters  # read-only; the audit app imports nothing of ours
+
+    entries = LogFilters(produce_id=result.produce_id).queryset().order_by("seq")[:_AUDIT_RECORDS_SHOWN]
+    return [
+        {
+            "seq": entry.seq,
+            "time": entry.created_at.isoformat(),
+            "event_type": entry.event_type,
+            "actor": entry.actor_username,
+            "subject": entry.subject_repr,
+        }
+        for entry in entries
+    ]
+
+
 @require_GET
 @cache_control(public=True, max_age=3600)
 def label_keys(request: HttpRequest) -> JsonResponse:
@@ -96,6 +124,7 @@ def verify_page(request: HttpRequest) -> HttpResponse:
             else:
                 context["result"] = outcome
                 context["data"] = outcome.as_dict()
+                context["audit_records"] = _audit_records(request, outcome)
     template = _templates().get_template("labels/verify.html")
     return HttpResponse(template.render(context, request), status=status)
 
@@ -110,6 +139,9 @@ class VerifyOutputSerializer(serializers.Serializer):
     signed_at = serializers.DateTimeField(allow_null=True)
     explicit_label = serializers.BooleanField(allow_null=True)
     label = serializers.DictField(child=serializers.CharField(), allow_null=True)
+    audit_records = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="Auditors only: the output's audit records."
+    )
 
 
 class VerifyInputSerializer(serializers.Serializer):
@@ -144,4 +176,8 @@ class LabelVerifyApi(APIView):
         if isinstance(outcome, str):
             return Response({"detail": outcome}, status=400)
         status = 400 if outcome.verdict is Verdict.UNREADABLE else 200
-        return Response(outcome.as_dict(), status=status)
+        body = outcome.as_dict()
+        records = _audit_records(request._request, outcome)
+        if records is not None:
+            body["audit_records"] = records
+        return Response(body, status=status)

@@ -116,3 +116,28 @@ def test_command_uses_the_providers_on_file(tmp_path: Path, provider, labelled_p
     good = tmp_path / "digit.png"
     good.write_bytes(labelled_png)
     call_command("label_verify", str(good))
+
+
+def test_auditors_see_the_audit_records_of_the_output(client_for, provider, labelled_png: bytes) -> None:  # type: ignore[no-untyped-def]
+    from audit import services as audit
+    from genai_platform.roles import Role
+
+    audit.generation_event(
+        event_type="generation.succeeded",
+        actor_username="system:worker",
+        subject=("output", "1", "output 1"),
+        produce_id=PRODUCE_ID,
+        payload={"job_id": "1"},
+    )
+    auditor = client_for(Role.AUDITOR)
+    body = auditor.post("/api/v1/labels/verify/", {"file": upload(labelled_png, "digit.png")}).json()
+    (record,) = body["audit_records"]
+    assert record["event_type"] == "generation.succeeded" and record["actor"] == "system:worker"
+    page = auditor.post("/labels/verify/", {"file": upload(labelled_png, "digit.png")}).content.decode()
+    assert "generation.succeeded" in page
+
+    end_user = client_for(Role.END_USER)
+    body = end_user.post("/api/v1/labels/verify/", {"file": upload(labelled_png, "digit.png")}).json()
+    assert body["verdict"] == "genuine" and "audit_records" not in body
+    page = Client().post("/labels/verify/", {"file": upload(labelled_png, "digit.png")}).content.decode()
+    assert "generation.succeeded" not in page
