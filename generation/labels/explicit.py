@@ -13,6 +13,8 @@ empty boxes is treated as missing, and labelling then refuses to run with one se
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -87,6 +89,18 @@ def font_covers(path: str, text: str = IMAGE_LABEL_TEXT) -> bool:
     return True
 
 
+def _fontconfig_chinese_fonts() -> list[str]:
+    """Font files fontconfig says cover Chinese, for hosts that keep CJK fonts elsewhere."""
+    fc_list = shutil.which("fc-list")
+    if not fc_list:
+        return []
+    try:
+        listed = subprocess.run([fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted(line.strip().rstrip(":") for line in listed.stdout.splitlines() if line.strip())
+
+
 @lru_cache(maxsize=4)
 def _font_path_find(configured: str) -> str:
     if configured:
@@ -101,7 +115,7 @@ def _font_path_find(configured: str) -> str:
                 "choose a font that covers Chinese."
             )
         return configured
-    for candidate in FONT_CANDIDATES:
+    for candidate in (*FONT_CANDIDATES, *_fontconfig_chinese_fonts()):
         if Path(candidate).is_file() and font_covers(candidate):
             return candidate
     raise LabelFontMissing(

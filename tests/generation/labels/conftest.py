@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
+from django.test import Client
 
 OWN_USCC = "91440300708461136T"
 OWN_PRODUCER = "001191440300708461136T1GAN1"
@@ -23,3 +26,18 @@ def labelled_png(digit: np.ndarray) -> bytes:
     from generation.labels import label_image
 
     return label_image(digit, produce_id=PRODUCE_ID, producer=OWN_PRODUCER)
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in their English source; the site's default language is Chinese."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def client() -> Client:
+    """An anonymous browser that asks for English pages."""
+    return Client(HTTP_ACCEPT_LANGUAGE="en")

@@ -139,5 +139,9 @@ def test_auditors_see_the_audit_records_of_the_output(client_for, provider, labe
     end_user = client_for(Role.END_USER)
     body = end_user.post("/api/v1/labels/verify/", {"file": upload(labelled_png, "digit.png")}).json()
     assert body["verdict"] == "genuine" and "audit_records" not in body
-    page = Client().post("/labels/verify/", {"file": upload(labelled_png, "digit.png")}).content.decode()
+    page = (
+        Client(HTTP_ACCEPT_LANGUAGE="en")
+        .post("/labels/verify/", {"file": upload(labelled_png, "digit.png")})
+        .content.decode()
+    )
     assert "generation.succeeded" not in page
