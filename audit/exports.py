@@ -1,0 +1,453 @@
+"""Exports of the audit log as CSV, JSONL or XLSX, with a signed manifest.
+
+Rows are read by keyset pages of the sequence number and written as they come, so memory stays
+flat whatever the size. XLSX is written row by row with inline strings, so it stays flat too.
+The manifest beside each file names the filters, row count, first and last
+sequence number, the seals covering them, the SHA-256 of the file, and is signed with the audit
+key. ``audit/standalone/verify_export.py`` checks a file against its manifest outside the platform.
+
+Column sets
+    full: ``seq``, the record columns (``audit.integrity.RECORD_FIELDS``) and ``record_hash``,
+    so each row's hash can be recomputed; with content, ``input_content`` and ``output_content``.
+    pseudonymised: actor and source address replaced by keyed hashes (``services.pseudonym``),
+    user agent, subject text and record hash left out, personal payload keys replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import logging
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from audit import integrity, services
+from audit.catalogue import pi_keys
+from audit.models import Content, Export
+from audit.selectors import LogFilters, entries_keyset, seals_covering
+
+logger = logging.getLogger(__name__)
+
+_DB_COLUMNS: tuple[str, ...] = ("seq", *integrity.RECORD_FIELDS, "record_hash")
+FULL_COLUMNS: tuple[str, ...] = _DB_COLUMNS
+CONTENT_COLUMNS: tuple[str, ...] = ("input_content", "output_content")
+PSEUDONYMISED_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "created_at",
+    "actor",
+    "source",
+    "event_type",
+    "subject_kind",
+    "subject_id",
+    "filing_number",
+    "model_record",
+    "checkpoint_sha256",
+    "keyword_library_version",
+    "decision",
+    "risk_codes",
+    "produce_id",
+    "input_sha256",
+    "output_sha256",
+    "payload",
+)
+_INDEX = {name: i for i, name in enumerate(_DB_COLUMNS)}
+EXTENSIONS = {"csv": "csv", "jsonl": "jsonl", "xlsx": "xlsx"}
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+PROGRESS_EVERY = 5000
+
+
+def columns_for(*, pseudonymise: bool, include_content: bool) -> tuple[str, ...]:
+    base = PSEUDONYMISED_COLUMNS if pseudonymise else FULL_COLUMNS
+    return base + CONTENT_COLUMNS if include_content else base
+
+
+def _actor_pseudonym(actor_id: str, username: str) -> str:
+    if username.startswith("system:") and not actor_id:
+        return username  # the platform itself, not a person
+    if actor_id:
+        return services.pseudonym(f"user:{actor_id}")
+    return services.pseudonym(f"name:{username}") if username else ""
+
+
+class _RowMaker:
+    """Turns database rows into export rows for one column set."""
+
+    def __init__(self, *, pseudonymise: bool, include_content: bool) -> None:
+        self.pseudonymise = pseudonymise
+        self.include_content = include_content
+        self.user_kind = settings.AUTH_USER_MODEL.lower()
+
+    def rows(self, batch: list[tuple[Any, ...]]) -> Iterator[list[Any]]:
+        contents: dict[str, str] = {}
+        if self.include_content:
+            digests = {r[_INDEX["input_sha256"]] for r in batch} | {r[_INDEX["output_sha256"]] for r in batch}
+            digests.discard("")
+            for content in Content.objects.filter(digest__in=digests):
+                contents[content.digest] = content.as_text()
+        for r in batch:
+            created = integrity.time_canonical(r[_INDEX["created_at"]])
+            if self.pseudonymise:
+                row = self._pseudonymised(r, created)
+            else:
+                row = list(r)
+                row[_INDEX["created_at"]] = created
+            if self.include_content:
+                row.append(contents.get(r[_INDEX["input_sha256"]], ""))
+                row.append(contents.get(r[_INDEX["output_sha256"]], ""))
+            yield row
+
+    def _pseudonymised(self, r: tuple[Any, ...], created: str) -> list[Any]:
+        g = _INDEX
+        subject_id = r[g["subject_id"]]
+        if r[g["subject_kind"]] == self.user_kind and subject_id:
+            subject_id = services.pseudonym(f"user:{subject_id}")
+        payload = r[g["payload"]]
+        secret = pi_keys(r[g["event_type"]])
+        if secret:
+            data = json.loads(payload)
+            for key in secret & data.keys():
+                data[key] = services.pseudonym(f"name:{data[key]}") if data[key] else data[key]
+            payload = integrity.payload_canonical(data)
+        return [
+            r[g["seq"]],
+            created,
+            _actor_pseudonym(r[g["actor_id"]], r[g["actor_username"]]),
+            services.pseudonym(f"ip:{r[g['source_ip']]}") if r[g["source_ip"]] else "",
+            r[g["event_type"]],
+            r[g["subject_kind"]],
+            subject_id,
+            r[g["filing_number"]],
+            r[g["model_record"]],
+            r[g["checkpoint_sha256"]],
+            r[g["keyword_library_version"]],
+            r[g["decision"]],
+            r[g["risk_codes"]],
+            r[g["produce_id"]],
+            r[g["input_sha256"]],
+            r[g["output_sha256"]],
+            payload,
+        ]
+
+
+class _HashingWriter(io.RawIOBase):
+    """Writes through to ``out`` while hashing and counting the bytes."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        self.sha.update(data)
+        self.size += len(data)
+        self.out.write(data)
+        return len(data)
+
+
+class ExportResult:
+    def __init__(self) -> None:
+        self.rows = 0
+        self.first_seq: int | None = None
+        self.last_seq: int | None = None
+        self.sha256 = ""
+        self.size = 0
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _text_chunks(
+    fmt: str, columns: tuple[str, ...], batches: Iterator[list[list[Any]]], result: ExportResult
+) -> Iterator[bytes]:
+    """CSV or JSONL bytes, one chunk per page of rows."""
+    buffer = io.StringIO()
+    if fmt == "csv":
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+    for rows in batches:
+        for row in rows:
+            if fmt == "csv":
+                writer.writerow([_cell(v) for v in row])
+            else:
+                buffer.write(json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False))
+                buffer.write("\n")
+            if result.first_seq is None:
+                result.first_seq = row[0]
+            result.last_seq = row[0]
+            result.rows += 1
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
+
+
+def _xlsx_safe(sheet: Any, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    # Characters XML cannot hold are shown as U+FFFD; cells hold at most 32,767 characters.
+    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)[:32767]
+    if value.startswith("="):
+        # Text, never a formula: a logged value must not run in the auditor's spreadsheet.
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def _xlsx_write(columns: tuple[str, ...], batches: Iterator[list[list[Any]]], path: Path, result: ExportResult) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("audit")
+    sheet.append(list(columns))
+    for rows in batches:
+        for row in rows:
+            sheet.append([_xlsx_safe(sheet, v) for v in row])
+            if result.first_seq is None:
+                result.first_seq = row[0]
+            result.last_seq = row[0]
+            result.rows += 1
+    workbook.save(str(path))
+
+
+def _batches(
+    filters: LogFilters, maker: _RowMaker, progress: Callable[[int], None] | None
+) -> Iterator[list[list[Any]]]:
+    done = 0
+    next_report = PROGRESS_EVERY
+    for batch in entries_keyset(filters.queryset(), _DB_COLUMNS, chunk=2000):
+        yield list(maker.rows(batch))
+        done += len(batch)
+        if progress and done >= next_report:
+            progress(done)
+            next_report = done + PROGRESS_EVERY
+
+
+def manifest_build(
+    *,
+    export: Export,
+    columns: tuple[str, ...],
+    result: ExportResult,
+    file_name: str,
+) -> dict[str, Any]:
+    seals = []
+    if result.first_seq is not None and result.last_seq is not None:
+        seals = [services.seal_as_dict(s) for s in seals_covering(result.first_seq, result.last_seq)]
+    public = services.public_key_raw()
+    manifest: dict[str, Any] = {
+        "manifest_version": 1,
+        "export_id": str(export.id),
+        "created_at": integrity.time_canonical(timezone.now()),
+        "created_by": export.created_by,
+        "file_name": file_name,
+        "format": export.format,
+        "file_sha256": result.sha256,
+        "file_size": result.size,
+        "columns": list(columns),
+        "filters": export.filters,
+        "pseudonymised": export.pseudonymise,
+        "content_included": export.include_content,
+        "row_count": result.rows,
+        "first_seq": result.first_seq,
+        "last_seq": result.last_seq,
+        "seals": seals,
+        "public_key": base64.b64encode(public).decode(),
+        "key_id": integrity.key_id(public),
+    }
+    manifest["signature"] = integrity.sign(services.signing_key(), integrity.manifest_message(manifest))
+    return manifest
+
+
+# ------------------------------------------------------------------------------
+# Services
+# ------------------------------------------------------------------------------
+def export_create(
+    *,
+    user: Any,
+    fmt: str,
+    filters: LogFilters,
+    pseudonymise: bool = True,
+    include_content: bool = False,
+) -> Export:
+    """Record a requested export. Full content needs the ``audit.read_content`` permission."""
+    if fmt not in EXTENSIONS:
+        raise ValueError(f"format must be one of {', '.join(EXTENSIONS)}")
+    if include_content and not (user is not None and user.has_perm("audit.read_content")):
+        raise PermissionDenied("exporting content needs the 'Can read and export prompt and output content' permission")
+    export = Export(
+        id=uuid.uuid4(),
+        created_by_id=str(user.pk) if user is not None else "",
+        created_by=user.get_username() if user is not None else "system",
+        format=fmt,
+        filters=filters.as_dict(),
+        pseudonymise=pseudonymise,
+        include_content=include_content,
+        rows_total=filters.queryset().count(),
+    )
+    export.save()
+    return export
+
+
+def _event_exported(export: Export, result: ExportResult, status: str) -> None:
+    services.audit_event(
+        event_type="audit.exported",
+        actor_id=export.created_by_id or None,
+        actor_username=export.created_by,
+        subject=("audit.export", str(export.id), f"{export.format} export"),
+        payload={
+            "export_id": str(export.id),
+            "format": export.format,
+            "filters": export.filters,
+            "row_count": result.rows,
+            "first_seq": result.first_seq,
+            "last_seq": result.last_seq,
+            "file_sha256": result.sha256 or None,
+            "pseudonymised": export.pseudonymise,
+            "content_included": export.include_content,
+            "status": status,
+        },
+    )
+
+
+def export_file_name(export: Export) -> str:
+    stamp = export.created_at.strftime("%Y%m%dT%H%M%S") if export.created_at else "export"
+    return f"audit-{stamp}-{str(export.id)[:8]}.{EXTENSIONS[export.format]}"
+
+
+def export_write_file(*, export: Export, path: Path, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Write the export to ``path`` and return its signed manifest; record the export as an event."""
+    filters = LogFilters.from_mapping(export.filters)
+    columns = columns_for(pseudonymise=export.pseudonymise, include_content=export.include_content)
+    maker = _RowMaker(pseudonymise=export.pseudonymise, include_content=export.include_content)
+    result = ExportResult()
+    batches = _batches(filters, maker, progress)
+    if export.format == "xlsx":
+        _xlsx_write(columns, batches, path, result)
+        sha = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                sha.update(chunk)
+        result.sha256, result.size = sha.hexdigest(), path.stat().st_size
+    else:
+        with path.open("wb") as raw:
+            out = _HashingWriter(raw)
+            for chunk in _text_chunks(export.format, columns, batches, result):
+                out.write(chunk)
+        result.sha256, result.size = out.sha.hexdigest(), out.size
+    manifest = manifest_build(export=export, columns=columns, result=result, file_name=export_file_name(export))
+    with transaction.atomic():
+        Export.objects.filter(pk=export.pk).update(
+            manifest=manifest, rows_done=result.rows, status=Export.Status.DONE, finished_at=timezone.now()
+        )
+        _event_exported(export, result, "done")
+    return manifest
+
+
+def export_stream(*, export: Export) -> Iterator[bytes]:
+    """CSV or JSONL bytes for a streamed response; the manifest is stored on the export at the end.
+
+    If the client goes away before the end, the export is recorded as aborted with the rows sent.
+    """
+    filters = LogFilters.from_mapping(export.filters)
+    columns = columns_for(pseudonymise=export.pseudonymise, include_content=export.include_content)
+    maker = _RowMaker(pseudonymise=export.pseudonymise, include_content=export.include_content)
+    result = ExportResult()
+    sha = hashlib.sha256()
+    finished = False
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING)
+    try:
+        for chunk in _text_chunks(export.format, columns, _batches(filters, maker, None), result):
+            sha.update(chunk)
+            result.size += len(chunk)
+            yield chunk
+        finished = True
+    finally:
+        result.sha256 = sha.hexdigest()
+        if finished:
+            manifest = manifest_build(export=export, columns=columns, result=result, file_name=export_file_name(export))
+            with transaction.atomic():
+                Export.objects.filter(pk=export.pk).update(
+                    manifest=manifest, rows_done=result.rows, status=Export.Status.DONE, finished_at=timezone.now()
+                )
+                _event_exported(export, result, "done")
+        else:
+            with transaction.atomic():
+                Export.objects.filter(pk=export.pk).update(
+                    rows_done=result.rows, status=Export.Status.FAILED, error="the download was interrupted"
+                )
+                _event_exported(export, result, "aborted")
+
+
+def export_storage_names(export: Export) -> tuple[str, str]:
+    base = f"audit/exports/{export.id}"
+    return f"{base}.{EXTENSIONS[export.format]}", f"{base}.manifest.json"
+
+
+def export_run(*, export_id: str) -> None:
+    """Background export (Celery, queue ``exports``): file and manifest go to the default storage."""
+    export = Export.objects.get(pk=export_id)
+    if export.status not in (Export.Status.QUEUED, Export.Status.RUNNING):
+        return  # delivered twice: already finished
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, rows_done=0)
+
+    def progress(rows: int) -> None:
+        Export.objects.filter(pk=export.pk).update(rows_done=rows)
+
+    tmp_dir = Path(settings.DATA_DIR) / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(dir=tmp_dir) as workdir:
+            path = Path(workdir) / "export"
+            manifest = export_write_file(
+                export=export,
+                path=path,
+                progress=progress,
+            )
+            file_name, manifest_name = export_storage_names(export)
+            for name in (file_name, manifest_name):
+                if default_storage.exists(name):
+                    default_storage.delete(name)
+            with path.open("rb") as f:
+                stored = default_storage.save(file_name, File(f))
+            default_storage.save(manifest_name, File(io.BytesIO(json.dumps(manifest, indent=1).encode())))
+            Export.objects.filter(pk=export.pk).update(file_name=stored)
+    except Exception as exc:
+        logger.exception("audit export %s failed", export.pk)
+        with transaction.atomic():
+            Export.objects.filter(pk=export.pk).update(status=Export.Status.FAILED, error=str(exc)[:2000])
+            result = ExportResult()
+            _event_exported(export, result, "failed")
+        raise
+
+
+def export_start(*, export: Export) -> None:
+    """Queue a background export after the current transaction commits."""
+    from audit.tasks import export_run_task
+
+    transaction.on_commit(lambda: export_run_task.delay(str(export.id)))

@@ -1,0 +1,220 @@
+"""Reads of the audit log: filters shared by the pages, exports and commands; dashboard figures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+from audit.catalogue import EVENT_TYPES
+from audit.models import Decision, Export, LogEntry, Seal
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be understood; the message names the filter."""
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    """What auditors filter on. Empty strings mean "any"."""
+
+    time_from: str = ""
+    time_to: str = ""
+    actor: str = ""
+    event_type: str = ""
+    service: str = ""
+    model: str = ""
+    decision: str = ""
+    risk_code: str = ""
+    produce_id: str = ""
+    seq_from: str = ""
+    seq_to: str = ""
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> LogFilters:
+        """Build from request.GET, a dict or parsed options, ignoring unknown keys; check each value."""
+        values = {name: str(data.get(name) or "").strip() for name in cls.names()}
+        filters = cls(**values)
+        filters.queryset()  # raises FilterError on a bad value
+        return filters
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v}
+
+    def queryset(self) -> QuerySet[LogEntry]:
+        qs = LogEntry.objects.all()
+        if self.time_from:
+            qs = qs.filter(created_at__gte=_moment(self.time_from, "time_from", end=False))
+        if self.time_to:
+            qs = qs.filter(created_at__lt=_moment(self.time_to, "time_to", end=True))
+        if self.actor:
+            qs = qs.filter(Q(actor_username=self.actor) | Q(actor_id=self.actor))
+        if self.event_type:
+            pattern = self.event_type
+            known = pattern in EVENT_TYPES or (
+                pattern.endswith(".*") and any(name.startswith(pattern[:-1]) for name in EVENT_TYPES)
+            )
+            if not known:
+                raise FilterError(_("Unknown event type: %(value)s") % {"value": pattern})
+            qs = qs.of_event_type(pattern)
+        if self.service:
+            qs = qs.filter(filing_number=self.service)
+        if self.model:
+            qs = qs.filter(model_record=self.model)
+        if self.decision:
+            if self.decision not in Decision.values:
+                raise FilterError(_("Unknown decision: %(value)s") % {"value": self.decision})
+            qs = qs.filter(decision=self.decision)
+        if self.risk_code:
+            qs = qs.with_risk_code(self.risk_code)
+        if self.produce_id:
+            qs = qs.filter(produce_id=self.produce_id)
+        for name, lookup in (("seq_from", "seq__gte"), ("seq_to", "seq__lte")):
+            value = getattr(self, name)
+            if value:
+                try:
+                    qs = qs.filter(**{lookup: int(value)})
+                except ValueError:
+                    raise FilterError(_("%(name)s must be a whole number") % {"name": name}) from None
+        return qs
+
+
+def _moment(value: str, name: str, *, end: bool) -> datetime:
+    """A date (whole day; the end of range is exclusive of the next day) or an ISO date-time."""
+    parsed_dt = parse_datetime(value)
+    if parsed_dt is not None:
+        return parsed_dt if timezone.is_aware(parsed_dt) else timezone.make_aware(parsed_dt)
+    try:
+        parsed_d = parse_date(value)
+    except ValueError:
+        parsed_d = None
+    if parsed_d is None:
+        raise FilterError(_("%(name)s is not a date or time: %(value)s") % {"name": name, "value": value})
+    day = parsed_d + timedelta(days=1) if end else parsed_d
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def entries_keyset(
+    qs: QuerySet[LogEntry], columns: tuple[str, ...], *, chunk: int = 5000
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Pages of ``columns`` (the first must be ``seq``) in sequence order, in constant memory."""
+    last = None
+    while True:
+        page = qs.order_by("seq")
+        if last is not None:
+            page = page.filter(seq__gt=last)
+        batch = list(page.values_list(*columns)[:chunk])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1][0]
+
+
+def seals_covering(first_seq: int, last_seq: int) -> QuerySet[Seal]:
+    return Seal.objects.filter(last_seq__gte=first_seq, first_seq__lte=last_seq).order_by("number")
+
+
+def seal_for(seq: int) -> Seal | None:
+    return Seal.objects.filter(first_seq__lte=seq, last_seq__gte=seq).first()
+
+
+# ------------------------------------------------------------------------------
+# Integrity banner and dashboards
+# ------------------------------------------------------------------------------
+def integrity_status() -> dict[str, Any]:
+    last_seal = Seal.objects.order_by("-number").first()
+    last_check = LogEntry.objects.filter(event_type="audit.verified").order_by("-seq").first()
+    unsealed = LogEntry.objects.filter(seq__gt=last_seal.last_seq if last_seal else 0).count()
+    check = json.loads(last_check.payload) if last_check else None
+    return {"last_seal": last_seal, "last_check": last_check, "check": check, "unsealed": unsealed}
+
+
+def requests_per_day(*, days: int = 30, today: date | None = None) -> list[tuple[date, int]]:
+    start = (today or timezone.localdate()) - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(start, time.min))
+    rows = dict(
+        LogEntry.objects.filter(created_at__gte=since)
+        .of_event_type("generation.*")
+        .filter(event_type__in=("generation.requested", "generation.refused"))
+        .annotate(day=TruncDate("created_at"))
+        .values_list("day")
+        .annotate(n=Count("seq"))
+        .values_list("day", "n")
+    )
+    return [(start + timedelta(days=i), rows.get(start + timedelta(days=i), 0)) for i in range(days)]
+
+
+def refusal_rate_by_category(*, since: datetime | None = None) -> list[tuple[str, int, float]]:
+    """Per risk category (first part of the code, e.g. 'A.1'), refusals and their share of requests."""
+    qs = LogEntry.objects.filter(event_type__in=("generation.requested", "generation.refused"))
+    if since:
+        qs = qs.filter(created_at__gte=since)
+    total = qs.count()
+    counts: dict[str, int] = {}
+    for codes in qs.filter(event_type="generation.refused").exclude(risk_codes="").values_list("risk_codes", flat=True):
+        for category in {".".join(code.split(".")[:2]) for code in codes.split(";")}:
+            counts[category] = counts.get(category, 0) + 1
+    return sorted(((c, n, n / total if total else 0.0) for c, n in counts.items()), key=lambda r: -r[1])
+
+
+def top_risk_codes(*, limit: int = 10, since: datetime | None = None) -> list[tuple[str, int]]:
+    qs = LogEntry.objects.exclude(risk_codes="")
+    if since:
+        qs = qs.filter(created_at__gte=since)
+    counts: dict[str, int] = {}
+    for codes in qs.values_list("risk_codes", flat=True).iterator(chunk_size=5000):
+        for code in codes.split(";"):
+            counts[code] = counts.get(code, 0) + 1
+    return sorted(counts.items(), key=lambda r: (-r[1], r[0]))[:limit]
+
+
+def latency_percentiles(*, since: datetime | None = None) -> dict[str, float] | None:
+    """p50 / p90 / p99 of ``payload.latency_ms`` over finished generation jobs."""
+    qs = LogEntry.objects.filter(
+        event_type__in=("generation.succeeded", "generation.failed", "generation.output_blocked")
+    )
+    if since:
+        qs = qs.filter(created_at__gte=since)
+    values = sorted(
+        float(v)
+        for v in (
+            json.loads(p).get("latency_ms") for p in qs.values_list("payload", flat=True).iterator(chunk_size=5000)
+        )
+        if isinstance(v, int | float)
+    )
+    if not values:
+        return None
+
+    def pct(p: float) -> float:
+        return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+    return {"p50": pct(50), "p90": pct(90), "p99": pct(99), "count": float(len(values))}
+
+
+def exports_per_day(*, days: int = 30) -> list[tuple[date, int]]:
+    start = timezone.localdate() - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(start, time.min))
+    rows = dict(
+        LogEntry.objects.filter(created_at__gte=since, event_type="audit.exported")
+        .annotate(day=TruncDate("created_at"))
+        .values_list("day")
+        .annotate(n=Count("seq"))
+        .values_list("day", "n")
+    )
+    return [(start + timedelta(days=i), rows.get(start + timedelta(days=i), 0)) for i in range(days)]
+
+
+def exports_recent(*, limit: int = 20) -> QuerySet[Export]:
+    return Export.objects.order_by("-created_at")[:limit]

@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""Check an audit log export against its manifest, outside the platform.
+
+Needs only Python 3.11+ and the ``cryptography`` package (``pip install cryptography``)::
+
+    python verify_export.py EXPORT_FILE MANIFEST.json [--public-key KEY]
+
+KEY is the platform's audit public key (base64 of the 32 raw Ed25519 bytes, or a file holding
+it), as published at ``/audit/public-key``. Without it the key inside the manifest is used and a
+warning says so: compare its key id with the published one.
+
+What is checked:
+
+1. the manifest's signature;
+2. the file's SHA-256 and size against the manifest;
+3. rows: count, first and last sequence number, sequence numbers increasing;
+4. full (not pseudonymised) exports: every row's record hash recomputed from its columns, and
+   content columns against their SHA-256 digests;
+5. seals listed in the manifest: each one's hash and signature, and the chain between them;
+6. every block a seal covers whose rows are all in the file: its Merkle root recomputed.
+
+Exit status 0 when everything holds, 1 otherwise; one line per finding.
+"""
+
+# ruff: noqa: T201
+# A command-line tool: its output is printed. The XML parsed comes from an XLSX file; ElementTree
+# never fetches external entities and expat (>= 2.4.1) limits entity expansion.
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import csv
+import hashlib
+import json
+import sys
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+# These restate audit/integrity.py; a test checks that both agree.
+RECORD_PREFIX = b"genai-platform audit record v1\n"
+SEAL_PREFIX = "genai-platform audit seal v1"
+MANIFEST_PREFIX = b"genai-platform audit export manifest v1\n"
+RECORD_FIELDS = (
+    "created_at",
+    "actor_id",
+    "actor_username",
+    "source_ip",
+    "source_port",
+    "user_agent",
+    "event_type",
+    "subject_kind",
+    "subject_id",
+    "subject_repr",
+    "filing_number",
+    "model_record",
+    "checkpoint_sha256",
+    "keyword_library_version",
+    "decision",
+    "risk_codes",
+    "produce_id",
+    "input_sha256",
+    "output_sha256",
+    "payload",
+)
+INTEGER_COLUMNS = {"seq", "source_port"}
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+csv.field_size_limit(1 << 30)
+
+
+class Report:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def bad(self, text: str) -> None:
+        self.problems.append(text)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def _signature_valid(public_raw: bytes, message: bytes, signature_b64: str) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(base64.b64decode(signature_b64), message)
+    except (InvalidSignature, ValueError, binascii.Error):
+        return False
+    return True
+
+
+def _record_hash(row: dict[str, Any]) -> str:
+    values = [row[name] for name in RECORD_FIELDS]
+    return hashlib.sha256(RECORD_PREFIX + _dumps(values).encode()).hexdigest()
+
+
+def _merkle_root(hashes: list[str]) -> str:
+    level = [hashlib.sha256(b"\x00" + bytes.fromhex(h)).digest() for h in hashes]
+    while len(level) > 1:
+        nxt = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0].hex()
+
+
+def _seal_message(seal: dict[str, Any]) -> bytes:
+    fields = [
+        SEAL_PREFIX,
+        seal["number"],
+        seal["first_seq"],
+        seal["last_seq"],
+        seal["record_count"],
+        seal["merkle_root"],
+        seal["leaves_sha256"],
+        seal["prev_seal_hash"],
+        seal["sealed_at"],
+        seal["key_id"],
+    ]
+    return _dumps(fields).encode()
+
+
+def _manifest_message(manifest: dict[str, Any]) -> bytes:
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    return MANIFEST_PREFIX + json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+# ------------------------------------------------------------------------------
+# Reading the three formats, one row at a time
+# ------------------------------------------------------------------------------
+def _typed(columns: list[str], values: list[Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name, value in zip(columns, values, strict=False):
+        if name in INTEGER_COLUMNS:
+            row[name] = int(value) if value not in (None, "") else None
+        else:
+            row[name] = "" if value is None else str(value)
+    return row
+
+
+def _rows_csv(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        columns = next(reader)
+        for values in reader:
+            yield _typed(columns, values)
+
+
+def _rows_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                data = json.loads(line)
+                yield _typed(list(data), list(data.values()))
+
+
+_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _column_index(ref: str) -> int:
+    letters = "".join(ch for ch in ref if ch.isalpha())
+    index = 0
+    for ch in letters:
+        index = index * 26 + (ord(ch.upper()) - 64)
+    return index - 1
+
+
+def _rows_xlsx(path: Path) -> Iterator[dict[str, Any]]:
+    with zipfile.ZipFile(path) as archive:
+        shared: list[str] = []
+        if "xl/sharedStrings.xml" in archive.namelist():
+            with archive.open("xl/sharedStrings.xml") as f:
+                for _event, el in ET.iterparse(f):  # noqa: S314
+                    if el.tag == _NS + "si":
+                        shared.append("".join(t.text or "" for t in el.iter(_NS + "t")))
+                        el.clear()
+        sheets = sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/sheet"))
+        columns: list[str] | None = None
+        with archive.open(sheets[0]) as f:
+            for _event, el in ET.iterparse(f):  # noqa: S314
+                if el.tag != _NS + "row":
+                    continue
+                values: dict[int, Any] = {}
+                for cell in el.iter(_NS + "c"):
+                    kind = cell.get("t")
+                    index = _column_index(cell.get("r", ""))
+                    if kind == "inlineStr":
+                        values[index] = "".join(t.text or "" for t in cell.iter(_NS + "t"))
+                    else:
+                        v = cell.find(_NS + "v")
+                        if v is None:
+                            continue
+                        if kind == "s":
+                            values[index] = shared[int(v.text or 0)]
+                        elif kind in ("str", "b"):
+                            values[index] = v.text or ""
+                        else:
+                            number = float(v.text or 0)
+                            values[index] = int(number) if number.is_integer() else number
+                el.clear()
+                width = max(values) + 1 if values else 0
+                ordered = [values.get(i) for i in range(width)]
+                if columns is None:
+                    columns = [str(c) for c in ordered]
+                    continue
+                ordered += [None] * (len(columns) - len(ordered))
+                yield _typed(columns, ordered)
+
+
+READERS = {"csv": _rows_csv, "jsonl": _rows_jsonl, "xlsx": _rows_xlsx}
+
+
+def _content_digest(text: str) -> str:
+    raw = base64.b64decode(text[len("base64:") :]) if text.startswith("base64:") else text.encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()
+
+
+# ------------------------------------------------------------------------------
+# Verification
+# ------------------------------------------------------------------------------
+def _check_seals(manifest: dict[str, Any], public_raw: bytes, report: Report) -> list[dict[str, Any]]:
+    seals = manifest.get("seals") or []
+    key_id = hashlib.sha256(public_raw).hexdigest()[:16]
+    prev: dict[str, Any] | None = None
+    for seal in seals:
+        message = _seal_message(seal)
+        if hashlib.sha256(message).hexdigest() != seal["seal_hash"]:
+            report.bad(f"seal {seal['number']}: its hash does not match its fields")
+        if seal["key_id"] != key_id or not _signature_valid(public_raw, message, seal["signature"]):
+            report.bad(f"seal {seal['number']}: the signature does not verify")
+        if prev is not None:
+            if seal["number"] != prev["number"] + 1 or seal["prev_seal_hash"] != prev["seal_hash"]:
+                report.bad(f"seal {seal['number']}: not chained to seal {prev['number']}")
+            if seal["first_seq"] != prev["last_seq"] + 1:
+                report.bad(f"seal {seal['number']}: does not continue where seal {prev['number']} ended")
+        prev = seal
+    return list(seals)
+
+
+def verify(export_path: Path, manifest_path: Path, public_key: str | None = None) -> Report:
+    report = Report()
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        report.bad(f"manifest cannot be read: {exc}")
+        return report
+
+    if public_key:
+        key_text = Path(public_key).read_text().strip() if Path(public_key).is_file() else public_key
+        public_raw = base64.b64decode(key_text)
+        if manifest.get("public_key") and base64.b64decode(manifest["public_key"]) != public_raw:
+            report.bad("the manifest names a different public key than the one given")
+    else:
+        public_raw = base64.b64decode(manifest.get("public_key", ""))
+        report.note(
+            f"public key taken from the manifest (key id {manifest.get('key_id')}); "
+            "compare it with the key the platform publishes at /audit/public-key"
+        )
+    if len(public_raw) != 32:
+        report.bad("the public key is not a 32-byte Ed25519 key")
+        return report
+    if not _signature_valid(public_raw, _manifest_message(manifest), manifest.get("signature", "")):
+        report.bad("the manifest's signature does not verify: it was changed or not made with this key")
+
+    sha = hashlib.sha256()
+    size = 0
+    with export_path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha.update(chunk)
+            size += len(chunk)
+    if sha.hexdigest() != manifest.get("file_sha256"):
+        report.bad(f"file SHA-256 is {sha.hexdigest()}, the manifest says {manifest.get('file_sha256')}")
+    if size != manifest.get("file_size"):
+        report.bad(f"file size is {size}, the manifest says {manifest.get('file_size')}")
+
+    seals = _check_seals(manifest, public_raw, report)
+    full = not manifest.get("pseudonymised")
+    reader = READERS.get(manifest.get("format", ""))
+    if reader is None:
+        report.bad(f"unknown format {manifest.get('format')!r}")
+        return report
+
+    count = 0
+    first = last = None
+    seal_index = 0
+    block_hashes: list[str] = []
+    blocks_checked = 0
+    unsealed = 0
+    try:
+        for row in reader(export_path):
+            seq = row["seq"]
+            if last is not None and seq <= last:
+                report.bad(f"row {count + 1}: sequence number {seq} does not increase")
+                break
+            if first is None:
+                first = seq
+            last = seq
+            count += 1
+            if full:
+                if _record_hash(row) != row.get("record_hash"):
+                    report.bad(f"seq {seq}: its columns do not match its record hash")
+                for side in ("input", "output"):
+                    content = row.get(f"{side}_content")
+                    if content and _content_digest(content) != row.get(f"{side}_sha256"):
+                        report.bad(f"seq {seq}: {side} content does not match its SHA-256")
+            # Merkle roots of blocks wholly present in the file.
+            while seal_index < len(seals) and seals[seal_index]["last_seq"] < seq:
+                seal_index += 1
+                block_hashes = []
+            if seal_index >= len(seals) or seals[seal_index]["first_seq"] > seq:
+                unsealed += 1
+                continue
+            seal = seals[seal_index]
+            if full:
+                block_hashes.append(row.get("record_hash", ""))
+                if seq == seal["last_seq"]:
+                    if len(block_hashes) == seal["record_count"]:
+                        if _merkle_root(block_hashes) != seal["merkle_root"]:
+                            report.bad(f"seal {seal['number']}: the rows of its block do not give its Merkle root")
+                        blocks_checked += 1
+                    block_hashes = []
+    except (KeyError, ValueError, csv.Error, zipfile.BadZipFile, ET.ParseError) as exc:
+        report.bad(f"the file cannot be read as {manifest.get('format')}: {exc}")
+        return report
+
+    if count != manifest.get("row_count"):
+        report.bad(f"the file has {count} rows, the manifest says {manifest.get('row_count')}")
+    if first != manifest.get("first_seq") or last != manifest.get("last_seq"):
+        report.bad(
+            f"rows run from {first} to {last}, "
+            f"the manifest says {manifest.get('first_seq')} to {manifest.get('last_seq')}"
+        )
+    report.note(f"{count} rows, seq {first}..{last}; {len(seals)} seals listed, {blocks_checked} blocks recomputed")
+    if unsealed:
+        report.note(f"{unsealed} rows were not sealed yet when exported")
+    if not full:
+        report.note("pseudonymised export: rows are vouched for by the manifest signature only")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Check an audit log export against its signed manifest.")
+    parser.add_argument("export_file", type=Path)
+    parser.add_argument("manifest", type=Path)
+    parser.add_argument("--public-key", help="the platform's audit public key (base64), or a file holding it")
+    args = parser.parse_args(argv)
+    report = verify(args.export_file, args.manifest, args.public_key)
+    for line in report.notes:
+        print(f"note: {line}")
+    for line in report.problems:
+        print(f"BAD: {line}")
+    print("OK" if report.ok else "FAILED")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
