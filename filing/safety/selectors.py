@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -129,17 +128,22 @@ class KeywordLibrarySnapshot:
 
 
 def keyword_library_snapshot() -> KeywordLibrarySnapshot:
-    """The enabled keywords and allowlist phrases with the version they belong to, read consistently."""
-    with transaction.atomic():
-        version = keyword_library_version_current()
-        keywords = [
-            MatcherEntry(id=pk, keyword=keyword, risk_code=risk_id, action=action)
-            for pk, keyword, risk_id, action in Keyword.objects.filter(enabled=True)
-            .order_by("pk")
-            .values_list("pk", "keyword", "risk_id", "action")
-            .iterator(chunk_size=5000)
-        ]
-        allowlist = list(AllowlistPhrase.objects.filter(enabled=True).order_by("pk").values_list("phrase", flat=True))
+    """The enabled keywords and allowlist phrases, labelled with the library version.
+
+    The version is read first, on purpose and without a transaction (which on SQLite would take
+    the write lock): a change committed in between makes the entries newer than their label, and
+    the next version check then sees a different number and loads again. The other order could
+    label old entries with the new number, and they would never be reloaded.
+    """
+    version = keyword_library_version_current()
+    keywords = [
+        MatcherEntry(id=pk, keyword=keyword, risk_code=risk_id, action=action)
+        for pk, keyword, risk_id, action in Keyword.objects.filter(enabled=True)
+        .order_by("pk")
+        .values_list("pk", "keyword", "risk_id", "action")
+        .iterator(chunk_size=5000)
+    ]
+    allowlist = list(AllowlistPhrase.objects.filter(enabled=True).order_by("pk").values_list("phrase", flat=True))
     return KeywordLibrarySnapshot(version=version, keywords=keywords, allowlist=allowlist)
 
 

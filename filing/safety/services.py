@@ -85,10 +85,8 @@ def keyword_save(*, keyword: Keyword, actor: str) -> KeywordLibraryVersion:
     created = keyword.pk is None
     keyword.full_clean()
     keyword.save()
-    verb = _("added") if created else _("changed")
-    return keyword_library_version_bump(
-        actor=actor, reason=_("Keyword “%(k)s” %(verb)s.") % {"k": keyword.keyword, "verb": verb}
-    )
+    reason = _("Keyword “%(k)s” added.") if created else _("Keyword “%(k)s” changed.")
+    return keyword_library_version_bump(actor=actor, reason=reason % {"k": keyword.keyword})
 
 
 @transaction.atomic
@@ -130,7 +128,7 @@ def keywords_update(*, keywords: QuerySet[Keyword], actor: str, **fields: Any) -
         return None
     described = ", ".join(f"{name}={value}" for name, value in sorted(fields.items()))
     return keyword_library_version_bump(
-        actor=actor, reason=_("%(n)d keywords set %(what)s.") % {"n": count, "what": described}
+        actor=actor, reason=_("%(n)d keywords changed: %(what)s.") % {"n": count, "what": described}
     )
 
 
@@ -139,10 +137,8 @@ def allowlist_phrase_save(*, phrase: AllowlistPhrase, actor: str) -> KeywordLibr
     created = phrase.pk is None
     phrase.full_clean()
     phrase.save()
-    verb = _("added") if created else _("changed")
-    return keyword_library_version_bump(
-        actor=actor, reason=_("Allowlist phrase “%(p)s” %(verb)s.") % {"p": phrase.phrase, "verb": verb}
-    )
+    reason = _("Allowlist phrase “%(p)s” added.") if created else _("Allowlist phrase “%(p)s” changed.")
+    return keyword_library_version_bump(actor=actor, reason=reason % {"p": phrase.phrase})
 
 
 @transaction.atomic
@@ -170,5 +166,7 @@ def allowlist_phrases_update(
     if not count:
         return None
     return keyword_library_version_bump(
-        actor=actor, reason=_("%(n)d allowlist phrases set enabled=%(e)s.") % {"n": count, "e": enabled}
+        actor=actor,
+        reason=(_("%(n)d allowlist phrases enabled.") if enabled else _("%(n)d allowlist phrases disabled."))
+        % {"n": count},
     )

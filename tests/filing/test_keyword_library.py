@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
 from filing.models import AllowlistPhrase, Keyword, KeywordLibraryVersion
@@ -79,7 +80,13 @@ def test_keywords_differing_only_in_width_or_case_are_duplicates():
 #
 
 
-def test_import_reports_every_bad_row_with_its_number_and_imports_nothing():
+@pytest.fixture
+def english():
+    with translation.override("en"):
+        yield
+
+
+def test_import_reports_every_bad_row_with_its_number_and_imports_nothing(english):
     data = csv_file(
         "关键词,一级分类,二级分类\n"
         "好词,A.1,宣扬暴力、淫秽色情\n"  # row 2: fine
@@ -143,7 +150,7 @@ def test_xlsx_export_reimports_and_replace_mode_removes_unlisted():
     assert ["乙词", "商业违法违规", "违反商业道德", "标记", "是", ""] in full
 
 
-def test_xlsx_import_with_errors_and_unreadable_files():
+def test_xlsx_import_with_errors_and_unreadable_files(english):
     bad = xlsx_file([["关键词", "一级分类", "二级分类"], ["词", "A.9", "A.9.1"], ["", "A.1", "A.1.1"]])
     report = keywords_import(stream=bad, filename="k.xlsx", actor="op")
     assert [(e.row, e.column) for e in report.errors] == [(2, "一级分类"), (3, "关键词")]
@@ -161,7 +168,7 @@ def test_import_command_reports_rows_and_fails(tmp_path):
     err = io.StringIO()
     with pytest.raises(CommandError, match="1 bad rows"):
         call_command("keywords_import", str(path), stderr=err)
-    assert "Row 2" in err.getvalue() or "第" in err.getvalue()
+    assert "第 2 行" in err.getvalue() or "Row 2" in err.getvalue()
     path.write_text("关键词,一级分类,二级分类\n词,A.1,A.1.2\n", encoding="utf-8")
     call_command("keywords_import", str(path), stdout=io.StringIO())
     assert Keyword.objects.get().risk_id == "A.1.2"
@@ -276,3 +283,11 @@ def test_operator_reaches_the_library_and_end_user_does_not(user_with_role, clie
     end_user.save()
     client.force_login(end_user)
     assert client.get("/admin/filing/keyword/coverage/").status_code == 403
+
+
+def test_pages_speak_chinese_by_default(admin_client):
+    page = admin_client.get("/admin/filing/keyword/coverage/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    body = page.content.decode()
+    assert "关键词库覆盖情况" in body and "关键词总数" in body
+    page = admin_client.get("/admin/filing/keyword/coverage/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Keyword library coverage" in page.content.decode()
