@@ -48,6 +48,7 @@ class Carrier(StrEnum):
     """What the label is embedded in; signed so a label cannot move to another kind of file."""
 
     PNG = "png"
+    JPEG = "jpg"
     MARKDOWN = "md"
     JSON = "json"
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from generation.labels.aigc import LABEL_KEY, AigcLabel, LabelFormatError, label_from_json, label_from_mapping
 from generation.labels.codes import ProducerCode, producer_code_parse
 from generation.labels.explicit import text_has_notice
+from generation.labels.jpeg import jpeg_labels_scan
 from generation.labels.markdown import MAX_MARKDOWN_BYTES, markdown_labels_scan
 from generation.labels.png import MAX_PNG_BYTES, PNG_SIGNATURE, png_labels_scan
 from generation.labels.signing import Carrier, content_digest, seal_verify
@@ -171,6 +172,15 @@ def verify_png(data: bytes, *, own_usccs: Iterable[str] | None = None) -> Verify
     return _judge(scan.labels, content=scan.content, carrier=Carrier.PNG, file_type="png", own_usccs=own_usccs)
 
 
+def verify_jpeg(data: bytes, *, own_usccs: Iterable[str] | None = None) -> VerifyResult:
+    """JPEG is read, not written: labels of other producers (and missing or double labels) are reported."""
+    try:
+        scan = jpeg_labels_scan(data)
+    except LabelFormatError as exc:
+        return VerifyResult(Verdict.UNREADABLE, str(exc), "jpeg")
+    return _judge(scan.labels, content=scan.content, carrier=Carrier.JPEG, file_type="jpeg", own_usccs=own_usccs)
+
+
 def verify_markdown(data: bytes, *, own_usccs: Iterable[str] | None = None) -> VerifyResult:
     try:
         scan = markdown_labels_scan(data)
@@ -251,6 +261,7 @@ def _plain(value: Any) -> Any:
 
 _READERS: dict[str, Callable[..., VerifyResult]] = {
     "png": verify_png,
+    "jpg": verify_jpeg,
     "md": verify_markdown,
     "markdown": verify_markdown,
     "txt": verify_markdown,
@@ -259,7 +270,7 @@ _READERS: dict[str, Callable[..., VerifyResult]] = {
 
 
 def verify_file(data: bytes, *, filename: str | None = None, own_usccs: Iterable[str] | None = None) -> VerifyResult:
-    """Verify any file the platform delivers: PNG image, Markdown text or JSON response.
+    """Verify any file the platform delivers (PNG image, Markdown text, JSON response) or a JPEG.
 
     ``own_usccs`` are the unified social credit codes of the platform's providers; by default the
     providers on file. A PNG is known by its signature; text is Markdown unless it is named
@@ -277,10 +288,12 @@ def verify_file(data: bytes, *, filename: str | None = None, own_usccs: Iterable
     extension = filename.rsplit(".", 1)[-1].lower() if filename and "." in filename else ""
     if data.startswith(PNG_SIGNATURE):
         kind = "png"
-    elif data[:3] == b"\xff\xd8\xff" or data[:6] in (b"GIF87a", b"GIF89a") or data[:4] == b"RIFF":
+    elif data[:3] == b"\xff\xd8\xff":
+        kind = "jpg"
+    elif data[:6] in (b"GIF87a", b"GIF89a") or data[:4] == b"RIFF":
         return VerifyResult(
             Verdict.UNREADABLE,
-            _("This service delivers PNG images, Markdown texts and JSON; this file is another image format."),
+            _("This service reads PNG and JPEG images, Markdown texts and JSON; this file is another image format."),
             "unknown",
         )
     elif extension in ("md", "markdown", "txt"):
@@ -291,12 +304,14 @@ def verify_file(data: bytes, *, filename: str | None = None, own_usccs: Iterable
         kind = "md"
     if extension == "png" and kind != "png":
         return VerifyResult(Verdict.UNREADABLE, _("The file is named .png but is not a PNG image."), "unknown")
-    if extension in ("md", "markdown", "txt", "json") and kind == "png":
-        return VerifyResult(Verdict.UNREADABLE, _("The file is named as text but is a PNG image."), "unknown")
+    if extension in ("jpg", "jpeg") and kind != "jpg":
+        return VerifyResult(Verdict.UNREADABLE, _("The file is named .jpg but is not a JPEG image."), "unknown")
+    if extension in ("md", "markdown", "txt", "json") and kind in ("png", "jpg"):
+        return VerifyResult(Verdict.UNREADABLE, _("The file is named as text but is an image."), "unknown")
     if kind == "md" and b"\x00" in data[:8192]:
         return VerifyResult(
             Verdict.UNREADABLE,
-            _("This service delivers PNG images, Markdown texts and JSON; this file is none of them."),
+            _("This service reads PNG and JPEG images, Markdown texts and JSON; this file is none of them."),
             "unknown",
         )
     return _READERS[kind](data, own_usccs=own_usccs)

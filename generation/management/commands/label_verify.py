@@ -17,7 +17,7 @@ from generation.labels.verify import MAX_VERIFY_BYTES, Verdict, verify_file
 
 
 class Command(BaseCommand):
-    help = "Verify the AIGC content label of a PNG, Markdown or JSON file and say whether it is genuine."
+    help = "Verify the AIGC content label of a PNG, JPEG, Markdown or JSON file and say whether it is genuine."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="Path of the file to verify.")

@@ -290,7 +290,9 @@ def test_data_after_iend(labelled_png: bytes) -> None:
     [
         (b"", "a.png", "empty"),
         (b"not an image", "a.png", "not a PNG"),
-        (b"\xff\xd8\xff\xe0" + b"\x00" * 100, "a.jpg", "another image format"),
+        (b"GIF89a" + b"\x00" * 100, "a.gif", "another image format"),
+        (b"\xff\xd8\xff\xe0\x00", "a.jpg", "truncated"),
+        (b"plain text", "a.jpg", "not a JPEG"),
         (b"\x00\x01\x02binary", None, "none of them"),
     ],
 )
