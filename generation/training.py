@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from genai_platform.version import code_version
-from generation.models import Checkpoint, NetKind, TrainingEpoch, TrainingRun
+from generation.models import DEFAULT_TRAINING_DATA, Checkpoint, NetKind, TrainingData, TrainingEpoch, TrainingRun
 from generation.services import checkpoint_activate, checkpoint_serving, checkpoint_store
 
 logger = logging.getLogger(__name__)
@@ -32,21 +32,15 @@ DEMO_MINUTES = {NetKind.GAN: 3.0, NetKind.VAE: 1.0, NetKind.LM: 3.0}
 LOWER_IS_BETTER = True
 
 
-def training_run_create(
-    *,
-    kind: str,
-    seed: int = 0,
-    epochs: int | None = None,
-    minutes: float | None = None,
-    config: dict[str, Any] | None = None,
-    requested_by: Any = None,
-    is_demo: bool = False,
-    enqueue: bool = True,
-) -> TrainingRun:
+def training_request_validate(*, kind: str, data: str | None, epochs: int | None, minutes: float | None) -> str:
+    """Check what an operator asks to train; returns the training data to use (the net's default if none)."""
     if kind not in NetKind.values:
         raise ValidationError({"kind": _("Unknown net: choose gan, vae or lm.")})
     if epochs is None and minutes is None:
         raise ValidationError(_("Give a number of epochs, a time budget in minutes, or both."))
+    data = data or DEFAULT_TRAINING_DATA[NetKind(kind)]
+    if (kind == NetKind.LM) != (data == TrainingData.SONGCI):
+        raise ValidationError({"data": _("The language model trains on text, the GAN and the VAE on digits.")})
     if epochs is not None and epochs < 1:
         raise ValidationError({"epochs": _("Train for at least one epoch.")})
     if minutes is not None and not 0 < minutes <= settings.TRAINING_MAX_MINUTES:
@@ -56,6 +50,22 @@ def training_run_create(
                 % {"n": settings.TRAINING_MAX_MINUTES}
             }
         )
+    return data
+
+
+def training_run_create(
+    *,
+    kind: str,
+    seed: int = 0,
+    epochs: int | None = None,
+    minutes: float | None = None,
+    config: dict[str, Any] | None = None,
+    data: str | None = None,
+    requested_by: Any = None,
+    is_demo: bool = False,
+    enqueue: bool = True,
+) -> TrainingRun:
+    data = training_request_validate(kind=kind, data=data, epochs=epochs, minutes=minutes)
     with transaction.atomic():
         run = TrainingRun.objects.create(
             kind=kind,
@@ -63,6 +73,7 @@ def training_run_create(
             epochs=epochs,
             minutes=minutes,
             config=config or {},
+            data=data,
             requested_by=requested_by,
             is_demo=is_demo,
         )
@@ -89,6 +100,13 @@ def training_bootstrap() -> list[TrainingRun]:
             continue
         started.append(training_run_create(kind=kind, minutes=DEMO_MINUTES[NetKind(kind)], is_demo=True))
     return started
+
+
+def _training_data(run: TrainingRun) -> Any:
+    from generation.ml import data
+
+    loaders = {TrainingData.MNIST5K: data.mnist5k, TrainingData.DIGITS8: data.digits8, TrainingData.SONGCI: data.songci}
+    return loaders[TrainingData(run.data or DEFAULT_TRAINING_DATA[NetKind(run.kind)])]()
 
 
 def _claim(run_id: int) -> TrainingRun | None:
@@ -154,6 +172,7 @@ def training_run_execute(
             epochs=run.epochs,
             minutes=run.minutes,
             config=run.config or None,
+            data=_training_data(run),
             on_epoch=record_epoch,
             should_stop=cancelled,
             threads=settings.GENAI_TORCH_THREADS,

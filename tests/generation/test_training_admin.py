@@ -71,3 +71,50 @@ def test_admin_pages_render_for_an_operator(client_for):
     ):
         assert client.get(url).status_code == 200, url
     assert Checkpoint.objects.get().is_active
+
+
+def test_admin_form_explains_a_bad_training_request(client_for):
+    client = client_for(Role.OPERATOR)
+
+    response = client.post(
+        "/admin/generation/trainingrun/add/", {"kind": "lm", "data": "mnist5k", "seed": "0", "epochs": "1"}
+    )
+
+    assert response.status_code == 200
+    assert "trains on text" in response.content.decode() or "文本" in response.content.decode()
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("kind", "data", "config"),
+    [
+        ("gan", "digits8", "GanConfig"),
+        ("vae", "digits8", "VaeConfig"),
+        ("lm", "songci", "LmConfig"),
+    ],
+)
+def test_a_real_worker_trains_a_tiny_net_and_serves_its_best_checkpoint(celery_worker_thread, kind, data, config):
+    import time
+
+    from generation.ml.nets import attention, gan, vae
+
+    tiny = {"GanConfig": gan.GanConfig, "VaeConfig": vae.VaeConfig, "LmConfig": attention.LmConfig}[config]
+    tiny = tiny.tiny().to_dict()
+    run = training_run_create(kind=kind, data=data, epochs=2, config=tiny, seed=1)
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in ("succeeded", "failed"):
+            break
+        time.sleep(0.5)
+
+    assert run.status == "succeeded", run.error
+    assert run.epoch_reports.count() == 2
+    assert run.dataset_fingerprints and len(run.dataset_fingerprints[0]) == 64
+    assert run.code_version and run.torch_version.startswith("2.13")
+    checkpoint = run.checkpoints.get()
+    assert checkpoint.is_active
+    best = min(e.metrics[run.metric_name] for e in run.epoch_reports.all())
+    assert checkpoint.metric_value == pytest.approx(best)
