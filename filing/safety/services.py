@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,12 +24,27 @@ from filing.safety.models import (
 from filing.safety.selectors import safety_config_version_current
 
 
+def _serialise(name: str) -> None:
+    """Hold a lock, until the transaction ends, that every writer of the versioned ``name`` takes first.
+
+    Writers then read the highest version number only once they are alone, so two concurrent
+    changes get consecutive numbers instead of one failing on the unique constraint. PostgreSQL
+    gets a transaction-level advisory lock; SQLite transactions here begin IMMEDIATE, which
+    already lets one writer in at a time.
+    """
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 @transaction.atomic
 def safety_threshold_set(*, key: str, value: Decimal | int | str, actor: str, note: str = "") -> SafetyConfigVersion:
     """Make a new configuration version equal to the current one except ``key`` = ``value``.
 
     The old version stays as it was, so verdicts and reports that name it can still be explained.
     """
+    _serialise("filing.safety_config_version")
     current = safety_config_version_current()
     rows = list(SafetyThreshold.objects.filter(version=current).order_by("key"))
     target = next((row for row in rows if row.key == key), None)
@@ -43,8 +59,6 @@ def safety_threshold_set(*, key: str, value: Decimal | int | str, actor: str, no
     if target.unit != SafetyThreshold.Unit.RATIO and new_value != new_value.to_integral():
         raise ValidationError(_("Counts and days are whole numbers."))
 
-    # Lock the current version row so two concurrent edits cannot both create the same number.
-    SafetyConfigVersion.objects.select_for_update().filter(pk=current.pk).first()
     version = SafetyConfigVersion.objects.create(
         number=current.number + 1,
         created_by=actor,
@@ -69,7 +83,8 @@ def safety_threshold_set(*, key: str, value: Decimal | int | str, actor: str, no
 
 def keyword_library_version_bump(*, actor: str, reason: str) -> KeywordLibraryVersion:
     """Record a new library version; called inside the transaction that changed the library."""
-    latest = KeywordLibraryVersion.objects.select_for_update().order_by("-number").first()
+    _serialise("filing.keyword_library_version")
+    latest = KeywordLibraryVersion.objects.order_by("-number").first()
     return KeywordLibraryVersion.objects.create(
         number=(latest.number + 1) if latest else 1,
         created_by=actor,

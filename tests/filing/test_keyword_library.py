@@ -291,3 +291,31 @@ def test_pages_speak_chinese_by_default(admin_client):
     assert "关键词库覆盖情况" in body and "关键词总数" in body
     page = admin_client.get("/admin/filing/keyword/coverage/", HTTP_ACCEPT_LANGUAGE="en")
     assert "Keyword library coverage" in page.content.decode()
+
+
+def test_concurrent_changes_get_consecutive_versions(transactional_db):
+    import threading
+
+    from django.db import connection
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def add(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(3):
+                keyword_create(keyword=f"并发词{n}-{i}", risk_code="A.1.1", actor=f"t{n}")
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(KeywordLibraryVersion.objects.values_list("number", flat=True)) == list(range(1, 13))
+    assert KeywordLibraryVersion.objects.get(number=12).keyword_count == 12
