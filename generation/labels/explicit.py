@@ -188,7 +188,7 @@ def image_label_draw(
     image.paste(TEXT_FILL, (left + pad, top + pad), mask=glyphs)
     measured = text_ink_box(image, Box(left + 1, top + 1, left + plate_w - 1, top + plate_h - 1))
     if measured is None or measured.height < MIN_TEXT_HEIGHT_RATIO * shortest:
-        raise LabelError(_("The drawn label text is shorter than 5% of the image's shortest side."))
+        raise LabelError(_("The drawn label text is shorter than 5 percent of the image's shortest side."))
     return measured
 
 

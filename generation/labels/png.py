@@ -44,7 +44,6 @@ class PngLabelScan:
     """Every AIGC label found in a PNG, and the file's bytes with the label chunks taken out."""
 
     labels: list[str] = field(default_factory=list)
-    after_idat: bool = False
     content: bytes = b""
 
 
@@ -281,12 +280,9 @@ def png_labels_scan(data: bytes) -> PngLabelScan:
     chunks = png_chunks(data)
     scan = PngLabelScan()
     kept: list[bytes] = [PNG_SIGNATURE]
-    seen_idat = False
     for chunk in chunks:
         found: list[str] = []
-        if chunk.type == b"IDAT":
-            seen_idat = True
-        elif chunk.type in _TEXT_CHUNKS:
+        if chunk.type in _TEXT_CHUNKS:
             keyword, text = text_chunk_read(chunk)
             if keyword == XMP_KEYWORD:
                 found = xmp_aigc_values(text)
@@ -297,7 +293,6 @@ def png_labels_scan(data: bytes) -> PngLabelScan:
                     raise LabelFormatError(_("The AIGC text chunk is not valid UTF-8.")) from None
         if found:
             scan.labels.extend(found)
-            scan.after_idat = scan.after_idat or seen_idat
         else:
             kept.append(data[chunk.start : chunk.end])
     scan.content = b"".join(kept)

@@ -263,8 +263,6 @@ _READERS: dict[str, Callable[..., VerifyResult]] = {
     "png": verify_png,
     "jpg": verify_jpeg,
     "md": verify_markdown,
-    "markdown": verify_markdown,
-    "txt": verify_markdown,
     "json": verify_json,
 }
 
