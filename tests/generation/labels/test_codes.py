@@ -7,6 +7,9 @@ from django.core.exceptions import ValidationError
 
 from generation.labels.codes import ServiceType, model_code_validate, producer_code_build, producer_code_parse
 
+# Fast and self-contained: part of the subset CI also runs on the embedded default.
+pytestmark = pytest.mark.smoke
+
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 

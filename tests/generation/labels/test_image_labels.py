@@ -18,6 +18,9 @@ from generation.labels import label_image
 from tests.generation.labels import pngwalk
 from tests.generation.labels.conftest import OWN_PRODUCER, PRODUCE_ID
 
+# Fast and self-contained: part of the subset CI also runs on the embedded default.
+pytestmark = pytest.mark.smoke
+
 FIELDS = ["Label", "ContentProducer", "ProduceID", "ReservedCode1", "ContentPropagator", "PropagateID", "ReservedCode2"]
 
 

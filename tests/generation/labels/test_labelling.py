@@ -20,6 +20,9 @@ from generation.labels import (
 from generation.labels.explicit import font_covers
 from tests.generation.labels.conftest import OWN_PRODUCER, PRODUCE_ID
 
+# Fast and self-contained: part of the subset CI also runs on the embedded default.
+pytestmark = pytest.mark.smoke
+
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 

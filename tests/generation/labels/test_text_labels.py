@@ -13,6 +13,9 @@ from generation.labels import TEXT_NOTICE, Verdict, label_json, label_text, text
 from generation.labels.signing import public_key_jwks
 from tests.generation.labels.conftest import FOREIGN_PRODUCER, OWN_PRODUCER, OWN_USCC, PRODUCE_ID
 
+# Fast and self-contained: part of the subset CI also runs on the embedded default.
+pytestmark = pytest.mark.smoke
+
 OWN = {OWN_USCC}
 FIELDS = ["Label", "ContentProducer", "ProduceID", "ReservedCode1", "ContentPropagator", "PropagateID", "ReservedCode2"]
 CHARSET = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]*")

@@ -14,6 +14,9 @@ from generation.labels.aigc import AigcLabel
 from generation.labels.signing import Carrier, seal_make
 from tests.generation.labels.conftest import FOREIGN_PRODUCER, OWN_PRODUCER, OWN_USCC
 
+# Fast and self-contained: part of the subset CI also runs on the embedded default.
+pytestmark = pytest.mark.smoke
+
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 
 

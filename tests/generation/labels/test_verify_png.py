@@ -17,6 +17,9 @@ from generation.labels import Verdict, label_image, verify_file
 from tests.generation.labels import pngwalk
 from tests.generation.labels.conftest import FOREIGN_PRODUCER, OWN_PRODUCER, OWN_USCC, PRODUCE_ID
 
+# Fast and self-contained: part of the subset CI also runs on the embedded default.
+pytestmark = pytest.mark.smoke
+
 OWN = {OWN_USCC}
 XMP_HEAD = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
 XMP_TAIL = "</rdf:RDF></x:xmpmeta>"

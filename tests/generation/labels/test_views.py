@@ -15,7 +15,7 @@ from generation.labels.verify import MAX_VERIFY_BYTES
 from tests.generation.labels import pngwalk
 from tests.generation.labels.conftest import OWN_USCC, PRODUCE_ID
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
 @pytest.fixture
