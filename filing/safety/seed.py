@@ -79,3 +79,20 @@ def safety_thresholds_load(*, apps: Apps, using: str = "default", note: str = "s
             )
         )
     threshold_model.objects.using(using).bulk_create(rows)
+
+
+def safety_data_ensure(*, using: str = "default") -> None:
+    """Load the shipped taxonomy and thresholds again if they are gone.
+
+    Data migrations put them in place; a test that flushes the database (Django's transactional
+    tests do) takes them away for the tests after it. Idempotent and one query when present.
+    """
+    from django.apps import apps
+
+    risk_model = apps.get_model("filing", "Risk")
+    version_model = apps.get_model("filing", "SafetyConfigVersion")
+    shipped_risks = sum(len(c["risks"]) for c in risk_taxonomy_data()["categories"])
+    if risk_model.objects.using(using).count() != shipped_risks:
+        risk_taxonomy_load(apps=apps, using=using)
+    if not version_model.objects.using(using).exists():
+        safety_thresholds_load(apps=apps, using=using)
