@@ -232,3 +232,71 @@ class Output(models.Model):
 
     def __str__(self) -> str:
         return self.produce_id
+
+
+# ------------------------------------------------------------------------------
+# End users: their preferences and their reports of outputs
+# ------------------------------------------------------------------------------
+class UserSettings(models.Model):
+    """What an end user chose about the use of their data. No row means no consent was recorded."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="generation_settings",
+        verbose_name=_("user"),
+    )
+    inputs_for_training = models.BooleanField(
+        _("inputs may be used for training"),
+        default=False,
+        help_text=_("Whether the user agreed that their prompts and parameters may help improve the nets."),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("user settings")
+        verbose_name_plural = _("user settings")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class OutputReport(models.Model):
+    """A report of an output by a user (Interim Measures Art 15), kept by ProduceID.
+
+    The ProduceID is copied so that the report survives the deletion of the output it names.
+    """
+
+    class Reason(models.TextChoices):
+        ILLEGAL = "illegal", _("illegal or harmful content")
+        DISCRIMINATION = "discrimination", _("discrimination or hate")
+        RIGHTS = "rights", _("infringes someone's rights (privacy, portrait, copyright)")
+        INACCURATE = "inaccurate", _("false or misleading")
+        LABEL = "label", _("missing or wrong AI label")
+        OTHER = "other", _("something else")
+
+    output = models.ForeignKey(
+        Output, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports", verbose_name=_("output")
+    )
+    produce_id = models.CharField(_("ProduceID"), max_length=64, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="output_reports",
+        verbose_name=_("reported by"),
+    )
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    details = models.TextField(_("details"), blank=True, max_length=2000)
+    channel = models.CharField(_("channel"), max_length=8, default="web")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("output report")
+        verbose_name_plural = _("output reports")
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.produce_id}"
