@@ -478,7 +478,7 @@ def retention_purge(*, now: datetime | None = None) -> dict[str, int]:
         if newest is None:
             continue
         if newest >= cutoff:
-            break  # later blocks are newer still
+            continue
         if in_block.filter(holds).exists():
             continue
         with transaction.atomic():
