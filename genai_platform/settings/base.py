@@ -360,3 +360,24 @@ CELERY_BEAT_SCHEDULE |= {
 # How often, at most, each process asks the database for the keyword library version; a change
 # reaches every web and worker process within this many seconds, without a restart.
 MODERATION_VERSION_CHECK_SECONDS = env.float("GENAI_MODERATION_VERSION_CHECK_SECONDS", default=2.0)
+
+# ------------------------------------------------------------------------------
+# END USERS: web pages and REST API (generation.views, generation.api)
+# ------------------------------------------------------------------------------
+# Jobs one end user may submit per calendar day (TIME_ZONE); 0 means no limit.
+GENERATION_DAILY_QUOTA = env.int("GENAI_DAILY_JOB_QUOTA", default=50)
+# Requests per user to the end-user API, and job submissions per user (web and API), as "N/period".
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "enduser": env("GENAI_API_RATE", default="120/min"),
+    "enduser_jobs": env("GENAI_API_JOB_RATE", default="20/min"),
+    "token": env("GENAI_API_TOKEN_RATE", default="10/min"),
+}
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "generation.api.errors.exception_handler"
+# Days within which a report of an output gets an answer; shown on the complaints page.
+COMPLAINT_RESPONSE_DAYS = env.int("GENAI_COMPLAINT_RESPONSE_DAYS", default=7)
+INSTALLED_APPS += ["drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS |= {
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}

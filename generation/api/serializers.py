@@ -1,0 +1,149 @@
+"""Shapes of the end-user API. Inputs and outputs are separate serializers; writes go through services."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from generation.models import Job, NetKind, Output, OutputReport
+
+
+class LimitsSerializer(serializers.Serializer):
+    max_images = serializers.IntegerField()
+    max_interpolation_steps = serializers.IntegerField()
+    max_text_chars = serializers.IntegerField()
+    max_prompt_chars = serializers.IntegerField()
+    min_temperature = serializers.FloatField()
+    max_temperature = serializers.FloatField()
+    max_top_k = serializers.IntegerField()
+
+
+class QuotaSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(help_text=_("Jobs per day; 0 means no limit."))
+    used = serializers.IntegerField()
+    remaining = serializers.IntegerField(allow_null=True)
+    resets_at = serializers.DateTimeField()
+
+
+class NetSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=NetKind.choices)
+    name = serializers.CharField()
+    available = serializers.BooleanField(help_text=_("Whether a trained net serves this kind now."))
+    parameters = serializers.DictField(child=serializers.CharField(), help_text=_("Parameter name: what it means."))
+
+
+class NetsSerializer(serializers.Serializer):
+    nets = NetSerializer(many=True)
+    limits = LimitsSerializer()
+    quota = QuotaSerializer()
+
+
+class OutputSerializer(serializers.ModelSerializer[Output]):
+    job = serializers.UUIDField(source="job.public_id", read_only=True)
+    url = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+    size_bytes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Output
+        fields = (
+            "produce_id",
+            "job",
+            "index",
+            "media",
+            "text",
+            "sha256",
+            "size_bytes",
+            "created_at",
+            "url",
+            "download_url",
+        )
+        read_only_fields = fields
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_url(self, obj: Output) -> str:
+        return self._absolute(reverse("generation-api:output-detail", kwargs={"produce_id": obj.produce_id}))
+
+    def get_download_url(self, obj: Output) -> str:
+        return self._absolute(reverse("generation-api:output-download", kwargs={"produce_id": obj.produce_id}))
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_size_bytes(self, obj: Output) -> int | None:
+        try:
+            return int(obj.file.size)
+        except (OSError, ValueError):
+            return None
+
+
+class JobSerializer(serializers.ModelSerializer[Job]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    outputs = OutputSerializer(many=True, read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = (
+            "id",
+            "kind",
+            "status",
+            "status_display",
+            "params",
+            "seed",
+            "reason",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "outputs",
+            "url",
+        )
+        read_only_fields = fields
+
+    def get_url(self, obj: Job) -> str:
+        path = reverse("generation-api:job-detail", kwargs={"public_id": obj.public_id})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class JobCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=NetKind.choices)
+    params = serializers.DictField(
+        help_text=_(
+            "gan: digit, count, seed. vae: count, seed; or seed, interpolate_to_seed, steps. "
+            "lm: prompt, length, temperature, top_k, seed. The seed is optional everywhere."
+        )
+    )
+
+
+class JobFilterSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=NetKind.choices, required=False)
+    status = serializers.ChoiceField(choices=Job.Status.choices, required=False)
+
+
+class ReportCreateSerializer(serializers.Serializer):
+    produce_id = serializers.CharField(max_length=64)
+    reason = serializers.ChoiceField(choices=OutputReport.Reason.choices)
+    details = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ReportSerializer(serializers.ModelSerializer[OutputReport]):
+    class Meta:
+        model = OutputReport
+        fields = ("id", "produce_id", "reason", "details", "channel", "created_at")
+        read_only_fields = fields
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    username = serializers.CharField()

@@ -1,0 +1,144 @@
+"""End-user services shared by the web pages and the API: daily quota, reports, settings, history.
+
+The daily quota of generation jobs is applied before ``job_submit``. A day is a calendar day in
+``TIME_ZONE``. Jobs that never ran on the user's behalf (refused by moderation, cancelled before a
+worker started) do not count. Two submissions racing at the last
+unit of quota may both pass; the quota bounds use, it is not a billing meter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit import services as audit
+from generation.models import Job, Output, OutputReport, UserSettings
+from generation.services import JobUnavailable, job_submit
+
+_NOT_COUNTED = (Job.Status.REFUSED, Job.Status.CANCELLED)
+_ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    limit: int  # 0: no limit
+    used: int
+    resets_at: datetime
+
+    @property
+    def unlimited(self) -> bool:
+        return self.limit == 0
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.unlimited else max(self.limit - self.used, 0)
+
+    @property
+    def exhausted(self) -> bool:
+        return not self.unlimited and self.used >= self.limit
+
+
+def quota_state(*, user: Any, now: datetime | None = None) -> QuotaState:
+    now = timezone.localtime(now or timezone.now())
+    day_start = timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
+    used = (
+        Job.objects.filter(user=user, created_at__gte=day_start, created_at__lt=day_start + _ONE_DAY)
+        .exclude(status__in=_NOT_COUNTED)
+        .count()
+    )
+    return QuotaState(limit=settings.GENERATION_DAILY_QUOTA, used=used, resets_at=day_start + _ONE_DAY)
+
+
+def job_submit_within_quota(
+    *, user: Any, kind: str, params: dict[str, Any], idempotency_key: str | None = None, request: Any = None
+) -> Job:
+    """``job_submit`` after the daily quota check; raises JobUnavailable(code="over_quota") past it.
+
+    A retried request with the idempotency key of an existing job gets that job even at the limit.
+    """
+    if idempotency_key:
+        existing = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
+        if existing:
+            return existing
+    state = quota_state(user=user)
+    if state.exhausted:
+        reason = _(
+            "You have used all %(limit)d generations of today's quota. It renews at midnight; please come back then."
+        ) % {"limit": state.limit}
+        audit.generation_event(
+            event_type="generation.refused",
+            actor=user,
+            request=request,
+            decision="refused",
+            payload={"kind": kind, "reason": reason, "stage": "policy"},
+        )
+        raise JobUnavailable(reason, code="over_quota")
+    return job_submit(user=user, kind=kind, params=params, idempotency_key=idempotency_key, request=request)
+
+
+# ------------------------------------------------------------------------------
+# Reports of outputs
+# ------------------------------------------------------------------------------
+@transaction.atomic
+def output_report_create(
+    *, user: Any, output: Output, reason: str, details: str = "", channel: str, request: Any = None
+) -> OutputReport:
+    """Store a user's report of one of their outputs and record it in the audit log."""
+    report = OutputReport(
+        output=output, produce_id=output.produce_id, user=user, reason=reason, details=details.strip(), channel=channel
+    )
+    report.full_clean()
+    report.save()
+    audit.complaint_event(
+        event_type="complaint.received",
+        actor=user,
+        request=request,
+        subject=report,
+        produce_id=output.produce_id,
+        input_content=report.details or None,
+        payload={"category": reason, "channel": channel},
+    )
+    return report
+
+
+# ------------------------------------------------------------------------------
+# Settings and history
+# ------------------------------------------------------------------------------
+def user_settings_get(*, user: Any) -> UserSettings:
+    """The user's settings; an unsaved default (no consent to training use) when none are stored."""
+    found = UserSettings.objects.filter(user=user).first()
+    return found or UserSettings(user=user)
+
+
+def user_settings_update(*, user: Any, inputs_for_training: bool) -> UserSettings:
+    stored, _created = UserSettings.objects.update_or_create(
+        user=user, defaults={"inputs_for_training": inputs_for_training}
+    )
+    return stored
+
+
+def history_delete(*, user: Any) -> dict[str, int]:
+    """Delete the user's jobs and their output files. Jobs a worker is running are left alone.
+
+    Queued jobs are cancelled first so no worker starts them. The audit log keeps its records,
+    which hold digests of the prompts and outputs, as the law requires; reports keep the ProduceID.
+    """
+    Job.objects.filter(user=user, status=Job.Status.QUEUED).update(
+        status=Job.Status.CANCELLED, finished_at=timezone.now(), reason=_("Cancelled by the user.")
+    )
+    jobs = Job.objects.filter(user=user).exclude(status=Job.Status.RUNNING)
+    names = list(Output.objects.filter(job__in=jobs).exclude(file="").values_list("file", flat=True))
+    with transaction.atomic():
+        outputs = Output.objects.filter(job__in=jobs).count()
+        deleted_jobs = jobs.count()
+        jobs.delete()
+    for name in names:
+        default_storage.delete(name)
+    return {"jobs": deleted_jobs, "outputs": outputs, "kept_running": Job.objects.filter(user=user).count()}

@@ -1,0 +1,438 @@
+"""End-user REST API (``/api/v1/``): nets, jobs, outputs, reports and tokens.
+
+Who: signed-in users with the ``end_user`` role (token or session). A user only ever sees their
+own jobs and outputs: anything else answers 404, so the API never tells whether it exists.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db.models import QuerySet
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from audit import services as audit
+from genai_platform.roles import HasRole, Role
+from generation.api import serializers as s
+from generation.api.errors import Conflict
+from generation.api.services import job_submit_within_quota, output_report_create, quota_state
+from generation.models import Job, NetKind, Output, OutputReport
+from generation.params import limits
+from generation.services import checkpoint_serving, job_cancel
+
+IDEMPOTENCY_KEY_MAX = 128
+ERROR_RESPONSE = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorDetail",
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+            },
+        )
+    },
+)
+COMMON_ERRORS = {
+    401: OpenApiResponse(ERROR_RESPONSE, description="Not signed in."),
+    403: OpenApiResponse(ERROR_RESPONSE, description="Signed in without the end_user role."),
+    429: OpenApiResponse(ERROR_RESPONSE, description="Too many requests; see Retry-After."),
+}
+
+
+# ------------------------------------------------------------------------------
+# Throttles, pagination, permissions
+# ------------------------------------------------------------------------------
+class _SettingsRateThrottle(SimpleRateThrottle):
+    """Reads its rate from settings at request time, so a changed setting applies without restart."""
+
+    def get_rate(self) -> str | None:
+        rates: Any = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        return rates.get(self.scope)
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        ident = request.user.pk if request.user and request.user.is_authenticated else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class EndUserThrottle(_SettingsRateThrottle, UserRateThrottle):
+    scope = "enduser"
+
+
+class JobCreateThrottle(_SettingsRateThrottle):
+    scope = "enduser_jobs"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if request.method != "POST" or getattr(view, "action", None) != "create":
+            return True
+        return super().allow_request(request, view)
+
+
+class TokenThrottle(_SettingsRateThrottle):
+    scope = "token"
+
+
+class Pagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+END_USER_PERMISSIONS = [IsAuthenticated, HasRole.of(Role.END_USER)]
+
+
+class EndUserApi:
+    # Token first, so that an anonymous call gets 401 with "WWW-Authenticate: Token".
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = END_USER_PERMISSIONS
+    throttle_classes = [EndUserThrottle]
+
+
+# ------------------------------------------------------------------------------
+# Nets
+# ------------------------------------------------------------------------------
+PARAMETER_HELP = {
+    NetKind.GAN: {
+        "digit": "0-9",
+        "count": "images, 1 to limits.max_images",
+        "seed": "optional, 0 to 2147483647",
+    },
+    NetKind.VAE: {
+        "count": "images, 1 to limits.max_images (random samples)",
+        "seed": "optional, 0 to 2147483647",
+        "interpolate_to_seed": "optional: interpolate from seed to this seed",
+        "steps": "images along the interpolation, 2 to limits.max_interpolation_steps",
+    },
+    NetKind.LM: {
+        "prompt": "text to continue, up to limits.max_prompt_chars characters",
+        "length": "characters to generate, 1 to limits.max_text_chars",
+        "temperature": "limits.min_temperature to limits.max_temperature",
+        "top_k": "1 to limits.max_top_k",
+        "seed": "optional, 0 to 2147483647",
+    },
+}
+
+
+class NetsApi(EndUserApi, APIView):
+    @extend_schema(
+        operation_id="nets_list",
+        summary="Kinds of generation, whether each is available now, the limits and the caller's daily quota.",
+        responses={200: s.NetsSerializer, **COMMON_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        state = quota_state(user=request.user)
+        body = {
+            "nets": [
+                {
+                    "kind": kind.value,
+                    "name": str(kind.label),
+                    "available": checkpoint_serving(kind.value) is not None,
+                    "parameters": PARAMETER_HELP[kind],
+                }
+                for kind in NetKind
+            ],
+            "limits": vars(limits()),
+            "quota": {
+                "limit": state.limit,
+                "used": state.used,
+                "remaining": state.remaining,
+                "resets_at": state.resets_at,
+            },
+        }
+        return Response(s.NetsSerializer(body).data)
+
+
+# ------------------------------------------------------------------------------
+# Jobs
+# ------------------------------------------------------------------------------
+@extend_schema(responses={**COMMON_ERRORS})
+class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.JobSerializer
+    pagination_class = Pagination
+    lookup_field = "public_id"
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    throttle_classes = [EndUserThrottle, JobCreateThrottle]
+
+    def get_queryset(self) -> QuerySet[Job]:
+        # Only the caller's own jobs: another user's job id resolves to 404.
+        return Job.objects.filter(user=self.request.user).prefetch_related("outputs").order_by("-created_at", "-pk")
+
+    def filter_queryset(self, queryset: QuerySet[Job]) -> QuerySet[Job]:
+        if self.action != "list":
+            return queryset
+        filters = s.JobFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return queryset.filter(**filters.validated_data)
+
+    @extend_schema(
+        summary="The caller's jobs, newest first.",
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=NetKind.values),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
+        ],
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="One of the caller's jobs, with its outputs once it succeeded.")
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Submit a generation job.",
+        description=(
+            "The job is queued and runs on a worker; poll the job until its status is succeeded, failed, "
+            "refused or cancelled. A job refused by moderation is returned with status 'refused' and the "
+            "reason. Send an Idempotency-Key header so that a retried request returns the first job "
+            "(200) instead of creating a second one."
+        ),
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        request=s.JobCreateSerializer,
+        responses={
+            201: s.JobSerializer,
+            200: OpenApiResponse(s.JobSerializer, description="The job an earlier request with this key created."),
+            400: OpenApiResponse(ERROR_RESPONSE, description="Invalid parameters, per field."),
+            429: OpenApiResponse(ERROR_RESPONSE, description="Too many requests, or the daily quota is used up."),
+            503: OpenApiResponse(ERROR_RESPONSE, description="This kind of generation is not available now."),
+            401: COMMON_ERRORS[401],
+            403: COMMON_ERRORS[403],
+        },
+    )
+    def create(self, request: Request) -> Response:
+        data = s.JobCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = (request.headers.get("Idempotency-Key") or "").strip() or None
+        if key and len(key) > IDEMPOTENCY_KEY_MAX:
+            raise serializers.ValidationError(
+                {"Idempotency-Key": [_("Use at most %(n)d characters.") % {"n": IDEMPOTENCY_KEY_MAX}]}
+            )
+        replay = bool(key) and Job.objects.filter(user=request.user, idempotency_key=key).exists()
+        job = job_submit_within_quota(
+            user=request.user,
+            kind=data.validated_data["kind"],
+            params=data.validated_data["params"],
+            idempotency_key=key,
+            request=request,
+        )
+        body = s.JobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_200_OK if replay else status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Cancel a job that has not started yet.",
+        request=None,
+        responses={
+            200: s.JobSerializer,
+            404: OpenApiResponse(ERROR_RESPONSE, description="No such job of yours."),
+            409: OpenApiResponse(ERROR_RESPONSE, description="The job has already started or finished."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, public_id: str | None = None) -> Response:
+        job = self.get_object()
+        if not job_cancel(job=job):
+            raise Conflict(
+                _("This job can no longer be cancelled: it is %(status)s.") % {"status": job.get_status_display()},
+                code="not_cancellable",
+            )
+        return Response(s.JobSerializer(job, context={"request": request}).data)
+
+
+# ------------------------------------------------------------------------------
+# Outputs
+# ------------------------------------------------------------------------------
+def output_media_type(output: Output) -> str:
+    name = output.file.name or ""
+    guessed, _encoding = mimetypes.guess_type(name)
+    if name.endswith(".md"):
+        guessed = "text/markdown"
+    if guessed and guessed.startswith("text/"):
+        return f"{guessed}; charset=utf-8"
+    return guessed or "application/octet-stream"
+
+
+def output_file_response(output: Output, *, as_attachment: bool) -> FileResponse:
+    """The stored (labelled) file of ``output``, as the worker wrote it."""
+    name = output.file.name or ""
+    extension = name.rsplit(".", 1)[-1] if "." in name else "bin"
+    response = FileResponse(
+        output.file.open("rb"),
+        as_attachment=as_attachment,
+        filename=f"ai-generated-{output.produce_id}.{extension}",
+        content_type=output_media_type(output),
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def output_downloaded(*, request: Any, output: Output) -> None:
+    audit.generation_event(
+        event_type="generation.output_downloaded",
+        actor=request.user,
+        request=request,
+        subject=output,
+        produce_id=output.produce_id,
+        payload={"output_id": output.produce_id, "labelled": True},
+    )
+
+
+class FileRenderer(BaseRenderer):
+    """Lets a client ask for a download with any Accept header; error bodies still go out as JSON."""
+
+    media_type = "*/*"
+    format = "file"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data, ensure_ascii=False).encode()
+
+
+@extend_schema(responses={**COMMON_ERRORS})
+class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.OutputSerializer
+    pagination_class = Pagination
+    lookup_field = "produce_id"
+    lookup_value_regex = "[0-9a-zA-Z_-]{1,64}"
+
+    def get_queryset(self) -> QuerySet[Output]:
+        return Output.objects.filter(job__user=self.request.user).select_related("job").order_by("-created_at", "index")
+
+    @extend_schema(
+        summary="The caller's outputs, newest first.",
+        parameters=[OpenApiParameter("job", OpenApiTypes.UUID, description="Only the outputs of this job.")],
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def filter_queryset(self, queryset: QuerySet[Output]) -> QuerySet[Output]:
+        if self.action == "list" and "job" in self.request.query_params:
+            field = serializers.UUIDField()
+            try:
+                job = field.to_internal_value(self.request.query_params["job"])
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"job": exc.detail}) from exc
+            queryset = queryset.filter(job__public_id=job)
+        return queryset
+
+    @extend_schema(summary="Metadata of one output (text outputs include the text).")
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Download the labelled file of an output.",
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            (200, "text/markdown"): OpenApiTypes.STR,
+            404: OpenApiResponse(ERROR_RESPONSE, description="No such output of yours."),
+        },
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, FileRenderer])
+    def download(self, request: Request, produce_id: str | None = None) -> FileResponse:
+        output = self.get_object()
+        response = output_file_response(output, as_attachment=True)
+        output_downloaded(request=request, output=output)
+        return response
+
+
+# ------------------------------------------------------------------------------
+# Reports
+# ------------------------------------------------------------------------------
+@extend_schema(responses={**COMMON_ERRORS})
+class ReportViewSet(EndUserApi, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ReportSerializer
+    pagination_class = Pagination
+
+    def get_queryset(self) -> QuerySet[OutputReport]:
+        return OutputReport.objects.filter(user=self.request.user).order_by("-created_at", "-pk")
+
+    @extend_schema(summary="The caller's reports, newest first.")
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Report one of the caller's outputs (illegal, harmful, wrong label, ...).",
+        request=s.ReportCreateSerializer,
+        responses={201: s.ReportSerializer, 400: ERROR_RESPONSE, 404: ERROR_RESPONSE},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = s.ReportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        output = get_object_or_404(Output, produce_id=data.validated_data["produce_id"], job__user=request.user)
+        report = output_report_create(
+            user=request.user,
+            output=output,
+            reason=data.validated_data["reason"],
+            details=data.validated_data["details"],
+            channel="api",
+            request=request,
+        )
+        return Response(s.ReportSerializer(report).data, status=status.HTTP_201_CREATED)
+
+
+# ------------------------------------------------------------------------------
+# Tokens
+# ------------------------------------------------------------------------------
+class TokenApi(APIView):
+    """Exchange a username and password for the user's API token; DELETE revokes it."""
+
+    authentication_classes = EndUserApi.authentication_classes
+    throttle_classes = [TokenThrottle]
+
+    def _is_post(self) -> bool:
+        return getattr(getattr(self, "request", None), "method", None) == "POST"
+
+    def get_permissions(self) -> list[Any]:
+        return [AllowAny()] if self._is_post() else [p() for p in END_USER_PERMISSIONS]
+
+    def get_authenticators(self) -> list[Any]:
+        # POST carries credentials in the body: no session, so no CSRF check is needed for it.
+        if self._is_post():
+            return []
+        return super().get_authenticators()
+
+    @extend_schema(
+        operation_id="token_create",
+        summary="Get the API token of a user (created on first use). Send it as 'Authorization: Token <key>'.",
+        request=s.TokenCreateSerializer,
+        responses={200: s.TokenSerializer, 400: ERROR_RESPONSE, 429: COMMON_ERRORS[429]},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.TokenCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request, username=data.validated_data["username"], password=data.validated_data["password"]
+        )
+        if user is None or not user.is_active:
+            raise serializers.ValidationError(_("The username or password is not right."), code="bad_credentials")
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key, "username": user.get_username()})
+
+    @extend_schema(
+        operation_id="token_delete",
+        summary="Revoke the caller's API token.",
+        request=None,
+        responses={204: None, **COMMON_ERRORS},
+    )
+    def delete(self, request: Request) -> Response:
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
