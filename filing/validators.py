@@ -55,3 +55,18 @@ def uscc_validate(value: str) -> str:
             code="uscc_check",
         )
     return code
+
+
+MODEL_CODE_LENGTH = 4
+MODEL_CODE_CHARACTERS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def model_code_validate(value: str) -> str:
+    """A model code is 4 digits or capital letters (the last 4 characters of the producer code)."""
+    code = value.strip().upper()
+    if len(code) != MODEL_CODE_LENGTH or not set(code) <= MODEL_CODE_CHARACTERS:
+        raise ValidationError(
+            _("A model code has exactly 4 characters, each a digit or a capital letter (for example GAN1)."),
+            code="model_code",
+        )
+    return code

@@ -12,9 +12,10 @@ class GenaiPlatformConfig(AppConfig):
 
 
 def _roles_sync_after_migrate(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
-    # post_migrate is sent once per app; the role permissions span all apps, so sync once, after
-    # the last app, when every app's permissions exist.
-    if sender.label != list(apps.get_app_configs())[-1].label:
+    # post_migrate is sent once per app with models, after every migration has run. The role
+    # permissions span all apps, so sync once, on this app's signal, creating every app's
+    # permissions first (Django would create the later apps' only on their own signals).
+    if sender.name != GenaiPlatformConfig.name:
         return
     from django.contrib.auth.management import create_permissions
 

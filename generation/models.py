@@ -19,6 +19,10 @@ class NetKind(models.TextChoices):
     LM = "lm", _("text from the language model")
 
 
+# The filing's net type (filing.ModelRecord.NetType) of each kind of net.
+NET_TYPE_OF_KIND = {NetKind.GAN: "gan", NetKind.VAE: "vae", NetKind.LM: "transformer"}
+
+
 class Checkpoint(models.Model):
     """Weights of a trained net, stored through the storage API and identified by their SHA-256.
 
@@ -39,6 +43,15 @@ class Checkpoint(models.Model):
         blank=True,
         related_name="checkpoints",
         verbose_name=_("training run"),
+    )
+    model_record = models.ForeignKey(
+        "filing.ModelRecord",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="checkpoints",
+        verbose_name=_("model record"),
+        help_text=_("The filed model this checkpoint is a version of; its code is written into every label."),
     )
     is_active = models.BooleanField(_("serving"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -94,6 +107,17 @@ class TrainingRun(models.Model):
     )
     seed = models.BigIntegerField(_("seed"), default=0)
     data = models.CharField(_("training data"), max_length=16, choices=TrainingData.choices, blank=True)
+    model_record = models.ForeignKey(
+        "filing.ModelRecord",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="training_runs",
+        verbose_name=_("model record"),
+    )
+    datasets = models.ManyToManyField(
+        "filing.Dataset", blank=True, related_name="training_runs", verbose_name=_("dataset records")
+    )
     epochs = models.PositiveIntegerField(_("epochs"), null=True, blank=True)
     minutes = models.FloatField(_("time budget (minutes)"), null=True, blank=True)
     config = models.JSONField(_("configuration asked for"), default=dict, blank=True)
@@ -174,6 +198,9 @@ class Job(models.Model):
     )
     reason = models.TextField(_("reason"), blank=True, help_text=_("why the job was refused or failed, in plain words"))
     risk_codes = models.JSONField(_("risk codes"), default=list, blank=True)
+    moderation = models.JSONField(
+        _("moderation verdicts"), default=dict, blank=True, help_text=_("input and output verdicts, without keywords")
+    )
     idempotency_key = models.CharField(_("idempotency key"), max_length=128, null=True, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     worker = models.CharField(_("worker"), max_length=255, blank=True)

@@ -19,7 +19,6 @@ Torch is imported only inside the functions that run in workers.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import uuid
@@ -74,6 +73,95 @@ def _job_input(kind: str, params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True)
 
 
+def _policy_refusal(checkpoint: Checkpoint | None) -> tuple[str, str] | None:
+    """Why the service may not run a job on ``checkpoint`` now, as (message, code); None if it may."""
+    if checkpoint is None:
+        return (
+            _("This generator is not ready yet: its net is still being trained. Please try again in a few minutes."),
+            "net_not_ready",
+        )
+    record = checkpoint.model_record
+    if record is None or record.approval != record.Approval.APPROVED:
+        return (
+            _("This generator is not available: its model has not been approved for service yet."),
+            "model_not_approved",
+        )
+    if not record.service.may_serve:
+        return (
+            _("This service is not open yet: it serves the public only once its filing is complete."),
+            "service_not_serving",
+        )
+    return None
+
+
+def _moderate(text: str, *, output: bool) -> Any:
+    from generation import moderation
+
+    try:
+        return moderation.moderate_output(text) if output else moderation.moderate_input(text)
+    except moderation.ModerationUnavailable as exc:
+        # Fail closed: no moderation, no generation.
+        raise JobUnavailable(
+            _("Content checks are unavailable at the moment, so nothing can be generated. Please try again later."),
+            code="moderation_unavailable",
+        ) from exc
+
+
+@transaction.atomic(durable=True)
+def _job_refused_by_moderation(
+    *,
+    user: Any,
+    request: Any,
+    kind: str,
+    params: dict[str, Any],
+    seed: int,
+    checkpoint: Checkpoint,
+    verdict: Any,
+    idempotency_key: str | None,
+) -> Job:
+    from generation.moderation import refusal_message
+
+    reason = refusal_message(verdict)
+    job = Job.objects.create(
+        user=user,
+        kind=kind,
+        params=params,
+        seed=seed,
+        checkpoint=checkpoint,
+        status=Job.Status.REFUSED,
+        reason=reason,
+        risk_codes=list(verdict.risk_codes),
+        moderation={"input": verdict.as_dict()},
+        idempotency_key=idempotency_key or None,
+        finished_at=timezone.now(),
+    )
+    audit.generation_event(
+        event_type="generation.refused",
+        actor=user,
+        request=request,
+        subject=job,
+        **_serving_facts(checkpoint),
+        keyword_library_version=str(verdict.library_version),
+        decision="refused",
+        risk_codes=list(verdict.risk_codes),
+        input_content=_job_input(kind, params),
+        payload={"job_id": str(job.public_id), "kind": kind, "reason": reason, "stage": "input_moderation"},
+    )
+    return job
+
+
+def _serving_facts(checkpoint: Checkpoint | None) -> dict[str, str]:
+    """The service filing number, model record and checkpoint in force, for audit records."""
+    if checkpoint is None:
+        return {}
+    record = checkpoint.model_record
+    return {
+        "checkpoint_sha256": checkpoint.sha256,
+        "model_record": str(record) if record else "",
+        "filing_number": record.service.filing_number if record else "",
+    }
+
+
 def _refuse(*, user: Any, request: Any, kind: str, params: dict[str, Any], reason: str, stage: str) -> None:
     with transaction.atomic():
         audit.generation_event(
@@ -108,12 +196,26 @@ def job_submit(
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
     cleaned, seed = params_clean(kind, params)
     checkpoint = checkpoint_serving(kind)
-    if checkpoint is None:
-        reason = _(
-            "This generator is not ready yet: its net is still being trained. Please try again in a few minutes."
-        )
+    refusal = _policy_refusal(checkpoint)
+    if refusal:
+        reason, code = refusal
         _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
-        raise JobUnavailable(reason, code="net_not_ready")
+        raise JobUnavailable(reason, code=code)
+    assert checkpoint is not None
+    verdict = None
+    if kind == NetKind.LM and cleaned["prompt"]:
+        verdict = _moderate(cleaned["prompt"], output=False)
+        if verdict.blocked:
+            return _job_refused_by_moderation(
+                user=user,
+                request=request,
+                kind=kind,
+                params=cleaned,
+                seed=seed,
+                checkpoint=checkpoint,
+                verdict=verdict,
+                idempotency_key=idempotency_key,
+            )
     return _job_create(
         user=user,
         kind=kind,
@@ -122,6 +224,7 @@ def job_submit(
         checkpoint=checkpoint,
         idempotency_key=idempotency_key,
         request=request,
+        input_verdict=verdict,
     )
 
 
@@ -135,6 +238,7 @@ def _job_create(
     checkpoint: Checkpoint,
     idempotency_key: str | None,
     request: Any,
+    input_verdict: Any = None,
 ) -> Job:
     job = Job(
         user=user,
@@ -143,6 +247,8 @@ def _job_create(
         seed=seed,
         checkpoint=checkpoint,
         idempotency_key=idempotency_key or None,
+        risk_codes=list(input_verdict.risk_codes) if input_verdict else [],
+        moderation={"input": input_verdict.as_dict()} if input_verdict else {},
         enqueued_at=timezone.now(),
     )
     try:
@@ -156,7 +262,9 @@ def _job_create(
         actor=user,
         request=request,
         subject=job,
-        checkpoint_sha256=checkpoint.sha256,
+        **_serving_facts(checkpoint),
+        keyword_library_version=str(input_verdict.library_version) if input_verdict else None,
+        risk_codes=list(input_verdict.risk_codes) if input_verdict else None,
         decision="allowed",
         input_content=_job_input(kind, params),
         payload={"job_id": str(job.public_id), "kind": kind, "params": params | {"seed": seed}},
@@ -188,7 +296,12 @@ class Deliverable:
 
 def _claim(job_id: int, worker: str) -> Job | None:
     with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        job = (
+            Job.objects.select_for_update(of=("self",))
+            .select_related("checkpoint__model_record__service__provider", "user")
+            .filter(pk=job_id)
+            .first()
+        )
         if job is None or job.status != Job.Status.QUEUED:
             return None
         job.status = Job.Status.RUNNING
@@ -213,7 +326,7 @@ def _fail(job: Job, reason: str) -> None:
             event_type="generation.failed",
             actor=job.user,
             subject=job,
-            checkpoint_sha256=job.checkpoint.sha256 if job.checkpoint else "",
+            **_serving_facts(job.checkpoint),
             payload={"job_id": str(job.public_id), "kind": job.kind, "reason": reason, "latency_ms": _latency_ms(job)},
         )
 
@@ -235,14 +348,6 @@ def net_load(checkpoint: Checkpoint) -> LoadedNet:
             _NET_CACHE.pop(next(iter(_NET_CACHE)))
         _NET_CACHE[checkpoint.sha256] = loaded
     return loaded
-
-
-def _png(pixels: Any) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _sample(job: Job, net: Any) -> list[Any]:
@@ -273,14 +378,73 @@ def produce_id_for(job: Job, index: int) -> str:
     return uuid.uuid5(job.public_id, str(index)).hex
 
 
-def _deliverable(job: Job, item: Any, index: int) -> Deliverable:
-    """Turn one sample into the file delivered to the user.
+class OutputBlocked(Exception):
+    """Output moderation withheld the generated text."""
 
-    This is where output moderation and the explicit and implicit labels apply.
+    def __init__(self, verdict: Any) -> None:
+        super().__init__("output blocked")
+        self.verdict = verdict
+
+
+def producer_code_for(checkpoint: Checkpoint) -> str:
+    """The ContentProducer code of outputs of ``checkpoint``: provider USCC, generation service, model code."""
+    from generation.labels import producer_code_build
+
+    record = checkpoint.model_record
+    if record is None:
+        raise RuntimeError("the checkpoint belongs to no model record, so its outputs cannot be labelled")
+    return producer_code_build(uscc=record.service.provider.uscc, service_type="1", model_code=record.code)
+
+
+def _deliverable(item: Any, *, produce_id: str, producer: str) -> Deliverable:
+    """Turn one sample into the labelled file delivered to the user.
+
+    Both labels are written and read back here (``label_*`` raise if the label does not read
+    back), so a job whose output cannot be labelled fails instead of delivering it.
     """
+    from generation.labels import label_image, label_text, text_body
+
     if isinstance(item, str):
-        return Deliverable(media=Output.Media.TEXT, content=item.encode(), text=item, extension="txt")
-    return Deliverable(media=Output.Media.IMAGE, content=_png(item), text="", extension="png")
+        markdown = label_text(item, produce_id=produce_id, producer=producer)
+        return Deliverable(media=Output.Media.TEXT, content=markdown.encode(), text=text_body(markdown), extension="md")
+    png = label_image(item, produce_id=produce_id, producer=producer)
+    return Deliverable(media=Output.Media.IMAGE, content=png, text="", extension="png")
+
+
+def _output_moderation(job: Job, samples: list[Any]) -> dict[str, Any] | None:
+    """Moderate generated text before anything is stored; raises OutputBlocked when it must be withheld."""
+    texts = [item for item in samples if isinstance(item, str)]
+    if not texts:
+        return None
+    verdict = _moderate("\n".join(texts), output=True)
+    if verdict.blocked:
+        raise OutputBlocked(verdict)
+    return verdict.as_dict()
+
+
+@transaction.atomic
+def _block(job: Job, verdict: Any) -> None:
+    from generation.moderation import refusal_message
+
+    reason = refusal_message(verdict)
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+        status=Job.Status.REFUSED,
+        reason=reason,
+        risk_codes=list(verdict.risk_codes),
+        moderation={**job.moderation, "output": verdict.as_dict()},
+        finished_at=timezone.now(),
+    )
+    if updated:
+        audit.generation_event(
+            event_type="generation.output_blocked",
+            actor=job.user,
+            subject=job,
+            **_serving_facts(job.checkpoint),
+            keyword_library_version=str(verdict.library_version),
+            decision="blocked",
+            risk_codes=list(verdict.risk_codes),
+            payload={"job_id": str(job.public_id), "kind": job.kind, "latency_ms": _latency_ms(job)},
+        )
 
 
 def job_run(*, job_id: int, worker: str = "") -> Job | None:
@@ -291,11 +455,20 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
         return None
     try:
         assert job.checkpoint is not None  # set at submission
+        producer = producer_code_for(job.checkpoint)
         loaded = net_load(job.checkpoint)
         samples = _sample(job, loaded.net)
         if len(samples) != output_count(job.kind, job.params):
             raise RuntimeError(f"the net returned {len(samples)} items, expected {output_count(job.kind, job.params)}")
-        deliverables = [_deliverable(job, item, index) for index, item in enumerate(samples)]
+        output_verdict = _output_moderation(job, samples)
+        deliverables = [
+            _deliverable(item, produce_id=produce_id_for(job, index), producer=producer)
+            for index, item in enumerate(samples)
+        ]
+    except OutputBlocked as blocked:
+        _block(job, blocked.verdict)
+        job.refresh_from_db()
+        return job
     except Exception as exc:
         logger.exception("job %s failed", job.pk)
         _fail(job, _("Generation failed: %(error)s") % {"error": str(exc) or type(exc).__name__})
@@ -312,7 +485,11 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
         stored.append((index, item, produce_id, default_storage.save(name, ContentFile(item.content))))
 
     with transaction.atomic():
-        current = Job.objects.select_for_update().get(pk=job.pk)
+        current = (
+            Job.objects.select_for_update(of=("self",))
+            .select_related("checkpoint__model_record__service", "user")
+            .get(pk=job.pk)
+        )
         if current.status != Job.Status.RUNNING or current.attempts != job.attempts:
             # The sweeper gave this job to another worker meanwhile; that worker finishes it.
             logger.warning("job %s was reassigned while running; dropping this attempt", job.pk)
@@ -333,17 +510,20 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
         )
         current.status = Job.Status.SUCCEEDED
         current.finished_at = timezone.now()
-        current.save(update_fields=["status", "finished_at"])
+        if output_verdict:
+            current.moderation = {**current.moderation, "output": output_verdict}
+        current.save(update_fields=["status", "finished_at", "moderation"])
         # One record per output, so that an output's ProduceID leads to its own record.
         for output, (_index, item, _produce_id, _name) in zip(outputs, stored, strict=True):
             audit.generation_event(
                 event_type="generation.succeeded",
                 actor=current.user,
                 subject=output,
-                checkpoint_sha256=current.checkpoint.sha256 if current.checkpoint else "",
+                **_serving_facts(current.checkpoint),
                 produce_id=output.produce_id,
                 output_content=item.content,
                 output_media_type="image/png" if item.media == Output.Media.IMAGE else "text/markdown",
+                decision="allowed",
                 payload={
                     "job_id": str(current.public_id),
                     "kind": current.kind,
@@ -400,6 +580,7 @@ def checkpoint_store(
     metric_name: str = "",
     metric_value: float | None = None,
     training_run: Any = None,
+    model_record: Any = None,
 ) -> Checkpoint:
     """Write checkpoint bytes through the storage API and record them (idempotent on the hash)."""
     if hashlib.sha256(data).hexdigest() != sha256:
@@ -417,6 +598,7 @@ def checkpoint_store(
         metric_name=metric_name,
         metric_value=metric_value,
         training_run=training_run,
+        model_record=model_record,
     )
 
 

@@ -8,8 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from django.conf import settings
+
+
+@worker_init.connect
+def _label_font_required(**kwargs: Any) -> None:
+    # Workers do not run Django's system checks: refuse to start rather than draw boxes for "AI生成".
+    from generation.labels import label_font_require
+
+    label_font_require()
 
 
 @worker_process_init.connect

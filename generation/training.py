@@ -20,14 +20,25 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from filing.services import dataset_register, model_record_for_net
 from genai_platform.version import code_version
-from generation.models import DEFAULT_TRAINING_DATA, Checkpoint, NetKind, TrainingData, TrainingEpoch, TrainingRun
+from generation.models import (
+    DEFAULT_TRAINING_DATA,
+    NET_TYPE_OF_KIND,
+    Checkpoint,
+    NetKind,
+    TrainingData,
+    TrainingEpoch,
+    TrainingRun,
+)
 from generation.services import checkpoint_activate, checkpoint_serving, checkpoint_store
 
 logger = logging.getLogger(__name__)
 
 # Quick trainings started at first start so a fresh install can generate within minutes.
 DEMO_MINUTES = {NetKind.GAN: 3.0, NetKind.VAE: 1.0, NetKind.LM: 3.0}
+# Short epochs and a smaller held-out sample, so a demo run shows progress every few seconds.
+DEMO_CONFIG: dict[str, dict[str, Any]] = {NetKind.LM: {"steps_per_epoch": 40, "eval_chars": 20000}}
 # Metrics where lower is better (all of ours: FID, nats).
 LOWER_IS_BETTER = True
 
@@ -74,6 +85,7 @@ def training_run_create(
             minutes=minutes,
             config=config or {},
             data=data,
+            model_record=model_record_for_net(net_type=NET_TYPE_OF_KIND[NetKind(kind)]),
             requested_by=requested_by,
             is_demo=is_demo,
         )
@@ -91,14 +103,18 @@ def _enqueue(run: TrainingRun) -> None:
 def training_bootstrap() -> list[TrainingRun]:
     """Start a quick demo training for every net that has no checkpoint and no training under way."""
     started = []
-    for kind in NetKind.values:
+    for kind in sorted(NetKind.values, key=lambda k: DEMO_MINUTES[NetKind(k)]):  # quickest first
         if Checkpoint.objects.filter(kind=kind).exists():
             continue
         if TrainingRun.objects.filter(
             kind=kind, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
         ).exists():
             continue
-        started.append(training_run_create(kind=kind, minutes=DEMO_MINUTES[NetKind(kind)], is_demo=True))
+        started.append(
+            training_run_create(
+                kind=kind, minutes=DEMO_MINUTES[NetKind(kind)], config=DEMO_CONFIG.get(kind), is_demo=True
+            )
+        )
     return started
 
 
@@ -107,6 +123,26 @@ def _training_data(run: TrainingRun) -> Any:
 
     loaders = {TrainingData.MNIST5K: data.mnist5k, TrainingData.DIGITS8: data.digits8, TrainingData.SONGCI: data.songci}
     return loaders[TrainingData(run.data or DEFAULT_TRAINING_DATA[NetKind(run.kind)])]()
+
+
+def _dataset_record(run: TrainingRun, data: Any) -> None:
+    """Register the exact bytes trained on as a filing dataset record and link it to the run."""
+    if hasattr(data, "train_x"):
+        items = int(data.train_x.shape[0] + data.test_x.shape[0])
+        size = int(data.train_x.numel() + data.test_x.numel())
+    else:
+        items = data.text.count("\n") + 1
+        size = len(data.text.encode())
+    dataset = dataset_register(
+        name=data.name,
+        sha256=data.fingerprint,
+        source=data.source,
+        licence=data.licence,
+        licence_text=getattr(data, "licence_text", ""),
+        items=items,
+        size_bytes=size,
+    )
+    run.datasets.add(dataset)
 
 
 def _claim(run_id: int) -> TrainingRun | None:
@@ -166,13 +202,15 @@ def training_run_execute(
         return TrainingRun.objects.filter(pk=run.pk, cancel_requested=True).exists()
 
     try:
+        data = _training_data(run)
+        _dataset_record(run, data)
         result = train(
             run.kind,
             seed=run.seed,
             epochs=run.epochs,
             minutes=run.minutes,
             config=run.config or None,
-            data=_training_data(run),
+            data=data,
             on_epoch=record_epoch,
             should_stop=cancelled,
             threads=settings.GENAI_TORCH_THREADS,
@@ -194,6 +232,7 @@ def training_run_execute(
             metric_name=result.metric_name,
             metric_value=result.best_metric,
             training_run=run,
+            model_record=run.model_record,
         )
         serving = checkpoint_serving(run.kind)
         if (

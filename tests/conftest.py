@@ -16,6 +16,30 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
 
 
+@pytest.fixture(autouse=True)
+def _migration_data(request: pytest.FixtureRequest) -> None:
+    """Tests that use the database see the data the migrations load (role groups, risk taxonomy,
+    safety thresholds): a transactional test earlier in the run flushes every table, and this puts
+    the data back (a couple of queries when it is there).
+    """
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if "transactional_db" in names or (marker is not None and marker.kwargs.get("transaction")):
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or marker is not None:
+        request.getfixturevalue("db")
+    else:
+        return
+    from django.contrib.auth.models import Group
+
+    from filing.safety.seed import safety_data_ensure
+    from genai_platform.roles import ROLE_PERMISSIONS, roles_sync
+
+    safety_data_ensure()
+    if Group.objects.filter(name__in=[r.value for r in ROLE_PERMISSIONS]).count() < len(ROLE_PERMISSIONS):
+        roles_sync()
+
+
 @pytest.fixture
 def embedded_env(tmp_path: Path) -> dict[str, str]:
     """Environment for a subprocess running the platform on its embedded default in ``tmp_path``."""

@@ -18,9 +18,13 @@ def test_demo_data_creates_a_provider_a_service_and_one_user_per_role(capsys):
     assert user_has_role(users["auditor"], Role.AUDITOR) and not user_has_role(users["auditor"], Role.OPERATOR)
     assert user_has_role(users["enduser"], Role.END_USER) and not users["enduser"].is_staff
     provider = Provider.objects.get()
-    assert Service.objects.get().provider == provider
+    service = Service.objects.get()
+    assert service.provider == provider and service.may_serve
+    assert {r.code for r in service.model_records.filter(approval="approved")} == {"DGAN", "DVAE", "DSCI"}
     # Each password is printed once and is the one that works.
-    for line in printed.splitlines()[1:]:
+    password_lines = [line for line in printed.splitlines() if line.startswith("  ")]
+    assert len(password_lines) == 4
+    for line in password_lines:
         username, *_, password = line.split()
         assert users[username].check_password(password)
 

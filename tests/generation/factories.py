@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
-from generation.models import Checkpoint
+from filing.models import ModelRecord, Provider, Service
+from generation.models import NET_TYPE_OF_KIND, Checkpoint, NetKind
 from generation.services import checkpoint_activate, checkpoint_store
 
 TINY_VOCAB = "春风花月夜山水云天人"
+TEST_USCC = "91110108MA0DEM0000"
+MODEL_CODES = {"gan": "TGAN", "vae": "TVAE", "lm": "TLMC"}
+
+
+def service_serving(*, internal_testing: bool = True, status: str = Service.Status.DRAFT) -> Service:
+    """The provider and service that test checkpoints serve under (internal testing by default)."""
+    provider, _ = Provider.objects.get_or_create(uscc=TEST_USCC, defaults={"legal_name": "测试科技有限公司"})
+    service, _ = Service.objects.update_or_create(
+        provider=provider, name="测试服务", defaults={"internal_testing": internal_testing, "status": status}
+    )
+    return service
+
+
+def model_record_for(kind: str, *, approval: str = ModelRecord.Approval.APPROVED) -> ModelRecord:
+    record, _ = ModelRecord.objects.update_or_create(
+        code=MODEL_CODES[kind],
+        defaults={
+            "service": service_serving(),
+            "name": f"test {kind}",
+            "net_type": NET_TYPE_OF_KIND[NetKind(kind)],
+            "approval": approval,
+        },
+    )
+    return record
 
 
 def checkpoint_tiny(kind: str, *, seed: int = 0, activate: bool = True) -> Checkpoint:
@@ -25,7 +50,13 @@ def checkpoint_tiny(kind: str, *, seed: int = 0, activate: bool = True) -> Check
     net = build_net(kind, config)
     data = checkpoint_dumps(kind=kind, config=config, state=net.state_dict(), extra={"test": True})
     checkpoint = checkpoint_store(
-        kind=kind, data=data, sha256=checkpoint_sha256(data), config=config, metric_name="test", metric_value=1.0
+        kind=kind,
+        data=data,
+        sha256=checkpoint_sha256(data),
+        config=config,
+        metric_name="test",
+        metric_value=1.0,
+        model_record=model_record_for(kind),
     )
     if activate:
         checkpoint_activate(checkpoint=checkpoint)

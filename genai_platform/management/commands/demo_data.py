@@ -12,8 +12,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
-from filing.models import Provider, Service
+from filing.models import ModelRecord, Provider, Service
 from filing.services import provider_create, service_create
 from genai_platform.roles import Role, user_role_add
 
@@ -21,6 +22,12 @@ from genai_platform.roles import Role, user_role_add
 DEMO_USCC = "91110108MA0DEM0000"
 DEMO_PROVIDER = "演示科技有限公司（示例数据）"
 DEMO_SERVICE = "演示生成式人工智能服务"
+# One model record per net, approved, so the demo service can serve while in internal testing.
+DEMO_MODELS = (
+    ("演示手写数字生成对抗网络", ModelRecord.NetType.GAN, "DGAN"),
+    ("演示手写数字变分自编码器", ModelRecord.NetType.VAE, "DVAE"),
+    ("演示宋词自注意力语言模型", ModelRecord.NetType.TRANSFORMER, "DSCI"),
+)
 
 # username, role, is_staff (operators and auditors work in the admin), is_superuser
 DEMO_USERS: tuple[tuple[str, Role | None, bool, bool], ...] = (
@@ -39,8 +46,23 @@ class Command(BaseCommand):
         provider = Provider.objects.filter(uscc=DEMO_USCC).first() or provider_create(
             legal_name=DEMO_PROVIDER, uscc=DEMO_USCC
         )
-        if not Service.objects.filter(provider=provider, name=DEMO_SERVICE).exists():
-            service_create(provider=provider, name=DEMO_SERVICE)
+        service = Service.objects.filter(provider=provider, name=DEMO_SERVICE).first()
+        if service is None:
+            service = service_create(provider=provider, name=DEMO_SERVICE)
+            service.internal_testing = True
+            service.save(update_fields=["internal_testing"])
+        for name, net_type, code in DEMO_MODELS:
+            ModelRecord.objects.get_or_create(
+                code=code,
+                defaults={
+                    "service": service,
+                    "name": name,
+                    "net_type": net_type,
+                    "approval": ModelRecord.Approval.APPROVED,
+                    "approved_by": "demo_data",
+                    "approved_at": timezone.now(),
+                },
+            )
 
         user_model = get_user_model()
         created: list[tuple[str, str, str]] = []

@@ -74,7 +74,7 @@ class Command(BaseCommand):
             web = [python, manage, "runserver", f"{host}:{port}", "--noreload", "--skip-checks"]
         else:
             web = [python, "-m", "gunicorn", "genai_platform.wsgi", "--bind", f"{host}:{port}", "--workers", "2"]
-        celery = [python, "-m", "celery", "-A", "genai_platform"]
+        celery = [python, "-m", "celery", "-A", "genai_platform", "--quiet"]
         serving_queues = ",".join(q.value for q in Queue if q is not Queue.TRAINING)
         # Training gets a worker of its own, so a long training run never delays an end user's job.
         commands: dict[str, list[str]] = {
