@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
+
 from audit import integrity
 from audit.models import LogEntry, Seal, SequenceCounter
 from audit.services import anchor_read, audit_event, public_key_raw
@@ -32,8 +34,6 @@ REORDERED = "reordered"
 FORGED_SEAL = "forged seal"
 MISSING_SEAL = "missing seal"
 TAIL_CUT = "tail cut"
-
-_HASHED_COLUMNS = ("seq", *integrity.RECORD_FIELDS, "record_hash")
 
 
 @dataclass
@@ -69,25 +69,48 @@ class VerifyResult:
         return text
 
 
+def _time_sql() -> str:
+    """SQL giving ``created_at`` in the canonical text form, so no row is converted in Python."""
+    if connection.vendor == "postgresql":
+        return "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+    return (
+        "CASE WHEN instr(created_at, '.') > 0 THEN replace(created_at, ' ', 'T') || 'Z' "
+        "ELSE replace(created_at, ' ', 'T') || '.000000Z' END"
+    )
+
+
+def _fetch(*, first: int, last: int, limit: int | None = None) -> list[tuple[Any, ...]]:
+    columns = ", ".join(("seq", _time_sql(), *integrity.RECORD_FIELDS[1:], "record_hash"))
+    # Only constant column names and expressions are put in the text; values go as parameters.
+    sql = f"SELECT {columns} FROM audit_logentry WHERE seq >= %s AND seq <= %s ORDER BY seq"  # noqa: S608
+    params: list[Any] = [first, last]
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _rows(seq_from: int, seq_to: int | None, chunk: int = 5000) -> Iterator[tuple[Any, ...]]:
     """Records from ``seq_from`` in sequence order, fetched by keyset pages of ``chunk``."""
-    qs = LogEntry.objects.order_by("seq")
     next_from = seq_from
+    upper = seq_to if seq_to is not None else 2**62
     while True:
-        page = qs.filter(seq__gte=next_from)
-        if seq_to is not None:
-            page = page.filter(seq__lte=seq_to)
-        batch = list(page.values_list(*_HASHED_COLUMNS)[:chunk])
+        batch = _fetch(first=next_from, last=upper, limit=chunk)
         if not batch:
             return
         yield from batch
         next_from = batch[-1][0] + 1
 
 
+def block_rows(first_seq: int, last_seq: int) -> list[tuple[Any, ...]]:
+    return _fetch(first=first_seq, last=last_seq)
+
+
 def _computed(row: tuple[Any, ...]) -> str:
-    values = list(row[1:-1])
-    values[0] = integrity.time_canonical(values[0])
-    return integrity.record_hash(values)
+    return integrity.record_hash(row[1:-1])
 
 
 def _purged_blocks(public: bytes) -> set[int]:
@@ -212,11 +235,7 @@ def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_an
             continue
         if lo > seal.first_seq or (hi is not None and hi < seal.last_seq):
             # Partly inside the range: read the whole block.
-            block = list(
-                LogEntry.objects.filter(seq__gte=seal.first_seq, seq__lte=seal.last_seq)
-                .order_by("seq")
-                .values_list(*_HASHED_COLUMNS)
-            )
+            block = block_rows(seal.first_seq, seal.last_seq)
         problem = _block_problem(seal, block)
         if problem:
             return fail(problem)
@@ -297,8 +316,7 @@ def record_proof(entry: LogEntry) -> dict[str, Any] | None:
     if len(hashes) != seal.record_count:
         return {"seal": seal, "proof": [], "valid": False}
     proof = integrity.merkle_proof(hashes, index)
-    row = LogEntry.objects.filter(seq=entry.seq).values_list(*_HASHED_COLUMNS).get()
-    recomputed = _computed(row)
+    recomputed = _computed(block_rows(entry.seq, entry.seq)[0])
     valid = recomputed == entry.record_hash and integrity.merkle_proof_check(recomputed, proof, seal.merkle_root)
     return {"seal": seal, "proof": proof, "valid": valid}
 

@@ -161,3 +161,17 @@ def test_merkle_proofs_check_for_every_leaf_and_fail_for_a_wrong_one():
     for i, h in enumerate(hashes):
         assert integrity.merkle_proof_check(h, integrity.merkle_proof(hashes, i), root)
     assert not integrity.merkle_proof_check(hashes[0], integrity.merkle_proof(hashes, 1), root)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["2026-01-01T00:00:00.000000Z", "1", 'quote " and \\ backslash', "", None, "控制\x01\n\t", 65535],
+        ["x" * 3, "\u2028\u2029", "emoji \U0001f600", "", 0, '{"a":[1,2]}'],
+    ],
+)
+def test_record_hash_text_is_exactly_the_json_definition(values):
+    import json
+
+    text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    assert integrity.record_hash(values) == hashlib.sha256(integrity.RECORD_PREFIX + text.encode()).hexdigest()

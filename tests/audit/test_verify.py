@@ -212,3 +212,14 @@ def test_record_hash_is_reproducible_from_its_definition(records):
         separators=(",", ":"),
     )
     assert hashlib.sha256(integrity.RECORD_PREFIX + text.encode()).hexdigest() == entry.record_hash
+
+
+def test_a_record_written_on_a_whole_second_verifies(records):
+    from datetime import UTC, datetime
+    from unittest import mock
+
+    with mock.patch("django.utils.timezone.now", return_value=datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)):
+        (seq,) = records(1)
+    services.seals_make()
+    assert LogEntry.objects.get(seq=seq).created_at.microsecond == 0
+    assert log_verify().ok

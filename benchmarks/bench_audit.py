@@ -1,0 +1,367 @@
+"""Audit log benchmark: ingest, export and verification, as ratios against baselines measured in the same run.
+
+    python benchmarks/bench_audit.py [--writers 4] [--per-writer 1500] [--export-rows 100000 1000000]
+
+Runs on PostgreSQL when DATABASE_URL is set (in a scratch database ``<name>_auditbench`` created
+next to it and dropped at the end), otherwise on SQLite in a temporary directory. The live audit
+log is never touched.
+
+- ingest: records/s written through ``audit.services`` by concurrent writer processes (each record
+  its own transaction, as in production) vs plain single-row INSERTs of rows of the same width
+  into a table without triggers, by the same number of processes. Goal >= 0.5x.
+- export: CSV rows/s of ``audit_export``'s writer vs ``COPY (SELECT ...) TO STDOUT WITH CSV`` of
+  the same rows (SQLite: a bare cursor into csv.writer). Goal >= 0.3x. Peak memory of the export
+  process at each size; goal: growth < 50 MB from 100,000 to 1,000,000 rows.
+- verification: records/s of ``log_verify`` over everything (goal >= 100,000/s), and sealing
+  records/s against the ingest goal (half the plain INSERT rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+
+def _setup(database_url: str, data_dir: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["GENAI_DATA_DIR"] = data_dir
+    os.environ["DJANGO_SETTINGS_MODULE"] = "genai_platform.settings.base"
+    os.environ.setdefault("GENAI_LOG_FORMAT", "text")
+    import django
+
+    django.setup()
+
+
+# ------------------------------------------------------------------------------
+# Child processes
+# ------------------------------------------------------------------------------
+def _ingest_child(args: tuple[str, str, int, int, str, Any]) -> None:
+    database_url, data_dir, count, index, mode, barrier = args
+    _setup(database_url, data_dir)
+    from django.db import connection
+
+    from audit import services
+
+    digest = hashlib.sha256(b"x").hexdigest()
+    connection.ensure_connection()
+    barrier.wait()
+    if mode == "audit":
+        for i in range(count):
+            services.generation_event(
+                event_type="generation.succeeded",
+                actor_id=str(index),
+                actor_username=f"writer{index}",
+                source_ip="10.0.0.1",
+                source_port=40000 + i % 1000,
+                user_agent="bench",
+                subject=("generation.output", str(i), f"output {i}"),
+                filing_number="F-0001",
+                model_record="digits-gan v1",
+                checkpoint_sha256=digest,
+                keyword_library_version="3",
+                decision="allowed",
+                produce_id=f"P{index}-{i}",
+                output_sha256=digest,
+                payload={"job_id": str(i), "kind": "gan", "latency_ms": 120},
+            )
+    else:
+        from audit.integrity import RECORD_FIELDS
+
+        columns = ", ".join(("seq", *RECORD_FIELDS, "record_hash"))
+        sql = f"INSERT INTO bench_plain ({columns}) VALUES ({', '.join(['%s'] * (len(RECORD_FIELDS) + 2))})"  # noqa: S608
+        from django.utils import timezone
+
+        with connection.cursor() as cursor:
+            for i in range(count):
+                cursor.execute(
+                    sql,
+                    [
+                        index * 10_000_000 + i,
+                        connection.ops.adapt_datetimefield_value(timezone.now()),
+                        str(index),
+                        f"writer{index}",
+                        "10.0.0.1",
+                        40000 + i % 1000,
+                        "bench",
+                        "generation.succeeded",
+                        "generation.output",
+                        str(i),
+                        f"output {i}",
+                        "F-0001",
+                        "digits-gan v1",
+                        digest,
+                        "3",
+                        "allowed",
+                        "",
+                        f"P{index}-{i}",
+                        "",
+                        digest,
+                        '{"job_id":"1","kind":"gan","latency_ms":120}',
+                        digest,
+                    ],
+                )
+
+
+def _export_child(args: tuple[str, str, int, str]) -> tuple[float, int]:
+    """Export the first ``rows`` records as CSV; returns (seconds, peak RSS in KB)."""
+    database_url, data_dir, rows, out = args
+    _setup(database_url, data_dir)
+    from audit.exports import export_create, export_write_file
+    from audit.selectors import LogFilters
+
+    export = export_create(user=None, fmt="csv", filters=LogFilters(seq_to=str(rows)), pseudonymise=False)
+    start = time.perf_counter()
+    export_write_file(export=export, path=Path(out))
+    return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _baseline_export_child(args: tuple[str, str, int]) -> float:
+    database_url, data_dir, rows = args
+    _setup(database_url, data_dir)
+    from django.db import connection
+
+    from audit.integrity import RECORD_FIELDS
+
+    columns = ", ".join(("seq", *RECORD_FIELDS, "record_hash"))
+    query = f"SELECT {columns} FROM audit_logentry WHERE seq <= {int(rows)} ORDER BY seq"  # noqa: S608
+    sink = _NullWriter()
+    start = time.perf_counter()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH CSV HEADER", sink)
+        else:
+            import csv
+
+            writer = csv.writer(io.TextIOWrapper(sink, encoding="utf-8", write_through=True))
+            cursor.execute(query)
+            while batch := cursor.fetchmany(5000):
+                writer.writerows(batch)
+    return time.perf_counter() - start
+
+
+class _NullWriter(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(data)
+
+
+# ------------------------------------------------------------------------------
+# Scratch database
+# ------------------------------------------------------------------------------
+def _scratch_database(tmp: str) -> tuple[str, Any]:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        return f"sqlite:///{tmp}/bench.sqlite3", None
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg2
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") + "_auditbench"
+    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
+
+
+def _bulk_load(rows: int, start_seq: int) -> None:
+    """Append ``rows`` records with valid hashes directly (setup only; the writer is measured above)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from audit import integrity
+
+    digest = hashlib.sha256(b"y").hexdigest()
+    now = timezone.now()
+    stamp = integrity.time_canonical(now)
+    db_time = connection.ops.adapt_datetimefield_value(now)
+    columns = ("seq", *integrity.RECORD_FIELDS, "record_hash")
+    chunk = 20_000
+    with connection.cursor() as cursor:
+        for base in range(start_seq, start_seq + rows, chunk):
+            batch = []
+            for seq in range(base, min(base + chunk, start_seq + rows)):
+                values = [
+                    stamp,
+                    str(seq % 500),
+                    f"user{seq % 500}",
+                    "10.0.0.2",
+                    40000 + seq % 1000,
+                    "bench",
+                    "generation.requested",
+                    "generation.job",
+                    str(seq),
+                    f"job {seq}",
+                    "F-0001",
+                    "digits-gan v1",
+                    digest,
+                    "3",
+                    "allowed",
+                    "A.1.2" if seq % 20 == 0 else "",
+                    f"P{seq}",
+                    digest,
+                    "",
+                    f'{{"job_id":"{seq}","kind":"gan"}}',
+                ]
+                row_hash = integrity.record_hash(values)
+                values[0] = db_time
+                batch.append([seq, *values, row_hash])
+            if connection.vendor == "postgresql":
+                buffer = io.StringIO()
+                import csv
+
+                writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)  # "" is an empty string, not NULL
+                for row in batch:
+                    writer.writerow(["" if v is None else v for v in row])
+                buffer.seek(0)
+                cursor.cursor.copy_expert(f"COPY audit_logentry ({', '.join(columns)}) FROM STDIN WITH CSV", buffer)
+            else:
+                cursor.executemany(
+                    f"INSERT INTO audit_logentry ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
+                    batch,
+                )
+        # Move the counter past the loaded rows (the counter's trigger allows one step at a time).
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE audit_sequence DISABLE TRIGGER USER")
+            cursor.execute("UPDATE audit_sequence SET last_seq = %s", [start_seq + rows - 1])
+            cursor.execute("ALTER TABLE audit_sequence ENABLE TRIGGER USER")
+        else:
+            cursor.execute("DROP TRIGGER audit_sequence_forward")
+            cursor.execute("UPDATE audit_sequence SET last_seq = %s", [start_seq + rows - 1])
+
+
+# ------------------------------------------------------------------------------
+# Main
+# ------------------------------------------------------------------------------
+def _run_ingest(ctx: Any, url: str, data_dir: str, writers: int, per_writer: int, mode: str) -> float:
+    barrier = ctx.Barrier(writers + 1)
+    procs = [
+        ctx.Process(target=_ingest_child, args=((url, data_dir, per_writer, n, mode, barrier),)) for n in range(writers)
+    ]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for p in procs:
+        p.join()
+    elapsed = time.perf_counter() - start
+    if any(p.exitcode for p in procs):
+        raise SystemExit(f"an ingest writer ({mode}) failed")
+    return writers * per_writer / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--per-writer", type=int, default=1500)
+    parser.add_argument("--export-rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    args = parser.parse_args(argv)
+
+    ctx = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="auditbench-") as tmp:
+        url, drop = _scratch_database(tmp)
+        data_dir = str(Path(tmp) / "data")
+        try:
+            _setup(url, data_dir)
+            from django.core.management import call_command
+            from django.db import connection
+
+            call_command("migrate", verbosity=0)
+            with connection.cursor() as cursor:
+                from audit.integrity import RECORD_FIELDS
+
+                width = ", ".join(
+                    f"{name} text" if name not in ("source_port",) else f"{name} integer" for name in RECORD_FIELDS
+                )
+                kind = "bigint" if connection.vendor == "postgresql" else "integer"
+                cursor.execute(f"CREATE TABLE bench_plain (seq {kind} PRIMARY KEY, {width}, record_hash text)")
+            connection.close()
+            vendor = connection.vendor
+            print(f"audit benchmark on {vendor}; {args.writers} writer processes, {os.cpu_count()} CPUs")
+
+            # Ingest
+            plain = _run_ingest(ctx, url, data_dir, args.writers, args.per_writer, "plain")
+            audit = _run_ingest(ctx, url, data_dir, args.writers, args.per_writer, "audit")
+            print(
+                f"ingest: audit.services {audit:,.0f} records/s vs plain INSERT {plain:,.0f} rows/s "
+                f"= {audit / plain:.2f}x (goal >= 0.5x)"
+            )
+
+            from audit.models import SequenceCounter
+            from audit.services import seals_make
+            from audit.verification import log_verify
+
+            # Sealing what was ingested and the bulk load below
+            biggest = max(args.export_rows)
+            loaded_from = SequenceCounter.objects.get(id=1).last_seq + 1
+            load_start = time.perf_counter()
+            _bulk_load(max(0, biggest - loaded_from + 1), loaded_from)
+            print(f"(setup: {biggest:,} records loaded in {time.perf_counter() - load_start:.0f} s)")
+            start = time.perf_counter()
+            sealed = sum(s.record_count for s in seals_make())
+            seal_rate = sealed / (time.perf_counter() - start)
+            print(
+                f"sealing: {seal_rate:,.0f} records/s = {seal_rate / (0.5 * plain):.1f}x the ingest goal "
+                f"({0.5 * plain:,.0f}/s)"
+            )
+
+            start = time.perf_counter()
+            result = log_verify()
+            verify_rate = result.records / (time.perf_counter() - start)
+            print(
+                f"verification: {verify_rate:,.0f} records/s over {result.records:,} records "
+                f"= {verify_rate / 100_000:.2f}x the goal of 100,000/s ({result.summary()[:60]})"
+            )
+            connection.close()
+
+            # Export
+            peaks = []
+            for rows in sorted(args.export_rows):
+                with ctx.Pool(1) as pool:
+                    seconds, peak_kb = pool.apply(_export_child, ((url, data_dir, rows, f"{tmp}/out.csv"),))
+                with ctx.Pool(1) as pool:
+                    base_seconds = pool.apply(_baseline_export_child, ((url, data_dir, rows),))
+                peaks.append(peak_kb / 1024)
+                baseline = "COPY ... TO STDOUT WITH CSV" if vendor == "postgresql" else "cursor + csv.writer"
+                print(
+                    f"export {rows:,} rows: {rows / seconds:,.0f} rows/s vs {baseline} {rows / base_seconds:,.0f} "
+                    f"rows/s = {base_seconds / seconds:.2f}x (goal >= 0.3x); peak memory {peak_kb / 1024:.0f} MB"
+                )
+            if len(peaks) > 1:
+                print(
+                    f"export memory growth {sorted(args.export_rows)[0]:,} -> {sorted(args.export_rows)[-1]:,} rows: "
+                    f"{peaks[-1] - peaks[0]:+.1f} MB (goal < 50 MB)"
+                )
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            if drop:
+                drop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
