@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from generation.models import Checkpoint, Job, Output, TrainingEpoch, TrainingRun
+from generation.enforcement import suspension_lift
+from generation.models import Checkpoint, Job, Output, Suspension, TrainingEpoch, TrainingRun
 from generation.services import checkpoint_activate
 from generation.training import training_request_validate, training_run_cancel, training_run_create
 
@@ -231,3 +232,29 @@ class OutputAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("media",)
     search_fields = ("produce_id", "job__public_id")
     list_select_related = ("job",)
+
+
+@admin.register(Suspension)
+class SuspensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "rule", "violations", "created_at", "is_active_display", "lifted_by", "lifted_at")
+    list_filter = ("rule", ("lifted_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__username", "reason")
+    list_select_related = ("user",)
+    actions = ("lift",)
+
+    @admin.display(description=_("in force"), boolean=True)
+    def is_active_display(self, obj: Suspension) -> bool:
+        return obj.is_active
+
+    @admin.action(description=_("Lift the selected suspensions"), permissions=["lift"])
+    def lift(self, request: HttpRequest, queryset: QuerySet[Suspension]) -> None:
+        lifted = 0
+        for suspension in queryset.filter(lifted_at__isnull=True):
+            suspension_lift(
+                suspension=suspension, actor=request.user, request=request, reason=_("Lifted in the admin.")
+            )
+            lifted += 1
+        self.message_user(request, _("%(n)d suspension(s) lifted.") % {"n": lifted}, messages.SUCCESS)
+
+    def has_lift_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("generation.change_suspension")

@@ -327,3 +327,47 @@ class OutputReport(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.produce_id}"
+
+
+class Suspension(models.Model):
+    """A user barred from generating after repeated refused inputs (Interim Measures Art 14).
+
+    Active while ``lifted_at`` is empty; operators lift it in the admin. Both steps are audit events.
+    """
+
+    class Rule(models.TextChoices):
+        CONSECUTIVE = "consecutive", _("refused inputs in a row")
+        DAILY = "daily", _("refused inputs in one day")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="generation_suspensions",
+        verbose_name=_("user"),
+    )
+    rule = models.CharField(_("rule"), max_length=16, choices=Rule.choices)
+    violations = models.PositiveIntegerField(_("violations counted"))
+    reason = models.TextField(_("reason"))
+    created_at = models.DateTimeField(_("suspended at"), auto_now_add=True)
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    lifted_by = models.CharField(_("lifted by"), max_length=150, blank=True)
+    lift_reason = models.TextField(_("why it was lifted"), blank=True)
+
+    class Meta:
+        verbose_name = _("suspension")
+        verbose_name_plural = _("suspensions")
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("user",),
+                condition=Q(lifted_at__isnull=True),
+                name="%(app_label)s_%(class)s_one_active_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_rule_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit import services as audit
+from generation.enforcement import enforcement_apply, suspension_active
 from generation.models import Checkpoint, Job, NetKind, Output
 from generation.params import output_count, params_clean
 
@@ -147,6 +148,7 @@ def _job_refused_by_moderation(
         input_content=_job_input(kind, params),
         payload={"job_id": str(job.public_id), "kind": kind, "reason": reason, "stage": "input_moderation"},
     )
+    enforcement_apply(user=user)
     return job
 
 
@@ -202,6 +204,13 @@ def job_submit(
         _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
         raise JobUnavailable(reason, code=code)
     assert checkpoint is not None
+    if suspension_active(user):
+        reason = _(
+            "Your account may not generate content at the moment because several of your requests broke the "
+            "content rules. If you think this is a mistake, contact us through the complaints page."
+        )
+        _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        raise JobUnavailable(reason, code="user_suspended")
     verdict = None
     if kind == NetKind.LM and cleaned["prompt"]:
         verdict = _moderate(cleaned["prompt"], output=False)
