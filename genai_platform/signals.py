@@ -1,0 +1,39 @@
+"""Sign-ins, failed sign-ins and sign-outs become audit events (the security log of CSL Art 23)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import transaction
+
+from audit import services as audit
+
+
+def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    with transaction.atomic():
+        audit.auth_event(event_type="auth.login", actor=user, request=request, payload={"method": "password"})
+
+
+def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    username = str(credentials.get("username", ""))[:150]
+    with transaction.atomic():
+        audit.auth_event(
+            event_type="auth.login_failed",
+            request=request,
+            actor_username=username,
+            payload={"username": username, "reason": "bad_credentials"},
+        )
+
+
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is None:
+        return
+    with transaction.atomic():
+        audit.auth_event(event_type="auth.logout", actor=user, request=request)
+
+
+def connect() -> None:
+    user_logged_in.connect(_logged_in, dispatch_uid="genai_platform.audit_login")
+    user_login_failed.connect(_login_failed, dispatch_uid="genai_platform.audit_login_failed")
+    user_logged_out.connect(_logged_out, dispatch_uid="genai_platform.audit_logout")
