@@ -31,6 +31,13 @@ def test_every_environment_variable_is_in_the_readme_table():
     assert [name for name in sorted(variables) if f"`{name}`" not in readme] == []
 
 
+def test_no_variable_is_documented_twice():
+    readme = (BASE_DIR / "README.md").read_text()
+    rows = [line.split("|")[1] for line in readme.splitlines() if line.startswith("| `")]
+    names = [name.strip(" `") for row in rows for name in row.split(",")]
+    assert len(names) == len(set(names))
+
+
 def test_readme_gives_the_two_commands():
     readme = (BASE_DIR / "README.md").read_text()
 
