@@ -128,10 +128,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
     inlines = (TrainingEpochInline,)
     actions = ("cancel",)
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
             kwargs["form"] = TrainingRunStartForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -251,7 +251,7 @@ class SuspensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         lifted = 0
         for suspension in queryset.filter(lifted_at__isnull=True):
             suspension_lift(
-                suspension=suspension, actor=request.user, request=request, reason=_("Lifted in the admin.")
+                suspension=suspension, actor=request.user, request=request, reason=str(_("Lifted in the admin."))
             )
             lifted += 1
         self.message_user(request, _("%(n)d suspension(s) lifted.") % {"n": lifted}, messages.SUCCESS)

@@ -18,6 +18,7 @@ Torch is imported only inside the functions that run in workers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -564,14 +565,14 @@ def jobs_sweep(*, now: Any = None) -> dict[str, int]:
             job.worker = ""
             job.enqueued_at = now
             job.save(update_fields=["status", "worker", "enqueued_at"])
-            transaction.on_commit(lambda job=job: _enqueue(job))
+            transaction.on_commit(functools.partial(_enqueue, job))
             counts["requeued"] += 1
         for job in Job.objects.select_for_update(skip_locked=True).filter(
             status=Job.Status.QUEUED, enqueued_at__lt=resend
         ):
             job.enqueued_at = now
             job.save(update_fields=["enqueued_at"])
-            transaction.on_commit(lambda job=job: _enqueue(job))
+            transaction.on_commit(functools.partial(_enqueue, job))
             counts["resent"] += 1
     return counts
 
