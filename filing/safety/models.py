@@ -284,3 +284,10 @@ class AllowlistPhrase(models.Model):
             raise ValidationError(
                 {"phrase": _("“%(new)s” is already on the allowlist as “%(old)s”.") % {"new": self.phrase, "old": twin}}
             )
+
+
+# Test banks and assessment runs (TC260-003 §8.2-§8.3, §9.3-§9.4) live in their own module.
+from filing.safety.bank_models import *  # noqa: E402, F403
+from filing.safety.bank_models import __all__ as _bank_models_all  # noqa: E402
+
+__all__ += _bank_models_all
