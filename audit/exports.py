@@ -31,18 +31,19 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import integrity, services
 from audit.catalogue import pi_keys
 from audit.models import Content, Export
-from audit.selectors import LogFilters, entries_keyset, seals_covering
+from audit.selectors import LogFilters, entries_keyset, seals_covering, with_canonical_time
 
 logger = logging.getLogger(__name__)
 
-_DB_COLUMNS: tuple[str, ...] = ("seq", *integrity.RECORD_FIELDS, "record_hash")
-FULL_COLUMNS: tuple[str, ...] = _DB_COLUMNS
+FULL_COLUMNS: tuple[str, ...] = ("seq", *integrity.RECORD_FIELDS, "record_hash")
+# What is read: the same, with the time as canonical text computed by the database.
+_DB_COLUMNS: tuple[str, ...] = ("seq", "created_at_text", *integrity.RECORD_FIELDS[1:], "record_hash")
 CONTENT_COLUMNS: tuple[str, ...] = ("input_content", "output_content")
 PSEUDONYMISED_COLUMNS: tuple[str, ...] = (
     "seq",
@@ -63,7 +64,7 @@ PSEUDONYMISED_COLUMNS: tuple[str, ...] = (
     "output_sha256",
     "payload",
 )
-_INDEX = {name: i for i, name in enumerate(_DB_COLUMNS)}
+_INDEX = {name: i for i, name in enumerate(FULL_COLUMNS)}
 EXTENSIONS = {"csv": "csv", "jsonl": "jsonl", "xlsx": "xlsx"}
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -102,18 +103,13 @@ class _RowMaker:
             for content in Content.objects.filter(digest__in=digests):
                 contents[content.digest] = content.as_text()
         for r in batch:
-            created = integrity.time_canonical(r[_INDEX["created_at"]])
-            if self.pseudonymise:
-                row = self._pseudonymised(r, created)
-            else:
-                row = list(r)
-                row[_INDEX["created_at"]] = created
+            row = self._pseudonymised(r) if self.pseudonymise else list(r)
             if self.include_content:
                 row.append(contents.get(r[_INDEX["input_sha256"]], ""))
                 row.append(contents.get(r[_INDEX["output_sha256"]], ""))
             yield row
 
-    def _pseudonymised(self, r: tuple[Any, ...], created: str) -> list[Any]:
+    def _pseudonymised(self, r: tuple[Any, ...]) -> list[Any]:
         g = _INDEX
         subject_id = r[g["subject_id"]]
         if r[g["subject_kind"]] == self.user_kind and subject_id:
@@ -127,7 +123,7 @@ class _RowMaker:
             payload = integrity.payload_canonical(data)
         return [
             r[g["seq"]],
-            created,
+            r[g["created_at"]],
             _actor_pseudonym(r[g["actor_id"]], r[g["actor_username"]]),
             services.pseudonym(f"ip:{r[g['source_ip']]}") if r[g["source_ip"]] else "",
             r[g["event_type"]],
@@ -241,12 +237,42 @@ def _batches(
 ) -> Iterator[list[list[Any]]]:
     done = 0
     next_report = PROGRESS_EVERY
-    for batch in entries_keyset(filters.queryset(), _DB_COLUMNS, chunk=2000):
+    for batch in entries_keyset(with_canonical_time(filters.queryset()), _DB_COLUMNS, chunk=5000):
         yield list(maker.rows(batch))
         done += len(batch)
         if progress and done >= next_report:
             progress(done)
             next_report = done + PROGRESS_EVERY
+
+
+def _copy_applies(export: Export) -> bool:
+    """PostgreSQL writes a full CSV export itself (COPY), much faster than rows through Python."""
+    return (
+        connection.vendor == "postgresql"
+        and export.format == "csv"
+        and not export.pseudonymise
+        and not export.include_content
+    )
+
+
+def _copy_csv(filters: LogFilters, out: _HashingWriter, result: ExportResult) -> None:
+    """Same columns and CSV rules as the Python writer (an empty text is written "", no value as nothing).
+
+    The count and the sequence range come from the same snapshot as the rows.
+    """
+    qs = with_canonical_time(filters.queryset()).order_by("seq").values_list(*_DB_COLUMNS)
+    sql, params = qs.query.sql_with_params()
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(FULL_COLUMNS)
+    out.write(header.getvalue().encode())
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:  # must be the transaction's first statement
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        query = cursor.mogrify(sql, params).decode()
+        cursor.execute(f"SELECT count(*), min(seq), max(seq) FROM ({query}) AS rows")  # noqa: S608
+        result.rows, result.first_seq, result.last_seq = cursor.fetchone()
+        cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", out)
 
 
 def manifest_build(
@@ -347,7 +373,12 @@ def export_write_file(*, export: Export, path: Path, progress: Callable[[int], N
     maker = _RowMaker(pseudonymise=export.pseudonymise, include_content=export.include_content)
     result = ExportResult()
     batches = _batches(filters, maker, progress)
-    if export.format == "xlsx":
+    if _copy_applies(export):
+        with path.open("wb") as raw:
+            out = _HashingWriter(raw)
+            _copy_csv(filters, out, result)
+        result.sha256, result.size = out.sha.hexdigest(), out.size
+    elif export.format == "xlsx":
         _xlsx_write(columns, batches, path, result)
         sha = hashlib.sha256()
         with path.open("rb") as f:

@@ -8,7 +8,9 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -104,6 +106,22 @@ def _moment(value: str, name: str, *, end: bool) -> datetime:
         raise FilterError(_("%(name)s is not a date or time: %(value)s") % {"name": name, "value": value})
     day = parsed_d + timedelta(days=1) if end else parsed_d
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def canonical_time_sql() -> str:
+    """SQL giving ``created_at`` in the canonical text form (``audit.integrity.time_canonical``)."""
+    if connection.vendor == "postgresql":
+        return "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+    return (
+        "CASE WHEN instr(created_at, '.') > 0 THEN replace(created_at, ' ', 'T') || 'Z' "
+        "ELSE replace(created_at, ' ', 'T') || '.000000Z' END"
+    )
+
+
+def with_canonical_time(qs: QuerySet[LogEntry]) -> QuerySet[LogEntry]:
+    """Adds ``created_at_text``: the time as hashed and exported, computed by the database."""
+    return qs.annotate(created_at_text=RawSQL(canonical_time_sql(), ()))  # noqa: S611 (constant SQL)
 
 
 def entries_keyset(

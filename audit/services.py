@@ -75,6 +75,16 @@ _INSERT_SQL = "INSERT INTO audit_logentry ({}) VALUES ({})".format(  # noqa: S60
     ", ".join(_INSERT_COLUMNS), ", ".join(["%s"] * len(_INSERT_COLUMNS))
 )
 _NEXT_SEQ_SQL = "UPDATE audit_sequence SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq"
+_CASTS = {"created_at": "::timestamptz", "source_port": "::integer"}
+# PostgreSQL: counter and record in one statement, one round trip.
+_APPEND_SQL_POSTGRESQL = (
+    "WITH next AS ({}) INSERT INTO audit_logentry ({}) SELECT next.last_seq, {} FROM next RETURNING seq"
+)
+_APPEND_SQL_POSTGRESQL = _APPEND_SQL_POSTGRESQL.format(
+    _NEXT_SEQ_SQL,
+    ", ".join(_INSERT_COLUMNS),
+    ", ".join("%s" + _CASTS.get(name, "") for name in _INSERT_COLUMNS[1:]),
+)
 
 _MAX_LENGTHS = {
     "actor_id": 64,
@@ -259,22 +269,27 @@ def event_record(
     return _entry_append(row, contents)
 
 
-@transaction.atomic
 def _entry_append(row: dict[str, Any], contents: list[Content]) -> LogEntry:
-    if contents:
-        Content.objects.bulk_create(contents, ignore_conflicts=True)
-    with connection.cursor() as cursor:
-        # Takes the counter row lock until commit: the next writer gets seq + 1 only after this
-        # record is committed or rolled back (and then gets the same number again).
-        cursor.execute(_NEXT_SEQ_SQL)
-        seq = cursor.fetchone()[0]
-        row["created_at"] = created_at = timezone.now()
-        canonical = [row[name] for name in integrity.RECORD_FIELDS]
-        canonical[0] = integrity.time_canonical(created_at)
-        row_hash = integrity.record_hash(canonical)
-        params = [seq, *(row[name] for name in integrity.RECORD_FIELDS), row_hash]
-        params[1] = connection.ops.adapt_datetimefield_value(created_at)
-        cursor.execute(_INSERT_SQL, params)
+    # The hash does not cover the sequence number, so the record is complete before it gets one.
+    row["created_at"] = created_at = timezone.now()
+    canonical = [row[name] for name in integrity.RECORD_FIELDS]
+    canonical[0] = integrity.time_canonical(created_at)
+    row_hash = integrity.record_hash(canonical)
+    params = [*(row[name] for name in integrity.RECORD_FIELDS), row_hash]
+    params[0] = connection.ops.adapt_datetimefield_value(created_at)
+    # Without a savepoint: if the insert fails the caller's transaction is rolled back anyway.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if contents:
+            Content.objects.bulk_create(contents, ignore_conflicts=True)
+        # Bumping the counter takes its row lock until commit: the next writer gets the next number
+        # only after this record is committed, or gets this one again if it is rolled back.
+        if connection.vendor == "postgresql":
+            cursor.execute(_APPEND_SQL_POSTGRESQL, params)  # one round trip
+            seq = cursor.fetchone()[0]
+        else:
+            cursor.execute(_NEXT_SEQ_SQL)
+            seq = cursor.fetchone()[0]
+            cursor.execute(_INSERT_SQL, [seq, *params])
     return LogEntry(seq=seq, record_hash=row_hash, **row)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from django.db import connection
 
 from audit import integrity
 from audit.models import LogEntry, Seal, SequenceCounter
+from audit.selectors import canonical_time_sql
 from audit.services import anchor_read, audit_event, public_key_raw
 
 CHANGED = "changed"
@@ -69,19 +71,8 @@ class VerifyResult:
         return text
 
 
-def _time_sql() -> str:
-    """SQL giving ``created_at`` in the canonical text form, so no row is converted in Python."""
-    if connection.vendor == "postgresql":
-        return "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-    # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
-    return (
-        "CASE WHEN instr(created_at, '.') > 0 THEN replace(created_at, ' ', 'T') || 'Z' "
-        "ELSE replace(created_at, ' ', 'T') || '.000000Z' END"
-    )
-
-
 def _fetch(*, first: int, last: int, limit: int | None = None) -> list[tuple[Any, ...]]:
-    columns = ", ".join(("seq", _time_sql(), *integrity.RECORD_FIELDS[1:], "record_hash"))
+    columns = ", ".join(("seq", canonical_time_sql(), *integrity.RECORD_FIELDS[1:], "record_hash"))
     # Only constant column names and expressions are put in the text; values go as parameters.
     sql = f"SELECT {columns} FROM audit_logentry WHERE seq >= %s AND seq <= %s ORDER BY seq"  # noqa: S608
     params: list[Any] = [first, last]
@@ -94,15 +85,35 @@ def _fetch(*, first: int, last: int, limit: int | None = None) -> list[tuple[Any
 
 
 def _rows(seq_from: int, seq_to: int | None, chunk: int = 5000) -> Iterator[tuple[Any, ...]]:
-    """Records from ``seq_from`` in sequence order, fetched by keyset pages of ``chunk``."""
-    next_from = seq_from
+    """Records from ``seq_from`` in sequence order, fetched by keyset pages of ``chunk``.
+
+    Outside a transaction the next page is fetched by a helper thread (its own connection) while
+    this one hashes the current page; inside one, pages are fetched in turn so that what the
+    transaction wrote is seen.
+    """
     upper = seq_to if seq_to is not None else 2**62
-    while True:
-        batch = _fetch(first=next_from, last=upper, limit=chunk)
-        if not batch:
-            return
-        yield from batch
-        next_from = batch[-1][0] + 1
+    if connection.in_atomic_block:
+        next_from = seq_from
+        while batch := _fetch(first=next_from, last=upper, limit=chunk):
+            yield from batch
+            next_from = batch[-1][0] + 1
+        return
+
+    def fetch(first: int) -> list[tuple[Any, ...]]:
+        return _fetch(first=first, last=upper, limit=chunk)
+
+    def close() -> None:
+        connection.close()  # the helper thread's own connection
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as pool:
+        try:
+            pending = pool.submit(fetch, seq_from)
+            while batch := pending.result():
+                pending = pool.submit(fetch, batch[-1][0] + 1)
+                yield from batch
+            pending.result()
+        finally:
+            pool.submit(close).result()
 
 
 def block_rows(first_seq: int, last_seq: int) -> list[tuple[Any, ...]]:
@@ -161,6 +172,15 @@ def _seal_problem(seal: Seal, prev: Seal | None, public: bytes, kid: str) -> Pro
 
 def _block_problem(seal: Seal, rows: list[tuple[Any, ...]]) -> Problem | None:
     """Compare the records found in a sealed block with what the seal says it held."""
+    # Fast path: every record present, in place, unchanged.
+    if len(rows) == seal.record_count and rows and rows[0][0] == seal.first_seq and rows[-1][0] == seal.last_seq:
+        hashes = [integrity.record_hash(row[1:-1]) for row in rows]
+        if (
+            hashes == [row[-1] for row in rows]
+            and integrity.leaf_digests(hashes) == seal.leaf_digests
+            and integrity.merkle_root(hashes) == seal.merkle_root
+        ):
+            return None
     expected = seal.leaf_digest_list()
     position_of = {digest: i for i, digest in enumerate(expected)}
     by_seq = {row[0]: row for row in rows}
