@@ -1,8 +1,8 @@
 """End-user services shared by the web pages and the API: daily quota, reports, settings, history.
 
 The daily quota of generation jobs is applied before ``job_submit``. A day is a calendar day in
-``TIME_ZONE``. Jobs that never ran on the user's behalf (refused by moderation, cancelled before a
-worker started) do not count. Two submissions racing at the last
+``TIME_ZONE``. Jobs that delivered nothing (refused by moderation, cancelled before a worker started,
+failed) do not count. Two submissions racing at the last
 unit of quota may both pass; the quota bounds use, it is not a billing meter.
 """
 
@@ -22,7 +22,7 @@ from audit import services as audit
 from generation.models import Job, Output, OutputReport, UserSettings
 from generation.services import JobUnavailable, job_submit
 
-_NOT_COUNTED = (Job.Status.REFUSED, Job.Status.CANCELLED)
+_NOT_COUNTED = (Job.Status.REFUSED, Job.Status.CANCELLED, Job.Status.FAILED)
 _ONE_DAY = timedelta(days=1)
 
 

@@ -96,7 +96,7 @@ def test_wrong_password_gets_a_400_and_no_token(user_with_role):
     response = APIClient().post("/api/v1/auth/token/", {"username": "carol", "password": "nope"})
 
     assert response.status_code == 400
-    assert "password" in _error(response)["message"]
+    assert "密码" in _error(response)["message"]
     assert not Token.objects.exists()
 
 
@@ -175,7 +175,15 @@ def test_bad_parameters_get_a_400_with_a_message_per_field(alice):
     error = _error(response)
     assert error["code"] == "invalid"
     assert set(error["fields"]) == {"digit", "count"}
-    assert "0 to 9" in error["fields"]["digit"][0]
+    assert "0 到 9" in error["fields"]["digit"][0]
+
+
+def test_error_messages_follow_the_accept_language_header(alice):
+    response = alice.post(
+        "/api/v1/jobs/", {"kind": "gan", "params": {"digit": 12}}, format="json", HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    assert "0 to 9" in _error(response)["fields"]["digit"][0]
 
 
 def test_unknown_kind_and_missing_params_are_field_errors(alice):

@@ -1,0 +1,200 @@
+"""Forms of the end-user pages. Parameter limits come from ``generation.params`` (one source of truth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
+
+from generation.models import Job, NetKind, OutputReport
+from generation.params import SEED_MAX, limits
+
+
+class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
+    email = forms.EmailField(
+        label=_("Email"),
+        help_text=_("Used only to reset your password."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    accept_terms = forms.BooleanField(
+        label=_("I have read and accept the terms of service and the privacy policy."),
+        error_messages={"required": _("Please accept the terms of service and the privacy policy to sign up.")},
+    )
+    inputs_for_training = forms.BooleanField(
+        label=_("My prompts and parameters may be used to improve the service's nets."),
+        help_text=_("Optional. You can change this at any time in your account settings."),
+        required=False,
+    )
+
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
+        model = get_user_model()
+        fields = ("username", "email")
+
+    def clean_email(self) -> str:
+        email: str = self.cleaned_data["email"].strip()
+        if get_user_model().objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(_("An account with this email address already exists."))
+        return email
+
+
+class UserSettingsForm(forms.Form):
+    inputs_for_training = forms.BooleanField(
+        label=_("Allow my prompts and parameters to be used to improve the service's nets"),
+        required=False,
+    )
+
+
+class HistoryDeleteForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Yes, delete all my generation history and its files."),
+        error_messages={"required": _("Tick the box to confirm that you want to delete your history.")},
+    )
+
+
+def _seed_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        label=_("Seed"),
+        required=False,
+        min_value=0,
+        max_value=SEED_MAX,
+        help_text=_("Optional. The same seed and parameters give the same result; empty means random."),
+    )
+
+
+class GenerationForm(forms.Form):
+    """Base of the three generation forms; ``params()`` is what goes to ``job_submit``."""
+
+    kind: str = ""
+
+    def params(self) -> dict[str, Any]:
+        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+
+
+class GanForm(GenerationForm):
+    kind = NetKind.GAN
+    prefix = "gan"
+    digit = forms.TypedChoiceField(
+        label=_("Digit"), choices=[(d, str(d)) for d in range(10)], coerce=int, widget=forms.RadioSelect
+    )
+    count = forms.IntegerField(label=_("How many images"), initial=4, min_value=1)
+    seed = _seed_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _limit(self.fields["count"], limits().max_images)
+
+
+class VaeForm(GenerationForm):
+    kind = NetKind.VAE
+    prefix = "vae"
+    MODES = [("sample", _("Random digits")), ("interpolate", _("Morph from one seed to another"))]
+
+    mode = forms.ChoiceField(label=_("What to make"), choices=MODES, initial="sample", widget=forms.RadioSelect)
+    count = forms.IntegerField(label=_("How many images"), initial=4, min_value=1, required=False)
+    seed = _seed_field()
+    interpolate_to_seed = forms.IntegerField(
+        label=_("Second seed"),
+        required=False,
+        min_value=0,
+        max_value=SEED_MAX,
+        help_text=_("Only for morphing: the images go step by step from the first seed to this one."),
+    )
+    steps = forms.IntegerField(label=_("Steps"), initial=8, min_value=2, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        lim = limits()
+        _limit(self.fields["count"], lim.max_images)
+        _limit(self.fields["steps"], lim.max_interpolation_steps)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("mode") == "interpolate":
+            if data.get("interpolate_to_seed") is None:
+                self.add_error("interpolate_to_seed", _("Enter the seed to morph to."))
+            if data.get("seed") is None:
+                self.add_error("seed", _("Enter the seed to start from."))
+            if data.get("steps") is None:
+                self.add_error("steps", _("Enter how many steps to make."))
+        elif data.get("count") is None:
+            self.add_error("count", _("Enter how many images to make."))
+        return data
+
+    def params(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        if data["mode"] == "interpolate":
+            return {"seed": data["seed"], "interpolate_to_seed": data["interpolate_to_seed"], "steps": data["steps"]}
+        return {k: v for k, v in {"count": data["count"], "seed": data["seed"]}.items() if v is not None}
+
+
+class LmForm(GenerationForm):
+    kind = NetKind.LM
+    prefix = "lm"
+    prompt = forms.CharField(
+        label=_("Beginning of the text"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The model continues this text in the style of Song dynasty ci. May be empty."),
+    )
+    length = forms.IntegerField(label=_("Characters to write"), initial=100, min_value=1, required=False)
+    temperature = forms.FloatField(
+        label=_("Temperature"),
+        initial=0.8,
+        required=False,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+        help_text=_("Lower is more predictable, higher is more surprising."),
+    )
+    top_k = forms.IntegerField(
+        label=_("Top-k"),
+        initial=40,
+        min_value=1,
+        required=False,
+        help_text=_("Choose each character among the k likeliest."),
+    )
+    seed = _seed_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        lim = limits()
+        prompt = self.fields["prompt"]
+        prompt.widget.attrs["maxlength"] = str(lim.max_prompt_chars)
+        prompt.validators.append(MaxLengthValidator(lim.max_prompt_chars))
+        _limit(self.fields["length"], lim.max_text_chars)
+        _limit(self.fields["top_k"], lim.max_top_k)
+        temperature = self.fields["temperature"]
+        temperature.validators += [
+            MinValueValidator(lim.min_temperature),
+            MaxValueValidator(lim.max_temperature),
+        ]
+        temperature.widget.attrs.update(min=str(lim.min_temperature), max=str(lim.max_temperature))
+
+    def params(self) -> dict[str, Any]:
+        params = super().params()
+        params["prompt"] = self.cleaned_data.get("prompt") or ""
+        return params
+
+
+GENERATION_FORMS: dict[str, type[GenerationForm]] = {NetKind.GAN: GanForm, NetKind.VAE: VaeForm, NetKind.LM: LmForm}
+
+
+def _limit(field: forms.Field, maximum: int) -> None:
+    assert isinstance(field, forms.IntegerField)
+    field.max_value = maximum
+    field.validators.append(MaxValueValidator(maximum))
+    field.widget.attrs["max"] = str(maximum)
+
+
+class ReportForm(forms.Form):
+    reason = forms.ChoiceField(label=_("What is wrong"), choices=OutputReport.Reason.choices, widget=forms.RadioSelect)
+    details = forms.CharField(
+        label=_("Details (optional)"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class HistoryFilterForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=[("", _("all kinds")), *NetKind.choices], required=False)
+    status = forms.ChoiceField(label=_("Status"), choices=[("", _("any status")), *Job.Status.choices], required=False)

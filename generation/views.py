@@ -1,0 +1,375 @@
+"""End-user pages: accounts, generate, job progress, outputs, reports, history and the service's notices.
+
+Who: anyone for the notices, sign-up and log-in; signed-in users with the ``end_user`` role for the
+rest. A user only ever reaches their own jobs and outputs; anything else is a 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from rest_framework.authtoken.models import Token
+
+from genai_platform.roles import Role, user_has_role, user_role_add
+from generation.api.services import (
+    history_delete,
+    job_submit_within_quota,
+    output_report_create,
+    quota_state,
+    user_settings_get,
+    user_settings_update,
+)
+from generation.api.views import output_downloaded, output_file_response
+from generation.forms import (
+    GENERATION_FORMS,
+    HistoryDeleteForm,
+    HistoryFilterForm,
+    ReportForm,
+    SignUpForm,
+    UserSettingsForm,
+)
+from generation.models import Job, NetKind, Output, OutputReport
+from generation.params import limits
+from generation.services import JobUnavailable, checkpoint_serving, job_cancel
+
+HISTORY_PAGE_SIZE = 10
+# htmx stops polling when a response has this status (and still shows its content).
+HTMX_STOP_POLLING = 286
+
+
+def enduser_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Anonymous visitors go to the log-in page; signed-in users without the end_user role get a 403 page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), login_url=reverse("login"))
+        if not user_has_role(request.user, Role.END_USER):
+            return render(request, "generation/no_access.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+# ------------------------------------------------------------------------------
+# Accounts
+# ------------------------------------------------------------------------------
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("generate")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            user = form.save()
+            user_role_add(user=user, role=Role.END_USER)
+            user_settings_update(user=user, inputs_for_training=form.cleaned_data["inputs_for_training"])
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, _("Welcome! Your account is ready. Choose what to generate."))
+        return redirect("generate")
+    return render(request, "generation/account/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "generation/account/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("generate")
+
+
+class LogoutView(auth_views.LogoutView):
+    next_page = "home"
+
+
+password_change = auth_views.PasswordChangeView.as_view(
+    template_name="generation/account/password_change.html", success_url=reverse_lazy("password-change-done")
+)
+password_change_done = auth_views.PasswordChangeDoneView.as_view(
+    template_name="generation/account/password_change_done.html"
+)
+password_reset = auth_views.PasswordResetView.as_view(
+    template_name="generation/account/password_reset.html",
+    email_template_name="generation/account/password_reset_email.txt",
+    subject_template_name="generation/account/password_reset_subject.txt",
+    success_url=reverse_lazy("password-reset-done"),
+)
+password_reset_done = auth_views.PasswordResetDoneView.as_view(
+    template_name="generation/account/password_reset_done.html"
+)
+password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+    template_name="generation/account/password_reset_confirm.html", success_url=reverse_lazy("password-reset-complete")
+)
+password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
+    template_name="generation/account/password_reset_complete.html"
+)
+
+
+@never_cache
+@enduser_required
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    """Settings: consent to training use of inputs, deleting one's history, the API token."""
+    current = user_settings_get(user=request.user)
+    settings_form = UserSettingsForm(initial={"inputs_for_training": current.inputs_for_training})
+    delete_form = HistoryDeleteForm()
+    token_key = None
+    action = request.POST.get("action")
+    if action == "settings":
+        settings_form = UserSettingsForm(request.POST)
+        if settings_form.is_valid():
+            allowed = settings_form.cleaned_data["inputs_for_training"]
+            user_settings_update(user=request.user, inputs_for_training=allowed)
+            messages.success(
+                request,
+                _("Saved: your inputs may be used to improve the nets.")
+                if allowed
+                else _("Saved: your inputs will not be used for training."),
+            )
+            return redirect("account")
+    elif action == "delete_history":
+        delete_form = HistoryDeleteForm(request.POST)
+        if delete_form.is_valid():
+            counts = history_delete(user=request.user)
+            text = _("Deleted %(jobs)d jobs and %(outputs)d outputs.") % counts
+            if counts["kept_running"]:
+                text += " " + _("%(n)d jobs still running were kept; delete again once they finish.") % {
+                    "n": counts["kept_running"]
+                }
+            messages.success(request, text)
+            return redirect("account")
+    elif action == "token":
+        Token.objects.filter(user=request.user).delete()
+        token_key = Token.objects.create(user=request.user).key
+    return render(
+        request,
+        "generation/account/settings.html",
+        {
+            "current": current,
+            "settings_form": settings_form,
+            "delete_form": delete_form,
+            "token_key": token_key,
+            "has_token": Token.objects.filter(user=request.user).exists(),
+            "quota": quota_state(user=request.user),
+        },
+    )
+
+
+# ------------------------------------------------------------------------------
+# Generating
+# ------------------------------------------------------------------------------
+@never_cache
+@enduser_required
+@require_http_methods(["GET", "POST"])
+def generate(request: HttpRequest) -> HttpResponse:
+    kind = request.POST.get("kind") if request.method == "POST" else request.GET.get("kind")
+    if kind not in GENERATION_FORMS:
+        kind = NetKind.GAN
+    forms = {k: form_class() for k, form_class in GENERATION_FORMS.items()}
+    unavailable: str | None = None
+    if request.method == "POST":
+        form = forms[kind] = GENERATION_FORMS[kind](request.POST)
+        if form.is_valid():
+            try:
+                job = job_submit_within_quota(
+                    user=request.user,
+                    kind=kind,
+                    params=form.params(),
+                    idempotency_key=(request.POST.get("idempotency_key") or "")[:128] or None,
+                    request=request,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            except JobUnavailable as exc:
+                unavailable = exc.message
+            else:
+                return redirect("job", public_id=job.public_id)
+    quota = quota_state(user=request.user)
+    sections = [
+        {
+            "kind": k,
+            "label": NetKind(k).label,
+            "form": forms[k],
+            "available": checkpoint_serving(k) is not None,
+            "idempotency_key": uuid.uuid4().hex,
+        }
+        for k in GENERATION_FORMS
+    ]
+    return render(
+        request,
+        "generation/generate.html",
+        {
+            "sections": sections,
+            "active": kind,
+            "limits": limits(),
+            "quota": quota,
+            "unavailable": unavailable,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _own_job(request: HttpRequest, public_id: uuid.UUID) -> Job:
+    return get_object_or_404(Job.objects.prefetch_related("outputs"), public_id=public_id, user=request.user)
+
+
+def _job_context(job: Job) -> dict[str, Any]:
+    steps = [
+        ("queued", _("Queued")),
+        ("running", _("Generating")),
+        ("done", _("Done")),
+    ]
+    position = {"queued": 0, "running": 1}.get(job.status, 2)
+    return {
+        "job": job,
+        "outputs": list(job.outputs.all()),
+        "steps": [
+            {"key": key, "label": label, "state": "done" if i < position else "current" if i == position else "todo"}
+            for i, (key, label) in enumerate(steps)
+        ],
+    }
+
+
+@never_cache
+@enduser_required
+@require_GET
+def job_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    job = _own_job(request, public_id)
+    return render(request, "generation/job.html", _job_context(job))
+
+
+@never_cache
+@enduser_required
+@require_GET
+def job_status(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The live part of the job page, polled by htmx until the job is finished."""
+    job = _own_job(request, public_id)
+    if request.GET.get("seen") == job.status and not job.is_finished:
+        return HttpResponse(status=204)  # nothing changed: htmx keeps the page as it is
+    response = render(request, "generation/_job_live.html", _job_context(job))
+    if job.is_finished:
+        response.status_code = HTMX_STOP_POLLING
+    return response
+
+
+@enduser_required
+@require_POST
+def job_cancel_view(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    job = _own_job(request, public_id)
+    if job_cancel(job=job):
+        messages.success(request, _("The job was cancelled."))
+    else:
+        messages.error(request, _("This job has already started, so it can no longer be cancelled."))
+    return redirect("job", public_id=job.public_id)
+
+
+# ------------------------------------------------------------------------------
+# Outputs and reports
+# ------------------------------------------------------------------------------
+def _own_output(request: HttpRequest, produce_id: str) -> Output:
+    return get_object_or_404(Output.objects.select_related("job"), produce_id=produce_id, job__user=request.user)
+
+
+@enduser_required
+@require_GET
+def output_file(request: HttpRequest, produce_id: str) -> HttpResponseBase:
+    """The stored, labelled file of an output: shown inline, or downloaded with ``?download=1``."""
+    output = _own_output(request, produce_id)
+    download = request.GET.get("download") == "1"
+    response = output_file_response(output, as_attachment=download)
+    if download:
+        output_downloaded(request=request, output=output)
+    return response
+
+
+@never_cache
+@enduser_required
+@require_http_methods(["GET", "POST"])
+def output_report(request: HttpRequest, produce_id: str) -> HttpResponse:
+    output = _own_output(request, produce_id)
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        report = output_report_create(
+            user=request.user,
+            output=output,
+            reason=form.cleaned_data["reason"],
+            details=form.cleaned_data["details"],
+            channel="web",
+            request=request,
+        )
+        messages.success(
+            request,
+            _("Thank you. Your report number is %(id)d; we will answer within %(days)d days.")
+            % {"id": report.pk, "days": settings.COMPLAINT_RESPONSE_DAYS},
+        )
+        return redirect("job", public_id=output.job.public_id)
+    return render(request, "generation/report.html", {"output": output, "form": form})
+
+
+# ------------------------------------------------------------------------------
+# History
+# ------------------------------------------------------------------------------
+@never_cache
+@enduser_required
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    filters = HistoryFilterForm(request.GET or None)
+    user: Any = request.user  # an end user: enduser_required let the request through
+    jobs = Job.objects.filter(user=user).prefetch_related("outputs").order_by("-created_at", "-pk")
+    if filters.is_valid():
+        if filters.cleaned_data["kind"]:
+            jobs = jobs.filter(kind=filters.cleaned_data["kind"])
+        if filters.cleaned_data["status"]:
+            jobs = jobs.filter(status=filters.cleaned_data["status"])
+    page = Paginator(jobs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "generation/history.html",
+        {"filters": filters, "page": page, "query": query.urlencode()},
+    )
+
+
+# ------------------------------------------------------------------------------
+# Notices
+# ------------------------------------------------------------------------------
+@require_GET
+def terms(request: HttpRequest) -> HttpResponse:
+    return render(request, "generation/notices/terms.html", {"limits": limits()})
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "generation/notices/privacy.html")
+
+
+@require_GET
+def complaints(request: HttpRequest) -> HttpResponse:
+    reports = []
+    if request.user.is_authenticated:
+        reports = list(OutputReport.objects.filter(user_id=request.user.pk).order_by("-created_at")[:20])
+    return render(
+        request,
+        "generation/notices/complaints.html",
+        {"reports": reports, "response_days": settings.COMPLAINT_RESPONSE_DAYS},
+    )
