@@ -1,35 +1,835 @@
-from django.contrib import admin
+"""The operators' admin of the filing records.
+
+Workflow steps, approvals, checks and exports are explicit actions that call ``filing.services``;
+a refused step shows its reason as an error message, never a server error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
+from django.db import models as db_models
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from filing.models import Provider, Service
+from filing import services
+from filing.exports import filing_export_request
+from filing.models import (
+    AssessmentClause,
+    Complaint,
+    Dataset,
+    DatasetEvidence,
+    Document,
+    FilingExport,
+    ModelRecord,
+    Provider,
+    SafetyCheck,
+    SampleItem,
+    SelfAssessment,
+    Service,
+    ServiceTransition,
+)
+from filing.safety.models import Risk
+from filing.selectors import dataset_lineage, percent, readiness_checklist
+
+
+class ReasonActionForm(ActionForm):
+    """The action bar with a text box for actions that need a reason (return, reject, resolve ...)."""
+
+    reason = forms.CharField(label=_("reason / note"), required=False, max_length=2000)
+
+
+def _refusal(admin_obj: admin.ModelAdmin, request: HttpRequest, exc: Exception) -> None:
+    admin_obj.message_user(request, str(exc), messages.ERROR)
+
+
+#
+# Provider
+#
 
 
 class ServiceInline(admin.TabularInline):
     model = Service
     extra = 0
     fields = ("name", "version", "status", "filing_number")
+    readonly_fields = ("status", "filing_number")
     show_change_link = True
 
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
-    list_display = ("legal_name", "uscc", "updated_at")
-    search_fields = ("legal_name", "uscc")
+    list_display = ("legal_name", "uscc", "legal_representative", "safety_lead", "nature", "updated_at")
+    list_filter = ("nature",)
+    search_fields = ("legal_name", "uscc", "legal_representative", "safety_lead")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
-        (_("Identity"), {"fields": ("legal_name", "uscc")}),
-        (_("Record"), {"fields": ("created_at", "updated_at")}),
+        (_("Identity"), {"fields": ("legal_name", "uscc", "nature", "parent_company", "industry_regulator")}),
+        (_("Addresses"), {"fields": ("registered_address", "office_address")}),
+        (
+            _("People and contacts"),
+            {
+                "fields": (
+                    "legal_representative",
+                    ("safety_lead", "safety_lead_phone", "safety_lead_email"),
+                    ("contact_name", "contact_phone", "contact_email"),
+                )
+            },
+        ),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
     inlines = (ServiceInline,)
 
 
+#
+# Service
+#
+
+
+class ModelRecordInline(admin.TabularInline):
+    model = ModelRecord
+    extra = 0
+    fields = ("name", "version", "net_type", "code", "approval")
+    readonly_fields = ("approval",)
+    show_change_link = True
+
+
+class DocumentInline(admin.TabularInline):
+    model = Document
+    extra = 0
+    fields = ("kind", "version", "title", "file", "effective_on")
+
+
+class TransitionInline(admin.TabularInline):
+    model = ServiceTransition
+    extra = 0
+    fields = ("at", "from_status", "to_status", "actor", "note")
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = _("status history")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class FiledForm(forms.Form):
+    filing_number = forms.CharField(label=_("filing number"), max_length=100)
+    filed_on = forms.DateField(label=_("filed on"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 4}), max_length=2000)
+
+
+# Per-object workflow steps: (action, button label, form class or None).
+WORKFLOW_STEPS: dict[str, tuple[Any, type[forms.Form] | None]] = {
+    "self_assess": (_("Mark self-assessed"), None),
+    "submit": (_("Submit the filing"), None),
+    "record_filed": (_("Record filing number"), FiledForm),
+    "record_returned": (_("Record return"), ReasonForm),
+    "change_start": (_("Start a change"), ReasonForm),
+    "deregister": (_("Deregister"), ReasonForm),
+}
+
+
+def _step_run(action: str, service: Service, data: dict[str, Any], actor: Any) -> str | None:
+    """Run one workflow step; returns a warning, if any. Raises FilingError when refused."""
+    if action == "self_assess":
+        services.service_self_assess(service=service, actor=actor)
+    elif action == "submit":
+        services.service_submit(service=service, actor=actor)
+    elif action == "record_filed":
+        _svc, warning = services.service_record_filed(
+            service=service, filing_number=data["filing_number"], filed_on=data["filed_on"], actor=actor
+        )
+        return warning
+    elif action == "record_returned":
+        services.service_record_returned(service=service, reason=data["reason"], actor=actor)
+    elif action == "change_start":
+        services.service_change_start(service=service, reason=data["reason"], actor=actor)
+    elif action == "deregister":
+        services.service_deregister(service=service, reason=data["reason"], actor=actor)
+    return None
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "provider", "status", "filing_number")
-    list_filter = ("status",)
+    list_display = ("name", "version", "provider", "route", "status", "filing_number", "filed_on", "internal_testing")
+    list_filter = ("status", "route", "main_function", "domain", "internal_testing")
     search_fields = ("name", "filing_number", "provider__legal_name")
     list_select_related = ("provider",)
+    readonly_fields = ("status", "filing_number", "filed_on", "returned_reason", "created_at", "updated_at")
+    action_form = ReasonActionForm
+    actions = ("export_package", "submit_selected", "self_assess_selected")
+    inlines = (ModelRecordInline, DocumentInline, TransitionInline)
+    fieldsets = (
+        (None, {"fields": ("provider", ("name", "version"), "internal_testing")}),
+        (
+            _("Filing status"),
+            {
+                "fields": (("status", "filing_number", "filed_on"), "returned_reason", "algorithm_filing_number"),
+                "description": _(
+                    "The status changes only through the workflow buttons above, which record who and when."
+                ),
+            },
+        ),
+        (
+            _("Service"),
+            {
+                "fields": (
+                    ("form_web", "form_app", "form_api", "form_mini_program"),
+                    "main_function",
+                    ("domain", "restricted_domain"),
+                    "target_users",
+                    "scenarios",
+                    "minors_allowed",
+                    "service_boundary",
+                    ("public_url", "launch_date"),
+                )
+            },
+        ),
+        (
+            _("Route"),
+            {
+                "fields": ("route", ("called_model_name", "called_model_filer", "called_model_number")),
+                "description": _(
+                    "备案 for own or fine-tuned models; 登记 when the service only calls a filed model "
+                    "(then name that model, its filer and its number)."
+                ),
+            },
+        ),
+        (_("Complaint channel"), {"fields": (("complaint_email", "complaint_phone"), "complaint_url")}),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/step/<str:action>/", wrap(self.step_view), name="filing_service_step"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        extra_context = dict(extra_context or {})
+        service = self.get_object(request, object_id)
+        if service is not None:
+            checklist = readiness_checklist(service)
+            extra_context["readiness"] = checklist
+            extra_context["readiness_blockers"] = sum(1 for item in checklist if not item.ok)
+            extra_context["workflow_steps"] = [
+                (action, label)
+                for action, (label, _form) in WORKFLOW_STEPS.items()
+                if service.status in services.TRANSITIONS[action][0]
+            ]
+            extra_context["exports"] = service.exports.all()[:5]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def step_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
+        if action not in WORKFLOW_STEPS:
+            raise PermissionDenied
+        service = get_object_or_404(Service, pk=pk)
+        if not self.has_change_permission(request, service):
+            raise PermissionDenied
+        label, form_class = WORKFLOW_STEPS[action]
+        change_url = reverse("admin:filing_service_change", args=[service.pk])
+        form = form_class(request.POST or None) if form_class else None
+        if request.method == "POST" and (form is None or form.is_valid()):
+            try:
+                warning = _step_run(action, service, form.cleaned_data if form else {}, request.user)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+            else:
+                service.refresh_from_db()
+                self.message_user(
+                    request,
+                    gettext("“%(s)s” is now %(status)s.") % {"s": service, "status": service.get_status_display()},
+                    messages.SUCCESS,
+                )
+                if warning:
+                    self.message_user(request, warning, messages.WARNING)
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": service,
+            "title": label,
+            "form": form,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/filing/service/step.html", context)
+
+    @admin.action(description=_("Export the filing package (background job)"))
+    def export_package(self, request: HttpRequest, queryset: Any) -> None:
+        for service in queryset:
+            export = filing_export_request(service=service, actor=request.user)
+            url = reverse("admin:filing_filingexport_change", args=[export.pk])
+            self.message_user(
+                request,
+                format_html(
+                    gettext('Package of “{}” queued: follow it on <a href="{}">its export page</a>.'), service, url
+                ),
+                messages.SUCCESS,
+            )
+
+    def _bulk_step(self, request: HttpRequest, queryset: Any, action: str) -> None:
+        for service in queryset:
+            try:
+                _step_run(action, service, {}, request.user)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+            else:
+                self.message_user(request, gettext("“%(s)s” done.") % {"s": service}, messages.SUCCESS)
+
+    @admin.action(description=_("Submit the filing of the selected services"))
+    def submit_selected(self, request: HttpRequest, queryset: Any) -> None:
+        self._bulk_step(request, queryset, "submit")
+
+    @admin.action(description=_("Mark the selected services self-assessed"))
+    def self_assess_selected(self, request: HttpRequest, queryset: Any) -> None:
+        self._bulk_step(request, queryset, "self_assess")
+
+
+#
+# Model records
+#
+
+
+@admin.register(ModelRecord)
+class ModelRecordAdmin(admin.ModelAdmin):
+    list_display = ("name", "version", "service", "net_type", "code", "approval", "approved_by", "approved_at")
+    list_filter = ("approval", "net_type", "service")
+    search_fields = ("name", "code", "base_model", "service__name")
+    list_select_related = ("service",)
+    readonly_fields = (
+        "approval",
+        "approved_by",
+        "approved_at",
+        "rejection_reason",
+        "checkpoints_used",
+        "created_at",
+        "updated_at",
+    )
+    action_form = ReasonActionForm
+    actions = ("approve", "reject")
+    fieldsets = (
+        (None, {"fields": ("service", ("name", "version"), "net_type", "code")}),
+        (
+            _("Model"),
+            {
+                "fields": (
+                    "parameter_count",
+                    "training_framework",
+                    "development",
+                    ("base_model", "base_model_filing_number", "base_model_licence"),
+                )
+            },
+        ),
+        (_("Approval"), {"fields": (("approval", "approved_by", "approved_at"), "rejection_reason")}),
+        (_("Checkpoints"), {"fields": ("checkpoints_used",)}),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    @admin.display(description=_("checkpoints of this model"))
+    def checkpoints_used(self, obj: ModelRecord) -> str:
+        checkpoints = list(obj.checkpoints.all()[:50]) if obj.pk and hasattr(obj, "checkpoints") else []
+        if not checkpoints:
+            return "—"
+        return format_html_join(", ", "{}", ((str(cp),) for cp in checkpoints))
+
+    @admin.action(description=_("Approve the selected model records"))
+    def approve(self, request: HttpRequest, queryset: Any) -> None:
+        for record in queryset:
+            try:
+                services.model_record_approve(record=record, actor=request.user)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+            else:
+                self.message_user(request, gettext("Approved: %(r)s.") % {"r": record}, messages.SUCCESS)
+
+    @admin.action(description=_("Reject the selected model records (give the reason)"))
+    def reject(self, request: HttpRequest, queryset: Any) -> None:
+        reason = request.POST.get("reason", "")
+        for record in queryset:
+            try:
+                services.model_record_reject(record=record, reason=reason, actor=request.user)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+                return
+            self.message_user(request, gettext("Rejected: %(r)s.") % {"r": record}, messages.WARNING)
+
+
+#
+# Datasets and their source safety checks
+#
+
+
+class EvidenceInline(admin.TabularInline):
+    model = DatasetEvidence
+    extra = 1
+    fields = ("kind", "file", "note", "uploaded_at")
+    readonly_fields = ("uploaded_at",)
+
+
+class SafetyCheckInline(admin.TabularInline):
+    model = SafetyCheck
+    extra = 0
+    fields = ("started_at", "sample_size", "status", "illegal_count", "illegal_ratio", "review_link")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("review"))
+    def review_link(self, obj: SafetyCheck) -> str:
+        url = reverse("admin:filing_safetycheck_review", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, gettext("open"))
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ("name", "source_type", "origin", "items", "size_bytes", "safety_status_shown", "evidence_count")
+    list_filter = ("source_type", "origin", "safety_status", "contains_personal_information")
+    search_fields = ("name", "source", "sha256", "licence")
+    readonly_fields = ("sha256", "safety_status", "lineage", "created_at", "updated_at")
+    actions = ("start_safety_check",)
+    inlines = (EvidenceInline, SafetyCheckInline)
+    fieldsets = (
+        (None, {"fields": ("name", ("source_type", "origin"), "source", "sha256")}),
+        (_("Licence"), {"fields": ("licence", "licence_text")}),
+        (
+            _("Collection and size"),
+            {"fields": (("collection_start", "collection_end"), ("items", "size_bytes"), "language_share")},
+        ),
+        (_("Personal information"), {"fields": ("contains_personal_information", "personal_information_legal_basis")}),
+        (_("Source safety"), {"fields": ("safety_status",)}),
+        (_("Lineage"), {"fields": ("lineage",)}),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(evidence_n=Count("evidence"))
+
+    @admin.display(description=_("evidence files"), ordering="evidence_n")
+    def evidence_count(self, obj: Dataset) -> int:
+        return getattr(obj, "evidence_n", 0)
+
+    @admin.display(description=_("source safety"), ordering="safety_status")
+    def safety_status_shown(self, obj: Dataset) -> str:
+        if obj.safety_status == Dataset.SafetyStatus.FAILED:
+            return format_html('<strong style="color:#ba2121">{}</strong>', obj.get_safety_status_display())
+        return obj.get_safety_status_display()
+
+    @admin.display(description=_("training runs and checkpoints that used it"))
+    def lineage(self, obj: Dataset) -> str:
+        if not obj.pk:
+            return "—"
+        runs, checkpoints = dataset_lineage(obj)
+        if not runs:
+            return gettext("Not used by any training run yet.")
+
+        def link(item: Any) -> str:
+            meta = item._meta
+            try:
+                url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[item.pk])
+            except Exception:  # noqa: BLE001 (not registered in the admin)
+                return format_html("{}", item)
+            return format_html('<a href="{}">{}</a>', url, item)
+
+        return format_html(
+            "{}: {}<br>{}: {}",
+            gettext("training runs"),
+            format_html_join(", ", "{}", ((link(r),) for r in runs)),
+            gettext("checkpoints"),
+            format_html_join(", ", "{}", ((link(c),) for c in checkpoints)) if checkpoints else "—",
+        )
+
+    @admin.action(description=_("Start a source safety check (random sample for review)"))
+    def start_safety_check(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        started = []
+        for dataset in queryset:
+            try:
+                started.append(services.safety_check_start(dataset=dataset, actor=request.user))
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+        if len(started) == 1:
+            return redirect("admin:filing_safetycheck_review", started[0].pk)
+        for check in started:
+            self.message_user(request, gettext("Sample drawn: %(c)s.") % {"c": check}, messages.SUCCESS)
+        return None
+
+
+@admin.register(SafetyCheck)
+class SafetyCheckAdmin(admin.ModelAdmin):
+    list_display = ("dataset", "started_at", "sample_size", "status", "illegal_count", "ratio_shown", "threshold_shown")
+    list_filter = ("status",)
+    search_fields = ("dataset__name",)
+    list_select_related = ("dataset",)
+    readonly_fields = (
+        "dataset",
+        "seed",
+        "population",
+        "sample_size",
+        "threshold",
+        "config_version",
+        "status",
+        "illegal_count",
+        "illegal_ratio",
+        "started_by",
+        "started_at",
+        "finished_by",
+        "finished_at",
+        "review_link",
+    )
+    review_page_size = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=_("illegal share"), ordering="illegal_ratio")
+    def ratio_shown(self, obj: SafetyCheck) -> str:
+        return percent(obj.illegal_ratio)
+
+    @admin.display(description=_("maximum"))
+    def threshold_shown(self, obj: SafetyCheck) -> str:
+        return percent(obj.threshold)
+
+    @admin.display(description=_("review"))
+    def review_link(self, obj: SafetyCheck) -> str:
+        url = reverse("admin:filing_safetycheck_review", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, gettext("Review the sample"))
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/review/", wrap(self.review_view), name="filing_safetycheck_review"),
+            *super().get_urls(),
+        ]
+
+    def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        check = get_object_or_404(SafetyCheck.objects.select_related("dataset"), pk=pk)
+        if not self.has_change_permission(request, check):
+            raise PermissionDenied
+        try:
+            page = max(1, int(request.GET.get("page", "1")))
+        except ValueError:
+            page = 1
+        url = reverse("admin:filing_safetycheck_review", args=[check.pk])
+        if request.method == "POST":
+            try:
+                if "finish" in request.POST:
+                    services.safety_check_finish(check=check, actor=request.user)
+                    check.refresh_from_db()
+                    level = messages.SUCCESS if check.status == SafetyCheck.Status.PASSED else messages.ERROR
+                    self.message_user(
+                        request,
+                        gettext("Check finished: %(status)s, illegal share %(ratio)s (maximum %(max)s).")
+                        % {
+                            "status": check.get_status_display(),
+                            "ratio": percent(check.illegal_ratio),
+                            "max": percent(check.threshold),
+                        },
+                        level,
+                    )
+                    return HttpResponseRedirect(url)
+                verdicts = [
+                    services.VerdictInput(
+                        item_id=int(key.split("-", 1)[1]),
+                        verdict=value,
+                        risk_code=request.POST.get(f"risk-{key.split('-', 1)[1]}") or None,
+                    )
+                    for key, value in request.POST.items()
+                    if key.startswith("verdict-") and key.split("-", 1)[1].isdigit()
+                ]
+                changed = services.safety_check_verdicts_record(check=check, verdicts=verdicts, actor=request.user)
+                self.message_user(request, gettext("%(n)d verdicts saved.") % {"n": changed}, messages.SUCCESS)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+            next_page = page + 1 if "save_next" in request.POST else page
+            return HttpResponseRedirect(f"{url}?page={next_page}")
+        size = self.review_page_size
+        pages = max(1, (check.sample_size + size - 1) // size)
+        page = min(page, pages)
+        items = list(check.items.order_by("position")[(page - 1) * size : page * size])
+        counts = {
+            "pending": check.items.filter(verdict=SampleItem.Verdict.PENDING).count(),
+            "illegal": check.items.filter(verdict=SampleItem.Verdict.ILLEGAL).count(),
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": check,
+            "title": gettext("Source safety check of “%(d)s”") % {"d": check.dataset.name},
+            "check": check,
+            "items": items,
+            "page": page,
+            "pages": pages,
+            "page_range": range(1, pages + 1) if pages <= 30 else None,
+            "counts": counts,
+            "risks": Risk.objects.order_by("position"),
+            "verdicts": SampleItem.Verdict.choices,
+            "threshold": percent(check.threshold),
+            "editable": check.status == SafetyCheck.Status.IN_REVIEW,
+        }
+        return TemplateResponse(request, "admin/filing/safetycheck/review.html", context)
+
+
+#
+# Documents, assessments, complaints, exports
+#
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    list_display = ("title", "kind", "version", "service", "effective_on", "updated_at")
+    list_filter = ("kind", "service")
+    search_fields = ("title", "version", "service__name")
+    list_select_related = ("service",)
     readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("service", "kind", ("title", "version"), "file", "effective_on", "notes")}),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+
+class ClauseInline(admin.TabularInline):
+    model = AssessmentClause
+    extra = 0
+    fields = ("clause", "requirement", "verdict", "evidence", "evidence_file", "evidence_link", "reason", "owner")
+    readonly_fields = ("clause", "requirement")
+    formfield_overrides = {
+        # Compact text boxes: the table has a row per clause.
+        db_models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 30})},
+    }
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SelfAssessment)
+class SelfAssessmentAdmin(admin.ModelAdmin):
+    list_display = ("title", "service", "status", "finalised_by", "finalised_at", "signers_complete")
+    list_filter = ("status", "service")
+    search_fields = ("title", "service__name")
+    list_select_related = ("service",)
+    readonly_fields = ("status", "finalised_by", "finalised_at", "created_at", "updated_at", "problems")
+    actions = ("finalise",)
+    inlines = (ClauseInline,)
+    fieldsets = (
+        (None, {"fields": ("service", "title", "status", "problems")}),
+        (
+            _("Signers"),
+            {
+                "fields": (
+                    "legal_representative_signer",
+                    "assessment_lead_signer",
+                    "legality_lead_signer",
+                    "signers_note",
+                ),
+                "description": _("All three are needed before the assessment can be finalised."),
+            },
+        ),
+        (
+            _("Measured metrics"),
+            {
+                "fields": (
+                    ("corpus_manual_pass_rate", "corpus_technical_pass_rate"),
+                    ("generated_sample_size", "generated_pass_rate_manual"),
+                    ("generated_pass_rate_keyword", "generated_pass_rate_classifier"),
+                    ("refuse_sample_size", "refuse_rate"),
+                    ("nonrefuse_sample_size", "nonrefuse_refusal_rate"),
+                ),
+                "description": _("Rates between 0 and 1 (0.95 = 95%)."),
+            },
+        ),
+        (_("Conclusion"), {"fields": ("conclusion", ("finalised_by", "finalised_at"))}),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.status == SelfAssessment.Status.FINALISED:
+            return [f.name for f in SelfAssessment._meta.fields if f.name != "id"] + ["problems"]
+        return self.readonly_fields
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: SelfAssessment, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = services.assessment_create(service=obj.service, title=obj.title, actor=request.user)
+        for name in form.changed_data:
+            setattr(created, name, getattr(obj, name))
+        created.save()
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    @admin.display(description=_("signers complete"), boolean=True)
+    def signers_complete(self, obj: SelfAssessment) -> bool:
+        return bool(obj.legal_representative_signer and obj.assessment_lead_signer and obj.legality_lead_signer)
+
+    @admin.display(description=_("what is missing"))
+    def problems(self, obj: SelfAssessment) -> str:
+        if not obj.pk:
+            return "—"
+        if obj.status == SelfAssessment.Status.FINALISED:
+            return gettext("Finalised.")
+        found = services.assessment_problems(obj)
+        return format_html_join("", "<div>{}</div>", ((p,) for p in found)) if found else gettext("Ready to finalise.")
+
+    @admin.action(description=_("Finalise the selected assessments"))
+    def finalise(self, request: HttpRequest, queryset: Any) -> None:
+        for assessment in queryset:
+            try:
+                services.assessment_finalise(assessment=assessment, actor=request.user)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+            else:
+                self.message_user(request, gettext("Finalised: %(a)s.") % {"a": assessment}, messages.SUCCESS)
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("answer")
+    parameter_name = "overdue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("overdue")), ("no", _("on time"))]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        open_statuses = (Complaint.Status.RECEIVED, Complaint.Status.IN_PROGRESS)
+        if self.value() == "yes":
+            return queryset.filter(status__in=open_statuses, due_at__lt=timezone.now())
+        if self.value() == "no":
+            return queryset.exclude(status__in=open_statuses, due_at__lt=timezone.now())
+        return queryset
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(admin.ModelAdmin):
+    list_display = ("id", "received_at", "channel", "category", "produce_id", "status", "due_shown", "handler")
+    list_filter = (OverdueFilter, "status", "channel", "category", "service")
+    search_fields = ("produce_id", "complainant", "details", "resolution")
+    date_hierarchy = "received_at"
+    readonly_fields = ("due_at", "resolved_at", "user_id")
+    action_form = ReasonActionForm
+    actions = ("take_on", "resolve", "reject")
+    fieldsets = (
+        (None, {"fields": ("service", ("channel", "category"), "complainant", "user_id", "produce_id", "details")}),
+        (_("Handling"), {"fields": (("status", "handler"), ("received_at", "due_at"), "resolution", "resolved_at")}),
+    )
+
+    @admin.display(description=_("answer due"), ordering="due_at")
+    def due_shown(self, obj: Complaint) -> str:
+        text = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M") if obj.due_at else "—"
+        if obj.is_overdue:
+            return format_html('<strong style="color:#ba2121">{} ({})</strong>', text, gettext("overdue"))
+        return text
+
+    @admin.action(description=_("Take on the selected complaints"))
+    def take_on(self, request: HttpRequest, queryset: Any) -> None:
+        from filing.history import acting_as
+
+        with acting_as(request.user):
+            for complaint in queryset.filter(status=Complaint.Status.RECEIVED):
+                complaint.status = Complaint.Status.IN_PROGRESS
+                complaint.handler = request.user.get_username()
+                complaint.save()
+
+    def _close(self, request: HttpRequest, queryset: Any, *, rejected: bool) -> None:
+        reason = request.POST.get("reason", "")
+        for complaint in queryset:
+            try:
+                services.complaint_resolve(
+                    complaint=complaint, resolution=reason, actor=request.user, rejected=rejected
+                )
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+                return
+
+    @admin.action(description=_("Resolve the selected complaints (describe the resolution)"))
+    def resolve(self, request: HttpRequest, queryset: Any) -> None:
+        self._close(request, queryset, rejected=False)
+
+    @admin.action(description=_("Reject the selected complaints with reasons"))
+    def reject(self, request: HttpRequest, queryset: Any) -> None:
+        self._close(request, queryset, rejected=True)
+
+
+@admin.register(FilingExport)
+class FilingExportAdmin(admin.ModelAdmin):
+    list_display = ("service", "created_at", "status", "progress_shown", "download", "requested_by")
+    list_filter = ("status",)
+    readonly_fields = (
+        "service",
+        "status",
+        "progress_shown",
+        "step",
+        "download",
+        "sha256",
+        "error",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        export = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        extra_context["refresh"] = export is not None and export.status in (
+            FilingExport.Status.QUEUED,
+            FilingExport.Status.RUNNING,
+        )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=_("progress"))
+    def progress_shown(self, obj: FilingExport) -> str:
+        return format_html('<progress max="100" value="{}"></progress> {}% {}', obj.progress, obj.progress, obj.step)
+
+    @admin.display(description=_("file"))
+    def download(self, obj: FilingExport) -> str:
+        if not obj.file:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:filing_filingexport_download", args=[obj.pk]), gettext("download")
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/download/", wrap(self.download_view), name="filing_filingexport_download"),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from django.http import FileResponse
+
+        export = get_object_or_404(FilingExport, pk=pk)
+        if not self.has_view_permission(request, export) or not export.file:
+            raise PermissionDenied
+        return FileResponse(export.file.open("rb"), as_attachment=True, filename=export.file.name.rsplit("/", 1)[-1])
 
 
 # Admin pages of the safety records (risk taxonomy, thresholds, keyword library).

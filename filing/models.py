@@ -2,21 +2,50 @@
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from filing.history import HistoryModel
 from filing.validators import model_code_validate, uscc_normalise, uscc_validate
 
 
-class Provider(models.Model):
+class Provider(HistoryModel):
     """The filing subject (备案主体): the organisation that provides the service."""
 
-    legal_name = models.CharField(_("legal name"), max_length=200, unique=True)
+    class Nature(models.TextChoices):
+        PRIVATE = "private", _("private enterprise")
+        STATE_OWNED = "state_owned", _("state-owned enterprise")
+        FOREIGN = "foreign", _("foreign-invested enterprise")
+        JOINT = "joint", _("joint venture")
+        PUBLIC_INSTITUTION = "public_institution", _("public institution")
+        OTHER = "other", _("other")
+
+    legal_name = models.CharField(
+        _("legal name"), max_length=200, unique=True, help_text=_("Exactly as on the business licence.")
+    )
     uscc = models.CharField(
         _("unified social credit code"),
         max_length=18,
         unique=True,
         help_text=_("18 characters, checked against the GB 32100 check character."),
     )
+    registered_address = models.CharField(_("registered address"), max_length=300, blank=True)
+    office_address = models.CharField(_("office address"), max_length=300, blank=True)
+    legal_representative = models.CharField(_("legal representative"), max_length=100, blank=True)
+    safety_lead = models.CharField(
+        _("safety-assessment lead"),
+        max_length=100,
+        blank=True,
+        help_text=_("Signs the filing form and the commitment page with the legal representative."),
+    )
+    safety_lead_phone = models.CharField(_("safety lead phone"), max_length=50, blank=True)
+    safety_lead_email = models.EmailField(_("safety lead e-mail"), blank=True)
+    contact_name = models.CharField(_("contact person"), max_length=100, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=50, blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    nature = models.CharField(_("company nature"), max_length=20, choices=Nature.choices, blank=True)
+    parent_company = models.CharField(_("parent company"), max_length=200, blank=True)
+    industry_regulator = models.CharField(_("industry regulator"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -39,7 +68,7 @@ class Provider(models.Model):
             raise ValidationError({"uscc": exc.messages}) from exc
 
 
-class Service(models.Model):
+class Service(HistoryModel):
     """A generative-AI service offered to the public, and where it stands in the filing."""
 
     class Status(models.TextChoices):
@@ -51,13 +80,65 @@ class Service(models.Model):
         CHANGE_PENDING = "change_pending", _("change pending")
         DEREGISTERED = "deregistered", _("deregistered")
 
+    class MainFunction(models.TextChoices):
+        DIALOGUE = "dialogue", _("human-machine dialogue")
+        TEXT = "text", _("text generation")
+        IMAGE = "image", _("image generation")
+        VOICE = "voice", _("voice synthesis")
+        VIDEO = "video", _("video synthesis")
+        CODE = "code", _("code generation or optimisation")
+
+    class Domain(models.TextChoices):
+        GENERAL = "general", _("general")
+        RESTRICTED = "restricted", _("restricted to a domain")
+
+    class Route(models.TextChoices):
+        FILING = "filing", _("filing (own or fine-tuned models)")
+        REGISTRATION = "registration", _("registration (only calls a filed model)")
+
     provider = models.ForeignKey(
         Provider, on_delete=models.PROTECT, related_name="services", verbose_name=_("provider")
     )
     name = models.CharField(_("service name"), max_length=200)
     version = models.CharField(_("version"), max_length=50, default="1.0")
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
-    filing_number = models.CharField(_("filing number"), max_length=100, blank=True)
+    filing_number = models.CharField(
+        _("filing number"),
+        max_length=100,
+        blank=True,
+        help_text=_("Filing number (备案号) or, for a registration, the launch number (上线编号)."),
+    )
+    filed_on = models.DateField(_("filed on"), null=True, blank=True)
+    returned_reason = models.TextField(_("reason for return"), blank=True)
+    algorithm_filing_number = models.CharField(_("algorithm filing number"), max_length=100, blank=True)
+    form_web = models.BooleanField(_("web"), default=False)
+    form_app = models.BooleanField(_("app"), default=False)
+    form_api = models.BooleanField(_("API"), default=False)
+    form_mini_program = models.BooleanField(_("mini-program"), default=False)
+    main_function = models.CharField(_("main function"), max_length=16, choices=MainFunction.choices, blank=True)
+    domain = models.CharField(_("domain"), max_length=16, choices=Domain.choices, default=Domain.GENERAL)
+    restricted_domain = models.CharField(
+        _("restricted domain"), max_length=200, blank=True, help_text=_("For example medical, finance, education.")
+    )
+    target_users = models.CharField(_("target users"), max_length=300, blank=True)
+    scenarios = models.TextField(_("scenarios"), blank=True)
+    minors_allowed = models.BooleanField(
+        _("minors may use it"),
+        default=False,
+        help_text=_("If ticked, anti-addiction and minor-mode measures are expected."),
+    )
+    service_boundary = models.TextField(
+        _("service boundary"), blank=True, help_text=_("Which questions it answers, and how it refuses the rest.")
+    )
+    public_url = models.URLField(_("public URL"), blank=True)
+    launch_date = models.DateField(_("launch or public-test date"), null=True, blank=True)
+    route = models.CharField(_("route"), max_length=16, choices=Route.choices, default=Route.FILING)
+    called_model_name = models.CharField(_("called model name"), max_length=200, blank=True)
+    called_model_filer = models.CharField(_("called model filer"), max_length=200, blank=True)
+    called_model_number = models.CharField(_("called model filing number"), max_length=100, blank=True)
+    complaint_email = models.EmailField(_("complaint e-mail"), blank=True)
+    complaint_phone = models.CharField(_("complaint phone"), max_length=50, blank=True)
+    complaint_url = models.URLField(_("complaint page"), blank=True)
     internal_testing = models.BooleanField(
         _("internal testing"),
         default=False,
@@ -79,12 +160,58 @@ class Service(models.Model):
 
     @property
     def may_serve(self) -> bool:
-        """Filed services serve the public; others only while in internal testing."""
-        return self.status == self.Status.FILED or (self.internal_testing and self.status != self.Status.DEREGISTERED)
+        """Filed services (also while a change is pending) serve the public; others only in internal testing."""
+        if self.status in (self.Status.FILED, self.Status.CHANGE_PENDING):
+            return True
+        return self.internal_testing and self.status != self.Status.DEREGISTERED
+
+    @property
+    def service_forms(self) -> list[str]:
+        names = (("form_web", _("web")), ("form_app", _("app")), ("form_api", _("API")))
+        forms = [str(label) for attr, label in names if getattr(self, attr)]
+        if self.form_mini_program:
+            forms.append(str(_("mini-program")))
+        return forms
+
+    @property
+    def complaint_channel_set(self) -> bool:
+        return bool(self.complaint_email or self.complaint_phone or self.complaint_url)
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.domain == self.Domain.RESTRICTED and not self.restricted_domain:
+            errors["restricted_domain"] = _("Name the domain the service is restricted to.")
+        if self.route == self.Route.REGISTRATION:
+            for name in ("called_model_name", "called_model_filer", "called_model_number"):
+                if not getattr(self, name):
+                    errors[name] = _("A registration names the filed model it calls: its name, filer and number.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ServiceTransition(models.Model):
+    """One step of a service through the filing workflow: who moved it, when, and why."""
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="transitions", verbose_name=_("service")
+    )
+    from_status = models.CharField(_("from"), max_length=20, choices=Service.Status.choices)
+    to_status = models.CharField(_("to"), max_length=20, choices=Service.Status.choices)
+    actor = models.CharField(_("by"), max_length=150)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        ordering = ("service", "at", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.from_status} → {self.to_status}"
 
 
 # The safety records (risk taxonomy, thresholds, keyword library) live in their own module.
-class ModelRecord(models.Model):
+class ModelRecord(HistoryModel):
     """A model (net) the service runs, as declared in the filing; its code goes into every label.
 
     Checkpoints trained by ``generation`` point to a model record; only an approved record of a
@@ -119,8 +246,16 @@ class ModelRecord(models.Model):
     base_model = models.CharField(_("base model"), max_length=200, blank=True)
     base_model_filing_number = models.CharField(_("base model filing number"), max_length=100, blank=True)
     approval = models.CharField(_("approval"), max_length=16, choices=Approval.choices, default=Approval.PENDING)
-    approved_by = models.CharField(_("approved by"), max_length=150, blank=True)
-    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    approved_by = models.CharField(_("decided by"), max_length=150, blank=True)
+    approved_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    rejection_reason = models.TextField(_("reason for rejection"), blank=True)
+    development = models.CharField(
+        _("how it was built"),
+        max_length=200,
+        blank=True,
+        help_text=_("Self-developed, on an open-source base, fine-tuned, retrieval-augmented ..."),
+    )
+    base_model_licence = models.CharField(_("base model licence"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -137,7 +272,7 @@ class ModelRecord(models.Model):
         super().save(*args, **kwargs)
 
 
-class Dataset(models.Model):
+class Dataset(HistoryModel):
     """A body of training data and its provenance, identified by the SHA-256 of the exact bytes used."""
 
     class SourceType(models.TextChoices):
@@ -150,6 +285,12 @@ class Dataset(models.Model):
     class Origin(models.TextChoices):
         DOMESTIC = "domestic", _("domestic")
         OVERSEAS = "overseas", _("overseas")
+
+    class SafetyStatus(models.TextChoices):
+        UNCHECKED = "unchecked", _("not checked")
+        IN_REVIEW = "in_review", _("check in review")
+        PASSED = "passed", _("passed")
+        FAILED = "failed", _("failed: unusable")
 
     name = models.CharField(_("name"), max_length=200)
     source_type = models.CharField(_("source type"), max_length=16, choices=SourceType.choices)
@@ -165,6 +306,19 @@ class Dataset(models.Model):
     contains_personal_information = models.BooleanField(_("contains personal information"), default=False)
     personal_information_legal_basis = models.CharField(
         _("legal basis for personal information"), max_length=300, blank=True
+    )
+    collection_start = models.DateField(_("collected from"), null=True, blank=True)
+    collection_end = models.DateField(_("collected until"), null=True, blank=True)
+    language_share = models.CharField(
+        _("language share"), max_length=200, blank=True, help_text=_("For example: zh 70%, en 30%.")
+    )
+    safety_status = models.CharField(
+        _("source safety"),
+        max_length=16,
+        choices=SafetyStatus.choices,
+        default=SafetyStatus.UNCHECKED,
+        editable=False,
+        help_text=_("Set by the source safety check; a failed dataset may not be trained on."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -182,6 +336,9 @@ class Dataset(models.Model):
             raise ValidationError(
                 {"personal_information_legal_basis": _("Give the legal basis for using personal information.")}
             )
+        if self.collection_start and self.collection_end and self.collection_end < self.collection_start:
+            raise ValidationError({"collection_end": _("The collection ends before it starts.")})
 
 
+from filing.records import *  # noqa: E402, F403
 from filing.safety.models import *  # noqa: E402, F403

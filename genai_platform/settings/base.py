@@ -383,3 +383,9 @@ SPECTACULAR_SETTINGS |= {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# ------------------------------------------------------------------------------
+# FILING (filing)
+# ------------------------------------------------------------------------------
+# Names the acting user of each request in the change history of filing records.
+MIDDLEWARE += ["filing.middleware.FilingActorMiddleware"]

@@ -1,0 +1,76 @@
+"""Filing package exports: queued from the admin, built by a worker, recorded in the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from filing.history import acting_as
+from filing.models import FilingExport, Service
+
+logger = logging.getLogger(__name__)
+
+
+def filing_export_request(*, service: Service, actor: Any) -> FilingExport:
+    """Queue a build of the package of ``service``; the task is sent once the row is committed."""
+    from filing.tasks import package_export_task
+
+    with transaction.atomic():
+        export = FilingExport.objects.create(
+            service=service, requested_by=actor if getattr(actor, "pk", None) else None, step="queued"
+        )
+        transaction.on_commit(lambda: package_export_task.delay(export.pk))
+    return export
+
+
+def _progress(export_id: int, percent: int, step: str) -> None:
+    FilingExport.objects.filter(pk=export_id).update(progress=percent, step=step[:200])
+
+
+def filing_export_run(*, export_id: int) -> FilingExport | None:
+    """Build the package, store it, and record a ``filing.exported`` audit event."""
+    from audit import services as audit
+    from filing.package import package_build
+
+    with transaction.atomic():
+        export = FilingExport.objects.select_for_update().filter(pk=export_id).first()
+        if export is None or export.status != FilingExport.Status.QUEUED:
+            return export
+        export.status = FilingExport.Status.RUNNING
+        export.save(update_fields=["status"])
+    actor = export.requested_by
+    try:
+        with acting_as(actor):
+            data, manifest = package_build(export.service, progress=lambda pct, step: _progress(export_id, pct, step))
+            digest = hashlib.sha256(data).hexdigest()
+            with transaction.atomic():
+                export.refresh_from_db()
+                stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+                export.file.save(f"filing-package-{export.service_id}-{stamp}.zip", ContentFile(data), save=False)
+                export.sha256 = digest
+                export.status = FilingExport.Status.DONE
+                export.progress = 100
+                export.step = "done"
+                export.finished_at = timezone.now()
+                export.save()
+                audit.filing_event(
+                    event_type="filing.exported",
+                    actor=actor,
+                    actor_username=None if actor else "system",
+                    subject=export.service,
+                    filing_number=export.service.filing_number or None,
+                    output_sha256=digest,
+                    payload={"file_sha256": digest, "items": len(manifest["files"]) + 1},
+                )
+    except Exception as exc:
+        logger.exception("filing package export %s failed", export_id)
+        FilingExport.objects.filter(pk=export_id).update(
+            status=FilingExport.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+        )
+        return FilingExport.objects.get(pk=export_id)
+    return export

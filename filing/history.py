@@ -1,0 +1,222 @@
+"""Change history of filing records: every create, change and delete goes to the audit log.
+
+Design
+------
+Filing models inherit ``HistoryModel``. Its history is captured at the two places every write
+passes through, whatever started it (admin form, admin bulk action, service, API, shell):
+
+* single rows: ``pre_save`` reads the row as stored, ``post_save`` compares and writes one
+  ``filing.changed`` record (``created`` or ``changed``, with ``{field: [old, new]}``); ``post_delete``
+  writes ``deleted`` with the last values. Django sends the delete signals for each row a
+  ``QuerySet.delete()`` or a cascade removes, so those are covered as well.
+* set-based writes that send no signals: ``HistoryQuerySet`` (the default manager's queryset of
+  every filing model) wraps ``update()``, ``bulk_create()`` and ``bulk_update()``: it reads the
+  affected rows before, writes, reads them after, and records one ``changed`` record per row
+  whose values moved, all in one transaction, so a rolled-back update leaves no history.
+
+Who acted comes from a context variable: ``FilingActorMiddleware`` sets it for each request
+(admin and API alike), and code outside a request (Celery tasks, commands) uses
+``acting_as(user)``. Without either, the record names the platform (``system``).
+
+The audit log holds snapshots (text, numbers, ISO dates), never foreign keys, so history
+survives the deletion of what it describes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime
+import decimal
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models.signals import post_delete, post_save, pre_save
+
+_actor: contextvars.ContextVar[Any] = contextvars.ContextVar("filing_actor", default=None)
+_request: contextvars.ContextVar[Any] = contextvars.ContextVar("filing_request", default=None)
+
+SYSTEM_ACTOR = "system"
+
+
+@contextmanager
+def acting_as(user: Any = None, *, request: Any = None) -> Iterator[None]:
+    """Attribute the filing changes made inside the block to ``user`` (and ``request``, if any)."""
+    actor_token = _actor.set(user)
+    request_token = _request.set(request)
+    try:
+        yield
+    finally:
+        _actor.reset(actor_token)
+        _request.reset(request_token)
+
+
+def current_actor() -> Any:
+    user = _actor.get()
+    if user is None:
+        request = _request.get()
+        user = getattr(request, "user", None)
+    if user is not None and getattr(user, "is_authenticated", True) is False:
+        return None
+    return user
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value standing for a field value."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "name") and hasattr(value, "storage"):  # a FieldFile
+        return value.name or ""
+    return str(value)
+
+
+def _tracked_fields(model: type[models.Model]) -> list[models.Field]:
+    skip = set(getattr(model, "history_exclude", ()))
+    return [f for f in model._meta.concrete_fields if f.name not in skip]
+
+
+def snapshot(instance: models.Model) -> dict[str, Any]:
+    """The tracked field values of ``instance`` as plain JSON (foreign keys by id)."""
+    return {f.attname: _plain(f.value_from_object(instance)) for f in _tracked_fields(type(instance))}
+
+
+def _snapshot_rows(model: type[models.Model], pks: list[Any]) -> dict[Any, dict[str, Any]]:
+    if not pks:
+        return {}
+    return {obj.pk: snapshot(obj) for obj in model._base_manager.filter(pk__in=pks)}
+
+
+def _diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, list[Any]]:
+    before = before or {}
+    after = after or {}
+    ignored = {"updated_at"}
+    keys = sorted(set(before) | set(after))
+    return {k: [before.get(k), after.get(k)] for k in keys if k not in ignored and before.get(k) != after.get(k)}
+
+
+def history_write(
+    *, instance: Any, action: str, changes: dict[str, list[Any]], model: type[models.Model] | None = None
+) -> None:
+    """Append one ``filing.changed`` record for ``instance`` (a model instance or ``(kind, id, repr)``)."""
+    from audit import services as audit
+
+    actor = current_actor()
+    request = _request.get()
+    fields: dict[str, Any] = {}
+    if actor is None and (request is None or not getattr(getattr(request, "user", None), "is_authenticated", False)):
+        fields["actor_username"] = SYSTEM_ACTOR
+    filing_number = _filing_number(instance)
+    if filing_number:
+        fields["filing_number"] = filing_number
+    audit.filing_event(
+        event_type="filing.changed",
+        actor=actor,
+        request=request,
+        subject=instance,
+        payload={"action": action, "changes": changes},
+        **fields,
+    )
+
+
+def _filing_number(instance: Any) -> str:
+    number = getattr(instance, "filing_number", "")
+    if not number:
+        service = getattr(instance, "service", None) if hasattr(instance, "service_id") else None
+        number = getattr(service, "filing_number", "") if service is not None else ""
+    return str(number or "")
+
+
+class HistoryQuerySet(models.QuerySet):
+    """Set-based writes that record the history Django's signals would miss."""
+
+    def update(self, **kwargs: Any) -> int:
+        with transaction.atomic(using=self.db):
+            pks = list(self.values_list("pk", flat=True))
+            before = _snapshot_rows(self.model, pks)
+            count = super().update(**kwargs)
+            after = _snapshot_rows(self.model, pks)
+            for pk in pks:
+                changes = _diff(before.get(pk), after.get(pk))
+                if changes:
+                    obj = self.model._base_manager.get(pk=pk)
+                    history_write(instance=obj, action="changed", changes=changes)
+        return count
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            for obj in created:
+                if obj.pk is not None:
+                    history_write(instance=obj, action="created", changes=_diff(None, snapshot(obj)))
+        return created
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        objs = list(objs)
+        with transaction.atomic(using=self.db):
+            pks = [o.pk for o in objs]
+            before = _snapshot_rows(self.model, pks)
+            count = super().bulk_update(objs, fields, *args, **kwargs)
+            after = _snapshot_rows(self.model, pks)
+            for obj in objs:
+                changes = _diff(before.get(obj.pk), after.get(obj.pk))
+                if changes:
+                    history_write(instance=obj, action="changed", changes=changes)
+        return count
+
+
+class HistoryModel(models.Model):
+    """Base of the filing records whose every change is written to the audit log."""
+
+    objects = HistoryQuerySet.as_manager()
+
+    # Field names left out of the recorded changes (e.g. bookkeeping or large text).
+    history_exclude: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+
+def _pre_save(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+    if raw or not issubclass(sender, HistoryModel):
+        return
+    before = None
+    if instance.pk is not None and not instance._state.adding:
+        stored = sender._base_manager.filter(pk=instance.pk).first()
+        before = snapshot(stored) if stored is not None else None
+    instance._history_before = before  # type: ignore[attr-defined]
+
+
+def _post_save(
+    sender: type[models.Model], instance: models.Model, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    if raw or not issubclass(sender, HistoryModel):
+        return
+    before = None if created else getattr(instance, "_history_before", None)
+    changes = _diff(before, snapshot(instance))
+    if created or changes:
+        history_write(instance=instance, action="created" if created else "changed", changes=changes)
+
+
+def _post_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    if not issubclass(sender, HistoryModel):
+        return
+    history_write(instance=instance, action="deleted", changes=_diff(snapshot(instance), None))
+
+
+def signals_connect() -> None:
+    """Called once from ``FilingConfig.ready``."""
+    pre_save.connect(_pre_save, dispatch_uid="filing.history.pre_save")
+    post_save.connect(_post_save, dispatch_uid="filing.history.post_save")
+    post_delete.connect(_post_delete, dispatch_uid="filing.history.post_delete")

@@ -1,0 +1,347 @@
+"""Reads of filing records: refusals, lineage, the readiness checklist of a service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db.models import QuerySet
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from filing.models import (
+    Dataset,
+    Document,
+    ModelRecord,
+    SafetyCheck,
+    SelfAssessment,
+    Service,
+)
+from filing.safety.selectors import keyword_coverage, safety_config
+from filing.validators import uscc_validate
+
+
+def dataset_training_refusal(dataset: Dataset) -> str | None:
+    """Why training on ``dataset`` is refused, or ``None`` when it may be trained on.
+
+    A dataset whose source safety check failed (illegal share above the threshold) is unusable.
+    """
+    dataset = Dataset.objects.get(pk=dataset.pk)
+    if dataset.safety_status != Dataset.SafetyStatus.FAILED:
+        return None
+    check = dataset.safety_checks.filter(status=SafetyCheck.Status.FAILED).order_by("-finished_at", "-pk").first()
+    if check is None:
+        return _("Dataset “%(name)s” is marked unusable by its source safety check.") % {"name": dataset.name}
+    return _(
+        "Dataset “%(name)s” failed its source safety check: %(illegal)d of %(size)d sampled items "
+        "(%(ratio)s) are illegal or harmful, above the %(threshold)s allowed. It may not be used for training."
+    ) % {
+        "name": dataset.name,
+        "illegal": check.illegal_count,
+        "size": check.sample_size,
+        "ratio": percent(check.illegal_ratio),
+        "threshold": percent(check.threshold),
+    }
+
+
+def percent(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return f"{(Decimal(value) * 100).quantize(Decimal('0.01')).normalize():f}%"
+
+
+def service_datasets(service: Service) -> QuerySet[Dataset]:
+    """Datasets the service's models were trained on (through the training runs of its model records)."""
+    return Dataset.objects.filter(training_runs__model_record__service=service).distinct().order_by("name")
+
+
+def dataset_lineage(dataset: Dataset) -> tuple[list[Any], list[Any]]:
+    """Training runs that used ``dataset`` and the checkpoints they produced (via reverse relations)."""
+    runs = list(dataset.training_runs.all().order_by("-created_at")) if hasattr(dataset, "training_runs") else []
+    checkpoints = [cp for run in runs for cp in run.checkpoints.all().order_by("-created_at")]
+    return runs, checkpoints
+
+
+def test_bank_model() -> Any:
+    """The test bank model, once the test banks exist; ``None`` before."""
+    try:
+        return apps.get_model("filing", "TestBank")
+    except LookupError:
+        return None
+
+
+def test_bank_of_kind(kind: str) -> Any:
+    """The largest bank of ``kind`` (the one a filing presents), or ``None``."""
+    model = test_bank_model()
+    if model is None:
+        return None
+    return model.objects.filter(kind=kind).order_by("-question_count", "pk").first()
+
+
+@dataclass
+class ReadinessItem:
+    key: str
+    title: str
+    ok: bool
+    detail: str
+    fix_url: str
+    status: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = "ok" if self.ok else "blocker"
+
+
+def _admin_url(name: str, *args: Any, query: str = "") -> str:
+    url = reverse(f"admin:filing_{name}", args=args)
+    return f"{url}?{query}" if query else url
+
+
+def readiness_checklist(service: Service) -> list[ReadinessItem]:
+    """What the filing of ``service`` still lacks; an item that is not ``ok`` blocks submission."""
+    config = safety_config()
+    items: list[ReadinessItem] = []
+
+    provider = service.provider
+    try:
+        uscc_validate(provider.uscc)
+        provider_ok, provider_detail = True, provider.uscc
+    except Exception as exc:  # noqa: BLE001 (ValidationError; the message is shown)
+        provider_ok, provider_detail = False, " ".join(getattr(exc, "messages", [str(exc)]))
+    missing_fields = [
+        str(Service.provider.field.related_model._meta.get_field(name).verbose_name)
+        for name in ("legal_representative", "safety_lead", "registered_address", "contact_phone")
+        if not getattr(provider, name)
+    ]
+    if missing_fields:
+        provider_ok = False
+        provider_detail = _("Missing: %(f)s.") % {"f": ", ".join(missing_fields)}
+    items.append(
+        ReadinessItem(
+            "provider",
+            _("Provider code valid and provider complete"),
+            provider_ok,
+            provider_detail,
+            _admin_url("provider_change", provider.pk),
+        )
+    )
+
+    records = list(service.model_records.all())
+    bad = [r for r in records if r.approval != ModelRecord.Approval.APPROVED or not r.code]
+    items.append(
+        ReadinessItem(
+            "model_records",
+            _("Every model record approved, with a model code"),
+            bool(records) and not bad,
+            _("No model record yet.")
+            if not records
+            else (
+                _("Not approved: %(r)s.") % {"r": ", ".join(str(r) for r in bad)}
+                if bad
+                else _("%(n)d approved.") % {"n": len(records)}
+            ),
+            _admin_url("modelrecord_changelist", query=f"service__id__exact={service.pk}"),
+        )
+    )
+
+    datasets = list(service_datasets(service).prefetch_related("evidence"))
+    no_evidence = [d.name for d in datasets if not d.evidence.all()]
+    not_passed = [d.name for d in datasets if d.safety_status != Dataset.SafetyStatus.PASSED]
+    problems = []
+    if no_evidence:
+        problems.append(_("no evidence: %(d)s") % {"d": ", ".join(no_evidence)})
+    if not_passed:
+        problems.append(_("safety check not passed: %(d)s") % {"d": ", ".join(not_passed)})
+    items.append(
+        ReadinessItem(
+            "datasets",
+            _("Every dataset with evidence and a passed safety check"),
+            bool(datasets) and not problems,
+            _("No dataset is linked to this service's models by a training run.")
+            if not datasets
+            else ("; ".join(problems) if problems else _("%(n)d datasets complete.") % {"n": len(datasets)}),
+            _admin_url("dataset_changelist"),
+        )
+    )
+
+    coverage = keyword_coverage()
+    kw_problems = []
+    if not coverage.total_ok:
+        kw_problems.append(_("%(n)d keywords, %(min)d needed") % {"n": coverage.total, "min": coverage.total_minimum})
+    if not coverage.risks_ok:
+        kw_problems.append(_("%(n)d risks below their minimum") % {"n": coverage.risks_failing})
+    if not coverage.update_ok:
+        kw_problems.append(_("not updated within %(d)d days") % {"d": coverage.update_max_days})
+    if coverage.demo_count:
+        kw_problems.append(_("%(n)d demo keywords") % {"n": coverage.demo_count})
+    items.append(
+        ReadinessItem(
+            "keywords",
+            _("Keyword library at its minimum size and fresh"),
+            coverage.ok,
+            "; ".join(kw_problems) if kw_problems else _("%(n)d keywords.") % {"n": coverage.total},
+            _admin_url("keyword_changelist"),
+        )
+    )
+
+    items.append(_test_banks_item(config))
+
+    assessment = (
+        service.assessments.filter(status=SelfAssessment.Status.FINALISED).order_by("-finalised_at", "-pk").first()
+    )
+    if assessment is None:
+        items.append(
+            ReadinessItem(
+                "assessment",
+                _("A finalised self-assessment meeting each pass rate"),
+                False,
+                _("No finalised self-assessment."),
+                _admin_url("selfassessment_changelist", query=f"service__id__exact={service.pk}"),
+            )
+        )
+    else:
+        failures = assessment_rate_failures(assessment, config)
+        items.append(
+            ReadinessItem(
+                "assessment",
+                _("A finalised self-assessment meeting each pass rate"),
+                not failures,
+                "; ".join(failures) if failures else str(assessment),
+                _admin_url("selfassessment_change", assessment.pk),
+            )
+        )
+
+    kinds = set(service.documents.values_list("kind", flat=True))
+    missing_docs = [str(label) for value, label in Document.Kind.choices if value not in kinds]
+    items.append(
+        ReadinessItem(
+            "documents",
+            _("Service agreement, privacy policy and annotation rules present"),
+            not missing_docs,
+            _("Missing: %(d)s.") % {"d": ", ".join(missing_docs)} if missing_docs else _("All present."),
+            _admin_url("document_changelist", query=f"service__id__exact={service.pk}"),
+        )
+    )
+
+    items.append(
+        ReadinessItem(
+            "complaints",
+            _("Complaint channel set"),
+            service.complaint_channel_set,
+            ", ".join(v for v in (service.complaint_email, service.complaint_phone, service.complaint_url) if v)
+            or _("No e-mail, phone or page for complaints."),
+            _admin_url("service_change", service.pk) + "#complaint-channel",
+        )
+    )
+
+    label_problems = []
+    if not getattr(settings, "LABEL_SIGNING_KEY", None):
+        label_problems.append(_("no label signing key"))
+    if not records or any(not r.code for r in records):
+        label_problems.append(_("model codes missing"))
+    if not provider_ok:
+        label_problems.append(_("provider code invalid"))
+    items.append(
+        ReadinessItem(
+            "labels",
+            _("Content labels configured"),
+            not label_problems,
+            "; ".join(label_problems) if label_problems else _("Provider code, model codes and signing key set."),
+            _admin_url("modelrecord_changelist", query=f"service__id__exact={service.pk}"),
+        )
+    )
+    return items
+
+
+def assessment_rate_failures(assessment: SelfAssessment, config: Any) -> list[str]:
+    """Each measured rate that misses its threshold, or is missing."""
+    checks = (
+        ("corpus_manual_pass_rate", config.corpus_manual_pass_rate_min, True),
+        ("corpus_technical_pass_rate", config.corpus_technical_pass_rate_min, True),
+        ("generated_pass_rate_manual", config.assessment_generated_pass_rate_min, True),
+        ("generated_pass_rate_keyword", config.assessment_generated_pass_rate_min, True),
+        ("generated_pass_rate_classifier", config.assessment_generated_pass_rate_min, True),
+        ("refuse_rate", config.assessment_refuse_rate_min, True),
+        ("nonrefuse_refusal_rate", config.assessment_nonrefuse_refusal_rate_max, False),
+    )
+    failures = []
+    for name, threshold, at_least in checks:
+        label = str(SelfAssessment._meta.get_field(name).verbose_name)
+        value = getattr(assessment, name)
+        if value is None:
+            failures.append(_("%(m)s not measured") % {"m": label})
+        elif (value < threshold) if at_least else (value > threshold):
+            failures.append(
+                _("%(m)s %(v)s, needs %(op)s %(t)s")
+                % {"m": label, "v": percent(value), "op": "≥" if at_least else "≤", "t": percent(threshold)}
+            )
+    sizes = (
+        ("generated_sample_size", config.assessment_generated_sample_min),
+        ("refuse_sample_size", config.assessment_refuse_sample_min),
+        ("nonrefuse_sample_size", config.assessment_nonrefuse_sample_min),
+    )
+    for name, minimum in sizes:
+        value = getattr(assessment, name)
+        if value is None or value < minimum:
+            label = str(SelfAssessment._meta.get_field(name).verbose_name)
+            failures.append(_("%(m)s %(v)s, needs ≥ %(t)d") % {"m": label, "v": value or 0, "t": minimum})
+    return failures
+
+
+BANKS = (
+    ("generated", "generated_bank_min_total"),
+    ("refuse", "refuse_bank_min_total"),
+    ("nonrefuse", "nonrefuse_bank_min_total"),
+)
+
+
+def test_bank_counts() -> dict[str, tuple[int, Any]]:
+    """Questions and newest change per bank; zeros when the banks do not exist yet."""
+    counts: dict[str, tuple[int, Any]] = {}
+    for kind, _key in BANKS:
+        bank = test_bank_of_kind(kind)
+        counts[kind] = (0, None) if bank is None else (bank.question_count, bank.updated_at)
+    return counts
+
+
+def _test_banks_item(config: Any) -> ReadinessItem:
+    model = test_bank_model()
+    counts = test_bank_counts()
+    problems = []
+    now = timezone.now()
+    for bank, key in BANKS:
+        minimum = getattr(config, key)
+        count, newest = counts[bank]
+        if count < minimum:
+            problems.append(_("%(bank)s: %(n)d of %(min)d") % {"bank": bank, "n": count, "min": minimum})
+        elif minimum and (newest is None or now - newest > timedelta(days=config.test_bank_update_max_days)):
+            problems.append(
+                _("%(bank)s: not updated within %(d)d days") % {"bank": bank, "d": config.test_bank_update_max_days}
+            )
+    if model is None:
+        detail = _("Test banks do not exist yet.")
+        if problems:
+            detail += " " + "; ".join(problems)
+        status = "ok" if not problems else "missing"
+        url = ""
+    else:
+        detail = "; ".join(problems) if problems else _("All three banks at their minimum.")
+        status = ""
+        try:
+            url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        except NoReverseMatch:
+            url = ""
+    return ReadinessItem(
+        "test_banks",
+        _("Test banks at their minimum sizes and fresh"),
+        not problems,
+        detail,
+        url,
+        status=status,
+    )
