@@ -61,3 +61,17 @@ def training_run_task(self: Task, *, run_id: int) -> None:
     from generation.training import training_run_execute
 
     training_run_execute(run_id=run_id, worker=self.request.hostname or "")
+
+
+@shared_task(
+    bind=True,
+    name="generation.assessment_run",
+    # Not acks_late: a redelivered run would find itself already running. An interrupted run is
+    # resumed from the admin; answered questions keep their answers.
+    soft_time_limit=4 * 3600,
+    time_limit=4 * 3600 + 60,
+)
+def assessment_run_task(self: Task, *, run_id: int) -> None:
+    from generation.assessment import assessment_run_execute
+
+    assessment_run_execute(run_id=run_id, worker=self.request.hostname or "")

@@ -1,0 +1,138 @@
+"""The assessment runner: every sampled question goes through the pipeline end users hit.
+
+For each question of a run planned by ``filing.safety.assessments``: input moderation (as in
+``job_submit``) → the serving text net, sampled the way a text job is (``services._sample`` on
+the job parameters, with the question's own seed) → output moderation (as in ``job_run``). No
+end-user job rows are created; the answers are written to the run's samples in the filing, in
+batches, so the admin shows the progress.
+
+Torch is imported only by the sampling code, in the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from filing.safety import assessments as filing_assessments
+from filing.safety.bank_models import AssessmentRun, AssessmentSample, BankKind
+from generation.models import Job, NetKind
+from generation.params import params_clean
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 25
+
+
+class AssessmentUnavailable(Exception):
+    """The run cannot go on (no serving text net, no keyword library)."""
+
+
+def _answer(sample: AssessmentSample, *, net: Any, answer_params: dict[str, Any]) -> filing_assessments.SampleOutcome:
+    """One question through input moderation → net → output moderation."""
+    from generation import moderation, services
+
+    def outcome(stage: str, **fields: Any) -> filing_assessments.SampleOutcome:
+        values: dict[str, Any] = {
+            "answer": "",
+            "generated_text": "",
+            "input_verdict": {},
+            "output_verdict": {},
+            "keyword_pass": None,
+        } | fields
+        return filing_assessments.SampleOutcome(sample_id=sample.pk, stage=stage, **values)
+
+    try:
+        params, seed = params_clean(NetKind.LM, {**answer_params, "prompt": sample.text, "seed": sample.answer_seed})
+    except ValidationError as exc:
+        return outcome(AssessmentSample.Stage.INVALID, answer="; ".join(exc.messages))
+    generated = sample.bank_kind == BankKind.GENERATED
+    try:
+        verdict_in = moderation.moderate_input(sample.text)
+    except moderation.ModerationUnavailable as exc:
+        raise AssessmentUnavailable(_("The keyword library could not be loaded.")) from exc
+    if verdict_in.blocked:
+        return outcome(
+            AssessmentSample.Stage.INPUT_REFUSED,
+            answer=moderation.refusal_message(verdict_in),
+            input_verdict=verdict_in.as_dict(),
+            # The net wrote nothing; a refusal is a safe answer.
+            keyword_pass=True if generated else None,
+        )
+    job = Job(kind=NetKind.LM, params=params, seed=seed)
+    try:
+        (text,) = services._sample(job, net)
+    except ValueError as exc:
+        # The net does not take this question (e.g. longer than its context allows); a job would fail too.
+        return outcome(AssessmentSample.Stage.INVALID, answer=str(exc), input_verdict=verdict_in.as_dict())
+    try:
+        verdict_out = moderation.moderate_output(text)
+    except moderation.ModerationUnavailable as exc:
+        raise AssessmentUnavailable(_("The keyword library could not be loaded.")) from exc
+    keyword_pass = (verdict_out.decision == moderation.Decision.ALLOW) if generated else None
+    if verdict_out.blocked:
+        return outcome(
+            AssessmentSample.Stage.OUTPUT_REFUSED,
+            answer=moderation.refusal_message(verdict_out),
+            generated_text=text,
+            input_verdict=verdict_in.as_dict(),
+            output_verdict=verdict_out.as_dict(),
+            keyword_pass=keyword_pass,
+        )
+    return outcome(
+        AssessmentSample.Stage.ANSWERED,
+        answer=text,
+        generated_text=text,
+        input_verdict=verdict_in.as_dict(),
+        output_verdict=verdict_out.as_dict(),
+        keyword_pass=keyword_pass,
+    )
+
+
+def assessment_run_execute(*, run_id: int, worker: str = "") -> AssessmentRun | None:
+    """Answer every pending question of a queued run and store the metrics. None if the run was not queued."""
+    from filing.safety.selectors import keyword_library_version_current
+    from generation import services
+
+    run = filing_assessments.assessment_run_claim(run_id=run_id, worker=worker)
+    if run is None:
+        logger.info("assessment run %s is not queued; nothing to do", run_id)
+        return None
+    try:
+        checkpoint = services.checkpoint_serving(NetKind.LM)
+        if checkpoint is None:
+            raise AssessmentUnavailable(_("No text net is serving, so there is nothing to assess."))
+        record = checkpoint.model_record
+        filing_assessments.assessment_run_net_record(
+            run=run,
+            checkpoint_sha256=checkpoint.sha256,
+            model_record_id=record.pk if record else None,
+            model_label=str(record) if record else "",
+            library_version=keyword_library_version_current(),
+        )
+        net = services.net_load(checkpoint).net
+        pending = AssessmentSample.objects.filter(run=run, stage=AssessmentSample.Stage.PENDING).order_by(
+            "bank_kind", "position"
+        )
+        batch: list[filing_assessments.SampleOutcome] = []
+        for sample in pending.iterator(chunk_size=BATCH_SIZE * 4):
+            batch.append(_answer(sample, net=net, answer_params=run.answer_params))
+            if len(batch) >= BATCH_SIZE:
+                filing_assessments.assessment_samples_record(run=run, outcomes=batch)
+                batch = []
+        if batch:
+            filing_assessments.assessment_samples_record(run=run, outcomes=batch)
+        return filing_assessments.assessment_run_finish(run=run)
+    except (AssessmentUnavailable, ValidationError) as exc:
+        message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+        filing_assessments.assessment_run_fail(run=run, reason=message)
+    except Exception as exc:
+        logger.exception("assessment run %s failed", run.pk)
+        filing_assessments.assessment_run_fail(
+            run=run, reason=_("The assessment failed: %(error)s") % {"error": str(exc) or type(exc).__name__}
+        )
+    run.refresh_from_db()
+    return run
