@@ -99,8 +99,8 @@ def _obtain(kind: str, args: argparse.Namespace, data: DigitData | TextCorpus) -
     )
     print(
         f"[{kind}] budget {minutes:g} min on {args.threads} thread(s), seed {args.seed}, config overrides {config}: "
-        f"{len(result.epochs)} epochs in {result.seconds:.0f} s; best {result.metric_name} {result.best_metric:.3f} "
-        f"at epoch {result.best_epoch}"
+        f"{len(result.epochs)} epochs, {result.seconds:.0f} s training ({result.wall_seconds:.0f} s wall); "
+        f"best {result.metric_name} {result.best_metric:.3f} at epoch {result.best_epoch}"
     )
     if args.save_dir:
         args.save_dir.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -59,29 +60,46 @@ class TrainResult:
     torch_version: str
     dataset_sources: list[str] = field(default_factory=list)
     dataset_licences: list[str] = field(default_factory=list)
+    # Training seconds (the budget's measure: time spent measuring each epoch is not counted) and wall seconds.
     seconds: float = 0.0
+    wall_seconds: float = 0.0
     stopped_by: str = "epochs"  # "epochs", "minutes" or "request"
 
 
 class _Clock:
-    """Time budget and stop requests, asked between batches; ``should_stop`` is called at most once a second."""
+    """Time budget and stop requests, asked between batches; ``should_stop`` is called at most once a second.
+
+    The budget counts training time only: the clock is paused while an epoch is measured and reported.
+    """
 
     def __init__(self, minutes: float | None, should_stop: Callable[[], bool] | None) -> None:
         self.started = time.monotonic()
-        self.deadline = None if minutes is None else self.started + minutes * 60.0
         self.budget = None if minutes is None else minutes * 60.0
         self.should_stop = should_stop
         self.last_asked = 0.0
         self.reason: str | None = None
 
+        self.paused_at: float | None = None
+        self.paused = 0.0
+
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        """Training seconds so far: wall time less the time spent measuring (which the budget does not count)."""
+        now = self.paused_at if self.paused_at is not None else time.monotonic()
+        return now - self.started - self.paused
+
+    def pause(self) -> None:
+        self.paused_at = time.monotonic()
+
+    def resume(self) -> None:
+        if self.paused_at is not None:
+            self.paused += time.monotonic() - self.paused_at
+            self.paused_at = None
 
     def stop_now(self) -> bool:
         if self.reason:
             return True
         now = time.monotonic()
-        if self.deadline is not None and now >= self.deadline:
+        if self.budget is not None and self.elapsed() >= self.budget:
             self.reason = "minutes"
         elif self.should_stop is not None and now - self.last_asked >= 1.0:
             self.last_asked = now
@@ -113,6 +131,27 @@ class _GanTrainer:
         self.classifier = metrics.digit_classifier(data, cache_dir=cache_dir)
         self.test_features, _ = metrics.classifier_features(self.classifier, data.test_x)
         self.eval_labels = torch.arange(config.eval_samples) % config.classes
+        # Exponential moving average of the generator's weights: what is measured, sampled and saved.
+        self.average = copy.deepcopy(self.net) if config.ema else None
+
+    @property
+    def sampler(self) -> ConditionalGan:
+        return self.average if self.average is not None else self.net
+
+    def export_state(self) -> dict[str, torch.Tensor]:
+        if self.average is not None:
+            self.average.discriminator.load_state_dict(self.net.discriminator.state_dict())
+        return self.sampler.state_dict()
+
+    def _update_average(self) -> None:
+        if self.average is None:
+            return
+        with torch.no_grad():
+            live, slow = self.net.generator, self.average.generator
+            for mine, theirs in zip(slow.parameters(), live.parameters(), strict=True):
+                mine.lerp_(theirs, 1.0 - self.config.ema)
+            for slow_buffer, live_buffer in zip(slow.buffers(), live.buffers(), strict=True):
+                slow_buffer.copy_(live_buffer)
 
     def train_epoch(self, epoch: int, clock: _Clock) -> tuple[dict[str, float], int]:
         self.net.train()
@@ -140,13 +179,14 @@ class _GanTrainer:
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
+            self._update_average()
             sums["d"] += loss_d.item()
             sums["g"] += loss_g.item()
             steps += 1
         return {k: v / max(steps, 1) for k, v in sums.items()}, steps
 
     def evaluate(self) -> tuple[dict[str, float], float]:
-        images = gan_sample_labels(self.net, self.eval_labels, seed=EVAL_SEED)
+        images = gan_sample_labels(self.sampler, self.eval_labels, seed=EVAL_SEED)
         features, predicted = metrics.classifier_features(self.classifier, images)
         fid = metrics.fid(features, self.test_features)
         accuracy = float((predicted == self.eval_labels.numpy()).mean())
@@ -154,7 +194,7 @@ class _GanTrainer:
 
     def sample_png(self) -> bytes:
         labels = torch.arange(100) // 10
-        images = gan_sample_labels(self.net, labels, seed=EVAL_SEED)
+        images = gan_sample_labels(self.sampler, labels, seed=EVAL_SEED)
         return _png([i.numpy() for i in ((images.squeeze(1) + 1) * 127.5).round().clamp(0, 255).byte()], columns=10)
 
 
@@ -185,6 +225,9 @@ class _VaeTrainer:
             sums["kl"] += kl.sum().item()
             seen += len(batch)
         return {k: v / max(seen, 1) for k, v in sums.items()}, seen
+
+    def export_state(self) -> dict[str, torch.Tensor]:
+        return self.net.state_dict()
 
     def evaluate(self) -> tuple[dict[str, float], float]:
         nats = metrics.vae_test_nats(self.net, self.data.test_x, seed=EVAL_SEED)
@@ -253,6 +296,9 @@ class _LmTrainer:
             total += loss.item()
             steps += 1
         return {"train_nats_per_char": total / max(steps, 1)}, steps
+
+    def export_state(self) -> dict[str, torch.Tensor]:
+        return self.net.state_dict()
 
     def evaluate(self) -> tuple[dict[str, float], float]:
         nats = metrics.lm_nats_per_char(self.net, self.test_text, max_chars=self.config.eval_chars)
@@ -357,11 +403,12 @@ def _train(
         losses, steps = trainer.train_epoch(epoch, clock)
         if steps == 0 and reports:
             break  # stopped right at an epoch boundary: nothing new to measure
+        clock.pause()
         scores, value = trainer.evaluate()
         png = None if isinstance(trainer, _LmTrainer) else trainer.sample_png()
         text = trainer.sample_text() if isinstance(trainer, _LmTrainer) else None
         if best is None or (math.isfinite(value) and (not math.isfinite(best[0]) or value < best[0])):
-            state = trainer.net.state_dict()
+            state = trainer.export_state()
             extra = {"seed": seed, "epoch": epoch, "metric_name": metric_name, "metrics": scores, **facts}
             blob = checkpoint_dumps(kind=kind, config=trainer.config.to_dict(), state=state, extra=extra)
             best = (value, epoch, blob)
@@ -377,6 +424,7 @@ def _train(
         reports.append(report)
         if on_epoch is not None:
             on_epoch(report)
+        clock.resume()
         if clock.stop_now():
             break
     assert best is not None
@@ -403,6 +451,7 @@ def _train(
         dataset_sources=[dataset.source],
         dataset_licences=[dataset.licence],
         seconds=clock.elapsed(),
+        wall_seconds=time.monotonic() - clock.started,
         stopped_by=clock.reason or "epochs",
         **facts,
     )

@@ -32,7 +32,7 @@ class LmConfig(ConfigMixin):
     warmup_steps: int = 100
     weight_decay: float = 0.1
     grad_clip: float = 1.0
-    steps_per_epoch: int = 200
+    steps_per_epoch: int = 500
     epochs: int = 10
     # Characters of the held-out text scored each epoch (None: all of it).
     eval_chars: int | None = None

@@ -23,6 +23,8 @@ class GanConfig(ConfigMixin):
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    # Decay of the moving average of the generator's weights used for sampling (0: use the live weights).
+    ema: float = 0.995
     # Images generated per epoch to measure the Fréchet distance.
     eval_samples: int = 4000
     epochs: int = 30
