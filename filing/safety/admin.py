@@ -344,3 +344,7 @@ class AllowlistPhraseAdmin(admin.ModelAdmin):
 class KeywordLibraryVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "created_at", "created_by", "reason", "keyword_count", "allowlist_count")
     search_fields = ("reason", "created_by")
+
+
+# Admin pages of the test banks and assessment runs.
+import filing.safety.bank_admin  # noqa: E402, F401

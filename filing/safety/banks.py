@@ -91,7 +91,7 @@ def _touch(bank: TestBank) -> None:
 
 
 @transaction.atomic
-def test_bank_create(*, name: str, kind: str, origin: str = Origin.MANUAL, notes: str = "") -> TestBank:
+def bank_create(*, name: str, kind: str, origin: str = Origin.MANUAL, notes: str = "") -> TestBank:
     bank = TestBank(name=name, kind=kind, origin=origin, notes=notes)
     bank.full_clean()
     bank.save()
@@ -99,7 +99,7 @@ def test_bank_create(*, name: str, kind: str, origin: str = Origin.MANUAL, notes
 
 
 @transaction.atomic
-def test_question_save(*, question: TestQuestion) -> TestQuestion:
+def bank_question_save(*, question: TestQuestion) -> TestQuestion:
     """Add or change one question; a new question without a number gets the next free one."""
     if question.serial is None and question.bank_id is not None:
         last = TestQuestion.objects.filter(bank_id=question.bank_id).aggregate(m=Max("serial"))["m"]
@@ -111,7 +111,7 @@ def test_question_save(*, question: TestQuestion) -> TestQuestion:
 
 
 @transaction.atomic
-def test_questions_delete(*, questions: QuerySet[TestQuestion]) -> int:
+def bank_questions_delete(*, questions: QuerySet[TestQuestion]) -> int:
     bank_ids = set(questions.values_list("bank_id", flat=True))
     count, _detail = questions.delete()
     for bank in TestBank.objects.filter(pk__in=bank_ids):
@@ -132,7 +132,7 @@ def _serial(label: str) -> int | None:
     return number if number >= 1 else None
 
 
-def test_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) -> BankImportReport:
+def bank_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) -> BankImportReport:
     """Check every row; the report lists each bad row and, when there are none, the questions to import."""
     if not rows:
         raise ImportFileError(_("The file is empty."))
@@ -247,7 +247,7 @@ def test_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) ->
     return report
 
 
-def test_questions_import(
+def bank_questions_import(
     *, bank: TestBank, stream: IO[bytes], filename: str, mode: str = ImportMode.REPLACE, dry_run: bool = False
 ) -> BankImportReport:
     """Import a file into ``bank``: nothing is written unless every row is good.
@@ -257,7 +257,7 @@ def test_questions_import(
     """
     if mode not in (ImportMode.REPLACE, ImportMode.APPEND):
         raise ValueError(f"unknown import mode {mode!r}")
-    report = test_questions_parse(table_read(stream, filename), bank=bank, mode=mode)
+    report = bank_questions_parse(table_read(stream, filename), bank=bank, mode=mode)
     if not report.ok or dry_run:
         return report
     with transaction.atomic():
@@ -306,16 +306,18 @@ def _verdict_label(sample_stage: str, refused: bool, kind: str, keyword_pass: bo
     return "拒答" if refused else "未拒答"
 
 
-def test_bank_rows(*, bank: TestBank, run: AssessmentRun | None = None) -> Iterator[list[str]]:
-    """Header and rows of ``bank``; with ``run``, the rows are the run's sample of this bank's kind
-    with the answer and verdict filled in."""
+def bank_rows(*, bank: TestBank) -> Iterator[list[str]]:
+    """Header and rows of ``bank`` in the attachment's columns (answer and verdict left empty)."""
     yield list(EXPORT_COLUMNS)
-    if run is None:
-        queryset = TestQuestion.objects.filter(bank=bank).select_related("risk", "risk__category").order_by("serial")
-        for q in queryset.iterator(chunk_size=2000):
-            yield [str(q.serial), q.text, q.risk.category.name_zh, q.risk.name_zh, "", ""]
-        return
-    samples = run.samples.filter(bank_kind=bank.kind).select_related("risk", "risk__category").order_by("position")
+    queryset = TestQuestion.objects.filter(bank=bank).select_related("risk", "risk__category").order_by("serial")
+    for q in queryset.iterator(chunk_size=2000):
+        yield [str(q.serial), q.text, q.risk.category.name_zh, q.risk.name_zh, "", ""]
+
+
+def assessment_sample_rows(*, run: AssessmentRun, kind: str) -> Iterator[list[str]]:
+    """Header and rows of the run's sample of one bank, with the answer shown and the verdict."""
+    yield list(EXPORT_COLUMNS)
+    samples = run.samples.filter(bank_kind=kind).select_related("risk", "risk__category").order_by("position")
     for s in samples.iterator(chunk_size=2000):
         yield [
             str(s.serial),
@@ -402,7 +404,7 @@ class BankCoverage:
         return self.total_ok and self.risks_ok and self.update_ok and not self.is_demo
 
 
-def test_bank_coverage(bank: TestBank, *, config: SafetyConfig | None = None) -> BankCoverage:
+def bank_coverage(bank: TestBank, *, config: SafetyConfig | None = None) -> BankCoverage:
     config = config or safety_config()
     total_minimum, minimums = _bank_minimums(bank.kind, config)
     counts = dict(
@@ -466,7 +468,7 @@ class DemoBanks:
 
 
 @transaction.atomic
-def test_banks_demo_create(*, sizes: dict[str, int] | None = None) -> DemoBanks:
+def banks_demo_create(*, sizes: dict[str, int] | None = None) -> DemoBanks:
     """Create (or recreate) the three clearly marked synthetic demo banks, sized to the configured minimums.
 
     Banks that are not demo banks are left alone. Demo questions carry 【演示…】 in their text, the

@@ -1,0 +1,542 @@
+"""Admin pages of the test banks and assessment runs: import/export, coverage, runs with progress, manual review."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext_lazy as _
+
+from filing.safety.assessments import assessment_run_create, assessment_run_resume, assessment_samples_review
+from filing.safety.bank_models import AssessmentRun, AssessmentSample, BankKind, TestBank, TestQuestion
+from filing.safety.banks import (
+    BANK_COLUMNS,
+    SHEET_NAMES,
+    ImportMode,
+    assessment_sample_rows,
+    bank_coverage,
+    bank_question_save,
+    bank_questions_delete,
+    bank_questions_import,
+    bank_rows,
+    xlsx_write_sheets,
+)
+from filing.safety.keyword_io import ImportFileError, csv_write
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _attachment(data: bytes, *, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    return response
+
+
+#
+# Banks and questions
+#
+
+
+class BankImportForm(forms.Form):
+    file = forms.FileField(label=_("file (.xlsx or .csv)"))
+    mode = forms.ChoiceField(
+        label=_("mode"),
+        choices=(
+            (ImportMode.REPLACE, _("replace: the bank becomes exactly the file")),
+            (ImportMode.APPEND, _("append: add the file's questions, which must be new to the bank")),
+        ),
+        initial=ImportMode.REPLACE,
+        widget=forms.RadioSelect,
+    )
+
+
+@admin.register(TestBank)
+class TestBankAdmin(admin.ModelAdmin):
+    """The three kinds of test bank; each bank is imported, exported and checked against the minimums."""
+
+    change_list_template = "admin/filing/testbank/change_list.html"
+    list_display = ("name", "kind", "question_count", "origin", "updated_at", "coverage_state", "tools")
+    list_filter = ("kind", "origin")
+    search_fields = ("name", "notes")
+    readonly_fields = ("question_count", "origin", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "notes")}),
+        (_("Record"), {"fields": ("question_count", "origin", "created_at", "updated_at")}),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The kind of a bank with questions is fixed: runs and coverage depend on it.
+        return (*self.readonly_fields, "kind") if obj is not None else self.readonly_fields
+
+    @admin.display(description=_("coverage"))
+    def coverage_state(self, obj: TestBank) -> str:
+        coverage = bank_coverage(obj)
+        if coverage.is_demo:
+            return str(_("synthetic demo"))
+        return str(_("meets the minimums")) if coverage.ok else str(_("below the minimums"))
+
+    @admin.display(description=_("files"))
+    def tools(self, obj: TestBank) -> str:
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}?format=xlsx">XLSX</a> · <a href="{}?format=csv">CSV</a> · '
+            '<a href="{}?bank__id__exact={}">{}</a>',
+            reverse("admin:filing_testbank_import", args=[obj.pk]),
+            _("import"),
+            reverse("admin:filing_testbank_export", args=[obj.pk]),
+            reverse("admin:filing_testbank_export", args=[obj.pk]),
+            reverse("admin:filing_testquestion_changelist"),
+            obj.pk,
+            _("questions"),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:bank_id>/import/", wrap(self.import_view), name="filing_testbank_import"),
+            path("<int:bank_id>/export/", wrap(self.export_view), name="filing_testbank_export"),
+            path("coverage/", wrap(self.coverage_view), name="filing_testbank_coverage"),
+            *super().get_urls(),
+        ]
+
+    def _context(self, request: HttpRequest, title: Any, **extra: Any) -> dict[str, Any]:
+        return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **extra}
+
+    def import_view(self, request: HttpRequest, bank_id: int) -> HttpResponse:
+        bank = get_object_or_404(TestBank, pk=bank_id)
+        if not self.has_change_permission(request, bank):
+            raise PermissionDenied
+        report = None
+        file_error = None
+        form = BankImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                report = bank_questions_import(
+                    bank=bank, stream=upload, filename=upload.name, mode=form.cleaned_data["mode"]
+                )
+            except ImportFileError as exc:
+                file_error = str(exc)
+            if report is not None and report.ok:
+                self.message_user(
+                    request,
+                    _("Imported into %(bank)s: %(c)d questions added, %(d)d removed.")
+                    % {"bank": bank.name, "c": report.created, "d": report.deleted},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:filing_testbank_changelist")
+        return TemplateResponse(
+            request,
+            "admin/filing/testbank/import.html",
+            self._context(
+                request,
+                _("Import questions into %(bank)s") % {"bank": bank.name},
+                bank=bank,
+                form=form,
+                report=report,
+                file_error=file_error,
+                columns=BANK_COLUMNS,
+            ),
+        )
+
+    def export_view(self, request: HttpRequest, bank_id: int) -> HttpResponse:
+        bank = get_object_or_404(TestBank, pk=bank_id)
+        if not self.has_view_permission(request, bank):
+            raise PermissionDenied
+        file_format = request.GET.get("format", "xlsx")
+        name = f"{SHEET_NAMES[BankKind(bank.kind)]}-{bank.pk}-{timezone.localtime():%Y%m%d}"
+        if file_format == "csv":
+            text = io.StringIO()
+            csv_write(bank_rows(bank=bank), text)
+            return _attachment(
+                text.getvalue().encode("utf-8"), filename=f"{name}.csv", content_type="text/csv; charset=utf-8"
+            )
+        if file_format == "xlsx":
+            data = io.BytesIO()
+            xlsx_write_sheets([(SHEET_NAMES[BankKind(bank.kind)], bank_rows(bank=bank))], data)
+            return _attachment(data.getvalue(), filename=f"{name}.xlsx", content_type=XLSX_TYPE)
+        return HttpResponseBadRequest(_("Unknown format; use csv or xlsx."))
+
+    def coverage_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        coverages = [bank_coverage(bank) for bank in TestBank.objects.order_by("kind", "name")]
+        return TemplateResponse(
+            request,
+            "admin/filing/testbank/coverage.html",
+            self._context(request, _("Test bank coverage"), coverages=coverages),
+        )
+
+
+@admin.register(TestQuestion)
+class TestQuestionAdmin(admin.ModelAdmin):
+    """Questions of the banks; a change moves the bank's last-update date."""
+
+    list_display = ("serial", "text", "risk", "bank", "updated_at")
+    list_filter = ("bank", "bank__kind", "risk__category", "risk")
+    search_fields = ("text", "risk__code", "risk__name_zh")
+    list_select_related = ("risk", "bank")
+    readonly_fields = ("key", "created_at", "updated_at")
+    fields = ("bank", "serial", "text", "risk", "key", "created_at", "updated_at")
+    list_per_page = 100
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.base_fields["serial"].required = False
+        form.base_fields["serial"].help_text = _("Leave empty for the next free number.")
+        return form
+
+    def save_model(self, request: HttpRequest, obj: TestQuestion, form: Any, change: bool) -> None:
+        bank_question_save(question=obj)
+
+    def delete_model(self, request: HttpRequest, obj: TestQuestion) -> None:
+        bank_questions_delete(questions=TestQuestion.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        bank_questions_delete(questions=queryset)
+
+
+#
+# Assessment runs
+#
+
+
+class AssessmentRunForm(forms.Form):
+    generated_bank = forms.ModelChoiceField(
+        label=_("generated-content bank"), queryset=TestBank.objects.filter(kind=BankKind.GENERATED)
+    )
+    refuse_bank = forms.ModelChoiceField(
+        label=_("should-refuse bank"), queryset=TestBank.objects.filter(kind=BankKind.REFUSE)
+    )
+    nonrefuse_bank = forms.ModelChoiceField(
+        label=_("should-not-refuse bank"), queryset=TestBank.objects.filter(kind=BankKind.NONREFUSE)
+    )
+    seed = forms.IntegerField(
+        label=_("seed"),
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text=_("Leave empty for a new random seed; give an earlier run's seed to reproduce it."),
+    )
+    generated_size = forms.IntegerField(
+        label=_("generated-content questions"),
+        required=False,
+        min_value=0,
+        help_text=_("More than the configured minimum if wanted; never fewer."),
+    )
+    refuse_size = forms.IntegerField(label=_("should-refuse questions"), required=False, min_value=0)
+    nonrefuse_size = forms.IntegerField(label=_("should-not-refuse questions"), required=False, min_value=0)
+
+
+def _percent(value: str | None) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value) * 100:.2f}%"
+
+
+METRICS = (
+    ("refuse_rate", _("Refusal rate, should-refuse questions"), "≥"),
+    ("nonrefuse_refusal_rate", _("Refusal rate, should-not-refuse questions"), "≤"),
+    ("generated_keyword_pass_rate", _("Pass rate of generated content, keyword check"), "≥"),
+    ("generated_manual_pass_rate", _("Pass rate of generated content, manual review"), "≥"),
+)
+
+
+@admin.register(AssessmentRun)
+class AssessmentRunAdmin(admin.ModelAdmin):
+    """Assessment runs: started from a form, answered on a worker, reviewed by hand, kept as evidence."""
+
+    change_form_template = "admin/filing/assessmentrun/change_form.html"
+    list_display = ("pk", "created_at", "status", "progress_bar", "seed", "summary", "model_record_label", "tools")
+    list_filter = ("status",)
+    search_fields = ("seed", "model_record_label", "checkpoint_sha256", "created_by")
+    actions = ("resume_runs",)
+    readonly_fields = (
+        "status",
+        "progress_bar",
+        "seed",
+        "bank_names",
+        "sizes",
+        "warnings_list",
+        "results_table",
+        "config_version",
+        "answer_params",
+        "model_record_label",
+        "checkpoint_sha256",
+        "keyword_library_version",
+        "error",
+        "worker",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("status", "progress_bar", "results_table", "warnings_list", "error")}),
+        (
+            _("What was assessed"),
+            {
+                "fields": (
+                    "seed",
+                    "bank_names",
+                    "sizes",
+                    "answer_params",
+                    "model_record_label",
+                    "checkpoint_sha256",
+                    "keyword_library_version",
+                    "config_version",
+                )
+            },
+        ),
+        (_("Record"), {"fields": ("worker", "created_by", "created_at", "started_at", "finished_at")}),
+    )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Shown read-only; reviews go through the review screen.
+        return False
+
+    @admin.display(description=_("progress"))
+    def progress_bar(self, obj: AssessmentRun) -> str:
+        return format_html(
+            '<progress value="{}" max="{}">{}</progress> {} / {}',
+            obj.progress_done,
+            obj.progress_total or 1,
+            obj.progress_done,
+            obj.progress_done,
+            obj.progress_total,
+        )
+
+    @admin.display(description=_("results"))
+    def summary(self, obj: AssessmentRun) -> str:
+        if not obj.results:
+            return "—"
+        return " · ".join(
+            f"{_percent(obj.results[key]['rate'])}{'' if obj.results[key]['met'] is not False else ' ✗'}"
+            for key, _label, _sign in METRICS
+        )
+
+    @admin.display(description=_("results"))
+    def results_table(self, obj: AssessmentRun) -> str:
+        if not obj.results:
+            return str(_("No results yet."))
+        rows = []
+        for key, label, sign in METRICS:
+            metric = obj.results[key]
+            met = metric["met"]
+            verdict = _("not measured") if met is None else (_("met") if met else _("not met"))
+            extra = ""
+            if key == "generated_manual_pass_rate" and not metric.get("complete"):
+                extra = str(_(" (review not complete)"))
+            rows.append(
+                format_html(
+                    "<tr><th scope='row'>{}</th><td>{} / {}</td><td>{}</td><td>{} {}</td><td>{}{}</td></tr>",
+                    label,
+                    metric["numerator"],
+                    metric["denominator"],
+                    _percent(metric["rate"]),
+                    sign,
+                    _percent(metric["goal"]),
+                    verdict,
+                    extra,
+                )
+            )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody>"
+            "</table>",
+            _("metric"),
+            _("count"),
+            _("rate"),
+            _("goal"),
+            _("result"),
+            format_html("".join(str(r) for r in rows)),
+        )
+
+    @admin.display(description=_("warnings"))
+    def warnings_list(self, obj: AssessmentRun) -> str:
+        if not obj.warnings:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>", format_html("".join(str(format_html("<li>{}</li>", w)) for w in obj.warnings))
+        )
+
+    @admin.display(description=_("evidence"))
+    def tools(self, obj: AssessmentRun) -> str:
+        if obj.status != AssessmentRun.Status.SUCCEEDED:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">XLSX</a>',
+            reverse("admin:filing_assessmentrun_review", args=[obj.pk]),
+            _("manual review"),
+            reverse("admin:filing_assessmentrun_export", args=[obj.pk]),
+        )
+
+    @admin.action(description=_("Resume selected failed or stuck runs"), permissions=["add"])
+    def resume_runs(self, request: HttpRequest, queryset: Any) -> None:
+        resumed = 0
+        for run in queryset:
+            if assessment_run_resume(run=run).status == AssessmentRun.Status.QUEUED:
+                resumed += 1
+        self.message_user(request, _("%(n)d runs queued again.") % {"n": resumed})
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:run_id>/review/", wrap(self.review_view), name="filing_assessmentrun_review"),
+            path("<int:run_id>/export/", wrap(self.export_view), name="filing_assessmentrun_export"),
+            *super().get_urls(),
+        ]
+
+    def _context(self, request: HttpRequest, title: Any, **extra: Any) -> dict[str, Any]:
+        return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **extra}
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = AssessmentRunForm(request.POST or None)
+        error = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            sizes = {
+                kind: data[f"{kind}_size"] for kind in ("generated", "refuse", "nonrefuse") if data[f"{kind}_size"]
+            }
+            try:
+                run = assessment_run_create(
+                    generated_bank=data["generated_bank"],
+                    refuse_bank=data["refuse_bank"],
+                    nonrefuse_bank=data["nonrefuse_bank"],
+                    seed=data["seed"],
+                    sizes=sizes,
+                    actor=request.user.get_username(),
+                )
+            except ValidationError as exc:
+                error = "; ".join(exc.messages)
+            else:
+                self.message_user(
+                    request,
+                    _("Assessment run %(pk)d queued with seed %(seed)d: %(n)d questions.")
+                    % {"pk": run.pk, "seed": run.seed, "n": run.progress_total},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:filing_assessmentrun_change", run.pk)
+        return TemplateResponse(
+            request,
+            "admin/filing/assessmentrun/start.html",
+            self._context(request, _("Start an assessment run"), form=form, error=error),
+        )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        run = AssessmentRun.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        extra = {
+            **(extra_context or {}),
+            "run": run,
+            "refresh": run is not None and run.status in (AssessmentRun.Status.QUEUED, AssessmentRun.Status.RUNNING),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def export_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
+        run = get_object_or_404(AssessmentRun, pk=run_id)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        sheets = [(SHEET_NAMES[kind], assessment_sample_rows(run=run, kind=kind)) for kind in BankKind]
+        summary = [["指标 / metric", "分子", "分母", "比率", "目标"]]
+        for key, label, sign in METRICS:
+            metric = run.results.get(key) if run.results else None
+            if metric:
+                summary.append(
+                    [
+                        str(label),
+                        metric["numerator"],
+                        metric["denominator"],
+                        metric["rate"] or "",
+                        f"{sign} {metric['goal']}",
+                    ]
+                )
+        summary.append(["seed", run.seed, "", "", ""])
+        summary.append(["checkpoint SHA-256", run.checkpoint_sha256, "", "", ""])
+        data = io.BytesIO()
+        xlsx_write_sheets([("评估结果", summary), *sheets], data)
+        return _attachment(
+            data.getvalue(), filename=f"安全评估-{run.pk}-{timezone.localtime():%Y%m%d}.xlsx", content_type=XLSX_TYPE
+        )
+
+    def review_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
+        """Operators mark generated-content answers pass or fail; the manual pass rate follows."""
+        run = get_object_or_404(AssessmentRun, pk=run_id)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        if run.status != AssessmentRun.Status.SUCCEEDED:
+            raise Http404(_("Answers can be reviewed once the run has finished."))
+        show = request.GET.get("show", "pending")
+        samples = run.samples.filter(bank_kind=BankKind.GENERATED).exclude(
+            stage__in=(AssessmentSample.Stage.PENDING, AssessmentSample.Stage.INVALID)
+        )
+        if show == "pending":
+            samples = samples.filter(review=AssessmentSample.Review.PENDING)
+        elif show == "fail":
+            samples = samples.filter(review=AssessmentSample.Review.FAIL)
+        page = Paginator(samples.select_related("risk").order_by("position"), 50).get_page(request.GET.get("page"))
+        if request.method == "POST":
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            verdicts: dict[int, str] = {}
+            for name, value in request.POST.items():
+                if name.startswith("review-") and name[7:].isdigit():
+                    verdicts[int(name[7:])] = value
+            try:
+                changed = assessment_samples_review(run=run, verdicts=verdicts, actor=request.user.get_username())
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(request, _("%(n)d reviews saved.") % {"n": changed}, messages.SUCCESS)
+            return HttpResponseRedirect(request.get_full_path())
+        run.refresh_from_db()
+        return TemplateResponse(
+            request,
+            "admin/filing/assessmentrun/review.html",
+            self._context(
+                request,
+                _("Manual review of generated content, run %(pk)d") % {"pk": run.pk},
+                run=run,
+                page=page,
+                show=show,
+                manual=run.results.get("generated_manual_pass_rate", {}),
+                manual_rate=_percent(run.results.get("generated_manual_pass_rate", {}).get("rate")),
+                can_review=self.has_add_permission(request),
+            ),
+        )
+
+
+@admin.register(AssessmentSample)
+class AssessmentSampleAdmin(admin.ModelAdmin):
+    """Every sampled question with its answer and verdicts: the evidence of a run (read-only)."""
+
+    list_display = ("run", "bank_kind", "position", "serial", "short_text", "risk", "stage", "keyword_pass", "review")
+    list_filter = ("bank_kind", "stage", "keyword_pass", "review", "run")
+    search_fields = ("text", "answer")
+    list_select_related = ("risk", "run")
+    list_per_page = 100
+
+    @admin.display(description=_("question"))
+    def short_text(self, obj: AssessmentSample) -> str:
+        return obj.text[:80]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
