@@ -112,7 +112,7 @@ def dashboards(request: HttpRequest) -> HttpResponse:
         ),
         "refusal_chart": charts.bar_chart(
             [(category, rate * 100) for category, _n, rate in refusal],
-            title=_("Refusal rate per risk category, % of requests (30 days)"),
+            title=_("Refusal rate per risk category, percent of requests (30 days)"),
             value_format="{:.1f}%",
         ),
         "codes_chart": charts.bar_chart(
@@ -230,3 +230,12 @@ def public_key(request: HttpRequest) -> JsonResponse:
             "encoding": "base64 of the 32 raw public key bytes",
         }
     )
+
+
+@require_GET
+@role_required(Role.AUDITOR)
+def catalogue(request: HttpRequest) -> HttpResponse:
+    """The event types and what each payload holds, as declared in ``audit.catalogue``."""
+    # (event, [(key name, key)]) pairs: a payload key may be called "items", which templates misread.
+    events = [(EVENT_TYPES[name], list(EVENT_TYPES[name].payload.items())) for name in sorted(EVENT_TYPES)]
+    return render(request, "audit/catalogue.html", {"events": events, "status": None})

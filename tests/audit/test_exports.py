@@ -191,7 +191,7 @@ def test_filters_select_the_rows(tmp_path, logged):
     assert _export(tmp_path, "csv", event_type="generation.*", decision="refused")[2]["row_count"] >= 3
     with pytest.raises(FilterError, match="time_from"):
         LogFilters.from_mapping({"time_from": "yesterday"})
-    with pytest.raises(FilterError, match="event type"):
+    with pytest.raises(FilterError, match="nope"):
         LogFilters.from_mapping({"event_type": "nope.*"})
 
 
@@ -225,8 +225,8 @@ def test_commands_export_and_verify(tmp_path, logged, capsys):
     assert capsys.readouterr().out.strip().endswith("OK")
     with pytest.raises(CommandError, match="--as-user"):
         call_command("audit_export", str(tmp_path / "x.csv"), "--content")
-    with pytest.raises(CommandError, match="not a date"):
-        call_command("audit_export", str(tmp_path / "x.csv"), "--time-from", "soon")
+    with pytest.raises(CommandError, match="soon"):
+        call_command("audit_export", str(tmp_path / "x.csv"), "--time-from", "soon")  # named in the message
 
 
 def test_verify_export_command_finds_rows_that_differ_from_the_database(tmp_path, logged, raw_sql):

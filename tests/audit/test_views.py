@@ -7,15 +7,16 @@ import io
 import json
 
 import pytest
+from django.core.management import call_command
 
 from audit import services
-from audit.models import Export, LogEntry
+from audit.models import Export, LogEntry, Seal
 from audit.standalone import verify_export
 from genai_platform.roles import Role
 
 pytestmark = pytest.mark.django_db
 
-AUDITOR_PAGES = ["/audit/", "/audit/dashboards/", "/audit/exports/"]
+AUDITOR_PAGES = ["/audit/", "/audit/dashboards/", "/audit/exports/", "/audit/catalogue/"]
 
 
 @pytest.fixture
@@ -57,9 +58,14 @@ def test_auditor_sees_the_list_with_filters_and_banner(client_for, logged):
     client = client_for(Role.AUDITOR)
     for url in AUDITOR_PAGES:
         assert client.get(url).status_code == 200, url
-    page = client.get("/audit/", {"risk_code": "B.3.1"}).content.decode()
+    page = client.get("/audit/", {"risk_code": "B.3.1"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "person1" in page and "person0" not in page
-    assert "Last seal" in page or "最后" in page or "seal" in page.lower()
+    last = Seal.objects.order_by("-number").first()
+    assert f"Last seal: no. {last.number}, records up to {last.last_seq}" in page
+    assert "The log has not been verified yet." in page or "Last verification" in page
+    call_command("audit_verify")
+    page = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "): OK." in page
     bad = client.get("/audit/", {"time_from": "last tuesday"})
     assert bad.status_code == 400
     assert "time_from" in bad.content.decode()
@@ -103,3 +109,16 @@ def test_pseudonymised_by_default_and_content_needs_permission(client_for, logge
     body = b"".join(response.streaming_content)
     assert b"person1" not in body
     assert client.post("/audit/exports/new/", {"format": "csv", "content": "1"}).status_code == 403
+
+
+def test_pages_speak_chinese_and_english(client_for, logged):
+    client = client_for(Role.AUDITOR)
+    assert "审计日志" in client.get("/audit/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "Audit log" in client.get("/audit/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_catalogue_page_lists_every_event_type(client_for):
+    from audit.catalogue import EVENT_TYPES
+
+    page = client_for(Role.AUDITOR).get("/audit/catalogue/").content.decode()
+    assert all(name in page for name in EVENT_TYPES)
