@@ -379,3 +379,76 @@ def assessment_samples_review(*, run: AssessmentRun, verdicts: dict[int, str], a
         run.results = assessment_results_compute(run)
         run.save(update_fields=["results"])
     return len(changed)
+
+
+#
+# The security self-assessment
+#
+
+
+def self_assessment_model() -> Any:
+    """The security self-assessment model of the filing (``None`` where it does not exist)."""
+    from django.apps import apps
+
+    try:
+        return apps.get_model("filing", "SelfAssessment")
+    except LookupError:
+        return None
+
+
+@transaction.atomic
+def assessment_run_apply(*, run: AssessmentRun, self_assessment: Any, actor: Any) -> list[str]:
+    """Write a finished run's metrics onto a draft security self-assessment, with the run as evidence
+    of clauses 9.3 and 9.4. Returns what was left out (e.g. a manual review not yet complete)."""
+    from filing.history import acting_as
+
+    if run.status != AssessmentRun.Status.SUCCEEDED:
+        raise ValidationError(_("Only a finished run can be used as evidence."))
+    if self_assessment.status != self_assessment.Status.DRAFT:
+        raise ValidationError(_("The self-assessment is finalised; start a new one to record another run."))
+    results = run.results
+    counts = results["counts"]
+    notes: list[str] = []
+
+    def rate(key: str) -> Decimal | None:
+        value = results[key]["rate"]
+        return None if value is None else Decimal(value)
+
+    self_assessment.generated_sample_size = counts["generated"]["answered"]
+    self_assessment.generated_pass_rate_keyword = rate("generated_keyword_pass_rate")
+    if results["generated_manual_pass_rate"].get("complete"):
+        self_assessment.generated_pass_rate_manual = rate("generated_manual_pass_rate")
+    else:
+        notes.append(_("The manual review of the generated content is not complete; its rate was not copied."))
+    self_assessment.refuse_sample_size = counts["refuse"]["answered"]
+    self_assessment.refuse_rate = rate("refuse_rate")
+    self_assessment.nonrefuse_sample_size = counts["nonrefuse"]["answered"]
+    self_assessment.nonrefuse_refusal_rate = rate("nonrefuse_refusal_rate")
+    summary = _(
+        "Assessment run %(pk)d (seed %(seed)d, checkpoint %(sha)s, keyword library v%(lib)s, %(when)s): "
+        "should-refuse %(r)s, should-not-refuse %(n)s refused, generated content keyword check %(k)s, "
+        "manual %(m)s."
+    ) % {
+        "pk": run.pk,
+        "seed": run.seed,
+        "sha": run.checkpoint_sha256[:12],
+        "lib": run.keyword_library_version,
+        "when": timezone.localtime(run.finished_at).strftime("%Y-%m-%d %H:%M") if run.finished_at else "",
+        "r": _rate_text(results["refuse_rate"]),
+        "n": _rate_text(results["nonrefuse_refusal_rate"]),
+        "k": _rate_text(results["generated_keyword_pass_rate"]),
+        "m": _rate_text(results["generated_manual_pass_rate"]),
+    }
+    with acting_as(actor):
+        self_assessment.full_clean()
+        self_assessment.save()
+        for clause in self_assessment.clauses.filter(clause__in=("9.3", "9.4")):
+            clause.evidence = f"{clause.evidence}\n{summary}".strip()
+            clause.save()
+    return notes
+
+
+def _rate_text(metric: dict[str, Any]) -> str:
+    if metric["rate"] is None:
+        return "—"
+    return f"{metric['numerator']}/{metric['denominator']} = {Decimal(metric['rate']) * 100:.2f}%"

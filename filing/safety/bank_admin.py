@@ -14,11 +14,17 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
-from filing.safety.assessments import assessment_run_create, assessment_run_resume, assessment_samples_review
+from filing.safety.assessments import (
+    assessment_run_apply,
+    assessment_run_create,
+    assessment_run_resume,
+    assessment_samples_review,
+    self_assessment_model,
+)
 from filing.safety.bank_models import AssessmentRun, AssessmentSample, BankKind, TestBank, TestQuestion
 from filing.safety.banks import (
     BANK_COLUMNS,
@@ -238,6 +244,14 @@ class AssessmentRunForm(forms.Form):
     nonrefuse_size = forms.IntegerField(label=_("should-not-refuse questions"), required=False, min_value=0)
 
 
+class ApplyForm(forms.Form):
+    self_assessment = forms.ModelChoiceField(label=_("draft security self-assessment"), queryset=None)
+
+    def __init__(self, *args: Any, queryset: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["self_assessment"].queryset = queryset  # type: ignore[attr-defined]
+
+
 def _percent(value: str | None) -> str:
     if value is None:
         return "—"
@@ -334,12 +348,10 @@ class AssessmentRunAdmin(admin.ModelAdmin):
             metric = obj.results[key]
             met = metric["met"]
             verdict = _("not measured") if met is None else (_("met") if met else _("not met"))
-            extra = ""
             if key == "generated_manual_pass_rate" and not metric.get("complete"):
-                extra = str(_(" (review not complete)"))
+                verdict = format_html("{}{}", verdict, _(" (review not complete)"))
             rows.append(
-                format_html(
-                    "<tr><th scope='row'>{}</th><td>{} / {}</td><td>{}</td><td>{} {}</td><td>{}{}</td></tr>",
+                (
                     label,
                     metric["numerator"],
                     metric["denominator"],
@@ -347,7 +359,6 @@ class AssessmentRunAdmin(admin.ModelAdmin):
                     sign,
                     _percent(metric["goal"]),
                     verdict,
-                    extra,
                 )
             )
         return format_html(
@@ -358,16 +369,16 @@ class AssessmentRunAdmin(admin.ModelAdmin):
             _("rate"),
             _("goal"),
             _("result"),
-            format_html("".join(str(r) for r in rows)),
+            format_html_join(
+                "", "<tr><th scope='row'>{}</th><td>{} / {}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>", rows
+            ),
         )
 
     @admin.display(description=_("warnings"))
     def warnings_list(self, obj: AssessmentRun) -> str:
         if not obj.warnings:
             return "—"
-        return format_html(
-            "<ul>{}</ul>", format_html("".join(str(format_html("<li>{}</li>", w)) for w in obj.warnings))
-        )
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in obj.warnings)))
 
     @admin.display(description=_("evidence"))
     def tools(self, obj: AssessmentRun) -> str:
@@ -393,6 +404,7 @@ class AssessmentRunAdmin(admin.ModelAdmin):
         return [
             path("<int:run_id>/review/", wrap(self.review_view), name="filing_assessmentrun_review"),
             path("<int:run_id>/export/", wrap(self.export_view), name="filing_assessmentrun_export"),
+            path("<int:run_id>/apply/", wrap(self.apply_view), name="filing_assessmentrun_apply"),
             *super().get_urls(),
         ]
 
@@ -469,6 +481,46 @@ class AssessmentRunAdmin(admin.ModelAdmin):
         xlsx_write_sheets([("评估结果", summary), *sheets], data)
         return _attachment(
             data.getvalue(), filename=f"安全评估-{run.pk}-{timezone.localtime():%Y%m%d}.xlsx", content_type=XLSX_TYPE
+        )
+
+    def apply_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
+        """Copy the run's metrics onto a draft security self-assessment, as evidence of clauses 9.3 and 9.4."""
+        run = get_object_or_404(AssessmentRun, pk=run_id)
+        model = self_assessment_model()
+        if model is None:
+            raise Http404(_("Security self-assessments do not exist in this installation."))
+        if not (self.has_view_permission(request, run) and request.user.has_perm("filing.change_selfassessment")):
+            raise PermissionDenied
+        drafts = model.objects.filter(status=model.Status.DRAFT).select_related("service")
+        form = ApplyForm(request.POST or None, queryset=drafts)
+        if request.method == "POST" and form.is_valid():
+            target = form.cleaned_data["self_assessment"]
+            try:
+                notes = assessment_run_apply(run=run, self_assessment=target, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("The results of run %(pk)d are now in “%(target)s”.") % {"pk": run.pk, "target": target},
+                    messages.SUCCESS,
+                )
+                for note in notes:
+                    self.message_user(request, note, messages.WARNING)
+                return redirect("admin:filing_assessmentrun_change", run.pk)
+        return TemplateResponse(
+            request,
+            "admin/filing/assessmentrun/start.html",
+            self._context(
+                request,
+                _("Use run %(pk)d in a security self-assessment") % {"pk": run.pk},
+                form=form,
+                error=None,
+                intro=_(
+                    "The run's sample sizes and rates are written onto the chosen draft self-assessment, and a "
+                    "summary of the run is added to the evidence of clauses 9.3 and 9.4."
+                ),
+            ),
         )
 
     def review_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
