@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from audit import views
 
@@ -16,4 +16,5 @@ urlpatterns = [
     path("exports/<uuid:export_id>/manifest.json", views.export_manifest, name="export-manifest"),
     path("verify/", views.verify_now, name="verify"),
     path("public-key", views.public_key, name="public-key"),
+    path("api/", include("audit.api.urls")),
 ]
