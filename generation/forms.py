@@ -41,14 +41,22 @@ class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
         return email
 
 
-class UserSettingsForm(forms.Form):
+class NoSuffixForm(forms.Form):
+    """Labels that are whole sentences (check boxes) read badly with a colon after them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class UserSettingsForm(NoSuffixForm):
     inputs_for_training = forms.BooleanField(
         label=_("Allow my prompts and parameters to be used to improve the service's nets"),
         required=False,
     )
 
 
-class HistoryDeleteForm(forms.Form):
+class HistoryDeleteForm(NoSuffixForm):
     confirm = forms.BooleanField(
         label=_("Yes, delete all my generation history and its files."),
         error_messages={"required": _("Tick the box to confirm that you want to delete your history.")},
@@ -188,7 +196,7 @@ def _limit(field: forms.Field, maximum: int) -> None:
     field.widget.attrs["max"] = str(maximum)
 
 
-class ReportForm(forms.Form):
+class ReportForm(NoSuffixForm):
     reason = forms.ChoiceField(label=_("What is wrong"), choices=OutputReport.Reason.choices, widget=forms.RadioSelect)
     details = forms.CharField(
         label=_("Details (optional)"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})

@@ -76,7 +76,7 @@ def enduser_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Htt
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("generate")
-    form = SignUpForm(request.POST or None)
+    form = SignUpForm(request.POST or None, label_suffix="")
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             user = form.save()
@@ -233,18 +233,24 @@ def _own_job(request: HttpRequest, public_id: uuid.UUID) -> Job:
 
 
 def _job_context(job: Job) -> dict[str, Any]:
-    steps = [
-        ("queued", _("Queued")),
-        ("running", _("Generating")),
-        ("done", _("Done")),
-    ]
-    position = {"queued": 0, "running": 1}.get(job.status, 2)
+    """The job and its progress as steps: queued → generating → done (or how it ended instead)."""
+    queued, running = ("queued", _("Queued")), ("running", _("Generating"))
+    path = {
+        Job.Status.QUEUED: [queued, running, ("done", _("Done"))],
+        Job.Status.RUNNING: [queued, running, ("done", _("Done"))],
+        Job.Status.SUCCEEDED: [queued, running, ("done", _("Done"))],
+        Job.Status.FAILED: [queued, running, ("failed", _("Failed"))],
+        Job.Status.CANCELLED: [queued, ("cancelled", _("Cancelled"))],
+        Job.Status.REFUSED: [("refused", _("Refused"))],
+    }[Job.Status(job.status)]
+    keys = [key for key, _label in path]
+    position = keys.index(job.status) if job.status in keys else len(keys) - 1
     return {
         "job": job,
         "outputs": list(job.outputs.all()),
         "steps": [
             {"key": key, "label": label, "state": "done" if i < position else "current" if i == position else "todo"}
-            for i, (key, label) in enumerate(steps)
+            for i, (key, label) in enumerate(path)
         ],
     }
 

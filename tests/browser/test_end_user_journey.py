@@ -1,0 +1,182 @@
+"""An end user in a real browser: sign up, generate, watch progress, download, report, find it again.
+
+The server is a live one, the worker a real one (``celery_worker_thread``), the nets tiny and
+untrained (``checkpoint_tiny``): the journey is real, only the pictures are noise.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from generation.models import Job, OutputReport
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "Browser-pass-2468"
+
+
+@pytest.fixture
+def serving(transactional_db):
+    from tests.generation.factories import checkpoint_tiny
+
+    return {kind: checkpoint_tiny(kind) for kind in ("gan", "lm")}
+
+
+def _sign_up(page, shoot=None, username: str = "lin") -> None:
+    page.goto("/")
+    if shoot:
+        shoot(page, "home")
+    page.get_by_role("link", name="注册后开始").click()
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("电子邮件").fill(f"{username}@example.com")
+    page.get_by_label("密码", exact=True).fill(PASSWORD)
+    page.get_by_label("密码确认").fill(PASSWORD)
+    page.get_by_label("我已阅读并接受服务条款和隐私政策。").check()
+    if shoot:
+        shoot(page, "signup")
+    page.get_by_role("button", name="创建账户").click()
+    page.wait_for_url("**/generate/")
+
+
+def _wait_finished(page) -> str:
+    status = page.locator("#job-status")
+    page.wait_for_function(
+        "() => ['succeeded','failed','refused','cancelled'].includes("
+        "document.querySelector('#job-status')?.dataset.status)",
+        timeout=60_000,
+    )
+    return status.get_attribute("data-status")
+
+
+def test_sign_up_generate_watch_download_report_and_find_in_history(page, shoot, serving, celery_worker_thread):
+    from generation.labels.verify import verify_file
+
+    # Given a new visitor who signs up
+    _sign_up(page, shoot)
+    assert "今日额度" in page.locator("#quota").inner_text()
+    shoot(page, "generate")
+
+    # When they ask the GAN for two sevens
+    page.get_by_label("7", exact=True).check()
+    page.get_by_label("图片数量").fill("2")
+    page.get_by_role("button", name="生成").click()
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]+/$"))
+    job_url = page.url
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+
+    # Then the page follows the job to its end without reloading
+    assert page.locator(".steps li").count() == 3
+    assert _wait_finished(page) == "succeeded"
+    assert navigations == []
+    assert page.url == job_url
+    images = page.locator(".outputs img")
+    assert images.count() == 2
+    assert page.locator(".output .ai-badge").count() == 2
+    page.wait_for_function("() => [...document.querySelectorAll('.outputs img')].every(i => i.naturalWidth > 0)")
+    shoot(page, "job-image")
+
+    # And the download is the labelled PNG the worker stored
+    with page.expect_download() as info:
+        page.get_by_role("link", name=re.compile("下载")).first.click()
+    download = info.value
+    data = Path(download.path()).read_bytes()
+    assert data.startswith(b"\x89PNG")
+    assert download.suggested_filename.startswith("ai-generated-")
+    assert verify_file(data, filename=download.suggested_filename).genuine
+
+    # And the output can be reported
+    page.get_by_role("link", name="举报此输出").first.click()
+    shoot(page, "report")
+    page.get_by_label("AI 标识缺失或错误").check()
+    page.get_by_label("详细说明（可选）").fill("浏览器测试")
+    page.get_by_role("button", name="提交举报").click()
+    page.wait_for_url(job_url)
+    assert "报告编号" in page.locator(".messages").inner_text()
+    report = OutputReport.objects.get()
+    assert report.reason == "label" and report.channel == "web"
+
+    # When they ask the language model for text
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="生成").click()
+    page.get_by_role("link", name="语言模型生成文本").click()
+    page.get_by_label("文本开头").fill("春风")
+    page.get_by_label("生成字数").fill("20")
+    page.get_by_role("button", name="生成").click()
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]+/$"))
+    assert _wait_finished(page) == "succeeded"
+    assert page.locator(".text-out").count() == 1
+    assert page.locator(".output .ai-badge").count() >= 1
+    shoot(page, "job-text")
+    with page.expect_download() as info:
+        page.get_by_role("link", name=re.compile("下载")).first.click()
+    text_file = Path(info.value.path()).read_bytes()
+    assert verify_file(text_file, filename=info.value.suggested_filename).genuine
+
+    # Then both jobs are in the history, newest first, the image one with a thumbnail
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="历史").click()
+    rows = page.locator("table.history tbody tr")
+    assert rows.count() == 2
+    assert "语言模型" in rows.nth(0).inner_text()
+    assert rows.nth(1).locator("img").count() == 1
+    shoot(page, "history")
+    page.get_by_label("类型").select_option("lm")
+    page.locator("form.filters button[type=submit]").click()
+    assert page.locator("table.history tbody tr").count() == 1
+    assert Job.objects.filter(status=Job.Status.SUCCEEDED).count() == 2
+
+    # And the account page shows the training choice, reachable from the navigation
+    page.get_by_role("link", name="账户设置").click()
+    assert "不会用于训练" in page.locator("#training-status").inner_text()
+    shoot(page, "account")
+
+
+def test_a_blocked_prompt_is_refused_with_the_reason_in_plain_words(page, shoot, serving, celery_worker_thread):
+    from filing.safety.services import keyword_create
+    from generation.moderation import default_moderator_set
+
+    keyword_create(keyword="暴力词", risk_code="A.1.6", actor="browser-test")
+    default_moderator_set(None)
+    _sign_up(page, username="zhao")
+
+    page.goto("/generate/?kind=lm")
+    page.get_by_label("文本开头").fill("请写一段暴力词")
+    page.get_by_role("button", name="生成").click()
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]+/$"))
+
+    assert _wait_finished(page) == "refused"
+    alert = page.get_by_role("alert").inner_text()
+    assert "拒绝" in alert and "暴力词" not in alert
+    shoot(page, "job-refused")
+
+
+def test_switching_the_language_to_english_and_back(page, shoot, serving):
+    page.goto("/")
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
+
+    with page.expect_navigation():
+        page.get_by_label("语言").select_option("en")
+
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_role("link", name="Sign up to start").is_visible()
+    shoot(page, "home-english")
+    with page.expect_navigation():
+        page.get_by_label("Language").select_option("zh-hans")
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
+
+
+def test_pages_work_from_the_keyboard_alone(page, serving):
+    page.goto("/")
+
+    page.keyboard.press("Tab")
+    skip = page.locator(":focus")
+    assert skip.inner_text() == "跳到主要内容"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+
+    page.goto("/accounts/login/")
+    page.get_by_label("用户名").focus()
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
