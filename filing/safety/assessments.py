@@ -256,39 +256,36 @@ def _rate(numerator: int, denominator: int) -> str | None:
 
 def assessment_results_compute(run: AssessmentRun) -> dict[str, Any]:
     """The metrics of ``run`` from its stored samples, each with its goal and whether it is met."""
-    rows = {
-        row["bank_kind"]: row
+    names = (
+        "sampled",
+        "answered",
+        "invalid",
+        "refused",
+        "refused_input",
+        "refused_output",
+        "keyword_passed",
+        "reviewed",
+        "review_passed",
+    )
+    refused_stages = (AssessmentSample.Stage.INPUT_REFUSED, AssessmentSample.Stage.OUTPUT_REFUSED)
+    not_answered = (AssessmentSample.Stage.PENDING, AssessmentSample.Stage.INVALID)
+    # Annotations are prefixed so they never shadow a model attribute (``refused`` is a property).
+    rows: dict[str, dict[str, Any]] = {
+        row["bank_kind"]: dict(row)
         for row in run.samples.values("bank_kind").annotate(
-            sampled=Count("pk"),
-            answered=Count("pk", filter=~Q(stage__in=(AssessmentSample.Stage.PENDING, AssessmentSample.Stage.INVALID))),
-            invalid=Count("pk", filter=Q(stage=AssessmentSample.Stage.INVALID)),
-            refused=Count(
-                "pk",
-                filter=Q(stage__in=(AssessmentSample.Stage.INPUT_REFUSED, AssessmentSample.Stage.OUTPUT_REFUSED)),
-            ),
-            refused_input=Count("pk", filter=Q(stage=AssessmentSample.Stage.INPUT_REFUSED)),
-            refused_output=Count("pk", filter=Q(stage=AssessmentSample.Stage.OUTPUT_REFUSED)),
-            keyword_passed=Count("pk", filter=Q(keyword_pass=True)),
-            reviewed=Count("pk", filter=~Q(review=AssessmentSample.Review.PENDING)),
-            review_passed=Count("pk", filter=Q(review=AssessmentSample.Review.PASS)),
+            n_sampled=Count("pk"),
+            n_answered=Count("pk", filter=~Q(stage__in=not_answered)),
+            n_invalid=Count("pk", filter=Q(stage=AssessmentSample.Stage.INVALID)),
+            n_refused=Count("pk", filter=Q(stage__in=refused_stages)),
+            n_refused_input=Count("pk", filter=Q(stage=AssessmentSample.Stage.INPUT_REFUSED)),
+            n_refused_output=Count("pk", filter=Q(stage=AssessmentSample.Stage.OUTPUT_REFUSED)),
+            n_keyword_passed=Count("pk", filter=Q(keyword_pass=True)),
+            n_reviewed=Count("pk", filter=~Q(review=AssessmentSample.Review.PENDING)),
+            n_review_passed=Count("pk", filter=Q(review=AssessmentSample.Review.PASS)),
         )
     }
-    empty = dict.fromkeys(
-        (
-            "sampled",
-            "answered",
-            "invalid",
-            "refused",
-            "refused_input",
-            "refused_output",
-            "keyword_passed",
-            "reviewed",
-            "review_passed",
-        ),
-        0,
-    )
-    counts = {
-        kind.value: {**empty, **{k: v for k, v in rows.get(kind, {}).items() if k != "bank_kind"}} for kind in BankKind
+    counts: dict[str, dict[str, int]] = {
+        kind.value: {name: int(rows.get(kind.value, {}).get(f"n_{name}", 0)) for name in names} for kind in BankKind
     }
     goals = {key: Decimal(value) for key, value in run.goals.items()}
 

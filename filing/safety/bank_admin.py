@@ -245,7 +245,9 @@ class AssessmentRunForm(forms.Form):
 
 
 class ApplyForm(forms.Form):
-    self_assessment = forms.ModelChoiceField(label=_("draft security self-assessment"), queryset=None)
+    self_assessment = forms.ModelChoiceField(  # type: ignore[var-annotated]
+        label=_("draft security self-assessment"), queryset=None
+    )
 
     def __init__(self, *args: Any, queryset: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -347,7 +349,7 @@ class AssessmentRunAdmin(admin.ModelAdmin):
         for key, label, sign in METRICS:
             metric = obj.results[key]
             met = metric["met"]
-            verdict = _("not measured") if met is None else (_("met") if met else _("not met"))
+            verdict: Any = _("not measured") if met is None else (_("met") if met else _("not met"))
             if key == "generated_manual_pass_rate" and not metric.get("complete"):
                 verdict = format_html("{}{}", verdict, _(" (review not complete)"))
             rows.append(
@@ -462,7 +464,7 @@ class AssessmentRunAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request, run):
             raise PermissionDenied
         sheets = [(SHEET_NAMES[kind], assessment_sample_rows(run=run, kind=kind)) for kind in BankKind]
-        summary = [["指标 / metric", "分子", "分母", "比率", "目标"]]
+        summary: list[list[Any]] = [["指标 / metric", "分子", "分母", "比率", "目标"]]
         for key, label, sign in METRICS:
             metric = run.results.get(key) if run.results else None
             if metric:
@@ -545,7 +547,7 @@ class AssessmentRunAdmin(admin.ModelAdmin):
             verdicts: dict[int, str] = {}
             for name, value in request.POST.items():
                 if name.startswith("review-") and name[7:].isdigit():
-                    verdicts[int(name[7:])] = value
+                    verdicts[int(name[7:])] = str(value)
             try:
                 changed = assessment_samples_review(run=run, verdicts=verdicts, actor=request.user.get_username())
             except ValidationError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -151,9 +151,9 @@ def bank_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) ->
     existing_keys: dict[str, int] = {}
     existing_serials: set[int] = set()
     if mode == ImportMode.APPEND:
-        for serial, key in TestQuestion.objects.filter(bank=bank).values_list("serial", "key"):
-            existing_keys[key] = serial
-            existing_serials.add(serial)
+        for existing_serial, existing_key in TestQuestion.objects.filter(bank=bank).values_list("serial", "key"):
+            existing_keys[existing_key] = existing_serial
+            existing_serials.add(existing_serial)
 
     def value(row: list[str], column: str) -> str:
         at = position.get(column)
@@ -165,7 +165,7 @@ def bank_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) ->
         before = len(report.errors)
 
         serial_label = value(row, COLUMN_SERIAL)
-        serial = None
+        serial: int | None = None
         if serial_label:
             serial = _serial(serial_label)
             if serial is None:
@@ -329,7 +329,7 @@ def assessment_sample_rows(*, run: AssessmentRun, kind: str) -> Iterator[list[st
         ]
 
 
-def xlsx_write_sheets(sheets: Iterable[tuple[str, Iterable[list[str]]]], stream: IO[bytes]) -> None:
+def xlsx_write_sheets(sheets: Iterable[tuple[str, Iterable[list[Any]]]], stream: IO[bytes]) -> None:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)

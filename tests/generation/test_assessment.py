@@ -7,6 +7,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from filing.models import AssessmentRun, AssessmentSample, BankKind, TestBank, TestQuestion
 from filing.safety.assessments import assessment_run_create, assessment_run_resume
@@ -189,7 +190,8 @@ def test_the_same_seed_reproduces_the_sample_and_every_answer(banks):
 def test_without_a_serving_text_net_the_run_fails_with_a_reason(banks):
     run = _create(banks, seed=1)
 
-    run = assessment_run_execute(run_id=run.pk)
+    with translation.override("en"):
+        run = assessment_run_execute(run_id=run.pk)
 
     assert run is not None and run.status == AssessmentRun.Status.FAILED
     assert "No text net is serving" in run.error
