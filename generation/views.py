@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.contrib import messages
@@ -31,6 +32,7 @@ from genai_platform.roles import Role, user_has_role, user_role_add
 from generation.api.services import (
     history_delete,
     job_submit_within_quota,
+    net_unavailable_reason,
     output_report_create,
     quota_state,
     user_settings_get,
@@ -47,7 +49,7 @@ from generation.forms import (
 )
 from generation.models import Job, NetKind, Output, OutputReport
 from generation.params import limits
-from generation.services import JobUnavailable, checkpoint_serving, job_cancel
+from generation.services import JobUnavailable, job_cancel
 
 HISTORY_PAGE_SIZE = 10
 # htmx stops polling when a response has this status (and still shows its content).
@@ -60,6 +62,10 @@ def enduser_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Htt
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
+            if request.headers.get("HX-Request"):
+                # A polling page whose session ended: stop polling and say so instead of showing a login page.
+                page = urlparse(request.headers.get("HX-Current-URL", "")).path or "/"
+                return render(request, "generation/_session_ended.html", {"next": page}, status=HTMX_STOP_POLLING)
             return redirect_to_login(request.get_full_path(), login_url=reverse("login"))
         if not user_has_role(request.user, Role.END_USER):
             return render(request, "generation/no_access.html", status=403)
@@ -209,7 +215,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             "kind": k,
             "label": NetKind(k).label,
             "form": forms[k],
-            "available": checkpoint_serving(k) is not None,
+            "unavailable_reason": net_unavailable_reason(k),
             "idempotency_key": uuid.uuid4().hex,
         }
         for k in GENERATION_FORMS

@@ -58,6 +58,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             return Response(
                 error_body(exc.code, exc.message), status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers
             )
+        if exc.code == "user_suspended":
+            return Response(error_body(exc.code, exc.message), status=status.HTTP_403_FORBIDDEN)
         return Response(error_body(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, DjangoValidationError):
         fields = {k: [str(m) for m in v] for k, v in exc.message_dict.items()} if hasattr(exc, "error_dict") else {}

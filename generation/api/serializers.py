@@ -31,7 +31,8 @@ class QuotaSerializer(serializers.Serializer):
 class NetSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=NetKind.choices)
     name = serializers.CharField()
-    available = serializers.BooleanField(help_text=_("Whether a trained net serves this kind now."))
+    available = serializers.BooleanField(help_text=_("Whether jobs of this kind are accepted now."))
+    unavailable_reason = serializers.CharField(help_text=_("Why not, in plain words; empty when available."))
     parameters = serializers.DictField(child=serializers.CharField(), help_text=_("Parameter name: what it means."))
 
 

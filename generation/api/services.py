@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from audit import services as audit
 from generation.models import Job, Output, OutputReport, UserSettings
-from generation.services import JobUnavailable, job_submit
+from generation.services import JobUnavailable, checkpoint_serving, job_submit
 
 _NOT_COUNTED = (Job.Status.REFUSED, Job.Status.CANCELLED, Job.Status.FAILED)
 _ONE_DAY = timedelta(days=1)
@@ -54,6 +54,15 @@ def quota_state(*, user: Any, now: datetime | None = None) -> QuotaState:
         .count()
     )
     return QuotaState(limit=settings.GENERATION_DAILY_QUOTA, used=used, resets_at=day_start + _ONE_DAY)
+
+
+def net_unavailable_reason(kind: str) -> str | None:
+    """Why jobs of ``kind`` would be refused by the policy gate now (no serving checkpoint, model
+    not approved, service not serving), in plain words; None when the kind is available."""
+    from generation.services import _policy_refusal  # the gate job_submit applies, asked ahead of time
+
+    refusal = _policy_refusal(checkpoint_serving(kind))
+    return refusal[0] if refusal else None
 
 
 def job_submit_within_quota(

@@ -34,10 +34,15 @@ from audit import services as audit
 from genai_platform.roles import HasRole, Role
 from generation.api import serializers as s
 from generation.api.errors import Conflict
-from generation.api.services import job_submit_within_quota, output_report_create, quota_state
+from generation.api.services import (
+    job_submit_within_quota,
+    net_unavailable_reason,
+    output_report_create,
+    quota_state,
+)
 from generation.models import Job, NetKind, Output, OutputReport
 from generation.params import limits
-from generation.services import checkpoint_serving, job_cancel
+from generation.services import job_cancel
 
 IDEMPOTENCY_KEY_MAX = 128
 ERROR_RESPONSE = inline_serializer(
@@ -141,12 +146,14 @@ class NetsApi(EndUserApi, APIView):
     )
     def get(self, request: Request) -> Response:
         state = quota_state(user=request.user)
+        reasons = {kind: net_unavailable_reason(kind.value) for kind in NetKind}
         body = {
             "nets": [
                 {
                     "kind": kind.value,
                     "name": str(kind.label),
-                    "available": checkpoint_serving(kind.value) is not None,
+                    "available": reasons[kind] is None,
+                    "unavailable_reason": reasons[kind] or "",
                     "parameters": PARAMETER_HELP[kind],
                 }
                 for kind in NetKind
@@ -213,9 +220,9 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             200: OpenApiResponse(s.JobSerializer, description="The job an earlier request with this key created."),
             400: OpenApiResponse(ERROR_RESPONSE, description="Invalid parameters, per field."),
             429: OpenApiResponse(ERROR_RESPONSE, description="Too many requests, or the daily quota is used up."),
+            403: OpenApiResponse(ERROR_RESPONSE, description="No end_user role, or the account is suspended."),
             503: OpenApiResponse(ERROR_RESPONSE, description="This kind of generation is not available now."),
             401: COMMON_ERRORS[401],
-            403: COMMON_ERRORS[403],
         },
     )
     def create(self, request: Request) -> Response:

@@ -146,6 +146,20 @@ def test_a_kind_with_a_serving_checkpoint_is_available(alice):
     assert nets == {"gan": True, "vae": False, "lm": False}
 
 
+def test_a_net_whose_model_is_not_approved_is_unavailable_with_the_reason(alice):
+    from filing.models import ModelRecord
+    from tests.generation.factories import checkpoint_tiny
+
+    checkpoint = checkpoint_tiny("gan")
+    ModelRecord.objects.filter(pk=checkpoint.model_record_id).update(approval=ModelRecord.Approval.PENDING)
+
+    gan = alice.get("/api/v1/nets/", HTTP_ACCEPT_LANGUAGE="en").json()["nets"][0]
+    response = alice.post("/api/v1/jobs/", {"kind": "gan", "params": {"digit": 1}}, format="json")
+
+    assert gan["available"] is False and "approved" in gan["unavailable_reason"]
+    assert response.status_code == 503 and _error(response)["code"] == "model_not_approved"
+
+
 # ------------------------------------------------------------------------------
 # Jobs
 # ------------------------------------------------------------------------------
@@ -200,6 +214,19 @@ def test_a_kind_without_a_trained_net_gets_503_with_the_reason(alice):
     error = _error(response)
     assert error["code"] == "net_not_ready"
     assert error["message"]
+    assert not Job.objects.exists()
+
+
+def test_a_suspended_user_gets_403_with_the_reason(alice, gan_serving):
+    from generation.models import Suspension
+
+    Suspension.objects.create(user=alice.user, rule=Suspension.Rule.DAILY, violations=5, reason="test")
+
+    response = alice.post("/api/v1/jobs/", {"kind": "gan", "params": {"digit": 1}}, format="json")
+
+    assert response.status_code == 403
+    error = _error(response)
+    assert error["code"] == "user_suspended" and "投诉" in error["message"]
     assert not Job.objects.exists()
 
 

@@ -367,6 +367,19 @@ def test_the_job_page_polls_while_queued_and_the_live_part_answers_by_change(end
     assert finished.status_code == 286 and 'data-status="succeeded"' in _text(finished)
 
 
+def test_a_polling_page_whose_session_ended_stops_polling_with_a_message(client, enduser):
+    job = job_make(_user(enduser), status=Job.Status.QUEUED)
+
+    response = client.get(
+        f"/jobs/{job.public_id}/live/?seen=queued",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/jobs/{job.public_id}/",
+    )
+
+    assert response.status_code == 286
+    assert f"/accounts/login/?next=/jobs/{job.public_id}/" in _text(response)
+
+
 def test_a_finished_job_page_shows_results_with_the_ai_badge_download_and_report(enduser):
     job = job_make(_user(enduser))
     output = output_make(job)
