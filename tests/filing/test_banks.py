@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
 from filing.models import BankKind, TestBank, TestQuestion
@@ -84,7 +85,8 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(bank):
         ]
     )
 
-    report = bank_questions_import(bank=bank, stream=data, filename="bank.xlsx", mode=ImportMode.REPLACE)
+    with translation.override("en"):
+        report = bank_questions_import(bank=bank, stream=data, filename="bank.xlsx", mode=ImportMode.REPLACE)
 
     assert not report.ok
     assert [(e.row, e.column) for e in report.errors] == [
