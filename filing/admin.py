@@ -170,6 +170,7 @@ class ServiceAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "filing_number", "filed_on", "returned_reason", "created_at", "updated_at")
     action_form = ReasonActionForm
     actions = ("export_package", "submit_selected", "self_assess_selected")
+    formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
     inlines = (ModelRecordInline, DocumentInline, TransitionInline)
     fieldsets = (
         (None, {"fields": ("provider", ("name", "version"), "internal_testing")}),
@@ -612,6 +613,7 @@ class ClauseInline(admin.TabularInline):
     formfield_overrides = {
         # Compact text boxes: the table has a row per clause.
         db_models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 30})},
+        db_models.URLField: {"assume_scheme": "https"},
     }
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -10,7 +10,7 @@ passes through, whatever started it (admin form, admin bulk action, service, API
   writes ``deleted`` with the last values. Django sends the delete signals for each row a
   ``QuerySet.delete()`` or a cascade removes, so those are covered as well.
 * set-based writes that send no signals: ``HistoryQuerySet`` (the default manager's queryset of
-  every filing model) wraps ``update()``, ``bulk_create()`` and ``bulk_update()``: it reads the
+  every filing model) wraps ``update()`` (which ``bulk_update()`` uses) and ``bulk_create()``: it reads the
   affected rows before, writes, reads them after, and records one ``changed`` record per row
   whose values moved, all in one transaction, so a rolled-back update leaves no history.
 
@@ -162,18 +162,7 @@ class HistoryQuerySet(models.QuerySet):
                     history_write(instance=obj, action="created", changes=_diff(None, snapshot(obj)))
         return created
 
-    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
-        objs = list(objs)
-        with transaction.atomic(using=self.db):
-            pks = [o.pk for o in objs]
-            before = _snapshot_rows(self.model, pks)
-            count = super().bulk_update(objs, fields, *args, **kwargs)
-            after = _snapshot_rows(self.model, pks)
-            for obj in objs:
-                changes = _diff(before.get(obj.pk), after.get(obj.pk))
-                if changes:
-                    history_write(instance=obj, action="changed", changes=changes)
-        return count
+    # bulk_update() needs no wrapper: Django implements it with update() on this queryset.
 
 
 class HistoryModel(models.Model):

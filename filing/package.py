@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from filing.models import Dataset, SelfAssessment, Service
 from filing.safety.keyword_io import keyword_rows
@@ -420,7 +420,12 @@ def _record_version(obj: Any) -> dict[str, Any]:
 
 
 def package_build(service: Service, *, progress: Progress | None = None, with_pdf: bool = True) -> tuple[bytes, dict]:
-    """The zip bytes and the manifest of the filing package of ``service``."""
+    """The zip bytes and the manifest of the filing package of ``service`` (always in Chinese)."""
+    with translation.override("zh-hans"):
+        return _package_build(service, progress=progress, with_pdf=with_pdf)
+
+
+def _package_build(service: Service, *, progress: Progress | None, with_pdf: bool) -> tuple[bytes, dict]:
     step = progress or (lambda _pct, _what: None)
     service = Service.objects.select_related("provider").get(pk=service.pk)
     files: list[tuple[str, bytes]] = []

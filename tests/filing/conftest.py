@@ -140,3 +140,12 @@ def operator(user_with_role):
     from genai_platform.roles import Role
 
     return user_with_role(Role.OPERATOR, "operator")
+
+
+@pytest.fixture
+def english():
+    """Messages in English (the platform's default language is Chinese)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

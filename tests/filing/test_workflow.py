@@ -22,7 +22,7 @@ from filing.services import (
 
 from .conftest import filing_changes, make_ready
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def test_self_assess_is_refused_without_a_finalised_assessment(service, operator):

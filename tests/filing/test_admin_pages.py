@@ -1,0 +1,195 @@
+"""The filing admin renders for an operator (Chinese by default) and is refused to an end user."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core.files.base import ContentFile
+
+from filing.models import FilingExport, Service
+from filing.services import complaint_create
+from genai_platform.roles import Role
+
+from .conftest import make_ready
+
+pytestmark = pytest.mark.django_db
+
+MODELS = (
+    "provider",
+    "service",
+    "modelrecord",
+    "dataset",
+    "safetycheck",
+    "document",
+    "selfassessment",
+    "complaint",
+    "filingexport",
+)
+
+
+@pytest.fixture
+def records(service, model_record, dataset, operator, lenient_thresholds):
+    assessment = make_ready(service, model_record, dataset, actor=operator)
+    check = dataset.safety_checks.get()
+    complaint = complaint_create(channel="web", complainant="user1", category="illegal", produce_id="p-1")
+    export = FilingExport.objects.create(service=service)
+    return {
+        "provider": service.provider,
+        "service": service,
+        "modelrecord": model_record,
+        "dataset": dataset,
+        "safetycheck": check,
+        "document": service.documents.first(),
+        "selfassessment": assessment,
+        "complaint": complaint,
+        "filingexport": export,
+    }
+
+
+def test_operator_sees_every_list_and_change_page(client_for, records):
+    client = client_for(Role.OPERATOR, "op")
+    for name in MODELS:
+        listing = client.get(f"/admin/filing/{name}/")
+        assert listing.status_code == 200, name
+        change = client.get(f"/admin/filing/{name}/{records[name].pk}/change/")
+        assert change.status_code == 200, name
+    for name in ("provider", "service", "modelrecord", "dataset", "document", "selfassessment", "complaint"):
+        assert client.get(f"/admin/filing/{name}/add/").status_code == 200, name
+
+
+def test_admin_is_in_chinese_by_default(client_for, records):
+    client = client_for(Role.OPERATOR, "op")
+    page = client.get(f"/admin/filing/service/{records['service'].pk}/change/").content.decode()
+    assert "备案准备情况" in page
+    assert "标记为已自评估" in page
+
+
+def test_service_page_shows_the_readiness_checklist_with_fix_links(client_for, service, dataset):
+    client = client_for(Role.OPERATOR, "op")
+    page = client.get(f"/admin/filing/service/{service.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    checklist = page.context["readiness"]
+    keys = [item.key for item in checklist]
+    assert keys == [
+        "provider",
+        "model_records",
+        "datasets",
+        "keywords",
+        "test_banks",
+        "assessment",
+        "documents",
+        "complaints",
+        "labels",
+    ]
+    assert all(item.fix_url for item in checklist if not item.ok and item.key != "test_banks")
+    assert page.context["readiness_blockers"] >= 5
+    html = page.content.decode()
+    assert f"/admin/filing/service/{service.pk}/step/self_assess/" in html
+    assert "/step/record_filed/" not in html
+
+
+def test_workflow_step_pages_refuse_with_a_message(client_for, service):
+    client = client_for(Role.OPERATOR, "op")
+    form = client.get(f"/admin/filing/service/{service.pk}/step/deregister/")
+    assert form.status_code == 200
+    response = client.post(f"/admin/filing/service/{service.pk}/step/submit/", follow=True)
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("清单" in m or "checklist" in m for m in messages)
+    service.refresh_from_db()
+    assert service.status == Service.Status.DRAFT
+
+
+def test_record_filed_step_from_the_admin(client_for, service, model_record, dataset, operator, lenient_thresholds):
+    from filing.services import service_self_assess, service_submit
+
+    make_ready(service, model_record, dataset, actor=operator)
+    service_self_assess(service=service, actor=operator)
+    service_submit(service=service, actor=operator)
+    client = client_for(Role.OPERATOR, "op")
+    response = client.post(
+        f"/admin/filing/service/{service.pk}/step/record_filed/",
+        {"filing_number": "odd number", "filed_on": "2026-11-20"},
+        follow=True,
+    )
+    service.refresh_from_db()
+    assert service.status == Service.Status.FILED and service.filed_on == datetime.date(2026, 11, 20)
+    assert any(m.level_tag == "warning" for m in response.context["messages"])
+
+
+def test_end_user_and_anonymous_are_refused(client_for, records, client):
+    end_user = client_for(Role.END_USER, "someone")
+    for name in MODELS:
+        for url in (f"/admin/filing/{name}/", f"/admin/filing/{name}/{records[name].pk}/change/"):
+            response = end_user.get(url)
+            assert response.status_code == 302 and "/login/" in response["Location"], url
+            assert client.get(url).status_code == 302
+    check = records["safetycheck"]
+    assert end_user.get(f"/admin/filing/safetycheck/{check.pk}/review/").status_code == 302
+    assert end_user.get(f"/admin/filing/service/{records['service'].pk}/step/submit/").status_code == 302
+
+
+def test_auditor_cannot_change_filing_records(client_for, records):
+    auditor = client_for(Role.AUDITOR, "aud")
+    response = auditor.get(f"/admin/filing/service/{records['service'].pk}/change/")
+    assert response.status_code in (302, 403)
+
+
+def test_dataset_page_shows_lineage_read_only(client_for, records):
+    from generation.models import Checkpoint
+
+    dataset = records["dataset"]
+    run = dataset.training_runs.get()
+    Checkpoint.objects.create(
+        kind="gan", sha256="d" * 64, file=ContentFile(b"w", name="w.pt"), size_bytes=1, training_run=run
+    )
+    client = client_for(Role.OPERATOR, "op")
+    page = client.get(f"/admin/filing/dataset/{dataset.pk}/change/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"#{run.pk}" in page
+    assert "dddddddddddd" in page
+
+
+def test_complaint_list_highlights_overdue(client_for, service):
+    old = complaint_create(
+        channel="email",
+        complainant="a@example.com",
+        category="rights",
+        received_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC),
+    )
+    client = client_for(Role.OPERATOR, "op")
+    page = client.get("/admin/filing/complaint/?overdue=yes", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    assert "overdue" in page.content.decode()
+    assert list(page.context["cl"].result_list) == [old]
+
+
+def test_assessment_admin_creates_one_row_per_clause(client_for, service):
+    from filing.clauses import ASSESSMENT_CLAUSES
+    from filing.models import SelfAssessment
+
+    client = client_for(Role.OPERATOR, "op")
+    response = client.post(
+        "/admin/filing/selfassessment/add/",
+        {
+            "service": service.pk,
+            "title": "首次自评估",
+            "legal_representative_signer": "",
+            "assessment_lead_signer": "",
+            "legality_lead_signer": "",
+            "signers_note": "",
+            "conclusion": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assessment = SelfAssessment.objects.get(title="首次自评估")
+    assert assessment.clauses.count() == len(ASSESSMENT_CLAUSES)
+    assert client.get(f"/admin/filing/selfassessment/{assessment.pk}/change/").status_code == 200
+
+
+def test_start_safety_check_action_opens_the_review_page(client_for, dataset):
+    client = client_for(Role.OPERATOR, "op")
+    response = client.post("/admin/filing/dataset/", {"action": "start_safety_check", "_selected_action": [dataset.pk]})
+    assert response.status_code == 302
+    check = dataset.safety_checks.get()
+    assert response["Location"].endswith(f"/admin/filing/safetycheck/{check.pk}/review/")
+    assert client.get(response["Location"]).status_code == 200

@@ -1,0 +1,127 @@
+"""Security self-assessment finalisation rules; complaints with due dates and audit events."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from audit.models import LogEntry
+from filing.models import AssessmentClause, Complaint, SelfAssessment
+from filing.safety.selectors import safety_config
+from filing.selectors import assessment_rate_failures
+from filing.services import (
+    FilingError,
+    assessment_create,
+    assessment_finalise,
+    assessment_metrics_record,
+    assessment_problems,
+    complaint_create,
+    complaint_resolve,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
+
+
+@pytest.fixture
+def assessment(service, operator):
+    created = assessment_create(service=service, title="自评估", actor=operator)
+    AssessmentClause.objects.filter(assessment=created).update(verdict="conforms", evidence="记录")
+    return created
+
+
+def test_cannot_finalise_until_the_three_signers_are_recorded(assessment, operator):
+    assessment.legal_representative_signer = "张三"
+    assessment.save()
+    with pytest.raises(FilingError) as excinfo:
+        assessment_finalise(assessment=assessment, actor=operator)
+    assert "overall assessment lead" in str(excinfo.value) or "总负责人" in str(excinfo.value)
+
+    assessment.assessment_lead_signer = "李四"
+    assessment.legality_lead_signer = "王五"
+    assessment.save()
+    assessment_finalise(assessment=assessment, actor=operator)
+    assert assessment.status == SelfAssessment.Status.FINALISED and assessment.finalised_by == "operator"
+
+
+def test_one_person_in_several_roles_needs_a_note(assessment, operator):
+    assessment.legal_representative_signer = assessment.assessment_lead_signer = "张三"
+    assessment.legality_lead_signer = "王五"
+    assessment.save()
+    assert len(assessment_problems(assessment)) == 1
+    assessment.signers_note = "张三兼任法定代表人与评估总负责人"
+    assessment.save()
+    assert assessment_problems(assessment) == []
+
+
+def test_verdicts_need_reasons_and_evidence(assessment):
+    first, second, *_ = assessment.clauses.order_by("position")
+    first.verdict, first.reason = AssessmentClause.Verdict.NOT_APPLICABLE, ""
+    first.save()
+    second.evidence = ""
+    second.save()
+    problems = " ".join(assessment_problems(assessment))
+    assert first.clause in problems and second.clause in problems
+
+
+def test_metrics_are_checked_against_the_configured_rates(assessment, operator):
+    config = safety_config()
+    assessment_metrics_record(
+        assessment=assessment,
+        actor=operator,
+        generated_pass_rate_manual="0.89",
+        nonrefuse_refusal_rate="0.06",
+        generated_sample_size=1000,
+    )
+    assessment.refresh_from_db()
+    failures = " ".join(assessment_rate_failures(assessment, config))
+    assert "89%" in failures and "6%" in failures and "90%" in failures
+    with pytest.raises(TypeError):
+        assessment_metrics_record(assessment=assessment, bogus=1)
+
+
+@override_settings(COMPLAINT_RESPONSE_DAYS=3)
+def test_complaint_gets_a_due_date_and_an_audit_event(service, end_user):
+    complaint = complaint_create(
+        channel="web", complainant=end_user.username, category="label", produce_id="abc-123", user=end_user
+    )
+    assert complaint.service == service
+    assert complaint.due_at - complaint.received_at == datetime.timedelta(days=3)
+    assert complaint.user_id == str(end_user.pk)
+    event = LogEntry.objects.get(event_type="complaint.received")
+    assert event.produce_id == "abc-123" and event.actor_username == end_user.username
+    assert json.loads(event.payload) == {"category": "label", "channel": "web"}
+    assert not complaint.is_overdue
+
+
+def test_overdue_and_resolution(service, operator):
+    complaint = complaint_create(
+        channel="phone",
+        complainant="138****0000",
+        category="illegal",
+        received_at=timezone.now() - datetime.timedelta(days=30),
+    )
+    assert complaint.is_overdue
+    with pytest.raises(FilingError):
+        complaint_resolve(complaint=complaint, resolution=" ", actor=operator)
+    complaint_resolve(complaint=complaint, resolution="已删除并警告用户", actor=operator)
+    complaint.refresh_from_db()
+    assert complaint.status == Complaint.Status.RESOLVED and not complaint.is_overdue
+    assert LogEntry.objects.filter(event_type="complaint.resolved").count() == 1
+
+
+def test_unknown_channel_or_category_is_refused(service):
+    with pytest.raises(FilingError):
+        complaint_create(channel="pigeon", complainant="x", category="illegal")
+    with pytest.raises(FilingError):
+        complaint_create(channel="web", complainant="x", category="nope")
+
+
+@pytest.fixture
+def end_user(user_with_role):
+    from genai_platform.roles import Role
+
+    return user_with_role(Role.END_USER, "enduser1")
