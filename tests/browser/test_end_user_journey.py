@@ -180,3 +180,45 @@ def test_pages_work_from_the_keyboard_alone(page, serving):
     page.get_by_label("用户名").focus()
     outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+def test_the_job_page_follows_queued_running_done_without_reloading(page, shoot, serving):
+    from generation import services
+
+    # Given a job that no worker has taken yet (this test runs none)
+    _sign_up(page, username="qian")
+    page.get_by_label("3", exact=True).check()
+    page.get_by_label("图片数量").fill("1")
+    page.get_by_role("button", name="生成").click()
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]+/$"))
+    job = Job.objects.get(user__username="qian")
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    status = page.locator("#job-status")
+    assert status.get_attribute("data-status") == "queued"
+    assert page.locator(".steps li[aria-current=step]").inner_text().strip() == "排队"
+    shoot(page, "job-queued")
+
+    # When a worker claims it, the page shows it running
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
+    page.wait_for_selector('#job-status[data-status="running"]')
+    assert "生成中" in page.locator(".steps li[aria-current=step]").inner_text()
+
+    # And when the job runs to the end, the result appears, all without a reload
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED)
+    assert services.job_run(job_id=job.pk, worker="browser-test").status == Job.Status.SUCCEEDED
+    page.wait_for_selector('#job-status[data-status="succeeded"]')
+    assert page.locator(".outputs img").count() == 1
+    assert navigations == []
+
+
+def test_notice_and_account_pages_render(page, shoot, serving):
+    for url, name in [
+        ("/accounts/login/", "login"),
+        ("/terms/", "terms"),
+        ("/privacy/", "privacy"),
+        ("/complaints/", "complaints"),
+    ]:
+        page.goto(url)
+        assert page.locator("h1").count() == 1
+        shoot(page, name)
