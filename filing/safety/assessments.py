@@ -439,8 +439,11 @@ def assessment_run_apply(*, run: AssessmentRun, self_assessment: Any, actor: Any
     with acting_as(actor):
         self_assessment.full_clean()
         self_assessment.save()
+        marker = f"[run {run.pk}]"
         for clause in self_assessment.clauses.filter(clause__in=("9.3", "9.4")):
-            clause.evidence = f"{clause.evidence}\n{summary}".strip()
+            # Applying the same run again replaces its line (e.g. once the manual review is complete).
+            kept = [line for line in clause.evidence.splitlines() if not line.startswith(marker)]
+            clause.evidence = "\n".join([*kept, f"{marker} {summary}"]).strip()
             clause.save()
     return notes
 

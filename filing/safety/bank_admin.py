@@ -321,6 +321,12 @@ class AssessmentRunAdmin(admin.ModelAdmin):
         # Shown read-only; reviews go through the review screen.
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A finished run is evidence of the filing; only unfinished or failed runs may be deleted.
+        if obj is not None and obj.status == AssessmentRun.Status.SUCCEEDED:
+            return False
+        return super().has_delete_permission(request, obj)
+
     @admin.display(description=_("progress"))
     def progress_bar(self, obj: AssessmentRun) -> str:
         return format_html(

@@ -184,6 +184,8 @@ def test_the_start_form_queues_a_run_and_its_page_shows_progress_and_results(
     page = client.get(reverse("admin:filing_assessmentrun_change", args=[finished.pk]))
     body = page.content.decode()
     assert "100.00%" in body and 'http-equiv="refresh"' not in body
+    assert reverse("admin:filing_assessmentrun_review", args=[finished.pk]) in body
+    assert reverse("admin:filing_assessmentrun_export", args=[finished.pk]) in body
     assert client.get(reverse("admin:filing_assessmentrun_changelist")).status_code == 200
 
 
@@ -253,3 +255,4 @@ def test_a_run_becomes_evidence_of_a_draft_self_assessment(client_for, banks):
     client.post(reverse("admin:filing_assessmentrun_apply", args=[run.pk]), {"self_assessment": self_assessment.pk})
     self_assessment.refresh_from_db()
     assert self_assessment.generated_pass_rate_manual == Decimal(1)
+    assert self_assessment.clauses.get(clause="9.4").evidence.count(f"[run {run.pk}]") == 1
