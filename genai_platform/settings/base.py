@@ -378,11 +378,7 @@ REST_FRAMEWORK["EXCEPTION_HANDLER"] = "generation.api.errors.exception_handler"
 # Days within which a report of an output gets an answer; shown on the complaints page.
 COMPLAINT_RESPONSE_DAYS = env.int("GENAI_COMPLAINT_RESPONSE_DAYS", default=7)
 INSTALLED_APPS += ["drf_spectacular_sidecar"]
-SPECTACULAR_SETTINGS |= {
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-}
+SPECTACULAR_SETTINGS |= {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR"}
 
 # ------------------------------------------------------------------------------
 # FILING (filing)

@@ -222,3 +222,15 @@ def test_notice_and_account_pages_render(page, shoot, serving):
         page.goto(url)
         assert page.locator("h1").count() == 1
         shoot(page, name)
+
+
+def test_the_api_docs_load_nothing_from_outside_the_platform(page, shoot, live_server):
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.goto("/api/docs/")
+    page.wait_for_selector("text=/api/v1/jobs/")
+    shoot(page, "api-docs")
+
+    outside = [url for url in requested if url.startswith(("http:", "https:")) and not url.startswith(live_server.url)]
+    assert outside == [], outside
