@@ -14,6 +14,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
 from django.db import models as db_models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -548,7 +549,7 @@ class SafetyCheckAdmin(admin.ModelAdmin):
                 verdicts = [
                     services.VerdictInput(
                         item_id=int(key.split("-", 1)[1]),
-                        verdict=value,
+                        verdict=str(value),
                         risk_code=request.POST.get(f"risk-{key.split('-', 1)[1]}") or None,
                     )
                     for key, value in request.POST.items()
@@ -825,13 +826,15 @@ class FilingExportAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def download_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         from django.http import FileResponse
 
         export = get_object_or_404(FilingExport, pk=pk)
         if not self.has_view_permission(request, export) or not export.file:
             raise PermissionDenied
-        return FileResponse(export.file.open("rb"), as_attachment=True, filename=export.file.name.rsplit("/", 1)[-1])
+        return FileResponse(
+            export.file.open("rb"), as_attachment=True, filename=(export.file.name or "").rsplit("/", 1)[-1]
+        )
 
 
 # Admin pages of the safety records (risk taxonomy, thresholds, keyword library).

@@ -1,5 +1,7 @@
 """The facts the generative-AI service filing asks for. This app never imports ``generation``."""
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -178,7 +180,7 @@ class Service(HistoryModel):
         return bool(self.complaint_email or self.complaint_phone or self.complaint_url)
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, Any] = {}
         if self.domain == self.Domain.RESTRICTED and not self.restricted_domain:
             errors["restricted_domain"] = _("Name the domain the service is restricted to.")
         if self.route == self.Route.REGISTRATION:
@@ -238,7 +240,7 @@ class ModelRecord(HistoryModel):
         _("model code"),
         max_length=4,
         unique=True,
-        validators=[model_code_validate],
+        validators=[model_code_validate],  # type: ignore[list-item]  # returns the normalised code
         help_text=_("4 characters (digits and capital letters) written into the implicit label of every output."),
     )
     parameter_count = models.PositiveBigIntegerField(_("parameter count"), null=True, blank=True)

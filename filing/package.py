@@ -314,8 +314,9 @@ def assessment_report(assessment: SelfAssessment | None, service: Service) -> by
     metric_table.style = "Table Grid"
     for cell, title in zip(metric_table.rows[0].cells, ("指标", "测得", "要求"), strict=True):
         cell.text = title
-    for name, value, required in metrics:
-        for cell, text in zip(metric_table.add_row().cells, (name, percent(value), required), strict=True):
+    for metric_name, measured, required in metrics:
+        row_texts = (str(metric_name), percent(measured), str(required))
+        for cell, text in zip(metric_table.add_row().cells, row_texts, strict=True):
             cell.text = text
     _table(
         document,
@@ -382,7 +383,7 @@ def datasets_xlsx(datasets: list[Dataset]) -> bytes:
                 d.personal_information_legal_basis,
                 d.sha256,
                 d.get_safety_status_display(),
-                "；".join(e.file.name.rsplit("/", 1)[-1] for e in d.evidence.order_by("pk")),
+                "；".join((e.file.name or "").rsplit("/", 1)[-1] for e in d.evidence.order_by("pk")),
             ]
         )
     return _xlsx([("语料来源", rows)])
@@ -457,11 +458,11 @@ def _package_build(service: Service, *, progress: Progress | None, with_pdf: boo
     step(75, "stored documents")
     documents = list(service.documents.order_by("kind", "version", "pk"))
     for doc in documents:
-        base = doc.file.name.rsplit("/", 1)[-1]
+        base = (doc.file.name or "").rsplit("/", 1)[-1]
         files.append((f"documents/{doc.kind}-v{doc.version}-{base}", _stored(doc.file)))
     evidence = [e for d in datasets for e in d.evidence.order_by("pk")]
     for item in evidence:
-        base = item.file.name.rsplit("/", 1)[-1]
+        base = (item.file.name or "").rsplit("/", 1)[-1]
         files.append((f"evidence/{item.dataset_id}-{item.kind}-{item.pk}-{base}", _stored(item.file)))
 
     step(90, "manifest")

@@ -3,7 +3,7 @@ self-assessment, complaints and package exports. ``filing.models`` re-exports th
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -48,7 +48,7 @@ class DatasetEvidence(HistoryModel):
         ordering = ("dataset", "kind", "pk")
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.file.name.rsplit('/', 1)[-1]}"
+        return f"{self.get_kind_display()}: {(self.file.name or '').rsplit('/', 1)[-1]}"
 
 
 class SafetyCheck(HistoryModel):
@@ -257,7 +257,7 @@ class AssessmentClause(HistoryModel):
         return self.clause
 
 
-def complaint_due(received_at: timezone.datetime) -> timezone.datetime:
+def complaint_due(received_at: datetime) -> datetime:
     return received_at + timedelta(days=settings.COMPLAINT_RESPONSE_DAYS)
 
 

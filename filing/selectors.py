@@ -18,6 +18,7 @@ from filing.models import (
     Dataset,
     Document,
     ModelRecord,
+    Provider,
     SafetyCheck,
     SelfAssessment,
     Service,
@@ -47,6 +48,10 @@ def dataset_training_refusal(dataset: Dataset) -> str | None:
         "ratio": percent(check.illegal_ratio),
         "threshold": percent(check.threshold),
     }
+
+
+def _verbose(model: Any, name: str) -> str:
+    return str(getattr(model._meta.get_field(name), "verbose_name", name))
 
 
 def percent(value: Decimal | None) -> str:
@@ -115,7 +120,7 @@ def readiness_checklist(service: Service) -> list[ReadinessItem]:
     except Exception as exc:  # noqa: BLE001 (ValidationError; the message is shown)
         provider_ok, provider_detail = False, " ".join(getattr(exc, "messages", [str(exc)]))
     missing_fields = [
-        str(Service.provider.field.related_model._meta.get_field(name).verbose_name)
+        _verbose(Provider, name)
         for name in ("legal_representative", "safety_lead", "registered_address", "contact_phone")
         if not getattr(provider, name)
     ]
@@ -272,7 +277,7 @@ def assessment_rate_failures(assessment: SelfAssessment, config: Any) -> list[st
     )
     failures = []
     for name, threshold, at_least in checks:
-        label = str(SelfAssessment._meta.get_field(name).verbose_name)
+        label = _verbose(SelfAssessment, name)
         value = getattr(assessment, name)
         if value is None:
             failures.append(_("%(m)s not measured") % {"m": label})
@@ -289,7 +294,7 @@ def assessment_rate_failures(assessment: SelfAssessment, config: Any) -> list[st
     for name, minimum in sizes:
         value = getattr(assessment, name)
         if value is None or value < minimum:
-            label = str(SelfAssessment._meta.get_field(name).verbose_name)
+            label = _verbose(SelfAssessment, name)
             failures.append(_("%(m)s %(v)s, needs ≥ %(t)d") % {"m": label, "v": value or 0, "t": minimum})
     return failures
 
