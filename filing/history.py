@@ -92,10 +92,12 @@ def snapshot(instance: models.Model) -> dict[str, Any]:
     return {f.attname: _plain(f.value_from_object(instance)) for f in _tracked_fields(type(instance))}
 
 
+def _rows(model: type[models.Model], pks: list[Any]) -> dict[Any, models.Model]:
+    return {obj.pk: obj for obj in model._base_manager.filter(pk__in=pks)} if pks else {}
+
+
 def _snapshot_rows(model: type[models.Model], pks: list[Any]) -> dict[Any, dict[str, Any]]:
-    if not pks:
-        return {}
-    return {obj.pk: snapshot(obj) for obj in model._base_manager.filter(pk__in=pks)}
+    return {pk: snapshot(obj) for pk, obj in _rows(model, pks).items()}
 
 
 def _diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, list[Any]]:
@@ -146,11 +148,11 @@ class HistoryQuerySet(models.QuerySet):
             pks = list(self.values_list("pk", flat=True))
             before = _snapshot_rows(self.model, pks)
             count = super().update(**kwargs)
-            after = _snapshot_rows(self.model, pks)
+            after = _rows(self.model, pks)
             for pk in pks:
-                changes = _diff(before.get(pk), after.get(pk))
-                if changes:
-                    obj = self.model._base_manager.get(pk=pk)
+                obj = after.get(pk)
+                changes = _diff(before.get(pk), snapshot(obj) if obj is not None else None)
+                if obj is not None and changes:
                     history_write(instance=obj, action="changed", changes=changes)
         return count
 
