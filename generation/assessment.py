@@ -114,17 +114,18 @@ def assessment_run_execute(*, run_id: int, worker: str = "") -> AssessmentRun | 
             library_version=keyword_library_version_current(),
         )
         net = services.net_load(checkpoint).net
-        pending = AssessmentSample.objects.filter(run=run, stage=AssessmentSample.Stage.PENDING).order_by(
-            "bank_kind", "position"
+        # The ids are read first, so no read stays open while the batches are written.
+        pending = list(
+            AssessmentSample.objects.filter(run=run, stage=AssessmentSample.Stage.PENDING)
+            .order_by("bank_kind", "position")
+            .values_list("pk", flat=True)
         )
-        batch: list[filing_assessments.SampleOutcome] = []
-        for sample in pending.iterator(chunk_size=BATCH_SIZE * 4):
-            batch.append(_answer(sample, net=net, answer_params=run.answer_params))
-            if len(batch) >= BATCH_SIZE:
-                filing_assessments.assessment_samples_record(run=run, outcomes=batch)
-                batch = []
-        if batch:
-            filing_assessments.assessment_samples_record(run=run, outcomes=batch)
+        for start in range(0, len(pending), BATCH_SIZE):
+            batch = AssessmentSample.objects.filter(pk__in=pending[start : start + BATCH_SIZE]).order_by(
+                "bank_kind", "position"
+            )
+            outcomes = [_answer(sample, net=net, answer_params=run.answer_params) for sample in batch]
+            filing_assessments.assessment_samples_record(run=run, outcomes=outcomes)
         return filing_assessments.assessment_run_finish(run=run)
     except (AssessmentUnavailable, ValidationError) as exc:
         message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
