@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -79,14 +80,6 @@ def columns_for(*, pseudonymise: bool, include_content: bool) -> tuple[str, ...]
     return base + CONTENT_COLUMNS if include_content else base
 
 
-def _actor_pseudonym(actor_id: str, username: str) -> str:
-    if username.startswith("system:") and not actor_id:
-        return username  # the platform itself, not a person
-    if actor_id:
-        return services.pseudonym(f"user:{actor_id}")
-    return services.pseudonym(f"name:{username}") if username else ""
-
-
 class _RowMaker:
     """Turns database rows into export rows for one column set."""
 
@@ -94,6 +87,16 @@ class _RowMaker:
         self.pseudonymise = pseudonymise
         self.include_content = include_content
         self.user_kind = settings.AUTH_USER_MODEL.lower()
+        key = services.pseudonym_key()
+        # The same people and addresses recur on many rows: each is hashed once per export.
+        self.pseudonym = functools.lru_cache(maxsize=65536)(functools.partial(services.pseudonym, key=key))
+
+    def _actor(self, actor_id: str, username: str) -> str:
+        if username.startswith("system:") and not actor_id:
+            return username  # the platform itself, not a person
+        if actor_id:
+            return self.pseudonym(f"user:{actor_id}")
+        return self.pseudonym(f"name:{username}") if username else ""
 
     def rows(self, batch: list[tuple[Any, ...]]) -> Iterator[list[Any]]:
         contents: dict[str, str] = {}
@@ -113,19 +116,19 @@ class _RowMaker:
         g = _INDEX
         subject_id = r[g["subject_id"]]
         if r[g["subject_kind"]] == self.user_kind and subject_id:
-            subject_id = services.pseudonym(f"user:{subject_id}")
+            subject_id = self.pseudonym(f"user:{subject_id}")
         payload = r[g["payload"]]
         secret = pi_keys(r[g["event_type"]])
         if secret:
             data = json.loads(payload)
             for key in secret & data.keys():
-                data[key] = services.pseudonym(f"name:{data[key]}") if data[key] else data[key]
+                data[key] = self.pseudonym(f"name:{data[key]}") if data[key] else data[key]
             payload = integrity.payload_canonical(data)
         return [
             r[g["seq"]],
             r[g["created_at"]],
-            _actor_pseudonym(r[g["actor_id"]], r[g["actor_username"]]),
-            services.pseudonym(f"ip:{r[g['source_ip']]}") if r[g["source_ip"]] else "",
+            self._actor(r[g["actor_id"]], r[g["actor_username"]]),
+            self.pseudonym(f"ip:{r[g['source_ip']]}") if r[g["source_ip"]] else "",
             r[g["event_type"]],
             r[g["subject_kind"]],
             subject_id,
@@ -170,10 +173,6 @@ class ExportResult:
         self.size = 0
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _text_chunks(
     fmt: str, columns: tuple[str, ...], batches: Iterator[list[list[Any]]], result: ExportResult
 ) -> Iterator[bytes]:
@@ -185,7 +184,7 @@ def _text_chunks(
     for rows in batches:
         for row in rows:
             if fmt == "csv":
-                writer.writerow([_cell(v) for v in row])
+                writer.writerow(row)  # None is written as an empty field
             else:
                 buffer.write(json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False))
                 buffer.write("\n")

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -127,17 +127,19 @@ def with_canonical_time(qs: QuerySet[LogEntry]) -> QuerySet[LogEntry]:
 def entries_keyset(
     qs: QuerySet[LogEntry], columns: tuple[str, ...], *, chunk: int = 5000
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Pages of ``columns`` (the first must be ``seq``) in sequence order, in constant memory."""
-    last = None
-    while True:
-        page = qs.order_by("seq")
-        if last is not None:
-            page = page.filter(seq__gt=last)
-        batch = list(page.values_list(*columns)[:chunk])
-        if not batch:
-            return
-        yield batch
-        last = batch[-1][0]
+    """Pages of ``columns`` (the first must be ``seq``) in sequence order, in constant memory.
+
+    Pages are windows of ``chunk`` sequence numbers between the first and last matching record,
+    so each query reads a bounded range whatever the planner's statistics say.
+    """
+    bounds = qs.aggregate(lo=Min("seq"), hi=Max("seq"))
+    if bounds["lo"] is None:
+        return
+    for first in range(bounds["lo"], bounds["hi"] + 1, chunk):
+        page = qs.filter(seq__gte=first, seq__lt=first + chunk).order_by("seq")
+        batch = list(page.values_list(*columns))
+        if batch:
+            yield batch
 
 
 def seals_covering(first_seq: int, last_seq: int) -> QuerySet[Seal]:

@@ -326,15 +326,18 @@ def public_key_raw() -> bytes:
     return integrity.public_key_raw(signing_key())
 
 
-def pseudonym(value: str) -> str:
-    """Keyed hash standing for a person in pseudonymised exports (stable per key)."""
-    if not value:
-        return ""
-    key = (
+def pseudonym_key() -> bytes:
+    return (
         settings.AUDIT_PSEUDONYM_KEY.encode()
         or hmac.new(settings.SECRET_KEY.encode(), b"audit-pseudonym", "sha256").digest()
     )
-    return "p_" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def pseudonym(value: str, *, key: bytes | None = None) -> str:
+    """Keyed hash standing for a person in pseudonymised exports (stable per key)."""
+    if not value:
+        return ""
+    return "p_" + hmac.digest(key or pseudonym_key(), value.encode(), "sha256").hex()[:20]
 
 
 # ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
+from django.db.models import Max
 
 from audit import integrity
 from audit.models import LogEntry, Seal, SequenceCounter
@@ -71,47 +72,47 @@ class VerifyResult:
         return text
 
 
-def _fetch(*, first: int, last: int, limit: int | None = None) -> list[tuple[Any, ...]]:
+def _fetch(*, first: int, last: int) -> list[tuple[Any, ...]]:
     columns = ", ".join(("seq", canonical_time_sql(), *integrity.RECORD_FIELDS[1:], "record_hash"))
     # Only constant column names and expressions are put in the text; values go as parameters.
     sql = f"SELECT {columns} FROM audit_logentry WHERE seq >= %s AND seq <= %s ORDER BY seq"  # noqa: S608
-    params: list[Any] = [first, last]
-    if limit is not None:
-        sql += " LIMIT %s"
-        params.append(limit)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [first, last])
         return cursor.fetchall()
 
 
 def _rows(seq_from: int, seq_to: int | None, chunk: int = 5000) -> Iterator[tuple[Any, ...]]:
-    """Records from ``seq_from`` in sequence order, fetched by keyset pages of ``chunk``.
+    """Records from ``seq_from`` in sequence order, read in windows of ``chunk`` sequence numbers.
 
-    Outside a transaction the next page is fetched by a helper thread (its own connection) while
-    this one hashes the current page; inside one, pages are fetched in turn so that what the
-    transaction wrote is seen.
+    Windows of numbers rather than LIMIT pages: each query reads at most ``chunk`` rows whatever
+    the planner's statistics say. Outside a transaction the next window is fetched by a helper
+    thread (its own connection) while this one hashes the current one; inside one, windows are
+    fetched in turn so that what the transaction wrote is seen.
     """
-    upper = seq_to if seq_to is not None else 2**62
-    if connection.in_atomic_block:
-        next_from = seq_from
-        while batch := _fetch(first=next_from, last=upper, limit=chunk):
-            yield from batch
-            next_from = batch[-1][0] + 1
-        return
+    top = LogEntry.objects.aggregate(top=Max("seq"))["top"] or 0
+    upper = min(seq_to, top) if seq_to is not None else top
+    starts = range(seq_from, upper + 1, chunk)
 
     def fetch(first: int) -> list[tuple[Any, ...]]:
-        return _fetch(first=first, last=upper, limit=chunk)
+        return _fetch(first=first, last=min(first + chunk - 1, upper))
+
+    if connection.in_atomic_block:
+        for first in starts:
+            yield from fetch(first)
+        return
 
     def close() -> None:
         connection.close()  # the helper thread's own connection
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as pool:
         try:
-            pending = pool.submit(fetch, seq_from)
-            while batch := pending.result():
-                pending = pool.submit(fetch, batch[-1][0] + 1)
+            pending = [pool.submit(fetch, first) for first in starts[:1]]
+            for first in starts[1:]:
+                batch = pending.pop().result()
+                pending.append(pool.submit(fetch, first))
                 yield from batch
-            pending.result()
+            for future in pending:
+                yield from future.result()
         finally:
             pool.submit(close).result()
 
