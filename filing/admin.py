@@ -419,6 +419,11 @@ class DatasetAdmin(admin.ModelAdmin):
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The fingerprint names the bytes: entered once, when the record is made, then fixed.
+        fields = tuple(self.readonly_fields)
+        return fields if obj is not None else tuple(f for f in fields if f != "sha256")
+
     def get_queryset(self, request: HttpRequest) -> Any:
         from django.db.models import Count
 

@@ -193,3 +193,85 @@ def test_start_safety_check_action_opens_the_review_page(client_for, dataset):
     check = dataset.safety_checks.get()
     assert response["Location"].endswith(f"/admin/filing/safetycheck/{check.pk}/review/")
     assert client.get(response["Location"]).status_code == 200
+
+
+def test_operator_adds_a_dataset_with_evidence_in_the_admin(client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from filing.models import Dataset
+
+    client = client_for(Role.OPERATOR, "op")
+    response = client.post(
+        "/admin/filing/dataset/add/",
+        {
+            "name": "自采语料",
+            "source_type": "self_collected",
+            "origin": "domestic",
+            "source": "crawler v1",
+            "sha256": "e" * 64,
+            "licence": "",
+            "licence_text": "",
+            "collection_start": "2026-01-01",
+            "collection_end": "2026-02-01",
+            "items": "100",
+            "size_bytes": "2048",
+            "language_share": "zh 100%",
+            "personal_information_legal_basis": "",
+            "evidence-TOTAL_FORMS": "1",
+            "evidence-INITIAL_FORMS": "0",
+            "evidence-MIN_NUM_FORMS": "0",
+            "evidence-MAX_NUM_FORMS": "1000",
+            "evidence-0-kind": "collection",
+            "evidence-0-file": SimpleUploadedFile("record.txt", b"collection log"),
+            "evidence-0-note": "",
+            "safety_checks-TOTAL_FORMS": "0",
+            "safety_checks-INITIAL_FORMS": "0",
+            "safety_checks-MIN_NUM_FORMS": "0",
+            "safety_checks-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    dataset = Dataset.objects.get(sha256="e" * 64)
+    assert dataset.evidence.get().kind == "collection"
+    page = client.get(f"/admin/filing/dataset/{dataset.pk}/change/").content.decode()
+    assert 'name="sha256"' not in page
+
+
+def _service_form(provider, **extra):
+    data = {
+        "provider": provider.pk,
+        "name": "对话服务",
+        "version": "2.0",
+        "main_function": "dialogue",
+        "domain": "general",
+        "route": "registration",
+        "form_api": "on",
+        "target_users": "企业用户",
+        "complaint_email": "ts@example.com",
+    }
+    for prefix in ("model_records", "documents", "transitions"):
+        data |= {
+            f"{prefix}-TOTAL_FORMS": "0",
+            f"{prefix}-INITIAL_FORMS": "0",
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+        }
+    return data | extra
+
+
+def test_registration_route_in_the_admin_asks_for_the_called_model(client_for, provider):
+    client = client_for(Role.OPERATOR, "op")
+    response = client.post("/admin/filing/service/add/", _service_form(provider), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert "called_model_number" in response.context["adminform"].form.errors
+
+    complete = _service_form(
+        provider,
+        called_model_name="云雀",
+        called_model_filer="北京抖音信息服务有限公司",
+        called_model_number="Beijing-YunQue-20230821",
+    )
+    response = client.post("/admin/filing/service/add/", complete)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    created = Service.objects.get(name="对话服务")
+    assert created.status == Service.Status.DRAFT and created.form_api and created.route == "registration"
