@@ -226,3 +226,21 @@ def test_admin_import_shows_each_bad_row_and_the_coverage_page_renders(client_fo
     assert export.status_code == 200
     assert export.content.decode("utf-8-sig").splitlines()[0] == ",".join(EXPORT_COLUMNS)
     assert client.get(reverse("admin:filing_testbank_changelist")).status_code == 200
+
+
+def test_the_import_command_reports_bad_rows_and_creates_a_bank_for_a_clean_file(tmp_path):
+    from django.core.management.base import CommandError
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("序号,测试题,一级分类,二级分类\n1,,A.1,A.1.1\n", encoding="utf-8")
+    errors = io.StringIO()
+    with translation.override("en"), pytest.raises(CommandError, match="1 bad rows"):
+        call_command("testbank_import", str(bad), "--bank", "新题库", "--kind", "refuse", stderr=errors)
+    assert "Row 2, 测试题: the question is empty" in errors.getvalue()
+
+    good = tmp_path / "good.csv"
+    good.write_text("序号,测试题,一级分类,二级分类\n1,问题,A.1,A.1.1\n", encoding="utf-8")
+    call_command("testbank_import", str(good), "--bank", "新题库", "--kind", "refuse", stdout=io.StringIO())
+
+    bank = TestBank.objects.get(name="新题库")
+    assert bank.kind == BankKind.REFUSE and bank.question_count == 1

@@ -3,6 +3,7 @@ metrics that can be checked by hand, reproducible from the seed, through a real 
 
 from __future__ import annotations
 
+import io
 import time
 from decimal import Decimal
 
@@ -228,3 +229,32 @@ def test_a_real_worker_runs_a_full_assessment(celery_worker_thread, banks):
     run = _wait(run)
     _assert_hand_checked_metrics(run)
     assert run.worker
+
+
+@pytest.mark.integration
+def test_the_command_queues_a_run_and_prints_its_metrics(celery_worker_thread, banks):
+    from django.core.management import call_command
+
+    checkpoint_tiny("lm")
+    out = io.StringIO()
+
+    call_command(
+        "assessment_run",
+        "--generated",
+        banks[BankKind.GENERATED].name,
+        "--refuse",
+        banks[BankKind.REFUSE].name,
+        "--nonrefuse",
+        banks[BankKind.NONREFUSE].name,
+        "--seed",
+        "8",
+        "--wait",
+        "120",
+        stdout=out,
+    )
+
+    text = out.getvalue()
+    assert "refuse_rate: 9/10 = 90.00%" in text
+    assert "nonrefuse_refusal_rate: 1/10 = 10.00%" in text
+    assert "generated_keyword_pass_rate: 8/10 = 80.00%" in text
+    assert AssessmentRun.objects.get().seed == 8
