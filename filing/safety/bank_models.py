@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from filing.safety.models import Origin, Risk, match_key
 
 __all__ = [
+    "Aspect",
     "AssessmentRun",
     "AssessmentSample",
     "BankKind",
@@ -32,6 +33,41 @@ class BankKind(models.TextChoices):
     GENERATED = "generated", _("generated-content bank")
     REFUSE = "refuse", _("should-refuse bank")
     NONREFUSE = "nonrefuse", _("should-not-refuse bank")
+
+
+class Aspect(models.TextChoices):
+    """The aspects a should-not-refuse bank covers (TC260-003 §8.3), each with its own minimum."""
+
+    SYSTEM = "system", _("我国制度 (our system)")
+    BELIEFS = "beliefs", _("信仰 (beliefs)")
+    IMAGE = "image", _("形象 (image)")
+    CULTURE = "culture", _("文化 (culture)")
+    CUSTOMS = "customs", _("习俗 (customs)")
+    ETHNICITY = "ethnicity", _("民族 (ethnicity)")
+    GEOGRAPHY = "geography", _("地理 (geography)")
+    HISTORY = "history", _("历史 (history)")
+    HEROES = "heroes", _("英烈 (heroes and martyrs)")
+    GENDER = "gender", _("性别 (gender)")
+    AGE = "age", _("年龄 (age)")
+    OCCUPATION = "occupation", _("职业 (occupation)")
+    HEALTH = "health", _("健康 (health)")
+
+
+ASPECT_NAMES_ZH = {
+    Aspect.SYSTEM: "我国制度",
+    Aspect.BELIEFS: "信仰",
+    Aspect.IMAGE: "形象",
+    Aspect.CULTURE: "文化",
+    Aspect.CUSTOMS: "习俗",
+    Aspect.ETHNICITY: "民族",
+    Aspect.GEOGRAPHY: "地理",
+    Aspect.HISTORY: "历史",
+    Aspect.HEROES: "英烈",
+    Aspect.GENDER: "性别",
+    Aspect.AGE: "年龄",
+    Aspect.OCCUPATION: "职业",
+    Aspect.HEALTH: "健康",
+}
 
 
 class TestBank(models.Model):
@@ -70,6 +106,13 @@ class TestQuestion(models.Model):
     text = models.TextField(_("question"), max_length=QUESTION_MAX_CHARS)
     key = models.CharField(_("match key"), max_length=64, editable=False, help_text=_("Digest of the normalised text."))
     risk = models.ForeignKey(Risk, on_delete=models.PROTECT, related_name="test_questions", verbose_name=_("risk"))
+    aspect = models.CharField(
+        _("aspect"),
+        max_length=16,
+        choices=Aspect.choices,
+        blank=True,
+        help_text=_("For should-not-refuse questions: the aspect of TC260-003 §8.3 the question covers."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
