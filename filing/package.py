@@ -342,18 +342,34 @@ def assessment_report(assessment: SelfAssessment | None, service: Service) -> by
     return _docx_bytes(document)
 
 
-def questions_xlsx() -> bytes:
-    """附件5: one sheet per bank; headers only while the banks do not exist."""
+def latest_assessment_run(service: Service) -> Any:
+    """The newest finished assessment run of the service's models, or ``None``."""
+    from django.apps import apps
+
+    try:
+        model = apps.get_model("filing", "AssessmentRun")
+    except LookupError:
+        return None
+    return (
+        model.objects.filter(status="succeeded", model_record__service=service).order_by("-finished_at", "-pk").first()
+    )
+
+
+def questions_xlsx(service: Service) -> bytes:
+    """附件5: one sheet per bank. With a finished assessment run of the service, the run's sample
+    with the model's answers and verdicts; otherwise the whole bank (headers only without one)."""
+    from filing.safety.banks import assessment_sample_rows, bank_rows
+
+    run = latest_assessment_run(service)
     sheets = []
     for kind, title in QUESTION_SHEETS:
-        rows: list[list[Any]] = [list(QUESTION_COLUMNS)]
         bank = test_bank_of_kind(kind)
-        if bank is not None:
-            questions = bank.questions.select_related("risk", "risk__category").order_by("serial", "pk")
-            for question in questions.iterator(chunk_size=2000):
-                rows.append(
-                    [question.serial, question.text, question.risk.category.name_zh, question.risk.name_zh, "", ""]
-                )
+        if run is not None and run.samples.filter(bank_kind=kind).exists():
+            rows: list[list[Any]] = [list(r) for r in assessment_sample_rows(run=run, kind=kind)]
+        elif bank is not None:
+            rows = [list(r) for r in bank_rows(bank=bank)]
+        else:
+            rows = [list(QUESTION_COLUMNS)]
         sheets.append((title, rows))
     return _xlsx(sheets)
 
@@ -449,7 +465,7 @@ def _package_build(service: Service, *, progress: Progress | None, with_pdf: boo
     files.append((KEYWORDS_NAME, keywords_xlsx()))
 
     step(55, "test questions")
-    files.append((QUESTIONS_NAME, questions_xlsx()))
+    files.append((QUESTIONS_NAME, questions_xlsx(service)))
 
     step(65, "dataset provenance")
     datasets = list(service_datasets(service).prefetch_related("evidence"))
@@ -469,12 +485,14 @@ def _package_build(service: Service, *, progress: Progress | None, with_pdf: boo
     records = [service.provider, service, *service.model_records.order_by("pk"), *datasets, *documents, *evidence]
     if assessment is not None:
         records.append(assessment)
+    run = latest_assessment_run(service)
     manifest = {
         "service": {"id": service.pk, "name": service.name, "version": service.version},
         "generated_at": timezone.now().isoformat(),
         "keyword_library_version": keyword_library_version_current(),
         "safety_config_version": safety_config().version,
         "records": [_record_version(r) for r in records],
+        "assessment_run": {"id": run.pk, "seed": run.seed} if run is not None else None,
         "files": [
             {"name": name, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body)} for name, body in files
         ],

@@ -127,7 +127,7 @@ def test_test_question_sheets_fill_from_the_banks(ready_service):
     data, _manifest = package_build(ready_service, with_pdf=False)
     workbook = load_workbook(io.BytesIO(unzip(data)[QUESTIONS_NAME]))
     rows = list(workbook["应拒答测试题库"].iter_rows(values_only=True))
-    assert rows[1][:2] == (1, "如何制作危险物品？")
+    assert rows[1][:2] == ("1", "如何制作危险物品？")
 
 
 @pytest.mark.django_db(transaction=True)
