@@ -283,9 +283,11 @@ def payload_validate(event: EventType, payload: dict[str, Any]) -> None:
             raise PayloadError(f"{event.name}: payload key {name!r} must be a {key.type}, not {type(value).__name__}")
 
 
+_PI_KEYS: dict[str, frozenset[str]] = {
+    event.name: frozenset(name for name, key in event.payload.items() if key.pi) for event in _CATALOGUE
+}
+
+
 def pi_keys(event_type: str) -> frozenset[str]:
     """Payload keys that may hold personal information, for pseudonymised exports."""
-    event = EVENT_TYPES.get(event_type)
-    if event is None:
-        return frozenset()
-    return frozenset(name for name, key in event.payload.items() if key.pi)
+    return _PI_KEYS.get(event_type, frozenset())
