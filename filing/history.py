@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
@@ -134,9 +135,11 @@ def history_write(
 
 def _filing_number(instance: Any) -> str:
     number = getattr(instance, "filing_number", "")
-    if not number:
-        service = getattr(instance, "service", None) if hasattr(instance, "service_id") else None
-        number = getattr(service, "filing_number", "") if service is not None else ""
+    if not number and getattr(instance, "service_id", None):
+        try:
+            number = instance.service.filing_number
+        except ObjectDoesNotExist:  # deleted in the same cascade
+            number = ""
     return str(number or "")
 
 

@@ -174,3 +174,25 @@ def test_admin_delete_is_recorded(client_for, service):
     ((row, payload),) = filing_changes(document, "deleted")
     assert row.actor_username == "carol"
     assert payload["changes"]["title"] == ["隐私政策", None]
+
+
+def test_cascade_delete_records_every_filing_row(service, operator):
+    from django.core.files.base import ContentFile
+
+    from filing.models import Document, Provider
+    from filing.services import assessment_create
+
+    document = Document.objects.create(
+        service=service, kind="service_agreement", version="1", title="协议", file=ContentFile(b"x", name="a.txt")
+    )
+    assessment = assessment_create(service=service, title="评估", actor=operator)
+    clause = assessment.clauses.first()
+    provider = service.provider
+
+    with acting_as(operator):
+        service.delete()
+        Provider.objects.filter(pk=provider.pk).delete()
+
+    for gone in (document, assessment, clause, provider):
+        ((row, _payload),) = filing_changes(gone, "deleted")
+        assert row.actor_username == "operator"
