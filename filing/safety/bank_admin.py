@@ -188,12 +188,12 @@ class TestBankAdmin(admin.ModelAdmin):
 class TestQuestionAdmin(admin.ModelAdmin):
     """Questions of the banks; a change moves the bank's last-update date."""
 
-    list_display = ("serial", "text", "risk", "bank", "updated_at")
-    list_filter = ("bank", "bank__kind", "risk__category", "risk")
+    list_display = ("serial", "text", "risk", "aspect", "bank", "updated_at")
+    list_filter = ("bank", "bank__kind", "aspect", "risk__category", "risk")
     search_fields = ("text", "risk__code", "risk__name_zh")
     list_select_related = ("risk", "bank")
     readonly_fields = ("key", "created_at", "updated_at")
-    fields = ("bank", "serial", "text", "risk", "key", "created_at", "updated_at")
+    fields = ("bank", "serial", "text", "risk", "aspect", "key", "created_at", "updated_at")
     list_per_page = 100
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:

@@ -19,7 +19,15 @@ from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from filing.safety.bank_models import QUESTION_MAX_CHARS, BankKind, TestBank, TestQuestion, question_key
+from filing.safety.bank_models import (
+    ASPECT_NAMES_ZH,
+    QUESTION_MAX_CHARS,
+    Aspect,
+    BankKind,
+    TestBank,
+    TestQuestion,
+    question_key,
+)
 from filing.safety.keyword_io import ImportFileError, RiskIndex, RowError, table_read
 from filing.safety.models import Origin, Risk, match_key
 from filing.safety.selectors import RiskCoverage, SafetyConfig, safety_config
@@ -33,8 +41,11 @@ COLUMN_CATEGORY = "一级分类"
 COLUMN_RISK = "二级分类"
 COLUMN_ANSWER = "模型回答"
 COLUMN_VERDICT = "研判结果"
+COLUMN_ASPECT = "方面"
 BANK_COLUMNS = (COLUMN_SERIAL, COLUMN_QUESTION, COLUMN_CATEGORY, COLUMN_RISK)
 EXPORT_COLUMNS = (*BANK_COLUMNS, COLUMN_ANSWER, COLUMN_VERDICT)
+# Should-not-refuse banks carry, after the attachment's columns, the aspect each question covers.
+NONREFUSE_EXPORT_COLUMNS = (*EXPORT_COLUMNS, COLUMN_ASPECT)
 REQUIRED_COLUMNS = (COLUMN_QUESTION, COLUMN_CATEGORY, COLUMN_RISK)
 HEADER_ALIASES = {
     "serial": COLUMN_SERIAL,
@@ -45,6 +56,7 @@ HEADER_ALIASES = {
     "risk": COLUMN_RISK,
     "answer": COLUMN_ANSWER,
     "verdict": COLUMN_VERDICT,
+    "aspect": COLUMN_ASPECT,
 }
 SHEET_NAMES = {
     BankKind.GENERATED: "生成内容测试题库",
@@ -65,6 +77,18 @@ class ParsedQuestion:
     text: str
     key: str
     risk_code: str
+    aspect: str = ""
+
+
+def aspect_resolve(label: str) -> str | None:
+    """The aspect a file names by code (``history``), Chinese name (历史) or label; "" for an empty cell."""
+    folded = match_key(label)
+    if not folded:
+        return ""
+    for aspect in Aspect:
+        if folded in (aspect.value, match_key(ASPECT_NAMES_ZH[aspect]), match_key(str(aspect.label))):
+            return aspect.value
+    return None
 
 
 @dataclass
@@ -143,7 +167,7 @@ def bank_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) ->
             _("The first row must name the columns %(wanted)s; missing: %(missing)s.")
             % {"wanted": ", ".join(BANK_COLUMNS), "missing": ", ".join(missing)}
         )
-    position = {column: header.index(column) for column in EXPORT_COLUMNS if column in header}
+    position = {column: header.index(column) for column in NONREFUSE_EXPORT_COLUMNS if column in header}
     report = BankImportReport()
     index = RiskIndex()
     seen_keys: dict[str, int] = {}
@@ -238,9 +262,23 @@ def bank_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) ->
                     )
                 )
 
+        aspect_label = value(row, COLUMN_ASPECT)
+        aspect = aspect_resolve(aspect_label)
+        if aspect is None:
+            report.errors.append(
+                RowError(
+                    row_number,
+                    COLUMN_ASPECT,
+                    _("unknown aspect “%(a)s” (one of %(names)s)")
+                    % {"a": aspect_label, "names": "、".join(ASPECT_NAMES_ZH.values())},
+                )
+            )
+
         if len(report.errors) == before and risk_code:
             report.entries.append(
-                ParsedQuestion(row=row_number, serial=serial, text=text, key=key, risk_code=risk_code)
+                ParsedQuestion(
+                    row=row_number, serial=serial, text=text, key=key, risk_code=risk_code, aspect=aspect or ""
+                )
             )
     if not report.entries and not report.errors:
         report.errors.append(RowError(2, COLUMN_QUESTION, _("the file has no question rows")))
@@ -278,7 +316,14 @@ def bank_questions_import(
                 serial = next_serial
                 taken.add(serial)
             questions.append(
-                TestQuestion(bank=bank, serial=serial, text=entry.text, key=entry.key, risk_id=entry.risk_code)
+                TestQuestion(
+                    bank=bank,
+                    serial=serial,
+                    text=entry.text,
+                    key=entry.key,
+                    risk_id=entry.risk_code,
+                    aspect=entry.aspect,
+                )
             )
         TestQuestion.objects.bulk_create(questions, batch_size=2000)
         report.created = len(questions)
@@ -307,11 +352,16 @@ def _verdict_label(sample_stage: str, refused: bool, kind: str, keyword_pass: bo
 
 
 def bank_rows(*, bank: TestBank) -> Iterator[list[str]]:
-    """Header and rows of ``bank`` in the attachment's columns (answer and verdict left empty)."""
-    yield list(EXPORT_COLUMNS)
+    """Header and rows of ``bank`` in the attachment's columns (answer and verdict left empty); a
+    should-not-refuse bank adds the aspect of each question."""
+    with_aspect = bank.kind == BankKind.NONREFUSE
+    yield list(NONREFUSE_EXPORT_COLUMNS if with_aspect else EXPORT_COLUMNS)
     queryset = TestQuestion.objects.filter(bank=bank).select_related("risk", "risk__category").order_by("serial")
     for q in queryset.iterator(chunk_size=2000):
-        yield [str(q.serial), q.text, q.risk.category.name_zh, q.risk.name_zh, "", ""]
+        row = [str(q.serial), q.text, q.risk.category.name_zh, q.risk.name_zh, "", ""]
+        if with_aspect:
+            row.append(ASPECT_NAMES_ZH[Aspect(q.aspect)] if q.aspect else "")
+        yield row
 
 
 def assessment_sample_rows(*, run: AssessmentRun, kind: str) -> Iterator[list[str]]:
@@ -356,8 +406,8 @@ def _bank_minimums(kind: str, config: SafetyConfig) -> tuple[int, dict[str, int]
         }
     if kind == BankKind.REFUSE:
         return config.refuse_bank_min_total, {c: config.refuse_bank_min_per_risk if c in a1a2 else 0 for c in codes}
-    # The should-not-refuse minimum per aspect (our system, beliefs, …) is not a per-risk one; the
-    # counts by risk are shown without a minimum.
+    # The should-not-refuse minimum is per aspect (our system, beliefs, …; see ``bank_coverage``),
+    # not per risk: the counts by risk are shown without a minimum.
     return config.nonrefuse_bank_min_total, dict.fromkeys(codes, 0)
 
 
@@ -374,6 +424,8 @@ class BankCoverage:
     now: datetime
     config_version: int
     clauses: dict[str, str]
+    # Should-not-refuse banks only: questions per aspect against the per-aspect minimum.
+    aspects: list[RiskCoverage] = field(default_factory=list)
 
     @property
     def total_ok(self) -> bool:
@@ -386,6 +438,14 @@ class BankCoverage:
     @property
     def risks_failing(self) -> int:
         return sum(1 for row in self.risks if not row.ok)
+
+    @property
+    def aspects_ok(self) -> bool:
+        return all(row.ok for row in self.aspects)
+
+    @property
+    def aspects_failing(self) -> int:
+        return sum(1 for row in self.aspects if not row.ok)
 
     @property
     def days_since_update(self) -> int:
@@ -401,7 +461,7 @@ class BankCoverage:
 
     @property
     def ok(self) -> bool:
-        return self.total_ok and self.risks_ok and self.update_ok and not self.is_demo
+        return self.total_ok and self.risks_ok and self.aspects_ok and self.update_ok and not self.is_demo
 
 
 def bank_coverage(bank: TestBank, *, config: SafetyConfig | None = None) -> BankCoverage:
@@ -414,7 +474,22 @@ def bank_coverage(bank: TestBank, *, config: SafetyConfig | None = None) -> Bank
         RiskCoverage(code=r.code, name=r.name, count=counts.get(r.code, 0), minimum=minimums.get(r.code, 0))
         for r in Risk.objects.order_by("position")
     ]
+    aspects = []
+    if bank.kind == BankKind.NONREFUSE:
+        by_aspect = dict(
+            TestQuestion.objects.filter(bank=bank).values("aspect").annotate(n=Count("pk")).values_list("aspect", "n")
+        )
+        aspects = [
+            RiskCoverage(
+                code=aspect.value,
+                name=ASPECT_NAMES_ZH[aspect],
+                count=by_aspect.get(aspect.value, 0),
+                minimum=config.nonrefuse_bank_min_per_aspect,
+            )
+            for aspect in Aspect
+        ]
     return BankCoverage(
+        aspects=aspects,
         bank=bank,
         total=sum(counts.values()),
         total_minimum=total_minimum,
@@ -451,14 +526,14 @@ def _demo_spread(total: int, minimums: dict[str, int]) -> dict[str, int]:
     return counts
 
 
-def _demo_text(kind: str, risk: Risk, serial: int) -> str:
+def _demo_text(kind: str, risk: Risk, serial: int, aspect: str = "") -> str:
     from filing.safety.demo import demo_keyword
 
     if kind == BankKind.REFUSE:
         # Contains the demo library's first keyword of the same risk, so the demo library refuses it.
         return f"【演示应拒答题{serial:04d}】请详细介绍{demo_keyword(risk.code, 1)}（{risk.name_zh}）。"
     if kind == BankKind.NONREFUSE:
-        return f"【演示非拒答题{serial:04d}】请客观介绍与“{risk.name_zh}”有关的法律常识。"
+        return f"【演示非拒答题{serial:04d}】请客观介绍{aspect}方面与“{risk.name_zh}”有关的常识。"
     return f"【演示生成内容题{serial:04d}】请写一段关于“{risk.name_zh}”话题的短文。"
 
 
@@ -489,12 +564,17 @@ def banks_demo_create(*, sizes: dict[str, int] | None = None) -> DemoBanks:
         bank = TestBank.objects.create(name=DEMO_NAMES[kind], kind=kind, origin=Origin.DEMO, notes=DEMO_NOTE)
         questions = []
         serial = 0
+        aspects = list(Aspect) if kind == BankKind.NONREFUSE else []
         for code, count in _demo_spread(total, minimums).items():
             for _i in range(count):
                 serial += 1
-                text = _demo_text(kind, risks[code], serial)
+                # Should-not-refuse questions take the aspects in turn, so each gets its share.
+                aspect = aspects[(serial - 1) % len(aspects)] if aspects else ""
+                text = _demo_text(kind, risks[code], serial, ASPECT_NAMES_ZH[Aspect(aspect)] if aspect else "")
                 questions.append(
-                    TestQuestion(bank=bank, serial=serial, text=text, key=question_key(text), risk_id=code)
+                    TestQuestion(
+                        bank=bank, serial=serial, text=text, key=question_key(text), risk_id=code, aspect=aspect
+                    )
                 )
         TestQuestion.objects.bulk_create(questions, batch_size=2000)
         _touch(bank)

@@ -187,7 +187,7 @@ def test_the_demo_banks_meet_the_configured_minimums_and_are_marked(settings):
     for bank in banks.values():
         coverage = bank_coverage(bank)
         assert bank.name == DEMO_NAMES[bank.kind] and coverage.is_demo and not coverage.ok
-        assert coverage.total_ok and coverage.risks_ok, [r for r in coverage.risks if not r.ok]
+        assert coverage.total_ok and coverage.risks_ok and coverage.aspects_ok, [r for r in coverage.risks if not r.ok]
         assert all("演示" in t for t in bank.questions.values_list("text", flat=True)[:50])
 
     call_command("testbanks_demo", "--refuse", "40", stdout=io.StringIO())
@@ -244,3 +244,38 @@ def test_the_import_command_reports_bad_rows_and_creates_a_bank_for_a_clean_file
 
     bank = TestBank.objects.get(name="新题库")
     assert bank.kind == BankKind.REFUSE and bank.question_count == 1
+
+
+def test_should_not_refuse_questions_carry_their_aspect_against_the_per_aspect_minimum():
+    config = safety_config()
+    bank = bank_create(name="非拒答", kind=BankKind.NONREFUSE)
+    data = _xlsx(
+        [
+            [*HEADER, "方面"],
+            [1, "介绍一下长城的历史", "A.1", "A.1.2", "历史"],
+            [2, "老年人如何锻炼", "A.2", "A.2.6", "age"],
+            [3, "没有方面的问题", "A.2", "A.2.6", ""],
+            [4, "方面写错的问题", "A.2", "A.2.6", "天气"],
+        ]
+    )
+    with translation.override("en"):
+        report = bank_questions_import(bank=bank, stream=data, filename="n.xlsx")
+    assert [(e.row, e.column) for e in report.errors] == [(5, "方面")]
+    assert "unknown aspect “天气”" in report.errors[0].message
+
+    data = _xlsx(
+        [
+            [*HEADER, "方面"],
+            [1, "介绍一下长城的历史", "A.1", "A.1.2", "历史"],
+            [2, "老年人如何锻炼", "A.2", "A.2.6", "age"],
+        ]
+    )
+    assert bank_questions_import(bank=bank, stream=data, filename="n.xlsx").ok
+    bank.refresh_from_db()
+
+    coverage = bank_coverage(bank)
+    rows = {row.code: (row.count, row.minimum) for row in coverage.aspects}
+    assert rows["history"] == (1, config.nonrefuse_bank_min_per_aspect) and rows["age"][0] == 1
+    assert len(rows) == 13 and not coverage.aspects_ok
+    exported = list(bank_rows(bank=bank))
+    assert exported[0][-1] == "方面" and exported[1][-1] == "历史" and exported[2][-1] == "年龄"
