@@ -10,7 +10,7 @@ and the KV-cache speed-up.
     python benchmarks/bench_generation.py --load-dir var/bench-checkpoints     # measure saved checkpoints
 
 Budgets may also come from the environment: BENCH_GAN_MINUTES, BENCH_VAE_MINUTES, BENCH_LM_MINUTES,
-BENCH_THREADS, BENCH_SEED.
+BENCH_THREADS, BENCH_SEED, BENCH_CLOCK (cpu or wall).
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--vae-minutes", type=float, default=_env_float("BENCH_VAE_MINUTES", 1.0))
     parser.add_argument("--lm-minutes", type=float, default=_env_float("BENCH_LM_MINUTES", 5.0))
     parser.add_argument("--threads", type=int, default=int(_env_float("BENCH_THREADS", 2)))
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default=os.environ.get("BENCH_CLOCK", "cpu"),
+        help="count budgets in wall time or in CPU time per thread (default cpu: fair on a shared machine)",
+    )
     parser.add_argument("--seed", type=int, default=int(_env_float("BENCH_SEED", 0)))
     parser.add_argument("--only", default="gan,vae,lm", help="comma-separated subset of gan,vae,lm")
     parser.add_argument("--gan-config", default="{}", help="JSON overrides of GanConfig")
@@ -96,9 +102,11 @@ def _obtain(kind: str, args: argparse.Namespace, data: DigitData | TextCorpus) -
         data=data,
         on_epoch=progress,
         threads=args.threads,
+        budget_clock=args.clock,
     )
     print(
-        f"[{kind}] budget {minutes:g} min on {args.threads} thread(s), seed {args.seed}, config overrides {config}: "
+        f"[{kind}] budget {minutes:g} min ({args.clock} clock) on {args.threads} thread(s), seed {args.seed}, "
+        f"config overrides {config}: "
         f"{len(result.epochs)} epochs, {result.seconds:.0f} s training ({result.wall_seconds:.0f} s wall); "
         f"best {result.metric_name} {result.best_metric:.3f} at epoch {result.best_epoch}"
     )

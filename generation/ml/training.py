@@ -70,29 +70,42 @@ class _Clock:
     """Time budget and stop requests, asked between batches; ``should_stop`` is called at most once a second.
 
     The budget counts training time only: the clock is paused while an epoch is measured and reported.
+    On the "cpu" clock a second is one second of CPU time per torch thread, so a busy shared machine
+    does not shrink the work a budget buys.
     """
 
-    def __init__(self, minutes: float | None, should_stop: Callable[[], bool] | None) -> None:
-        self.started = time.monotonic()
+    def __init__(self, minutes: float | None, should_stop: Callable[[], bool] | None, kind: str = "wall") -> None:
+        if kind not in ("wall", "cpu"):
+            raise ValueError(f"The budget clock must be 'wall' or 'cpu', got {kind!r}.")
+        threads = torch.get_num_threads()
+        self.measure: Callable[[], float] = (
+            time.monotonic if kind == "wall" else (lambda: time.process_time() / threads)
+        )
+        self.kind = kind
+        self.wall_started = time.monotonic()
+        self.started = self.measure()
         self.budget = None if minutes is None else minutes * 60.0
         self.should_stop = should_stop
         self.last_asked = 0.0
         self.reason: str | None = None
-
         self.paused_at: float | None = None
         self.paused = 0.0
 
+    def restart(self) -> None:
+        self.wall_started = time.monotonic()
+        self.started = self.measure()
+
     def elapsed(self) -> float:
-        """Training seconds so far: wall time less the time spent measuring (which the budget does not count)."""
-        now = self.paused_at if self.paused_at is not None else time.monotonic()
+        """Training seconds so far, less the time spent measuring (which the budget does not count)."""
+        now = self.paused_at if self.paused_at is not None else self.measure()
         return now - self.started - self.paused
 
     def pause(self) -> None:
-        self.paused_at = time.monotonic()
+        self.paused_at = self.measure()
 
     def resume(self) -> None:
         if self.paused_at is not None:
-            self.paused += time.monotonic() - self.paused_at
+            self.paused += self.measure() - self.paused_at
             self.paused_at = None
 
     def stop_now(self) -> bool:
@@ -324,6 +337,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     threads: int | None = None,
     cache_dir: Path | None = None,
+    budget_clock: Literal["wall", "cpu"] = "wall",
 ) -> TrainResult:
     """Train a net; stop after ``epochs`` or ``minutes`` (whichever comes first; the config's epochs if neither).
 
@@ -331,6 +345,7 @@ def train(
     With an epoch budget the run is deterministic for a seed on CPU; a time budget is not, since the
     number of steps depends on the machine. ``threads`` sets torch's intra-op threads for the run
     (restored afterwards). ``cache_dir`` holds the digit classifier used for the GAN's metric.
+    ``budget_clock="cpu"`` counts ``minutes`` in CPU time per thread instead of wall time.
     """
     if kind not in METRIC_NAMES:
         raise ValueError(f"Unknown net kind {kind!r}; expected gan, vae or lm.")
@@ -347,7 +362,8 @@ def train(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _train(kind, seed, epochs, minutes, config or {}, data, on_epoch, should_stop, cache_dir)
+        clock = _Clock(minutes, should_stop, budget_clock)
+        return _train(kind, seed, epochs, minutes, config or {}, data, on_epoch, clock, cache_dir)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -360,7 +376,7 @@ def _train(
     config_values: dict[str, Any],
     data: DigitData | TextCorpus | None,
     on_epoch: Callable[[EpochReport], None] | None,
-    should_stop: Callable[[], bool] | None,
+    clock: _Clock,
     cache_dir: Path | None,
 ) -> TrainResult:
     torch.manual_seed(seed)
@@ -387,7 +403,7 @@ def _train(
         trainer = _LmTrainer(seed, lm_config, corpus, epochs * lm_config.steps_per_epoch if epochs else None)
         dataset = corpus
 
-    clock = _Clock(minutes, should_stop)
+    clock.restart()  # the budget starts once the data and the measuring tools are ready
     metric_name = METRIC_NAMES[kind]
     facts: dict[str, Any] = {
         "dataset_fingerprints": [dataset.fingerprint],
@@ -433,6 +449,7 @@ def _train(
         "seed": seed,
         "epochs": epochs,
         "minutes": minutes,
+        "budget_clock": clock.kind,
         "epochs_run": len(reports),
         "threads": torch.get_num_threads(),
     }
@@ -451,7 +468,7 @@ def _train(
         dataset_sources=[dataset.source],
         dataset_licences=[dataset.licence],
         seconds=clock.elapsed(),
-        wall_seconds=time.monotonic() - clock.started,
+        wall_seconds=time.monotonic() - clock.wall_started,
         stopped_by=clock.reason or "epochs",
         **facts,
     )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from generation.ml.nets.vae import VaeConfig
 from generation.ml.training import EpochReport, train
 
 PNG = b"\x89PNG\r\n\x1a\n"
+BASE_DIR = Path(__file__).resolve().parents[3]
 
 
 def _check_best(result, metric: str) -> None:  # type: ignore[no-untyped-def]
@@ -107,3 +111,35 @@ def test_wrong_inputs_are_refused(digits: DigitData, tiny_corpus: TextCorpus) ->
         train("vae", seed=0, epochs=1, data=digits, config={"learning_rate": 1})
     with pytest.raises(ValueError, match="epochs"):
         train("vae", seed=0, epochs=0, data=digits)
+
+
+@pytest.mark.parametrize("kind", ["gan", "lm"])
+def test_same_seed_same_checkpoint_gan_and_lm(
+    kind: str, digits: DigitData, tiny_corpus: TextCorpus, ml_cache: Path
+) -> None:
+    config = GanConfig.tiny().to_dict() if kind == "gan" else LmConfig.tiny().to_dict()
+    data = digits if kind == "gan" else tiny_corpus
+    runs = [
+        train(kind, seed=9, epochs=2, config=config, data=data, cache_dir=ml_cache)  # type: ignore[arg-type]
+        for _ in range(2)
+    ]
+    assert runs[0].checkpoint_sha256 == runs[1].checkpoint_sha256
+    assert [r.metrics for r in runs[0].epochs] == [r.metrics for r in runs[1].epochs]
+
+
+def test_the_torch_code_does_not_import_django() -> None:
+    code = (
+        "import sys\n"
+        "import generation.ml.training, generation.ml.sampling, generation.ml.metrics, generation.ml.checkpoints\n"
+        "assert not [m for m in sys.modules if m == 'django' or m.startswith('django.')], 'django imported'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_cpu_clock_budget(digits: DigitData) -> None:
+    result = train("vae", seed=0, minutes=0.01, config=VaeConfig.tiny().to_dict(), data=digits, budget_clock="cpu")
+    assert result.stopped_by == "minutes" and result.hyperparameters["budget_clock"] == "cpu"
+    with pytest.raises(ValueError, match="budget clock"):
+        train("vae", seed=0, epochs=1, data=digits, budget_clock="sundial")  # type: ignore[arg-type]
