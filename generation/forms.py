@@ -10,7 +10,8 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from generation.models import Job, NetKind, OutputReport
+from generation.api.services import REPORT_CATEGORIES
+from generation.models import Job, NetKind
 from generation.params import SEED_MAX, limits
 
 
@@ -197,7 +198,7 @@ def _limit(field: forms.Field, maximum: int) -> None:
 
 
 class ReportForm(NoSuffixForm):
-    reason = forms.ChoiceField(label=_("What is wrong"), choices=OutputReport.Reason.choices, widget=forms.RadioSelect)
+    reason = forms.ChoiceField(label=_("What is wrong"), choices=REPORT_CATEGORIES, widget=forms.RadioSelect)
     details = forms.CharField(
         label=_("Details (optional)"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )

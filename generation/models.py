@@ -289,46 +289,6 @@ class UserSettings(models.Model):
         return str(self.user)
 
 
-class OutputReport(models.Model):
-    """A report of an output by a user (Interim Measures Art 15), kept by ProduceID.
-
-    The ProduceID is copied so that the report survives the deletion of the output it names.
-    """
-
-    class Reason(models.TextChoices):
-        ILLEGAL = "illegal", _("illegal or harmful content")
-        DISCRIMINATION = "discrimination", _("discrimination or hate")
-        RIGHTS = "rights", _("infringes someone's rights (privacy, portrait, copyright)")
-        INACCURATE = "inaccurate", _("false or misleading")
-        LABEL = "label", _("missing or wrong AI label")
-        OTHER = "other", _("something else")
-
-    output = models.ForeignKey(
-        Output, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports", verbose_name=_("output")
-    )
-    produce_id = models.CharField(_("ProduceID"), max_length=64, db_index=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="output_reports",
-        verbose_name=_("reported by"),
-    )
-    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
-    details = models.TextField(_("details"), blank=True, max_length=2000)
-    channel = models.CharField(_("channel"), max_length=8, default="web")
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("output report")
-        verbose_name_plural = _("output reports")
-        ordering = ("-created_at",)
-
-    def __str__(self) -> str:
-        return f"#{self.pk} {self.produce_id}"
-
-
 class Suspension(models.Model):
     """A user barred from generating after repeated refused inputs (Interim Measures Art 14).
 

@@ -23,6 +23,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -35,6 +37,7 @@ from generation.api.services import (
     net_unavailable_reason,
     output_report_create,
     quota_state,
+    reports_of,
     user_settings_get,
     user_settings_update,
 )
@@ -47,7 +50,7 @@ from generation.forms import (
     SignUpForm,
     UserSettingsForm,
 )
-from generation.models import Job, NetKind, Output, OutputReport
+from generation.models import Job, NetKind, Output
 from generation.params import limits
 from generation.services import JobUnavailable, job_cancel
 
@@ -330,8 +333,8 @@ def output_report(request: HttpRequest, produce_id: str) -> HttpResponse:
         )
         messages.success(
             request,
-            _("Thank you. Your report number is %(id)d; we will answer within %(days)d days.")
-            % {"id": report.pk, "days": settings.COMPLAINT_RESPONSE_DAYS},
+            _("Thank you. Your report number is %(id)d; we will answer by %(due)s.")
+            % {"id": report.pk, "due": date_format(timezone.localtime(report.due_at), "Y-m-d H:i")},
         )
         return redirect("job", public_id=output.job.public_id)
     return render(request, "generation/report.html", {"output": output, "form": form})
@@ -379,7 +382,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
 def complaints(request: HttpRequest) -> HttpResponse:
     reports = []
     if request.user.is_authenticated:
-        reports = list(OutputReport.objects.filter(user_id=request.user.pk).order_by("-created_at")[:20])
+        reports = list(reports_of(user=request.user)[:20])
     return render(
         request,
         "generation/notices/complaints.html",

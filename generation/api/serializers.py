@@ -8,7 +8,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from generation.models import Job, NetKind, Output, OutputReport
+from filing.models import Complaint
+from generation.api.services import REPORT_CATEGORIES
+from generation.models import Job, NetKind, Output
 
 
 class LimitsSerializer(serializers.Serializer):
@@ -129,14 +131,29 @@ class JobFilterSerializer(serializers.Serializer):
 
 class ReportCreateSerializer(serializers.Serializer):
     produce_id = serializers.CharField(max_length=64)
-    reason = serializers.ChoiceField(choices=OutputReport.Reason.choices)
+    reason = serializers.ChoiceField(choices=REPORT_CATEGORIES)
     details = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class ReportSerializer(serializers.ModelSerializer[OutputReport]):
+class ReportSerializer(serializers.ModelSerializer[Complaint]):
+    reason = serializers.CharField(source="category", read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+
     class Meta:
-        model = OutputReport
-        fields = ("id", "produce_id", "reason", "details", "channel", "created_at")
+        model = Complaint
+        fields = (
+            "id",
+            "produce_id",
+            "reason",
+            "details",
+            "channel",
+            "status",
+            "status_display",
+            "received_at",
+            "due_at",
+            "resolution",
+            "resolved_at",
+        )
         read_only_fields = fields
 
 

@@ -15,11 +15,14 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit import services as audit
-from generation.models import Job, Output, OutputReport, UserSettings
+from filing.models import Complaint
+from filing.services import complaint_create
+from generation.models import Job, Output, UserSettings
 from generation.services import JobUnavailable, checkpoint_serving, job_submit
 
 _NOT_COUNTED = (Job.Status.REFUSED, Job.Status.CANCELLED, Job.Status.FAILED)
@@ -95,26 +98,30 @@ def job_submit_within_quota(
 # ------------------------------------------------------------------------------
 # Reports of outputs
 # ------------------------------------------------------------------------------
-@transaction.atomic
+REPORT_CATEGORIES = [(value, label) for value, label in Complaint.Category.choices if value != "personal_info"]
+
+
 def output_report_create(
     *, user: Any, output: Output, reason: str, details: str = "", channel: str, request: Any = None
-) -> OutputReport:
-    """Store a user's report of one of their outputs and record it in the audit log."""
-    report = OutputReport(
-        output=output, produce_id=output.produce_id, user=user, reason=reason, details=details.strip(), channel=channel
-    )
-    report.full_clean()
-    report.save()
-    audit.complaint_event(
-        event_type="complaint.received",
-        actor=user,
-        request=request,
-        subject=report,
+) -> Complaint:
+    """File a user's report of one of their outputs as a complaint of the filing (linked by ProduceID).
+
+    The complaint service writes the ``complaint.received`` audit record and sets the answer due date.
+    """
+    return complaint_create(
+        channel=channel,
+        complainant=user.get_username(),
+        category=reason,
+        details=details.strip(),
         produce_id=output.produce_id,
-        input_content=report.details or None,
-        payload={"category": reason, "channel": channel},
+        user=user,
+        request=request,
     )
-    return report
+
+
+def reports_of(*, user: Any) -> QuerySet[Complaint]:
+    """The complaints a user filed, newest first."""
+    return Complaint.objects.filter(user_id=str(user.pk)).order_by("-received_at", "-pk")
 
 
 # ------------------------------------------------------------------------------
@@ -137,7 +144,7 @@ def history_delete(*, user: Any) -> dict[str, int]:
     """Delete the user's jobs and their output files. Jobs a worker is running are left alone.
 
     Queued jobs are cancelled first so no worker starts them. The audit log keeps its records,
-    which hold digests of the prompts and outputs, as the law requires; reports keep the ProduceID.
+    which hold digests of the prompts and outputs, as the law requires; complaints keep the ProduceID.
     """
     Job.objects.filter(user=user, status=Job.Status.QUEUED).update(
         status=Job.Status.CANCELLED, finished_at=timezone.now(), reason=_("Cancelled by the user.")

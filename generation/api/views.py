@@ -31,6 +31,7 @@ from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from audit import services as audit
+from filing.models import Complaint
 from genai_platform.roles import HasRole, Role
 from generation.api import serializers as s
 from generation.api.errors import Conflict
@@ -39,8 +40,9 @@ from generation.api.services import (
     net_unavailable_reason,
     output_report_create,
     quota_state,
+    reports_of,
 )
-from generation.models import Job, NetKind, Output, OutputReport
+from generation.models import Job, NetKind, Output
 from generation.params import limits
 from generation.services import job_cancel
 
@@ -368,8 +370,8 @@ class ReportViewSet(EndUserApi, mixins.ListModelMixin, mixins.CreateModelMixin, 
     serializer_class = s.ReportSerializer
     pagination_class = Pagination
 
-    def get_queryset(self) -> QuerySet[OutputReport]:
-        return OutputReport.objects.filter(user=self.request.user).order_by("-created_at", "-pk")
+    def get_queryset(self) -> QuerySet[Complaint]:
+        return reports_of(user=self.request.user)
 
     @extend_schema(summary="The caller's reports, newest first.")
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -377,6 +379,7 @@ class ReportViewSet(EndUserApi, mixins.ListModelMixin, mixins.CreateModelMixin, 
 
     @extend_schema(
         summary="Report one of the caller's outputs (illegal, harmful, wrong label, ...).",
+        description="Filed as a complaint linked to the output by its ProduceID; it is answered by due_at.",
         request=s.ReportCreateSerializer,
         responses={201: s.ReportSerializer, 400: ERROR_RESPONSE, 404: ERROR_RESPONSE},
     )

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from generation.models import Job, OutputReport
+from filing.models import Complaint
+from generation.models import Job
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -96,8 +97,9 @@ def test_sign_up_generate_watch_download_report_and_find_in_history(page, shoot,
     page.get_by_role("button", name="提交举报").click()
     page.wait_for_url(job_url)
     assert "报告编号" in page.locator(".messages").inner_text()
-    report = OutputReport.objects.get()
-    assert report.reason == "label" and report.channel == "web"
+    report = Complaint.objects.get()
+    assert (report.category, report.channel) == ("label", "web")
+    assert download.suggested_filename == f"ai-generated-{report.produce_id}.png"
 
     # When they ask the language model for text
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="生成").click()

@@ -9,8 +9,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import LogEntry
+from filing.models import Complaint
 from genai_platform.roles import Role
-from generation.models import Job, OutputReport
+from generation.models import Job
 from tests.generation.api.helpers import job_make, output_make
 
 pytestmark = pytest.mark.django_db
@@ -434,7 +435,7 @@ def test_another_users_output_is_a_404_for_metadata_and_download(alice, bob):
 # ------------------------------------------------------------------------------
 # Reports
 # ------------------------------------------------------------------------------
-def test_reporting_an_output_stores_it_and_writes_a_complaint_record(alice):
+def test_reporting_an_output_files_a_complaint_with_a_due_date_and_an_audit_record(alice, settings):
     output = output_make(job_make(alice.user))
 
     response = alice.post(
@@ -442,11 +443,19 @@ def test_reporting_an_output_stores_it_and_writes_a_complaint_record(alice):
     )
 
     assert response.status_code == 201
-    report = OutputReport.objects.get()
-    assert (report.output, report.user, report.reason, report.channel) == (output, alice.user, "label", "api")
+    complaint = Complaint.objects.get()
+    assert (complaint.produce_id, complaint.user_id, complaint.category, complaint.channel) == (
+        output.produce_id,
+        str(alice.user.pk),
+        "label",
+        "api",
+    )
+    assert (complaint.due_at - complaint.received_at).days == settings.COMPLAINT_RESPONSE_DAYS
+    body = response.json()
+    assert body["status"] == "received" and body["due_at"]
     record = LogEntry.objects.get(event_type="complaint.received")
-    assert record.produce_id == output.produce_id
-    assert alice.get("/api/v1/reports/").json()["results"][0]["id"] == report.pk
+    assert record.produce_id == output.produce_id and record.actor_username == "alice"
+    assert alice.get("/api/v1/reports/").json()["results"][0]["id"] == complaint.pk
 
 
 def test_reporting_another_users_output_is_a_404(alice, bob):
@@ -455,7 +464,7 @@ def test_reporting_another_users_output_is_a_404(alice, bob):
     response = alice.post("/api/v1/reports/", {"produce_id": theirs.produce_id, "reason": "illegal"})
 
     assert response.status_code == 404
-    assert not OutputReport.objects.exists()
+    assert not Complaint.objects.exists()
 
 
 def test_a_report_needs_a_known_reason(alice):

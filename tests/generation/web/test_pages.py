@@ -14,8 +14,9 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from audit.models import LogEntry
+from filing.models import Complaint
 from genai_platform.roles import Role, user_has_role
-from generation.models import Job, Output, OutputReport, UserSettings
+from generation.models import Job, Output, UserSettings
 from tests.generation.api.helpers import job_make, output_make
 
 pytestmark = pytest.mark.django_db
@@ -446,14 +447,19 @@ def test_reporting_an_output_gives_a_report_number(enduser, settings):
     form = enduser.get(f"/outputs/{output.produce_id}/report/")
     empty = enduser.post(f"/outputs/{output.produce_id}/report/", {})
     assert form.status_code == 200
-    assert empty.status_code == 200 and not OutputReport.objects.exists()
+    assert empty.status_code == 200 and not Complaint.objects.exists()
 
     response = enduser.post(
         f"/outputs/{output.produce_id}/report/", {"reason": "illegal", "details": "坏"}, follow=True
     )
 
-    report = OutputReport.objects.get()
-    assert (report.produce_id, report.channel, report.details) == (output.produce_id, "web", "坏")
+    report = Complaint.objects.get()
+    assert (report.produce_id, report.channel, report.details, report.category) == (
+        output.produce_id,
+        "web",
+        "坏",
+        "illegal",
+    )
     assert f"报告编号是 {report.pk}" in _text(response)
     assert LogEntry.objects.filter(event_type="complaint.received", produce_id=output.produce_id).exists()
     assert output.produce_id in _text(enduser.get("/complaints/"))
