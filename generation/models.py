@@ -262,7 +262,7 @@ class Output(models.Model):
 
 
 # ------------------------------------------------------------------------------
-# End users: their preferences and their reports of outputs
+# End users: their preferences (their reports of outputs are filing complaints)
 # ------------------------------------------------------------------------------
 class UserSettings(models.Model):
     """What an end user chose about the use of their data. No row means no consent was recorded."""
