@@ -54,6 +54,13 @@ def _refusal(admin_obj: admin.ModelAdmin, request: HttpRequest, exc: Exception) 
     admin_obj.message_user(request, str(exc), messages.ERROR)
 
 
+def _number_warning(admin_obj: admin.ModelAdmin, request: HttpRequest, number: str) -> None:
+    """Filing numbers are checked loosely: an unusual one is saved, with a warning."""
+    warning = services.filing_number_warning(number)
+    if warning:
+        admin_obj.message_user(request, warning, messages.WARNING)
+
+
 #
 # Provider
 #
@@ -213,6 +220,11 @@ class ServiceAdmin(admin.ModelAdmin):
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
+    def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.called_model_number and "called_model_number" in form.changed_data:
+            _number_warning(self, request, obj.called_model_number)
+
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
@@ -339,6 +351,11 @@ class ModelRecordAdmin(admin.ModelAdmin):
         (_("Checkpoints"), {"fields": ("checkpoints_used",)}),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    def save_model(self, request: HttpRequest, obj: ModelRecord, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.base_model_filing_number and "base_model_filing_number" in form.changed_data:
+            _number_warning(self, request, obj.base_model_filing_number)
 
     @admin.display(description=_("checkpoints of this model"))
     def checkpoints_used(self, obj: ModelRecord) -> str:

@@ -273,5 +273,10 @@ def test_registration_route_in_the_admin_asks_for_the_called_model(client_for, p
     )
     response = client.post("/admin/filing/service/add/", complete)
     assert response.status_code == 302, response.content.decode()[:3000]
+    unusual = client.post(
+        "/admin/filing/service/add/", complete | {"name": "对话服务二", "called_model_number": "123"}, follow=True
+    )
+    assert any(m.level_tag == "warning" for m in unusual.context["messages"])
+    assert Service.objects.get(name="对话服务二").called_model_number == "123"
     created = Service.objects.get(name="对话服务")
     assert created.status == Service.Status.DRAFT and created.form_api and created.route == "registration"

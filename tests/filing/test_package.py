@@ -162,3 +162,11 @@ def test_admin_action_exports_in_a_worker_with_progress_and_audit(
     assert page.status_code == 200
     download = client.get(f"/admin/filing/filingexport/{export.pk}/download/")
     assert download.status_code == 200 and b"".join(download.streaming_content) == body
+
+
+def test_export_task_is_routed_to_the_exports_queue():
+    from genai_platform.celery import app
+    from genai_platform.queues import Queue
+
+    route = app.amqp.router.route({}, "filing.export_package")
+    assert route["queue"].name == Queue.EXPORTS.value
