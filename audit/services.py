@@ -256,9 +256,14 @@ def event_record(
         values[f"{side}_sha256"] = digest
 
     port = values.get("source_port")
+    if port not in (None, ""):
+        try:
+            port = int(port)
+        except (TypeError, ValueError):
+            raise PayloadError(f"source_port must be a whole number, not {port!r}") from None
     row: dict[str, Any] = {name: _text(values.get(name), name) for name in _TEXT_FIELDS}
     row.update(
-        source_port=int(port) if port not in (None, "") else None,
+        source_port=port if port not in (None, "") else None,
         event_type=event_type,
         decision=decision,
         risk_codes=risk_codes,

@@ -81,6 +81,7 @@ def test_system_event_without_request_or_actor():
         ({"event_type": "auth.logout", "decision": "maybe"}, "decision must be one of"),
         ({"event_type": "auth.logout", "risk_codes": ["A 1; DROP"]}, "risk codes"),
         ({"event_type": "auth.logout", "input_sha256": "xyz"}, "64 hex digits"),
+        ({"event_type": "auth.logout", "source_port": "http"}, "source_port"),
         ({"event_type": "auth.logout", "payload": {"x": float("nan")}}, "not plain JSON"),
     ],
 )
