@@ -8,6 +8,7 @@ from django import template
 from django.db.models import Case, IntegerField, Value, When
 
 from filing.models import Service
+from genai_platform.roles import Role, user_has_role
 
 register = template.Library()
 
@@ -37,3 +38,9 @@ def service_public() -> dict[str, Any] | None:
         "provider": service.provider.legal_name,
         "filed": service.status == Service.Status.FILED,
     }
+
+
+@register.filter
+def has_role(user: Any, role: str) -> bool:
+    """``{% if user|has_role:"end_user" %}``: whether the user holds the role (superusers hold all)."""
+    return user_has_role(user, Role(role))

@@ -504,3 +504,18 @@ def test_pages_switch_to_english(enduser):
 
     assert 'lang="en"' in page
     assert "Today's quota" in page or "No daily limit" in page
+
+
+@pytest.mark.parametrize(
+    ("role", "shown", "hidden"),
+    [
+        (Role.END_USER, ['href="/generate/"', 'href="/account/"'], ['href="/audit/"', 'href="/admin/"']),
+        (Role.AUDITOR, ['href="/audit/"'], ['href="/generate/"', 'href="/admin/"']),
+        (Role.OPERATOR, ['href="/admin/"'], ['href="/generate/"', 'href="/audit/"']),
+    ],
+)
+def test_the_navigation_offers_what_the_role_can_use(client_for, role, shown, hidden):
+    nav = re.search(r'<nav class="site-nav".*?</nav>', _text(client_for(role).get("/terms/")), re.S).group(0)
+
+    assert all(link in nav for link in shown)
+    assert not any(link in nav for link in hidden)
