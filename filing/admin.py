@@ -401,10 +401,14 @@ class EvidenceInline(admin.TabularInline):
 class SafetyCheckInline(admin.TabularInline):
     model = SafetyCheck
     extra = 0
-    fields = ("started_at", "sample_size", "status", "illegal_count", "illegal_ratio", "review_link")
+    fields = ("started_at", "sample_size", "status", "illegal_count", "ratio_shown", "review_link")
     readonly_fields = fields
     can_delete = False
     show_change_link = True
+
+    @admin.display(description=_("illegal share"))
+    def ratio_shown(self, obj: SafetyCheck) -> str:
+        return percent(obj.illegal_ratio)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -568,20 +572,23 @@ class SafetyCheckAdmin(admin.ModelAdmin):
                         level,
                     )
                     return HttpResponseRedirect(url)
+                rest_ok = "rest_ok" in request.POST
                 verdicts = [
                     services.VerdictInput(
-                        item_id=int(key.split("-", 1)[1]),
-                        verdict=str(value),
-                        risk_code=request.POST.get(f"risk-{key.split('-', 1)[1]}") or None,
+                        item_id=int(item_id),
+                        verdict=SampleItem.Verdict.OK
+                        if rest_ok and request.POST.get(f"verdict-{item_id}", "pending") == "pending"
+                        else request.POST.get(f"verdict-{item_id}", SampleItem.Verdict.PENDING),
+                        risk_code=request.POST.get(f"risk-{item_id}") or None,
                     )
-                    for key, value in request.POST.items()
-                    if key.startswith("verdict-") and key.split("-", 1)[1].isdigit()
+                    for item_id in request.POST.getlist("item")
+                    if item_id.isdigit()
                 ]
                 changed = services.safety_check_verdicts_record(check=check, verdicts=verdicts, actor=request.user)
                 self.message_user(request, gettext("%(n)d verdicts saved.") % {"n": changed}, messages.SUCCESS)
             except services.FilingError as exc:
                 _refusal(self, request, exc)
-            next_page = page + 1 if "save_next" in request.POST else page
+            next_page = page + 1 if "save_next" in request.POST or "rest_ok" in request.POST else page
             return HttpResponseRedirect(f"{url}?page={next_page}")
         size = self.review_page_size
         pages = max(1, (check.sample_size + size - 1) // size)

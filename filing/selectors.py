@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from filing.models import (
     Dataset,
@@ -149,7 +150,7 @@ def readiness_checklist(service: Service) -> list[ReadinessItem]:
             else (
                 _("Not approved: %(r)s.") % {"r": ", ".join(str(r) for r in bad)}
                 if bad
-                else _("%(n)d approved.") % {"n": len(records)}
+                else ngettext("%(n)d approved.", "%(n)d approved.", len(records)) % {"n": len(records)}
             ),
             _admin_url("modelrecord_changelist", query=f"service__id__exact={service.pk}"),
         )
@@ -170,7 +171,12 @@ def readiness_checklist(service: Service) -> list[ReadinessItem]:
             bool(datasets) and not problems,
             _("No dataset is linked to this service's models by a training run.")
             if not datasets
-            else ("; ".join(problems) if problems else _("%(n)d datasets complete.") % {"n": len(datasets)}),
+            else (
+                "; ".join(problems)
+                if problems
+                else ngettext("%(n)d dataset complete.", "%(n)d datasets complete.", len(datasets))
+                % {"n": len(datasets)}
+            ),
             _admin_url("dataset_changelist"),
         )
     )
@@ -190,7 +196,9 @@ def readiness_checklist(service: Service) -> list[ReadinessItem]:
             "keywords",
             _("Keyword library at its minimum size and fresh"),
             coverage.ok,
-            "; ".join(kw_problems) if kw_problems else _("%(n)d keywords.") % {"n": coverage.total},
+            "; ".join(kw_problems)
+            if kw_problems
+            else ngettext("%(n)d keyword.", "%(n)d keywords.", coverage.total) % {"n": coverage.total},
             _admin_url("keyword_changelist"),
         )
     )
