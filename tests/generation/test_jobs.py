@@ -61,7 +61,9 @@ def test_bad_parameters_are_refused_with_a_message_per_field(user, serving, kind
 
 
 def test_no_serving_checkpoint_means_a_clear_unavailable_error(user):
-    with pytest.raises(services.JobUnavailable) as excinfo:
+    from django.utils import translation
+
+    with translation.override("en"), pytest.raises(services.JobUnavailable) as excinfo:
         services.job_submit(user=user, kind="gan", params={"digit": 3})
 
     assert excinfo.value.code == "net_not_ready"
