@@ -161,6 +161,8 @@ CELERY_TASK_CREATE_MISSING_QUEUES = False
 CELERY_TASK_ROUTES = {
     "generation.job_run": {"queue": Queue.INFERENCE.value},
     "generation.training_*": {"queue": Queue.TRAINING.value},
+    # An assessment answers thousands of questions: batch work, kept off the end users' queue.
+    "generation.assessment_run": {"queue": Queue.TRAINING.value},
     "*.export*": {"queue": Queue.EXPORTS.value},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

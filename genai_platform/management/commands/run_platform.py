@@ -60,7 +60,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=os.environ.get("GENAI_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("GENAI_PORT", "8000")))
-        parser.add_argument("--concurrency", type=int, default=1, help="inference worker processes (default 1)")
+        parser.add_argument("--concurrency", type=int, default=2, help="inference worker processes (default 2)")
         parser.add_argument("--no-beat", action="store_true", help="do not start the periodic scheduler")
 
     def handle(self, *args: Any, host: str, port: int, concurrency: int, no_beat: bool, **options: Any) -> None:
