@@ -52,7 +52,7 @@ class OutputSerializer(serializers.ModelSerializer[Output]):
 
     class Meta:
         model = Output
-        fields = (
+        fields: tuple[str, ...] = (
             "produce_id",
             "job",
             "index",
@@ -64,7 +64,7 @@ class OutputSerializer(serializers.ModelSerializer[Output]):
             "url",
             "download_url",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
 
     def _absolute(self, path: str) -> str:
         request = self.context.get("request")
@@ -84,10 +84,18 @@ class OutputSerializer(serializers.ModelSerializer[Output]):
             return None
 
 
+class JobOutputSerializer(OutputSerializer):
+    """An output inside a job: no file size, which would cost a storage request per output."""
+
+    class Meta(OutputSerializer.Meta):
+        fields = tuple(name for name in OutputSerializer.Meta.fields if name != "size_bytes")
+        read_only_fields = fields
+
+
 class JobSerializer(serializers.ModelSerializer[Job]):
     id = serializers.UUIDField(source="public_id", read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
-    outputs = OutputSerializer(many=True, read_only=True)
+    outputs = JobOutputSerializer(many=True, read_only=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
