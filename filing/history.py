@@ -110,16 +110,19 @@ def _diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[s
 
 
 def history_write(
-    *, instance: Any, action: str, changes: dict[str, list[Any]], model: type[models.Model] | None = None
+    *, instance: Any, action: str, changes: dict[str, list[Any]], fallback_actor: str = "", **fields: Any
 ) -> None:
-    """Append one ``filing.changed`` record for ``instance`` (a model instance or ``(kind, id, repr)``)."""
+    """Append one ``filing.changed`` record for ``instance`` (a model instance or ``(kind, id, repr)``).
+
+    ``fallback_actor`` names who acted when no user is known (default: the platform itself);
+    other keyword fields go to the audit record as they are (e.g. ``keyword_library_version``).
+    """
     from audit import services as audit
 
     actor = current_actor()
     request = _request.get()
-    fields: dict[str, Any] = {}
     if actor is None and (request is None or not getattr(getattr(request, "user", None), "is_authenticated", False)):
-        fields["actor_username"] = SYSTEM_ACTOR
+        fields["actor_username"] = fallback_actor or SYSTEM_ACTOR
     filing_number = _filing_number(instance)
     if filing_number:
         fields["filing_number"] = filing_number
@@ -209,8 +212,31 @@ def _post_delete(sender: type[models.Model], instance: models.Model, **kwargs: A
     history_write(instance=instance, action="deleted", changes=_diff(snapshot(instance), None))
 
 
+def _version_created(
+    sender: type[models.Model], instance: Any, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    """The keyword library and the safety thresholds keep their own versions (one per change, with
+    who and why); each new version is one history record, rather than one per keyword imported."""
+    if raw or not created:
+        return
+    changes: dict[str, list[Any]] = {"number": [instance.number - 1 if instance.number > 1 else None, instance.number]}
+    for name in ("reason", "note", "keyword_count", "allowlist_count"):
+        if hasattr(instance, name):
+            changes[name] = [None, _plain(getattr(instance, name))]
+    extra = {"keyword_library_version": str(instance.number)} if hasattr(instance, "keyword_count") else {}
+    history_write(
+        instance=instance, action="created", changes=changes, fallback_actor=instance.created_by or "", **extra
+    )
+
+
 def signals_connect() -> None:
     """Called once from ``FilingConfig.ready``."""
+    from django.apps import apps
+
     pre_save.connect(_pre_save, dispatch_uid="filing.history.pre_save")
     post_save.connect(_post_save, dispatch_uid="filing.history.post_save")
     post_delete.connect(_post_delete, dispatch_uid="filing.history.post_delete")
+    for name in ("KeywordLibraryVersion", "SafetyConfigVersion"):
+        post_save.connect(
+            _version_created, sender=apps.get_model("filing", name), dispatch_uid=f"filing.history.version.{name}"
+        )

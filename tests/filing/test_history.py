@@ -196,3 +196,20 @@ def test_cascade_delete_records_every_filing_row(service, operator):
     for gone in (document, assessment, clause, provider):
         ((row, _payload),) = filing_changes(gone, "deleted")
         assert row.actor_username == "operator"
+
+
+def test_keyword_library_and_threshold_versions_are_recorded():
+    from filing.models import KeywordLibraryVersion, SafetyConfigVersion
+    from filing.safety.services import keyword_create, safety_threshold_set
+
+    keyword_create(keyword="历史测试词", risk_code="A.1.2", actor="kw-editor")
+    version = KeywordLibraryVersion.objects.order_by("-number").first()
+    ((row, payload),) = filing_changes(version, "created")
+    assert row.actor_username == "kw-editor"
+    assert row.keyword_library_version == str(version.number)
+    assert payload["changes"]["keyword_count"] == [None, version.keyword_count]
+
+    safety_threshold_set(key="corpus_manual_sample_min", value=5000, actor="cfg-editor", note="more")
+    config = SafetyConfigVersion.objects.order_by("-number").first()
+    ((row, payload),) = filing_changes(config, "created")
+    assert row.actor_username == "cfg-editor" and payload["changes"]["note"] == [None, "more"]
