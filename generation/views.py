@@ -6,6 +6,7 @@ rest. A user only ever reaches their own jobs and outputs; anything else is a 40
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -41,7 +42,7 @@ from generation.api.services import (
     user_settings_get,
     user_settings_update,
 )
-from generation.api.views import output_downloaded, output_file_response
+from generation.api.views import JobSubmitThrottle, output_downloaded, output_file_response
 from generation.forms import (
     GENERATION_FORMS,
     HistoryDeleteForm,
@@ -196,7 +197,12 @@ def generate(request: HttpRequest) -> HttpResponse:
     unavailable: str | None = None
     if request.method == "POST":
         form = forms[kind] = GENERATION_FORMS[kind](request.POST)
-        if form.is_valid():
+        throttle = JobSubmitThrottle()
+        if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+            unavailable = _("You are submitting jobs too quickly. Please wait %(n)d seconds and try again.") % {
+                "n": math.ceil(throttle.wait() or 1)
+            }
+        elif form.is_valid():
             try:
                 job = job_submit_within_quota(
                     user=request.user,

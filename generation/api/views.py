@@ -86,9 +86,13 @@ class EndUserThrottle(_SettingsRateThrottle, UserRateThrottle):
     scope = "enduser"
 
 
-class JobCreateThrottle(_SettingsRateThrottle):
+class JobSubmitThrottle(_SettingsRateThrottle):
+    """Job submissions per user; the web form and the API share one allowance."""
+
     scope = "enduser_jobs"
 
+
+class JobCreateThrottle(JobSubmitThrottle):
     def allow_request(self, request: Request, view: Any) -> bool:
         if request.method != "POST" or getattr(view, "action", None) != "create":
             return True

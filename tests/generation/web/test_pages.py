@@ -342,6 +342,21 @@ def test_over_quota_is_a_clear_message_not_an_error_page(enduser, serving, setti
     assert Job.objects.count() == 1
 
 
+def test_submitting_too_quickly_is_a_clear_message_shared_with_the_api(enduser, serving, settings):
+    settings.REST_FRAMEWORK = settings.REST_FRAMEWORK | {
+        "DEFAULT_THROTTLE_RATES": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] | {"enduser_jobs": "2/min"}
+    }
+    data = {"kind": "gan", "gan-digit": "1", "gan-count": "1"}
+    enduser.post("/generate/", data)
+    enduser.post("/api/v1/jobs/", {"kind": "gan", "params": {"digit": 2}}, content_type="application/json")
+
+    response = enduser.post("/generate/", data)
+
+    assert response.status_code == 400
+    assert "提交任务过于频繁" in _text(response)
+    assert Job.objects.count() == 2
+
+
 def test_a_kind_without_a_trained_net_says_so(enduser):
     response = enduser.post("/generate/", {"kind": "lm", "lm-prompt": "春", "lm-length": "10"})
 
