@@ -189,6 +189,10 @@ def test_the_job_page_follows_queued_running_done_without_reloading(page, shoot,
 
     # Given a job that no worker has taken yet (this test runs none)
     _sign_up(page, username="qian")
+    for kind in ("vae", "lm"):
+        page.goto(f"/generate/?kind={kind}")
+        shoot(page, f"generate-{kind}")
+    page.goto("/generate/?kind=gan")
     page.get_by_label("3", exact=True).check()
     page.get_by_label("图片数量").fill("1")
     page.get_by_role("button", name="生成").click()

@@ -482,3 +482,11 @@ def test_users_list_only_their_own_reports(alice, bob):
 
     assert alice.get("/api/v1/reports/").json()["count"] == 0
     assert bob.get("/api/v1/reports/").json()["count"] == 1
+
+
+def test_malformed_json_and_wrong_methods_get_the_error_body(alice):
+    bad_json = alice.post("/api/v1/jobs/", "{not json", content_type="application/json")
+    wrong_method = alice.delete("/api/v1/jobs/")
+
+    assert bad_json.status_code == 400 and _error(bad_json)["code"] == "parse_error"
+    assert wrong_method.status_code == 405 and _error(wrong_method)["code"] == "method_not_allowed"
