@@ -192,6 +192,10 @@ def test_the_job_page_follows_queued_running_done_without_reloading(page, shoot,
     for kind in ("vae", "lm"):
         page.goto(f"/generate/?kind={kind}")
         shoot(page, f"generate-{kind}")
+    page.goto("/generate/?kind=vae")
+    assert page.get_by_label("图片数量").is_visible() and not page.get_by_label("第二个种子").is_visible()
+    page.get_by_label("从一个种子渐变到另一个种子").check()
+    assert page.get_by_label("第二个种子").is_visible() and not page.get_by_label("图片数量").is_visible()
     page.goto("/generate/?kind=gan")
     page.get_by_label("3", exact=True).check()
     page.get_by_label("图片数量").fill("1")
