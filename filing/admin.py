@@ -773,15 +773,19 @@ class ComplaintAdmin(admin.ModelAdmin):
             return format_html('<strong style="color:#ba2121">{} ({})</strong>', text, gettext("overdue"))
         return text
 
+    def save_model(self, request: HttpRequest, obj: Complaint, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            services.complaint_received_record(complaint=obj, request=request)
+            return
+        super().save_model(request, obj, form, change)
+        if "status" in form.changed_data:
+            services.complaint_status_record(complaint=obj, actor=request.user, note=obj.resolution)
+
     @admin.action(description=_("Take on the selected complaints"))
     def take_on(self, request: HttpRequest, queryset: Any) -> None:
-        from filing.history import acting_as
-
-        with acting_as(request.user):
-            for complaint in queryset.filter(status=Complaint.Status.RECEIVED):
-                complaint.status = Complaint.Status.IN_PROGRESS
-                complaint.handler = request.user.get_username()
-                complaint.save()
+        for complaint in queryset.filter(status=Complaint.Status.RECEIVED):
+            services.complaint_take_on(complaint=complaint, actor=request.user)
 
     def _close(self, request: HttpRequest, queryset: Any, *, rejected: bool) -> None:
         reason = request.POST.get("reason", "")

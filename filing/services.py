@@ -491,7 +491,6 @@ def complaint_create(
 
     Writes the history record and a ``complaint.received`` audit event in one transaction.
     """
-    from audit import services as audit
 
     if channel not in Complaint.Channel.values:
         raise FilingError(_("Unknown channel “%(c)s”.") % {"c": channel})
@@ -511,18 +510,51 @@ def complaint_create(
             received_at=received_at or timezone.now(),
         )
         complaint.save()
-        audit.complaint_event(
-            event_type="complaint.received",
-            actor=user,
-            request=request,
-            subject=complaint,
-            produce_id=produce_id or None,
-            payload={"category": category, "channel": channel},
-        )
+        complaint_received_record(complaint=complaint, actor=user, request=request)
+    return complaint
+
+
+def complaint_received_record(*, complaint: Complaint, actor: Any = None, request: Any = None) -> None:
+    """The ``complaint.received`` audit event of a complaint just stored (e.g. entered in the admin)."""
+    from audit import services as audit
+
+    audit.complaint_event(
+        event_type="complaint.received",
+        actor=actor,
+        request=request,
+        subject=complaint,
+        produce_id=complaint.produce_id or None,
+        payload={"category": complaint.category, "channel": complaint.channel},
+    )
+
+
+def complaint_status_record(*, complaint: Complaint, actor: Any, note: str = "") -> None:
+    """The ``complaint.updated`` audit event after a change of state or handler."""
+    from audit import services as audit
+
+    audit.complaint_event(
+        event_type="complaint.updated",
+        actor=actor,
+        subject=complaint,
+        produce_id=complaint.produce_id or None,
+        payload={"status": complaint.status, "note": note[:500]} if note else {"status": complaint.status},
+    )
+
+
+def complaint_take_on(*, complaint: Complaint, actor: Any) -> Complaint:
+    """A handler takes on a received complaint."""
+    if complaint.status != Complaint.Status.RECEIVED:
+        raise FilingError(_("This complaint has already been taken on."))
+    with acting_as(actor), transaction.atomic():
+        complaint.status = Complaint.Status.IN_PROGRESS
+        complaint.handler = actor_name(actor)
+        complaint.save()
+        complaint_status_record(complaint=complaint, actor=actor)
     return complaint
 
 
 def complaint_resolve(*, complaint: Complaint, resolution: str, actor: Any, rejected: bool = False) -> Complaint:
+    """Close a complaint with its resolution (or the reasons it is rejected)."""
     from audit import services as audit
 
     if not resolution.strip():

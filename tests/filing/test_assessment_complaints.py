@@ -125,3 +125,51 @@ def end_user(user_with_role):
     from genai_platform.roles import Role
 
     return user_with_role(Role.END_USER, "enduser1")
+
+
+def test_complaint_handling_in_the_admin_is_audited(client_for, service):
+    from genai_platform.roles import Role
+
+    complaint = complaint_create(channel="email", complainant="a@example.com", category="rights")
+    client = client_for(Role.OPERATOR, "handler")
+    response = client.post("/admin/filing/complaint/", {"action": "take_on", "_selected_action": [complaint.pk]})
+    assert response.status_code == 302
+    complaint.refresh_from_db()
+    assert complaint.status == Complaint.Status.IN_PROGRESS and complaint.handler == "handler"
+    updated = LogEntry.objects.get(event_type="complaint.updated")
+    assert updated.actor_username == "handler" and json.loads(updated.payload) == {"status": "in_progress"}
+
+    response = client.post(
+        "/admin/filing/complaint/",
+        {"action": "resolve", "_selected_action": [complaint.pk], "reason": "已更正标识"},
+    )
+    complaint.refresh_from_db()
+    assert complaint.status == Complaint.Status.RESOLVED and complaint.resolution == "已更正标识"
+    assert LogEntry.objects.filter(event_type="complaint.resolved", actor_username="handler").exists()
+
+
+def test_complaint_entered_in_the_admin_gets_its_due_date_and_event(client_for, service):
+    from genai_platform.roles import Role
+
+    client = client_for(Role.OPERATOR, "desk")
+    response = client.post(
+        "/admin/filing/complaint/add/",
+        {
+            "service": service.pk,
+            "channel": "phone",
+            "category": "illegal",
+            "complainant": "来电 138****0000",
+            "produce_id": "",
+            "details": "电话投诉",
+            "status": "received",
+            "handler": "",
+            "received_at_0": "2026-11-29",
+            "received_at_1": "10:00:00",
+            "resolution": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    complaint = Complaint.objects.get(complainant="来电 138****0000")
+    assert complaint.due_at is not None
+    event = LogEntry.objects.get(event_type="complaint.received")
+    assert event.actor_username == "desk" and event.subject_id == str(complaint.pk)
