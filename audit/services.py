@@ -331,6 +331,28 @@ def public_key_raw() -> bytes:
     return integrity.public_key_raw(signing_key())
 
 
+def public_keys() -> dict[str, bytes]:
+    """Keys that verify seals, purges and manifests, by key id: the current one and earlier ones.
+
+    After a key change, seals made with the old key still verify as long as its public key is
+    listed in ``AUDIT_PREVIOUS_PUBLIC_KEYS`` (base64 of the 32 raw bytes).
+    """
+    keys = {}
+    for text in getattr(settings, "AUDIT_PREVIOUS_PUBLIC_KEYS", []):
+        raw = base64.b64decode(text)
+        if len(raw) != 32:
+            raise ValueError("AUDIT_PREVIOUS_PUBLIC_KEYS holds a key that is not 32 bytes of base64")
+        keys[integrity.key_id(raw)] = raw
+    current = public_key_raw()
+    keys[integrity.key_id(current)] = current
+    return keys
+
+
+def purge_signature_valid(payload: dict[str, Any], keys: dict[str, bytes]) -> bool:
+    message = integrity.purge_message(blocks=payload.get("blocks", []), cutoff=payload.get("cutoff", ""))
+    return any(integrity.signature_valid(raw, message, payload.get("signature", "")) for raw in keys.values())
+
+
 def pseudonym_key() -> bytes:
     return (
         settings.AUDIT_PSEUDONYM_KEY.encode()
@@ -535,11 +557,10 @@ def retention_purge(*, now: datetime | None = None) -> dict[str, int]:
 
 def _purged_blocks_signed() -> Iterable[int]:
     """Seal numbers of blocks deleted by a purge whose record carries a valid signature."""
-    public = public_key_raw()
+    keys = public_keys()
     for text in LogEntry.objects.filter(event_type="audit.purged").values_list("payload", flat=True):
         payload = json.loads(text)
-        message = integrity.purge_message(blocks=payload.get("blocks", []), cutoff=payload.get("cutoff", ""))
-        if integrity.signature_valid(public, message, payload.get("signature", "")):
+        if purge_signature_valid(payload, keys):
             yield from (int(block[0]) for block in payload["blocks"])
 
 

@@ -28,7 +28,7 @@ from django.db.models import Max
 from audit import integrity
 from audit.models import LogEntry, Seal, SequenceCounter
 from audit.selectors import canonical_time_sql
-from audit.services import anchor_read, audit_event, public_key_raw
+from audit.services import anchor_read, audit_event, public_keys, purge_signature_valid
 
 CHANGED = "changed"
 DELETED = "deleted"
@@ -125,18 +125,16 @@ def _computed(row: tuple[Any, ...]) -> str:
     return integrity.record_hash(row[1:-1])
 
 
-def _purged_blocks(public: bytes) -> set[int]:
+def _purged_blocks(keys: dict[str, bytes]) -> set[int]:
     purged: set[int] = set()
     for text in LogEntry.objects.filter(event_type="audit.purged").values_list("payload", flat=True):
         payload = json.loads(text)
-        blocks = payload.get("blocks", [])
-        message = integrity.purge_message(blocks=blocks, cutoff=payload.get("cutoff", ""))
-        if integrity.signature_valid(public, message, payload.get("signature", "")):
-            purged.update(int(b[0]) for b in blocks)
+        if purge_signature_valid(payload, keys):
+            purged.update(int(b[0]) for b in payload.get("blocks", []))
     return purged
 
 
-def _seal_problem(seal: Seal, prev: Seal | None, public: bytes, kid: str) -> Problem | None:
+def _seal_problem(seal: Seal, prev: Seal | None, keys: dict[str, bytes]) -> Problem | None:
     expected_number = prev.number + 1 if prev else 1
     expected_first = prev.last_seq + 1 if prev else 1
     if seal.number != expected_number:
@@ -160,8 +158,9 @@ def _seal_problem(seal: Seal, prev: Seal | None, public: bytes, kid: str) -> Pro
         sealed_at=seal.sealed_at,
         key_id=seal.key_id,
     )
-    if seal.key_id != kid:
-        return Problem(seal.first_seq, FORGED_SEAL, f"seal {seal.number} names key {seal.key_id}, not {kid}")
+    public = keys.get(seal.key_id)
+    if public is None:
+        return Problem(seal.first_seq, FORGED_SEAL, f"seal {seal.number} names key {seal.key_id}, which is not ours")
     if hashlib.sha256(message).hexdigest() != seal.seal_hash:
         return Problem(seal.first_seq, FORGED_SEAL, f"seal {seal.number}: its hash does not match its fields")
     if not integrity.signature_valid(public, message, seal.signature):
@@ -217,9 +216,8 @@ def _block_problem(seal: Seal, rows: list[tuple[Any, ...]]) -> Problem | None:
 def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_anchor: bool = True) -> VerifyResult:
     """Verify the log, or the blocks overlapping ``seq_from..seq_to``; stop at the first problem."""
     result = VerifyResult()
-    public = public_key_raw()
-    kid = integrity.key_id(public)
-    purged = _purged_blocks(public)
+    keys = public_keys()
+    purged = _purged_blocks(keys)
     lo = seq_from or 1
     hi = seq_to
 
@@ -236,7 +234,7 @@ def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_an
     rows = _rows(lo, hi)
     pending: tuple[Any, ...] | None = next(rows, None)
     for seal in Seal.objects.order_by("number").iterator(chunk_size=200):
-        problem = _seal_problem(seal, prev, public, kid)
+        problem = _seal_problem(seal, prev, keys)
         if problem:
             return fail(problem)
         result.seals += 1
@@ -284,13 +282,13 @@ def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_an
         return fail(Problem(expected, TAIL_CUT, f"records {expected}..{counter} were given numbers but are missing"))
 
     if use_anchor:
-        problem = _anchor_problem(prev, public)
+        problem = _anchor_problem(prev, keys)
         if problem:
             return fail(problem)
     return result
 
 
-def _anchor_problem(last: Seal | None, public: bytes) -> Problem | None:
+def _anchor_problem(last: Seal | None, keys: dict[str, bytes]) -> Problem | None:
     anchor = anchor_read()
     if anchor is None:
         return None
@@ -305,7 +303,8 @@ def _anchor_problem(last: Seal | None, public: bytes) -> Problem | None:
         sealed_at=anchor["sealed_at"],
         key_id=anchor["key_id"],
     )
-    if not integrity.signature_valid(public, message, anchor.get("signature", "")):
+    public = keys.get(anchor.get("key_id", ""), b"")
+    if not public or not integrity.signature_valid(public, message, anchor.get("signature", "")):
         return Problem(
             anchor.get("first_seq", 0), FORGED_SEAL, "the seal kept outside the database is not validly signed"
         )

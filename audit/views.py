@@ -6,6 +6,7 @@ public key, which anyone may fetch to check seals, manifests and exports.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from typing import Any
@@ -222,12 +223,19 @@ def verify_now(request: HttpRequest) -> HttpResponse:
 def public_key(request: HttpRequest) -> JsonResponse:
     """The Ed25519 key that verifies seals, purge records and export manifests (public)."""
     raw = services.public_key_raw()
+    current = integrity.key_id(raw)
     return JsonResponse(
         {
             "algorithm": "Ed25519",
-            "key_id": integrity.key_id(raw),
+            "key_id": current,
             "public_key": services.public_key_b64(),
             "encoding": "base64 of the 32 raw public key bytes",
+            # Earlier keys still verify the seals and manifests they signed.
+            "previous_keys": [
+                {"key_id": kid, "public_key": base64.b64encode(key).decode()}
+                for kid, key in services.public_keys().items()
+                if kid != current
+            ],
         }
     )
 

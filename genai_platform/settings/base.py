@@ -348,6 +348,9 @@ AUDIT_CLIENT_IP_HEADER = env("GENAI_AUDIT_CLIENT_IP_HEADER", default="")
 AUDIT_CLIENT_PORT_HEADER = env("GENAI_AUDIT_CLIENT_PORT_HEADER", default="")
 # Exports up to this many rows stream straight to the browser; larger ones run on the exports queue.
 AUDIT_EXPORT_STREAM_MAX_ROWS = env.int("GENAI_AUDIT_EXPORT_STREAM_MAX_ROWS", default=50_000)
+# After changing GENAI_AUDIT_SIGNING_KEY, list the earlier public keys (base64, comma-separated;
+# see /audit/public-key) so that the seals and manifests they signed still verify.
+AUDIT_PREVIOUS_PUBLIC_KEYS = env.list("GENAI_AUDIT_PREVIOUS_PUBLIC_KEYS", default=[])
 CELERY_BEAT_SCHEDULE |= {
     "audit-seal": {
         "task": "audit.seal",

@@ -223,3 +223,16 @@ def test_a_record_written_on_a_whole_second_verifies(records):
     services.seals_make()
     assert LogEntry.objects.get(seq=seq).created_at.microsecond == 0
     assert log_verify().ok
+
+
+def test_seals_of_an_earlier_key_verify_once_that_key_is_listed(sealed, settings, client):
+    old_public = services.public_key_b64()
+    settings.AUDIT_SIGNING_KEY = base64.b64encode(b"n" * 32).decode()  # the key is changed
+    problem = _problem()
+    assert problem.kind == FORGED_SEAL and "not ours" in problem.detail
+    settings.AUDIT_PREVIOUS_PUBLIC_KEYS = [old_public]
+    services.seals_make()  # later seals are signed with the new key, chained to the old ones
+    assert log_verify().ok
+    keys = client.get("/audit/public-key").json()
+    assert keys["public_key"] != old_public
+    assert [k["public_key"] for k in keys["previous_keys"]] == [old_public]

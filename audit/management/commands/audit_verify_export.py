@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.models import LogEntry
-from audit.services import public_key_b64
+from audit.services import public_key_b64, public_keys
 from audit.standalone import verify_export
 
 
@@ -27,7 +28,12 @@ class Command(BaseCommand):
         for path in (file, manifest):
             if not path.is_file():
                 raise CommandError(f"no such file: {path}")
-        report = verify_export.verify(file, manifest, public_key_b64())
+        try:
+            key_id = json.loads(manifest.read_text(encoding="utf-8")).get("key_id", "")
+        except ValueError:
+            key_id = ""
+        key = public_keys().get(key_id)
+        report = verify_export.verify(file, manifest, base64.b64encode(key).decode() if key else public_key_b64())
         if report.ok:
             data = json.loads(manifest.read_text(encoding="utf-8"))
             if not data.get("pseudonymised"):
