@@ -170,3 +170,17 @@ def test_export_task_is_routed_to_the_exports_queue():
 
     route = app.amqp.router.route({}, "filing.export_package")
     assert route["queue"].name == Queue.EXPORTS.value
+
+
+def test_command_writes_the_package(ready_service, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    from audit.models import LogEntry
+
+    target = tmp_path / "package.zip"
+    call_command("filing_package", str(ready_service.pk), str(target))
+    export = FilingExport.objects.get(service=ready_service)
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == export.sha256
+    assert LogEntry.objects.get(event_type="filing.exported").actor_username == "system"
+    with pytest.raises(CommandError):
+        call_command("filing_package", "no such service", str(target))
