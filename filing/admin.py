@@ -54,6 +54,24 @@ def _refusal(admin_obj: admin.ModelAdmin, request: HttpRequest, exc: Exception) 
     admin_obj.message_user(request, str(exc), messages.ERROR)
 
 
+def _file_download(request: HttpRequest, field_file: Any) -> HttpResponseBase:
+    """A stored file, served to whoever passed the admin's permission check (media is not public)."""
+    from django.http import FileResponse, Http404
+
+    if not field_file:
+        raise Http404
+    filename = (field_file.name or "").rsplit("/", 1)[-1]
+    try:
+        handle = field_file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    return FileResponse(handle, as_attachment=True, filename=filename)
+
+
+def _download_link(url_name: str, pk: int) -> str:
+    return format_html('<a href="{}">{}</a>', reverse(url_name, args=[pk]), gettext("download"))
+
+
 def _number_warning(admin_obj: admin.ModelAdmin, request: HttpRequest, number: str) -> None:
     """Filing numbers are checked loosely: an unusual one is saved, with a warning."""
     warning = services.filing_number_warning(number)
@@ -114,7 +132,12 @@ class ModelRecordInline(admin.TabularInline):
 class DocumentInline(admin.TabularInline):
     model = Document
     extra = 0
-    fields = ("kind", "version", "title", "file", "effective_on")
+    fields = ("kind", "version", "title", "file", "effective_on", "download")
+    readonly_fields = ("download",)
+
+    @admin.display(description=_("download"))
+    def download(self, obj: Document) -> str:
+        return _download_link("admin:filing_document_download", obj.pk) if obj.pk and obj.file else "—"
 
 
 class TransitionInline(admin.TabularInline):
@@ -394,8 +417,12 @@ class ModelRecordAdmin(admin.ModelAdmin):
 class EvidenceInline(admin.TabularInline):
     model = DatasetEvidence
     extra = 1
-    fields = ("kind", "file", "note", "uploaded_at")
-    readonly_fields = ("uploaded_at",)
+    fields = ("kind", "file", "note", "uploaded_at", "download")
+    readonly_fields = ("uploaded_at", "download")
+
+    @admin.display(description=_("download"))
+    def download(self, obj: DatasetEvidence) -> str:
+        return _download_link("admin:filing_dataset_evidence_download", obj.pk) if obj.pk and obj.file else "—"
 
 
 class SafetyCheckInline(admin.TabularInline):
@@ -449,6 +476,19 @@ class DatasetAdmin(admin.ModelAdmin):
         from django.db.models import Count
 
         return super().get_queryset(request).annotate(evidence_n=Count("evidence"))
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("evidence/<int:pk>/download/", wrap(self.evidence_download), name="filing_dataset_evidence_download"),
+            *super().get_urls(),
+        ]
+
+    def evidence_download(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        evidence = get_object_or_404(DatasetEvidence, pk=pk)
+        if not self.has_view_permission(request, evidence.dataset):
+            raise PermissionDenied
+        return _file_download(request, evidence.file)
 
     @admin.display(description=_("evidence files"), ordering="evidence_n")
     def evidence_count(self, obj: Dataset) -> int:
@@ -624,7 +664,7 @@ class SafetyCheckAdmin(admin.ModelAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ("title", "kind", "version", "service", "effective_on", "updated_at")
+    list_display = ("title", "kind", "version", "service", "effective_on", "updated_at", "download")
     list_filter = ("kind", "service")
     search_fields = ("title", "version", "service__name")
     list_select_related = ("service",)
@@ -633,6 +673,23 @@ class DocumentAdmin(admin.ModelAdmin):
         (None, {"fields": ("service", "kind", ("title", "version"), "file", "effective_on", "notes")}),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    @admin.display(description=_("file"))
+    def download(self, obj: Document) -> str:
+        return _download_link("admin:filing_document_download", obj.pk) if obj.file else "—"
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/download/", wrap(self.download_view), name="filing_document_download"),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        document = get_object_or_404(Document, pk=pk)
+        if not self.has_view_permission(request, document):
+            raise PermissionDenied
+        return _file_download(request, document.file)
 
 
 class ClauseInline(admin.TabularInline):

@@ -280,3 +280,20 @@ def test_registration_route_in_the_admin_asks_for_the_called_model(client_for, p
     assert Service.objects.get(name="对话服务二").called_model_number == "123"
     created = Service.objects.get(name="对话服务")
     assert created.status == Service.Status.DRAFT and created.form_api and created.route == "registration"
+
+
+def test_stored_files_download_for_operators_only(client_for, records):
+    document = records["document"]
+    evidence = records["dataset"].evidence.get()
+    urls = (
+        (f"/admin/filing/document/{document.pk}/download/", document.kind.encode()),
+        (f"/admin/filing/dataset/evidence/{evidence.pk}/download/", b"licence text"),
+    )
+    operator = client_for(Role.OPERATOR, "op")
+    end_user = client_for(Role.END_USER, "someone")
+    for url, body in urls:
+        response = operator.get(url)
+        assert response.status_code == 200 and b"".join(response.streaming_content) == body
+        assert end_user.get(url).status_code == 302
+    page = operator.get(f"/admin/filing/dataset/{records['dataset'].pk}/change/").content.decode()
+    assert f"/admin/filing/dataset/evidence/{evidence.pk}/download/" in page
