@@ -28,3 +28,5 @@ urlpatterns = [
 if settings.DEBUG:
     # Development only: production serves media through views that check who is asking.
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler404 = "genai_platform.views.not_found"

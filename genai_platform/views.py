@@ -39,5 +39,19 @@ def heartbeat(request: HttpRequest) -> JsonResponse:
     )
 
 
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404: the API's JSON error body under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        from django.utils.translation import gettext as _
+
+        return JsonResponse(
+            {"error": {"code": "not_found", "message": _("There is nothing at this address."), "fields": {}}},
+            status=404,
+        )
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception or Exception())
+
+
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "genai_platform/home.html")

@@ -75,7 +75,7 @@ def _job_input(kind: str, params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True)
 
 
-def _policy_refusal(checkpoint: Checkpoint | None) -> tuple[str, str] | None:
+def policy_refusal(checkpoint: Checkpoint | None) -> tuple[str, str] | None:
     """Why the service may not run a job on ``checkpoint`` now, as (message, code); None if it may."""
     if checkpoint is None:
         return (
@@ -199,7 +199,7 @@ def job_submit(
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
     cleaned, seed = params_clean(kind, params)
     checkpoint = checkpoint_serving(kind)
-    refusal = _policy_refusal(checkpoint)
+    refusal = policy_refusal(checkpoint)
     if refusal:
         reason, code = refusal
         _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")

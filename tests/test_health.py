@@ -42,3 +42,17 @@ def test_readyz_lists_worker_heartbeats(client):
 
     assert body["workers"]["inference"]["hostname"] == "w1@host"
     assert body["workers"]["inference"]["seconds_since_heartbeat"] >= 0
+
+
+def test_an_unknown_api_address_gets_the_json_error_body(client):
+    response = client.get("/api/v1/no-such-thing/")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_an_unknown_page_gets_a_page(client):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

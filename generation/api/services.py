@@ -62,9 +62,9 @@ def quota_state(*, user: Any, now: datetime | None = None) -> QuotaState:
 def net_unavailable_reason(kind: str) -> str | None:
     """Why jobs of ``kind`` would be refused by the policy gate now (no serving checkpoint, model
     not approved, service not serving), in plain words; None when the kind is available."""
-    from generation.services import _policy_refusal  # the gate job_submit applies, asked ahead of time
+    from generation.services import policy_refusal  # the gate job_submit applies, asked ahead of time
 
-    refusal = _policy_refusal(checkpoint_serving(kind))
+    refusal = policy_refusal(checkpoint_serving(kind))
     return refusal[0] if refusal else None
 
 
