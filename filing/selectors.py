@@ -139,47 +139,60 @@ def readiness_checklist(service: Service) -> list[ReadinessItem]:
     )
 
     records = list(service.model_records.all())
-    bad = [r for r in records if r.approval != ModelRecord.Approval.APPROVED or not r.code]
-    items.append(
-        ReadinessItem(
-            "model_records",
-            _("Every model record approved, with a model code"),
-            bool(records) and not bad,
-            _("No model record yet.")
-            if not records
-            else (
-                _("Not approved: %(r)s.") % {"r": ", ".join(str(r) for r in bad)}
-                if bad
-                else ngettext("%(n)d approved.", "%(n)d approved.", len(records)) % {"n": len(records)}
-            ),
-            _admin_url("modelrecord_changelist", query=f"service__id__exact={service.pk}"),
+    if service.route == Service.Route.REGISTRATION:
+        # 登记: the service only calls a filed model; that model's filing covers its records and data.
+        called = (service.called_model_name, service.called_model_filer, service.called_model_number)
+        items.append(
+            ReadinessItem(
+                "called_model",
+                _("The filed model called is named (name, filer, number)"),
+                all(called),
+                " / ".join(v for v in called if v) or _("Not named yet."),
+                _admin_url("service_change", service.pk),
+            )
         )
-    )
+    else:
+        bad = [r for r in records if r.approval != ModelRecord.Approval.APPROVED or not r.code]
+        items.append(
+            ReadinessItem(
+                "model_records",
+                _("Every model record approved, with a model code"),
+                bool(records) and not bad,
+                _("No model record yet.")
+                if not records
+                else (
+                    _("Not approved: %(r)s.") % {"r": ", ".join(str(r) for r in bad)}
+                    if bad
+                    else ngettext("%(n)d approved.", "%(n)d approved.", len(records)) % {"n": len(records)}
+                ),
+                _admin_url("modelrecord_changelist", query=f"service__id__exact={service.pk}"),
+            )
+        )
 
-    datasets = list(service_datasets(service).prefetch_related("evidence"))
-    no_evidence = [d.name for d in datasets if not d.evidence.all()]
-    not_passed = [d.name for d in datasets if d.safety_status != Dataset.SafetyStatus.PASSED]
-    problems = []
-    if no_evidence:
-        problems.append(_("no evidence: %(d)s") % {"d": ", ".join(no_evidence)})
-    if not_passed:
-        problems.append(_("safety check not passed: %(d)s") % {"d": ", ".join(not_passed)})
-    items.append(
-        ReadinessItem(
-            "datasets",
-            _("Every dataset with evidence and a passed safety check"),
-            bool(datasets) and not problems,
-            _("No dataset is linked to this service's models by a training run.")
-            if not datasets
-            else (
-                "; ".join(problems)
-                if problems
-                else ngettext("%(n)d dataset complete.", "%(n)d datasets complete.", len(datasets))
-                % {"n": len(datasets)}
-            ),
-            _admin_url("dataset_changelist"),
+        datasets = list(service_datasets(service).prefetch_related("evidence"))
+        no_evidence = [d.name for d in datasets if not d.evidence.all()]
+        not_passed = [d.name for d in datasets if d.safety_status != Dataset.SafetyStatus.PASSED]
+        problems = []
+        if no_evidence:
+            problems.append(_("no evidence: %(d)s") % {"d": ", ".join(no_evidence)})
+        if not_passed:
+            problems.append(_("safety check not passed: %(d)s") % {"d": ", ".join(not_passed)})
+        items.append(
+            ReadinessItem(
+                "datasets",
+                _("Every dataset with evidence and a passed safety check"),
+                bool(datasets) and not problems,
+                _("No dataset is linked to this service's models by a training run.")
+                if not datasets
+                else (
+                    "; ".join(problems)
+                    if problems
+                    else ngettext("%(n)d dataset complete.", "%(n)d datasets complete.", len(datasets))
+                    % {"n": len(datasets)}
+                ),
+                _admin_url("dataset_changelist"),
+            )
         )
-    )
 
     coverage = keyword_coverage()
     kw_problems = []
@@ -256,7 +269,7 @@ def readiness_checklist(service: Service) -> list[ReadinessItem]:
     label_problems = []
     if not getattr(settings, "LABEL_SIGNING_KEY", None):
         label_problems.append(_("no label signing key"))
-    if not records or any(not r.code for r in records):
+    if service.route == Service.Route.FILING and (not records or any(not r.code for r in records)):
         label_problems.append(_("model codes missing"))
     if not provider_ok:
         label_problems.append(_("provider code invalid"))

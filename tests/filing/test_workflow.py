@@ -141,3 +141,20 @@ def test_restricted_domain_needs_the_domain(service):
     with pytest.raises(ValidationError) as excinfo:
         service.full_clean()
     assert "restricted_domain" in excinfo.value.message_dict
+
+
+def test_registration_readiness_asks_for_the_called_model_not_own_records(service):
+    service.route = Service.Route.REGISTRATION
+    service.save()
+    keys = {item.key: item for item in readiness_checklist(service)}
+    assert "model_records" not in keys and "datasets" not in keys
+    assert not keys["called_model"].ok
+    service.called_model_name, service.called_model_filer, service.called_model_number = (
+        "云雀",
+        "北京抖音信息服务有限公司",
+        "Beijing-YunQue-20230821",
+    )
+    service.save()
+    keys = {item.key: item for item in readiness_checklist(service)}
+    assert keys["called_model"].ok
+    assert "model codes missing" not in keys["labels"].detail
