@@ -246,3 +246,29 @@ def test_standalone_rules_agree_with_the_platform(logged):
     assert verify_export.RECORD_PREFIX == integrity.RECORD_PREFIX
     hashes = [entry.record_hash] * 5
     assert verify_export._merkle_root(hashes) == integrity.merkle_root(hashes)
+
+
+def test_xlsx_keeps_formulas_as_text_and_binary_content_as_base64(tmp_path, user_with_role):
+    from django.contrib.auth.models import Permission
+
+    reader = user_with_role(Role.AUDITOR, "reader")
+    reader.user_permissions.add(Permission.objects.get(codename="read_content"))
+    reader = type(reader).objects.get(pk=reader.pk)
+    entry = services.generation_event(
+        event_type="generation.succeeded",
+        actor_username='=HYPERLINK("http://example.invalid")',
+        output_content=b"\x89PNG\r\n\x1a\n\x00binary",
+        output_media_type="image/png",
+        payload={"job_id": "1"},
+    )
+    path, manifest_path, _ = _export(
+        tmp_path, "xlsx", user=reader, include_content=True, seq_from=str(entry.seq), seq_to=str(entry.seq)
+    )
+    (row,) = list(verify_export.READERS["xlsx"](path))
+    assert row["actor_username"].startswith("=HYPERLINK")
+    assert row["output_content"].startswith("base64:")
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        assert b"<f>" not in z.read("xl/worksheets/sheet1.xml")  # no formula cell
+    assert verify_export.verify(path, manifest_path, services.public_key_b64()).ok
