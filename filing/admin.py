@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
@@ -194,7 +194,17 @@ def _step_run(action: str, service: Service, data: dict[str, Any], actor: Any) -
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "provider", "route", "status", "filing_number", "filed_on", "internal_testing")
+    list_display = (
+        "name",
+        "version",
+        "provider",
+        "route",
+        "status",
+        "filing_number",
+        "filed_on",
+        "internal_testing",
+        "readiness_shown",
+    )
     list_filter = ("status", "route", "main_function", "domain", "internal_testing")
     search_fields = ("name", "filing_number", "provider__legal_name")
     list_select_related = ("provider",)
@@ -242,6 +252,17 @@ class ServiceAdmin(admin.ModelAdmin):
         (_("Complaint channel"), {"fields": (("complaint_email", "complaint_phone"), "complaint_url")}),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    @admin.display(description=_("filing readiness"))
+    def readiness_shown(self, obj: Service) -> str:
+        missing = [item for item in readiness_checklist(obj) if not item.ok]
+        if not missing:
+            return format_html('<span style="color:#3a7d44">{}</span>', gettext("complete"))
+        return format_html(
+            '<span style="color:#ba2121" title="{}">{}</span>',
+            "; ".join(str(item.title) for item in missing),
+            ngettext("%(n)d item missing", "%(n)d items missing", len(missing)) % {"n": len(missing)},
+        )
 
     def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -60,6 +60,8 @@ def test_operator_sees_every_list_and_change_page(client_for, records):
 
 def test_admin_is_in_chinese_by_default(client_for, records):
     client = client_for(Role.OPERATOR, "op")
+    listing = client.get("/admin/filing/service/").content.decode()
+    assert "备案准备情况" in listing and "已齐备" in listing
     page = client.get(f"/admin/filing/service/{records['service'].pk}/change/").content.decode()
     assert "备案准备情况" in page
     assert "标记为已自评估" in page
