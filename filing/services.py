@@ -312,7 +312,10 @@ def safety_check_start(
             ],
             batch_size=1000,
         )
-        Dataset.objects.filter(pk=dataset.pk).update(safety_status=Dataset.SafetyStatus.IN_REVIEW)
+        # A failed dataset stays unusable while it is checked again; only a passed check clears it.
+        Dataset.objects.filter(pk=dataset.pk).exclude(safety_status=Dataset.SafetyStatus.FAILED).update(
+            safety_status=Dataset.SafetyStatus.IN_REVIEW
+        )
     dataset.refresh_from_db()
     return check
 

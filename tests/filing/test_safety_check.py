@@ -150,3 +150,16 @@ def test_review_page_saves_verdicts_and_finishes(client_for, dataset):
     assert client.post(url, {"finish": "1"}).status_code == 302
     check.refresh_from_db()
     assert check.status == SafetyCheck.Status.FAILED and check.finished_by == "reviewer"  # 1 of 3 > 5 %
+
+
+def test_a_failed_dataset_stays_unusable_while_checked_again(dataset, operator):
+    check = safety_check_start(dataset=dataset, actor=operator, seed=3, sample_size=10)
+    judge(check, {1}, operator)  # 10 %
+    safety_check_finish(check=check, actor=operator)
+    assert dataset_training_refusal(dataset) is not None
+
+    again = safety_check_start(dataset=dataset, actor=operator, seed=8, sample_size=10)
+    assert dataset_training_refusal(dataset) is not None
+    judge(again, set(), operator)
+    safety_check_finish(check=again, actor=operator)
+    assert dataset_training_refusal(dataset) is None
