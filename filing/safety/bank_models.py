@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing.safety.models import Origin, Risk, match_key
 
-__all__ = [
+__all__: list[str] = [
     "Aspect",
     "AssessmentRun",
     "AssessmentSample",

@@ -15,7 +15,7 @@ from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-__all__ = [
+__all__: list[str] = [
     "AllowlistPhrase",
     "Keyword",
     "KeywordLibraryVersion",
@@ -288,6 +288,6 @@ class AllowlistPhrase(models.Model):
 
 # Test banks and assessment runs (TC260-003 §8.2-§8.3, §9.3-§9.4) live in their own module.
 from filing.safety.bank_models import *  # noqa: E402, F403
-from filing.safety.bank_models import __all__ as _bank_models_all  # noqa: E402
+from filing.safety import bank_models as _bank_models  # noqa: E402
 
-__all__ += _bank_models_all
+__all__ += list(_bank_models.__all__)
