@@ -1,4 +1,5 @@
-"""Load the demo data of ``make run``: a demo provider and service, and one user per role.
+"""Load the demo data of ``make run``: a demo provider, service and model records, one user per role,
+a synthetic keyword library and test banks, and quick demo trainings of the nets.
 
 Safe to run again: what exists is kept. Passwords are random and printed only when a user is
 created; reset one with ``python manage.py changepassword <username>``.
@@ -10,6 +11,7 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -76,6 +78,15 @@ class Command(BaseCommand):
             if role:
                 user_role_add(user=user, role=role)
             created.append((username, role.value if role is not None else "admin (superuser)", password))
+
+        # A fresh install gets synthetic, clearly marked safety data to run against; operators
+        # import real keyword libraries and test banks.
+        from filing.safety.models import Keyword, TestBank
+
+        if not Keyword.objects.exists():
+            call_command("keywords_demo", stdout=self.stdout)
+        if not TestBank.objects.exists():
+            call_command("testbanks_demo", stdout=self.stdout)
 
         from generation.training import training_bootstrap
 
