@@ -28,6 +28,7 @@ from filing.models import (
     Dataset,
     ModelRecord,
     Provider,
+    Risk,
     SafetyCheck,
     SampleItem,
     SelfAssessment,
@@ -332,6 +333,10 @@ def safety_check_verdicts_record(*, check: SafetyCheck, verdicts: Iterable[Verdi
     if check.status != SafetyCheck.Status.IN_REVIEW:
         raise FilingError(_("This check is finished; its verdicts can no longer change."))
     wanted = {v.item_id: v for v in verdicts}
+    codes = {v.risk_code for v in wanted.values() if v.risk_code and v.verdict == SampleItem.Verdict.ILLEGAL}
+    unknown = codes - set(Risk.objects.filter(code__in=codes).values_list("code", flat=True))
+    if unknown:
+        raise FilingError(_("Unknown risk code “%(c)s”.") % {"c": ", ".join(sorted(unknown))})
     changes: dict[str, list[Any]] = {}
     now = timezone.now()
     reviewer = actor_name(actor)

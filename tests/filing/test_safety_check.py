@@ -163,3 +163,10 @@ def test_a_failed_dataset_stays_unusable_while_checked_again(dataset, operator):
     judge(again, set(), operator)
     safety_check_finish(check=again, actor=operator)
     assert dataset_training_refusal(dataset) is None
+
+
+def test_unknown_risk_code_is_refused(dataset, operator):
+    check = safety_check_start(dataset=dataset, actor=operator, seed=3, sample_size=2)
+    item = check.items.first()
+    with pytest.raises(FilingError, match="Z.9"):
+        safety_check_verdicts_record(check=check, verdicts=[VerdictInput(item.pk, "illegal", "Z.9")], actor=operator)
