@@ -173,3 +173,21 @@ def test_complaint_entered_in_the_admin_gets_its_due_date_and_event(client_for, 
     assert complaint.due_at is not None
     event = LogEntry.objects.get(event_type="complaint.received")
     assert event.actor_username == "desk" and event.subject_id == str(complaint.pk)
+
+
+def test_admin_finalise_action_refuses_without_signers(client_for, assessment):
+    from genai_platform.roles import Role
+
+    client = client_for(Role.OPERATOR, "op")
+    response = client.post(
+        "/admin/filing/selfassessment/",
+        {"action": "finalise", "_selected_action": [assessment.pk]},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("Signers missing" in m for m in messages)
+    assessment.refresh_from_db()
+    assert assessment.status == SelfAssessment.Status.DRAFT
+    page = client.get(f"/admin/filing/selfassessment/{assessment.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Signers missing" in page.content.decode()
