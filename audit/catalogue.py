@@ -288,6 +288,10 @@ _PI_KEYS: dict[str, frozenset[str]] = {
 }
 
 
+def pi_keys_all() -> dict[str, frozenset[str]]:
+    return dict(_PI_KEYS)
+
+
 def pi_keys(event_type: str) -> frozenset[str]:
     """Payload keys that may hold personal information, for pseudonymised exports."""
     return _PI_KEYS.get(event_type, frozenset())

@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,6 +38,7 @@ from django.utils import timezone
 
 from audit import integrity, services
 from audit.catalogue import pi_keys
+from audit.catalogue import pi_keys_all as catalogue_pi_keys
 from audit.models import Content, Export
 from audit.selectors import LogFilters, entries_keyset, seals_covering, with_canonical_time
 
@@ -245,16 +247,72 @@ def _batches(
 
 
 def _copy_applies(export: Export) -> bool:
-    """PostgreSQL writes a full CSV export itself (COPY), much faster than rows through Python."""
+    """PostgreSQL writes CSV exports without content itself (COPY), much faster than rows through Python."""
+    return connection.vendor == "postgresql" and export.format == "csv" and not export.include_content
+
+
+_SQL_NAME = re.compile(r"^[a-z_.]+$")
+
+
+def _pseudonym_sql(expression: str) -> str:
+    """SQL for ``services.pseudonym(<expression>)``: HMAC-SHA256 written out with sha256() (PostgreSQL 11+)."""
+    key = services.pseudonym_key()
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner = bytes(b ^ 0x36 for b in key).hex()
+    outer = bytes(b ^ 0x5C for b in key).hex()
+    # Only hex digits and the given column expression go into the text.
     return (
-        connection.vendor == "postgresql"
-        and export.format == "csv"
-        and not export.pseudonymise
-        and not export.include_content
+        f"'p_' || left(encode(sha256('\\x{outer}'::bytea || sha256('\\x{inner}'::bytea || "
+        f"convert_to({expression}, 'UTF8'))), 'hex'), 20)"
     )
 
 
-def _copy_csv(filters: LogFilters, out: _HashingWriter, result: ExportResult) -> None:
+def _pseudonymised_select() -> str:
+    """The pseudonymised columns over a subquery ``t`` of the full ones, as ``_RowMaker`` makes them.
+
+    Personal payload keys are replaced in SQL too; such payloads come out as PostgreSQL prints
+    JSON (with spaces), the same data as the Python writer's.
+    """
+    user_kind = settings.AUTH_USER_MODEL.lower()
+    assert _SQL_NAME.match(user_kind)
+    payload = "t.payload"
+    cases = []
+    for event_type, keys in sorted(catalogue_pi_keys().items()):
+        if not keys:
+            continue
+        assert _SQL_NAME.match(event_type) and all(_SQL_NAME.match(k) for k in keys)
+        value = "t.payload::jsonb"
+        for key in sorted(keys):
+            hashed = _pseudonym_sql("'name:' || (" + value + " ->> '" + key + "')")
+            value = (
+                f"(CASE WHEN coalesce({value} ->> '{key}', '') <> '' THEN jsonb_set({value}, '{{{key}}}', "
+                f"to_jsonb({hashed})) ELSE {value} END)"
+            )
+        cases.append(f"WHEN t.event_type = '{event_type}' THEN ({value})::text")
+    if cases:
+        payload = f"CASE {' '.join(cases)} ELSE t.payload END"
+    by_id = _pseudonym_sql("'user:' || t.actor_id")
+    by_name = _pseudonym_sql("'name:' || t.actor_username")
+    by_ip = _pseudonym_sql("'ip:' || t.source_ip")
+    subject = _pseudonym_sql("'user:' || t.subject_id")
+    columns = [
+        "t.seq",
+        "t.created_at_text",
+        "CASE WHEN t.actor_id = '' AND t.actor_username LIKE 'system:%' THEN t.actor_username "
+        f"WHEN t.actor_id <> '' THEN {by_id} WHEN t.actor_username <> '' THEN {by_name} ELSE '' END",
+        f"CASE WHEN t.source_ip <> '' THEN {by_ip} ELSE '' END",
+        "t.event_type",
+        "t.subject_kind",
+        f"CASE WHEN t.subject_kind = '{user_kind}' AND t.subject_id <> '' THEN {subject} ELSE t.subject_id END",
+        *(f"t.{name}" for name in PSEUDONYMISED_COLUMNS[7:16]),
+        payload,
+    ]
+    return ", ".join(columns)
+
+
+def _copy_csv(filters: LogFilters, out: _HashingWriter, result: ExportResult, *, pseudonymise: bool) -> None:
     """Same columns and CSV rules as the Python writer (an empty text is written "", no value as nothing).
 
     The count and the sequence range come from the same snapshot as the rows.
@@ -262,7 +320,8 @@ def _copy_csv(filters: LogFilters, out: _HashingWriter, result: ExportResult) ->
     qs = with_canonical_time(filters.queryset()).order_by("seq").values_list(*_DB_COLUMNS)
     sql, params = qs.query.sql_with_params()
     header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow(FULL_COLUMNS)
+    columns = PSEUDONYMISED_COLUMNS if pseudonymise else FULL_COLUMNS
+    csv.writer(header, lineterminator="\n").writerow(columns)
     out.write(header.getvalue().encode())
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
@@ -271,6 +330,9 @@ def _copy_csv(filters: LogFilters, out: _HashingWriter, result: ExportResult) ->
         query = cursor.mogrify(sql, params).decode()
         cursor.execute(f"SELECT count(*), min(seq), max(seq) FROM ({query}) AS rows")  # noqa: S608
         result.rows, result.first_seq, result.last_seq = cursor.fetchone()
+        if pseudonymise:
+            # Sent as it is (no parameter formatting): the inner query is already rendered.
+            query = f"SELECT {_pseudonymised_select()} FROM ({query}) AS t ORDER BY t.seq"  # noqa: S608
         cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", out)
 
 
@@ -375,7 +437,7 @@ def export_write_file(*, export: Export, path: Path, progress: Callable[[int], N
     if _copy_applies(export):
         with path.open("wb") as raw:
             out = _HashingWriter(raw)
-            _copy_csv(filters, out, result)
+            _copy_csv(filters, out, result, pseudonymise=export.pseudonymise)
         result.sha256, result.size = out.sha.hexdigest(), out.size
     elif export.format == "xlsx":
         _xlsx_write(columns, batches, path, result)
