@@ -213,3 +213,29 @@ def test_keyword_library_and_threshold_versions_are_recorded():
     config = SafetyConfigVersion.objects.order_by("-number").first()
     ((row, payload),) = filing_changes(config, "created")
     assert row.actor_username == "cfg-editor" and payload["changes"]["note"] == [None, "more"]
+
+
+def test_api_request_with_a_token_names_the_token_user(dataset, user_with_role):
+    """Through the middleware, a DRF view authenticated by token is attributed to the token's user."""
+    from django.test import RequestFactory
+    from rest_framework.authtoken.models import Token
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from filing.middleware import FilingActorMiddleware
+
+    user = user_with_role(Role.OPERATOR, "api-op")
+    token = Token.objects.create(user=user)
+
+    class Rename(APIView):
+        def post(self, request):
+            Dataset.objects.filter(pk=dataset.pk).update(name="renamed by API")
+            return Response({"ok": True})
+
+    request = RequestFactory().post("/x/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = FilingActorMiddleware(Rename.as_view())(request)
+
+    assert response.status_code == 200
+    ((row, payload),) = filing_changes(dataset, "changed")
+    assert row.actor_username == "api-op"
+    assert payload["changes"]["name"] == ["MNIST 5k", "renamed by API"]
