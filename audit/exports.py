@@ -1,10 +1,11 @@
 """Exports of the audit log as CSV, JSONL or XLSX, with a signed manifest.
 
-Rows are read by keyset pages of the sequence number and written as they come, so memory stays
-flat whatever the size. XLSX is written row by row with inline strings, so it stays flat too.
-The manifest beside each file names the filters, row count, first and last
-sequence number, the seals covering them, the SHA-256 of the file, and is signed with the audit
-key. ``audit/standalone/verify_export.py`` checks a file against its manifest outside the platform.
+Rows are read in windows of sequence numbers and written as they come, so memory stays flat
+whatever the size. On PostgreSQL a CSV export without content is written by the database itself
+(COPY, keyed hashes for pseudonyms computed in SQL) in one snapshot. XLSX is written row by
+row with inline strings, so it stays flat too. The manifest beside each file names the filters,
+row count, first and last sequence number, the seals covering them, the SHA-256 of the file, and
+is signed with the audit key. ``audit/standalone/verify_export.py`` checks a file against its manifest outside the platform.
 
 Column sets
     full: ``seq``, the record columns (``audit.integrity.RECORD_FIELDS``) and ``record_hash``,

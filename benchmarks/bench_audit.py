@@ -11,10 +11,10 @@ log is never touched.
   into a table with the same indexes but no triggers, by the same number of processes; rounds in
   alternating order, median ratio. Goal >= 0.5x.
 - export: CSV rows/s of ``audit_export``'s writer vs ``COPY (SELECT ...) TO STDOUT WITH CSV`` of
-  the same rows (SQLite: a bare cursor into csv.writer). Goal >= 0.3x. On PostgreSQL a full CSV
-  export is itself written by COPY; a pseudonymised one goes row by row through Python, and both
-  are measured. Peak memory of the export process at each size; goal: growth < 50 MB from
-  100,000 to 1,000,000 rows.
+  the same rows (SQLite: a bare cursor into csv.writer). Goal >= 0.3x. On PostgreSQL CSV exports
+  (full and pseudonymised) are themselves written by COPY; JSONL goes row by row through Python
+  and is measured too. Peak memory of the export process at each size; goal: growth < 50 MB
+  from 100,000 to 1,000,000 rows.
 - verification: records/s of ``log_verify`` over everything (goal >= 100,000/s), and sealing
   records/s against the ingest goal (half the plain INSERT rate).
 """
@@ -117,14 +117,14 @@ def _ingest_child(args: tuple[str, str, int, int, str, Any]) -> None:
                 )
 
 
-def _export_child(args: tuple[str, str, int, str, bool]) -> tuple[float, int]:
-    """Export the first ``rows`` records as CSV; returns (seconds, peak RSS in KB)."""
-    database_url, data_dir, rows, out, pseudonymise = args
+def _export_child(args: tuple[str, str, int, str, str, bool]) -> tuple[float, int]:
+    """Export the first ``rows`` records; returns (seconds, peak RSS in KB)."""
+    database_url, data_dir, rows, out, fmt, pseudonymise = args
     _setup(database_url, data_dir)
     from audit.exports import export_create, export_write_file
     from audit.selectors import LogFilters
 
-    export = export_create(user=None, fmt="csv", filters=LogFilters(seq_to=str(rows)), pseudonymise=pseudonymise)
+    export = export_create(user=None, fmt=fmt, filters=LogFilters(seq_to=str(rows)), pseudonymise=pseudonymise)
     start = time.perf_counter()
     export_write_file(export=export, path=Path(out))
     return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -357,19 +357,20 @@ def main(argv: list[str] | None = None) -> int:
             connection.close()
 
             # Export
-            peaks: dict[str, list[float]] = {"full": [], "pseudonymised": []}
+            kinds = {"full CSV": ("csv", False), "pseudonymised CSV": ("csv", True), "full JSONL": ("jsonl", False)}
+            peaks: dict[str, list[float]] = {label: [] for label in kinds}
             baseline = "COPY ... TO STDOUT WITH CSV" if vendor == "postgresql" else "cursor + csv.writer"
             for rows in sorted(args.export_rows):
                 with ctx.Pool(1) as pool:
                     base_seconds = pool.apply(_baseline_export_child, ((url, data_dir, rows),))
-                for label, pseudonymise in (("full", False), ("pseudonymised", True)):
+                for label, (fmt, pseudonymise) in kinds.items():
                     with ctx.Pool(1) as pool:
                         seconds, peak_kb = pool.apply(
-                            _export_child, ((url, data_dir, rows, f"{tmp}/out.csv", pseudonymise),)
+                            _export_child, ((url, data_dir, rows, f"{tmp}/out.{fmt}", fmt, pseudonymise),)
                         )
                     peaks[label].append(peak_kb / 1024)
                     print(
-                        f"export {rows:,} rows, {label} CSV: {rows / seconds:,.0f} rows/s vs {baseline} "
+                        f"export {rows:,} rows, {label}: {rows / seconds:,.0f} rows/s vs {baseline} "
                         f"{rows / base_seconds:,.0f} rows/s = {base_seconds / seconds:.2f}x (goal >= 0.3x); "
                         f"peak memory {peak_kb / 1024:.0f} MB"
                     )
