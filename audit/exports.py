@@ -5,7 +5,8 @@ whatever the size. On PostgreSQL a CSV export without content is written by the 
 (COPY, keyed hashes for pseudonyms computed in SQL) in one snapshot. XLSX is written row by
 row with inline strings, so it stays flat too. The manifest beside each file names the filters,
 row count, first and last sequence number, the seals covering them, the SHA-256 of the file, and
-is signed with the audit key. ``audit/standalone/verify_export.py`` checks a file against its manifest outside the platform.
+is signed with the audit key. ``audit/standalone/verify_export.py`` checks a file against its
+manifest outside the platform.
 
 Column sets
     full: ``seq``, the record columns (``audit.integrity.RECORD_FIELDS``) and ``record_hash``,
