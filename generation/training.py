@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from filing.selectors import dataset_training_refusal
 from filing.services import dataset_register, model_record_for_net
 from genai_platform.version import code_version
 from generation.models import (
@@ -129,8 +130,15 @@ def _training_data(run: TrainingRun) -> Any:
     return data.songci()
 
 
+class TrainingRefused(Exception):
+    """The data may not be trained on (its source safety check failed)."""
+
+
 def _dataset_record(run: TrainingRun, data: Any) -> None:
-    """Register the exact bytes trained on as a filing dataset record and link it to the run."""
+    """Register the exact bytes trained on as a filing dataset record and link it to the run.
+
+    Raises TrainingRefused when the dataset failed its source safety check.
+    """
     if hasattr(data, "train_x"):
         items = int(data.train_x.shape[0] + data.test_x.shape[0])
         size = int(data.train_x.numel() + data.test_x.numel())
@@ -147,6 +155,9 @@ def _dataset_record(run: TrainingRun, data: Any) -> None:
         size_bytes=size,
     )
     run.datasets.add(dataset)
+    refusal = dataset_training_refusal(dataset)
+    if refusal:
+        raise TrainingRefused(refusal)
 
 
 def _claim(run_id: int) -> TrainingRun | None:

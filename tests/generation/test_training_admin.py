@@ -118,3 +118,30 @@ def test_a_real_worker_trains_a_tiny_net_and_serves_its_best_checkpoint(celery_w
     assert checkpoint.is_active
     best = min(e.metrics[run.metric_name] for e in run.epoch_reports.all())
     assert checkpoint.metric_value == pytest.approx(best)
+
+
+def test_training_on_a_dataset_that_failed_its_safety_check_is_refused():
+    from django.utils import translation
+
+    from filing.models import Dataset
+    from generation.ml.data import digits8
+    from generation.ml.nets.vae import VaeConfig
+    from generation.training import training_run_execute
+
+    data = digits8()
+    Dataset.objects.create(
+        name=data.name,
+        sha256=data.fingerprint,
+        source=data.source,
+        source_type=Dataset.SourceType.OPEN_SOURCE,
+        origin=Dataset.Origin.OVERSEAS,
+        safety_status=Dataset.SafetyStatus.FAILED,
+    )
+    run = training_run_create(kind="vae", data="digits8", epochs=1, config=VaeConfig.tiny().to_dict(), enqueue=False)
+
+    with translation.override("en"):
+        run = training_run_execute(run_id=run.pk)
+
+    assert run is not None and run.status == TrainingRun.Status.FAILED
+    assert "may not be used for training" in run.error or "unusable" in run.error
+    assert not run.checkpoints.exists()
