@@ -542,6 +542,16 @@ def export_run(*, export_id: str) -> None:
 
 def export_start(*, export: Export) -> None:
     """Queue a background export after the current transaction commits."""
+    from kombu.exceptions import OperationalError
+
     from audit.tasks import export_run_task
 
-    transaction.on_commit(lambda: export_run_task.delay(str(export.id)))
+    def send() -> None:
+        try:
+            export_run_task.delay(str(export.id))
+        except OperationalError as exc:
+            Export.objects.filter(pk=export.pk).update(
+                status=Export.Status.FAILED, error=f"the task queue cannot be reached ({exc})"[:2000]
+            )
+
+    transaction.on_commit(send)

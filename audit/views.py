@@ -192,8 +192,12 @@ def export_download(request: HttpRequest, export_id: Any) -> HttpResponse:
     export = _own_export(request, export_id)
     if export.status != Export.Status.DONE or not export.file_name:
         raise Http404
+    try:
+        stored = default_storage.open(export.file_name, "rb")
+    except FileNotFoundError:
+        raise Http404 from None
     return FileResponse(  # type: ignore[return-value]  # role_required is typed for HttpResponse
-        default_storage.open(export.file_name, "rb"), as_attachment=True, filename=export_file_name(export)
+        stored, as_attachment=True, filename=export_file_name(export)
     )
 
 
@@ -211,10 +215,16 @@ def export_manifest(request: HttpRequest, export_id: Any) -> HttpResponse:
 @require_POST
 @role_required(Role.AUDITOR)
 def verify_now(request: HttpRequest) -> HttpResponse:
+    from kombu.exceptions import OperationalError
+
     from audit.tasks import verify_task
 
-    verify_task.delay()
-    messages.info(request, _("Verification started; the banner shows its result when it ends."))
+    try:
+        verify_task.delay()
+    except OperationalError:
+        messages.error(request, _("The task queue cannot be reached; run manage.py audit_verify instead."))
+    else:
+        messages.info(request, _("Verification started; the banner shows its result when it ends."))
     return redirect("audit:log")
 
 
