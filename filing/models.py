@@ -146,6 +146,20 @@ class Service(HistoryModel):
         default=False,
         help_text=_("Lets the service serve (its testers) before it is filed. Turn off for a public launch."),
     )
+    unlabelled_delivery = models.BooleanField(
+        _("offer content without the visible label"),
+        default=False,
+        help_text=_(
+            "Users who accept the labelling obligation in their account may download outputs without the "
+            "visible label (the implicit label stays). Every such download is logged (Labeling Measures Art 9)."
+        ),
+    )
+    labelling_obligation_version = models.CharField(
+        _("labelling obligation version"),
+        max_length=50,
+        default="1",
+        help_text=_("Version of the labelling obligation users accept; change it when its wording changes."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -245,6 +245,13 @@ class Output(models.Model):
     produce_id = models.CharField(_("ProduceID"), max_length=64, unique=True)
     media = models.CharField(_("media"), max_length=8, choices=Media.choices)
     file = models.FileField(_("file"), upload_to="outputs/", max_length=255)
+    file_unlabelled = models.FileField(
+        _("file without the visible label"),
+        upload_to="outputs/",
+        max_length=255,
+        blank=True,
+        help_text=_("Kept only for users who accepted the labelling obligation; still carries the implicit label."),
+    )
     text = models.TextField(_("text"), blank=True)
     sha256 = models.CharField(_("SHA-256 of the delivered file"), max_length=64)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -279,6 +286,13 @@ class UserSettings(models.Model):
         default=False,
         help_text=_("Whether the user agreed that their prompts and parameters may help improve the nets."),
     )
+    labelling_obligation_version = models.CharField(
+        _("labelling obligation accepted (version)"),
+        max_length=50,
+        blank=True,
+        help_text=_("The version of the labelling obligation the user accepted; empty if never."),
+    )
+    labelling_obligation_accepted_at = models.DateTimeField(_("labelling obligation accepted at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

@@ -302,6 +302,75 @@ class Deliverable:
     content: bytes
     text: str
     extension: str
+    # The same output without the visible label (implicit label kept), for users allowed it.
+    content_unlabelled: bytes | None = None
+
+
+class UnlabelledRefused(Exception):
+    """This user may not have this output without its visible label; ``message`` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def unlabelled_delivery_version(*, user: Any, service: Any) -> str | None:
+    """The labelling obligation version under which ``user`` may receive outputs of ``service`` without
+    the visible label, or None: the service must offer it and the user must have accepted its current
+    version (Labeling Measures Art 9)."""
+    from generation.models import UserSettings
+
+    if service is None or not service.unlabelled_delivery:
+        return None
+    accepted = UserSettings.objects.filter(user=user).values_list("labelling_obligation_version", flat=True).first()
+    return accepted if accepted and accepted == service.labelling_obligation_version else None
+
+
+def service_offering_unlabelled() -> Any:
+    """The service whose nets serve now, if it offers content without the visible label."""
+    checkpoint = (
+        Checkpoint.objects.filter(is_active=True, model_record__isnull=False)
+        .select_related("model_record__service")
+        .order_by("pk")
+        .first()
+    )
+    service = checkpoint.model_record.service if checkpoint and checkpoint.model_record else None
+    return service if service is not None and service.unlabelled_delivery else None
+
+
+@transaction.atomic
+def labelling_obligation_set(*, user: Any, service: Any, accepted: bool) -> None:
+    """Record that ``user`` accepted (or withdrew from) the labelling obligation of ``service``."""
+    from generation.models import UserSettings
+
+    UserSettings.objects.update_or_create(
+        user=user,
+        defaults={
+            "labelling_obligation_version": service.labelling_obligation_version if accepted else "",
+            "labelling_obligation_accepted_at": timezone.now() if accepted else None,
+        },
+    )
+
+
+def output_unlabelled_open(*, user: Any, output: Output) -> tuple[Any, str]:
+    """Open the stored file of ``output`` without its visible label, with the obligation version in force.
+
+    Raises UnlabelledRefused when the output has no such file or the user may not have it now.
+    """
+    record = output.job.checkpoint.model_record if output.job.checkpoint else None
+    version = unlabelled_delivery_version(user=user, service=record.service if record else None)
+    if version is None:
+        raise UnlabelledRefused(
+            _(
+                "Content without the visible label is available only if the service offers it and you have "
+                "accepted the labelling obligation in your account settings."
+            )
+        )
+    if not output.file_unlabelled:
+        raise UnlabelledRefused(
+            _("This output was made before you accepted the labelling obligation, so it exists only with its label.")
+        )
+    return output.file_unlabelled.open("rb"), version
 
 
 def _claim(job_id: int, worker: str) -> Job | None:
@@ -406,19 +475,28 @@ def producer_code_for(checkpoint: Checkpoint) -> str:
     return producer_code_build(uscc=record.service.provider.uscc, service_type="1", model_code=record.code)
 
 
-def _deliverable(item: Any, *, produce_id: str, producer: str) -> Deliverable:
+def _deliverable(item: Any, *, produce_id: str, producer: str, unlabelled: bool = False) -> Deliverable:
     """Turn one sample into the labelled file delivered to the user.
 
     Both labels are written and read back here (``label_*`` raise if the label does not read
-    back), so a job whose output cannot be labelled fails instead of delivering it.
+    back), so a job whose output cannot be labelled fails instead of delivering it. With
+    ``unlabelled`` a second file without the visible label (implicit label kept) is made too.
     """
     from generation.labels import label_image, label_text, text_body
 
     if isinstance(item, str):
         markdown = label_text(item, produce_id=produce_id, producer=producer)
-        return Deliverable(media=Output.Media.TEXT, content=markdown.encode(), text=text_body(markdown), extension="md")
+        plain = label_text(item, produce_id=produce_id, producer=producer, explicit=False) if unlabelled else None
+        return Deliverable(
+            media=Output.Media.TEXT,
+            content=markdown.encode(),
+            text=text_body(markdown),
+            extension="md",
+            content_unlabelled=plain.encode() if plain is not None else None,
+        )
     png = label_image(item, produce_id=produce_id, producer=producer)
-    return Deliverable(media=Output.Media.IMAGE, content=png, text="", extension="png")
+    plain_png = label_image(item, produce_id=produce_id, producer=producer, explicit=False) if unlabelled else None
+    return Deliverable(media=Output.Media.IMAGE, content=png, text="", extension="png", content_unlabelled=plain_png)
 
 
 def _output_moderation(job: Job, samples: list[Any]) -> dict[str, Any] | None:
@@ -466,13 +544,15 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
     try:
         assert job.checkpoint is not None  # set at submission
         producer = producer_code_for(job.checkpoint)
+        record = job.checkpoint.model_record
+        unlabelled = unlabelled_delivery_version(user=job.user, service=record.service if record else None) is not None
         loaded = net_load(job.checkpoint)
         samples = _sample(job, loaded.net)
         if len(samples) != output_count(job.kind, job.params):
             raise RuntimeError(f"the net returned {len(samples)} items, expected {output_count(job.kind, job.params)}")
         output_verdict = _output_moderation(job, samples)
         deliverables = [
-            _deliverable(item, produce_id=produce_id_for(job, index), producer=producer)
+            _deliverable(item, produce_id=produce_id_for(job, index), producer=producer, unlabelled=unlabelled)
             for index, item in enumerate(samples)
         ]
     except OutputBlocked as blocked:
@@ -486,13 +566,18 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
         return job
 
     # Files are named by ProduceID, so a retry overwrites rather than adds.
-    stored: list[tuple[int, Deliverable, str, str]] = []
-    for index, item in enumerate(deliverables):
-        produce_id = produce_id_for(job, index)
-        name = f"outputs/{job.public_id.hex}/{produce_id}.{item.extension}"
+    def save(name: str, content: bytes) -> str:
         if default_storage.exists(name):
             default_storage.delete(name)
-        stored.append((index, item, produce_id, default_storage.save(name, ContentFile(item.content))))
+        return default_storage.save(name, ContentFile(content))
+
+    stored: list[tuple[int, Deliverable, str, str, str]] = []
+    for index, item in enumerate(deliverables):
+        produce_id = produce_id_for(job, index)
+        base = f"outputs/{job.public_id.hex}/{produce_id}"
+        name = save(f"{base}.{item.extension}", item.content)
+        plain = save(f"{base}.unlabelled.{item.extension}", item.content_unlabelled) if item.content_unlabelled else ""
+        stored.append((index, item, produce_id, name, plain))
 
     with transaction.atomic():
         current = (
@@ -512,10 +597,11 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
                     produce_id=produce_id,
                     media=item.media,
                     file=name,
+                    file_unlabelled=plain,
                     text=item.text,
                     sha256=hashlib.sha256(item.content).hexdigest(),
                 )
-                for index, item, produce_id, name in stored
+                for index, item, produce_id, name, plain in stored
             ]
         )
         current.status = Job.Status.SUCCEEDED
@@ -524,7 +610,7 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
             current.moderation = {**current.moderation, "output": output_verdict}
         current.save(update_fields=["status", "finished_at", "moderation"])
         # One record per output, so that an output's ProduceID leads to its own record.
-        for output, (_index, item, _produce_id, _name) in zip(outputs, stored, strict=True):
+        for output, (_index, item, _produce_id, _name, _plain) in zip(outputs, stored, strict=True):
             audit.generation_event(
                 event_type="generation.succeeded",
                 actor=current.user,

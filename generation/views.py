@@ -42,7 +42,12 @@ from generation.api.services import (
     user_settings_get,
     user_settings_update,
 )
-from generation.api.views import JobSubmitThrottle, output_downloaded, output_file_response
+from generation.api.views import (
+    JobSubmitThrottle,
+    output_downloaded,
+    output_file_response,
+    output_unlabelled_response,
+)
 from generation.forms import (
     GENERATION_FORMS,
     HistoryDeleteForm,
@@ -53,7 +58,14 @@ from generation.forms import (
 )
 from generation.models import Job, NetKind, Output
 from generation.params import limits
-from generation.services import JobUnavailable, job_cancel
+from generation.services import (
+    JobUnavailable,
+    UnlabelledRefused,
+    job_cancel,
+    labelling_obligation_set,
+    service_offering_unlabelled,
+    unlabelled_delivery_version,
+)
 
 HISTORY_PAGE_SIZE = 10
 # htmx stops polling when a response has this status (and still shows its content).
@@ -139,6 +151,7 @@ password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
 def account(request: HttpRequest) -> HttpResponse:
     """Settings: consent to training use of inputs, deleting one's history, the API token."""
     current = user_settings_get(user=request.user)
+    labelling_service = service_offering_unlabelled()
     settings_form = UserSettingsForm(initial={"inputs_for_training": current.inputs_for_training})
     delete_form = HistoryDeleteForm()
     token_key = None
@@ -166,6 +179,16 @@ def account(request: HttpRequest) -> HttpResponse:
                 }
             messages.success(request, text)
             return redirect("account")
+    elif action == "labelling" and labelling_service is not None:
+        accepted = request.POST.get("accept") == "1"
+        labelling_obligation_set(user=request.user, service=labelling_service, accepted=accepted)
+        messages.success(
+            request,
+            _("Saved: you accepted the labelling obligation.")
+            if accepted
+            else _("Saved: outputs will come with the visible label only."),
+        )
+        return redirect("account")
     elif action == "token":
         Token.objects.filter(user=request.user).delete()
         token_key = Token.objects.create(user=request.user).key
@@ -178,6 +201,9 @@ def account(request: HttpRequest) -> HttpResponse:
             "delete_form": delete_form,
             "token_key": token_key,
             "has_token": Token.objects.filter(user=request.user).exists(),
+            "labelling_service": labelling_service,
+            "labelling_accepted": labelling_service is not None
+            and unlabelled_delivery_version(user=request.user, service=labelling_service) is not None,
             "quota": quota_state(user=request.user),
         },
     )
@@ -315,6 +341,12 @@ def _own_output(request: HttpRequest, produce_id: str) -> Output:
 def output_file(request: HttpRequest, produce_id: str) -> HttpResponseBase:
     """The stored, labelled file of an output: shown inline, or downloaded with ``?download=1``."""
     output = _own_output(request, produce_id)
+    if request.GET.get("visible_label") == "0":
+        try:
+            return output_unlabelled_response(request=request, output=output)
+        except UnlabelledRefused as exc:
+            messages.error(request, exc.message)
+            return redirect("job", public_id=output.job.public_id)
     download = request.GET.get("download") == "1"
     response = output_file_response(output, as_attachment=download)
     if download:

@@ -22,6 +22,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -44,7 +45,7 @@ from generation.api.services import (
 )
 from generation.models import Job, NetKind, Output
 from generation.params import limits
-from generation.services import job_cancel
+from generation.services import UnlabelledRefused, job_cancel, output_unlabelled_open
 
 IDEMPOTENCY_KEY_MAX = 128
 ERROR_RESPONSE = inline_serializer(
@@ -298,15 +299,36 @@ def output_file_response(output: Output, *, as_attachment: bool) -> FileResponse
     return response
 
 
-def output_downloaded(*, request: Any, output: Output) -> None:
+def output_downloaded(*, request: Any, output: Output, agreement_version: str | None = None) -> None:
+    """Log a download; one without the visible label also records the obligation version accepted."""
+    payload: dict[str, Any] = {"output_id": output.produce_id, "labelled": agreement_version is None}
+    if agreement_version is not None:
+        payload["agreement_version"] = agreement_version
+        payload["purpose"] = "labelling obligation accepted by the user"
     audit.generation_event(
         event_type="generation.output_downloaded",
         actor=request.user,
         request=request,
         subject=output,
         produce_id=output.produce_id,
-        payload={"output_id": output.produce_id, "labelled": True},
+        payload=payload,
     )
+
+
+def output_unlabelled_response(*, request: Any, output: Output) -> FileResponse:
+    """The output without its visible label, logged; raises UnlabelledRefused when not allowed."""
+    handle, version = output_unlabelled_open(user=request.user, output=output)
+    extension = output.file_unlabelled.name.rsplit(".", 1)[-1]
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"ai-generated-{output.produce_id}.{extension}",
+        content_type=output_media_type(output),
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    output_downloaded(request=request, output=output, agreement_version=version)
+    return response
 
 
 class FileRenderer(BaseRenderer):
@@ -352,6 +374,11 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
 
     @extend_schema(
         summary="Download the labelled file of an output.",
+        description=(
+            "With `visible_label=0` the file comes without the visible label (the implicit label stays), "
+            "only if the service offers it and the caller accepted the labelling obligation; the download is logged."
+        ),
+        parameters=[OpenApiParameter("visible_label", OpenApiTypes.STR, enum=["0", "1"], required=False)],
         responses={
             (200, "image/png"): OpenApiTypes.BINARY,
             (200, "text/markdown"): OpenApiTypes.STR,
@@ -361,6 +388,11 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, FileRenderer])
     def download(self, request: Request, produce_id: str | None = None) -> FileResponse:
         output = self.get_object()
+        if request.query_params.get("visible_label") == "0":
+            try:
+                return output_unlabelled_response(request=request, output=output)
+            except UnlabelledRefused as exc:
+                raise PermissionDenied(exc.message) from exc
         response = output_file_response(output, as_attachment=True)
         output_downloaded(request=request, output=output)
         return response
