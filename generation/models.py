@@ -292,7 +292,9 @@ class UserSettings(models.Model):
         blank=True,
         help_text=_("The version of the labelling obligation the user accepted; empty if never."),
     )
-    labelling_obligation_accepted_at = models.DateTimeField(_("labelling obligation accepted at"), null=True, blank=True)
+    labelling_obligation_accepted_at = models.DateTimeField(
+        _("labelling obligation accepted at"), null=True, blank=True
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from audit.models import LogEntry
+from genai_platform.roles import Role
 from generation import services
 from generation.labels import verify_file
-from genai_platform.roles import Role
 from tests.generation.factories import checkpoint_tiny, service_serving
 
 pytestmark = pytest.mark.django_db
