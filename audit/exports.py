@@ -203,14 +203,22 @@ def _text_chunks(
         yield buffer.getvalue().encode("utf-8")
 
 
+# Control characters XML cannot hold, and text that already looks like such an escape.
+_XLSX_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4})|[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def xlsx_escape(text: str) -> str:
+    """The spreadsheet format's own escape (``_xHHHH_``), which Excel and the verifier decode."""
+    return _XLSX_ESCAPE.sub(lambda m: f"_x{ord(m.group(0)):04X}_", text)
+
+
 def _xlsx_safe(sheet: Any, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    # Characters XML cannot hold are shown as U+FFFD; cells hold at most 32,767 characters.
-    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)[:32767]
+    # A cell holds at most 32,767 characters (longer text no longer matches its record hash).
+    value = xlsx_escape(value)[:32767]
     if value.startswith("="):
         # Text, never a formula: a logged value must not run in the auditor's spreadsheet.
         cell = WriteOnlyCell(sheet, value=value)
@@ -249,8 +257,8 @@ def _batches(
 
 
 def _copy_applies(export: Export) -> bool:
-    """PostgreSQL writes CSV exports without content itself (COPY), much faster than rows through Python."""
-    return connection.vendor == "postgresql" and export.format == "csv" and not export.include_content
+    """PostgreSQL writes CSV and JSONL exports without content itself (COPY), much faster than Python."""
+    return connection.vendor == "postgresql" and export.format in ("csv", "jsonl") and not export.include_content
 
 
 _SQL_NAME = re.compile(r"^[a-z_.]+$")
@@ -311,20 +319,31 @@ def _pseudonymised_select() -> str:
         *(f"t.{name}" for name in PSEUDONYMISED_COLUMNS[7:16]),
         payload,
     ]
-    return ", ".join(columns)
+    return ", ".join(
+        f'{expression} AS "{name}"' for expression, name in zip(columns, PSEUDONYMISED_COLUMNS, strict=True)
+    )
 
 
-def _copy_csv(filters: LogFilters, out: _HashingWriter, result: ExportResult, *, pseudonymise: bool) -> None:
-    """Same columns and CSV rules as the Python writer (an empty text is written "", no value as nothing).
+def _full_select() -> str:
+    return ", ".join(f't.{source} AS "{name}"' for source, name in zip(_DB_COLUMNS, FULL_COLUMNS, strict=True))
 
-    The count and the sequence range come from the same snapshot as the rows.
+
+def _copy_export(
+    filters: LogFilters, out: _HashingWriter, result: ExportResult, *, fmt: str, pseudonymise: bool
+) -> None:
+    """Same columns and rules as the Python writer, written by PostgreSQL.
+
+    CSV: an empty text is written "", no value as nothing, as csv.reader reads them back. JSONL:
+    one ``row_to_json`` object per line, with the keys and JSON types of the Python writer. The
+    count and the sequence range come from the same snapshot as the rows.
     """
     qs = with_canonical_time(filters.queryset()).order_by("seq").values_list(*_DB_COLUMNS)
     sql, params = qs.query.sql_with_params()
-    header = io.StringIO()
     columns = PSEUDONYMISED_COLUMNS if pseudonymise else FULL_COLUMNS
-    csv.writer(header, lineterminator="\n").writerow(columns)
-    out.write(header.getvalue().encode())
+    if fmt == "csv":
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerow(columns)
+        out.write(header.getvalue().encode())
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
         if outermost:  # must be the transaction's first statement
@@ -332,10 +351,19 @@ def _copy_csv(filters: LogFilters, out: _HashingWriter, result: ExportResult, *,
         query = cursor.mogrify(sql, params).decode()
         cursor.execute(f"SELECT count(*), min(seq), max(seq) FROM ({query}) AS rows")  # noqa: S608
         result.rows, result.first_seq, result.last_seq = cursor.fetchone()
-        if pseudonymise:
-            # Sent as it is (no parameter formatting): the inner query is already rendered.
-            query = f"SELECT {_pseudonymised_select()} FROM ({query}) AS t ORDER BY t.seq"  # noqa: S608
-        cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", out)
+        # Sent as it is (no parameter formatting): the inner query is already rendered.
+        select = _pseudonymised_select() if pseudonymise else _full_select()
+        query = f"SELECT {select} FROM ({query}) AS t ORDER BY t.seq"  # noqa: S608
+        if fmt == "csv":
+            cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", out)
+        else:
+            # JSON text escapes every control character, so with these two as delimiter and quote
+            # each object goes out exactly as PostgreSQL wrote it, one per line.
+            cursor.cursor.copy_expert(
+                f"COPY (SELECT row_to_json(r)::text FROM ({query}) AS r) TO STDOUT "  # noqa: S608
+                "WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')",
+                out,
+            )
 
 
 def manifest_build(
@@ -439,7 +467,7 @@ def export_write_file(*, export: Export, path: Path, progress: Callable[[int], N
     if _copy_applies(export):
         with path.open("wb") as raw:
             out = _HashingWriter(raw)
-            _copy_csv(filters, out, result, pseudonymise=export.pseudonymise)
+            _copy_export(filters, out, result, fmt=export.format, pseudonymise=export.pseudonymise)
         result.sha256, result.size = out.sha.hexdigest(), out.size
     elif export.format == "xlsx":
         _xlsx_write(columns, batches, path, result)

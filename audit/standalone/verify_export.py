@@ -33,6 +33,7 @@ import binascii
 import csv
 import hashlib
 import json
+import re
 import sys
 import xml.etree.ElementTree as ET
 import zipfile
@@ -165,6 +166,12 @@ def _rows_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_XLSX_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _xlsx_text(text: str) -> str:
+    """Undo the spreadsheet escape ``_xHHHH_`` (control characters, and a literal ``_x`` as ``_x005F_``)."""
+    return _XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 def _column_index(ref: str) -> int:
@@ -195,13 +202,13 @@ def _rows_xlsx(path: Path) -> Iterator[dict[str, Any]]:
                     kind = cell.get("t")
                     index = _column_index(cell.get("r", ""))
                     if kind == "inlineStr":
-                        values[index] = "".join(t.text or "" for t in cell.iter(_NS + "t"))
+                        values[index] = _xlsx_text("".join(t.text or "" for t in cell.iter(_NS + "t")))
                     else:
                         v = cell.find(_NS + "v")
                         if v is None:
                             continue
                         if kind == "s":
-                            values[index] = shared[int(v.text or 0)]
+                            values[index] = _xlsx_text(shared[int(v.text or 0)])
                         elif kind in ("str", "b"):
                             values[index] = v.text or ""
                         else:

@@ -50,6 +50,13 @@ def logged(user_with_role):
             payload={"reason": "x", "job_id": str(i)} if i % 3 == 0 else {"job_id": str(i)},
         )
     services.auth_event(event_type="auth.login_failed", payload={"username": "alice"})
+    services.label_event(  # text that CSV, JSON and spreadsheets each treat specially
+        event_type="label.verified",
+        actor_username='q"uote\\back,comma\nline\ttab\x01ctl 中文 \u2028',
+        user_agent="=1+2",
+        subject=("generation.output", "7", "  spaced  "),
+        payload={"valid": False, "reason": 'say "no"\\\n'},
+    )
     services.seals_make(block_size=4)
     services.generation_event(event_type="generation.requested", actor=alice, payload={"job_id": "unsealed"})
     return start
@@ -274,19 +281,35 @@ def test_xlsx_keeps_formulas_as_text_and_binary_content_as_base64(tmp_path, user
     assert verify_export.verify(path, manifest_path, services.public_key_b64()).ok
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 @pytest.mark.parametrize("pseudonymise", [True, False])
-def test_file_export_and_streamed_export_give_the_same_rows(tmp_path, logged, pseudonymise):
+def test_file_export_and_streamed_export_give_the_same_rows(tmp_path, logged, pseudonymise, fmt):
     # On PostgreSQL the file is written by COPY (pseudonyms computed in SQL), the stream by Python.
-    path, _, manifest = _export(tmp_path, "csv", pseudonymise=pseudonymise, seq_from=str(logged))
-    export = export_create(user=None, fmt="csv", filters=LogFilters(seq_from=str(logged)), pseudonymise=pseudonymise)
-    streamed = b"".join(export_stream(export=export)).decode()
-    from_file = list(verify_export.READERS["csv"](path))
-    reader = csv.reader(io.StringIO(streamed))
-    header = next(reader)
-    from_stream = [verify_export._typed(header, values) for values in reader][: len(from_file)]
+    path, manifest_path, manifest = _export(tmp_path, fmt, pseudonymise=pseudonymise, seq_from=str(logged))
+    export = export_create(user=None, fmt=fmt, filters=LogFilters(seq_from=str(logged)), pseudonymise=pseudonymise)
+    streamed = tmp_path / f"streamed.{fmt}"
+    streamed.write_bytes(b"".join(export_stream(export=export)))
+    from_file = list(verify_export.READERS[fmt](path))
+    from_stream = list(verify_export.READERS[fmt](streamed))[: len(from_file)]
     assert len(from_file) == manifest["row_count"] and len(from_stream) == len(from_file)
     for a, b in zip(from_file, from_stream, strict=True):
         assert json.loads(a.pop("payload")) == json.loads(b.pop("payload"))
         assert a == b
+    assert verify_export.verify(path, manifest_path, services.public_key_b64()).ok
     if pseudonymise:
         assert b"alice" not in path.read_bytes()
+
+
+def test_xlsx_escape_round_trips_through_the_verifier():
+    import random
+
+    from audit.exports import xlsx_escape
+
+    rng = random.Random(7)
+    alphabet = ["_", "x", "X", "0", "4", "1", "F", "5", "a", "\x01", "\x1f", "中"]
+    samples = ["_x0041_", "_x005F_x0041_", "a\x01b", "_x1F5a\x01"]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16))) for _ in range(5000)]
+    for text in samples:
+        escaped = xlsx_escape(text)
+        assert not any(ord(c) < 0x20 and c not in "\t\n\r" for c in escaped)
+        assert verify_export._xlsx_text(escaped) == text
