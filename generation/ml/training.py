@@ -297,8 +297,9 @@ class _LmTrainer:
                 break
             starts = torch.randint(0, len(self.windows), (self.config.batch_size,), generator=self.generator)
             batch = self.windows[starts]
-            logits = self.net(batch[:, :-1])
-            loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.autocast_bf16):
+                logits = self.net(batch[:, :-1])
+            loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
             for group in self.optimizer.param_groups:
                 group["lr"] = self.learning_rate(clock)
             self.optimizer.zero_grad(set_to_none=True)

@@ -22,7 +22,7 @@ class LmConfig(ConfigMixin):
     block_size: int = 128
     n_layer: int = 4
     n_head: int = 4
-    n_embd: int = 192
+    n_embd: int = 128
     dropout: float = 0.0
     # Training.
     min_count: int = 2
@@ -32,6 +32,8 @@ class LmConfig(ConfigMixin):
     warmup_steps: int = 100
     weight_decay: float = 0.1
     grad_clip: float = 1.0
+    # Train the forward pass in bfloat16 (autocast). About 1.3x faster on CPUs with AVX512-BF16; slower without.
+    autocast_bf16: bool = False
     steps_per_epoch: int = 500
     epochs: int = 10
     # Characters of the held-out text scored each epoch (None: all of it).

@@ -143,3 +143,12 @@ def test_cpu_clock_budget(digits: DigitData) -> None:
     assert result.stopped_by == "minutes" and result.hyperparameters["budget_clock"] == "cpu"
     with pytest.raises(ValueError, match="budget clock"):
         train("vae", seed=0, epochs=1, data=digits, budget_clock="sundial")  # type: ignore[arg-type]
+
+
+def test_lm_trains_with_bfloat16_autocast(tiny_corpus: TextCorpus) -> None:
+    config = LmConfig.tiny().to_dict() | {"steps_per_epoch": 40, "autocast_bf16": True}
+    result = train("lm", seed=3, epochs=2, config=config, data=tiny_corpus)
+    last = result.epochs[-1].metrics
+    assert math.isfinite(last["nats_per_char"]) and last["nats_per_char"] < last["unigram_nats_per_char"]
+    loaded = checkpoint_loads(result.checkpoint, expected_sha256=result.checkpoint_sha256)
+    assert all(t.dtype == torch.float32 for t in loaded.net.state_dict().values() if t.is_floating_point())
