@@ -41,6 +41,22 @@ def _migration_data(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
+def audit_log(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The audit records written since the test started.
+
+    The log's tables are append-only and outlive Django's flush between transactional tests, so a
+    test looks only at records past the sequence number in force when it began.
+    """
+    request.getfixturevalue("db")
+    from django.db.models import Max
+
+    from audit.models import LogEntry
+
+    start = LogEntry.objects.aggregate(m=Max("seq"))["m"] or 0
+    return LogEntry.objects.filter(seq__gt=start)
+
+
+@pytest.fixture
 def embedded_env(tmp_path: Path) -> dict[str, str]:
     """Environment for a subprocess running the platform on its embedded default in ``tmp_path``."""
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES and not k.startswith("DJANGO_")}

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from audit.models import LogEntry
 from filing.safety.selectors import safety_config
 from filing.safety.services import keyword_create, safety_threshold_set
 from genai_platform.roles import Role
@@ -41,7 +40,7 @@ def _good(user):
     return services.job_submit(user=user, kind="lm", params={"prompt": "春风"})
 
 
-def test_suspended_after_the_configured_refusals_in_a_row(user):
+def test_suspended_after_the_configured_refusals_in_a_row(user, audit_log):
     in_a_row = safety_config().suspension_consecutive_refusals
     for _ in range(in_a_row - 1):
         assert _bad(user).status == Job.Status.REFUSED
@@ -51,7 +50,7 @@ def test_suspended_after_the_configured_refusals_in_a_row(user):
 
     suspension = Suspension.objects.get(user=user)
     assert suspension.rule == Suspension.Rule.CONSECUTIVE and suspension.violations == in_a_row
-    assert LogEntry.objects.filter(event_type="user.suspended", subject_id=str(user.pk)).count() == 1
+    assert audit_log.filter(event_type="user.suspended", subject_id=str(user.pk)).count() == 1
     with pytest.raises(services.JobUnavailable) as excinfo:
         _good(user)
     assert excinfo.value.code == "user_suspended"
@@ -83,7 +82,7 @@ def test_suspended_after_the_configured_refusals_in_one_day(user):
     assert suspension.rule == Suspension.Rule.DAILY and suspension.violations == per_day
 
 
-def test_operator_lifts_a_suspension_in_the_admin(user, client_for):
+def test_operator_lifts_a_suspension_in_the_admin(user, client_for, audit_log):
     for _ in range(safety_config().suspension_consecutive_refusals):
         _bad(user)
     suspension = Suspension.objects.get()
@@ -95,5 +94,5 @@ def test_operator_lifts_a_suspension_in_the_admin(user, client_for):
     assert response.status_code == 302
     suspension.refresh_from_db()
     assert not suspension.is_active and suspension.lifted_by == "operator"
-    assert LogEntry.objects.filter(event_type="user.reinstated").count() == 1
+    assert audit_log.filter(event_type="user.reinstated").count() == 1
     assert _good(user).status == Job.Status.QUEUED

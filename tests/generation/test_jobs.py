@@ -206,30 +206,27 @@ def test_cancel_only_while_queued(user, serving):
     assert services.job_cancel(job=job) is False
 
 
-def test_each_step_of_a_job_is_an_audit_event(user, serving):
+def test_each_step_of_a_job_is_an_audit_event(user, serving, audit_log):
     import hashlib
-
-    from audit.models import LogEntry
 
     job = services.job_submit(user=user, kind="lm", params={"prompt": "春风", "length": 10})
     services.job_run(job_id=job.pk, worker="w")
 
-    requested = LogEntry.objects.get(event_type="generation.requested")
+    requested = audit_log.get(event_type="generation.requested")
     assert requested.actor_username == "maker"
     assert requested.input_sha256 == hashlib.sha256("春风".encode()).hexdigest()
     assert requested.checkpoint_sha256 == serving["lm"].sha256
     output = job.outputs.get()
-    succeeded = LogEntry.objects.get(event_type="generation.succeeded")
+    succeeded = audit_log.get(event_type="generation.succeeded")
     assert succeeded.produce_id == output.produce_id
     assert succeeded.output_sha256 == output.sha256
 
 
-def test_a_refused_request_is_logged_even_though_no_job_is_stored(user):
-    from audit.models import LogEntry
+def test_a_refused_request_is_logged_even_though_no_job_is_stored(user, audit_log):
 
     with pytest.raises(services.JobUnavailable):
         services.job_submit(user=user, kind="vae", params={"count": 1})
 
-    refused = LogEntry.objects.get(event_type="generation.refused")
+    refused = audit_log.get(event_type="generation.refused")
     assert refused.decision == "refused"
     assert not Job.objects.exists()

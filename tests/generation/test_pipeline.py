@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.core.files.storage import default_storage
 
-from audit.models import LogEntry
 from filing.models import ModelRecord, Service
 from filing.safety.services import keyword_create
 from generation import services
@@ -36,14 +35,14 @@ def serving():
     return {kind: checkpoint_tiny(kind) for kind in ("gan", "vae", "lm")}
 
 
-def test_a_model_record_not_approved_does_not_serve(user, serving):
+def test_a_model_record_not_approved_does_not_serve(user, serving, audit_log):
     model_record_for("gan", approval=ModelRecord.Approval.PENDING)
 
     with pytest.raises(services.JobUnavailable) as excinfo:
         services.job_submit(user=user, kind="gan", params={"digit": 1})
 
     assert excinfo.value.code == "model_not_approved"
-    assert LogEntry.objects.filter(event_type="generation.refused").count() == 1
+    assert audit_log.filter(event_type="generation.refused").count() == 1
 
 
 def test_a_service_neither_filed_nor_testing_does_not_serve(user, serving):
@@ -63,7 +62,9 @@ def test_a_filed_service_serves_without_internal_testing(user, serving):
     assert job.status == Job.Status.QUEUED
 
 
-def test_a_blocked_prompt_is_stored_as_refused_and_never_queued(user, serving, django_capture_on_commit_callbacks):
+def test_a_blocked_prompt_is_stored_as_refused_and_never_queued(
+    user, serving, django_capture_on_commit_callbacks, audit_log
+):
     keyword_create(keyword="禁词", risk_code="A.1.1", action="block", actor="test")
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -73,11 +74,11 @@ def test_a_blocked_prompt_is_stored_as_refused_and_never_queued(user, serving, d
     assert job.risk_codes == ["A.1.1"]
     assert "禁词" not in job.reason and job.reason
     assert callbacks == []
-    event = LogEntry.objects.get(event_type="generation.refused")
+    event = audit_log.get(event_type="generation.refused")
     assert event.risk_codes == "A.1.1" and event.keyword_library_version
 
 
-def test_blocked_output_text_is_withheld(user, serving):
+def test_blocked_output_text_is_withheld(user, serving, audit_log):
     # Every character the tiny net can produce is blocked, so whatever it writes is withheld.
     for ch in "春风花月夜山水云天人":
         keyword_create(keyword=ch, risk_code="A.2.1", action="block", actor="test")
@@ -88,7 +89,7 @@ def test_blocked_output_text_is_withheld(user, serving):
     assert job is not None and job.status == Job.Status.REFUSED
     assert not job.outputs.exists()
     assert job.moderation["output"]["decision"] == "block"
-    assert LogEntry.objects.filter(event_type="generation.output_blocked", decision="blocked").count() == 1
+    assert audit_log.filter(event_type="generation.output_blocked", decision="blocked").count() == 1
 
 
 @pytest.mark.parametrize(
@@ -100,7 +101,7 @@ def test_blocked_output_text_is_withheld(user, serving):
         ("lm", {"prompt": "月", "length": 15}),
     ],
 )
-def test_every_output_kind_carries_both_labels_and_traces_to_its_record(user, serving, kind, params):
+def test_every_output_kind_carries_both_labels_and_traces_to_its_record(user, serving, kind, params, audit_log):
     job = services.job_submit(user=user, kind=kind, params=params)
     job = services.job_run(job_id=job.pk)
 
@@ -116,5 +117,5 @@ def test_every_output_kind_carries_both_labels_and_traces_to_its_record(user, se
             assert "本内容由人工智能生成" in output.text
         else:
             assert data[:8] == b"\x89PNG\r\n\x1a\n"
-        record = LogEntry.objects.get(event_type="generation.succeeded", produce_id=result.produce_id)
+        record = audit_log.get(event_type="generation.succeeded", produce_id=result.produce_id)
         assert record.output_sha256 == output.sha256

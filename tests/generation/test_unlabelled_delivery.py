@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from audit.models import LogEntry
 from genai_platform.roles import Role
 from generation import services
 from generation.labels import verify_file
@@ -41,7 +40,7 @@ def _job(user, kind="gan"):
     return services.job_run(job_id=job.pk)
 
 
-def test_an_accepting_user_downloads_without_the_visible_label_and_the_download_is_logged(service, enduser):
+def test_an_accepting_user_downloads_without_the_visible_label_and_the_download_is_logged(service, enduser, audit_log):
     services.labelling_obligation_set(user=enduser, service=service, accepted=True)
     output = _job(enduser).outputs.get()
     assert output.file_unlabelled
@@ -62,7 +61,7 @@ def test_an_accepting_user_downloads_without_the_visible_label_and_the_download_
     differing = np.argwhere(labelled != unlabelled)
     assert differing.size, "the visible label should be the only difference"
     assert differing[:, 0].min() > labelled.shape[0] // 2 and differing[:, 1].min() > labelled.shape[1] // 2
-    event = LogEntry.objects.get(event_type="generation.output_downloaded")
+    event = audit_log.get(event_type="generation.output_downloaded")
     payload = json.loads(event.payload)
     assert payload["labelled"] is False and payload["agreement_version"] == "2026-1"
     assert event.actor_username == "reader" and event.produce_id == output.produce_id
@@ -79,7 +78,7 @@ def test_text_without_the_notice_keeps_its_implicit_label(service, enduser):
     assert verify_file(plain, filename="x.md").genuine
 
 
-def test_without_acceptance_there_is_no_unlabelled_file_and_the_api_refuses(service, enduser, client):
+def test_without_acceptance_there_is_no_unlabelled_file_and_the_api_refuses(service, enduser, client, audit_log):
     output = _job(enduser).outputs.get()
     client.force_login(enduser)
 
@@ -88,7 +87,7 @@ def test_without_acceptance_there_is_no_unlabelled_file_and_the_api_refuses(serv
     assert not output.file_unlabelled
     assert response.status_code == 403
     assert "labelling obligation" in response.json()["error"]["message"] or response.json()["error"]["message"]
-    assert not LogEntry.objects.filter(event_type="generation.output_downloaded").exists()
+    assert not audit_log.filter(event_type="generation.output_downloaded").exists()
 
 
 def test_a_new_obligation_version_needs_a_new_acceptance(service, enduser):
