@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from audit.integrity import RECORD_FIELDS
 from audit.models import LogEntry, Seal
 
 
@@ -13,30 +14,8 @@ class LogEntrySerializer(serializers.ModelSerializer[LogEntry]):
 
     class Meta:
         model = LogEntry
-        fields = (
-            "seq",
-            "created_at",
-            "actor_id",
-            "actor_username",
-            "source_ip",
-            "source_port",
-            "user_agent",
-            "event_type",
-            "subject_kind",
-            "subject_id",
-            "subject_repr",
-            "filing_number",
-            "model_record",
-            "checkpoint_sha256",
-            "keyword_library_version",
-            "decision",
-            "risk_codes",
-            "produce_id",
-            "input_sha256",
-            "output_sha256",
-            "payload",
-            "record_hash",
-        )
+        # The columns the record hash covers, framed by the sequence number and the hash itself.
+        fields = ("seq", *RECORD_FIELDS, "record_hash")
 
     def get_payload(self, entry: LogEntry) -> dict[str, Any]:
         return entry.payload_data
