@@ -318,7 +318,7 @@ def output_downloaded(*, request: Any, output: Output, agreement_version: str | 
 def output_unlabelled_response(*, request: Any, output: Output) -> FileResponse:
     """The output without its visible label, logged; raises UnlabelledRefused when not allowed."""
     handle, version = output_unlabelled_open(user=request.user, output=output)
-    extension = output.file_unlabelled.name.rsplit(".", 1)[-1]
+    extension = (output.file_unlabelled.name or "").rsplit(".", 1)[-1]
     response = FileResponse(
         handle,
         as_attachment=True,
