@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from genai_platform.queues import Queue
 
-
-@shared_task(name="audit.seal", queue=Queue.DEFAULT.value, soft_time_limit=240, time_limit=300)
+@shared_task(name="audit.seal", soft_time_limit=240, time_limit=300)
 def seal_task() -> int:
     """Seal every record not yet sealed (scheduled every AUDIT_SEAL_INTERVAL_SECONDS)."""
     from audit.services import seals_make
@@ -15,7 +13,7 @@ def seal_task() -> int:
     return len(seals_make())
 
 
-@shared_task(name="audit.verify", queue=Queue.DEFAULT.value, soft_time_limit=3000, time_limit=3600)
+@shared_task(name="audit.verify", soft_time_limit=3000, time_limit=3600)
 def verify_task() -> bool:
     """Verify the whole log and record the result (shown in the auditors' integrity banner)."""
     from audit.verification import verification_record
@@ -23,7 +21,7 @@ def verify_task() -> bool:
     return verification_record().ok
 
 
-@shared_task(name="audit.purge", queue=Queue.DEFAULT.value, soft_time_limit=3000, time_limit=3600)
+@shared_task(name="audit.purge", soft_time_limit=3000, time_limit=3600)
 def purge_task() -> dict[str, int]:
     """Delete expired content and expired sealed blocks, except what legal holds keep."""
     from audit.services import retention_purge
@@ -31,7 +29,7 @@ def purge_task() -> dict[str, int]:
     return retention_purge()
 
 
-@shared_task(name="audit.export_run", queue=Queue.EXPORTS.value, soft_time_limit=3000, time_limit=3600)
+@shared_task(name="audit.export_run", soft_time_limit=3000, time_limit=3600)
 def export_run_task(export_id: str) -> None:
     from audit.exports import export_run
 

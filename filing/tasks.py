@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from genai_platform.queues import Queue
 
-
-@shared_task(name="filing.export_package", queue=Queue.EXPORTS.value, soft_time_limit=1700, time_limit=1800)
+@shared_task(name="filing.export_package", soft_time_limit=1700, time_limit=1800)
 def package_export_task(export_id: int) -> None:
     """Build the filing package of one export row (routed to the exports queue)."""
     from filing.exports import filing_export_run

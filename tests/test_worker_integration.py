@@ -45,3 +45,21 @@ def test_broker_in_use_matches_the_environment():
 
     expected = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "filesystem://"
     assert settings.CELERY_BROKER_URL == expected
+
+
+@pytest.mark.parametrize(
+    ("task", "queue"),
+    [
+        ("generation.job_run", "inference"),
+        ("generation.training_run", "training"),
+        ("generation.assessment_run", "training"),
+        ("generation.jobs_sweep", "default"),
+        ("audit.seal", "default"),
+        ("audit.export_run", "exports"),
+        ("filing.export_package", "exports"),
+    ],
+)
+def test_each_task_goes_to_its_queue(task, queue):
+    from genai_platform.celery import app
+
+    assert app.amqp.router.route({}, task)["queue"].name == queue
