@@ -150,10 +150,12 @@ class Command(BaseCommand):
 
     def _stop_all(self) -> None:
         self.stdout.write("Stopping…")
+        # SIGTERM to each child itself, not its group: a Celery worker stops its own pool processes
+        # (a warm shutdown); signalling them directly leaves the worker waiting for them.
         for child in self.children.values():
             if child.poll() is None:
                 try:
-                    os.killpg(child.pid, signal.SIGTERM)
+                    os.kill(child.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + _GRACE_SECONDS
