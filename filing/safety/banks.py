@@ -28,7 +28,7 @@ from filing.safety.bank_models import (
     TestQuestion,
     question_key,
 )
-from filing.safety.keyword_io import ImportFileError, RiskIndex, RowError, table_read
+from filing.safety.keyword_io import RiskIndex, RowError, columns_locate, table_read
 from filing.safety.models import Origin, Risk, match_key
 from filing.safety.selectors import RiskCoverage, SafetyConfig, safety_config
 
@@ -158,16 +158,9 @@ def _serial(label: str) -> int | None:
 
 def bank_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) -> BankImportReport:
     """Check every row; the report lists each bad row and, when there are none, the questions to import."""
-    if not rows:
-        raise ImportFileError(_("The file is empty."))
-    header = [HEADER_ALIASES.get(cell.lower(), cell) for cell in rows[0]]
-    missing = [column for column in REQUIRED_COLUMNS if column not in header]
-    if missing:
-        raise ImportFileError(
-            _("The first row must name the columns %(wanted)s; missing: %(missing)s.")
-            % {"wanted": ", ".join(BANK_COLUMNS), "missing": ", ".join(missing)}
-        )
-    position = {column: header.index(column) for column in NONREFUSE_EXPORT_COLUMNS if column in header}
+    position = columns_locate(
+        rows, aliases=HEADER_ALIASES, required=REQUIRED_COLUMNS, named=BANK_COLUMNS, known=NONREFUSE_EXPORT_COLUMNS
+    )
     report = BankImportReport()
     index = RiskIndex()
     seen_keys: dict[str, int] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -190,19 +190,37 @@ class RiskIndex:
         return self.risks.get((category_code, self._fold(label)))
 
 
-def keywords_parse(rows: list[list[str]]) -> ImportReport:
-    """Check every row; the report lists each bad row and, when there are none, the entries to import."""
-    report = ImportReport()
+def columns_locate(
+    rows: list[list[str]],
+    *,
+    aliases: dict[str, str],
+    required: Sequence[str],
+    named: Sequence[str],
+    known: Sequence[str],
+) -> dict[str, int]:
+    """Where each known column stands in the header row (English names allowed through ``aliases``).
+
+    Raises ImportFileError for an empty file or a header that lacks a required column, naming the
+    columns ``named`` as the ones the file should have.
+    """
     if not rows:
         raise ImportFileError(_("The file is empty."))
-    header = [HEADER_ALIASES.get(cell.lower(), cell) for cell in rows[0]]
-    missing = [column for column in ATTACHMENT_COLUMNS if column not in header]
+    header = [aliases.get(cell.lower(), cell) for cell in rows[0]]
+    missing = [column for column in required if column not in header]
     if missing:
         raise ImportFileError(
             _("The first row must name the columns %(wanted)s; missing: %(missing)s.")
-            % {"wanted": ", ".join(ATTACHMENT_COLUMNS), "missing": ", ".join(missing)}
+            % {"wanted": ", ".join(named), "missing": ", ".join(missing)}
         )
-    position = {column: header.index(column) for column in FULL_COLUMNS if column in header}
+    return {column: header.index(column) for column in known if column in header}
+
+
+def keywords_parse(rows: list[list[str]]) -> ImportReport:
+    """Check every row; the report lists each bad row and, when there are none, the entries to import."""
+    report = ImportReport()
+    position = columns_locate(
+        rows, aliases=HEADER_ALIASES, required=ATTACHMENT_COLUMNS, named=ATTACHMENT_COLUMNS, known=FULL_COLUMNS
+    )
     index = RiskIndex()
     seen: dict[str, int] = {}
 
