@@ -229,6 +229,12 @@ _CATALOGUE: tuple[EventType, ...] = (
         },
     ),
     EventType(
+        "audit.number_void",
+        "Written by the sealer on PostgreSQL for a sequence number whose transaction rolled back, so that "
+        "the sealed chain has no gaps. Its subject id is the number.",
+        {"reason": _key("string", "Why the number has no record: rolled_back.")},
+    ),
+    EventType(
         "audit.verified",
         "The whole log (or a range) was verified.",
         {

@@ -101,10 +101,11 @@ class LogEntry(models.Model):
 
 
 class SequenceCounter(models.Model):
-    """The single row holding the last sequence number given out.
+    """SQLite only: the single row holding the last sequence number given out.
 
-    A writer increments it and inserts its record in the same transaction, so the row lock orders
-    writers and a rolled-back record gives its number back: the sequence has no gaps.
+    A writer increments it and inserts its record in the same transaction, so a rolled-back record
+    gives its number back. PostgreSQL uses the sequence ``audit_logentry_seq`` instead (see
+    ``audit.services``); read the last number given out with ``services.numbers_given_out()``.
     """
 
     id = models.SmallIntegerField(primary_key=True)

@@ -2,11 +2,14 @@
 
 Other apps call ``event_record`` (or the family writer for their events, which checks the family
 and then calls it). Every call appends one record in the caller's transaction: if the caller
-rolls back, the record and its sequence number go too, so the sequence stays gap-free.
+rolls back, the record goes too.
 
-Writers are ordered by the row lock on the sequence counter, held until the transaction commits.
-Record the event as the last step of a transaction so that other writers wait as little as
-possible.
+Sequence numbers: on PostgreSQL they come from a sequence, so that concurrent writers commit (and
+flush) together; a number taken by a transaction that rolls back is sealed later as an
+``audit.number_void`` record, once no transaction that could hold it is still running, so the
+sealed chain has no gaps. On SQLite, which serialises writers anyway, a counter row bumped in the
+writer's transaction gives a rolled-back number back. Record the event as the last step of a
+transaction, so that the sealer seldom waits for it.
 
 Example::
 
@@ -35,6 +38,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -74,17 +78,28 @@ _INSERT_COLUMNS = ("seq", *integrity.RECORD_FIELDS, "record_hash")
 _INSERT_SQL = "INSERT INTO audit_logentry ({}) VALUES ({})".format(  # noqa: S608
     ", ".join(_INSERT_COLUMNS), ", ".join(["%s"] * len(_INSERT_COLUMNS))
 )
+# SQLite: the counter row, bumped in the writer's transaction.
 _NEXT_SEQ_SQL = "UPDATE audit_sequence SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq"
-_CASTS = {"created_at": "::timestamptz", "source_port": "::integer"}
-# PostgreSQL: counter and record in one statement, one round trip.
+# PostgreSQL: one round trip of two statements. The first gives the transaction its id before the
+# second takes a number, so that a sealer which sees a number given out can wait for every
+# transaction that may still hold it (``_numbers_settled``).
+_COLUMN_LIST = ", ".join(_INSERT_COLUMNS)
 _APPEND_SQL_POSTGRESQL = (
-    "WITH next AS ({}) INSERT INTO audit_logentry ({}) SELECT next.last_seq, {} FROM next RETURNING seq"
+    "SELECT pg_current_xact_id(); INSERT INTO audit_logentry ("  # noqa: S608 (constant column names)
+    + _COLUMN_LIST
+    + ") VALUES (nextval('audit_logentry_seq'), "
+    + ", ".join(["%s"] * (len(_INSERT_COLUMNS) - 1))
+    + ") RETURNING seq"
 )
-_APPEND_SQL_POSTGRESQL = _APPEND_SQL_POSTGRESQL.format(
-    _NEXT_SEQ_SQL,
-    ", ".join(_INSERT_COLUMNS),
-    ", ".join("%s" + _CASTS.get(name, "") for name in _INSERT_COLUMNS[1:]),
+# The sealer's record of a number whose transaction rolled back.
+_VOID_SQL_POSTGRESQL = "INSERT INTO audit_logentry ({}) VALUES ({}) ON CONFLICT (seq) DO NOTHING".format(  # noqa: S608
+    ", ".join(_INSERT_COLUMNS), ", ".join(["%s"] * len(_INSERT_COLUMNS))
 )
+_GIVEN_OUT_SQL = {
+    "postgresql": "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM audit_logentry_seq",
+    "sqlite": "SELECT last_seq FROM audit_sequence WHERE id = 1",
+}
+VOID_EVENT_TYPE = "audit.number_void"
 
 _MAX_LENGTHS = {
     "actor_id": 64,
@@ -274,7 +289,8 @@ def event_record(
     return _entry_append(row, contents)
 
 
-def _entry_append(row: dict[str, Any], contents: list[Content]) -> LogEntry:
+def _entry_params(row: dict[str, Any]) -> tuple[list[Any], str]:
+    """The insert parameters after ``seq`` and the record hash; sets ``row["created_at"]``."""
     # The hash does not cover the sequence number, so the record is complete before it gets one.
     row["created_at"] = created_at = timezone.now()
     canonical = [row[name] for name in integrity.RECORD_FIELDS]
@@ -282,20 +298,45 @@ def _entry_append(row: dict[str, Any], contents: list[Content]) -> LogEntry:
     row_hash = integrity.record_hash(canonical)
     params = [*(row[name] for name in integrity.RECORD_FIELDS), row_hash]
     params[0] = connection.ops.adapt_datetimefield_value(created_at)
+    return params, row_hash
+
+
+def _entry_append(row: dict[str, Any], contents: list[Content]) -> LogEntry:
+    params, row_hash = _entry_params(row)
+    if connection.vendor == "postgresql" and not contents and connection.get_autocommit():
+        # Outside a transaction the two statements run as one implicit transaction: one round trip,
+        # no BEGIN and COMMIT of their own.
+        with connection.cursor() as cursor:
+            cursor.execute(_APPEND_SQL_POSTGRESQL, params)
+            seq = cursor.fetchone()[0]
+        return LogEntry(seq=seq, record_hash=row_hash, **row)
     # Without a savepoint: if the insert fails the caller's transaction is rolled back anyway.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if contents:
             Content.objects.bulk_create(contents, ignore_conflicts=True)
-        # Bumping the counter takes its row lock until commit: the next writer gets the next number
-        # only after this record is committed, or gets this one again if it is rolled back.
         if connection.vendor == "postgresql":
-            cursor.execute(_APPEND_SQL_POSTGRESQL, params)  # one round trip
+            cursor.execute(_APPEND_SQL_POSTGRESQL, params)
             seq = cursor.fetchone()[0]
         else:
+            # Bumping the counter takes SQLite's write lock until commit: the next writer gets the
+            # next number only after this record is committed, or this one again after a rollback.
             cursor.execute(_NEXT_SEQ_SQL)
             seq = cursor.fetchone()[0]
             cursor.execute(_INSERT_SQL, [seq, *params])
     return LogEntry(seq=seq, record_hash=row_hash, **row)
+
+
+def numbers_given_out() -> int:
+    """The highest sequence number given out so far: committed, still in flight, or rolled back."""
+    with connection.cursor() as cursor:
+        cursor.execute(_GIVEN_OUT_SQL[connection.vendor])
+        return int(cursor.fetchone()[0])
+
+
+def numbers_gap_free() -> bool:
+    """Whether a number is only given out to a record that commits (SQLite); on PostgreSQL a rolled-back
+    writer leaves a hole until the sealer records its number as void."""
+    return connection.vendor != "postgresql"
 
 
 def _family_writer(family: str):  # type: ignore[no-untyped-def]
@@ -378,13 +419,80 @@ def _lock_sealing() -> None:
     # SQLite transactions here start IMMEDIATE and so already hold the write lock.
 
 
-def seals_make(*, block_size: int | None = None, max_blocks: int | None = None) -> list[Seal]:
+def _numbers_settled(cursor: Any, *, timeout: float) -> int | None:
+    """PostgreSQL: the highest number N such that every transaction that took a number <= N has ended.
+
+    Every writer has its transaction id before it takes a number (``_APPEND_SQL_POSTGRESQL``), so a
+    transaction holding a number <= the last one given out is either over or in the snapshot taken
+    after reading it; wait for those to end. ``None`` if they are still running after ``timeout``
+    seconds (a long transaction somewhere): then nothing is voided this time.
+    """
+    cursor.execute(_GIVEN_OUT_SQL["postgresql"])
+    given_out = int(cursor.fetchone()[0])
+    cursor.execute(
+        "SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x "
+        "WHERE x IS DISTINCT FROM pg_current_xact_id_if_assigned()"
+    )
+    running = [row[0] for row in cursor.fetchall()]
+    deadline = time.monotonic() + timeout
+    while running:
+        cursor.execute("SELECT x::text FROM unnest(%s::xid8[]) AS x WHERE pg_xact_status(x) = 'in progress'", [running])
+        running = [row[0] for row in cursor.fetchall()]
+        if not running:
+            break
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.005)
+    return given_out
+
+
+def _voids_record(cursor: Any, first: int, last: int) -> int:
+    """Seal-time records for the numbers of ``first..last`` that have no record (their writers rolled back)."""
+    cursor.execute("SELECT count(*) FROM audit_logentry WHERE seq BETWEEN %s AND %s", [first, last])
+    if cursor.fetchone()[0] == last - first + 1:
+        return 0
+    cursor.execute(
+        "SELECT g FROM generate_series(%s::bigint, %s::bigint) AS g "
+        "WHERE NOT EXISTS (SELECT 1 FROM audit_logentry AS e WHERE e.seq = g) ORDER BY g",
+        [first, last],
+    )
+    holes = [row[0] for row in cursor.fetchall()]
+    event_type_get(VOID_EVENT_TYPE)
+    for seq in holes:
+        row: dict[str, Any] = {name: "" for name in _TEXT_FIELDS}
+        row.update(
+            actor_username="system:audit-sealer",
+            subject_kind="audit.sequence",
+            subject_id=str(seq),
+            subject_repr=f"number {seq}",
+            source_port=None,
+            event_type=VOID_EVENT_TYPE,
+            decision="",
+            risk_codes="",
+            input_sha256="",
+            output_sha256="",
+            payload=integrity.payload_canonical({"reason": "rolled_back"}),
+        )
+        params, _hash = _entry_params(row)
+        cursor.execute(_VOID_SQL_POSTGRESQL, [seq, *params])
+    return len(holes)
+
+
+def seals_make(
+    *, block_size: int | None = None, max_blocks: int | None = None, settle_timeout: float | None = None
+) -> list[Seal]:
     """Seal every record not yet sealed, in blocks of at most ``block_size``; return the new seals.
+
+    On PostgreSQL only numbers whose transactions have all ended are sealed, and the numbers among
+    them that have no record (rolled back) are first recorded as ``audit.number_void``; a
+    transaction still running after ``settle_timeout`` seconds (``GENAI_AUDIT_SEAL_SETTLE_TIMEOUT``)
+    leaves the records from the first missing number on to the next run.
 
     The newest seal is also written to ``settings.AUDIT_ANCHOR_PATH`` after commit, so that a tail
     cut from the database (records and seals deleted) is detected against it.
     """
     size = block_size or settings.AUDIT_SEAL_BLOCK_SIZE
+    timeout = settings.AUDIT_SEAL_SETTLE_TIMEOUT_SECONDS if settle_timeout is None else settle_timeout
     key = signing_key()
     kid = integrity.key_id(integrity.public_key_raw(key))
     made: list[Seal] = []
@@ -394,15 +502,29 @@ def seals_make(*, block_size: int | None = None, max_blocks: int | None = None) 
         number = last.number if last else 0
         prev_hash = last.seal_hash if last else integrity.GENESIS_SEAL_HASH
         next_seq = (last.last_seq + 1) if last else 1
+        settled: int | None
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                settled = _numbers_settled(cursor, timeout=timeout)
+                if settled is not None and settled >= next_seq:
+                    _voids_record(cursor, next_seq, settled)
+            else:
+                # The write lock of this IMMEDIATE transaction: every number given out is committed.
+                cursor.execute(_GIVEN_OUT_SQL["sqlite"])
+                settled = int(cursor.fetchone()[0])
+        records = LogEntry.objects.filter(seq__gte=next_seq)
+        if settled is not None:
+            records = records.filter(seq__lte=settled)
         while max_blocks is None or len(made) < max_blocks:
-            rows = list(
-                LogEntry.objects.filter(seq__gte=next_seq).order_by("seq").values_list("seq", "record_hash")[:size]
-            )
-            if not rows:
-                break
+            rows = list(records.filter(seq__gte=next_seq).order_by("seq").values_list("seq", "record_hash")[:size])
             for offset, (seq, _hash) in enumerate(rows):
                 if seq != next_seq + offset:
+                    if settled is None:  # a number whose transaction may still be running: seal up to it
+                        rows = rows[:offset]
+                        break
                     raise SealError(f"cannot seal: record {next_seq + offset} is missing (next present is {seq})")
+            if not rows:
+                break
             hashes = [h for _seq, h in rows]
             number += 1
             digests = integrity.leaf_digests(hashes)

@@ -5,7 +5,9 @@ Reads records in sequence order, one sealed block at a time (constant memory), a
 - every seal: numbered without gaps, chained to the previous one, its hash and Ed25519 signature;
 - every record of a block: its hash recomputed from its columns, against the stored hash and
   against the digest the seal kept for its position; the block's Merkle root;
-- records after the last seal: contiguous up to the sequence counter;
+- records after the last seal: contiguous up to the last number given out (SQLite); on PostgreSQL
+  a missing number after the last seal may belong to a transaction still running or rolled back,
+  which the next seal records as void, so it is counted, not failed;
 - the newest seal kept outside the database (the anchor file): present in the database.
 
 A problem is reported with the first bad sequence number and one of the kinds below. Blocks
@@ -26,9 +28,16 @@ from django.db import connection
 from django.db.models import Max
 
 from audit import integrity
-from audit.models import LogEntry, Seal, SequenceCounter
+from audit.models import LogEntry, Seal
 from audit.selectors import canonical_time_sql
-from audit.services import anchor_read, audit_event, public_keys, purge_signature_valid
+from audit.services import (
+    anchor_read,
+    audit_event,
+    numbers_gap_free,
+    numbers_given_out,
+    public_keys,
+    purge_signature_valid,
+)
 
 CHANGED = "changed"
 DELETED = "deleted"
@@ -57,6 +66,9 @@ class VerifyResult:
     seals: int = 0
     purged_blocks: int = 0
     unsealed: int = 0
+    # PostgreSQL: numbers after the last seal without a record yet (in flight, or rolled back and
+    # to be recorded as void by the next seal).
+    unsettled: int = 0
     last_seal: int = 0
     last_seq: int = 0
     notes: list[str] = field(default_factory=list)
@@ -69,6 +81,11 @@ class VerifyResult:
             text += f" ({self.purged_blocks} purged blocks, seals only)"
         if self.unsealed:
             text += f"; {self.unsealed} records after seal {self.last_seal} are not sealed yet"
+        if self.unsettled:
+            text += (
+                f"; {self.unsettled} numbers after seal {self.last_seal} have no record yet "
+                "(in flight, or rolled back: the next seal records those as void)"
+            )
         return text
 
 
@@ -262,24 +279,32 @@ def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_an
     result.last_seal = prev.number if prev else 0
     sealed_to = prev.last_seq if prev else 0
 
-    # After the last seal: contiguous records up to the counter.
-    counter = SequenceCounter.objects.get(id=1).last_seq
+    # After the last seal: records up to the last number given out, without holes where numbers
+    # are only given to records that commit (SQLite).
+    counter = numbers_given_out()
+    gap_free = numbers_gap_free()
     expected = max(sealed_to + 1, lo)
     while pending is not None:
         seq = pending[0]
         if seq > counter:
             return fail(Problem(seq, INSERTED, f"beyond the last number given out ({counter})"))
         if seq != expected:
-            return fail(Problem(expected, DELETED, f"record {expected} is missing (next present is {seq})"))
+            if gap_free:
+                return fail(Problem(expected, DELETED, f"record {expected} is missing (next present is {seq})"))
+            result.unsettled += seq - expected
         if _computed(pending) != pending[-1]:
             return fail(Problem(seq, CHANGED, "its columns no longer match its stored record hash"))
         result.records += 1
         result.unsealed += 1
-        expected += 1
+        expected = seq + 1
         pending = next(rows, None)
     result.last_seq = expected - 1
     if hi is None and expected - 1 < counter:
-        return fail(Problem(expected, TAIL_CUT, f"records {expected}..{counter} were given numbers but are missing"))
+        if gap_free:
+            return fail(
+                Problem(expected, TAIL_CUT, f"records {expected}..{counter} were given numbers but are missing")
+            )
+        result.unsettled += counter - expected + 1
 
     if use_anchor:
         problem = _anchor_problem(prev, keys)

@@ -1,0 +1,113 @@
+"""Sequence numbers on PostgreSQL: a running transaction's number is waited for, a rolled-back one is sealed as void."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from audit import services
+from audit.models import LogEntry, Seal
+from audit.verification import log_verify
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="SQLite gives numbers only to records that commit, so none is void"
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def _settled_start() -> None:
+    """Seal what earlier tests left (their rolled-back numbers become void), so each test starts clean."""
+    services.seals_make()
+
+
+def _write(name: str) -> int:
+    return services.generation_event(
+        event_type="generation.requested", actor_username=name, payload={"job_id": name}
+    ).seq
+
+
+def test_a_rolled_back_number_is_sealed_as_void_and_the_chain_verifies():
+    before = _write("before")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        lost = _write("rolled-back")
+        raise RuntimeError("roll back")
+    after = _write("after")
+    assert (lost, after) == (before + 1, before + 2)
+    assert log_verify().unsettled == 1
+
+    services.seals_make()
+    void = LogEntry.objects.get(seq=lost)
+    assert void.event_type == services.VOID_EVENT_TYPE
+    assert (void.subject_id, json.loads(void.payload)) == (str(lost), {"reason": "rolled_back"})
+    assert void.actor_username == "system:audit-sealer"
+    assert not LogEntry.objects.filter(actor_username="rolled-back").exists()
+    result = log_verify()
+    assert result.ok and result.unsealed == 0 and result.unsettled == 0, result.summary()
+    assert Seal.objects.order_by("-number").first().last_seq == after
+
+
+def test_the_sealer_waits_for_a_running_transaction_and_never_voids_its_number():
+    first = _write("first")
+    holding, release, done = threading.Event(), threading.Event(), threading.Event()
+    taken: list[int] = []
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                taken.append(_write("in-flight"))
+                holding.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+            done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        later = _write("later")  # committed after the in-flight number was taken
+        # The in-flight transaction does not end within the timeout: nothing is voided, and only
+        # what comes before its number is sealed.
+        services.seals_make(settle_timeout=0.2)
+        assert not LogEntry.objects.filter(event_type=services.VOID_EVENT_TYPE, seq__gte=first).exists()
+        assert Seal.objects.order_by("-number").first().last_seq == first
+    finally:
+        release.set()
+        thread.join(30)
+    assert done.is_set()
+    services.seals_make()
+    in_flight = LogEntry.objects.get(seq=taken[0])
+    assert in_flight.actor_username == "in-flight"
+    assert Seal.objects.order_by("-number").first().last_seq == later
+    assert log_verify().ok
+
+
+def test_the_sealer_waits_until_a_running_writer_commits():
+    holding, committed = threading.Event(), threading.Event()
+    taken: list[int] = []
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                taken.append(_write("slow"))
+                holding.set()
+                threading.Event().wait(0.5)
+            committed.set()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert holding.wait(30)
+    services.seals_make(settle_timeout=10)  # waits for the writer instead of voiding its number
+    thread.join(30)
+    assert committed.is_set()
+    assert LogEntry.objects.get(seq=taken[0]).actor_username == "slow"
+    assert Seal.objects.order_by("-number").first().last_seq >= taken[0]
+    assert log_verify().ok
