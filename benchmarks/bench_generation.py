@@ -49,6 +49,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gan-minutes", type=float, default=_env_float("BENCH_GAN_MINUTES", 4.0))
     parser.add_argument("--vae-minutes", type=float, default=_env_float("BENCH_VAE_MINUTES", 1.0))
     parser.add_argument("--lm-minutes", type=float, default=_env_float("BENCH_LM_MINUTES", 30.0))
+    for kind in ("gan", "vae", "lm"):
+        parser.add_argument(
+            f"--{kind}-epochs",
+            type=int,
+            help=f"train the {kind} for this many epochs instead of its minutes: the same work however busy the "
+            "machine is (on a shared machine torch's threads also burn CPU time waiting for each other)",
+        )
     parser.add_argument("--threads", type=int, default=int(_env_float("BENCH_THREADS", 2)))
     parser.add_argument(
         "--clock",
@@ -86,7 +93,8 @@ def _obtain(kind: str, args: argparse.Namespace, data: DigitData | TextCorpus) -
         extra = loaded.extra
         print(f"[{kind}] loaded {path} (best epoch {extra.get('epoch')}, seed {extra.get('seed')})")
         return loaded
-    minutes = getattr(args, f"{kind}_minutes")
+    epochs = getattr(args, f"{kind}_epochs")
+    minutes = None if epochs else getattr(args, f"{kind}_minutes")
     config = json.loads(getattr(args, f"{kind}_config"))
 
     def progress(report: EpochReport) -> None:
@@ -98,16 +106,20 @@ def _obtain(kind: str, args: argparse.Namespace, data: DigitData | TextCorpus) -
         kind,  # type: ignore[arg-type]
         seed=args.seed,
         minutes=minutes,
+        epochs=epochs,
         config=config,
         data=data,
         on_epoch=progress,
         threads=args.threads,
         budget_clock=args.clock,
     )
+    budget = f"{epochs} epochs" if epochs else f"{minutes:g} min ({args.clock} clock)"
+    steps = result.hyperparameters.get("steps")
     print(
-        f"[{kind}] budget {minutes:g} min ({args.clock} clock) on {args.threads} thread(s), seed {args.seed}, "
+        f"[{kind}] budget {budget} on {args.threads} thread(s), seed {args.seed}, "
         f"config overrides {config}: "
-        f"{len(result.epochs)} epochs, {result.seconds:.0f} s training ({result.wall_seconds:.0f} s wall); "
+        f"{len(result.epochs)} epochs{f' ({steps} steps)' if steps else ''}, "
+        f"{result.seconds:.0f} s training ({result.wall_seconds:.0f} s wall); "
         f"best {result.metric_name} {result.best_metric:.3f} at epoch {result.best_epoch}"
     )
     if args.save_dir:
