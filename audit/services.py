@@ -512,11 +512,14 @@ def seals_make(
                 # The write lock of this IMMEDIATE transaction: every number given out is committed.
                 cursor.execute(_GIVEN_OUT_SQL["sqlite"])
                 settled = int(cursor.fetchone()[0])
-        records = LogEntry.objects.filter(seq__gte=next_seq)
-        if settled is not None:
-            records = records.filter(seq__lte=settled)
         while max_blocks is None or len(made) < max_blocks:
-            rows = list(records.filter(seq__gte=next_seq).order_by("seq").values_list("seq", "record_hash")[:size])
+            # A range of numbers rather than ORDER BY ... LIMIT: an index range scan whatever the statistics.
+            last_wanted = next_seq + size - 1 if settled is None else min(settled, next_seq + size - 1)
+            rows = list(
+                LogEntry.objects.filter(seq__range=(next_seq, last_wanted))
+                .order_by("seq")
+                .values_list("seq", "record_hash")
+            )
             for offset, (seq, _hash) in enumerate(rows):
                 if seq != next_seq + offset:
                     if settled is None:  # a number whose transaction may still be running: seal up to it
