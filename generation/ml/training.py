@@ -146,6 +146,7 @@ class _GanTrainer:
         self.eval_labels = torch.arange(config.eval_samples) % config.classes
         # Exponential moving average of the generator's weights: what is measured, sampled and saved.
         self.average = copy.deepcopy(self.net) if config.ema else None
+        self.average_steps = 0
 
     @property
     def sampler(self) -> ConditionalGan:
@@ -161,10 +162,27 @@ class _GanTrainer:
             return
         with torch.no_grad():
             live, slow = self.net.generator, self.average.generator
+            self.average_steps += 1
+            decay = self.config.ema
+            if self.config.ema_warmup:
+                decay = min(decay, self.average_steps / (9.0 + self.average_steps))
             for mine, theirs in zip(slow.parameters(), live.parameters(), strict=True):
-                mine.lerp_(theirs, 1.0 - self.config.ema)
+                mine.lerp_(theirs, 1.0 - decay)
             for slow_buffer, live_buffer in zip(slow.buffers(), live.buffers(), strict=True):
                 slow_buffer.copy_(live_buffer)
+
+    def _loss_d(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+        if self.config.loss == "hinge":
+            return F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
+        real_target = torch.full_like(d_real, 1.0 - self.config.label_smoothing)
+        return F.binary_cross_entropy_with_logits(d_real, real_target) + F.binary_cross_entropy_with_logits(
+            d_fake, torch.zeros_like(d_fake)
+        )
+
+    def _loss_g(self, d_out: torch.Tensor) -> torch.Tensor:
+        if self.config.loss == "hinge":
+            return -d_out.mean()
+        return F.binary_cross_entropy_with_logits(d_out, torch.ones_like(d_out))
 
     def train_epoch(self, epoch: int, clock: _Clock) -> tuple[dict[str, float], int]:
         self.net.train()
@@ -181,14 +199,12 @@ class _GanTrainer:
             fake = self.net.generator(z, labels)
             d_real = self.net.discriminator(real, labels)
             d_fake = self.net.discriminator(fake.detach(), labels)
-            loss_d = F.binary_cross_entropy_with_logits(
-                d_real, torch.ones_like(d_real)
-            ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            loss_d = self._loss_d(d_real, d_fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
             d_out = self.net.discriminator(fake, labels)
-            loss_g = F.binary_cross_entropy_with_logits(d_out, torch.ones_like(d_out))
+            loss_g = self._loss_g(d_out)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()

@@ -1,0 +1,68 @@
+"""The GAN's optional settings (loss, label smoothing, extra generator convolutions, spectral norm, dropout)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from generation.ml.checkpoints import checkpoint_dumps, checkpoint_loads, checkpoint_sha256
+from generation.ml.data import DigitData
+from generation.ml.nets.gan import ConditionalGan, GanConfig
+from generation.ml.training import train
+
+NEW_KEYS = ("ema_warmup", "loss", "label_smoothing", "g_convs", "spectral_norm", "d_dropout")
+OPTIONS = {"loss": "hinge", "g_convs": 1, "spectral_norm": True, "d_dropout": 0.2}
+
+
+def test_a_checkpoint_written_before_the_options_still_loads() -> None:
+    torch.manual_seed(0)
+    net = ConditionalGan(GanConfig.tiny().replace(g_convs=0)).eval()  # the net as it was before g_convs
+    old_config = {k: v for k, v in net.config.to_dict().items() if k not in NEW_KEYS}
+    blob = checkpoint_dumps(kind="gan", config=old_config, state=net.state_dict(), extra={})
+    loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
+    assert loaded.net.config.g_convs == 0 and not loaded.net.config.spectral_norm  # type: ignore[union-attr]
+    z, labels = torch.randn(3, 16), torch.tensor([1, 2, 3])
+    with torch.inference_mode():
+        assert torch.equal(loaded.net.generate(z, labels), net.generate(z, labels))  # type: ignore[operator]
+
+
+def test_partial_settings_take_todays_defaults() -> None:
+    assert GanConfig.from_dict({"epochs": 3, "g_width": 32}) == GanConfig(epochs=3, g_width=32)
+
+
+def test_options_change_the_net_and_round_trip() -> None:
+    torch.manual_seed(0)
+    config = GanConfig.tiny().replace(**OPTIONS)
+    net = ConditionalGan(config)
+    plain = ConditionalGan(GanConfig.tiny().replace(g_convs=0))
+    assert sum(p.numel() for p in net.generator.parameters()) > sum(p.numel() for p in plain.generator.parameters())
+    labels = torch.tensor([0, 1, 2, 9])
+    images = net.generate(torch.randn(4, config.latent_dim), labels)
+    assert images.shape == (4, 1, 8, 8) and net.discriminator(images, labels).shape == (4,)
+    net.eval()
+    blob = checkpoint_dumps(kind="gan", config=config.to_dict(), state=net.state_dict(), extra={})
+    loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
+    z = torch.randn(4, config.latent_dim)
+    with torch.inference_mode():
+        assert torch.equal(loaded.net.generate(z, labels), net.generate(z, labels))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "bad", [{"loss": "wasserstein"}, {"label_smoothing": 0.5}, {"g_convs": -1}, {"d_dropout": 1.0}]
+)
+def test_bad_options_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="GAN"):
+        GanConfig.tiny().replace(**bad)
+
+
+@pytest.mark.parametrize("options", [OPTIONS, {"label_smoothing": 0.1}])
+def test_options_train(options: dict[str, object], digits: DigitData, ml_cache: Path) -> None:
+    config = GanConfig.tiny().replace(**options).to_dict()
+    result = train("gan", seed=3, epochs=1, config=config, data=digits, cache_dir=ml_cache, threads=1)
+    assert all(math.isfinite(v) for v in result.epochs[0].losses.values())
+    assert math.isfinite(result.best_metric)
+    loaded = checkpoint_loads(result.checkpoint, expected_sha256=result.checkpoint_sha256)
+    assert loaded.config == config
