@@ -64,8 +64,8 @@ def test_threads_are_restored(digits: DigitData) -> None:
 
 def test_vae_trains_and_improves(digits: DigitData) -> None:
     result = train("vae", seed=2, epochs=4, config=VaeConfig.tiny().to_dict(), data=digits)
-    _check_best(result, "test_nats")
-    nats = [r.metrics["test_nats"] for r in result.epochs]
+    _check_best(result, "validation_nats")
+    nats = [r.metrics["validation_nats"] for r in result.epochs]
     assert nats[-1] < nats[0] and 0 < result.best_metric < 64 * math.log(2)
     assert result.epochs[0].sample_png is not None and result.epochs[0].sample_png.startswith(PNG)
 
