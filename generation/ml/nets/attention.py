@@ -36,7 +36,8 @@ class LmConfig(ConfigMixin):
     # set False on a CPU without bfloat16 instructions, where it is slower.
     autocast_bf16: bool = True
     steps_per_epoch: int = 500
-    # 10 x 500 steps of 32 x 128 characters: about 30 minutes on 2 cores.
+    # 10 x 500 steps of 32 x 128 characters: about 25 minutes on 2 idle cores (29.8 s per 100 steps), 38 on 1;
+    # 4.27 nats/char on the Song ci test text with the defaults (seed 0).
     epochs: int = 10
     # Characters of the held-out text scored each epoch (None: all of it).
     eval_chars: int | None = None
