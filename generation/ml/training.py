@@ -110,6 +110,13 @@ class _Clock:
             self.paused += self.measure() - self.paused_at
             self.paused_at = None
 
+    def progress(self, step: int, total_steps: int | None) -> float:
+        """How much of the budget is spent, from 0 to 1: of its steps (an epoch budget) or of its time."""
+        progress = step / total_steps if total_steps else 0.0
+        if self.budget:
+            progress = max(progress, self.elapsed() / self.budget)
+        return min(1.0, progress)
+
     def stop_now(self) -> bool:
         if self.reason:
             return True
@@ -129,7 +136,9 @@ def _png(images: list[np.ndarray], *, columns: int) -> bytes:
 
 
 class _GanTrainer:
-    def __init__(self, seed: int, config: GanConfig, data: DigitData, cache_dir: Path | None) -> None:
+    def __init__(
+        self, seed: int, config: GanConfig, data: DigitData, cache_dir: Path | None, epochs: int | None
+    ) -> None:
         if config.image_size != data.image_size:
             config = config.replace(image_size=data.image_size)
         self.config, self.data = config, data
@@ -143,6 +152,9 @@ class _GanTrainer:
         )
         self.x = data.train_x.to(torch.float32).div(127.5).sub(1.0).unsqueeze(1)
         self.y = data.train_y
+        full, rest = divmod(len(self.x), config.batch_size)
+        self.total_steps = epochs * (full + (rest >= 2)) if epochs else None
+        self.step = 0
         self.classifier = metrics.digit_classifier(data, cache_dir=cache_dir)
         # The best epoch is chosen by digit-FID against the training digits, the distribution the net learns;
         # the test digits stay unseen until the benchmark measures the chosen checkpoint.
@@ -175,6 +187,21 @@ class _GanTrainer:
             for slow_buffer, live_buffer in zip(slow.buffers(), live.buffers(), strict=True):
                 slow_buffer.copy_(live_buffer)
 
+    def _batches(self) -> list[torch.Tensor]:
+        """One epoch's batches in a fresh order (a last batch of one is dropped: batch norm needs two)."""
+        order = torch.randperm(len(self.x), generator=self.generator)
+        return [batch for batch in order.split(self.config.batch_size) if len(batch) >= 2]
+
+    def _set_learning_rates(self, clock: _Clock) -> None:
+        start = self.config.lr_decay_from
+        if start >= 1.0:
+            return
+        progress = clock.progress(self.step, self.total_steps)
+        scale = min(1.0, (1.0 - progress) / (1.0 - start))
+        for optimizer, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr * scale
+
     def _loss_d(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
         if self.config.loss == "hinge":
             return F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
@@ -192,12 +219,10 @@ class _GanTrainer:
         self.net.train()
         sums = {"d": 0.0, "g": 0.0}
         steps = 0
-        order = torch.randperm(len(self.x), generator=self.generator)
-        for batch in order.split(self.config.batch_size):
-            if len(batch) < 2:
-                continue
+        for batch in self._batches():
             if clock.stop_now():
                 break
+            self._set_learning_rates(clock)
             real, labels = self.x[batch], self.y[batch]
             z = torch.randn(len(batch), self.config.latent_dim, generator=self.generator)
             fake = self.net.generator(z, labels)
@@ -213,6 +238,7 @@ class _GanTrainer:
             loss_g.backward()
             self.opt_g.step()
             self._update_average()
+            self.step += 1
             sums["d"] += loss_d.item()
             sums["g"] += loss_g.item()
             steps += 1
@@ -305,12 +331,7 @@ class _LmTrainer:
         config = self.config
         if self.step < config.warmup_steps:
             return config.lr * (self.step + 1) / config.warmup_steps
-        progress = 0.0
-        if self.total_steps:
-            progress = self.step / self.total_steps
-        if clock.budget:
-            progress = max(progress, clock.elapsed() / clock.budget)
-        progress = min(1.0, progress)
+        progress = clock.progress(self.step, self.total_steps)
         low = config.lr * config.min_lr_fraction
         return low + 0.5 * (config.lr - low) * (1.0 + math.cos(math.pi * progress))
 
@@ -418,7 +439,7 @@ def _train(
         if kind == "gan":
             gan_config = GanConfig.from_dict(config_values)
             epochs = epochs if epochs is not None or minutes is not None else gan_config.epochs
-            trainer = _GanTrainer(seed, gan_config, digits, cache_dir)
+            trainer = _GanTrainer(seed, gan_config, digits, cache_dir, epochs)
         else:
             vae_config = VaeConfig.from_dict(config_values)
             epochs = epochs if epochs is not None or minutes is not None else vae_config.epochs

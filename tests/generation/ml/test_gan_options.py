@@ -1,4 +1,5 @@
-"""The GAN's optional settings (loss, label smoothing, extra generator convolutions, spectral norm, dropout)."""
+"""The GAN's optional settings (loss, label smoothing, extra generator convolutions, spectral norm, dropout,
+learning-rate decay)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import torch
 from generation.ml.checkpoints import checkpoint_dumps, checkpoint_loads, checkpoint_sha256
 from generation.ml.data import DigitData
 from generation.ml.nets.gan import ConditionalGan, GanConfig
-from generation.ml.training import train
+from generation.ml.training import _Clock, _GanTrainer, train
 
-NEW_KEYS = ("ema_warmup", "loss", "label_smoothing", "g_convs", "spectral_norm", "d_dropout")
+NEW_KEYS = ("ema_warmup", "loss", "label_smoothing", "g_convs", "spectral_norm", "d_dropout", "lr_decay_from")
 OPTIONS = {"loss": "hinge", "g_convs": 1, "spectral_norm": True, "d_dropout": 0.2}
 
 
@@ -51,14 +52,15 @@ def test_options_change_the_net_and_round_trip() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"loss": "wasserstein"}, {"label_smoothing": 0.5}, {"g_convs": -1}, {"d_dropout": 1.0}]
+    "bad",
+    [{"loss": "wasserstein"}, {"label_smoothing": 0.5}, {"g_convs": -1}, {"d_dropout": 1.0}, {"lr_decay_from": 1.5}],
 )
 def test_bad_options_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="GAN"):
         GanConfig.tiny().replace(**bad)
 
 
-@pytest.mark.parametrize("options", [OPTIONS, {"label_smoothing": 0.1}])
+@pytest.mark.parametrize("options", [OPTIONS, {"label_smoothing": 0.1}, {"lr_decay_from": 0.0}])
 def test_options_train(options: dict[str, object], digits: DigitData, ml_cache: Path) -> None:
     config = GanConfig.tiny().replace(**options).to_dict()
     result = train("gan", seed=3, epochs=1, config=config, data=digits, cache_dir=ml_cache, threads=1)
@@ -66,3 +68,20 @@ def test_options_train(options: dict[str, object], digits: DigitData, ml_cache: 
     assert math.isfinite(result.best_metric)
     loaded = checkpoint_loads(result.checkpoint, expected_sha256=result.checkpoint_sha256)
     assert loaded.config == config
+
+
+def test_learning_rates_fall_linearly_to_zero_after_the_decay_starts(digits: DigitData, ml_cache: Path) -> None:
+    config = GanConfig.tiny().replace(lr_decay_from=0.5, lr_g=1e-3, lr_d=4e-3)
+    trainer = _GanTrainer(0, config, digits, ml_cache, epochs=4)
+    assert trainer.total_steps is not None
+    clock = _Clock(None, None)
+
+    def rates_at(fraction: float) -> tuple[float, float]:
+        trainer.step = round(trainer.total_steps * fraction)  # type: ignore[operator]
+        trainer._set_learning_rates(clock)
+        return trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]
+
+    assert rates_at(0.25) == (1e-3, 4e-3)
+    assert rates_at(0.5) == (1e-3, 4e-3)
+    assert rates_at(0.75) == pytest.approx((5e-4, 2e-3), rel=0.05)
+    assert rates_at(1.0) == (0.0, 0.0)
