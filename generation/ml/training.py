@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
+from torch import nn
 
 from generation.ml import metrics
 from generation.ml.checkpoints import checkpoint_dumps, checkpoint_sha256
@@ -187,6 +188,28 @@ class _GanTrainer:
             for slow_buffer, live_buffer in zip(slow.buffers(), live.buffers(), strict=True):
                 slow_buffer.copy_(live_buffer)
 
+    def _refresh_average_statistics(self) -> None:
+        """Recompute the averaged generator's batch-norm statistics from its own activations.
+
+        The running statistics copied from the live generator describe the live weights, not their average.
+        """
+        if self.average is None or not self.config.ema_bn_batches:
+            return
+        generator = self.average.generator
+        norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in norms]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # a plain average over the batches below
+        draw = torch.Generator().manual_seed(EVAL_SEED + 1)
+        generator.train()
+        with torch.no_grad():
+            for _ in range(self.config.ema_bn_batches):
+                z = torch.randn(64, self.config.latent_dim, generator=draw)
+                generator(z, torch.randint(0, self.config.classes, (64,), generator=draw))
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+
     def _batches(self) -> list[torch.Tensor]:
         """One epoch's batches in a fresh order (a last batch of one is dropped: batch norm needs two)."""
         order = torch.randperm(len(self.x), generator=self.generator)
@@ -245,6 +268,7 @@ class _GanTrainer:
         return {k: v / max(steps, 1) for k, v in sums.items()}, steps
 
     def evaluate(self) -> tuple[dict[str, float], float]:
+        self._refresh_average_statistics()
         images = gan_sample_labels(self.sampler, self.eval_labels, seed=EVAL_SEED)
         features, predicted = metrics.classifier_features(self.classifier, images)
         fid = metrics.fid(features, self.reference_features)

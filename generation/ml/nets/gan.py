@@ -53,6 +53,9 @@ class GanConfig(ConfigMixin):
     spectral_norm: bool = False
     # Dropout before the discriminator's last hidden layer.
     d_dropout: float = 0.0
+    # Batches of 64 drawn to recompute the batch-norm statistics of the averaged generator before each
+    # measurement (0: it uses the live generator's running statistics).
+    ema_bn_batches: int = 0
     # Both learning rates fall linearly to zero over the budget from this fraction of it on (1.0: constant).
     lr_decay_from: float = 1.0
 
@@ -67,6 +70,8 @@ class GanConfig(ConfigMixin):
             raise ValueError(f"GAN g_convs must be 0 or more, got {self.g_convs!r}.")
         if not 0.0 <= self.d_dropout < 1.0:
             raise ValueError(f"GAN d_dropout must be from 0 to below 1, got {self.d_dropout!r}.")
+        if self.ema_bn_batches < 0:
+            raise ValueError(f"GAN ema_bn_batches must be 0 or more, got {self.ema_bn_batches!r}.")
         if not 0.0 <= self.lr_decay_from <= 1.0:
             raise ValueError(f"GAN lr_decay_from must be from 0 to 1, got {self.lr_decay_from!r}.")
 

@@ -1,5 +1,5 @@
 """The GAN's optional settings (loss, label smoothing, extra generator convolutions, spectral norm, dropout,
-learning-rate decay)."""
+learning-rate decay, batch-norm statistics of the averaged generator)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,18 @@ import torch
 from generation.ml.checkpoints import checkpoint_dumps, checkpoint_loads, checkpoint_sha256
 from generation.ml.data import DigitData
 from generation.ml.nets.gan import ConditionalGan, GanConfig
-from generation.ml.training import _Clock, _GanTrainer, train
+from generation.ml.training import EVAL_SEED, _Clock, _GanTrainer, train
 
-NEW_KEYS = ("ema_warmup", "loss", "label_smoothing", "g_convs", "spectral_norm", "d_dropout", "lr_decay_from")
+NEW_KEYS = (
+    "ema_warmup",
+    "loss",
+    "label_smoothing",
+    "g_convs",
+    "spectral_norm",
+    "d_dropout",
+    "lr_decay_from",
+    "ema_bn_batches",
+)
 OPTIONS = {"loss": "hinge", "g_convs": 1, "spectral_norm": True, "d_dropout": 0.2}
 
 
@@ -53,14 +62,21 @@ def test_options_change_the_net_and_round_trip() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"loss": "wasserstein"}, {"label_smoothing": 0.5}, {"g_convs": -1}, {"d_dropout": 1.0}, {"lr_decay_from": 1.5}],
+    [
+        {"loss": "wasserstein"},
+        {"label_smoothing": 0.5},
+        {"g_convs": -1},
+        {"d_dropout": 1.0},
+        {"lr_decay_from": 1.5},
+        {"ema_bn_batches": -1},
+    ],
 )
 def test_bad_options_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="GAN"):
         GanConfig.tiny().replace(**bad)
 
 
-@pytest.mark.parametrize("options", [OPTIONS, {"label_smoothing": 0.1}, {"lr_decay_from": 0.0}])
+@pytest.mark.parametrize("options", [OPTIONS, {"label_smoothing": 0.1}, {"lr_decay_from": 0.0}, {"ema_bn_batches": 2}])
 def test_options_train(options: dict[str, object], digits: DigitData, ml_cache: Path) -> None:
     config = GanConfig.tiny().replace(**options).to_dict()
     result = train("gan", seed=3, epochs=1, config=config, data=digits, cache_dir=ml_cache, threads=1)
@@ -85,3 +101,27 @@ def test_learning_rates_fall_linearly_to_zero_after_the_decay_starts(digits: Dig
     assert rates_at(0.5) == (1e-3, 4e-3)
     assert rates_at(0.75) == pytest.approx((5e-4, 2e-3), rel=0.05)
     assert rates_at(1.0) == (0.0, 0.0)
+
+
+def test_the_averaged_generator_gets_batch_norm_statistics_of_its_own(digits: DigitData, ml_cache: Path) -> None:
+    config = GanConfig.tiny().replace(ema_bn_batches=3)
+    trainer = _GanTrainer(0, config, digits, ml_cache, epochs=1)
+    trainer.train_epoch(1, _Clock(None, None))
+    assert trainer.average is not None
+    average = trainer.average.generator
+    live_mean = trainer.net.generator.project[1].running_mean.clone()
+    trainer.evaluate()
+    # What the first batch norm sees from the averaged weights, over the same draws as the refresh.
+    draw = torch.Generator().manual_seed(EVAL_SEED + 1)
+    inputs = []
+    for _ in range(3):
+        z = torch.randn(64, config.latent_dim, generator=draw)
+        labels = torch.randint(0, config.classes, (64,), generator=draw)
+        inputs.append(torch.cat([z, average.label(labels)], dim=1))
+    with torch.no_grad():
+        expected = average.project[0](torch.cat(inputs)).mean(dim=0)
+    norm = average.project[1]
+    assert torch.allclose(norm.running_mean, expected, atol=1e-5)
+    assert not torch.allclose(norm.running_mean, live_mean, atol=1e-5)
+    assert norm.momentum == trainer.net.generator.project[1].momentum  # restored after the refresh
+    assert torch.equal(trainer.export_state()["generator.project.1.running_mean"], norm.running_mean)
