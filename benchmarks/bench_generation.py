@@ -1,15 +1,17 @@
 """Quality and speed of the generation nets, each figure printed next to its baselines from the same run.
 
-Trains each net for a budget (or loads checkpoints written by an earlier run with --save), then
+Trains each net for a budget (or loads checkpoints written by an earlier run with --save-dir), then
 measures: digit-FID of the GAN against the floor (real train vs real test) and two baselines,
 conditional accuracy, nearest-train distance; the VAE's test −ELBO against an independent-pixel
 model; the LM's held-out nats per character against unigram and bigram models; sampling latency
 and the KV-cache speed-up.
 
-    python benchmarks/bench_generation.py --gan-minutes 5 --vae-minutes 2 --lm-minutes 30 --threads 2
+    python benchmarks/bench_generation.py                  # the GAN for its config's epochs, VAE 1 min, LM 30 min
+    python benchmarks/bench_generation.py --only gan --gan-epochs 60 --threads 1 --save-dir var/bench-checkpoints
     python benchmarks/bench_generation.py --load-dir var/bench-checkpoints     # measure saved checkpoints
 
-Budgets may also come from the environment: BENCH_GAN_MINUTES, BENCH_VAE_MINUTES, BENCH_LM_MINUTES,
+Budgets may also come from the environment: BENCH_GAN_MINUTES (unset: GanConfig.epochs), BENCH_VAE_MINUTES,
+BENCH_LM_MINUTES,
 BENCH_THREADS, BENCH_SEED, BENCH_CLOCK (cpu or wall).
 """
 
@@ -39,14 +41,15 @@ from generation.ml.sampling import gan_sample, gan_sample_labels, lm_sample, vae
 from generation.ml.training import EpochReport, train  # noqa: E402
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_float(name: str, default: float | None) -> float | None:
     value = os.environ.get(name)
     return float(value) if value else default
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gan-minutes", type=float, default=_env_float("BENCH_GAN_MINUTES", 4.0))
+    # No GAN budget in minutes by default: the GAN trains for its config's epochs (GanConfig.epochs).
+    parser.add_argument("--gan-minutes", type=float, default=_env_float("BENCH_GAN_MINUTES", None))
     parser.add_argument("--vae-minutes", type=float, default=_env_float("BENCH_VAE_MINUTES", 1.0))
     parser.add_argument("--lm-minutes", type=float, default=_env_float("BENCH_LM_MINUTES", 30.0))
     for kind in ("gan", "vae", "lm"):
@@ -56,14 +59,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
             help=f"train the {kind} for this many epochs instead of its minutes: the same work however busy the "
             "machine is (on a shared machine torch's threads also burn CPU time waiting for each other)",
         )
-    parser.add_argument("--threads", type=int, default=int(_env_float("BENCH_THREADS", 2)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS") or 2))
     parser.add_argument(
         "--clock",
         choices=("wall", "cpu"),
         default=os.environ.get("BENCH_CLOCK", "cpu"),
         help="count budgets in wall time or in CPU time per thread (default cpu: fair on a shared machine)",
     )
-    parser.add_argument("--seed", type=int, default=int(_env_float("BENCH_SEED", 0)))
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("BENCH_SEED") or 0))
     parser.add_argument("--only", default="gan,vae,lm", help="comma-separated subset of gan,vae,lm")
     parser.add_argument("--gan-config", default="{}", help="JSON overrides of GanConfig")
     parser.add_argument("--vae-config", default="{}", help="JSON overrides of VaeConfig")
@@ -113,7 +116,10 @@ def _obtain(kind: str, args: argparse.Namespace, data: DigitData | TextCorpus) -
         threads=args.threads,
         budget_clock=args.clock,
     )
-    budget = f"{epochs} epochs" if epochs else f"{minutes:g} min ({args.clock} clock)"
+    if epochs or not minutes:
+        budget = f"{result.hyperparameters['epochs']} epochs"
+    else:
+        budget = f"{minutes:g} min ({args.clock} clock)"
     steps = result.hyperparameters.get("steps")
     print(
         f"[{kind}] budget {budget} on {args.threads} thread(s), seed {args.seed}, "

@@ -38,9 +38,11 @@ class GanConfig(ConfigMixin):
     ema_warmup: bool = False
     # Images generated per epoch to measure the Fréchet distance.
     eval_samples: int = 4000
-    # Measured with g_convs 0: about 4 minutes on 2 cores, digit-FID falling slowly to about epoch 60
-    # (g_convs 1 costs about a quarter more per epoch).
-    epochs: int = 60
+    # 120 epochs of 63 steps: 43 CPU-minutes of training on 1 thread (a step of 64 costs 0.33 s on 1 thread,
+    # 0.19 s on 2), plus about 9 s to measure each epoch; an epoch takes about 22 s of wall time on 2 idle cores,
+    # so about 45 minutes. With the defaults below, test digit-FID 2.46 against a floor of 1.67 (1.47x),
+    # conditional accuracy 97.2% (seed 0); 60 epochs gave 3.04.
+    epochs: int = 120
     # Adversarial loss: "bce" (non-saturating) or "hinge".
     loss: str = "bce"
     # One-sided label smoothing: the target of real images under the "bce" loss is 1 - label_smoothing.
@@ -49,15 +51,19 @@ class GanConfig(ConfigMixin):
     # 1 rather than 0 took digit-FID from 20.1 to 8.4 for 4 CPU-minutes on 1 thread; 2 was worse (15.0).
     # Configs written before the setting existed read as 0 (see from_dict).
     g_convs: int = 1
-    # Spectral normalisation of the discriminator's layers (then without batch norm).
-    spectral_norm: bool = False
+    # Spectral normalisation of the discriminator's layers (then without batch norm): test digit-FID 4.0 after
+    # 60 epochs (1 thread, seed 0), 3.0 with lr_decay_from 0.5 as well. Configs written before it read as False.
+    spectral_norm: bool = True
     # Dropout before the discriminator's last hidden layer.
     d_dropout: float = 0.0
     # Batches of 64 drawn to recompute the batch-norm statistics of the averaged generator before each
-    # measurement (0: it uses the live generator's running statistics).
+    # measurement (0: it uses the live generator's running statistics, which describe the live weights, not
+    # their average). 50 gave the same test digit-FID at 60 epochs (3.01 against 3.04) but a smooth metric
+    # curve instead of one jumping by up to 2x between epochs; not yet measured over the default 120 epochs.
     ema_bn_batches: int = 0
     # Both learning rates fall linearly to zero over the budget from this fraction of it on (1.0: constant).
-    lr_decay_from: float = 1.0
+    # 0.5 took test digit-FID at 60 epochs from 4.0 to 3.0 (spectral norm, 1 thread, seed 0).
+    lr_decay_from: float = 0.5
 
     def __post_init__(self) -> None:
         if self.image_size % 4 or self.image_size < 8:
@@ -90,7 +96,14 @@ class GanConfig(ConfigMixin):
     @classmethod
     def tiny(cls) -> GanConfig:
         return cls(
-            image_size=8, latent_dim=16, label_dim=8, g_width=16, d_width=16, batch_size=32, eval_samples=200, epochs=2
+            image_size=8,
+            latent_dim=16,
+            label_dim=8,
+            g_width=16,
+            d_width=16,
+            batch_size=32,
+            eval_samples=200,
+            epochs=2,
         )
 
 
