@@ -11,8 +11,7 @@ and the KV-cache speed-up.
     python benchmarks/bench_generation.py --load-dir var/bench-checkpoints     # measure saved checkpoints
 
 Budgets may also come from the environment: BENCH_GAN_MINUTES (unset: GanConfig.epochs), BENCH_VAE_MINUTES,
-BENCH_LM_MINUTES,
-BENCH_THREADS, BENCH_SEED, BENCH_CLOCK (cpu or wall).
+BENCH_LM_MINUTES, BENCH_THREADS, BENCH_SEED, BENCH_CLOCK (cpu or wall).
 """
 
 from __future__ import annotations

@@ -154,7 +154,8 @@ class _GanTrainer:
         self.x = data.train_x.to(torch.float32).div(127.5).sub(1.0).unsqueeze(1)
         self.y = data.train_y
         full, rest = divmod(len(self.x), config.batch_size)
-        self.total_steps = epochs * (full + (rest >= 2)) if epochs else None
+        self.steps_per_epoch = full + (rest >= 2)  # a last batch of one is dropped: batch norm needs two
+        self.total_steps = epochs * self.steps_per_epoch if epochs else None
         self.step = 0
         self.classifier = metrics.digit_classifier(data, cache_dir=cache_dir)
         # The best epoch is chosen by digit-FID against the training digits, the distribution the net learns;
@@ -211,9 +212,9 @@ class _GanTrainer:
             norm.momentum = momentum
 
     def _batches(self) -> list[torch.Tensor]:
-        """One epoch's batches in a fresh order (a last batch of one is dropped: batch norm needs two)."""
+        """One epoch's batches in a fresh order."""
         order = torch.randperm(len(self.x), generator=self.generator)
-        return [batch for batch in order.split(self.config.batch_size) if len(batch) >= 2]
+        return list(order.split(self.config.batch_size)[: self.steps_per_epoch])
 
     def _set_learning_rates(self, clock: _Clock) -> None:
         start = self.config.lr_decay_from

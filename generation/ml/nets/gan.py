@@ -96,14 +96,7 @@ class GanConfig(ConfigMixin):
     @classmethod
     def tiny(cls) -> GanConfig:
         return cls(
-            image_size=8,
-            latent_dim=16,
-            label_dim=8,
-            g_width=16,
-            d_width=16,
-            batch_size=32,
-            eval_samples=200,
-            epochs=2,
+            image_size=8, latent_dim=16, label_dim=8, g_width=16, d_width=16, batch_size=32, eval_samples=200, epochs=2
         )
 
 
