@@ -36,6 +36,24 @@ def test_watch_page_and_state_for_operators_only(client_for):
     assert client_for(Role.END_USER).get(f"/ops/training/{run.pk}/").status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("kind", "language", "phrase"),
+    [
+        ("gan", "en", "against the <em>training</em> digits"),
+        ("gan", "zh-hans", "相对于<em>训练</em>数字"),
+        ("vae", "en", "a tenth of the training digits kept out of training"),
+        ("lm", "en", "measured on the held-out text"),
+    ],
+)
+def test_watch_page_says_what_its_quality_figure_is_measured_on(client_for, kind, language, phrase):
+    run = training_run_create(kind=kind, epochs=1, enqueue=False)
+
+    page = client_for(Role.OPERATOR).get(f"/ops/training/{run.pk}/", HTTP_ACCEPT_LANGUAGE=language)
+
+    assert page.status_code == 200
+    assert phrase in page.content.decode()
+
+
 def test_training_needs_a_budget():
     from django.core.exceptions import ValidationError
 
