@@ -23,11 +23,13 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -184,12 +186,18 @@ def job_submit(
     params: dict[str, Any],
     idempotency_key: str | None = None,
     request: Any = None,
+    admit: Callable[[], None] | None = None,
 ) -> Job:
     """Validate and store a generation job, and enqueue it once the transaction commits.
 
     Raises ValidationError for bad parameters and JobUnavailable when the service cannot take the
     job (the refusal is an audit event). With an ``idempotency_key`` a repeated call returns the
     job the first call created.
+
+    ``admit``, if given, runs inside the transaction that creates the job, with the user's row
+    locked, so that one user's submissions pass it one at a time (a per-user limit checked there
+    cannot be overrun by two requests racing). If it raises JobUnavailable nothing is stored, and
+    the caller writes the refusal's audit record.
     """
     if idempotency_key:
         existing = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
@@ -235,6 +243,7 @@ def job_submit(
         idempotency_key=idempotency_key,
         request=request,
         input_verdict=verdict,
+        admit=admit,
     )
 
 
@@ -249,7 +258,12 @@ def _job_create(
     idempotency_key: str | None,
     request: Any,
     input_verdict: Any = None,
+    admit: Callable[[], None] | None = None,
 ) -> Job:
+    if admit is not None:
+        # Held until this transaction ends (SQLite's IMMEDIATE transactions hold the write lock from the start).
+        get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
+        admit()
     job = Job(
         user=user,
         kind=kind,

@@ -2,8 +2,8 @@
 
 The daily quota of generation jobs is applied before ``job_submit``. A day is a calendar day in
 ``TIME_ZONE``. Jobs that delivered nothing (refused by moderation, cancelled before a worker started,
-failed) do not count. Two submissions racing at the last
-unit of quota may both pass; the quota bounds use, it is not a billing meter.
+failed) do not count. The check is repeated inside the transaction that stores the job, with the
+user's row locked, so two submissions racing for the last unit of quota cannot both pass.
 """
 
 from __future__ import annotations
@@ -79,20 +79,31 @@ def job_submit_within_quota(
         existing = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
         if existing:
             return existing
-    state = quota_state(user=user)
-    if state.exhausted:
-        reason = _(
-            "You have used all %(limit)d generations of today's quota. It renews at midnight; please come back then."
-        ) % {"limit": state.limit}
-        audit.generation_event(
-            event_type="generation.refused",
-            actor=user,
-            request=request,
-            decision="refused",
-            payload={"kind": kind, "reason": reason, "stage": "policy"},
+
+    def admit() -> None:
+        state = quota_state(user=user)
+        if state.exhausted:
+            reason = _(
+                "You have used all %(limit)d generations of today's quota. "
+                "It renews at midnight; please come back then."
+            ) % {"limit": state.limit}
+            raise JobUnavailable(reason, code="over_quota")
+
+    try:
+        admit()  # first without the lock, so a spent quota is refused before any moderation work
+        return job_submit(
+            user=user, kind=kind, params=params, idempotency_key=idempotency_key, request=request, admit=admit
         )
-        raise JobUnavailable(reason, code="over_quota")
-    return job_submit(user=user, kind=kind, params=params, idempotency_key=idempotency_key, request=request)
+    except JobUnavailable as refusal:
+        if refusal.code == "over_quota":
+            audit.generation_event(
+                event_type="generation.refused",
+                actor=user,
+                request=request,
+                decision="refused",
+                payload={"kind": kind, "reason": refusal.message, "stage": "policy"},
+            )
+        raise
 
 
 # ------------------------------------------------------------------------------
