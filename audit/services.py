@@ -425,13 +425,20 @@ def _numbers_settled(cursor: Any, *, timeout: float) -> int | None:
     Every writer has its transaction id before it takes a number (``_APPEND_SQL_POSTGRESQL``), so a
     transaction holding a number <= the last one given out is either over or in the snapshot taken
     after reading it; wait for those to end. ``None`` if they are still running after ``timeout``
-    seconds (a long transaction somewhere): then nothing is voided this time.
+    seconds (a long transaction in this database): then nothing is voided this time.
+
+    The snapshot lists the running transactions of the whole cluster; only those of this database
+    (sessions, or prepared transactions) can hold a number, so those of other databases sharing the
+    server are not waited for.
     """
     cursor.execute(_GIVEN_OUT_SQL["postgresql"])
     given_out = int(cursor.fetchone()[0])
+    cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity as it is now, not as first read
     cursor.execute(
         "SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x "
-        "WHERE x IS DISTINCT FROM pg_current_xact_id_if_assigned()"
+        "WHERE x IS DISTINCT FROM pg_current_xact_id_if_assigned() AND x::xid IN ("
+        "  SELECT backend_xid FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL"
+        "  UNION ALL SELECT transaction FROM pg_prepared_xacts WHERE database = current_database())"
     )
     running = [row[0] for row in cursor.fetchall()]
     deadline = time.monotonic() + timeout

@@ -111,3 +111,27 @@ def test_the_sealer_waits_until_a_running_writer_commits():
     assert LogEntry.objects.get(seq=taken[0]).actor_username == "slow"
     assert Seal.objects.order_by("-number").first().last_seq >= taken[0]
     assert log_verify().ok
+
+
+def test_a_long_transaction_in_another_database_does_not_hold_up_voiding():
+    import psycopg2
+
+    settings = connection.settings_dict
+    other = psycopg2.connect(
+        dbname="postgres", user=settings["USER"], host=settings["HOST"], port=settings["PORT"] or 5432
+    )
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")  # a running transaction with an id, elsewhere
+        with pytest.raises(RuntimeError), transaction.atomic():
+            lost = _write("rolled-back")
+            raise RuntimeError("roll back")
+
+        services.seals_make(settle_timeout=0.2)
+
+        # The other database's transaction cannot hold one of this log's numbers, so it is not waited for.
+        assert LogEntry.objects.get(seq=lost).event_type == services.VOID_EVENT_TYPE
+        assert log_verify().unsettled == 0
+    finally:
+        other.rollback()
+        other.close()
