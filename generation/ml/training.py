@@ -239,6 +239,21 @@ class _GanTrainer:
             return -d_out.mean()
         return F.binary_cross_entropy_with_logits(d_out, torch.ones_like(d_out))
 
+    def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        """What the discriminator sees: each image shifted on its own by up to ``augment_shift`` pixels.
+
+        Differentiable (an indexed crop of the padded batch), so the generator learns through it too.
+        """
+        shift = self.config.augment_shift
+        if not shift:
+            return images
+        count, _channels, height, width = images.shape
+        padded = F.pad(images, (shift, shift, shift, shift), value=-1.0)  # -1 is the background of [-1, 1]
+        dy, dx = torch.randint(0, 2 * shift + 1, (2, count, 1), generator=self.generator)
+        rows = (dy + torch.arange(height)).unsqueeze(2)
+        cols = (dx + torch.arange(width)).unsqueeze(1)
+        return padded[torch.arange(count).view(count, 1, 1), 0, rows, cols].unsqueeze(1)
+
     def train_epoch(self, epoch: int, clock: _Clock) -> tuple[dict[str, float], int]:
         self.net.train()
         sums = {"d": 0.0, "g": 0.0}
@@ -250,13 +265,13 @@ class _GanTrainer:
             real, labels = self.x[batch], self.y[batch]
             z = torch.randn(len(batch), self.config.latent_dim, generator=self.generator)
             fake = self.net.generator(z, labels)
-            d_real = self.net.discriminator(real, labels)
-            d_fake = self.net.discriminator(fake.detach(), labels)
+            d_real = self.net.discriminator(self._augment(real), labels)
+            d_fake = self.net.discriminator(self._augment(fake.detach()), labels)
             loss_d = self._loss_d(d_real, d_fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-            d_out = self.net.discriminator(fake, labels)
+            d_out = self.net.discriminator(self._augment(fake), labels)
             loss_g = self._loss_g(d_out)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()

@@ -1,5 +1,5 @@
 """The GAN's optional settings (loss, label smoothing, extra generator convolutions, spectral norm, dropout,
-learning-rate decay, batch-norm statistics of the averaged generator)."""
+learning-rate decay, batch-norm statistics of the averaged generator, shifted images for the discriminator)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ NEW_KEYS = (
     "d_dropout",
     "lr_decay_from",
     "ema_bn_batches",
+    "augment_shift",
 )
 OPTIONS = {"loss": "hinge", "g_convs": 1, "spectral_norm": True, "d_dropout": 0.2}
 
@@ -69,6 +70,8 @@ def test_options_change_the_net_and_round_trip() -> None:
         {"d_dropout": 1.0},
         {"lr_decay_from": 1.5},
         {"ema_bn_batches": -1},
+        {"augment_shift": -1},
+        {"augment_shift": 2},  # a quarter of the tiny config's 8 pixels
     ],
 )
 def test_bad_options_are_refused(bad: dict[str, object]) -> None:
@@ -76,7 +79,10 @@ def test_bad_options_are_refused(bad: dict[str, object]) -> None:
         GanConfig.tiny().replace(**bad)
 
 
-@pytest.mark.parametrize("options", [OPTIONS, {"label_smoothing": 0.1}, {"lr_decay_from": 0.0}, {"ema_bn_batches": 2}])
+@pytest.mark.parametrize(
+    "options",
+    [OPTIONS, {"label_smoothing": 0.1}, {"lr_decay_from": 0.0}, {"ema_bn_batches": 2}, {"augment_shift": 1}],
+)
 def test_options_train(options: dict[str, object], digits: DigitData, ml_cache: Path) -> None:
     config = GanConfig.tiny().replace(**options).to_dict()
     result = train("gan", seed=3, epochs=1, config=config, data=digits, cache_dir=ml_cache, threads=1)
@@ -125,3 +131,25 @@ def test_the_averaged_generator_gets_batch_norm_statistics_of_its_own(digits: Di
     assert not torch.allclose(norm.running_mean, live_mean, atol=1e-5)
     assert norm.momentum == trainer.net.generator.project[1].momentum  # restored after the refresh
     assert torch.equal(trainer.export_state()["generator.project.1.running_mean"], norm.running_mean)
+
+
+def test_the_discriminator_sees_each_image_shifted_on_its_own(digits: DigitData, ml_cache: Path) -> None:
+    config = GanConfig.tiny().replace(augment_shift=1)
+    trainer = _GanTrainer(0, config, digits, ml_cache, epochs=1)
+    images = (torch.rand(64, 1, 8, 8) * 2 - 1).requires_grad_(True)
+
+    seen = trainer._augment(images)
+
+    padded = torch.nn.functional.pad(images.detach(), (1, 1, 1, 1), value=-1.0)
+    shifts = set()
+    for image, shown in zip(padded, seen.detach(), strict=True):
+        matches = [
+            (dy, dx) for dy in range(3) for dx in range(3) if torch.equal(image[0, dy : dy + 8, dx : dx + 8], shown[0])
+        ]
+        assert matches, "every image is its own crop of the padded batch"
+        shifts.add(matches[0])
+    assert len(shifts) > 3  # drawn per image, not one shift for the batch
+    seen.sum().backward()  # the generator learns through the shift
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    trainer.config = config.replace(augment_shift=0)
+    assert trainer._augment(images) is images
