@@ -157,6 +157,10 @@ def bench_gan(args: argparse.Namespace, digits: DigitData) -> LoadedNet:
     print(f"GAN digit-FID vs real test digits ({n} generated, {len(digits.test_x)} test, 64-d classifier features):")
     print(f"  GAN                              {gan_fid:9.2f}   ratio to floor {gan_fid / floor:5.2f} (goal <= 1.5)")
     print(f"  floor: real train vs real test   {floor:9.2f}")
+    print(
+        f"  (classifier sha256 {metrics.weights_sha256(classifier)[:16]}…, trained on this machine at first use:"
+        " another machine's classifier gives other figures, so compare ratios to the floor)"
+    )
     print(f"  baseline: per-class Gaussian     {gaussian_fid:9.2f}")
     print(f"  baseline: independent pixels     {pixel_fid:9.2f}")
     print(f"GAN conditional accuracy           {accuracy:9.1%}   (goal >= 95%)")

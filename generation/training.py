@@ -179,6 +179,17 @@ def training_run_cancel(*, run: TrainingRun) -> None:
     TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(cancel_requested=True)
 
 
+def _same_measure(serving: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two runs' quality figures were measured alike, so the lower one is the better net.
+
+    The GAN's digit-FID comes from a classifier each host trains at first use (floating-point results differ
+    between CPUs); a checkpoint trained on a host with another classifier is kept but not served automatically.
+    A run that does not record its classifier (older runs, other kinds) is taken as measured alike.
+    """
+    mine, theirs = serving.get("fid_classifier_sha256"), new.get("fid_classifier_sha256")
+    return mine is None or theirs is None or mine == theirs
+
+
 def training_run_execute(
     *, run_id: int, worker: str = "", on_epoch: Callable[[Any], None] | None = None
 ) -> TrainingRun | None:
@@ -253,7 +264,11 @@ def training_run_execute(
         if (
             serving is None
             or serving.metric_value is None
-            or (serving.metric_name == result.metric_name and result.best_metric < serving.metric_value)
+            or (
+                serving.metric_name == result.metric_name
+                and _same_measure(serving.config, result.hyperparameters)
+                and result.best_metric < serving.metric_value
+            )
         ):
             checkpoint_activate(checkpoint=checkpoint)
         run.status = TrainingRun.Status.CANCELLED if cancelled() else TrainingRun.Status.SUCCEEDED

@@ -109,6 +109,20 @@ def digit_classifier(data: DigitData, *, cache_dir: Path | None = None, epochs: 
     return net
 
 
+def weights_sha256(net: nn.Module) -> str:
+    """SHA-256 of a net's weights and buffers, in state-dict order: the same hex digest means the same numbers.
+
+    The digit classifier is trained on each machine at first use, and floating-point results differ between CPUs,
+    so its features (and every digit-FID, the floor included) can differ between machines: this names which one
+    a figure was measured with.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in net.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def classifier_features(classifier: DigitClassifier, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """64-d features (float64) and predicted classes of images (uint8 [N, H, W] or float [N, 1, H, W] in [-1, 1])."""
     features, predictions = [], []

@@ -544,6 +544,9 @@ def _train(
         "epochs_run": len(reports),
         "threads": torch.get_num_threads(),
     }
+    if isinstance(trainer, _GanTrainer):
+        # Which classifier measured the digit-FID: it is trained per machine, so figures compare only under one.
+        hyperparameters["fid_classifier_sha256"] = metrics.weights_sha256(trainer.classifier)
     if isinstance(trainer, _LmTrainer):
         hyperparameters["vocab_size"] = trainer.config.vocab_size
         hyperparameters["steps"] = trainer.step

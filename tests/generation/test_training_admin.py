@@ -163,3 +163,27 @@ def test_training_on_a_dataset_that_failed_its_safety_check_is_refused():
     assert run is not None and run.status == TrainingRun.Status.FAILED
     assert "may not be used for training" in run.error or "unusable" in run.error
     assert not run.checkpoints.exists()
+
+
+@pytest.mark.parametrize(("serving_classifier", "served"), [(None, True), ("0" * 64, False)])
+def test_a_better_gan_replaces_the_serving_one_only_when_measured_by_the_same_classifier(serving_classifier, served):
+    from generation.ml.nets.gan import GanConfig
+    from generation.training import training_run_execute
+
+    serving = checkpoint_tiny("gan")
+    config = dict(serving.config)
+    if serving_classifier:
+        config["fid_classifier_sha256"] = serving_classifier
+    Checkpoint.objects.filter(pk=serving.pk).update(metric_name="fid", metric_value=1e9, config=config)
+    run = training_run_create(kind="gan", data="digits8", epochs=1, config=GanConfig.tiny().to_dict(), enqueue=False)
+
+    run = training_run_execute(run_id=run.pk)
+
+    assert run is not None and run.status == "succeeded", run and run.error
+    assert len(run.hyperparameters["fid_classifier_sha256"]) == 64
+    new = run.checkpoints.get()
+    assert new.config["fid_classifier_sha256"] == run.hyperparameters["fid_classifier_sha256"]
+    assert new.metric_value < 1e9
+    new.refresh_from_db()
+    serving.refresh_from_db()
+    assert (new.is_active, serving.is_active) == (served, not served)

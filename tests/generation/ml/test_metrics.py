@@ -76,6 +76,10 @@ def test_classifier_is_cached_and_separates_real_from_baselines(digits: DigitDat
     again = metrics.digit_classifier(digits, cache_dir=ml_cache)
     for name, tensor in classifier.state_dict().items():
         assert torch.equal(again.state_dict()[name], tensor)
+    assert metrics.weights_sha256(again) == metrics.weights_sha256(classifier)
+    with torch.no_grad():
+        again.out.bias[0] += 1e-6
+    assert metrics.weights_sha256(again) != metrics.weights_sha256(classifier)
     test_features, _ = metrics.classifier_features(classifier, digits.test_x)
     train_features, _ = metrics.classifier_features(classifier, digits.train_x)
     pixels = metrics.independent_pixel_samples(digits, len(digits.train_x), seed=1)
