@@ -1,5 +1,6 @@
 """The GAN's optional settings (loss, label smoothing, extra generator convolutions, spectral norm, dropout,
-learning-rate decay, batch-norm statistics of the averaged generator, shifted images for the discriminator)."""
+learning-rate decay, batch-norm statistics of the averaged generator, shifted images for the discriminator,
+minibatch standard deviation)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ NEW_KEYS = (
     "lr_decay_from",
     "ema_bn_batches",
     "augment_shift",
+    "d_batch_std",
 )
 OPTIONS = {"loss": "hinge", "g_convs": 1, "spectral_norm": True, "d_dropout": 0.2}
 
@@ -72,6 +74,7 @@ def test_options_change_the_net_and_round_trip() -> None:
         {"ema_bn_batches": -1},
         {"augment_shift": -1},
         {"augment_shift": 2},  # a quarter of the tiny config's 8 pixels
+        {"d_batch_std": -1},
     ],
 )
 def test_bad_options_are_refused(bad: dict[str, object]) -> None:
@@ -81,7 +84,14 @@ def test_bad_options_are_refused(bad: dict[str, object]) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [OPTIONS, {"label_smoothing": 0.1}, {"lr_decay_from": 0.0}, {"ema_bn_batches": 2}, {"augment_shift": 1}],
+    [
+        OPTIONS,
+        {"label_smoothing": 0.1},
+        {"lr_decay_from": 0.0},
+        {"ema_bn_batches": 2},
+        {"augment_shift": 1},
+        {"d_batch_std": 4},
+    ],
 )
 def test_options_train(options: dict[str, object], digits: DigitData, ml_cache: Path) -> None:
     config = GanConfig.tiny().replace(**options).to_dict()
@@ -153,3 +163,31 @@ def test_the_discriminator_sees_each_image_shifted_on_its_own(digits: DigitData,
     assert images.grad is not None and images.grad.abs().sum() > 0
     trainer.config = config.replace(augment_shift=0)
     assert trainer._augment(images) is images
+
+
+def test_the_discriminator_sees_how_much_each_group_of_images_differs() -> None:
+    from generation.ml.nets.gan import BatchStd
+
+    layer = BatchStd(2)
+    h = torch.randn(6, 3, 2, 2)
+    out = layer(h)
+    assert out.shape == (6, 4, 2, 2) and torch.equal(out[:, :3], h)
+    # Groups of 2 spread over the batch: images (0, 3), (1, 4), (2, 5).
+    h[3] = h[0]
+    out = layer(h)
+    assert float(out[0, 3].max()) < 1e-3 and float(out[3, 3].max()) < 1e-3
+    assert float(out[1, 3].min()) > 0.1 and torch.equal(out[1, 3], out[4, 3])
+    # A batch that does not divide into groups is one group; one image alone has no spread.
+    assert layer(torch.randn(5, 3, 2, 2)).shape == (5, 4, 2, 2)
+    assert float(layer(torch.randn(1, 3, 2, 2))[0, 3].max()) < 1e-3
+    # In the discriminator, image 0 scores differently in a varied batch than among copies of itself, and among
+    # copies of itself as it does alone (no spread in either).
+    torch.manual_seed(0)
+    net = ConditionalGan(GanConfig.tiny().replace(d_batch_std=4)).eval()
+    labels = torch.zeros(4, dtype=torch.long)
+    varied = torch.rand(4, 1, 8, 8) * 2 - 1
+    same = varied[:1].expand(4, 1, 8, 8).clone()
+    with torch.inference_mode():
+        among_copies = net.discriminator(same, labels)[0]
+        assert among_copies != net.discriminator(varied, labels)[0]
+        assert torch.allclose(among_copies, net.discriminator(varied[:1], labels[:1])[0], atol=1e-5)
