@@ -184,6 +184,5 @@ def test_a_better_gan_replaces_the_serving_one_only_when_measured_by_the_same_cl
     new = run.checkpoints.get()
     assert new.config["fid_classifier_sha256"] == run.hyperparameters["fid_classifier_sha256"]
     assert new.metric_value < 1e9
-    new.refresh_from_db()
     serving.refresh_from_db()
     assert (new.is_active, serving.is_active) == (served, not served)
