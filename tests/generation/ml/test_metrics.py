@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,42 @@ def test_fid_of_shifted_features() -> None:
     rng = np.random.default_rng(0)
     a = rng.normal(size=(5000, 3))
     assert metrics.fid(a, a + 2.0) == pytest.approx(12.0, abs=1e-6)
+
+
+def test_kid_by_hand() -> None:
+    # 1-D, two rows each, one subset holding every row: k(x, y) = (x y + 1)³.
+    a, b = np.array([[0.0], [1.0]]), np.array([[1.0], [2.0]])
+    k_aa = 2 * (0 + 1) ** 3  # the two off-diagonal entries of a
+    k_bb = 2 * (2 + 1) ** 3
+    k_ab = (1**3 + 1**3 + 2**3 + 3**3) / 4
+    mean, spread = metrics.kid(a, b, subsets=1, subset_size=2)
+    assert mean == pytest.approx(k_aa / 2 + k_bb / 2 - 2 * k_ab)
+    assert spread == 0.0
+    assert metrics.kid(b, a, subsets=1, subset_size=2)[0] == pytest.approx(mean)
+
+
+def test_kid_has_no_bias_from_sample_size_where_fid_has() -> None:
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(size=(300, 8)), rng.normal(size=(3000, 8))
+    shifted = rng.normal(size=(3000, 8)) + 0.3
+    same, same_spread = metrics.kid(small, large, subsets=20, subset_size=300)
+    apart, _ = metrics.kid(shifted, large, subsets=20, subset_size=300)
+    assert abs(same) < 3 * same_spread + 1e-3  # one distribution: about 0
+    assert apart > 20 * abs(same)
+    assert metrics.fid(small, large) > 0.05  # the Fréchet distance of the same pair is well above 0
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "words"),
+    [
+        (np.zeros((5, 3)), np.zeros((5, 4)), "same D"),
+        (np.zeros(5), np.zeros(5), "[N, D]"),
+        (np.zeros((1, 3)), np.zeros((5, 3)), "at least 2 rows"),
+    ],
+)
+def test_kid_refuses_bad_shapes(a: np.ndarray, b: np.ndarray, words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        metrics.kid(a, b)
 
 
 def test_ngram_baselines_by_hand() -> None:
