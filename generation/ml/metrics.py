@@ -168,8 +168,11 @@ def kid(
     The Fréchet distance of two finite samples is above 0 even when both come from one distribution, and by
     more the smaller they are: that is most of the digit-FID floor. This estimate has no such bias: two samples
     of one distribution score about 0 whatever their sizes, so a figure above 0 by more than its spread is a
-    difference between the distributions. Each subset draws ``subset_size`` rows (fewer if a sample is
-    smaller) from each sample without replacement. Returns the mean and the standard deviation over subsets.
+    difference between the distributions. Both samples are first standardized by the per-dimension mean and
+    standard deviation of ``features_b`` (the reference), so the kernel sees values near 1 whatever the scale of
+    the features (on raw classifier features, whose dimensions vary by about 15, the cube swamps the estimate
+    with noise). Each subset draws ``subset_size`` rows (fewer if a sample is smaller) from each sample without
+    replacement. Returns the mean and the standard deviation over subsets.
     """
     a, b = np.asarray(features_a, dtype=np.float64), np.asarray(features_b, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
@@ -177,6 +180,9 @@ def kid(
     size = min(subset_size, len(a), len(b))
     if size < 2 or subsets < 1:
         raise ValueError(f"KID needs at least 2 rows in each sample and 1 subset, got {size} rows, {subsets} subsets.")
+    centre, scale = b.mean(axis=0), b.std(axis=0)
+    scale[scale == 0] = 1.0
+    a, b = (a - centre) / scale, (b - centre) / scale
     dim = a.shape[1]
     rng = np.random.default_rng(seed)
     values = []

@@ -34,15 +34,17 @@ def test_fid_of_shifted_features() -> None:
 
 
 def test_kid_by_hand() -> None:
-    # 1-D, two rows each, one subset holding every row: k(x, y) = (x y + 1)³.
-    a, b = np.array([[0.0], [1.0]]), np.array([[1.0], [2.0]])
-    k_aa = 2 * (0 + 1) ** 3  # the two off-diagonal entries of a
-    k_bb = 2 * (2 + 1) ** 3
-    k_ab = (1**3 + 1**3 + 2**3 + 3**3) / 4
+    # 1-D, two rows each, one subset holding every row. b has mean 0 and standard deviation 1, so the
+    # standardization leaves both as they are, and k(x, y) = (x y + 1)³.
+    a, b = np.array([[0.0], [1.0]]), np.array([[-1.0], [1.0]])
+    within_a = (0 * 1 + 1) ** 3  # the off-diagonal entries, averaged
+    within_b = (-1 * 1 + 1) ** 3
+    across = ((0 * -1 + 1) ** 3 + (0 * 1 + 1) ** 3 + (1 * -1 + 1) ** 3 + (1 * 1 + 1) ** 3) / 4
     mean, spread = metrics.kid(a, b, subsets=1, subset_size=2)
-    assert mean == pytest.approx(k_aa / 2 + k_bb / 2 - 2 * k_ab)
+    assert mean == pytest.approx(within_a + within_b - 2 * across)
     assert spread == 0.0
-    assert metrics.kid(b, a, subsets=1, subset_size=2)[0] == pytest.approx(mean)
+    # Scaling and shifting both samples alike changes nothing: the reference's statistics set the units.
+    assert metrics.kid(7 * a + 3, 7 * b + 3, subsets=1, subset_size=2)[0] == pytest.approx(mean)
 
 
 def test_kid_has_no_bias_from_sample_size_where_fid_has() -> None:
