@@ -1,6 +1,6 @@
 """The GAN's optional settings (loss, label smoothing, extra generator convolutions, spectral norm, dropout,
 learning-rate decay, batch-norm statistics of the averaged generator, shifted images for the discriminator,
-minibatch standard deviation)."""
+minibatch standard deviation, class-conditional batch norm in the generator)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ NEW_KEYS = (
     "ema_bn_batches",
     "augment_shift",
     "d_batch_std",
+    "g_class_norm",
 )
 OPTIONS = {"loss": "hinge", "g_convs": 1, "spectral_norm": True, "d_dropout": 0.2}
 
@@ -39,7 +40,7 @@ def test_a_checkpoint_written_before_the_options_still_loads() -> None:
     blob = checkpoint_dumps(kind="gan", config=old_config, state=net.state_dict(), extra={})
     loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
     assert loaded.net.config.g_convs == 0 and not loaded.net.config.spectral_norm  # type: ignore[union-attr]
-    assert loaded.net.config.d_batch_std == 0  # type: ignore[union-attr]
+    assert loaded.net.config.d_batch_std == 0 and not loaded.net.config.g_class_norm  # type: ignore[union-attr]
     z, labels = torch.randn(3, 16), torch.tensor([1, 2, 3])
     with torch.inference_mode():
         assert torch.equal(loaded.net.generate(z, labels), net.generate(z, labels))  # type: ignore[operator]
@@ -94,6 +95,7 @@ def test_bad_options_are_refused(bad: dict[str, object]) -> None:
         {"ema_bn_batches": 2},
         {"augment_shift": 1},
         {"d_batch_std": 0},
+        {"g_class_norm": True},
     ],
 )
 def test_options_train(options: dict[str, object], digits: DigitData, ml_cache: Path) -> None:
@@ -194,3 +196,24 @@ def test_the_discriminator_sees_how_much_each_group_of_images_differs() -> None:
         among_copies = net.discriminator(same, labels)[0]
         assert among_copies != net.discriminator(varied, labels)[0]
         assert torch.allclose(among_copies, net.discriminator(varied[:1], labels[:1])[0], atol=1e-5)
+
+
+def test_the_class_steers_every_batch_norm_of_the_generator() -> None:
+    from generation.ml.nets.gan import ClassBatchNorm2d
+
+    torch.manual_seed(0)
+    net = ConditionalGan(GanConfig.tiny().replace(g_class_norm=True, g_convs=1))
+    norms = [m for m in net.generator.body if isinstance(m, ClassBatchNorm2d)]
+    assert len(norms) == 3 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.generator.body)
+    for norm in norms:  # starts as plain batch norm: gain about 1, bias 0
+        assert torch.allclose(norm.gain.weight, torch.ones_like(norm.gain.weight), atol=0.1)
+        assert torch.equal(norm.bias.weight, torch.zeros_like(norm.bias.weight))
+    # Each image is scaled and shifted by its own class's gain and bias after the batch's normalisation.
+    norm = norms[0]
+    with torch.no_grad():
+        norm.bias.weight[3] = 5.0
+    h = torch.randn(4, norm.norm.num_features, 2, 2)
+    out = norm(h, torch.tensor([3, 0, 0, 0]))
+    normalised = torch.nn.functional.batch_norm(h, None, None, training=True)
+    assert torch.allclose(out[0], normalised[0] * norm.gain.weight[3][:, None, None] + 5.0, atol=1e-5)
+    assert torch.allclose(out[1], normalised[1] * norm.gain.weight[0][:, None, None], atol=1e-5)
