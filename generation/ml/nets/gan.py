@@ -32,6 +32,9 @@ class GanConfig(ConfigMixin):
     label_dim: int = 32
     g_width: int = 64
     d_width: int = 64
+    # 32 (twice the steps for the same epochs) gave test digit-FID 1.64x (seed 1) and 2.01x (seed 2) the floor of
+    # 1.75 over 120 epochs, 1 thread, for 33% more training CPU (2,770 s): no better than 64 on other machines
+    # (1.76x and 1.93x seed 1, 1.51x and 1.78x seed 2).
     batch_size: int = 64
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -89,7 +92,8 @@ class GanConfig(ConfigMixin):
     d_batch_std: int = 4
     # Class-conditional batch norm in the generator's convolutional layers: each digit class has its own gain and
     # bias after every normalisation there, so the class steers every layer, not only the input. Configs written
-    # before it read as False.
+    # before it read as False. On one machine (floor 1.75), 120 epochs, 1 thread: test digit-FID 1.76x (seed 1) and
+    # 1.67x (seed 2), conditional accuracy 97.7% and 97.9%: within the spread of runs without it, so left off.
     g_class_norm: bool = False
 
     def __post_init__(self) -> None:
