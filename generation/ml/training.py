@@ -239,6 +239,12 @@ class _GanTrainer:
             return -d_out.mean()
         return F.binary_cross_entropy_with_logits(d_out, torch.ones_like(d_out))
 
+    def _r1_penalty(self, d_real: torch.Tensor, seen_real: torch.Tensor) -> torch.Tensor:
+        """r1_gamma / 2 times the mean squared norm of the gradient of D's output at the real images, times r1_every."""
+        (gradient,) = torch.autograd.grad(d_real.sum(), seen_real, create_graph=True)
+        weight = self.config.r1_gamma / 2 * self.config.r1_every
+        return gradient.square().sum(dim=(1, 2, 3)).mean() * weight
+
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
         """What the discriminator sees: each image shifted on its own by up to ``augment_shift`` pixels.
 
@@ -265,9 +271,15 @@ class _GanTrainer:
             real, labels = self.x[batch], self.y[batch]
             z = torch.randn(len(batch), self.config.latent_dim, generator=self.generator)
             fake = self.net.generator(z, labels)
-            d_real = self.net.discriminator(self._augment(real), labels)
+            seen_real = self._augment(real)
+            penalise = self.config.r1_gamma > 0 and self.step % self.config.r1_every == 0
+            if penalise:
+                seen_real = seen_real.detach().requires_grad_(True)
+            d_real = self.net.discriminator(seen_real, labels)
             d_fake = self.net.discriminator(self._augment(fake.detach()), labels)
             loss_d = self._loss_d(d_real, d_fake)
+            if penalise:
+                loss_d = loss_d + self._r1_penalty(d_real, seen_real)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()

@@ -1,6 +1,6 @@
 """The GAN's optional settings (loss, label smoothing, extra generator convolutions, spectral norm, dropout,
 learning-rate decay, batch-norm statistics of the averaged generator, shifted images for the discriminator,
-minibatch standard deviation, class-conditional batch norm in the generator)."""
+minibatch standard deviation, class-conditional batch norm in the generator, R1 penalty)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ NEW_KEYS = (
     "augment_shift",
     "d_batch_std",
     "g_class_norm",
+    "r1_gamma",
+    "r1_every",
 )
 OPTIONS = {"loss": "hinge", "g_convs": 1, "spectral_norm": True, "d_dropout": 0.2}
 
@@ -79,6 +81,8 @@ def test_options_change_the_net_and_round_trip() -> None:
         {"augment_shift": -1},
         {"augment_shift": 2},  # a quarter of the tiny config's 8 pixels
         {"d_batch_std": -1},
+        {"r1_gamma": -0.1},
+        {"r1_every": 0},
     ],
 )
 def test_bad_options_are_refused(bad: dict[str, object]) -> None:
@@ -96,6 +100,7 @@ def test_bad_options_are_refused(bad: dict[str, object]) -> None:
         {"augment_shift": 1},
         {"d_batch_std": 0},
         {"g_class_norm": True},
+        {"r1_gamma": 1.0, "r1_every": 2},
     ],
 )
 def test_options_train(options: dict[str, object], digits: DigitData, ml_cache: Path) -> None:
@@ -217,3 +222,34 @@ def test_the_class_steers_every_batch_norm_of_the_generator() -> None:
     normalised = torch.nn.functional.batch_norm(h, None, None, training=True)
     assert torch.allclose(out[0], normalised[0] * norm.gain.weight[3][:, None, None] + 5.0, atol=1e-5)
     assert torch.allclose(out[1], normalised[1] * norm.gain.weight[0][:, None, None], atol=1e-5)
+
+
+def test_the_r1_penalty_is_the_squared_gradient_at_the_real_images(digits: DigitData, ml_cache: Path) -> None:
+    config = GanConfig.tiny().replace(r1_gamma=0.5, r1_every=4)
+    trainer = _GanTrainer(0, config, digits, ml_cache, epochs=1)
+    images = torch.rand(3, 1, 8, 8).requires_grad_(True)
+    scores = (images.square() * 1.5).sum(dim=(1, 2, 3))  # gradient 3 x pixel
+    penalty = trainer._r1_penalty(scores, images)
+    expected = (3 * images.detach()).square().sum(dim=(1, 2, 3)).mean() * 0.5 / 2 * 4
+    assert torch.allclose(penalty, expected)
+    penalty.backward()  # the discriminator learns through its own gradient
+    assert images.grad is not None and images.grad.abs().sum() > 0
+
+
+def test_the_r1_penalty_is_paid_every_r1_every_steps(digits: DigitData, ml_cache: Path) -> None:
+    trainer = _GanTrainer(0, GanConfig.tiny().replace(r1_gamma=1.0, r1_every=3), digits, ml_cache, epochs=1)
+    paid_at: list[int] = []
+    penalty = trainer._r1_penalty
+
+    def recording(d_real: torch.Tensor, seen_real: torch.Tensor) -> torch.Tensor:
+        paid_at.append(trainer.step)
+        assert seen_real.requires_grad and d_real.shape == (len(seen_real),)
+        return penalty(d_real, seen_real)
+
+    trainer._r1_penalty = recording  # type: ignore[method-assign]
+    _, steps = trainer.train_epoch(1, _Clock(None, None))
+    assert steps > 3 and paid_at == list(range(0, steps, 3))
+    trainer.config = trainer.config.replace(r1_gamma=0.0)
+    paid_at.clear()
+    trainer.train_epoch(2, _Clock(None, None))
+    assert paid_at == []
