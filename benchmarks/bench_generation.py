@@ -176,6 +176,12 @@ def bench_gan(args: argparse.Namespace, digits: DigitData) -> LoadedNet:
         f" to {max(draw_fids) / floor:.2f})"
     )
     print(f"  floor: real train vs real test   {floor:9.2f}")
+    searched = loaded.extra.get("latent_scale_fids")
+    if searched:
+        tried = ", ".join(f"{scale} {value:.2f}" for scale, value in searched.items())
+        scale = loaded.extra["latent_scale"]
+        print(f"  (noise scaled by {scale:g}, chosen after training by digit-FID against the training digits:")
+        print(f"  {tried})")
     print(
         f"  (classifier sha256 {metrics.weights_sha256(classifier)[:16]}…, trained on this machine at first use:"
         " another machine's classifier gives other figures, so compare ratios to the floor)"

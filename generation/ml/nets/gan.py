@@ -100,6 +100,16 @@ class GanConfig(ConfigMixin):
     # and weighted by r1_every ("lazy" regularisation), which costs about a quarter of doing it every step.
     r1_gamma: float = 0.0
     r1_every: int = 4
+    # The noise z is multiplied by this when sampling (training always draws z from the standard normal).
+    latent_scale: float = 1.0
+    # After training, the best epoch's latent_scale is chosen from 1 - search to 1 + search in steps of
+    # latent_scale_step, by the mean digit-FID against the training digits over latent_scale_draws draws of
+    # eval_samples images, and written into its checkpoint (search 0: left as it is). The averaged generator
+    # draws too little variety at z's own scale: on two nets (120 epochs, seed 1, floor 1.65) the choice was
+    # 1.05 both times and took test digit-FID, over 5 draws, from 2.15x to 1.71x and from 1.83x to 1.63x.
+    latent_scale_search: float = 0.1
+    latent_scale_step: float = 0.05
+    latent_scale_draws: int = 3
 
     def __post_init__(self) -> None:
         if self.image_size % 4 or self.image_size < 8:
@@ -122,6 +132,17 @@ class GanConfig(ConfigMixin):
             raise ValueError(f"GAN r1_gamma must be 0 or more, got {self.r1_gamma!r}.")
         if self.r1_every < 1:
             raise ValueError(f"GAN r1_every must be 1 or more, got {self.r1_every!r}.")
+        if not self.latent_scale > 0:
+            raise ValueError(f"GAN latent_scale must be above 0, got {self.latent_scale!r}.")
+        if not 0 <= self.latent_scale_search < 1:
+            raise ValueError(f"GAN latent_scale_search must be from 0 to below 1, got {self.latent_scale_search!r}.")
+        if self.latent_scale_search and not 0 < self.latent_scale_step <= self.latent_scale_search:
+            raise ValueError(
+                "GAN latent_scale_step must be above 0 and at most latent_scale_search, "
+                f"got {self.latent_scale_step!r}."
+            )
+        if self.latent_scale_draws < 1:
+            raise ValueError(f"GAN latent_scale_draws must be 1 or more, got {self.latent_scale_draws!r}.")
         if not 0 <= self.augment_shift < self.image_size // 4:
             raise ValueError(
                 f"GAN augment_shift must be from 0 to below a quarter of the image size, got {self.augment_shift!r}."
@@ -251,7 +272,9 @@ class ConditionalGan(nn.Module):
         self.apply(_dcgan_init)
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.generator(z, labels)
+        """Images for standard-normal noise ``z``, scaled by the config's latent_scale (1: as drawn)."""
+        scale = self.config.latent_scale
+        return self.generator(z if scale == 1.0 else z * scale, labels)
 
 
 def _g_convs(channels: int, count: int, classes: int) -> list[nn.Module]:

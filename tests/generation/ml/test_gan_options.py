@@ -1,6 +1,7 @@
 """The GAN's optional settings (loss, label smoothing, extra generator convolutions, spectral norm, dropout,
 learning-rate decay, batch-norm statistics of the averaged generator, shifted images for the discriminator,
-minibatch standard deviation, class-conditional batch norm in the generator, R1 penalty)."""
+minibatch standard deviation, class-conditional batch norm in the generator, R1 penalty, the latent scale
+chosen after training)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ NEW_KEYS = (
     "g_class_norm",
     "r1_gamma",
     "r1_every",
+    "latent_scale",
+    "latent_scale_search",
+    "latent_scale_step",
+    "latent_scale_draws",
 )
 OPTIONS = {"loss": "hinge", "g_convs": 1, "spectral_norm": True, "d_dropout": 0.2}
 
@@ -43,6 +48,7 @@ def test_a_checkpoint_written_before_the_options_still_loads() -> None:
     loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
     assert loaded.net.config.g_convs == 0 and not loaded.net.config.spectral_norm  # type: ignore[union-attr]
     assert loaded.net.config.d_batch_std == 0 and not loaded.net.config.g_class_norm  # type: ignore[union-attr]
+    assert loaded.net.config.latent_scale == 1.0  # type: ignore[union-attr]
     z, labels = torch.randn(3, 16), torch.tensor([1, 2, 3])
     with torch.inference_mode():
         assert torch.equal(loaded.net.generate(z, labels), net.generate(z, labels))  # type: ignore[operator]
@@ -83,6 +89,11 @@ def test_options_change_the_net_and_round_trip() -> None:
         {"d_batch_std": -1},
         {"r1_gamma": -0.1},
         {"r1_every": 0},
+        {"latent_scale": 0.0},
+        {"latent_scale_search": 1.0},
+        {"latent_scale_search": 0.1, "latent_scale_step": 0.2},
+        {"latent_scale_search": 0.1, "latent_scale_step": 0.0},
+        {"latent_scale_draws": 0},
     ],
 )
 def test_bad_options_are_refused(bad: dict[str, object]) -> None:
@@ -109,7 +120,7 @@ def test_options_train(options: dict[str, object], digits: DigitData, ml_cache: 
     assert all(math.isfinite(v) for v in result.epochs[0].losses.values())
     assert math.isfinite(result.best_metric)
     loaded = checkpoint_loads(result.checkpoint, expected_sha256=result.checkpoint_sha256)
-    assert loaded.config == config
+    assert loaded.config == {**config, "latent_scale": loaded.extra["latent_scale"]}
 
 
 def test_learning_rates_fall_linearly_to_zero_after_the_decay_starts(digits: DigitData, ml_cache: Path) -> None:
@@ -253,3 +264,50 @@ def test_the_r1_penalty_is_paid_every_r1_every_steps(digits: DigitData, ml_cache
     paid_at.clear()
     trainer.train_epoch(2, _Clock(None, None))
     assert paid_at == []
+
+
+def test_the_latent_scale_scales_the_noise_when_sampling() -> None:
+    torch.manual_seed(0)
+    net = ConditionalGan(GanConfig.tiny()).eval()
+    z, labels = torch.randn(4, 16), torch.tensor([0, 1, 2, 3])
+    with torch.inference_mode():
+        assert torch.equal(net.generate(z, labels), net.generator(z, labels))
+        wider = ConditionalGan(net.config.replace(latent_scale=1.5)).eval()
+        wider.load_state_dict(net.state_dict())
+        assert torch.equal(wider.generate(z, labels), net.generator(z * 1.5, labels))
+        assert not torch.equal(wider.generate(z, labels), net.generate(z, labels))
+
+
+def test_latent_scale_candidates_reach_the_search_both_ways(digits: DigitData, ml_cache: Path) -> None:
+    trainer = _GanTrainer(0, GanConfig.tiny(), digits, ml_cache, epochs=1)
+    cases = [((0.1, 0.05), [0.9, 0.95, 1.0, 1.05, 1.1]), ((0.1, 0.03), [0.91, 0.94, 0.97, 1.0, 1.03, 1.06, 1.09])]
+    for (search, step), expected in [*cases, ((0.0, 0.05), [1.0])]:
+        trainer.config = GanConfig.tiny().replace(latent_scale_search=search, latent_scale_step=step)
+        assert trainer.latent_scale_candidates() == expected
+
+
+def test_training_writes_the_latent_scale_that_fits_the_training_digits_best(digits: DigitData, ml_cache: Path) -> None:
+    config = GanConfig.tiny().replace(latent_scale_search=0.4, latent_scale_step=0.2, latent_scale_draws=2)
+    result = train("gan", seed=5, epochs=2, config=config.to_dict(), data=digits, cache_dir=ml_cache, threads=1)
+    loaded = checkpoint_loads(result.checkpoint, expected_sha256=result.checkpoint_sha256)
+    means = loaded.extra["latent_scale_fids"]
+    assert sorted(means, key=float) == ["0.6", "0.8", "1", "1.2", "1.4"]
+    assert len(set(means.values())) == 5  # each scale measured on its own images
+    chosen = loaded.extra["latent_scale"]
+    assert means[f"{chosen:g}"] == min(means.values())
+    assert loaded.net.config.latent_scale == chosen == result.hyperparameters["latent_scale"]  # type: ignore[union-attr]
+    # The run's best metric is still its best epoch's, measured at z's own scale like every run's.
+    assert result.best_metric == min(e.metrics["fid"] for e in result.epochs)
+
+    plain = train(
+        "gan",
+        seed=5,
+        epochs=2,
+        config=config.replace(latent_scale_search=0.0).to_dict(),
+        data=digits,
+        cache_dir=ml_cache,
+        threads=1,
+    )
+    loaded_plain = checkpoint_loads(plain.checkpoint, expected_sha256=plain.checkpoint_sha256)
+    assert loaded_plain.net.config.latent_scale == 1.0 and "latent_scale_fids" not in loaded_plain.extra  # type: ignore[union-attr]
+    assert plain.best_metric == result.best_metric  # the search comes after training and changes nothing in it
