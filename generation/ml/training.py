@@ -304,10 +304,10 @@ class _GanTrainer:
         return {"fid": fid, "conditional_accuracy": accuracy}, fid
 
     def latent_scale_candidates(self) -> list[float]:
-        """1 - latent_scale_search to 1 + latent_scale_search in steps of latent_scale_step (1 alone if no search)."""
-        search, step = self.config.latent_scale_search, self.config.latent_scale_step
+        """latent_scale ± latent_scale_search in steps of latent_scale_step (latent_scale alone if no search)."""
+        base, search, step = self.config.latent_scale, self.config.latent_scale_search, self.config.latent_scale_step
         reach = math.floor(search / step + 1e-9) if search else 0
-        return [round(1.0 + k * step, 6) for k in range(-reach, reach + 1)]
+        return [round(base + k * step, 6) for k in range(-reach, reach + 1) if base + k * step > 0]
 
     def calibrate_latent_scale(self, net: ConditionalGan) -> tuple[float, dict[str, float]]:
         """The candidate latent scale with the lowest mean digit-FID against the training digits, and every mean.
@@ -327,7 +327,7 @@ class _GanTrainer:
                 scores.append(metrics.fid(features, self.reference_features))
             means[f"{scale:g}"] = float(np.mean(scores))
         finite = {k: v for k, v in means.items() if math.isfinite(v)}
-        chosen = min(finite, key=finite.__getitem__) if finite else "1"
+        chosen = min(finite, key=finite.__getitem__) if finite else f"{self.config.latent_scale:g}"
         return float(chosen), means
 
     def sample_png(self) -> bytes:

@@ -107,7 +107,7 @@ class GanConfig(ConfigMixin):
     r1_every: int = 4
     # The noise z is multiplied by this when sampling (training always draws z from the standard normal).
     latent_scale: float = 1.0
-    # After training, the best epoch's latent_scale is chosen from 1 - search to 1 + search in steps of
+    # After training, the best epoch's latent_scale is chosen from latent_scale ± search in steps of
     # latent_scale_step, by the mean digit-FID against the training digits over latent_scale_draws draws of
     # eval_samples images, and written into its checkpoint (search 0: left as it is). The averaged generator
     # draws too little variety at z's own scale. On four nets (120 epochs, seed 1, 1 thread, floor 1.65) it chose

@@ -284,6 +284,11 @@ def test_latent_scale_candidates_reach_the_search_both_ways(digits: DigitData, m
     for (search, step), expected in [*cases, ((0.0, 0.05), [1.0])]:
         trainer.config = GanConfig.tiny().replace(latent_scale_search=search, latent_scale_step=step)
         assert trainer.latent_scale_candidates() == expected
+    # Around a scale set by hand, and never 0 or below.
+    trainer.config = GanConfig.tiny().replace(latent_scale=1.2, latent_scale_search=0.1, latent_scale_step=0.1)
+    assert trainer.latent_scale_candidates() == [1.1, 1.2, 1.3]
+    trainer.config = GanConfig.tiny().replace(latent_scale=0.1, latent_scale_search=0.2, latent_scale_step=0.1)
+    assert trainer.latent_scale_candidates() == [0.1, 0.2, 0.3]
 
 
 def test_training_writes_the_latent_scale_that_fits_the_training_digits_best(digits: DigitData, ml_cache: Path) -> None:
