@@ -105,6 +105,17 @@ def test_baseline_samplers(digits: DigitData) -> None:
     train = digits.train_x.reshape(len(digits.train_x), -1)
     for row in pixels.reshape(20, -1)[:3]:
         assert all(bool((train[:, i] == v).any()) for i, v in enumerate(row))
+    drawn = metrics.training_digit_samples(digits, labels, seed=0)
+    assert drawn.shape == (50, 8, 8) and drawn.dtype == torch.uint8
+    # Each image is a training digit of the class asked for.
+    for image, label in zip(drawn, labels, strict=True):
+        same = (digits.train_x == image).flatten(1).all(dim=1)
+        assert bool((digits.train_y[same] == label).any())
+    assert torch.equal(drawn, metrics.training_digit_samples(digits, labels, seed=0))
+    assert not torch.equal(drawn, metrics.training_digit_samples(digits, labels, seed=1))
+    # With replacement: asking for more digits of a class than it has is fine.
+    many = torch.zeros(int((digits.train_y == 0).sum()) + 5, dtype=torch.long)
+    assert len(metrics.training_digit_samples(digits, many, seed=0)) == len(many)
 
 
 def test_classifier_is_cached_and_separates_real_from_baselines(digits: DigitData, ml_cache: Path) -> None:
