@@ -1,10 +1,10 @@
 """Quality and speed of the generation nets, each figure printed next to its baselines from the same run.
 
 Trains each net for a budget (or loads checkpoints written by an earlier run with --save-dir), then
-measures: digit-FID of the GAN against the floor (real train vs real test) and two baselines,
-conditional accuracy, nearest-train distance; the VAE's test −ELBO against an independent-pixel
-model; the LM's held-out nats per character against unigram and bigram models; sampling latency
-and the KV-cache speed-up.
+measures: digit-FID of the GAN against the floor (real train vs real test), training digits drawn at
+random and two baselines, conditional accuracy, nearest-train distance; the VAE's test −ELBO against an
+independent-pixel model; the LM's held-out nats per character against unigram and bigram models;
+sampling latency and the KV-cache speed-up.
 
     python benchmarks/bench_generation.py                  # the GAN for its config's epochs, VAE 1 min, LM 30 min
     python benchmarks/bench_generation.py --only gan --gan-epochs 60 --threads 1 --save-dir var/bench-checkpoints
@@ -157,6 +157,17 @@ def bench_gan(args: argparse.Namespace, digits: DigitData) -> LoadedNet:
         more = gan_sample_labels(net, labels, seed=args.seed + 1 + 1000 * draw)  # type: ignore[arg-type]
         draw_fids.append(metrics.fid(metrics.classifier_features(classifier, more)[0], test_features))
     gan_fid, gan_fid_spread = statistics.fmean(draw_fids), statistics.stdev(draw_fids)
+    # A "generator" answering each request with a random training digit of that class, drawn the same way.
+    resampled_fids = [
+        metrics.fid(
+            metrics.classifier_features(
+                classifier, metrics.training_digit_samples(digits, labels, seed=args.seed + 4 + 1000 * draw)
+            )[0],
+            test_features,
+        )
+        for draw in range(GAN_FID_DRAWS)
+    ]
+    resampled_fid, resampled_spread = statistics.fmean(resampled_fids), statistics.stdev(resampled_fids)
     gaussian_fid = metrics.fid(metrics.classifier_features(classifier, gaussian)[0], test_features)
     pixel_fid = metrics.fid(metrics.classifier_features(classifier, pixels)[0], test_features)
     gan_kid, gan_kid_spread = metrics.kid(gen_features, test_features, seed=args.seed)
@@ -176,6 +187,13 @@ def bench_gan(args: argparse.Namespace, digits: DigitData) -> LoadedNet:
         f" to {max(draw_fids) / floor:.2f})"
     )
     print(f"  floor: real train vs real test   {floor:9.2f}")
+    print(
+        f"  {'train digits drawn at random':<33}{resampled_fid:9.2f} ± {resampled_spread:.2f}   "
+        f"ratio to floor {resampled_fid / floor:5.2f} (draws {min(resampled_fids) / floor:.2f}"
+        f" to {max(resampled_fids) / floor:.2f})"
+    )
+    print(f"  (each digit asked for is a random training digit of its class, {GAN_FID_DRAWS} draws of {n}: what a")
+    print("  perfect sampler of the training digits would score; the floor uses each training digit once)")
     searched = loaded.extra.get("latent_scale_fids")
     if searched:
         tried = ", ".join(f"{scale} {value:.2f}" for scale, value in searched.items())
