@@ -136,6 +136,15 @@ def _obtain(kind: str, args: argparse.Namespace, data: DigitData | TextCorpus) -
     return checkpoint_loads(result.checkpoint, expected_sha256=result.checkpoint_sha256)
 
 
+def _print_draws(name: str, fids: list[float], floor: float, *, goal: str = "") -> None:
+    """One line: the mean digit-FID of the draws with their spread, its ratio to the floor and the draws' range."""
+    mean, spread = statistics.fmean(fids), statistics.stdev(fids)
+    print(
+        f"  {name:<33}{mean:9.2f} ± {spread:.2f}   ratio to floor {mean / floor:5.2f}"
+        f" ({goal}draws {min(fids) / floor:.2f} to {max(fids) / floor:.2f})"
+    )
+
+
 def bench_gan(args: argparse.Namespace, digits: DigitData) -> LoadedNet:
     loaded = _obtain("gan", args, digits)
     net = loaded.net
@@ -149,25 +158,19 @@ def bench_gan(args: argparse.Namespace, digits: DigitData) -> LoadedNet:
     gaussian = metrics.per_class_gaussian_samples(digits, labels, seed=args.seed + 2)
     pixels = metrics.independent_pixel_samples(digits, n, seed=args.seed + 3)
     floor = metrics.fid(train_features, test_features)
+
     # One draw of n generated digits scores a checkpoint give or take about 0.2x the floor (the Fréchet distance
     # of samples this size is mostly sampling noise), so the figure is the mean over several draws of the same
     # size as the floor's training sample, with their spread.
-    draw_fids = [metrics.fid(gen_features, test_features)]
-    for draw in range(1, GAN_FID_DRAWS):
-        more = gan_sample_labels(net, labels, seed=args.seed + 1 + 1000 * draw)  # type: ignore[arg-type]
-        draw_fids.append(metrics.fid(metrics.classifier_features(classifier, more)[0], test_features))
-    gan_fid, gan_fid_spread = statistics.fmean(draw_fids), statistics.stdev(draw_fids)
+    def draw_fids(sample: Callable[[int], torch.Tensor], draws: range = range(GAN_FID_DRAWS)) -> list[float]:
+        return [metrics.fid(metrics.classifier_features(classifier, sample(d))[0], test_features) for d in draws]
+
+    gan_fids = [metrics.fid(gen_features, test_features)] + draw_fids(
+        lambda d: gan_sample_labels(net, labels, seed=args.seed + 1 + 1000 * d),  # type: ignore[arg-type]
+        range(1, GAN_FID_DRAWS),
+    )
     # A "generator" answering each request with a random training digit of that class, drawn the same way.
-    resampled_fids = [
-        metrics.fid(
-            metrics.classifier_features(
-                classifier, metrics.training_digit_samples(digits, labels, seed=args.seed + 4 + 1000 * draw)
-            )[0],
-            test_features,
-        )
-        for draw in range(GAN_FID_DRAWS)
-    ]
-    resampled_fid, resampled_spread = statistics.fmean(resampled_fids), statistics.stdev(resampled_fids)
+    resampled_fids = draw_fids(lambda d: metrics.training_digit_samples(digits, labels, seed=args.seed + 4 + 1000 * d))
     gaussian_fid = metrics.fid(metrics.classifier_features(classifier, gaussian)[0], test_features)
     pixel_fid = metrics.fid(metrics.classifier_features(classifier, pixels)[0], test_features)
     gan_kid, gan_kid_spread = metrics.kid(gen_features, test_features, seed=args.seed)
@@ -181,17 +184,9 @@ def bench_gan(args: argparse.Namespace, digits: DigitData) -> LoadedNet:
         f"GAN digit-FID vs real test digits ({n} generated per draw, {len(digits.test_x)} test,"
         " 64-d classifier features):"
     )
-    print(
-        f"  {f'GAN, mean of {GAN_FID_DRAWS} draws':<33}{gan_fid:9.2f} ± {gan_fid_spread:.2f}   "
-        f"ratio to floor {gan_fid / floor:5.2f} (goal <= 1.5; draws {min(draw_fids) / floor:.2f}"
-        f" to {max(draw_fids) / floor:.2f})"
-    )
+    _print_draws(f"GAN, mean of {GAN_FID_DRAWS} draws", gan_fids, floor, goal="goal <= 1.5; ")
     print(f"  floor: real train vs real test   {floor:9.2f}")
-    print(
-        f"  {'train digits drawn at random':<33}{resampled_fid:9.2f} ± {resampled_spread:.2f}   "
-        f"ratio to floor {resampled_fid / floor:5.2f} (draws {min(resampled_fids) / floor:.2f}"
-        f" to {max(resampled_fids) / floor:.2f})"
-    )
+    _print_draws("train digits drawn at random", resampled_fids, floor)
     print(f"  (each digit asked for is a random training digit of its class, {GAN_FID_DRAWS} draws of {n}: what a")
     print("  perfect sampler of the training digits would score; the floor uses each training digit once)")
     searched = loaded.extra.get("latent_scale_fids")
