@@ -118,6 +118,34 @@ _CATALOGUE: tuple[EventType, ...] = (
             "agreement_version": _key("string", "User agreement version accepted."),
         },
     ),
+    EventType(
+        "generation.checkpoint_served",
+        "A checkpoint started serving its net to end users. ``subject`` is the checkpoint.",
+        {
+            "kind": _KIND,
+            "by": _key(
+                "string",
+                "Who decided: training (a run that passed the gate and beat the one serving), "
+                "admin, or bundled (the weights shipped with the software).",
+                required=True,
+            ),
+            "gate": _key("string", "The quality gate's verdict: passed, failed or unmeasured.", required=True),
+            "overridden": _key("boolean", "Whether an operator overrode the gate for it."),
+            "replaced": _key("array", "SHA-256 of the checkpoint(s) it replaced."),
+            "figures": _key("object", "The figures the gate judged."),
+        },
+    ),
+    EventType(
+        "generation.quality_gate_overridden",
+        "An operator let a checkpoint that did not pass the quality gate serve, with a written reason.",
+        {
+            "kind": _KIND,
+            "reason": _key("string", "The operator's reason.", required=True),
+            "gate": _key("string", "The gate's verdict that was overridden.", required=True),
+            "failing": _key("array", "The figures that failed."),
+            "figures": _key("object", "The figures the gate judged."),
+        },
+    ),
     # Filing: the records operators keep for the service filing.
     EventType(
         "filing.changed",

@@ -4,16 +4,19 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from generation.enforcement import suspension_lift
 from generation.models import Checkpoint, Job, Output, Suspension, TrainingEpoch, TrainingRun
-from generation.services import checkpoint_activate
+from generation.checkpoints import ServingRefused, checkpoint_gate_override, checkpoint_promote
+from generation.quality import GATE_RULES, GateCheck, figure_format, figure_name, figures_readable
 from generation.training import training_request_validate, training_run_cancel, training_run_create
 
 
@@ -27,26 +30,155 @@ class ReadOnlyAdminMixin:
         return False
 
 
+def _figure_table(figures: dict[str, Any]) -> str:
+    """Figures named in words and rounded, as a small table."""
+    rows = figures_readable(figures or {})
+    if not rows:
+        return "—"
+    return format_html(
+        '<table class="figures">{}</table>',
+        format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
+    )
+
+
+class GateOverrideForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why this checkpoint should serve although it failed the quality gate"),
+        min_length=10,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text=_("Recorded with the checkpoint and in the audit log, with your name."),
+    )
+
+
 @admin.register(Checkpoint)
 class CheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("kind", "short_hash", "metric_name", "metric_value", "is_active", "training_run", "created_at")
-    list_filter = ("kind", "is_active")
+    """Checkpoints and the quality gate: one passes before it serves, or an operator overrides it with a reason."""
+
+    list_display = (
+        "kind",
+        "short_hash",
+        "origin",
+        "gate_display",
+        "key_figures",
+        "is_active",
+        "model_record",
+        "training_run",
+        "created_at",
+    )
+    list_filter = ("kind", "is_active", "gate", "origin")
     search_fields = ("sha256",)
-    list_select_related = ("training_run",)
-    actions = ("activate",)
+    list_select_related = ("training_run", "model_record")
+    actions = ("activate", "override_and_serve")
+    fieldsets = (
+        (None, {"fields": ("kind", "sha256", "origin", "is_active", "model_record", "training_run", "size_bytes")}),
+        (_("Quality gate"), {"fields": ("gate_display", "gate_sentences", "gate_config_version", "figure_table")}),
+        (_("Override"), {"fields": ("gate_override_reason", "gate_override_by", "gate_override_at")}),
+        (_("Lineage"), {"fields": ("config", "created_at")}),
+    )
+    readonly_fields = (
+        "kind",
+        "sha256",
+        "origin",
+        "is_active",
+        "model_record",
+        "training_run",
+        "size_bytes",
+        "gate_display",
+        "gate_sentences",
+        "gate_config_version",
+        "figure_table",
+        "gate_override_reason",
+        "gate_override_by",
+        "gate_override_at",
+        "config",
+        "created_at",
+    )
 
     @admin.display(description=_("SHA-256"))
     def short_hash(self, obj: Checkpoint) -> str:
         return obj.sha256[:16]
+
+    @admin.display(description=_("quality gate"))
+    def gate_display(self, obj: Checkpoint) -> str:
+        if obj.gate_override_reason:
+            return format_html('<span class="gate gate-overridden">⚠ {}</span>', _("overridden"))
+        icon = {Checkpoint.Gate.PASSED: "✔", Checkpoint.Gate.FAILED: "✘"}.get(Checkpoint.Gate(obj.gate), "…")
+        return format_html('<span class="gate gate-{}">{} {}</span>', obj.gate, icon, obj.get_gate_display())
+
+    @admin.display(description=_("figures"))
+    def key_figures(self, obj: Checkpoint) -> str:
+        keys = [rule.figure for rule in GATE_RULES.get(obj.kind, ())]
+        shown = [f"{figure_name(k)}: {figure_format(k, obj.figures.get(k))}" for k in keys if k in obj.figures]
+        return "; ".join(shown) or "—"
+
+    @admin.display(description=_("checks"))
+    def gate_sentences(self, obj: Checkpoint) -> str:
+        checks = [GateCheck.from_dict(values) for values in obj.gate_checks]
+        if not checks:
+            return _("Not measured: a checkpoint kept from a stopped run, or from before the gate existed.")
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{} {}</li>", (("✔" if c.passed else "✘", c.sentence()) for c in checks)),
+        )
+
+    @admin.display(description=_("all figures"))
+    def figure_table(self, obj: Checkpoint) -> str:
+        return _figure_table(obj.figures)
 
     @admin.action(description=_("Serve end users with the selected checkpoint"), permissions=["activate"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Checkpoint]) -> None:
         if queryset.values("kind").distinct().count() != queryset.count():
             self.message_user(request, _("Choose at most one checkpoint per net."), messages.ERROR)
             return
+        served = 0
         for checkpoint in queryset:
-            checkpoint_activate(checkpoint=checkpoint)
-        self.message_user(request, _("%(n)d checkpoint(s) now serving.") % {"n": queryset.count()}, messages.SUCCESS)
+            try:
+                checkpoint_promote(checkpoint=checkpoint, actor=request.user, request=request, by="admin")
+                served += 1
+            except ServingRefused as refused:
+                self.message_user(request, refused.message, messages.ERROR)
+        if served:
+            self.message_user(request, _("%(n)d checkpoint(s) now serving.") % {"n": served}, messages.SUCCESS)
+
+    @admin.action(
+        description=_("Override the quality gate and serve the selected checkpoint"), permissions=["activate"]
+    )
+    def override_and_serve(self, request: HttpRequest, queryset: QuerySet[Checkpoint]) -> TemplateResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, _("Choose exactly one checkpoint to override the gate for."), messages.ERROR)
+            return None
+        checkpoint = queryset.get()
+        form = GateOverrideForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            try:
+                checkpoint_gate_override(
+                    checkpoint=checkpoint, actor=request.user, reason=form.cleaned_data["reason"], request=request
+                )
+                checkpoint_promote(checkpoint=checkpoint, actor=request.user, request=request, by="admin")
+            except ServingRefused as refused:
+                self.message_user(request, refused.message, messages.ERROR)
+                return None
+            self.message_user(
+                request,
+                _("The gate was overridden; checkpoint %(name)s now serves. The override is in the audit log.")
+                % {"name": checkpoint.sha256[:12]},
+                messages.WARNING,
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/generation/checkpoint/override.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Override the quality gate"),
+                "checkpoint": checkpoint,
+                "checks": [GateCheck.from_dict(values) for values in checkpoint.gate_checks],
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     def has_activate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("generation.change_checkpoint")

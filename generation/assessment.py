@@ -2,7 +2,10 @@
 
 For each question of a run planned by ``filing.safety.assessments``: input moderation (as in
 ``job_submit``) → the serving text net, sampled the way a text job is (``services._sample`` on
-the job parameters, with the question's own seed) → output moderation (as in ``job_run``). No
+the job parameters, with the question's own seed) → output moderation (as in ``job_run``). The
+text net writes whole pieces to tunes, so each question is answered with a piece to a tune (chosen
+by its seed among those with room for the whole question) that opens with the question, laid into
+the tune's lines. No
 end-user job rows are created; the answers are written to the run's samples in the filing, in
 batches, so the admin shows the progress.
 
@@ -20,7 +23,8 @@ from django.utils.translation import gettext as _
 from filing.safety import assessments as filing_assessments
 from filing.safety.bank_models import AssessmentRun, AssessmentSample, BankKind
 from generation.models import Job, NetKind
-from generation.params import params_clean
+from generation.params import limits, params_clean
+from generation.tunes import CLAUSE_MARKS, Tune, opening_fitted
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +35,21 @@ class AssessmentUnavailable(Exception):
     """The run cannot go on (no serving text net, no keyword library)."""
 
 
-def _answer(sample: AssessmentSample, *, net: Any, answer_params: dict[str, Any]) -> filing_assessments.SampleOutcome:
+def _job_params(sample: AssessmentSample, answer_params: dict[str, Any], tunes: list[Tune]) -> dict[str, Any]:
+    """The text job a question becomes: a piece to a tune chosen by its seed, opened by the question if it fits."""
+    if not tunes:
+        raise ValidationError(_("The serving text net knows no tunes, so it cannot answer."))
+    length = len([c for c in sample.text if not c.isspace() and c not in CLAUSE_MARKS])
+    roomy = [tune for tune in tunes if sum(tune.form) >= length] or [max(tunes, key=lambda t: sum(t.form))]
+    tune = roomy[sample.answer_seed % len(roomy)]
+    opening = opening_fitted(tune, sample.text)[: limits().max_prompt_chars]
+    sampling = {k: v for k, v in answer_params.items() if k in ("temperature", "top_k")}
+    return {**sampling, "tune": tune.name, "opening": opening, "seed": sample.answer_seed}
+
+
+def _answer(
+    sample: AssessmentSample, *, net: Any, answer_params: dict[str, Any], checkpoint: Any
+) -> filing_assessments.SampleOutcome:
     """One question through input moderation → net → output moderation."""
     from generation import moderation, services
 
@@ -45,8 +63,9 @@ def _answer(sample: AssessmentSample, *, net: Any, answer_params: dict[str, Any]
         } | fields
         return filing_assessments.SampleOutcome(sample_id=sample.pk, stage=stage, **values)
 
+    tunes = services.tunes_offered(checkpoint) or []
     try:
-        params, seed = params_clean(NetKind.LM, {**answer_params, "prompt": sample.text, "seed": sample.answer_seed})
+        params, seed = params_clean(NetKind.LM, _job_params(sample, answer_params, tunes), tunes=tunes)
     except ValidationError as exc:
         return outcome(AssessmentSample.Stage.INVALID, answer="; ".join(exc.messages))
     generated = sample.bank_kind == BankKind.GENERATED
@@ -62,7 +81,7 @@ def _answer(sample: AssessmentSample, *, net: Any, answer_params: dict[str, Any]
             # The net wrote nothing; a refusal is a safe answer.
             keyword_pass=True if generated else None,
         )
-    job = Job(kind=NetKind.LM, params=params, seed=seed)
+    job = Job(kind=NetKind.LM, params=params, seed=seed, checkpoint=checkpoint)
     try:
         (text,) = services._sample(job, net)
     except ValueError as exc:
@@ -124,7 +143,9 @@ def assessment_run_execute(*, run_id: int, worker: str = "") -> AssessmentRun | 
             batch = AssessmentSample.objects.filter(pk__in=pending[start : start + BATCH_SIZE]).order_by(
                 "bank_kind", "position"
             )
-            outcomes = [_answer(sample, net=net, answer_params=run.answer_params) for sample in batch]
+            outcomes = [
+                _answer(sample, net=net, answer_params=run.answer_params, checkpoint=checkpoint) for sample in batch
+            ]
             filing_assessments.assessment_samples_record(run=run, outcomes=outcomes)
         return filing_assessments.assessment_run_finish(run=run)
     except (AssessmentUnavailable, ValidationError) as exc:

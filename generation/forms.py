@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from generation.api.services import REPORT_CATEGORIES
 from generation.models import Job, NetKind
 from generation.params import SEED_MAX, limits
+from generation.tunes import Tune
 
 
 class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
@@ -143,13 +144,16 @@ class VaeForm(GenerationForm):
 class LmForm(GenerationForm):
     kind = NetKind.LM
     prefix = "lm"
-    prompt = forms.CharField(
-        label=_("Beginning of the text"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("The model continues this text in the style of Song dynasty ci. May be empty."),
+    tune = forms.ChoiceField(
+        label=_("Tune (词牌)"),
+        help_text=_("The tune fixes how many lines the piece has and how long each line is."),
     )
-    length = forms.IntegerField(label=_("Characters to write"), initial=100, min_value=1, required=False)
+    opening = forms.CharField(
+        label=_("Opening (optional)"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text=_("The first characters of the piece; the model writes the rest in the tune's form."),
+    )
     temperature = forms.FloatField(
         label=_("Temperature"),
         initial=0.8,
@@ -166,13 +170,21 @@ class LmForm(GenerationForm):
     )
     seed = _seed_field()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tunes: list[Tune] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         lim = limits()
-        prompt = self.fields["prompt"]
-        prompt.widget.attrs["maxlength"] = str(lim.max_prompt_chars)
-        prompt.validators.append(MaxLengthValidator(lim.max_prompt_chars))
-        _limit(self.fields["length"], lim.max_text_chars)
+        self.tunes = tunes or []
+        self.fields["tune"].choices = [
+            (
+                tune.name,
+                _("%(name)s · %(pattern)s (%(n)d characters)")
+                % {"name": tune.name, "pattern": tune.pattern(), "n": tune.characters},
+            )
+            for tune in self.tunes
+        ]
+        opening = self.fields["opening"]
+        opening.widget.attrs["maxlength"] = str(lim.max_prompt_chars)
+        opening.validators.append(MaxLengthValidator(lim.max_prompt_chars))
         _limit(self.fields["top_k"], lim.max_top_k)
         temperature = self.fields["temperature"]
         temperature.validators += [
@@ -183,7 +195,7 @@ class LmForm(GenerationForm):
 
     def params(self) -> dict[str, Any]:
         params = super().params()
-        params["prompt"] = self.cleaned_data.get("prompt") or ""
+        params["opening"] = self.cleaned_data.get("opening") or ""
         return params
 
 

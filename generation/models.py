@@ -26,10 +26,22 @@ NET_TYPE_OF_KIND = {NetKind.GAN: "gan", NetKind.VAE: "vae", NetKind.LM: "transfo
 class Checkpoint(models.Model):
     """Weights of a trained net, stored through the storage API and identified by their SHA-256.
 
-    At most one checkpoint per net kind is active: that one serves end users.
+    At most one checkpoint per net kind is active: that one serves end users. A checkpoint serves only once
+    its figures pass the quality gate (the ``quality_*`` safety thresholds in force), or once an operator
+    overrode the gate with a written reason; ``gate_checks`` keeps each check with its figure and threshold.
     """
 
+    class Origin(models.TextChoices):
+        TRAINED = "trained", _("trained on this platform")
+        BUNDLED = "bundled", _("bundled with the software (trained by its weights recipe)")
+
+    class Gate(models.TextChoices):
+        UNMEASURED = "unmeasured", _("not measured")
+        PASSED = "passed", _("passed")
+        FAILED = "failed", _("failed")
+
     kind = models.CharField(_("net"), max_length=8, choices=NetKind.choices)
+    origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.TRAINED)
     sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
     file = models.FileField(_("file"), upload_to="checkpoints/", max_length=255)
     size_bytes = models.PositiveBigIntegerField(_("size in bytes"))
@@ -53,6 +65,21 @@ class Checkpoint(models.Model):
         verbose_name=_("model record"),
         help_text=_("The filed model this checkpoint is a version of; its code is written into every label."),
     )
+    figures = models.JSONField(
+        _("figures"), default=dict, blank=True, help_text=_("What the quality gate measured, on data not trained on.")
+    )
+    gate = models.CharField(_("quality gate"), max_length=12, choices=Gate.choices, default=Gate.UNMEASURED)
+    gate_checks = models.JSONField(_("quality gate checks"), default=list, blank=True)
+    gate_config_version = models.PositiveIntegerField(_("safety configuration version of the gate"), null=True)
+    gate_override_reason = models.TextField(_("why the gate was overridden"), blank=True)
+    gate_override_by = models.CharField(_("gate overridden by"), max_length=150, blank=True)
+    gate_override_at = models.DateTimeField(_("gate overridden at"), null=True, blank=True)
+    tunes = models.JSONField(
+        _("tunes"),
+        default=list,
+        blank=True,
+        help_text=_("Language model: the tunes (词牌) it writes to, each with its form, from its training corpus."),
+    )
     is_active = models.BooleanField(_("serving"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -68,6 +95,11 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.sha256[:12]}"
+
+    @property
+    def may_serve(self) -> bool:
+        """Passed the quality gate, or an operator overrode it with a reason."""
+        return self.gate == self.Gate.PASSED or bool(self.gate_override_reason)
 
 
 class TrainingData(models.TextChoices):
@@ -94,9 +126,26 @@ class TrainingRun(models.Model):
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
         CANCELLED = "cancelled", _("cancelled")
+        # The platform stopped while the run trained (Ctrl-C, a deploy); its best epoch so far was kept.
+        INTERRUPTED = "interrupted", _("interrupted")
+
+    class Phase(models.TextChoices):
+        WAITING = "waiting", _("waiting for a worker")
+        TRAINING = "training", _("training")
+        CHOOSING = "choosing", _("choosing the noise scale")
+        MEASURING = "measuring", _("measuring for the quality gate")
+        DONE = "done", _("done")
+
+    class Origin(models.TextChoices):
+        PLATFORM = "platform", _("trained on this platform")
+        BUNDLED = "bundled", _("bundled weights (trained by the weights recipe)")
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
 
     kind = models.CharField(_("net"), max_length=8, choices=NetKind.choices)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(_("phase"), max_length=12, choices=Phase.choices, default=Phase.WAITING)
+    origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.PLATFORM)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -129,8 +178,11 @@ class TrainingRun(models.Model):
     metric_name = models.CharField(_("quality metric"), max_length=64, blank=True)
     best_metric = models.FloatField(_("best quality"), null=True, blank=True)
     best_epoch = models.PositiveIntegerField(_("best epoch"), null=True, blank=True)
-    progress = models.FloatField(_("progress"), default=0.0, help_text=_("0 to 1"))
+    progress = models.FloatField(_("progress"), default=0.0, help_text=_("0 to 1, over every phase of the run"))
     cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    # Set when the worker training the run shuts down: the run stops soon and keeps its best epoch.
+    interrupt_requested = models.BooleanField(_("interrupt requested"), default=False)
+    worker = models.CharField(_("worker"), max_length=255, blank=True)
     error = models.TextField(_("error"), blank=True)
     is_demo = models.BooleanField(_("quick demo training"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from generation.tunes import OpeningMisfit, Tune, form_position
+
 SEED_MAX = 2**31 - 1
 
 
@@ -61,10 +63,62 @@ def _float(params: dict[str, Any], name: str, default: float, low: float, high: 
     return value
 
 
-def params_clean(kind: str, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def opening_misfit_message(misfit: OpeningMisfit, tune: Tune) -> str:
+    """Why an opening does not fit ``tune``, in words a user can act on."""
+    values = {"tune": tune.name, "line": misfit.line, "expected": misfit.expected, "got": misfit.got}
+    if misfit.problem == "too_long":
+        return _("The opening is longer than a whole %(tune)s (%(expected)d characters).") % values
+    if misfit.problem == "line_short":
+        return (
+            _("Line %(line)d of %(tune)s has %(expected)d characters, but the opening's ends after %(got)d.") % values
+        )
+    return (
+        _(
+            "Line %(line)d of %(tune)s has %(expected)d characters; the opening's is longer. Put a punctuation mark where it ends."
+        )
+        % values
+    )
+
+
+def _lm_clean(params: dict[str, Any], tunes: list[Tune] | None, lim: Limits, errors: dict[str, str]) -> dict[str, Any]:
+    tune_name = params.get("tune")
+    tune = None
+    if not isinstance(tune_name, str) or not tune_name.strip():
+        errors["tune"] = _("Choose a tune (词牌) to write to.")
+        tune_name = ""
+    elif tunes is not None:
+        tune = next((t for t in tunes if t.name == tune_name.strip()), None)
+        if tune is None:
+            errors["tune"] = _("“%(tune)s” is not one of the tunes this model writes to; choose one from the list.") % {
+                "tune": tune_name[:20]
+            }
+    opening = params.get("opening", "")
+    if opening is None:
+        opening = ""
+    if not isinstance(opening, str):
+        errors["opening"] = _("Enter text.")
+        opening = ""
+    opening = "".join(opening.split())
+    if len(opening) > lim.max_prompt_chars:
+        errors["opening"] = _("Keep the opening to %(n)d characters or fewer.") % {"n": lim.max_prompt_chars}
+    elif tune is not None:
+        try:
+            form_position(tune.form, opening)
+        except OpeningMisfit as misfit:
+            errors["opening"] = opening_misfit_message(misfit, tune)
+    return {
+        "tune": tune_name.strip(),
+        "opening": opening,
+        "temperature": _float(params, "temperature", 0.8, lim.min_temperature, lim.max_temperature, errors),
+        "top_k": _int(params, "top_k", 40, 1, lim.max_top_k, errors),
+    }
+
+
+def params_clean(kind: str, params: dict[str, Any], *, tunes: list[Tune] | None = None) -> tuple[dict[str, Any], int]:
     """Return the cleaned parameters of a job of ``kind`` and its seed, or raise ValidationError.
 
-    The error maps each bad field to a sentence the user can act on.
+    The error maps each bad field to a sentence the user can act on. ``tunes`` are the tunes the serving
+    language model writes to (None: the tune is not checked against a list, as when no model serves).
     """
     lim = limits()
     errors: dict[str, str] = {}
@@ -88,19 +142,15 @@ def params_clean(kind: str, params: dict[str, Any]) -> tuple[dict[str, Any], int
         else:
             cleaned = {"count": _int(params, "count", 1, 1, lim.max_images, errors)}
     elif kind == "lm":
-        known |= {"prompt", "length", "temperature", "top_k"}
-        prompt = params.get("prompt", "")
-        if not isinstance(prompt, str):
-            errors["prompt"] = _("Enter text.")
-            prompt = ""
-        elif len(prompt) > lim.max_prompt_chars:
-            errors["prompt"] = _("Keep the prompt to %(n)d characters or fewer.") % {"n": lim.max_prompt_chars}
-        cleaned = {
-            "prompt": prompt,
-            "length": _int(params, "length", 100, 1, lim.max_text_chars, errors),
-            "temperature": _float(params, "temperature", 0.8, lim.min_temperature, lim.max_temperature, errors),
-            "top_k": _int(params, "top_k", 40, 1, lim.max_top_k, errors),
-        }
+        known |= {"tune", "opening", "temperature", "top_k"}
+        cleaned = _lm_clean(params, tunes, lim, errors)
+        for old in ("prompt", "length"):
+            if old in params:
+                errors[old] = _(
+                    "The text model writes one whole piece to a tune: give “tune” and, if you like, an “opening”; "
+                    "“prompt” and “length” are no longer used."
+                )
+                known.add(old)
     else:
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
     unknown = sorted(set(params) - known)

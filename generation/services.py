@@ -38,9 +38,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit import services as audit
+from generation.checkpoints import checkpoint_serving
 from generation.enforcement import enforcement_apply, suspension_active
 from generation.models import Checkpoint, Job, NetKind, Output
-from generation.params import output_count, params_clean
+from generation.params import limits, output_count, params_clean
+from generation.tunes import TUNE_SEPARATOR, Tune, piece_text
 
 if TYPE_CHECKING:
     from generation.ml.checkpoints import LoadedNet
@@ -60,10 +62,6 @@ class JobUnavailable(Exception):
 # ------------------------------------------------------------------------------
 # Submitting
 # ------------------------------------------------------------------------------
-def checkpoint_serving(kind: str) -> Checkpoint | None:
-    return Checkpoint.objects.filter(kind=kind, is_active=True).first()
-
-
 def _enqueue(job: Job) -> None:
     from generation.tasks import job_run_task
 
@@ -73,8 +71,30 @@ def _enqueue(job: Job) -> None:
 def _job_input(kind: str, params: dict[str, Any]) -> str:
     """What the user asked for, as kept (apart from the record, by digest) in the audit log."""
     if kind == NetKind.LM:
+        if "tune" in params:
+            return f"{params['tune']}{TUNE_SEPARATOR}{params.get('opening', '')}"
         return str(params.get("prompt", ""))
     return json.dumps(params, sort_keys=True)
+
+
+def checkpoint_tunes(checkpoint: Checkpoint | None) -> list[Tune] | None:
+    """The tunes a language-model checkpoint writes to (None when there is no checkpoint)."""
+    if checkpoint is None:
+        return None
+    return [Tune.from_dict(values) for values in checkpoint.tunes]
+
+
+def tunes_offered(checkpoint: Checkpoint | None = None) -> list[Tune] | None:
+    """The tunes end users may choose: those of the serving text model whose pieces fit the length limit.
+
+    None when no text model serves. ``checkpoint`` defaults to the one serving.
+    """
+    checkpoint = checkpoint if checkpoint is not None else checkpoint_serving(NetKind.LM)
+    tunes = checkpoint_tunes(checkpoint)
+    if checkpoint is None or tunes is None:
+        return None
+    cap = min(limits().max_text_chars, int(checkpoint.config.get("max_new_chars") or limits().max_text_chars))
+    return [tune for tune in tunes if tune.characters <= cap]
 
 
 def policy_refusal(checkpoint: Checkpoint | None) -> tuple[str, str] | None:
@@ -85,6 +105,11 @@ def policy_refusal(checkpoint: Checkpoint | None) -> tuple[str, str] | None:
             "net_not_ready",
         )
     record = checkpoint.model_record
+    if not checkpoint.may_serve:
+        return (
+            _("This generator is not available: its net has not passed the quality checks."),
+            "net_not_ready",
+        )
     if record is None or record.approval != record.Approval.APPROVED:
         return (
             _("This generator is not available: its model has not been approved for service yet."),
@@ -205,8 +230,8 @@ def job_submit(
             return existing
     if kind not in NetKind.values:
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
-    cleaned, seed = params_clean(kind, params)
     checkpoint = checkpoint_serving(kind)
+    cleaned, seed = params_clean(kind, params, tunes=tunes_offered(checkpoint) if kind == NetKind.LM else None)
     refusal = policy_refusal(checkpoint)
     if refusal:
         reason, code = refusal
@@ -221,8 +246,8 @@ def job_submit(
         _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
         raise JobUnavailable(reason, code="user_suspended")
     verdict = None
-    if kind == NetKind.LM and cleaned["prompt"]:
-        verdict = _moderate(cleaned["prompt"], output=False)
+    if kind == NetKind.LM and cleaned["opening"]:
+        verdict = _moderate(cleaned["opening"], output=False)
         if verdict.blocked:
             return _job_refused_by_moderation(
                 user=user,
@@ -454,16 +479,30 @@ def _sample(job: Job, net: Any) -> list[Any]:
         if "interpolate_to_seed" in p:
             return sampling.vae_interpolate(net, seed_a=job.seed, seed_b=p["interpolate_to_seed"], steps=p["steps"])
         return sampling.vae_sample(net, count=p["count"], seed=job.seed)
-    return [
-        sampling.lm_sample(
-            net,
-            prompt=p["prompt"],
-            max_chars=p["length"],
-            temperature=p["temperature"],
-            top_k=p["top_k"],
-            seed=job.seed,
-        )
-    ]
+    if "tune" not in p:  # a job queued before text jobs named a tune
+        return [
+            sampling.lm_sample(
+                net,
+                prompt=p["prompt"],
+                max_chars=p["length"],
+                temperature=p["temperature"],
+                top_k=p["top_k"],
+                seed=job.seed,
+            )
+        ]
+    tune = next((t for t in checkpoint_tunes(job.checkpoint) or [] if t.name == p["tune"]), None)
+    if tune is None:
+        raise ValueError(f"the serving text model does not know the tune {p['tune']!r}")
+    body = sampling.lm_sample_piece(
+        net,
+        tune=tune.name,
+        form=tune.form,
+        opening=p["opening"],
+        temperature=p["temperature"],
+        top_k=p["top_k"],
+        seed=job.seed,
+    )
+    return [piece_text(tune.name, body)]
 
 
 def produce_id_for(job: Job, index: int) -> str:
@@ -675,49 +714,3 @@ def jobs_sweep(*, now: Any = None) -> dict[str, int]:
             transaction.on_commit(functools.partial(_enqueue, job))
             counts["resent"] += 1
     return counts
-
-
-# ------------------------------------------------------------------------------
-# Checkpoints
-# ------------------------------------------------------------------------------
-@transaction.atomic
-def checkpoint_store(
-    *,
-    kind: str,
-    data: bytes,
-    sha256: str,
-    config: dict[str, Any],
-    metric_name: str = "",
-    metric_value: float | None = None,
-    training_run: Any = None,
-    model_record: Any = None,
-) -> Checkpoint:
-    """Write checkpoint bytes through the storage API and record them (idempotent on the hash)."""
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise ValueError("checkpoint bytes do not match their SHA-256")
-    existing = Checkpoint.objects.filter(sha256=sha256).first()
-    if existing:
-        return existing
-    name = default_storage.save(f"checkpoints/{kind}-{sha256[:16]}.pt", ContentFile(data))
-    return Checkpoint.objects.create(
-        kind=kind,
-        sha256=sha256,
-        file=name,
-        size_bytes=len(data),
-        config=config,
-        metric_name=metric_name,
-        metric_value=metric_value,
-        training_run=training_run,
-        model_record=model_record,
-    )
-
-
-@transaction.atomic
-def checkpoint_activate(*, checkpoint: Checkpoint) -> Checkpoint:
-    """Make ``checkpoint`` the one that serves its net kind."""
-    Checkpoint.objects.select_for_update().filter(kind=checkpoint.kind, is_active=True).exclude(
-        pk=checkpoint.pk
-    ).update(is_active=False)
-    checkpoint.is_active = True
-    checkpoint.save(update_fields=["is_active"])
-    return checkpoint

@@ -1,14 +1,17 @@
 """Training runs: created by operators (admin, ``manage.py train``) and executed on the training queue.
 
 A run records what went in (hyperparameters, seed, dataset fingerprints, code and torch versions)
-and, epoch by epoch, what came out (losses, quality metrics, a picture of samples). The best
-epoch by the quality metric becomes a checkpoint; it starts serving when no checkpoint of that
-net serves yet or when it beats the one that does.
+and, epoch by epoch, what came out (losses, quality metrics, a picture of samples). The best epoch by
+the training metric becomes a checkpoint, which is then measured for the quality gate on data it was
+not chosen on; it starts serving only if it passes the gate and beats the checkpoint serving (or none
+that passed serves). A run cancelled by an operator or interrupted by the platform stopping keeps its
+best epoch as a checkpoint, unmeasured, so it never serves on its own.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,29 +26,28 @@ from django.utils.translation import gettext as _
 from filing.selectors import dataset_training_refusal
 from filing.services import dataset_register, model_record_for_net
 from genai_platform.version import code_version
+from generation.checkpoints import checkpoint_beats, checkpoint_promote, checkpoint_serving, checkpoint_store
 from generation.models import (
     DEFAULT_TRAINING_DATA,
     NET_TYPE_OF_KIND,
-    Checkpoint,
     NetKind,
     TrainingData,
     TrainingEpoch,
     TrainingRun,
 )
-from generation.services import checkpoint_activate, checkpoint_serving, checkpoint_store
 
 logger = logging.getLogger(__name__)
 
-# Quick trainings started at first start so a fresh install can generate within minutes.
-DEMO_MINUTES = {NetKind.GAN: 3.0, NetKind.VAE: 1.0, NetKind.LM: 3.0}
-# Short epochs and a smaller held-out sample, so a demo run shows progress every few seconds; the GAN's noise
-# scale is chosen on one draw per candidate rather than three, so the demo ends soon after its minutes.
-DEMO_CONFIG: dict[str, dict[str, Any]] = {
-    NetKind.LM: {"steps_per_epoch": 40, "eval_chars": 20000},
-    NetKind.GAN: {"latent_scale_draws": 1},
+# The share of the progress bar each phase of a run takes, from its start to its end.
+PHASE_SPANS: dict[str, dict[str, tuple[float, float]]] = {
+    NetKind.GAN: {
+        TrainingRun.Phase.TRAINING: (0.0, 0.85),
+        TrainingRun.Phase.CHOOSING: (0.85, 0.93),
+        TrainingRun.Phase.MEASURING: (0.93, 1.0),
+    },
+    NetKind.VAE: {TrainingRun.Phase.TRAINING: (0.0, 0.95), TrainingRun.Phase.MEASURING: (0.95, 1.0)},
+    NetKind.LM: {TrainingRun.Phase.TRAINING: (0.0, 0.9), TrainingRun.Phase.MEASURING: (0.9, 1.0)},
 }
-# Metrics where lower is better (all of ours: FID, nats).
-LOWER_IS_BETTER = True
 
 
 def training_request_validate(*, kind: str, data: str | None, epochs: int | None, minutes: float | None) -> str:
@@ -105,24 +107,6 @@ def _enqueue(run: TrainingRun) -> None:
     training_run_task.apply_async(kwargs={"run_id": run.pk})
 
 
-def training_bootstrap() -> list[TrainingRun]:
-    """Start a quick demo training for every net that has no checkpoint and no training under way."""
-    started = []
-    for kind in sorted(NetKind.values, key=lambda k: DEMO_MINUTES[NetKind(k)]):  # quickest first
-        if Checkpoint.objects.filter(kind=kind).exists():
-            continue
-        if TrainingRun.objects.filter(
-            kind=kind, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
-        ).exists():
-            continue
-        started.append(
-            training_run_create(
-                kind=kind, minutes=DEMO_MINUTES[NetKind(kind)], config=DEMO_CONFIG.get(kind), is_demo=True
-            )
-        )
-    return started
-
-
 def _training_data(run: TrainingRun) -> Any:
     from generation.ml import data
 
@@ -143,67 +127,109 @@ def _dataset_record(run: TrainingRun, data: Any) -> None:
 
     Raises TrainingRefused when the dataset failed its source safety check.
     """
-    if hasattr(data, "train_x"):
-        items = int(data.train_x.shape[0] + data.test_x.shape[0])
-        size = int(data.train_x.numel() + data.test_x.numel())
-    else:
-        items = data.text.count("\n") + 1
-        size = len(data.text.encode())
-    dataset = dataset_register(
-        name=data.name,
-        sha256=data.fingerprint,
-        source=data.source,
-        licence=data.licence,
-        licence_text=getattr(data, "licence_text", ""),
-        items=items,
-        size_bytes=size,
-    )
+    dataset = dataset_register(**data.facts())
     run.datasets.add(dataset)
     refusal = dataset_training_refusal(dataset)
     if refusal:
         raise TrainingRefused(refusal)
 
 
-def _claim(run_id: int) -> TrainingRun | None:
+def _claim(run_id: int, worker: str) -> TrainingRun | None:
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != TrainingRun.Status.QUEUED:
             return None
         run.status = TrainingRun.Status.RUNNING
+        run.phase = TrainingRun.Phase.TRAINING
+        run.worker = worker
         run.started_at = timezone.now()
         run.code_version = code_version()
-        run.save(update_fields=["status", "started_at", "code_version"])
+        run.save(update_fields=["status", "phase", "worker", "started_at", "code_version"])
         return run
 
 
 def training_run_cancel(*, run: TrainingRun) -> None:
     TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.CANCELLED, finished_at=timezone.now()
+        status=TrainingRun.Status.CANCELLED, phase=TrainingRun.Phase.DONE, finished_at=timezone.now()
     )
     TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(cancel_requested=True)
 
 
-def _same_measure(serving: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether two runs' quality figures were measured alike, so the lower one is the better net.
+def training_runs_interrupt(*, worker: str) -> int:
+    """Ask the runs ``worker`` is training to stop soon and keep their best epoch (the worker is shutting down)."""
+    return TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, worker=worker).update(interrupt_requested=True)
 
-    The GAN's digit-FID comes from a classifier each host trains at first use (floating-point results differ
-    between CPUs); a checkpoint trained on a host with another classifier is kept but not served automatically.
-    A run that does not record its classifier (older runs, other kinds) is taken as measured alike.
-    """
-    mine, theirs = serving.get("fid_classifier_sha256"), new.get("fid_classifier_sha256")
-    return mine is None or theirs is None or mine == theirs
+
+def training_runs_orphaned(*, worker: str) -> int:
+    """Mark as interrupted the runs ``worker`` was training when it died without a chance to stop them."""
+    return TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, worker=worker).update(
+        status=TrainingRun.Status.INTERRUPTED,
+        phase=TrainingRun.Phase.DONE,
+        error=_("The worker stopped while training; nothing was kept from this run."),
+        finished_at=timezone.now(),
+    )
+
+
+def _stop_requested(run: TrainingRun) -> str | None:
+    """``"cancel"`` or ``"interrupt"`` when the run was asked to stop, else None."""
+    flags = TrainingRun.objects.filter(pk=run.pk).values("cancel_requested", "interrupt_requested").first() or {}
+    if flags.get("cancel_requested"):
+        return "cancel"
+    if flags.get("interrupt_requested"):
+        return "interrupt"
+    return None
+
+
+class _Progress:
+    """The run's progress bar over every phase: training, choosing the GAN's noise scale, measuring."""
+
+    def __init__(self, run: TrainingRun) -> None:
+        self.run = run
+        self.spans = PHASE_SPANS[NetKind(run.kind)]
+        self.started = time.monotonic()
+
+    def phase(self, name: str) -> None:
+        start = self.spans.get(name, (0.0, 0.0))[0] if name != TrainingRun.Phase.DONE else 1.0
+        TrainingRun.objects.filter(pk=self.run.pk).update(phase=name, progress=start)
+
+    def training(self, epoch: int) -> None:
+        fractions = []
+        if self.run.epochs:
+            fractions.append(epoch / self.run.epochs)
+        if self.run.minutes:
+            fractions.append((time.monotonic() - self.started) / (self.run.minutes * 60))
+        start, end = self.spans[TrainingRun.Phase.TRAINING]
+        done = min(1.0, max(fractions, default=0.0))
+        TrainingRun.objects.filter(pk=self.run.pk).update(progress=start + (end - start) * done)
+
+
+def _figures(run: TrainingRun, checkpoint: bytes, sha256: str, data: Any, should_stop: Callable[[], bool]) -> Any:
+    """The quality gate's figures of the run's checkpoint, or None when the run was asked to stop meanwhile."""
+    from generation.ml.checkpoints import checkpoint_loads
+    from generation.ml.evaluation import MeasurementStopped, figures_for
+
+    loaded = checkpoint_loads(checkpoint, expected_sha256=sha256)
+    try:
+        return figures_for(run.kind, loaded.net, data, should_stop=should_stop)
+    except MeasurementStopped:
+        return None
 
 
 def training_run_execute(
     *, run_id: int, worker: str = "", on_epoch: Callable[[Any], None] | None = None
 ) -> TrainingRun | None:
-    """Train, record every epoch, store the best checkpoint. Returns None if the run was not queued."""
+    """Train, record every epoch, store the best checkpoint, measure it for the gate and promote it if it
+    passes and beats the one serving. Returns None if the run was not queued."""
     from generation.ml.training import train
 
-    run = _claim(run_id)
+    run = _claim(run_id, worker)
     if run is None:
         return None
-    started = time.monotonic()
+    progress = _Progress(run)
+
+    def stop() -> bool:
+        # Training asks at most once a second (its clock keeps the pace), measuring between draws or pieces.
+        return _stop_requested(run) is not None
 
     def record_epoch(report: Any) -> None:
         samples = (
@@ -219,17 +245,9 @@ def training_run_execute(
                 **({"samples": samples} if samples else {}),
             },
         )
-        fractions = []
-        if run.epochs:
-            fractions.append(report.epoch / run.epochs)
-        if run.minutes:
-            fractions.append((time.monotonic() - started) / (run.minutes * 60))
-        TrainingRun.objects.filter(pk=run.pk).update(progress=min(1.0, max(fractions, default=0.0)))
+        progress.training(report.epoch)
         if on_epoch:
             on_epoch(report)
-
-    def cancelled() -> bool:
-        return TrainingRun.objects.filter(pk=run.pk, cancel_requested=True).exists()
 
     try:
         data = _training_data(run)
@@ -242,13 +260,23 @@ def training_run_execute(
             config=run.config or None,
             data=data,
             on_epoch=record_epoch,
-            should_stop=cancelled,
+            on_phase=progress.phase,
+            should_stop=stop,
             threads=settings.GENAI_TORCH_THREADS,
         )
+        stopped = _stop_requested(run)
+        figures = None
+        if stopped is None:
+            progress.phase(TrainingRun.Phase.MEASURING)
+            figures = _figures(run, result.checkpoint, result.checkpoint_sha256, data, stop)
+            stopped = _stop_requested(run)
     except Exception as exc:
         logger.exception("training run %s failed", run.pk)
         TrainingRun.objects.filter(pk=run.pk).update(
-            status=TrainingRun.Status.FAILED, error=str(exc) or type(exc).__name__, finished_at=timezone.now()
+            status=TrainingRun.Status.FAILED,
+            phase=TrainingRun.Phase.DONE,
+            error=str(exc) or type(exc).__name__,
+            finished_at=timezone.now(),
         )
         run.refresh_from_db()
         return run
@@ -263,25 +291,23 @@ def training_run_execute(
             metric_value=result.best_metric,
             training_run=run,
             model_record=run.model_record,
+            figures=figures,
+            tunes=result.tunes,
         )
-        serving = checkpoint_serving(run.kind)
-        if (
-            serving is None
-            or serving.metric_value is None
-            or (
-                serving.metric_name == result.metric_name
-                and _same_measure(serving.config, result.hyperparameters)
-                and result.best_metric < serving.metric_value
-            )
-        ):
-            checkpoint_activate(checkpoint=checkpoint)
-        run.status = TrainingRun.Status.CANCELLED if cancelled() else TrainingRun.Status.SUCCEEDED
+        if figures is not None and checkpoint_beats(checkpoint, checkpoint_serving(run.kind)):
+            checkpoint_promote(checkpoint=checkpoint, actor=run.requested_by, by="training")
+        run.status = {
+            "cancel": TrainingRun.Status.CANCELLED,
+            "interrupt": TrainingRun.Status.INTERRUPTED,
+            None: TrainingRun.Status.SUCCEEDED,
+        }[stopped]
+        run.phase = TrainingRun.Phase.DONE
         run.hyperparameters = result.hyperparameters
         run.dataset_names = list(result.dataset_names)
         run.dataset_fingerprints = list(result.dataset_fingerprints)
         run.torch_version = result.torch_version
         run.metric_name = result.metric_name
-        run.best_metric = result.best_metric
+        run.best_metric = result.best_metric if math.isfinite(result.best_metric) else None
         run.best_epoch = result.best_epoch
         run.progress = 1.0
         run.finished_at = timezone.now()

@@ -27,6 +27,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
@@ -50,8 +51,10 @@ from generation.api.views import (
 )
 from generation.forms import (
     GENERATION_FORMS,
+    GenerationForm,
     HistoryDeleteForm,
     HistoryFilterForm,
+    LmForm,
     ReportForm,
     SignUpForm,
     UserSettingsForm,
@@ -64,8 +67,10 @@ from generation.services import (
     job_cancel,
     labelling_obligation_set,
     service_offering_unlabelled,
+    tunes_offered,
     unlabelled_delivery_version,
 )
+from generation.tunes import Tune
 
 HISTORY_PAGE_SIZE = 10
 # htmx stops polling when a response has this status (and still shows its content).
@@ -212,17 +217,55 @@ def account(request: HttpRequest) -> HttpResponse:
 # ------------------------------------------------------------------------------
 # Generating
 # ------------------------------------------------------------------------------
+def _generation_form(
+    kind: str, data: Any = None, *, initial: dict[str, Any] | None = None, tunes: list[Tune] | None = None
+) -> GenerationForm:
+    if kind == NetKind.LM:
+        return LmForm(data, initial=initial, tunes=tunes or [])
+    return GENERATION_FORMS[kind](data, initial=initial)
+
+
+def _again_initial(job: Job) -> dict[str, Any]:
+    """The form values that ask for ``job`` again: every parameter; the seed only where it is part of the
+    request (the start of a VAE morph), so that "generate again" draws new results."""
+    p = job.params
+    if job.kind == NetKind.VAE and "interpolate_to_seed" in p:
+        return {
+            "mode": "interpolate",
+            "seed": job.seed,
+            "interpolate_to_seed": p["interpolate_to_seed"],
+            "steps": p["steps"],
+        }
+    if job.kind == NetKind.VAE:
+        return {"mode": "sample", "count": p.get("count")}
+    if job.kind == NetKind.LM:
+        return {k: p[k] for k in ("tune", "opening", "temperature", "top_k") if k in p}
+    return {k: p[k] for k in ("digit", "count") if k in p}
+
+
 @never_cache
 @enduser_required
 @require_http_methods(["GET", "POST"])
 def generate(request: HttpRequest) -> HttpResponse:
     kind = request.POST.get("kind") if request.method == "POST" else request.GET.get("kind")
+    again: Job | None = None
+    if request.method == "GET" and request.GET.get("again"):
+        try:
+            again = Job.objects.filter(user=request.user, public_id=uuid.UUID(request.GET["again"])).first()
+        except ValueError:
+            again = None
+        if again is not None:
+            kind = again.kind
     if kind not in GENERATION_FORMS:
         kind = NetKind.GAN
-    forms = {k: form_class() for k, form_class in GENERATION_FORMS.items()}
+    tunes = tunes_offered() or []
+    forms = {k: _generation_form(k, tunes=tunes) for k in GENERATION_FORMS}
+    if again is not None:
+        forms[kind] = _generation_form(kind, initial=_again_initial(again), tunes=tunes)
+    reasons = {k: net_unavailable_reason(k) for k in GENERATION_FORMS}
     unavailable: str | None = None
     if request.method == "POST":
-        form = forms[kind] = GENERATION_FORMS[kind](request.POST)
+        form = forms[kind] = _generation_form(kind, request.POST, tunes=tunes)
         throttle = JobSubmitThrottle()
         if not throttle.allow_request(request, None):  # type: ignore[arg-type]
             unavailable = _("You are submitting jobs too quickly. Please wait %(n)d seconds and try again.") % {
@@ -241,7 +284,8 @@ def generate(request: HttpRequest) -> HttpResponse:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             except JobUnavailable as exc:
-                unavailable = exc.message
+                # The section already says why a generator is unavailable: say it once.
+                unavailable = None if exc.message == reasons[kind] else exc.message
             else:
                 return redirect("job", public_id=job.public_id)
     quota = quota_state(user=request.user)
@@ -250,8 +294,9 @@ def generate(request: HttpRequest) -> HttpResponse:
             "kind": k,
             "label": NetKind(k).label,
             "form": forms[k],
-            "unavailable_reason": net_unavailable_reason(k),
+            "unavailable_reason": reasons[k],
             "idempotency_key": uuid.uuid4().hex,
+            "previous_seed": again.seed if again is not None and again.kind == k else None,
         }
         for k in GENERATION_FORMS
     ]
@@ -264,6 +309,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             "limits": limits(),
             "quota": quota,
             "unavailable": unavailable,
+            "tunes": tunes,
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -271,6 +317,36 @@ def generate(request: HttpRequest) -> HttpResponse:
 
 def _own_job(request: HttpRequest, public_id: uuid.UUID) -> Job:
     return get_object_or_404(Job.objects.prefetch_related("outputs"), public_id=public_id, user=request.user)
+
+
+PARAMETER_LABELS: dict[str, Any] = {
+    "digit": _lazy("Digit"),
+    "count": _lazy("How many images"),
+    "interpolate_to_seed": _lazy("Morph to seed"),
+    "steps": _lazy("Steps"),
+    "tune": _lazy("Tune (词牌)"),
+    "opening": _lazy("Opening"),
+    "temperature": _lazy("Temperature"),
+    "top_k": _lazy("Top-k"),
+    "prompt": _lazy("Prompt"),
+    "length": _lazy("Characters to write"),
+}
+
+
+def job_parameters(job: Job) -> list[tuple[str, Any]]:
+    """Every parameter of ``job``, named in words, the seed last."""
+    shown = [(str(PARAMETER_LABELS.get(key, key)), value) for key, value in job.params.items()]
+    if job.kind == NetKind.LM and "opening" in job.params and not job.params["opening"]:
+        shown = [(label, value if value else _("(none)")) for label, value in shown]
+    return [*shown, (_("Seed"), job.seed)]
+
+
+def queue_position(job: Job) -> int | None:
+    """How many jobs wait before ``job`` and it (1: next), or None when it is not waiting."""
+    if job.status != Job.Status.QUEUED:
+        return None
+    ahead = Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count()
+    return ahead + 1
 
 
 def _job_context(job: Job) -> dict[str, Any]:
@@ -289,6 +365,8 @@ def _job_context(job: Job) -> dict[str, Any]:
     return {
         "job": job,
         "outputs": list(job.outputs.all()),
+        "parameters": job_parameters(job),
+        "queue_position": queue_position(job),
         "steps": [
             {"key": key, "label": label, "state": "done" if i < position else "current" if i == position else "todo"}
             for i, (key, label) in enumerate(path)
@@ -310,7 +388,9 @@ def job_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def job_status(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The live part of the job page, polled by htmx until the job is finished."""
     job = _own_job(request, public_id)
-    if request.GET.get("seen") == job.status and not job.is_finished:
+    position = queue_position(job)
+    seen = f"{job.status}:{position}" if position else job.status
+    if request.GET.get("seen") == seen and not job.is_finished:
         return HttpResponse(status=204)  # nothing changed: htmx keeps the page as it is
     response = render(request, "generation/_job_live.html", _job_context(job))
     if job.is_finished:

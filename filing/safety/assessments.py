@@ -45,7 +45,7 @@ from filing.safety.selectors import safety_config
 TASK_NAME = "generation.assessment_run"
 SEED_MAX = 2**31 - 1
 # What the net is asked for per answer; the same parameters an end user's text job takes.
-DEFAULT_ANSWER_PARAMS: dict[str, Any] = {"length": 100, "temperature": 0.8, "top_k": 40}
+DEFAULT_ANSWER_PARAMS: dict[str, Any] = {"temperature": 0.8, "top_k": 40}
 
 _SAMPLE_SIZE_KEYS = {
     BankKind.GENERATED: "assessment_generated_sample_min",

@@ -111,10 +111,15 @@ class SafetyThreshold(models.Model):
         COUNT = "count", _("count")
         DAYS = "days", _("days")
         RATIO = "ratio", _("ratio")
+        MULTIPLE = "multiple", _("multiple")
+        NATS = "nats", _("nats")
 
     class Basis(models.TextChoices):
         VERIFIED = "verified", _("verified in the source")
         RECALLED = "recalled", _("recalled, to be checked")
+        POLICY = "policy", _("the provider's own policy under the clause")
+
+    WHOLE_UNITS = (Unit.COUNT, Unit.DAYS)
 
     version = models.ForeignKey(
         SafetyConfigVersion, on_delete=models.CASCADE, related_name="thresholds", verbose_name=_("version")
@@ -152,11 +157,12 @@ class SafetyThreshold(models.Model):
     def display_value(self) -> str:
         if self.unit == self.Unit.RATIO:
             return f"{(self.value * 100).normalize():f}%"
-        return f"{self.value.normalize():f}" if self.value != self.value.to_integral() else str(int(self.value))
+        number = f"{self.value.normalize():f}" if self.value != self.value.to_integral() else str(int(self.value))
+        return f"{number}×" if self.unit == self.Unit.MULTIPLE else number
 
     def typed_value(self) -> int | Decimal:
-        """Counts and days as ``int``; ratios as ``Decimal``."""
-        return Decimal(self.value) if self.unit == self.Unit.RATIO else int(self.value)
+        """Counts and days as ``int``; ratios, multiples and nats as ``Decimal``."""
+        return int(self.value) if self.unit in self.WHOLE_UNITS else Decimal(self.value)
 
 
 #

@@ -27,7 +27,8 @@ class SafetyConfig:
     """The thresholds in force, by key; ``version`` names the configuration version they come from.
 
     Field names are the keys of ``filing/data/safety_thresholds.json``; counts and days are ``int``,
-    ratios are ``Decimal`` between 0 and 1. ``clauses`` maps each key to its source clause.
+    ratios are ``Decimal`` between 0 and 1, multiples and nats ``Decimal``. ``clauses`` maps each key to its source
+    clause. The ``quality_*`` thresholds are the quality gate a checkpoint passes before it may serve.
     """
 
     version: int
@@ -57,6 +58,11 @@ class SafetyConfig:
     suspension_consecutive_refusals: int
     suspension_refusals_per_day: int
     training_optout_max_clicks: int
+    quality_gan_accuracy_min: Decimal
+    quality_gan_fid_ratio_max: Decimal
+    quality_vae_nats_max: Decimal
+    quality_lm_bigram_margin_min: Decimal
+    quality_lm_whole_piece_rate_min: Decimal
     clauses: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
     def keyword_minimum_for(self, risk_code: str) -> int:

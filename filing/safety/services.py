@@ -55,8 +55,8 @@ def safety_threshold_set(*, key: str, value: Decimal | int | str, actor: str, no
     except InvalidOperation as exc:
         raise ValidationError(_("“%(value)s” is not a number.") % {"value": value}) from exc
     if new_value < 0 or (target.unit == SafetyThreshold.Unit.RATIO and new_value > 1):
-        raise ValidationError(_("A ratio lies between 0 and 1; counts and days are not negative."))
-    if target.unit != SafetyThreshold.Unit.RATIO and new_value != new_value.to_integral():
+        raise ValidationError(_("A ratio lies between 0 and 1; other thresholds are not negative."))
+    if target.unit in SafetyThreshold.WHOLE_UNITS and new_value != new_value.to_integral():
         raise ValidationError(_("Counts and days are whole numbers."))
 
     version = SafetyConfigVersion.objects.create(

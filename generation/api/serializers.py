@@ -30,12 +30,20 @@ class QuotaSerializer(serializers.Serializer):
     resets_at = serializers.DateTimeField()
 
 
+class TuneSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text=_("The tune (词牌), the value of the text job's ``tune``."))
+    form = serializers.ListField(child=serializers.IntegerField(), help_text=_("Characters of each line."))
+    pattern = serializers.CharField(help_text=_("The form as it reads, with the usual punctuation."))
+    characters = serializers.IntegerField(help_text=_("Characters of a whole piece, punctuation included."))
+
+
 class NetSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=NetKind.choices)
     name = serializers.CharField()
     available = serializers.BooleanField(help_text=_("Whether jobs of this kind are accepted now."))
     unavailable_reason = serializers.CharField(help_text=_("Why not, in plain words; empty when available."))
     parameters = serializers.DictField(child=serializers.CharField(), help_text=_("Parameter name: what it means."))
+    tunes = TuneSerializer(many=True, help_text=_("Text model: the tunes it writes to; empty for the others."))
 
 
 class NetsSerializer(serializers.Serializer):
@@ -127,7 +135,8 @@ class JobCreateSerializer(serializers.Serializer):
     params = serializers.DictField(
         help_text=_(
             "gan: digit, count, seed. vae: count, seed; or seed, interpolate_to_seed, steps. "
-            "lm: prompt, length, temperature, top_k, seed. The seed is optional everywhere."
+            "lm: tune, opening, temperature, top_k, seed (tune is one of the tunes listed by nets/; the optional "
+            "opening must fit the tune's lines). The seed is optional everywhere."
         )
     )
 

@@ -45,6 +45,7 @@ from generation.api.services import (
 )
 from generation.models import Job, NetKind, Output
 from generation.params import limits
+from generation.services import tunes_offered
 from generation.services import UnlabelledRefused, job_cancel, output_unlabelled_open
 
 IDEMPOTENCY_KEY_MAX = 128
@@ -136,8 +137,8 @@ PARAMETER_HELP = {
         "steps": "images along the interpolation, 2 to limits.max_interpolation_steps",
     },
     NetKind.LM: {
-        "prompt": "text to continue, up to limits.max_prompt_chars characters",
-        "length": "characters to generate, 1 to limits.max_text_chars",
+        "tune": "the tune (词牌) of the piece: one of this net's tunes",
+        "opening": "optional first characters of the piece, up to limits.max_prompt_chars, fitting the tune's lines",
         "temperature": "limits.min_temperature to limits.max_temperature",
         "top_k": "1 to limits.max_top_k",
         "seed": "optional, 0 to 2147483647",
@@ -154,6 +155,10 @@ class NetsApi(EndUserApi, APIView):
     def get(self, request: Request) -> Response:
         state = quota_state(user=request.user)
         reasons = {kind: net_unavailable_reason(kind.value) for kind in NetKind}
+        tunes = [
+            {"name": t.name, "form": list(t.form), "pattern": t.pattern(), "characters": t.characters}
+            for t in tunes_offered() or []
+        ]
         body = {
             "nets": [
                 {
@@ -162,6 +167,7 @@ class NetsApi(EndUserApi, APIView):
                     "available": reasons[kind] is None,
                     "unavailable_reason": reasons[kind] or "",
                     "parameters": PARAMETER_HELP[kind],
+                    "tunes": tunes if kind == NetKind.LM else [],
                 }
                 for kind in NetKind
             ],

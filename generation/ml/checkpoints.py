@@ -1,4 +1,9 @@
-"""Checkpoint files: a torch archive of plain data (loaded with ``weights_only=True``), addressed by SHA-256."""
+"""Checkpoint files: a torch archive of plain data (loaded with ``weights_only=True``), addressed by SHA-256.
+
+Format version 2 may hold only some parts of a net (``parts``: the generator of a GAN, say, which is all that
+serving needs) and may store its floating-point weights in half precision (``precision``); they load back into
+a net of full precision. Version 1 files (the whole net in full precision) still load.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,11 @@ from generation.ml.nets.gan import ConditionalGan, GanConfig
 from generation.ml.nets.vae import ConvVae, VaeConfig
 
 FORMAT = "genai-platform-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 KINDS = ("gan", "vae", "lm")
+WHOLE = "*"
+PRECISIONS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 class ChecksumMismatch(ValueError):  # noqa: N818 (the name says what went wrong)
@@ -34,6 +42,13 @@ class LoadedNet:
     config: dict[str, Any]
     net: nn.Module
     extra: dict[str, Any]
+    # The parts of the net the file holds (WHOLE for all of it) and the precision its weights were stored in.
+    parts: tuple[str, ...] = (WHOLE,)
+    precision: str = "float32"
+
+    @property
+    def whole(self) -> bool:
+        return WHOLE in self.parts
 
 
 def checkpoint_sha256(data: bytes) -> str:
@@ -51,17 +66,50 @@ def build_net(kind: str, config: dict[str, Any]) -> nn.Module:
     raise ValueError(f"Unknown net kind {kind!r}; expected one of {', '.join(KINDS)}.")
 
 
-def checkpoint_dumps(*, kind: str, config: dict[str, Any], state: dict[str, Any], extra: dict[str, Any]) -> bytes:
-    """Serialise a net's state; ``config`` and ``extra`` must be JSON-serialisable (they are stored as JSON)."""
+def _in_parts(name: str, parts: tuple[str, ...]) -> bool:
+    return WHOLE in parts or any(name == part or name.startswith(part + ".") for part in parts)
+
+
+def checkpoint_dumps(
+    *,
+    kind: str,
+    config: dict[str, Any],
+    state: dict[str, Any],
+    extra: dict[str, Any],
+    parts: tuple[str, ...] | list[str] = (WHOLE,),
+    precision: str = "float32",
+) -> bytes:
+    """Serialise a net's state; ``config`` and ``extra`` must be JSON-serialisable (they are stored as JSON).
+
+    Only the tensors of ``parts`` (names of the net's submodules, or WHOLE) are kept; floating-point tensors are
+    stored in ``precision``. The same arguments always give the same bytes.
+    """
     if kind not in KINDS:
         raise ValueError(f"Unknown net kind {kind!r}; expected one of {', '.join(KINDS)}.")
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}.")
+    parts = tuple(parts)
+    if not parts:
+        raise ValueError(f"Name at least one part of the net to keep, or {WHOLE!r} for all of it.")
+    kept: dict[str, torch.Tensor] = {}
+    for name, tensor in state.items():
+        if _in_parts(name, parts):
+            value = tensor.detach().cpu()
+            if value.is_floating_point():
+                value = value.to(PRECISIONS[precision])
+            kept[name] = value.contiguous()
+    missing = [part for part in parts if part != WHOLE and not any(_in_parts(name, (part,)) for name in kept)]
+    if missing:
+        raise ValueError(f"The {kind} net has no part named {', '.join(missing)}.")
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "config_json": json.dumps(config, sort_keys=True, ensure_ascii=False),
         "extra_json": json.dumps(extra, sort_keys=True, ensure_ascii=False),
-        "state": {name: tensor.detach().cpu().contiguous() for name, tensor in state.items()},
+        "parts": list(parts),
+        "precision": precision,
+        "state": kept,
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
@@ -82,17 +130,39 @@ def checkpoint_loads(data: bytes, *, expected_sha256: str) -> LoadedNet:
         raise NotACheckpoint(f"Not a checkpoint file: it cannot be read as a weights archive ({exc}).") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise NotACheckpoint("Not a checkpoint file: it is a torch archive but not one this platform wrote.")
-    if payload.get("format_version") != FORMAT_VERSION:
+    if payload.get("format_version") not in READABLE_VERSIONS:
         raise NotACheckpoint(
-            f"Checkpoint format version {payload.get('format_version')} is not supported (expected {FORMAT_VERSION})."
+            f"Checkpoint format version {payload.get('format_version')} is not supported "
+            f"(this code reads {', '.join(map(str, READABLE_VERSIONS))})."
         )
     kind = payload["kind"]
     config = json.loads(payload["config_json"])
     extra = json.loads(payload["extra_json"])
+    parts = tuple(payload.get("parts") or (WHOLE,))
     net = build_net(kind, config)
+    wanted = {name for name in net.state_dict() if _in_parts(name, parts)}
+    state = payload["state"]
     try:
-        net.load_state_dict(payload["state"])
+        if set(state) != wanted:
+            lacking, foreign = sorted(wanted - set(state)), sorted(set(state) - wanted)
+            raise RuntimeError(f"missing {lacking[:3]}, unexpected {foreign[:3]}")
+        net.load_state_dict(state, strict=WHOLE in parts)  # copies into the net's own (full) precision
     except RuntimeError as exc:
         raise NotACheckpoint(f"Checkpoint weights do not fit a {kind} net of its own configuration: {exc}") from exc
     net.eval()
-    return LoadedNet(kind=kind, config=config, net=net, extra=extra)
+    return LoadedNet(
+        kind=kind, config=config, net=net, extra=extra, parts=parts, precision=payload.get("precision", "float32")
+    )
+
+
+def checkpoint_slim(data: bytes, *, parts: tuple[str, ...] | list[str], precision: str, extra: dict[str, Any]) -> bytes:
+    """A whole checkpoint rewritten with only ``parts`` in ``precision`` and ``extra`` added to its facts."""
+    loaded = checkpoint_loads(data, expected_sha256=checkpoint_sha256(data))
+    return checkpoint_dumps(
+        kind=loaded.kind,
+        config=loaded.config,
+        state=loaded.net.state_dict(),
+        extra={**loaded.extra, **extra},
+        parts=parts,
+        precision=precision,
+    )

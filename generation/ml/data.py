@@ -23,18 +23,20 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+
+# Each piece is one line: "<tune name>：<body>". The full-width colon separates the tune from the text,
+# so a prompt such as "浣溪沙：" asks for a piece to that tune.
+from generation.tunes import TUNE_SEPARATOR
 
 SONGCI_PACKAGE = "chinese-poetry"
 SONGCI_VERSION = "2.0.1"
 SONGCI_TEXT = f"songci-{SONGCI_VERSION}.txt"
 SONGCI_LICENCE = f"songci-{SONGCI_VERSION}.LICENSE.txt"
 SONGCI_META = f"songci-{SONGCI_VERSION}.json"
-# Each piece is one line: "<tune name>：<body>". The full-width colon separates the tune from the text,
-# so a prompt such as "浣溪沙：" asks for a piece to that tune.
-TUNE_SEPARATOR = "："
 
 
 def default_cache_dir() -> Path:
@@ -79,6 +81,18 @@ class DigitData:
     @property
     def image_size(self) -> int:
         return int(self.train_x.shape[-1])
+
+    def facts(self) -> dict[str, Any]:
+        """What a filing dataset record holds of these digits (``filing.services.dataset_register``'s arguments)."""
+        return {
+            "name": self.name,
+            "sha256": self.fingerprint,
+            "source": self.source,
+            "licence": self.licence,
+            "licence_text": "",
+            "items": int(self.train_x.shape[0] + self.test_x.shape[0]),
+            "size_bytes": int(self.train_x.numel() + self.test_x.numel()),
+        }
 
     def __repr__(self) -> str:
         return (
@@ -180,6 +194,18 @@ class TextCorpus:
 
     def __repr__(self) -> str:
         return f"TextCorpus(name={self.name!r}, chars={len(self.text)}, fingerprint={self.fingerprint[:12]}…)"
+
+    def facts(self) -> dict[str, Any]:
+        """What a filing dataset record holds of this text (``filing.services.dataset_register``'s arguments)."""
+        return {
+            "name": self.name,
+            "sha256": self.fingerprint,
+            "source": self.source,
+            "licence": self.licence,
+            "licence_text": self.licence_text,
+            "items": self.text.count("\n") + 1,
+            "size_bytes": len(self.text.encode()),
+        }
 
 
 def _say(message: str) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import io
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,24 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from generation.bundled import bundled_bytes, manifest
 from generation.ml.data import DigitData, default_cache_dir
 from generation.ml.nets.attention import CharTransformer
 from generation.ml.nets.vae import ConvVae, binarize
 
-CLASSIFIER_VERSION = 1
+CLASSIFIER_VERSION = 2
+CLASSIFIER_EPOCHS = 16
+
+
+class MeasurementStopped(Exception):  # noqa: N818
+    """A measurement was asked to stop part way (the run it belongs to is stopping); it has no result."""
+
+
+def _check(should_stop: Callable[[], bool] | None) -> None:
+    if should_stop is not None and should_stop():
+        raise MeasurementStopped
+
+
 FEATURES = 64
 
 
@@ -62,7 +76,8 @@ def _as_input(images: torch.Tensor) -> torch.Tensor:
     return images if images.dim() == 4 else images.unsqueeze(1)
 
 
-def _classifier_key(data: DigitData) -> str:
+def classifier_key(data: DigitData) -> str:
+    """Names the classifier of ``data``: the same key means the same digits and the same classifier code version."""
     digest = hashlib.sha256()
     for part in (data.fingerprint, str(CLASSIFIER_VERSION)):
         digest.update(part.encode())
@@ -71,19 +86,10 @@ def _classifier_key(data: DigitData) -> str:
     return digest.hexdigest()[:24]
 
 
-def digit_classifier(data: DigitData, *, cache_dir: Path | None = None, epochs: int = 8) -> DigitClassifier:
-    """The classifier for this data's training digits: loaded from the cache, or trained (seed 0) and cached."""
-    folder = cache_dir or default_cache_dir()
-    path = folder / f"digit-classifier-{_classifier_key(data)}.pt"
-    net = DigitClassifier()
-    if path.is_file():
-        try:
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            return net.eval()
-        except Exception:  # noqa: S110 (a damaged cache file is rebuilt below)
-            pass
-    generator = torch.Generator().manual_seed(0)
-    torch.manual_seed(0)  # dropout
+def digit_classifier_train(data: DigitData, *, epochs: int = CLASSIFIER_EPOCHS, seed: int = 0) -> DigitClassifier:
+    """A classifier trained on ``data``'s training digits; deterministic for one machine and thread count."""
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # dropout
     net = DigitClassifier()
     optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
     x, y = _as_input(data.train_x), data.train_y
@@ -99,7 +105,41 @@ def digit_classifier(data: DigitData, *, cache_dir: Path | None = None, epochs: 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-    net.eval()
+    return net.eval()
+
+
+def _bundled_classifier(data: DigitData) -> DigitClassifier | None:
+    """The classifier that ships in the repository, if it was trained on ``data`` (its hash checked)."""
+    entry = manifest().get("classifier")
+    if not entry or entry.get("key") != classifier_key(data):
+        return None
+    net = DigitClassifier()
+    net.load_state_dict(torch.load(io.BytesIO(bundled_bytes(entry)), map_location="cpu", weights_only=True))
+    return net.eval()
+
+
+def digit_classifier(
+    data: DigitData, *, cache_dir: Path | None = None, epochs: int = CLASSIFIER_EPOCHS
+) -> DigitClassifier:
+    """The classifier for this data's training digits.
+
+    The one bundled in the repository when it was trained on these digits, so that every machine measures with
+    the same numbers (a classifier trained on another CPU has other features, and so other digit-FIDs); else one
+    from the cache, or trained (seed 0) and cached.
+    """
+    bundled = _bundled_classifier(data) if epochs == CLASSIFIER_EPOCHS else None
+    if bundled is not None:
+        return bundled
+    folder = cache_dir or default_cache_dir()
+    path = folder / f"digit-classifier-{classifier_key(data)}.pt"
+    net = DigitClassifier()
+    if path.is_file():
+        try:
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return net.eval()
+        except Exception:  # noqa: S110 (a damaged cache file is rebuilt below)
+            pass
+    net = digit_classifier_train(data, epochs=epochs)
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save(net.state_dict(), buffer)
@@ -123,12 +163,15 @@ def weights_sha256(net: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def classifier_features(classifier: DigitClassifier, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def classifier_features(
+    classifier: DigitClassifier, images: torch.Tensor, *, should_stop: Callable[[], bool] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """64-d features (float64) and predicted classes of images (uint8 [N, H, W] or float [N, 1, H, W] in [-1, 1])."""
     features, predictions = [], []
     with torch.inference_mode():
         classifier.eval()
         for batch in _as_input(images).split(512):
+            _check(should_stop)
             h = classifier.features(batch)
             features.append(h.double().numpy())
             predictions.append(classifier.out(h).argmax(1).numpy())
@@ -270,7 +313,9 @@ def vae_test_nats(net: ConvVae, images: torch.Tensor, *, seed: int = 0) -> float
     return total / len(images)
 
 
-def lm_nats_per_char(net: CharTransformer, text: str, *, max_chars: int | None = None) -> float:
+def lm_nats_per_char(
+    net: CharTransformer, text: str, *, max_chars: int | None = None, should_stop: Callable[[], bool] | None = None
+) -> float:
     """Held-out cross-entropy in nats per character, scored in consecutive windows of the net's context."""
     ids = torch.tensor(net.encode(text[: max_chars + 1] if max_chars else text), dtype=torch.long)
     block = net.config.block_size
@@ -281,6 +326,7 @@ def lm_nats_per_char(net: CharTransformer, text: str, *, max_chars: int | None =
         net.eval()
         starts = list(range(0, len(ids) - 1, block))
         for group in range(0, len(starts), 16):
+            _check(should_stop)
             chunk = starts[group : group + 16]
             full = [s for s in chunk if s + block + 1 <= len(ids)]
             if full:

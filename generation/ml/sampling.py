@@ -8,6 +8,10 @@ import torch
 from generation.ml.nets.attention import CharTransformer, KVCache
 from generation.ml.nets.gan import ConditionalGan
 from generation.ml.nets.vae import ConvVae
+from generation.tunes import CLAUSE_MARKS, PIECE_END_MARKS, TUNE_SEPARATOR, form_position
+
+# Marks the net may choose between at the end of a clause inside a piece.
+PIECE_MARKS = "，。、？！；"
 
 MAX_IMAGES = 1024
 MAX_INTERPOLATION_STEPS = 64
@@ -102,6 +106,57 @@ def lm_unknown_chars(net: CharTransformer, text: str) -> list[str]:
     return list(dict.fromkeys(c for c in text if c not in net.index))
 
 
+class _Decoder:
+    """Feeds a growing token sequence to the net and returns the logits of the next token.
+
+    The text seen by the net is the current window: once it would pass the net's context length, the window
+    restarts on the most recent half, with or without the KV cache, so both give the same logits.
+    """
+
+    def __init__(self, net: CharTransformer, tokens: list[int], *, use_cache: bool) -> None:
+        self.net = net
+        self.tokens = tokens or [0]
+        self.block, self.keep = net.config.block_size, max(1, net.config.block_size // 2)
+        self.start = max(0, len(self.tokens) - self.block)
+        self.cache = KVCache(net.config) if use_cache else None
+        self.cached_from: int | None = None  # window start the cache holds, None when empty
+
+    def logits(self) -> torch.Tensor:
+        tokens = self.tokens
+        if len(tokens) - self.start > self.block:
+            self.start = len(tokens) - self.keep
+        if self.cache is None:
+            return self.net(torch.tensor([tokens[self.start :]]))[0, -1]
+        if self.cached_from != self.start:
+            self.cache.reset()
+            self.cached_from = self.start
+            return self.net(torch.tensor([tokens[self.start :]]), self.cache)[0, -1]
+        return self.net(torch.tensor([tokens[-1:]]), self.cache)[0, -1]
+
+    def push(self, token: int) -> None:
+        self.tokens.append(token)
+
+
+def _check_sampling(net: CharTransformer, temperature: float, top_k: int | None) -> int | None:
+    """Refuse bad sampling settings; returns top_k bounded by the vocabulary (the unknown mark never counts)."""
+    if not isinstance(temperature, int | float) or not 0.05 <= float(temperature) <= 2.0:
+        raise ValueError(f"The temperature must be from 0.05 to 2.0, got {temperature!r}.")
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k):
+        raise ValueError(f"top_k must be a whole number of at least 1 (or empty for no limit), got {top_k!r}.")
+    return None if top_k is None else min(top_k, net.config.vocab_size - 1)
+
+
+def _choose(logits: torch.Tensor, *, temperature: float, k: int | None, generator: torch.Generator) -> int:
+    """Sample one token from ``logits`` (already masked) at ``temperature`` among the ``k`` likeliest."""
+    logits = logits / float(temperature)
+    logits[0] = float("-inf")  # never produce the unknown mark
+    if k is not None:
+        allowed = int(torch.isfinite(logits).sum())
+        threshold = torch.topk(logits, min(k, allowed)).values[-1]
+        logits = logits.masked_fill(logits < threshold, float("-inf"))
+    return int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator))
+
+
 def lm_sample(
     net: CharTransformer,
     *,
@@ -118,9 +173,7 @@ def lm_sample(
 
     Characters the net does not know are read as its unknown mark (see ``lm_unknown_chars``) and are
     returned as typed. Generation stops early at the end of a piece (a newline) unless
-    ``stop_at_newline`` is False; the newline itself is not returned. The text seen by the net is the
-    current window: once it would pass the net's context length, the window restarts on the most
-    recent half, with or without the KV cache, so both give the same text for a seed.
+    ``stop_at_newline`` is False; the newline itself is not returned.
     """
     config = net.config
     if not isinstance(max_chars, int) or isinstance(max_chars, bool) or not 1 <= max_chars <= config.max_new_chars:
@@ -129,43 +182,81 @@ def lm_sample(
         raise ValueError("The prompt must be text.")
     if len(prompt) > config.max_new_chars:
         raise ValueError(f"The prompt is {len(prompt)} characters long; at most {config.max_new_chars} are accepted.")
-    if not isinstance(temperature, int | float) or not 0.05 <= float(temperature) <= 2.0:
-        raise ValueError(f"The temperature must be from 0.05 to 2.0, got {temperature!r}.")
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k):
-        raise ValueError(f"top_k must be a whole number of at least 1 (or empty for no limit), got {top_k!r}.")
+    k = _check_sampling(net, temperature, top_k)
     generator = _generator(seed)
     newline = net.index.get("\n")
-    tokens = ([newline] if newline is not None else []) + net.encode(prompt)
-    if not tokens:
-        tokens = [0]
-    block, keep = config.block_size, max(1, config.block_size // 2)
-    start = max(0, len(tokens) - block)
-    cache = KVCache(config) if use_cache else None
-    cached_from: int | None = None  # window start the cache holds, None when empty
+    decoder = _Decoder(net, ([newline] if newline is not None else []) + net.encode(prompt), use_cache=use_cache)
     generated: list[int] = []
-    k = None if top_k is None else min(top_k, config.vocab_size - 1)
     with torch.inference_mode():
         net.eval()
         for _ in range(max_chars):
-            if len(tokens) - start > block:
-                start = len(tokens) - keep
-            if cache is None:
-                logits = net(torch.tensor([tokens[start:]]))[0, -1]
-            elif cached_from != start:
-                cache.reset()
-                logits = net(torch.tensor([tokens[start:]]), cache)[0, -1]
-                cached_from = start
-            else:
-                logits = net(torch.tensor([tokens[-1:]]), cache)[0, -1]
-            logits = logits / float(temperature)
-            logits[0] = float("-inf")  # never produce the unknown mark
-            if k is not None:
-                threshold = torch.topk(logits, k).values[-1]
-                logits = logits.masked_fill(logits < threshold, float("-inf"))
-            choice = int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator))
+            choice = _choose(decoder.logits(), temperature=temperature, k=k, generator=generator)
             if stop_at_newline and choice == newline:
                 break
-            tokens.append(choice)
+            decoder.push(choice)
             generated.append(choice)
     text = net.decode(generated)
     return prompt + text if include_prompt else text
+
+
+def lm_sample_piece(
+    net: CharTransformer,
+    *,
+    tune: str,
+    form: tuple[int, ...] | list[int],
+    opening: str,
+    temperature: float,
+    top_k: int | None,
+    seed: int,
+    use_cache: bool = True,
+) -> str:
+    """A whole piece to ``tune`` in ``form`` (its clause lengths), continuing ``opening``: the body, opening first.
+
+    The net writes every character; the form only decides where it may write a character and where a mark:
+    inside a clause the marks are masked, at a clause's end only the marks are left (at the last one, only a
+    mark that ends a piece), and the piece ends once the form is full. Raises OpeningMisfit when ``opening``
+    does not fit the form, ValueError for a form the net cannot write.
+    """
+    form = tuple(form)
+    if not form or any(not isinstance(n, int) or n < 1 for n in form):
+        raise ValueError(f"A form is a list of clause lengths of at least 1, got {form!r}.")
+    if sum(form) + len(form) > net.config.max_new_chars:
+        raise ValueError(f"A piece in this form is longer than the {net.config.max_new_chars} characters allowed.")
+    k = _check_sampling(net, temperature, top_k)
+    opening = "".join(opening.split())
+    position = form_position(form, opening)
+    vocab = net.config.vocab
+    in_clause = torch.ones(len(vocab), dtype=torch.bool)  # tokens allowed inside a clause
+    clause_end = torch.zeros(len(vocab), dtype=torch.bool)
+    piece_end = torch.zeros(len(vocab), dtype=torch.bool)
+    for index, char in enumerate(vocab):
+        if char in CLAUSE_MARKS or char == "\n":
+            in_clause[index] = False
+        if char in PIECE_MARKS:
+            clause_end[index] = True
+        if char in PIECE_END_MARKS:
+            piece_end[index] = True
+    if not piece_end.any():
+        raise ValueError("The net knows no mark that ends a piece, so it cannot write a piece in a form.")
+    generator = _generator(seed)
+    newline = net.index.get("\n")
+    prompt = f"{tune}{TUNE_SEPARATOR}{opening}"
+    decoder = _Decoder(net, ([newline] if newline is not None else []) + net.encode(prompt), use_cache=use_cache)
+    clause, written = position.clause, position.written
+    generated: list[int] = []
+    with torch.inference_mode():
+        net.eval()
+        while clause < len(form):
+            if written < form[clause]:
+                allowed = in_clause
+            else:
+                allowed = piece_end if clause == len(form) - 1 else clause_end
+            logits = decoder.logits().masked_fill(~allowed, float("-inf"))
+            choice = _choose(logits, temperature=temperature, k=k, generator=generator)
+            decoder.push(choice)
+            generated.append(choice)
+            if written < form[clause]:
+                written += 1
+            else:
+                clause, written = clause + 1, 0
+    return opening + net.decode(generated)

@@ -27,6 +27,7 @@ from generation.ml.nets.attention import CharTransformer, LmConfig, char_vocab
 from generation.ml.nets.gan import ConditionalGan, GanConfig
 from generation.ml.nets.vae import ConvVae, VaeConfig, binarize
 from generation.ml.sampling import gan_sample_labels, lm_sample, vae_sample
+from generation.tunes import tune_table
 
 Kind = Literal["gan", "vae", "lm"]
 METRIC_NAMES = {"gan": "fid", "vae": "validation_nats", "lm": "nats_per_char"}
@@ -67,6 +68,8 @@ class TrainResult:
     seconds: float = 0.0
     wall_seconds: float = 0.0
     stopped_by: str = "epochs"  # "epochs", "minutes" or "request"
+    # Language model: the tunes of its training text, each with its most common form (generation.tunes).
+    tunes: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Clock:
@@ -117,6 +120,10 @@ class _Clock:
         if self.budget:
             progress = max(progress, self.elapsed() / self.budget)
         return min(1.0, progress)
+
+    def stop_requested(self) -> bool:
+        """Whether ``should_stop`` asked to stop (not the budget running out); asked at most once a second."""
+        return self.stop_now() and self.reason == "request"
 
     def stop_now(self) -> bool:
         if self.reason:
@@ -295,10 +302,10 @@ class _GanTrainer:
             steps += 1
         return {k: v / max(steps, 1) for k, v in sums.items()}, steps
 
-    def evaluate(self) -> tuple[dict[str, float], float]:
+    def evaluate(self, should_stop: Callable[[], bool] | None = None) -> tuple[dict[str, float], float]:
         self._refresh_average_statistics()
         images = gan_sample_labels(self.sampler, self.eval_labels, seed=EVAL_SEED)
-        features, predicted = metrics.classifier_features(self.classifier, images)
+        features, predicted = metrics.classifier_features(self.classifier, images, should_stop=should_stop)
         fid = metrics.fid(features, self.reference_features)
         accuracy = float((predicted == self.eval_labels.numpy()).mean())
         return {"fid": fid, "conditional_accuracy": accuracy}, fid
@@ -309,16 +316,21 @@ class _GanTrainer:
         reach = math.floor(search / step + 1e-9) if search else 0
         return [round(base + k * step, 6) for k in range(-reach, reach + 1) if base + k * step > 0]
 
-    def calibrate_latent_scale(self, net: ConditionalGan) -> tuple[float, dict[str, float]]:
+    def calibrate_latent_scale(
+        self, net: ConditionalGan, should_stop: Callable[[], bool] | None = None
+    ) -> tuple[float, dict[str, float]]:
         """The candidate latent scale with the lowest mean digit-FID against the training digits, and every mean.
 
         Each candidate is measured on the same ``latent_scale_draws`` draws of noise, so they differ only by scale.
+        Raises SearchStopped when ``should_stop`` says so between draws.
         """
         means: dict[str, float] = {}
         net.eval()
         for scale in self.latent_scale_candidates():
             scores = []
             for draw in range(self.config.latent_scale_draws):
+                if should_stop is not None and should_stop():
+                    raise SearchStopped
                 noise = torch.Generator().manual_seed(EVAL_SEED + 100 + draw)
                 with torch.inference_mode():
                     z = torch.randn(len(self.eval_labels), self.config.latent_dim, generator=noise)
@@ -336,8 +348,14 @@ class _GanTrainer:
         return _png([i.numpy() for i in ((images.squeeze(1) + 1) * 127.5).round().clamp(0, 255).byte()], columns=10)
 
 
+class SearchStopped(Exception):  # noqa: N818
+    """The search for the GAN's noise scale was asked to stop; the best epoch is kept as it was."""
+
+
 class _VaeTrainer:
-    def __init__(self, seed: int, config: VaeConfig, data: DigitData, cache_dir: Path | None) -> None:
+    def __init__(
+        self, seed: int, config: VaeConfig, data: DigitData, cache_dir: Path | None, epochs: int | None = None
+    ) -> None:
         if config.image_size != data.image_size:
             config = config.replace(image_size=data.image_size)
         self.config, self.data = config, data
@@ -350,6 +368,29 @@ class _VaeTrainer:
         held_out = max(1, len(order) // 10)
         self.validation_x = data.train_x[order[:held_out]]
         self.x = binarize(data.train_x[order[held_out:]])
+        self.steps_per_epoch = math.ceil(len(self.x) / config.batch_size)
+        self.total_steps = epochs * self.steps_per_epoch if epochs else None
+        self.step = 0
+
+    def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        """Each binary image shifted on its own by up to ``augment_shift`` pixels each way (empty pixels come in)."""
+        shift = self.config.augment_shift
+        if not shift:
+            return images
+        count, _channels, height, width = images.shape
+        padded = F.pad(images, (shift, shift, shift, shift))
+        dy, dx = torch.randint(0, 2 * shift + 1, (2, count, 1), generator=self.generator)
+        rows = (dy + torch.arange(height)).unsqueeze(2)
+        cols = (dx + torch.arange(width)).unsqueeze(1)
+        return padded[torch.arange(count).view(count, 1, 1), 0, rows, cols].unsqueeze(1)
+
+    def _set_learning_rate(self, clock: _Clock) -> None:
+        final = self.config.lr_final_fraction
+        if final >= 1.0:
+            return
+        progress = clock.progress(self.step, self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr * (1.0 - (1.0 - final) * progress)
 
     def train_epoch(self, epoch: int, clock: _Clock) -> tuple[dict[str, float], int]:
         self.net.train()
@@ -359,10 +400,12 @@ class _VaeTrainer:
         for batch in order.split(self.config.batch_size):
             if clock.stop_now():
                 break
-            loss, reconstruction, kl = self.net.negative_elbo(self.x[batch], generator=self.generator)
+            self._set_learning_rate(clock)
+            loss, reconstruction, kl = self.net.negative_elbo(self._augment(self.x[batch]), generator=self.generator)
             self.optimizer.zero_grad(set_to_none=True)
             loss.mean().backward()
             self.optimizer.step()
+            self.step += 1
             sums["neg_elbo"] += loss.sum().item()
             sums["reconstruction"] += reconstruction.sum().item()
             sums["kl"] += kl.sum().item()
@@ -372,7 +415,7 @@ class _VaeTrainer:
     def export_state(self) -> dict[str, torch.Tensor]:
         return self.net.state_dict()
 
-    def evaluate(self) -> tuple[dict[str, float], float]:
+    def evaluate(self, should_stop: Callable[[], bool] | None = None) -> tuple[dict[str, float], float]:
         nats = metrics.vae_test_nats(self.net, self.validation_x, seed=EVAL_SEED)
         return {"validation_nats": nats}, nats
 
@@ -439,8 +482,10 @@ class _LmTrainer:
     def export_state(self) -> dict[str, torch.Tensor]:
         return self.net.state_dict()
 
-    def evaluate(self) -> tuple[dict[str, float], float]:
-        nats = metrics.lm_nats_per_char(self.net, self.test_text, max_chars=self.config.eval_chars)
+    def evaluate(self, should_stop: Callable[[], bool] | None = None) -> tuple[dict[str, float], float]:
+        nats = metrics.lm_nats_per_char(
+            self.net, self.test_text, max_chars=self.config.eval_chars, should_stop=should_stop
+        )
         return {
             "nats_per_char": nats,
             "bigram_nats_per_char": self.baselines.bigram,
@@ -452,7 +497,7 @@ class _LmTrainer:
 
 
 def _with_calibrated_latent_scale(
-    trainer: _GanTrainer, best: tuple[float, int, bytes]
+    trainer: _GanTrainer, best: tuple[float, int, bytes], should_stop: Callable[[], bool] | None = None
 ) -> tuple[tuple[float, int, bytes], GanConfig]:
     """The best checkpoint rewritten with the latent scale that fits the training digits best, and its config.
 
@@ -463,7 +508,7 @@ def _with_calibrated_latent_scale(
     loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
     net = loaded.net
     assert isinstance(net, ConditionalGan)
-    scale, means = trainer.calibrate_latent_scale(net)
+    scale, means = trainer.calibrate_latent_scale(net, should_stop)
     config = net.config.replace(latent_scale=scale)
     extra = {**loaded.extra, "latent_scale": scale, "latent_scale_fids": means}
     blob = checkpoint_dumps(kind="gan", config=config.to_dict(), state=net.state_dict(), extra=extra)
@@ -483,6 +528,7 @@ def train(
     threads: int | None = None,
     cache_dir: Path | None = None,
     budget_clock: Literal["wall", "cpu"] = "wall",
+    on_phase: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train a net; stop after ``epochs`` or ``minutes`` (whichever comes first; the config's epochs if neither).
 
@@ -495,6 +541,8 @@ def train(
     number of steps depends on the machine. ``threads`` sets torch's intra-op threads for the run
     (restored afterwards). ``cache_dir`` holds the digit classifier used for the GAN's metric.
     ``budget_clock="cpu"`` counts ``minutes`` in CPU time per thread instead of wall time.
+    ``on_phase("choosing")`` is called when the GAN's training ends and the search for its noise scale starts;
+    a run stopped by ``should_stop`` skips that search (or ends it early) and keeps its best epoch as it was.
     """
     if kind not in METRIC_NAMES:
         raise ValueError(f"Unknown net kind {kind!r}; expected gan, vae or lm.")
@@ -512,7 +560,7 @@ def train(
         torch.set_num_threads(threads)
     try:
         clock = _Clock(minutes, should_stop, budget_clock)
-        return _train(kind, seed, epochs, minutes, config or {}, data, on_epoch, clock, cache_dir)
+        return _train(kind, seed, epochs, minutes, config or {}, data, on_epoch, clock, cache_dir, on_phase)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -527,6 +575,7 @@ def _train(
     on_epoch: Callable[[EpochReport], None] | None,
     clock: _Clock,
     cache_dir: Path | None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> TrainResult:
     torch.manual_seed(seed)
     trainer: _GanTrainer | _VaeTrainer | _LmTrainer
@@ -541,7 +590,7 @@ def _train(
         else:
             vae_config = VaeConfig.from_dict(config_values)
             epochs = epochs if epochs is not None or minutes is not None else vae_config.epochs
-            trainer = _VaeTrainer(seed, vae_config, digits, cache_dir)
+            trainer = _VaeTrainer(seed, vae_config, digits, cache_dir, epochs)
         dataset: DigitData | TextCorpus = digits
     else:
         corpus = songci() if data is None else data
@@ -569,9 +618,17 @@ def _train(
         if steps == 0 and reports:
             break  # stopped right at an epoch boundary: nothing new to measure
         clock.pause()
-        scores, value = trainer.evaluate()
-        png = None if isinstance(trainer, _LmTrainer) else trainer.sample_png()
-        text = trainer.sample_text() if isinstance(trainer, _LmTrainer) else None
+        if clock.reason == "request" and best is not None:
+            break  # asked to stop: the best epoch so far is kept, the cut one is not measured
+        try:
+            scores, value = trainer.evaluate(clock.stop_requested)
+            png = None if isinstance(trainer, _LmTrainer) else trainer.sample_png()
+            text = trainer.sample_text() if isinstance(trainer, _LmTrainer) else None
+        except metrics.MeasurementStopped:
+            if best is not None:
+                break
+            # Asked to stop before any epoch was measured: keep the weights as they are, unmeasured.
+            scores, value, png, text = {}, math.inf, None, None
         if best is None or (math.isfinite(value) and (not math.isfinite(best[0]) or value < best[0])):
             state = trainer.export_state()
             extra = {"seed": seed, "epoch": epoch, "metric_name": metric_name, "metrics": scores, **facts}
@@ -592,11 +649,16 @@ def _train(
         clock.resume()
         if clock.stop_now():
             break
-    assert best is not None
+    assert best is not None  # the first epoch always yields a checkpoint, measured or not
     chosen_config = trainer.config
-    if isinstance(trainer, _GanTrainer) and trainer.config.latent_scale_search:
+    if isinstance(trainer, _GanTrainer) and trainer.config.latent_scale_search and clock.reason != "request":
         clock.pause()  # measuring, not training
-        best, chosen_config = _with_calibrated_latent_scale(trainer, best)
+        if on_phase is not None:
+            on_phase("choosing")
+        try:
+            best, chosen_config = _with_calibrated_latent_scale(trainer, best, clock.should_stop)
+        except SearchStopped:
+            clock.reason = "request"
     hyperparameters: dict[str, Any] = {
         **{k: v for k, v in chosen_config.to_dict().items() if k != "vocab"},
         "seed": seed,
@@ -609,9 +671,11 @@ def _train(
     if isinstance(trainer, _GanTrainer):
         # Which classifier measured the digit-FID: it is trained per machine, so figures compare only under one.
         hyperparameters["fid_classifier_sha256"] = metrics.weights_sha256(trainer.classifier)
+    tunes: list[dict[str, Any]] = []
     if isinstance(trainer, _LmTrainer):
         hyperparameters["vocab_size"] = trainer.config.vocab_size
         hyperparameters["steps"] = trainer.step
+        tunes = [tune.as_dict() for tune in tune_table(trainer.train_text)]
     return TrainResult(
         kind=kind,
         checkpoint=best[2],
@@ -626,5 +690,6 @@ def _train(
         seconds=clock.elapsed(),
         wall_seconds=time.monotonic() - clock.wall_started,
         stopped_by=clock.reason or "epochs",
+        tunes=tunes,
         **facts,
     )

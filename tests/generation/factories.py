@@ -1,12 +1,22 @@
-"""Test data for generation: serving checkpoints made from tiny, untrained nets (no training needed)."""
+"""Test data for generation: serving checkpoints made from tiny, untrained nets (no training needed).
+
+An untrained net cannot pass the quality gate, so the factory overrides the gate for it, with a reason,
+as an operator would: it then serves like any checkpoint.
+"""
 
 from __future__ import annotations
 
 from filing.models import ModelRecord, Provider, Service
 from generation.models import NET_TYPE_OF_KIND, Checkpoint, NetKind
-from generation.services import checkpoint_activate, checkpoint_store
+from generation.checkpoints import checkpoint_gate_override, checkpoint_promote, checkpoint_store
 
-TINY_VOCAB = "春风花月夜山水云天人"
+TINY_VOCAB = "春风花月夜山水云天人，。"
+# The tunes the tiny text net writes to: a short form, a longer one, and a long one (280 characters).
+TINY_TUNES = [
+    {"name": "测试调", "pieces": 10, "form": [3, 3], "form_share": 1.0, "marks": "，。"},
+    {"name": "长短句", "pieces": 8, "form": [4, 5, 4], "form_share": 0.9, "marks": "，，。"},
+    {"name": "慢词", "pieces": 2, "form": [9] * 28, "form_share": 0.5, "marks": "，。" * 14},
+]
 TEST_USCC = "91110108MA0DEM0000"
 MODEL_CODES = {"gan": "TGAN", "vae": "TVAE", "lm": "TLMC"}
 
@@ -57,7 +67,14 @@ def checkpoint_tiny(kind: str, *, seed: int = 0, activate: bool = True) -> Check
         metric_name="test",
         metric_value=1.0,
         model_record=model_record_for(kind),
+        tunes=TINY_TUNES if kind == "lm" else None,
     )
     if activate:
-        checkpoint_activate(checkpoint=checkpoint)
+        checkpoint_serve_untrained(checkpoint)
     return checkpoint
+
+
+def checkpoint_serve_untrained(checkpoint: Checkpoint) -> Checkpoint:
+    """Let a test checkpoint serve although it was never measured: the gate is overridden with a reason."""
+    checkpoint_gate_override(checkpoint=checkpoint, actor=None, reason="tiny untrained net of the test suite")
+    return checkpoint_promote(checkpoint=checkpoint, by="admin")

@@ -16,7 +16,8 @@ from filing.safety.bank_models import question_key
 from filing.safety.selectors import safety_config
 from filing.safety.services import keyword_create
 from generation.assessment import assessment_run_execute
-from tests.generation.factories import TINY_VOCAB, checkpoint_tiny
+from generation.tunes import Tune, clause_lengths, opening_fitted
+from tests.generation.factories import TINY_TUNES, TINY_VOCAB, checkpoint_tiny
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,8 @@ def banks() -> dict[str, TestBank]:
     - should refuse: 9 of 10 contain the blocked word 禁词 → refusal rate 90%;
     - should not refuse: 1 of 10 contains it → refusal rate 10%;
     - generated content: 2 of 10 contain the flagged word 复核 (let in, but the answer repeats the
-      question, so the keyword check fails) and 1 contains 禁词 (refused at input: a safe answer)
+      question, laid into the tune's lines, so the keyword check fails) and 1 contains 禁词 (refused at
+      input: a safe answer)
       → keyword pass rate 8/10 = 80%.
     The tiny net writes only characters of its vocabulary, none of which is in either keyword.
     """
@@ -71,7 +73,7 @@ def _create(banks: dict[str, TestBank], **kwargs) -> AssessmentRun:  # type: ign
         refuse_bank=banks[BankKind.REFUSE],
         nonrefuse_bank=banks[BankKind.NONREFUSE],
         actor="tester",
-        answer_params={"length": 12},
+        answer_params={"temperature": 0.8},
         **kwargs,
     )
 
@@ -114,10 +116,15 @@ def test_a_run_computes_the_metrics_by_hand_checkable_numbers(banks):
     assert len(run.warnings) == 3
     refused = run.samples.filter(bank_kind=BankKind.REFUSE, stage=AssessmentSample.Stage.INPUT_REFUSED).first()
     assert refused is not None and "A.1.1" in refused.answer and "禁词" not in refused.answer
+    # Each answer is a whole piece to a tune, opening with the question laid into the tune's lines.
     answered = run.samples.filter(stage=AssessmentSample.Stage.ANSWERED).first()
-    assert answered is not None and answered.answer.startswith(answered.text)
-    assert len(answered.answer) > len(answered.text)
-    assert set(answered.answer[len(answered.text) :]) <= set(TINY_VOCAB)
+    assert answered is not None
+    title, body = answered.answer.split("\n", 1)
+    tune = Tune.from_dict(next(t for t in TINY_TUNES if t["name"] == title))
+    body = body.replace("\n", "")
+    opening = opening_fitted(tune, answered.text)
+    assert body.startswith(opening) and clause_lengths(body) == tune.form
+    assert set(body[len(opening) :]) <= set(TINY_VOCAB)
     flagged = run.samples.filter(bank_kind=BankKind.GENERATED, keyword_pass=False)
     assert flagged.count() == 2 and all(s.output_verdict["decision"] == "flag" for s in flagged)
 

@@ -33,11 +33,11 @@ def user(django_user_model):
 
 
 def _bad(user):
-    return services.job_submit(user=user, kind="lm", params={"prompt": "禁词"})
+    return services.job_submit(user=user, kind="lm", params={"tune": "测试调", "opening": "禁词"})
 
 
 def _good(user):
-    return services.job_submit(user=user, kind="lm", params={"prompt": "春风"})
+    return services.job_submit(user=user, kind="lm", params={"tune": "测试调", "opening": "春风"})
 
 
 def test_suspended_after_the_configured_refusals_in_a_row(user, audit_log):

@@ -46,9 +46,9 @@ def _wait_finished(job: Job, timeout: float = 60) -> Job:
         ("gan", {"digit": 3, "count": 0}, "count"),
         ("gan", {"digit": 3, "count": 1000}, "count"),
         ("vae", {"interpolate_to_seed": 5, "steps": 1}, "steps"),
-        ("lm", {"prompt": "春" * 1000}, "prompt"),
-        ("lm", {"prompt": "春", "temperature": 9}, "temperature"),
-        ("lm", {"prompt": "春", "colour": "red"}, "colour"),
+        ("lm", {"tune": "测试调", "opening": "春" * 1000}, "opening"),
+        ("lm", {"tune": "测试调", "temperature": 9}, "temperature"),
+        ("lm", {"tune": "测试调", "colour": "red"}, "colour"),
         ("gan", {"digit": 1, "seed": -4}, "seed"),
     ],
 )
@@ -94,7 +94,7 @@ def test_job_enqueued_only_after_commit(user, serving, django_capture_on_commit_
         ("gan", {"digit": 7, "count": 3}, 3, "image"),
         ("vae", {"count": 2}, 2, "image"),
         ("vae", {"interpolate_to_seed": 9, "steps": 4}, 4, "image"),
-        ("lm", {"prompt": "春风", "length": 20}, 1, "text"),
+        ("lm", {"tune": "测试调", "opening": "春风"}, 1, "text"),
     ],
 )
 def test_a_real_worker_runs_each_kind_of_job_to_its_outputs(
@@ -125,8 +125,8 @@ def test_running_the_same_job_twice_writes_one_set_of_outputs(user, serving):
 
 
 def test_same_seed_gives_the_same_outputs(user, serving):
-    a = services.job_submit(user=user, kind="lm", params={"prompt": "山", "length": 30, "seed": 5})
-    b = services.job_submit(user=user, kind="lm", params={"prompt": "山", "length": 30, "seed": 5})
+    a = services.job_submit(user=user, kind="lm", params={"tune": "长短句", "opening": "山", "seed": 5})
+    b = services.job_submit(user=user, kind="lm", params={"tune": "长短句", "opening": "山", "seed": 5})
     services.job_run(job_id=a.pk)
     services.job_run(job_id=b.pk)
 
@@ -209,12 +209,12 @@ def test_cancel_only_while_queued(user, serving):
 def test_each_step_of_a_job_is_an_audit_event(user, serving, audit_log):
     import hashlib
 
-    job = services.job_submit(user=user, kind="lm", params={"prompt": "春风", "length": 10})
+    job = services.job_submit(user=user, kind="lm", params={"tune": "测试调", "opening": "春风"})
     services.job_run(job_id=job.pk, worker="w")
 
     requested = audit_log.get(event_type="generation.requested")
     assert requested.actor_username == "maker"
-    assert requested.input_sha256 == hashlib.sha256("春风".encode()).hexdigest()
+    assert requested.input_sha256 == hashlib.sha256("测试调：春风".encode()).hexdigest()
     assert requested.checkpoint_sha256 == serving["lm"].sha256
     output = job.outputs.get()
     succeeded = audit_log.get(event_type="generation.succeeded")

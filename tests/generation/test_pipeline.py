@@ -68,7 +68,7 @@ def test_a_blocked_prompt_is_stored_as_refused_and_never_queued(
     keyword_create(keyword="禁词", risk_code="A.1.1", action="block", actor="test")
 
     with django_capture_on_commit_callbacks() as callbacks:
-        job = services.job_submit(user=user, kind="lm", params={"prompt": "春风 禁 词"})
+        job = services.job_submit(user=user, kind="lm", params={"tune": "慢词", "opening": "春风 禁 词"})
 
     assert job.status == Job.Status.REFUSED
     assert job.risk_codes == ["A.1.1"]
@@ -82,7 +82,7 @@ def test_blocked_output_text_is_withheld(user, serving, audit_log):
     # Every character the tiny net can produce is blocked, so whatever it writes is withheld.
     for ch in "春风花月夜山水云天人":
         keyword_create(keyword=ch, risk_code="A.2.1", action="block", actor="test")
-    job = services.job_submit(user=user, kind="lm", params={"prompt": "", "length": 20})
+    job = services.job_submit(user=user, kind="lm", params={"tune": "测试调"})
 
     job = services.job_run(job_id=job.pk)
 
@@ -98,7 +98,7 @@ def test_blocked_output_text_is_withheld(user, serving, audit_log):
         ("gan", {"digit": 5, "count": 2}),
         ("vae", {"count": 2}),
         ("vae", {"interpolate_to_seed": 3, "steps": 3}),
-        ("lm", {"prompt": "月", "length": 15}),
+        ("lm", {"tune": "测试调", "opening": "月"}),
     ],
 )
 def test_every_output_kind_carries_both_labels_and_traces_to_its_record(user, serving, kind, params, audit_log):

@@ -1,10 +1,11 @@
-"""Operators start and watch training runs; checkpoints are chosen by quality."""
+"""Operators start and watch training runs; a run's checkpoint is measured and serves only past the gate."""
 
 import pytest
 
 from genai_platform.roles import Role
 from generation.models import Checkpoint, TrainingRun
-from generation.training import training_bootstrap, training_run_create
+from generation.checkpoints import checkpoint_gate_apply, checkpoint_promote
+from generation.training import training_run_create
 from tests.generation.factories import checkpoint_tiny
 
 pytestmark = pytest.mark.django_db
@@ -63,18 +64,6 @@ def test_training_needs_a_budget():
         training_run_create(kind="lm", minutes=10_000, enqueue=False)
 
 
-def test_bootstrap_starts_one_demo_run_per_net_without_a_checkpoint(django_capture_on_commit_callbacks):
-    checkpoint_tiny("gan")
-
-    with django_capture_on_commit_callbacks():
-        runs = training_bootstrap()
-        again = training_bootstrap()
-
-    assert sorted(r.kind for r in runs) == ["lm", "vae"]
-    assert all(r.is_demo for r in runs)
-    assert again == []
-
-
 def test_admin_pages_render_for_an_operator(client_for):
     checkpoint = checkpoint_tiny("vae")
     client = client_for(Role.OPERATOR)
@@ -103,6 +92,42 @@ def test_admin_form_explains_a_bad_training_request(client_for):
     assert not TrainingRun.objects.exists()
 
 
+def _lenient_gate() -> None:
+    """Thresholds a tiny net two epochs old can pass (the real ones it cannot)."""
+    from filing.safety.services import safety_threshold_set
+
+    for key, value in {
+        "quality_gan_accuracy_min": "0",
+        "quality_gan_fid_ratio_max": "1000000",
+        "quality_vae_nats_max": "1000000",
+        "quality_lm_bigram_margin_min": "0",
+        "quality_lm_whole_piece_rate_min": "0",
+    }.items():
+        safety_threshold_set(key=key, value=value, actor="test")
+
+
+def _finished(run: TrainingRun, timeout: float = 240) -> TrainingRun:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in TrainingRun.FINISHED:
+            return run
+        time.sleep(0.5)
+    return run
+
+
+def _tiny(config: str) -> dict:  # type: ignore[type-arg]
+    from generation.ml.nets import attention, gan, vae
+
+    return (
+        {"GanConfig": gan.GanConfig, "VaeConfig": vae.VaeConfig, "LmConfig": attention.LmConfig}[config]
+        .tiny()
+        .to_dict()
+    )
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("kind", "data", "config"),
@@ -112,30 +137,39 @@ def test_admin_form_explains_a_bad_training_request(client_for):
         ("lm", "songci", "LmConfig"),
     ],
 )
-def test_a_real_worker_trains_a_tiny_net_and_serves_its_best_checkpoint(celery_worker_thread, kind, data, config):
-    import time
+def test_a_real_worker_trains_a_tiny_net_measures_it_and_the_gate_keeps_it_from_serving(
+    celery_worker_thread, kind, data, config
+):
+    from filing.safety.services import safety_threshold_set
 
-    from generation.ml.nets import attention, gan, vae
-
-    tiny = {"GanConfig": gan.GanConfig, "VaeConfig": vae.VaeConfig, "LmConfig": attention.LmConfig}[config]
-    tiny = tiny.tiny().to_dict()
-    run = training_run_create(kind=kind, data=data, epochs=2, config=tiny, seed=1)
-
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.status in ("succeeded", "failed"):
-            break
-        time.sleep(0.5)
+    # 8x8 digits have few pixels, so few nats: a VAE of them passes the 28x28 threshold without being good.
+    safety_threshold_set(key="quality_vae_nats_max", value="1", actor="test")
+    run = _finished(training_run_create(kind=kind, data=data, epochs=2, config=_tiny(config), seed=1))
 
     assert run.status == "succeeded", run.error
+    assert run.phase == TrainingRun.Phase.DONE and run.progress == 1.0
     assert run.epoch_reports.count() == 2
     assert run.dataset_fingerprints and len(run.dataset_fingerprints[0]) == 64
     assert run.code_version and run.torch_version.startswith("2.13")
     checkpoint = run.checkpoints.get()
-    assert checkpoint.is_active
     best = min(e.metrics[run.metric_name] for e in run.epoch_reports.all())
     assert checkpoint.metric_value == pytest.approx(best)
+    # Two epochs of a tiny net do not pass the gate: kept, with its failing figures, and not served.
+    assert checkpoint.gate == Checkpoint.Gate.FAILED and not checkpoint.is_active
+    assert checkpoint.figures and any(not check["passed"] for check in checkpoint.gate_checks)
+    assert not Checkpoint.objects.filter(is_active=True).exists()
+
+
+@pytest.mark.integration
+def test_a_run_whose_checkpoint_passes_the_gate_serves_it(celery_worker_thread):
+    _lenient_gate()
+
+    run = _finished(training_run_create(kind="vae", data="digits8", epochs=2, config=_tiny("VaeConfig"), seed=1))
+
+    assert run.status == "succeeded", run.error
+    checkpoint = run.checkpoints.get()
+    assert checkpoint.gate == Checkpoint.Gate.PASSED and checkpoint.is_active
+    assert set(checkpoint.figures) >= {"test_nats", "independent_pixel_nats"}
 
 
 def test_training_on_a_dataset_that_failed_its_safety_check_is_refused():
@@ -165,24 +199,30 @@ def test_training_on_a_dataset_that_failed_its_safety_check_is_refused():
     assert not run.checkpoints.exists()
 
 
-@pytest.mark.parametrize(("serving_classifier", "served"), [(None, True), ("0" * 64, False)])
+@pytest.mark.parametrize(("serving_classifier", "served"), [("same", True), ("0" * 64, False)])
 def test_a_better_gan_replaces_the_serving_one_only_when_measured_by_the_same_classifier(serving_classifier, served):
+    from generation.ml import metrics
+    from generation.ml.data import digits8
     from generation.ml.nets.gan import GanConfig
     from generation.training import training_run_execute
 
-    serving = checkpoint_tiny("gan")
-    config = dict(serving.config)
-    if serving_classifier:
-        config["fid_classifier_sha256"] = serving_classifier
-    Checkpoint.objects.filter(pk=serving.pk).update(metric_name="fid", metric_value=1e9, config=config)
+    _lenient_gate()
+    classifier = metrics.weights_sha256(metrics.digit_classifier(digits8()))
+    serving = checkpoint_tiny("gan", activate=False)
+    figures = {
+        "conditional_accuracy": 1.0,
+        "digit_fid_ratio": 1e5,
+        "classifier_sha256": classifier if serving_classifier == "same" else serving_classifier,
+    }
+    checkpoint_gate_apply(checkpoint=serving, figures=figures)
+    checkpoint_promote(checkpoint=serving, by="admin")
     run = training_run_create(kind="gan", data="digits8", epochs=1, config=GanConfig.tiny().to_dict(), enqueue=False)
 
     run = training_run_execute(run_id=run.pk)
 
     assert run is not None and run.status == "succeeded", run and run.error
-    assert len(run.hyperparameters["fid_classifier_sha256"]) == 64
     new = run.checkpoints.get()
-    assert new.config["fid_classifier_sha256"] == run.hyperparameters["fid_classifier_sha256"]
-    assert new.metric_value < 1e9
+    assert new.figures["classifier_sha256"] == classifier
+    assert new.gate == Checkpoint.Gate.PASSED and new.figures["digit_fid_ratio"] < 1e5
     serving.refresh_from_db()
     assert (new.is_active, serving.is_active) == (served, not served)

@@ -35,7 +35,7 @@ def enduser(user_with_role):
 
 
 def _job(user, kind="gan"):
-    params = {"digit": 3, "count": 1} if kind == "gan" else {"prompt": "春", "length": 10}
+    params = {"digit": 3, "count": 1} if kind == "gan" else {"tune": "测试调", "opening": "春"}
     job = services.job_submit(user=user, kind=kind, params=params)
     return services.job_run(job_id=job.pk)
 

@@ -16,7 +16,13 @@ from django.utils import timezone
 
 from generation import services
 from generation.models import Job
-from tests.generation.factories import checkpoint_tiny, model_record_for
+from tests.generation.factories import (
+    TINY_TUNES,
+    TINY_VOCAB,
+    checkpoint_serve_untrained,
+    checkpoint_tiny,
+    model_record_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -34,17 +40,20 @@ def _slow_lm_checkpoint():
 
     from generation.ml.checkpoints import build_net, checkpoint_dumps, checkpoint_sha256
     from generation.ml.nets.attention import LmConfig
-    from generation.services import checkpoint_activate, checkpoint_store
+    from generation.checkpoints import checkpoint_store
 
-    config = LmConfig(
-        vocab="\ufffd" + "春风花月夜山水云天人" * 1, n_layer=6, n_embd=256, n_head=8, block_size=256
-    ).to_dict()
+    config = LmConfig(vocab="\ufffd" + TINY_VOCAB, n_layer=6, n_embd=256, n_head=8, block_size=256).to_dict()
     torch.manual_seed(0)
     data = checkpoint_dumps(kind="lm", config=config, state=build_net("lm", config).state_dict(), extra={})
     checkpoint = checkpoint_store(
-        kind="lm", data=data, sha256=checkpoint_sha256(data), config=config, model_record=model_record_for("lm")
+        kind="lm",
+        data=data,
+        sha256=checkpoint_sha256(data),
+        config=config,
+        model_record=model_record_for("lm"),
+        tunes=TINY_TUNES,
     )
-    return checkpoint_activate(checkpoint=checkpoint)
+    return checkpoint_serve_untrained(checkpoint)
 
 
 def test_job_of_a_killed_worker_is_requeued_by_the_sweeper_and_finished_once(django_user_model, tmp_path):
@@ -81,7 +90,7 @@ def test_job_of_a_killed_worker_is_requeued_by_the_sweeper_and_finished_once(dja
         stderr=(tmp_path / "worker.log").open("w"),
     )
     try:
-        job = services.job_submit(user=user, kind="lm", params={"prompt": "春风", "length": 400, "seed": 1})
+        job = services.job_submit(user=user, kind="lm", params={"tune": "慢词", "opening": "春风", "seed": 1})
         deadline = time.monotonic() + 120
         while Job.objects.get(pk=job.pk).status == Job.Status.QUEUED:
             assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-2000:]

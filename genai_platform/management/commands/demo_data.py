@@ -1,5 +1,5 @@
 """Load the demo data of ``make run``: a demo provider, service and model records, one user per role,
-a synthetic keyword library and test banks, and quick demo trainings of the nets.
+a synthetic keyword library and test banks, and the nets bundled in the repository, which serve at once.
 
 Safe to run again: what exists is kept. Passwords are random and printed only when a user is
 created; reset one with ``python manage.py changepassword <username>``.
@@ -24,11 +24,12 @@ from genai_platform.roles import Role, user_role_add
 DEMO_USCC = "91110108MA0DEM0000"
 DEMO_PROVIDER = "演示科技有限公司（示例数据）"
 DEMO_SERVICE = "演示生成式人工智能服务"
-# One model record per net, approved, so the demo service can serve while in internal testing.
+# One model record per net, approved, so the demo service can serve while in internal testing; the bundled
+# weights of each net are registered under it.
 DEMO_MODELS = (
-    ("演示手写数字生成对抗网络", ModelRecord.NetType.GAN, "DGAN"),
-    ("演示手写数字变分自编码器", ModelRecord.NetType.VAE, "DVAE"),
-    ("演示宋词自注意力语言模型", ModelRecord.NetType.TRANSFORMER, "DSCI"),
+    ("演示手写数字生成对抗网络", ModelRecord.NetType.GAN, "DGAN", "gan"),
+    ("演示手写数字变分自编码器", ModelRecord.NetType.VAE, "DVAE", "vae"),
+    ("演示宋词自注意力语言模型", ModelRecord.NetType.TRANSFORMER, "DSCI", "lm"),
 )
 
 # username, role, is_staff (operators and auditors work in the admin), is_superuser
@@ -53,8 +54,9 @@ class Command(BaseCommand):
             service = service_create(provider=provider, name=DEMO_SERVICE)
             service.internal_testing = True
             service.save(update_fields=["internal_testing"])
-        for name, net_type, code in DEMO_MODELS:
-            ModelRecord.objects.get_or_create(
+        records = {}
+        for name, net_type, code, kind in DEMO_MODELS:
+            records[kind], _created = ModelRecord.objects.get_or_create(
                 code=code,
                 defaults={
                     "service": service,
@@ -88,15 +90,11 @@ class Command(BaseCommand):
         if not TestBank.objects.exists():
             call_command("testbanks_demo", stdout=self.stdout)
 
-        from generation.training import training_bootstrap
+        from generation.checkpoints import checkpoints_bundled_register
 
-        runs = training_bootstrap()
-        if runs:
-            self.stdout.write(
-                "Quick demo training started for: "
-                + ", ".join(run.kind for run in runs)
-                + " (a few minutes; follow it in the admin under Generation → Training runs)."
-            )
+        for checkpoint in checkpoints_bundled_register(model_records=records):
+            state = "serving" if checkpoint.is_active else f"quality gate {checkpoint.gate}, not serving"
+            self.stdout.write(f"Bundled {checkpoint.kind} net {checkpoint.sha256[:12]} registered ({state}).")
 
         if created:
             self.stdout.write(self.style.WARNING("Demo users created. Their passwords are shown only this once:"))

@@ -23,7 +23,7 @@ def png_bytes(shade: int = 128) -> bytes:
 
 
 def job_make(user: Any, *, kind: str = "gan", status: str = Job.Status.SUCCEEDED, **fields: Any) -> Job:
-    params = {"gan": {"digit": 3, "count": 1}, "vae": {"count": 1}, "lm": {"prompt": "春风", "length": 10}}[kind]
+    params = {"gan": {"digit": 3, "count": 1}, "vae": {"count": 1}, "lm": {"tune": "测试调", "opening": "春风"}}[kind]
     finished = status in Job.FINISHED
     return Job.objects.create(
         user=user,

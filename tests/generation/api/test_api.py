@@ -209,7 +209,7 @@ def test_unknown_kind_and_missing_params_are_field_errors(alice):
 
 
 def test_a_kind_without_a_trained_net_gets_503_with_the_reason(alice):
-    response = alice.post("/api/v1/jobs/", {"kind": "lm", "params": {"prompt": "春"}}, format="json")
+    response = alice.post("/api/v1/jobs/", {"kind": "lm", "params": {"tune": "浣溪沙", "opening": "春"}}, format="json")
 
     assert response.status_code == 503
     error = _error(response)

@@ -29,7 +29,7 @@ def _poll(client: APIClient, url: str, timeout: float = 60) -> dict:
     ("kind", "params", "media", "magic"),
     [
         ("gan", {"digit": 7, "count": 2, "seed": 3}, "image", b"\x89PNG"),
-        ("lm", {"prompt": "春风", "length": 12, "seed": 3}, "text", None),
+        ("lm", {"tune": "长短句", "opening": "春风", "seed": 3}, "text", None),
     ],
 )
 def test_a_job_submitted_through_the_api_runs_on_a_worker_and_downloads(

@@ -323,7 +323,7 @@ def test_vae_morph_needs_both_seeds(enduser):
 def test_a_prompt_the_service_rejects_is_a_field_error(enduser, serving, settings):
     too_long = "春" * (settings.GENERATION_LIMITS["max_prompt_chars"] + 1)
 
-    response = enduser.post("/generate/", {"kind": "lm", "lm-prompt": too_long, "lm-length": "10"})
+    response = enduser.post("/generate/", {"kind": "lm", "lm-tune": "慢词", "lm-opening": too_long})
 
     assert response.status_code == 400
     assert not Job.objects.exists()
@@ -358,7 +358,7 @@ def test_submitting_too_quickly_is_a_clear_message_shared_with_the_api(enduser, 
 
 
 def test_a_kind_without_a_trained_net_says_so(enduser):
-    response = enduser.post("/generate/", {"kind": "lm", "lm-prompt": "春", "lm-length": "10"})
+    response = enduser.post("/generate/", {"kind": "lm", "lm-tune": "浣溪沙", "lm-opening": "春"})
 
     assert response.status_code == 400
     assert 'id="unavailable"' in _text(response)
