@@ -6,7 +6,7 @@ PORT ?= 8000
 # Reinstall only when requirements.txt changes.
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt 2>/dev/null | cut -c1-16)
 
-.PHONY: setup run test lint bench messages clean
+.PHONY: setup run test lint bench weights messages clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: setup
 bench: setup
 	$(PY) manage.py migrate --noinput -v 0
 	DJANGO_LOG_LEVEL=$${DJANGO_LOG_LEVEL:-WARNING} $(PY) benchmarks/run.py $(BENCH_ARGS)
+
+# Retrain the bundled nets from generation/weights/recipe.json and write their files and manifest.
+weights: setup
+	$(PY) -m generation.ml.weights build
 
 # Regenerate the message catalogues after changing translatable strings.
 messages: setup

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from generation.checkpoints import ServingRefused, checkpoint_gate_override, checkpoint_promote
 from generation.enforcement import suspension_lift
 from generation.models import Checkpoint, Job, Output, Suspension, TrainingEpoch, TrainingRun
-from generation.checkpoints import ServingRefused, checkpoint_gate_override, checkpoint_promote
 from generation.quality import GATE_RULES, GateCheck, figure_format, figure_name, figures_readable
 from generation.training import training_request_validate, training_run_cancel, training_run_create
 
@@ -116,7 +116,7 @@ class CheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def gate_sentences(self, obj: Checkpoint) -> str:
         checks = [GateCheck.from_dict(values) for values in obj.gate_checks]
         if not checks:
-            return _("Not measured: a checkpoint kept from a stopped run, or from before the gate existed.")
+            return str(_("Not measured: a checkpoint kept from a stopped run, or from before the gate existed."))
         return format_html(
             "<ul>{}</ul>",
             format_html_join("", "<li>{} {}</li>", (("✔" if c.passed else "✘", c.sentence()) for c in checks)),
@@ -188,11 +188,23 @@ class TrainingEpochInline(admin.TabularInline):
     model = TrainingEpoch
     extra = 0
     can_delete = False
-    fields = ("epoch", "losses", "metrics", "seconds", "picture")
+    fields = ("epoch", "losses_display", "metrics_display", "seconds_display", "picture")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("losses"))
+    def losses_display(self, obj: TrainingEpoch) -> str:
+        return _figure_table(obj.losses)
+
+    @admin.display(description=_("quality"))
+    def metrics_display(self, obj: TrainingEpoch) -> str:
+        return _figure_table(obj.metrics)
+
+    @admin.display(description=_("seconds"))
+    def seconds_display(self, obj: TrainingEpoch) -> str:
+        return f"{obj.seconds:.1f}"
 
     @admin.display(description=_("samples"))
     def picture(self, obj: TrainingEpoch) -> str:
@@ -230,17 +242,22 @@ class TrainingRunAdmin(admin.ModelAdmin):
     list_display = (
         "__str__",
         "kind",
+        "origin",
         "status",
+        "phase",
         "progress_percent",
-        "metric_name",
-        "best_metric",
-        "is_demo",
+        "best_display",
         "created_at",
     )
-    list_filter = ("kind", "status", "is_demo")
+    list_filter = ("kind", "status", "origin")
     readonly_fields = (
         "status",
+        "phase",
+        "origin",
+        "worker",
         "progress_percent",
+        "best_display",
+        "checkpoint_link",
         "watch_link",
         "requested_by",
         "hyperparameters",
@@ -269,7 +286,21 @@ class TrainingRunAdmin(admin.ModelAdmin):
         if obj is None:
             return ((_("Start a training run"), {"fields": ("kind", "data", "seed", "epochs", "minutes")}),)
         return (
-            (_("Run"), {"fields": ("kind", "status", "progress_percent", "watch_link", "requested_by", "is_demo")}),
+            (
+                _("Run"),
+                {
+                    "fields": (
+                        "kind",
+                        "origin",
+                        "status",
+                        "phase",
+                        "progress_percent",
+                        "watch_link",
+                        "requested_by",
+                        "worker",
+                    )
+                },
+            ),
             (
                 _("Inputs"),
                 {
@@ -286,7 +317,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
                     )
                 },
             ),
-            (_("Result"), {"fields": ("metric_name", "best_metric", "best_epoch", "error")}),
+            (_("Result"), {"fields": ("best_display", "best_epoch", "checkpoint_link", "error")}),
             (_("Times"), {"fields": ("created_at", "started_at", "finished_at")}),
         )
 
@@ -323,6 +354,25 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description=_("progress"))
     def progress_percent(self, obj: TrainingRun) -> str:
         return f"{obj.progress:.0%}"
+
+    @admin.display(description=_("best quality"))
+    def best_display(self, obj: TrainingRun) -> str:
+        if obj.best_metric is None:
+            return "—"
+        return f"{figure_name(obj.metric_name)}: {figure_format(obj.metric_name, obj.best_metric)}"
+
+    @admin.display(description=_("checkpoint kept"))
+    def checkpoint_link(self, obj: TrainingRun) -> str:
+        checkpoint = obj.checkpoints.first()
+        if checkpoint is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a> — {}{}',
+            reverse("admin:generation_checkpoint_change", args=[checkpoint.pk]),
+            checkpoint.sha256[:12],
+            checkpoint.get_gate_display(),
+            _(" (serving)") if checkpoint.is_active else "",
+        )
 
     @admin.display(description=_("live view"))
     def watch_link(self, obj: TrainingRun) -> str:

@@ -174,7 +174,9 @@ class LmForm(GenerationForm):
         super().__init__(*args, **kwargs)
         lim = limits()
         self.tunes = tunes or []
-        self.fields["tune"].choices = [
+        tune_field = self.fields["tune"]
+        assert isinstance(tune_field, forms.ChoiceField)
+        tune_field.choices = [
             (
                 tune.name,
                 _("%(name)s · %(pattern)s (%(n)d characters)")

@@ -8,6 +8,24 @@ from django.views.decorators.cache import never_cache
 
 from genai_platform.roles import Role, role_required
 from generation.models import TrainingRun
+from generation.quality import FIGURE_NAMES, GateCheck, figure_name
+
+
+def _checkpoint_state(run: TrainingRun) -> dict[str, object] | None:
+    """The run's checkpoint and the quality gate's verdict on it, once the run kept one."""
+    checkpoint = run.checkpoints.first()
+    if checkpoint is None:
+        return None
+    return {
+        "sha256": checkpoint.sha256,
+        "gate": checkpoint.gate,
+        "gate_display": checkpoint.get_gate_display(),
+        "serving": checkpoint.is_active,
+        "checks": [
+            {"passed": check.passed, "sentence": check.sentence()}
+            for check in (GateCheck.from_dict(values) for values in checkpoint.gate_checks)
+        ],
+    }
 
 
 def _run_state(run: TrainingRun) -> dict[str, object]:
@@ -16,7 +34,12 @@ def _run_state(run: TrainingRun) -> dict[str, object]:
         "kind": run.kind,
         "status": run.status,
         "status_display": run.get_status_display(),
+        "finished": run.status in TrainingRun.FINISHED,
+        "phase": run.phase,
+        "phase_display": run.get_phase_display(),
         "progress": run.progress,
+        "names": {key: figure_name(key) for key in FIGURE_NAMES},
+        "checkpoint": _checkpoint_state(run),
         "metric_name": run.metric_name,
         "best_metric": run.best_metric,
         "best_epoch": run.best_epoch,

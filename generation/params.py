@@ -74,7 +74,8 @@ def opening_misfit_message(misfit: OpeningMisfit, tune: Tune) -> str:
         )
     return (
         _(
-            "Line %(line)d of %(tune)s has %(expected)d characters; the opening's is longer. Put a punctuation mark where it ends."
+            "Line %(line)d of %(tune)s has %(expected)d characters; the opening's is longer. "
+            "Put a punctuation mark where it ends."
         )
         % values
     )

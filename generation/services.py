@@ -101,7 +101,7 @@ def policy_refusal(checkpoint: Checkpoint | None) -> tuple[str, str] | None:
     """Why the service may not run a job on ``checkpoint`` now, as (message, code); None if it may."""
     if checkpoint is None:
         return (
-            _("This generator is not ready yet: its net is still being trained. Please try again in a few minutes."),
+            _("This generator is not available yet: no net that passed the quality checks serves it."),
             "net_not_ready",
         )
     record = checkpoint.model_record
@@ -202,6 +202,16 @@ def _refuse(*, user: Any, request: Any, kind: str, params: dict[str, Any], reaso
             input_content=_job_input(kind, params),
             payload={"kind": kind, "reason": reason, "stage": stage},
         )
+
+
+def job_refuse_unavailable(*, user: Any, kind: str, request: Any = None) -> str | None:
+    """Record the refusal of a request for a kind that cannot serve now (the form could not even be filled,
+    e.g. no text model offers tunes); returns the reason, or None when the kind is available after all."""
+    refusal = policy_refusal(checkpoint_serving(kind))
+    if refusal is None:
+        return None
+    _refuse(user=user, request=request, kind=kind, params={}, reason=refusal[0], stage="policy")
+    return refusal[0]
 
 
 def job_submit(

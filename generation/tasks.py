@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutting_down
 from django.conf import settings
 
 
@@ -27,6 +27,25 @@ def _torch_threads(**kwargs: Any) -> None:
     import torch
 
     torch.set_num_threads(settings.GENAI_TORCH_THREADS)
+
+
+@worker_shutting_down.connect
+def _interrupt_training(sender: str | None = None, **kwargs: Any) -> None:
+    # A warm shutdown (Ctrl-C on `make run`, SIGTERM from a supervisor) waits for running tasks: ask this
+    # worker's training runs to stop now, keeping their best epoch, instead of training to the end.
+    from generation.training import training_runs_interrupt
+
+    training_runs_interrupt(worker=str(sender or ""))
+
+
+@worker_ready.connect
+def _training_runs_orphaned(sender: Any = None, **kwargs: Any) -> None:
+    # Runs this worker (by host name) was training when it was killed outright never finished.
+    from generation.training import training_runs_orphaned
+
+    hostname = getattr(sender, "hostname", "") or ""
+    if hostname:
+        training_runs_orphaned(worker=hostname)
 
 
 @shared_task(

@@ -172,12 +172,13 @@ def training_runs_orphaned(*, worker: str) -> int:
 
 def _stop_requested(run: TrainingRun) -> str | None:
     """``"cancel"`` or ``"interrupt"`` when the run was asked to stop, else None."""
-    flags = TrainingRun.objects.filter(pk=run.pk).values("cancel_requested", "interrupt_requested").first() or {}
-    if flags.get("cancel_requested"):
+    flags = TrainingRun.objects.filter(pk=run.pk).values_list("cancel_requested", "interrupt_requested").first()
+    if flags is None:
+        return None
+    cancel, interrupt = flags
+    if cancel:
         return "cancel"
-    if flags.get("interrupt_requested"):
-        return "interrupt"
-    return None
+    return "interrupt" if interrupt else None
 
 
 class _Progress:
@@ -216,10 +217,18 @@ def _figures(run: TrainingRun, checkpoint: bytes, sha256: str, data: Any, should
 
 
 def training_run_execute(
-    *, run_id: int, worker: str = "", on_epoch: Callable[[Any], None] | None = None
+    *,
+    run_id: int,
+    worker: str = "",
+    on_epoch: Callable[[Any], None] | None = None,
+    interrupted: Callable[[], bool] | None = None,
 ) -> TrainingRun | None:
     """Train, record every epoch, store the best checkpoint, measure it for the gate and promote it if it
-    passes and beats the one serving. Returns None if the run was not queued."""
+    passes and beats the one serving. Returns None if the run was not queued.
+
+    ``interrupted``, if given, is asked along with the run's own flags: when it says so the run stops as
+    interrupted (``manage.py train`` passes its Ctrl-C this way).
+    """
     from generation.ml.training import train
 
     run = _claim(run_id, worker)
@@ -227,9 +236,14 @@ def training_run_execute(
         return None
     progress = _Progress(run)
 
+    def stop_reason() -> str | None:
+        if interrupted is not None and interrupted():
+            return "interrupt"
+        return _stop_requested(run)
+
     def stop() -> bool:
         # Training asks at most once a second (its clock keeps the pace), measuring between draws or pieces.
-        return _stop_requested(run) is not None
+        return stop_reason() is not None
 
     def record_epoch(report: Any) -> None:
         samples = (
@@ -264,12 +278,12 @@ def training_run_execute(
             should_stop=stop,
             threads=settings.GENAI_TORCH_THREADS,
         )
-        stopped = _stop_requested(run)
+        stopped = stop_reason()
         figures = None
         if stopped is None:
             progress.phase(TrainingRun.Phase.MEASURING)
             figures = _figures(run, result.checkpoint, result.checkpoint_sha256, data, stop)
-            stopped = _stop_requested(run)
+            stopped = stop_reason()
     except Exception as exc:
         logger.exception("training run %s failed", run.pk)
         TrainingRun.objects.filter(pk=run.pk).update(

@@ -166,15 +166,15 @@ def piece_text(tune: str, body: str) -> str:
 
 def opening_fitted(tune: Tune, text: str) -> str:
     """``text`` laid into ``tune``'s form as an opening: its characters in order (whitespace and marks dropped),
-    a mark after each full line, cut where the form ends. Used where free text must open a piece."""
+    a mark after each full line but the last, cut where the form ends. Used where free text must open a piece."""
     chars = [c for c in text if not c.isspace() and c not in CLAUSE_MARKS]
     marks = tune.marks if len(tune.marks) == len(tune.form) else "，" * (len(tune.form) - 1) + DEFAULT_PIECE_END
     opening, at = [], 0
-    for length, mark in zip(tune.form, marks, strict=True):
+    for index, (length, mark) in enumerate(zip(tune.form, marks, strict=True)):
         line = chars[at : at + length]
         opening.extend(line)
         at += length
-        if len(line) < length or at >= len(chars):
-            break
+        if len(line) < length or at >= len(chars) or index == len(tune.form) - 1:
+            break  # the net writes the mark that closes the piece
         opening.append(mark)
     return "".join(opening)

@@ -65,6 +65,7 @@ from generation.services import (
     JobUnavailable,
     UnlabelledRefused,
     job_cancel,
+    job_refuse_unavailable,
     labelling_obligation_set,
     service_offering_unlabelled,
     tunes_offered,
@@ -251,7 +252,8 @@ def generate(request: HttpRequest) -> HttpResponse:
     again: Job | None = None
     if request.method == "GET" and request.GET.get("again"):
         try:
-            again = Job.objects.filter(user=request.user, public_id=uuid.UUID(request.GET["again"])).first()
+            user: Any = request.user  # an end user: enduser_required let the request through
+            again = Job.objects.filter(user=user, public_id=uuid.UUID(request.GET["again"])).first()
         except ValueError:
             again = None
         if again is not None:
@@ -264,7 +266,13 @@ def generate(request: HttpRequest) -> HttpResponse:
         forms[kind] = _generation_form(kind, initial=_again_initial(again), tunes=tunes)
     reasons = {k: net_unavailable_reason(k) for k in GENERATION_FORMS}
     unavailable: str | None = None
-    if request.method == "POST":
+    if (
+        request.method == "POST"
+        and reasons[kind]
+        and job_refuse_unavailable(user=request.user, kind=kind, request=request)
+    ):
+        pass  # the section says why, once; the refusal is in the audit log
+    elif request.method == "POST":
         form = forms[kind] = _generation_form(kind, request.POST, tunes=tunes)
         throttle = JobSubmitThrottle()
         if not throttle.allow_request(request, None):  # type: ignore[arg-type]

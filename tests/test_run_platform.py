@@ -108,3 +108,63 @@ def test_run_platform_refuses_a_busy_port_with_one_sentence(python, embedded_env
     assert result.returncode != 0
     assert f"Port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _training_state(data_dir: Path) -> tuple[str, int, int]:
+    """(status, epochs recorded, checkpoints kept) of the one training run in the embedded database."""
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "db.sqlite3", timeout=30) as db:
+        row = db.execute("SELECT id, status FROM generation_trainingrun ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return ("", 0, 0)
+        epochs = db.execute("SELECT COUNT(*) FROM generation_trainingepoch WHERE run_id = ?", [row[0]]).fetchone()[0]
+        kept = db.execute("SELECT COUNT(*) FROM generation_checkpoint WHERE training_run_id = ?", [row[0]]).fetchone()
+    return (row[1], epochs, kept[0])
+
+
+def test_ctrl_c_during_a_training_run_stops_everything_soon_and_keeps_the_best_epoch(python, embedded_env, tmp_path):
+    subprocess.run([python, "manage.py", "migrate", "-v", "0"], env=embedded_env, check=True, timeout=180)
+    port = _free_port()
+    log = (tmp_path / "run.log").open("w+")
+    proc = subprocess.Popen(
+        [python, "manage.py", "run_platform", "--port", str(port), "--no-beat"],
+        env=embedded_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    follower = None
+    try:
+        deadline = time.monotonic() + 60
+        while f"http://localhost:{port}/" not in Path(log.name).read_text():
+            assert proc.poll() is None, Path(log.name).read_text()
+            assert time.monotonic() < deadline, "no URL printed within a minute"
+            time.sleep(0.2)
+        # A long run on the platform's training worker: 500 epochs of the VAE on the 28x28 digits.
+        follower = subprocess.Popen(
+            [python, "manage.py", "train", "vae", "--epochs", "500", "--worker"],
+            env=embedded_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 180
+        while _training_state(tmp_path / "data")[:2] < ("running", 1) or _training_state(tmp_path / "data")[0] != (
+            "running"
+        ):
+            assert time.monotonic() < deadline, f"the run did not train an epoch: {_training_state(tmp_path / 'data')}"
+            time.sleep(0.5)
+        stopped_from = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does to the foreground group
+        proc.wait(timeout=60)
+        took = time.monotonic() - stopped_from
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        if follower is not None:
+            follower.kill()
+
+    status, epochs, kept = _training_state(tmp_path / "data")
+    print(f"stopped {took:.1f} s after Ctrl-C")
+    assert took <= 10, f"stopping took {took:.1f} s\n{Path(log.name).read_text()[-3000:]}"
+    assert status == "interrupted" and epochs >= 1 and kept == 1, Path(log.name).read_text()[-3000:]

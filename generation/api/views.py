@@ -45,8 +45,7 @@ from generation.api.services import (
 )
 from generation.models import Job, NetKind, Output
 from generation.params import limits
-from generation.services import tunes_offered
-from generation.services import UnlabelledRefused, job_cancel, output_unlabelled_open
+from generation.services import UnlabelledRefused, job_cancel, output_unlabelled_open, tunes_offered
 
 IDEMPOTENCY_KEY_MAX = 128
 ERROR_RESPONSE = inline_serializer(

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from generation.ml import metrics
-from generation.ml.metrics import MeasurementStopped
 from generation.ml.data import DigitData, TextCorpus, text_split
+from generation.ml.metrics import MeasurementStopped
 from generation.ml.nets.attention import CharTransformer
 from generation.ml.nets.gan import ConditionalGan
 from generation.ml.nets.vae import ConvVae, binarize

@@ -257,10 +257,16 @@ def net_build(kind: str, spec: dict[str, Any], *, work_dir: Path) -> dict[str, A
     _say(f"[{kind}] as stored ({entry['precision']}, {', '.join(entry['parts'])}): {_figures_line(figures)}")
     name = f"{kind}.pt"
     (WEIGHTS_DIR / name).write_bytes(stored)
+    parameters = sum(
+        p.numel()
+        for n, p in slim.net.named_parameters()
+        if slim.whole or any(n.startswith(part + ".") for part in slim.parts)
+    )
     result = {
         "file": name,
         "sha256": checkpoint_sha256(stored),
         "size_bytes": len(stored),
+        "parameters": parameters,
         "parts": list(entry["parts"]),
         "precision": entry["precision"],
         "recipe_digest": digest,

@@ -80,6 +80,18 @@ def test_sign_up_generate_watch_download_report_and_find_in_history(page, shoot,
     page.wait_for_function("() => [...document.querySelectorAll('.outputs img')].every(i => i.naturalWidth > 0)")
     shoot(page, "job-image")
 
+    # And the page names every parameter, and the images open large in a gallery
+    parameters = page.locator("dl.parameters").inner_text()
+    assert "数字" in parameters and "7" in parameters and "图片数量" in parameters and "随机种子" in parameters
+    page.locator(".outputs a[data-zoom]").first.click()
+    dialog = page.locator("dialog.zoom-dialog")
+    assert dialog.is_visible() and "1 / 2" in dialog.inner_text()
+    page.keyboard.press("ArrowRight")
+    assert "2 / 2" in dialog.inner_text()
+    shoot(page, "job-image-zoom")
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+
     # And the download is the labelled PNG the worker stored
     with page.expect_download() as info:
         page.get_by_role("link", name=re.compile("下载")).first.click()
@@ -101,16 +113,23 @@ def test_sign_up_generate_watch_download_report_and_find_in_history(page, shoot,
     assert (report.category, report.channel) == ("label", "web")
     assert download.suggested_filename == f"ai-generated-{report.produce_id}.png"
 
-    # When they ask the language model for text
+    # And "generate again" opens the form with every parameter of the job
+    page.get_by_role("link", name="再次生成").click()
+    assert page.get_by_label("7", exact=True).is_checked() and page.get_by_label("图片数量").input_value() == "2"
+
+    # When they ask the language model for a piece to a tune, with an opening
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="生成").click()
     page.get_by_role("link", name="语言模型生成文本").click()
-    page.get_by_label("文本开头").fill("春风")
-    page.get_by_label("生成字数").fill("20")
+    page.get_by_label("词牌").select_option("长短句")
+    page.get_by_label("开头（可选）").fill("春风")
     page.get_by_role("button", name="生成").click()
     page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]+/$"))
     assert _wait_finished(page) == "succeeded"
     assert page.locator(".text-out").count() == 1
     assert page.locator(".output .ai-badge").count() >= 1
+    assert "长短句" in page.locator("dl.parameters").inner_text()
+    piece = page.locator(".text-out").inner_text()
+    assert piece.startswith("长短句\n春风")
     shoot(page, "job-text")
     with page.expect_download() as info:
         page.get_by_role("link", name=re.compile("下载")).first.click()
@@ -122,12 +141,16 @@ def test_sign_up_generate_watch_download_report_and_find_in_history(page, shoot,
     rows = page.locator("table.history tbody tr")
     assert rows.count() == 2
     assert "语言模型" in rows.nth(0).inner_text()
+    assert "春风" in rows.nth(0).locator(".text-preview").inner_text()  # the text itself, not only its kind
     assert rows.nth(1).locator("img").count() == 1
     shoot(page, "history")
     page.get_by_label("类型").select_option("lm")
     page.locator("form.filters button[type=submit]").click()
     assert page.locator("table.history tbody tr").count() == 1
     assert Job.objects.filter(status=Job.Status.SUCCEEDED).count() == 2
+
+    # And the way out says what it does: sign out, not close the account
+    assert page.get_by_role("button", name="退出登录").is_visible()
 
     # And the account page shows the training choice, reachable from the navigation
     page.get_by_role("link", name="账户设置").click()
@@ -144,7 +167,8 @@ def test_a_blocked_prompt_is_refused_with_the_reason_in_plain_words(page, shoot,
     _sign_up(page, username="zhao")
 
     page.goto("/generate/?kind=lm")
-    page.get_by_label("文本开头").fill("请写一段暴力词")
+    page.get_by_label("词牌").select_option("慢词")
+    page.get_by_label("开头（可选）").fill("请写一段暴力词")
     page.get_by_role("button", name="生成").click()
     page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]+/$"))
 

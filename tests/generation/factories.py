@@ -7,8 +7,8 @@ as an operator would: it then serves like any checkpoint.
 from __future__ import annotations
 
 from filing.models import ModelRecord, Provider, Service
-from generation.models import NET_TYPE_OF_KIND, Checkpoint, NetKind
 from generation.checkpoints import checkpoint_gate_override, checkpoint_promote, checkpoint_store
+from generation.models import NET_TYPE_OF_KIND, Checkpoint, NetKind
 
 TINY_VOCAB = "春风花月夜山水云天人，。"
 # The tunes the tiny text net writes to: a short form, a longer one, and a long one (280 characters).

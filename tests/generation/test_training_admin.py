@@ -3,8 +3,8 @@
 import pytest
 
 from genai_platform.roles import Role
-from generation.models import Checkpoint, TrainingRun
 from generation.checkpoints import checkpoint_gate_apply, checkpoint_promote
+from generation.models import Checkpoint, TrainingRun
 from generation.training import training_run_create
 from tests.generation.factories import checkpoint_tiny
 

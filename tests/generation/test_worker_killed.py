@@ -38,9 +38,9 @@ def _slow_lm_checkpoint():
     """A full-size (untrained) language model: long enough per job to be caught while running."""
     import torch
 
+    from generation.checkpoints import checkpoint_store
     from generation.ml.checkpoints import build_net, checkpoint_dumps, checkpoint_sha256
     from generation.ml.nets.attention import LmConfig
-    from generation.checkpoints import checkpoint_store
 
     config = LmConfig(vocab="\ufffd" + TINY_VOCAB, n_layer=6, n_embd=256, n_head=8, block_size=256).to_dict()
     torch.manual_seed(0)

@@ -42,7 +42,7 @@ DEMO_USERS: tuple[tuple[str, Role | None, bool, bool], ...] = (
 
 
 class Command(BaseCommand):
-    help = "Create the demo provider, service and one user per role (idempotent)."
+    help = "Create the demo provider, service, model records with the bundled nets, and one user per role (idempotent)."
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -94,7 +94,8 @@ class Command(BaseCommand):
 
         for checkpoint in checkpoints_bundled_register(model_records=records):
             state = "serving" if checkpoint.is_active else f"quality gate {checkpoint.gate}, not serving"
-            self.stdout.write(f"Bundled {checkpoint.kind} net {checkpoint.sha256[:12]} registered ({state}).")
+            self.stdout.write(f"Bundled {checkpoint.kind} net {checkpoint.sha256[:12]}: {state}.")
+            self._describe(records[checkpoint.kind], checkpoint)
 
         if created:
             self.stdout.write(self.style.WARNING("Demo users created. Their passwords are shown only this once:"))
@@ -104,3 +105,21 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Demo data already present (reset a password with: python manage.py changepassword <user>)."
             )
+
+    def _describe(self, record: ModelRecord, checkpoint: Any) -> None:
+        """Name the bundled net in its demo model record (how it was built, its size), where still blank."""
+        from generation.bundled import manifest
+
+        entry = manifest().get("nets", {}).get(checkpoint.kind, {})
+        changed = []
+        if not record.development:
+            record.development = (
+                f"自研：本项目训练代码按权重配方训练（generation/weights/recipe.json），随软件附带；"
+                f"权重 SHA-256 {checkpoint.sha256[:16]}…"
+            )[:200]
+            changed.append("development")
+        if record.parameter_count is None and entry.get("parameters"):
+            record.parameter_count = entry["parameters"]
+            changed.append("parameter_count")
+        if changed:
+            record.save()

@@ -7,7 +7,9 @@ recorded like one started from the admin.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -53,22 +55,49 @@ class Command(BaseCommand):
                 run.refresh_from_db(fields=["progress"])
                 self._bar(run.progress, started, report)
 
+            # Ctrl-C ends the run soon, as interrupted, keeping its best epoch; a second Ctrl-C stops at once.
+            interrupted = threading.Event()
+
+            def on_interrupt(signum: int, frame: Any) -> None:
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+                interrupted.set()
+                self.stdout.write("\nStopping after the current batch; the best epoch so far is kept…")
+
+            previous = signal.signal(signal.SIGINT, on_interrupt)
             try:
-                result = training_run_execute(run_id=run.pk, worker="terminal", on_epoch=progress)
+                result = training_run_execute(
+                    run_id=run.pk, worker="terminal", on_epoch=progress, interrupted=interrupted.is_set
+                )
             except KeyboardInterrupt:
-                TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.CANCELLED, error="interrupted")
-                raise CommandError("Interrupted; the run is marked cancelled.") from None
+                TrainingRun.objects.filter(pk=run.pk).update(
+                    status=TrainingRun.Status.INTERRUPTED, phase=TrainingRun.Phase.DONE, error="interrupted"
+                )
+                raise CommandError("Interrupted twice; the run is marked interrupted and nothing was kept.") from None
+            finally:
+                signal.signal(signal.SIGINT, previous)
             assert result is not None
             run = result
         self.stdout.write("")
         if run.status == TrainingRun.Status.FAILED:
             raise CommandError(f"Training failed: {run.error}")
         checkpoint = run.checkpoints.first()
+        best = f"{run.best_metric:.3f}" if run.best_metric is not None else "not measured"
+        if checkpoint is None:
+            verdict = ""
+        elif checkpoint.is_active:
+            verdict = " (passed the quality gate; now serving)"
+        elif checkpoint.gate == checkpoint.Gate.FAILED:
+            failing = ", ".join(c["figure"] for c in checkpoint.gate_checks if not c["passed"])
+            verdict = f" (failed the quality gate on {failing}; not serving)"
+        elif checkpoint.gate == checkpoint.Gate.UNMEASURED:
+            verdict = " (not measured by the quality gate: the run was stopped; not serving)"
+        else:
+            verdict = " (passed the quality gate; a better checkpoint serves)"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Done: best {run.metric_name} {run.best_metric:.3f} at epoch {run.best_epoch}; checkpoint "
-                f"{checkpoint.sha256[:12] if checkpoint else '-'}"
-                f"{' (now serving)' if checkpoint and checkpoint.is_active else ''}."
+                f"{run.get_status_display().capitalize()}: best {run.metric_name} {best} at epoch {run.best_epoch}; "
+                f"checkpoint {checkpoint.sha256[:12] if checkpoint else '-'}{verdict}."
             )
         )
 
@@ -89,6 +118,6 @@ class Command(BaseCommand):
         while True:
             run.refresh_from_db()
             self._bar(run.progress, started, None)
-            if run.status in (TrainingRun.Status.SUCCEEDED, TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED):
+            if run.status in TrainingRun.FINISHED:
                 return run
             time.sleep(1)

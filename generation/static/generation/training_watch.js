@@ -3,20 +3,37 @@
   "use strict";
   const script = document.currentScript;
   const stateUrl = script.dataset.stateUrl;
-  const finished = ["succeeded", "failed", "cancelled"];
   const SVG = "http://www.w3.org/2000/svg";
 
   function series(state) {
     const out = {};
     for (const e of state.epochs) {
-      for (const [group, values] of [["loss", e.losses], ["metric", e.metrics]]) {
+      for (const values of [e.losses, e.metrics]) {
         for (const [name, value] of Object.entries(values || {})) {
           if (typeof value !== "number") continue;
-          (out[group + ": " + name] = out[group + ": " + name] || []).push([e.epoch, value]);
+          const title = (state.names && state.names[name]) || name;
+          (out[title] = out[title] || []).push([e.epoch, value]);
         }
       }
     }
     return out;
+  }
+
+  function gate(state) {
+    const box = document.getElementById("run-gate");
+    if (!box) return;
+    const checkpoint = state.checkpoint;
+    if (!checkpoint) { box.replaceChildren(); return; }
+    const heading = document.createElement("p");
+    heading.textContent = `${checkpoint.sha256.slice(0, 12)}: ${checkpoint.gate_display}` +
+      (checkpoint.serving ? " ✔" : "");
+    const list = document.createElement("ul");
+    for (const check of checkpoint.checks) {
+      const item = document.createElement("li");
+      item.textContent = `${check.passed ? "✔" : "✘"} ${check.sentence}`;
+      list.appendChild(item);
+    }
+    box.replaceChildren(heading, list);
   }
 
   function chart(title, points) {
@@ -47,10 +64,14 @@
   }
 
   function render(state) {
+    const best = state.best_metric !== null && state.best_metric !== undefined
+      ? ` — ${(state.names && state.names[state.metric_name]) || state.metric_name} ${state.best_metric.toFixed(3)} (epoch ${state.best_epoch})`
+      : "";
     document.getElementById("run-status").textContent =
-      state.status_display + (state.best_metric !== null ? ` — ${state.metric_name} ${state.best_metric.toFixed(3)} (epoch ${state.best_epoch})` : "") +
+      `${state.status_display} · ${state.phase_display} · ${Math.round(state.progress * 100)}%` + best +
       (state.error ? ` — ${state.error}` : "");
     document.getElementById("run-progress").value = state.progress;
+    gate(state);
     const charts = document.getElementById("charts");
     charts.replaceChildren(...Object.entries(series(state)).map(([t, p]) => chart(t, p)));
     const samples = document.getElementById("samples");
@@ -64,7 +85,7 @@
       fig.append(img, cap);
       return fig;
     }));
-    return !finished.includes(state.status);
+    return !state.finished;
   }
 
   let keepGoing = render(JSON.parse(document.getElementById("run-state").textContent));

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import pickle
 
 import pytest
@@ -114,3 +115,53 @@ def test_pickled_code_is_not_run() -> None:
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="Unknown net kind"):
         checkpoint_dumps(kind="rnn", config={}, state={}, extra={})
+
+
+def test_a_slim_half_precision_checkpoint_keeps_only_what_serving_needs() -> None:
+    from generation.ml.checkpoints import checkpoint_slim
+
+    net, blob = _gan_blob()
+    slim = checkpoint_slim(blob, parts=["generator"], precision="float16", extra={"figures": {"fid": 1.0}})
+
+    loaded = checkpoint_loads(slim, expected_sha256=checkpoint_sha256(slim))
+    assert loaded.parts == ("generator",) and loaded.precision == "float16" and not loaded.whole
+    assert loaded.extra == {"epoch": 3, "note": "测试", "figures": {"fid": 1.0}}
+    assert len(slim) < len(blob) / 2
+    z, labels = torch.randn(3, 16), torch.tensor([1, 2, 3])
+    with torch.inference_mode():
+        full, half = net.generate(z, labels), loaded.net.generate(z, labels)  # type: ignore[operator]
+    assert half.dtype == torch.float32
+    assert torch.allclose(full, half, atol=2e-2) and not torch.equal(full, half)
+
+
+def test_a_part_the_net_does_not_have_is_refused() -> None:
+    net, _ = _gan_blob()
+    with pytest.raises(ValueError, match="no part named decoder"):
+        checkpoint_dumps(kind="gan", config=net.config.to_dict(), state=net.state_dict(), extra={}, parts=["decoder"])
+
+
+def test_a_checkpoint_missing_weights_of_its_parts_is_not_a_checkpoint() -> None:
+    net, _ = _gan_blob()
+    state = {k: v for k, v in net.state_dict().items() if not k.startswith("generator.project")}
+    blob = checkpoint_dumps(kind="gan", config=net.config.to_dict(), state=state, extra={}, parts=["generator"])
+
+    with pytest.raises(NotACheckpoint, match="do not fit"):
+        checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
+
+
+def test_a_version_1_file_still_loads() -> None:
+    net, _ = _gan_blob()
+    payload = {
+        "format": "genai-platform-checkpoint",
+        "format_version": 1,
+        "kind": "gan",
+        "config_json": json.dumps(net.config.to_dict()),
+        "extra_json": "{}",
+        "state": net.state_dict(),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    blob = buffer.getvalue()
+
+    loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
+    assert loaded.whole and loaded.precision == "float32"

@@ -13,6 +13,7 @@ from generation.ml.nets.vae import ConvVae, VaeConfig
 from generation.ml.sampling import (
     gan_sample,
     lm_sample,
+    lm_sample_piece,
     lm_unknown_chars,
     vae_interpolate,
     vae_reconstruct,
@@ -116,3 +117,67 @@ def test_lm_sample_validation(lm: CharTransformer, changes: dict[str, object], m
     kwargs: dict[str, object] = {"prompt": "", "max_chars": 10, "temperature": 1.0, "top_k": None, "seed": 0}
     with pytest.raises(ValueError, match=message):
         lm_sample(lm, **(kwargs | changes))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------
+# Whole pieces to a tune
+# ------------------------------------------------------------------------------
+TUNE_FORMS = {"调0": (4, 4, 4, 4), "调3": (2, 3, 5), "浣溪沙": (7, 7, 7, 7, 7, 7)}
+
+
+@pytest.mark.parametrize("tune", sorted(TUNE_FORMS))
+@pytest.mark.parametrize("opening", ["", "春风", "春风明月，小楼"])
+def test_a_piece_is_whole_and_in_its_tunes_form_whatever_the_opening(lm: CharTransformer, tune: str, opening: str):
+    from generation.tunes import OpeningMisfit, clause_lengths, form_position
+
+    form = TUNE_FORMS[tune]
+    try:
+        form_position(form, opening)
+    except OpeningMisfit:
+        with pytest.raises(OpeningMisfit):
+            lm_sample_piece(lm, tune=tune, form=form, opening=opening, temperature=0.9, top_k=None, seed=3)
+        return
+
+    body = lm_sample_piece(lm, tune=tune, form=form, opening=opening, temperature=0.9, top_k=None, seed=3)
+
+    assert body.startswith(opening)
+    assert clause_lengths(body) == form and body[-1] in "。？！"
+    assert "\n" not in body and "\ufffd" not in body
+    again = lm_sample_piece(lm, tune=tune, form=form, opening=opening, temperature=0.9, top_k=None, seed=3)
+    uncached = lm_sample_piece(
+        lm, tune=tune, form=form, opening=opening, temperature=0.9, top_k=None, seed=3, use_cache=False
+    )
+    assert body == again == uncached
+
+
+def test_a_piece_longer_than_the_context_keeps_its_form(lm: CharTransformer):
+    from generation.tunes import clause_lengths
+
+    form = (9,) * 12  # 120 characters: past the tiny net's context of 32
+    body = lm_sample_piece(lm, tune="调1", form=form, opening="", temperature=1.0, top_k=5, seed=1)
+
+    assert clause_lengths(body) == form
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"form": ()}, "clause lengths"),
+        ({"form": (3, 0)}, "clause lengths"),
+        ({"form": (100, 100, 100, 100)}, "longer than"),
+        ({"temperature": 0}, "temperature"),
+        ({"top_k": 0}, "top_k"),
+    ],
+)
+def test_a_piece_refuses_bad_settings(lm: CharTransformer, changes: dict[str, object], message: str) -> None:
+    settings: dict[str, object] = {"tune": "调0", "form": (4, 4), "opening": "", "temperature": 0.8, "top_k": None}
+    with pytest.raises(ValueError, match=message):
+        lm_sample_piece(lm, seed=0, **(settings | changes))  # type: ignore[arg-type]
+
+
+def test_a_net_without_marks_cannot_write_a_piece() -> None:
+    torch.manual_seed(0)
+    net = CharTransformer(LmConfig.tiny(char_vocab("春风明月\n"))).eval()
+
+    with pytest.raises(ValueError, match="no mark that ends a piece"):
+        lm_sample_piece(net, tune="调0", form=(2, 2), opening="", temperature=0.8, top_k=None, seed=0)

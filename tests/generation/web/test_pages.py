@@ -314,6 +314,9 @@ def test_bad_parameters_are_shown_next_to_their_fields(enduser, serving, setting
 
 
 def test_vae_morph_needs_both_seeds(enduser):
+    from tests.generation.factories import checkpoint_tiny
+
+    checkpoint_tiny("vae")
     response = enduser.post("/generate/", {"kind": "vae", "vae-mode": "interpolate", "vae-steps": "4"})
 
     page = _text(response)
@@ -357,11 +360,16 @@ def test_submitting_too_quickly_is_a_clear_message_shared_with_the_api(enduser, 
     assert Job.objects.count() == 2
 
 
-def test_a_kind_without_a_trained_net_says_so(enduser):
+def test_a_kind_without_a_trained_net_says_so_once_and_cannot_be_submitted(enduser, audit_log):
+    page = _text(enduser.get("/generate/?kind=lm"))
     response = enduser.post("/generate/", {"kind": "lm", "lm-tune": "浣溪沙", "lm-opening": "春"})
 
+    assert 'class="unavailable"' in page and "disabled" in page.split('type="submit"')[-1].split(">")[0]
     assert response.status_code == 400
-    assert 'id="unavailable"' in _text(response)
+    text = _text(response)
+    reason = "还没有通过质量检查的网络为它服务"
+    assert text.count(reason) == 1
+    assert audit_log.get(event_type="generation.refused").payload_data["stage"] == "policy"
 
 
 # ------------------------------------------------------------------------------
@@ -371,7 +379,7 @@ def test_the_job_page_polls_while_queued_and_the_live_part_answers_by_change(end
     job = job_make(_user(enduser), status=Job.Status.QUEUED)
 
     page = _text(enduser.get(f"/jobs/{job.public_id}/"))
-    unchanged = enduser.get(f"/jobs/{job.public_id}/live/?seen=queued")
+    unchanged = enduser.get(f"/jobs/{job.public_id}/live/?seen=queued:1")
     Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
     changed = enduser.get(f"/jobs/{job.public_id}/live/?seen=queued")
     Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
