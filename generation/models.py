@@ -357,6 +357,52 @@ class UserSettings(models.Model):
         return str(self.user)
 
 
+class DailyUsage(models.Model):
+    """What one user did on one calendar day (``TIME_ZONE``) that limits them: jobs counted against the daily
+    quota and inputs refused for breaking the content rules.
+
+    Kept apart from the jobs, so that deleting one's history gives back neither the quota nor the refusals.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_usage", verbose_name=_("user")
+    )
+    day = models.DateField(_("day"))
+    jobs = models.PositiveIntegerField(_("jobs counted against the quota"), default=0)
+    refusals = models.PositiveIntegerField(_("inputs refused"), default=0)
+
+    class Meta:
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("daily usage")
+        ordering = ("-day",)
+        constraints = [
+            models.UniqueConstraint(fields=("user", "day"), name="%(app_label)s_%(class)s_unique_user_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.day}"
+
+
+class RefusalStreak(models.Model):
+    """How many of a user's requests in a row were refused for breaking the content rules (0 after an accepted one)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="generation_refusal_streak",
+        verbose_name=_("user"),
+    )
+    in_a_row = models.PositiveIntegerField(_("refused in a row"), default=0)
+
+    class Meta:
+        verbose_name = _("refusal streak")
+        verbose_name_plural = _("refusal streaks")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.in_a_row}"
+
+
 class Suspension(models.Model):
     """A user barred from generating after repeated refused inputs (Interim Measures Art 14).
 

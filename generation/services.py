@@ -43,6 +43,7 @@ from generation.enforcement import enforcement_apply, suspension_active
 from generation.models import Checkpoint, Job, NetKind, Output
 from generation.params import limits, output_count, params_clean
 from generation.tunes import TUNE_SEPARATOR, Tune, piece_text
+from generation.usage import usage_job_counted, usage_job_given_back
 
 if TYPE_CHECKING:
     from generation.ml.checkpoints import LoadedNet
@@ -150,7 +151,8 @@ def _job_refused_by_moderation(
 ) -> Job:
     from generation.moderation import refusal_message
 
-    reason = refusal_message(verdict)
+    outcome = enforcement_apply(user=user)
+    reason = " ".join(part for part in (refusal_message(verdict), outcome.sentence()) if part)
     job = Job.objects.create(
         user=user,
         kind=kind,
@@ -176,7 +178,6 @@ def _job_refused_by_moderation(
         input_content=_job_input(kind, params),
         payload={"job_id": str(job.public_id), "kind": kind, "reason": reason, "stage": "input_moderation"},
     )
-    enforcement_apply(user=user)
     return job
 
 
@@ -316,6 +317,7 @@ def _job_create(
     except IntegrityError:
         # Two requests with the same key raced; the other one won.
         return Job.objects.get(user=user, idempotency_key=idempotency_key)
+    usage_job_counted(job=job)
     audit.generation_event(
         event_type="generation.requested",
         actor=user,
@@ -339,6 +341,8 @@ def job_cancel(*, job: Job) -> bool:
         status=Job.Status.CANCELLED, finished_at=timezone.now(), reason=_("Cancelled by the user.")
     )
     job.refresh_from_db()
+    if updated:
+        usage_job_given_back(job=job)
     return bool(updated)
 
 
@@ -450,6 +454,7 @@ def _fail(job: Job, reason: str) -> None:
         status=Job.Status.FAILED, reason=reason, finished_at=timezone.now()
     )
     if updated:
+        usage_job_given_back(job=job)
         audit.generation_event(
             event_type="generation.failed",
             actor=job.user,
@@ -586,6 +591,7 @@ def _block(job: Job, verdict: Any) -> None:
         finished_at=timezone.now(),
     )
     if updated:
+        usage_job_given_back(job=job)
         audit.generation_event(
             event_type="generation.output_blocked",
             actor=job.user,
@@ -708,6 +714,7 @@ def jobs_sweep(*, now: Any = None) -> dict[str, int]:
                 job.reason = _("Generation failed repeatedly; please try again later.")
                 job.finished_at = now
                 job.save(update_fields=["status", "reason", "finished_at"])
+                usage_job_given_back(job=job)
                 counts["given_up"] += 1
                 continue
             job.status = Job.Status.QUEUED

@@ -49,6 +49,7 @@ from generation.api.views import (
     output_file_response,
     output_unlabelled_response,
 )
+from generation.enforcement import suspension_active
 from generation.forms import (
     GENERATION_FORMS,
     GenerationForm,
@@ -297,6 +298,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             else:
                 return redirect("job", public_id=job.public_id)
     quota = quota_state(user=request.user)
+    suspension = suspension_active(request.user)
     sections = [
         {
             "kind": k,
@@ -318,6 +320,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             "quota": quota,
             "unavailable": unavailable,
             "tunes": tunes,
+            "suspension": suspension,
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -2,8 +2,10 @@
 
 The daily quota of generation jobs is applied before ``job_submit``. A day is a calendar day in
 ``TIME_ZONE``. Jobs that delivered nothing (refused by moderation, cancelled before a worker started,
-failed) do not count. The check is repeated inside the transaction that stores the job, with the
-user's row locked, so two submissions racing for the last unit of quota cannot both pass.
+failed) do not count. The counts are kept apart from the jobs (``generation.usage``), so deleting
+one's history does not give the quota back. The check is repeated inside the transaction that stores
+the job, with the user's row locked, so two submissions racing for the last unit of quota cannot both
+pass.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from filing.models import Complaint
 from filing.services import complaint_create
 from generation.models import Job, Output, UserSettings
 from generation.services import JobUnavailable, checkpoint_serving, job_submit
+from generation.usage import usage_today
 
-_NOT_COUNTED = (Job.Status.REFUSED, Job.Status.CANCELLED, Job.Status.FAILED)
 _ONE_DAY = timedelta(days=1)
 
 
@@ -51,11 +53,7 @@ class QuotaState:
 def quota_state(*, user: Any, now: datetime | None = None) -> QuotaState:
     now = timezone.localtime(now or timezone.now())
     day_start = timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
-    used = (
-        Job.objects.filter(user=user, created_at__gte=day_start, created_at__lt=day_start + _ONE_DAY)
-        .exclude(status__in=_NOT_COUNTED)
-        .count()
-    )
+    used = usage_today(user=user, now=now).jobs
     return QuotaState(limit=settings.GENERATION_DAILY_QUOTA, used=used, resets_at=day_start + _ONE_DAY)
 
 

@@ -67,7 +67,7 @@ def test_no_serving_checkpoint_means_a_clear_unavailable_error(user):
         services.job_submit(user=user, kind="gan", params={"digit": 3})
 
     assert excinfo.value.code == "net_not_ready"
-    assert "not ready" in excinfo.value.message
+    assert "not available yet" in excinfo.value.message
 
 
 def test_same_idempotency_key_returns_the_first_job(user, serving):

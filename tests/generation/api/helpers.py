@@ -24,8 +24,10 @@ def png_bytes(shade: int = 128) -> bytes:
 
 def job_make(user: Any, *, kind: str = "gan", status: str = Job.Status.SUCCEEDED, **fields: Any) -> Job:
     params = {"gan": {"digit": 3, "count": 1}, "vae": {"count": 1}, "lm": {"tune": "测试调", "opening": "春风"}}[kind]
+    from generation.usage import usage_job_counted
+
     finished = status in Job.FINISHED
-    return Job.objects.create(
+    job = Job.objects.create(
         user=user,
         kind=kind,
         params=fields.pop("params", params),
@@ -34,6 +36,9 @@ def job_make(user: Any, *, kind: str = "gan", status: str = Job.Status.SUCCEEDED
         finished_at=timezone.now() if finished else None,
         **fields,
     )
+    if status not in (Job.Status.REFUSED, Job.Status.CANCELLED, Job.Status.FAILED):
+        usage_job_counted(job=job)  # as job_submit counts a job it stores
+    return job
 
 
 def output_make(job: Job, *, index: int = 0) -> Output:

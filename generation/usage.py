@@ -1,0 +1,60 @@
+"""What limits a user, counted as it happens: jobs against the daily quota, and refused inputs.
+
+The counts live in their own rows (``DailyUsage``, ``RefusalStreak``), written in the transaction that
+stores or ends the job, so deleting one's history changes neither. A day is a calendar day in
+``TIME_ZONE``. A job that delivers nothing (cancelled before a worker started, failed, withheld by output
+moderation) is given back; an input refused by moderation never counts as a job, but as a refusal.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from generation.models import DailyUsage, Job, RefusalStreak
+
+
+def usage_day(moment: datetime | None = None) -> date:
+    return timezone.localtime(moment or timezone.now()).date()
+
+
+def _bump(user_id: int, day: date, **deltas: int) -> None:
+    DailyUsage.objects.get_or_create(user_id=user_id, day=day)
+    DailyUsage.objects.filter(user_id=user_id, day=day).update(
+        **{field: Greatest(F(field) + delta, 0) for field, delta in deltas.items()}
+    )
+
+
+def usage_job_counted(*, job: Job) -> None:
+    """A job was queued: it counts against its day's quota, and it breaks a run of refused inputs."""
+    _bump(job.user_id, usage_day(job.created_at), jobs=1)
+    RefusalStreak.objects.filter(user_id=job.user_id).update(in_a_row=0)
+
+
+def usage_job_given_back(*, job: Job) -> None:
+    """A counted job ended without delivering anything: its day's quota gets it back."""
+    _bump(job.user_id, usage_day(job.created_at), jobs=-1)
+
+
+def usage_input_refused(*, user: Any) -> tuple[int, int]:
+    """An input was refused for breaking the content rules; returns (refused in a row, refused today)."""
+    day = usage_day()
+    _bump(user.pk, day, refusals=1)
+    RefusalStreak.objects.get_or_create(user_id=user.pk)
+    RefusalStreak.objects.filter(user_id=user.pk).update(in_a_row=F("in_a_row") + 1)
+    in_a_row = RefusalStreak.objects.values_list("in_a_row", flat=True).get(user_id=user.pk)
+    return in_a_row, DailyUsage.objects.values_list("refusals", flat=True).get(user_id=user.pk, day=day)
+
+
+def usage_today(*, user: Any, now: datetime | None = None) -> DailyUsage:
+    """Today's counts of ``user`` (an unsaved row of zeros if nothing happened yet)."""
+    day = usage_day(now)
+    return DailyUsage.objects.filter(user_id=user.pk, day=day).first() or DailyUsage(user_id=user.pk, day=day)
+
+
+def refusals_in_a_row(*, user: Any) -> int:
+    return RefusalStreak.objects.filter(user_id=user.pk).values_list("in_a_row", flat=True).first() or 0
