@@ -1,7 +1,7 @@
 """The weights that ship in the repository: trained by the project's own code from ``generation/weights/recipe.json``.
 
     python -m generation.ml.weights build              # train what the recipe asks, measure, write the bundled files
-    python -m generation.ml.weights build --only lm    # one net (the others' files are kept)
+    python -m generation.ml.weights build --only lm    # one net (the others' files and the classifier are kept)
     python -m generation.ml.weights check              # verify the bundled files and measure them again
 
 ``build`` first trains the digit classifier that measures the GAN (so every machine measures with the same
@@ -119,7 +119,8 @@ def net_train(
         shown = ", ".join(f"{k} {v:.3f}" for k, v in {**report.losses, **report.metrics}.items())
         _say(f"  [{kind}] epoch {report.epoch:3d}/{entry['epochs']} {report.seconds:6.1f}s  {shown}")
 
-    _say(f"[{kind}] training {entry['epochs']} epochs, seed {entry['seed']}, {threads} thread(s)")
+    trained_by = code_version()  # the code as it is when training starts
+    _say(f"[{kind}] training {entry['epochs']} epochs, seed {entry['seed']}, {threads} thread(s) ({trained_by})")
     result = train(
         kind,  # type: ignore[arg-type]
         seed=entry["seed"],
@@ -143,6 +144,7 @@ def net_train(
         "training_cpu_seconds": round(result.seconds, 1),
         "wall_seconds": round(result.wall_seconds, 1),
         "finished_at": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "code_version": trained_by,
     }
     work_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path.write_bytes(result.checkpoint)
@@ -241,7 +243,7 @@ def net_build(kind: str, spec: dict[str, Any], *, work_dir: Path) -> dict[str, A
         "metric_name": facts["metric_name"],
         "best_metric": facts["best_metric"],
         "best_epoch": facts["best_epoch"],
-        "code_version": code_version(),
+        "code_version": facts.get("code_version") or code_version(),
         "torch_version": facts["torch_version"],
         "training_cpu_seconds": facts["training_cpu_seconds"],
         "trained_at": facts["finished_at"],
@@ -285,16 +287,17 @@ def build(kinds: list[str], *, work_dir: Path) -> int:
     spec = recipe()
     threads = spec["threads"]
     current = dict(manifest())
-    classifier_spec = spec["classifier"]
-    digits = recipe_data(classifier_spec["data"], spec["data"][classifier_spec["data"]])
-    assert isinstance(digits, DigitData)
-    previous_classifier = current.get("classifier", {})
-    current["classifier"] = classifier_build(classifier_spec, digits, threads=threads)
-    same = previous_classifier.get("weights_sha256") == current["classifier"]["weights_sha256"]
-    _say(f"[classifier] reproduced the bundled classifier bit for bit: {'yes' if same else 'no'}")
-    _manifest_write(current)  # the nets are measured with this classifier
+    if "classifier" in kinds or "classifier" not in current:
+        classifier_spec = spec["classifier"]
+        digits = recipe_data(classifier_spec["data"], spec["data"][classifier_spec["data"]])
+        assert isinstance(digits, DigitData)
+        previous_classifier = current.get("classifier", {})
+        current["classifier"] = classifier_build(classifier_spec, digits, threads=threads)
+        same = previous_classifier.get("weights_sha256") == current["classifier"]["weights_sha256"]
+        _say(f"[classifier] reproduced the bundled classifier bit for bit: {'yes' if same else 'no'}")
+        _manifest_write(current)  # the nets are measured with this classifier
     nets = dict(current.get("nets", {}))
-    for kind in kinds:
+    for kind in (k for k in kinds if k in KINDS):
         before = nets.get(kind)
         nets[kind] = net_build(kind, spec, work_dir=work_dir)
         _compare(kind, before, nets[kind])
@@ -335,13 +338,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("build", "train", "classifier", "check"):
         command = sub.add_parser(name)
-        command.add_argument("--only", default=",".join(KINDS), help="comma-separated subset of gan,vae,lm")
+        command.add_argument(
+            "--only", default=",".join(("classifier", *KINDS)), help="comma-separated subset of classifier,gan,vae,lm"
+        )
         command.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
-    unknown = sorted(set(kinds) - set(KINDS))
+    unknown = sorted(set(kinds) - {"classifier", *KINDS})
     if unknown:
-        _say(f"Unknown nets: {', '.join(unknown)} (use gan, vae, lm).")
+        _say(f"Unknown parts: {', '.join(unknown)} (use classifier, gan, vae, lm).")
         return 2
     try:
         if args.command == "classifier":
@@ -353,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             current["classifier"] = entry
             MANIFEST_PATH.write_text(json.dumps(current, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         elif args.command == "train":
-            train_only(kinds, work_dir=args.work_dir)
+            train_only([k for k in kinds if k in KINDS], work_dir=args.work_dir)
         elif args.command == "build":
             return build(kinds, work_dir=args.work_dir)
         elif args.command == "check":

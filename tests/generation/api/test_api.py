@@ -490,3 +490,52 @@ def test_malformed_json_and_wrong_methods_get_the_error_body(alice):
 
     assert bad_json.status_code == 400 and _error(bad_json)["code"] == "parse_error"
     assert wrong_method.status_code == 405 and _error(wrong_method)["code"] == "method_not_allowed"
+
+
+@pytest.fixture
+def lm_serving():
+    from tests.generation.factories import checkpoint_tiny
+
+    return checkpoint_tiny("lm")
+
+
+def test_the_nets_list_the_tunes_the_text_model_writes_to(alice, lm_serving):
+    nets = {net["kind"]: net for net in alice.get("/api/v1/nets/").json()["nets"]}
+
+    tunes = nets["lm"]["tunes"]
+    assert [t["name"] for t in tunes] == ["测试调", "长短句", "慢词"]
+    assert tunes[0] == {"name": "测试调", "form": [3, 3], "pattern": "3，3。", "characters": 8}
+    assert set(nets["lm"]["parameters"]) == {"tune", "opening", "temperature", "top_k", "seed"}
+    assert nets["gan"]["tunes"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"opening": "春"}, "tune"),
+        ({"tune": "水调歌头"}, "tune"),
+        ({"tune": "测试调", "opening": "春风明月"}, "opening"),
+        ({"prompt": "春风", "length": 20}, "prompt"),
+    ],
+)
+def test_a_text_job_names_a_known_tune_and_an_opening_that_fits(alice, lm_serving, params, field):
+    response = alice.post("/api/v1/jobs/", {"kind": "lm", "params": params}, format="json")
+
+    assert response.status_code == 400
+    assert field in _error(response)["fields"]
+    assert not Job.objects.exists()
+
+
+def test_a_text_job_writes_one_whole_piece_in_the_tunes_form(alice, lm_serving):
+    from generation import services
+    from generation.tunes import clause_lengths
+
+    response = alice.post(
+        "/api/v1/jobs/", {"kind": "lm", "params": {"tune": "长短句", "opening": "春风"}}, format="json"
+    )
+    job = services.job_run(job_id=Job.objects.get(public_id=response.json()["id"]).pk, worker="test")
+
+    title, *lines = job.outputs.get().text.split("\n")
+    piece = [line for line in lines if line and "人工智能生成" not in line]  # the text label is its own line
+    assert title == "长短句" and piece[0].startswith("春风")
+    assert clause_lengths("".join(piece)) == (4, 5, 4), lines

@@ -542,3 +542,75 @@ def test_the_navigation_offers_what_the_role_can_use(client_for, role, shown, hi
 
     assert all(link in nav for link in shown)
     assert not any(link in nav for link in hidden)
+
+
+# ------------------------------------------------------------------------------
+# Text to a tune, every parameter, generating again
+# ------------------------------------------------------------------------------
+def test_the_text_form_offers_the_tunes_of_the_serving_model_with_their_forms(enduser, serving):
+    page = _text(enduser.get("/generate/?kind=lm", HTTP_ACCEPT_LANGUAGE="en"))
+
+    assert '<option value="测试调">测试调 · 3，3。 (8 characters)</option>' in page
+    assert 'value="慢词"' in page and 'name="lm-opening"' in page
+    assert 'name="lm-prompt"' not in page and 'name="lm-length"' not in page
+
+
+def test_an_opening_that_does_not_fit_the_tune_is_a_field_error_in_words(enduser, serving):
+    response = enduser.post(
+        "/generate/", {"kind": "lm", "lm-tune": "测试调", "lm-opening": "春风明月"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    assert response.status_code == 400
+    assert "Line 1 of 测试调 has 3 characters; the opening&#x27;s is longer." in _text(response)
+    assert not Job.objects.exists()
+
+
+def test_the_job_page_shows_every_parameter_and_the_place_in_the_queue(enduser):
+    user = _user(enduser)
+    job_make(user, status=Job.Status.QUEUED, kind="vae", params={"interpolate_to_seed": 42, "steps": 6})
+    mine = job_make(user, status=Job.Status.QUEUED, kind="vae", params={"interpolate_to_seed": 9, "steps": 5}, seed=3)
+
+    page = _text(enduser.get(f"/jobs/{mine.public_id}/", HTTP_ACCEPT_LANGUAGE="en"))
+    live = enduser.get(f"/jobs/{mine.public_id}/live/?seen=queued:2")
+
+    parameters = page.split('class="parameters')[1].split("</dl>")[0]
+    assert "<dt>Morph to seed</dt><dd>9</dd>" in parameters and "<dt>Steps</dt><dd>5</dd>" in parameters
+    assert "<dt>Seed</dt><dd>3</dd>" in parameters
+    assert "Position in the queue: 2." in page
+    assert live.status_code == 204  # nothing changed since the page was drawn
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "seed", "fields"),
+    [
+        ("gan", {"digit": 8, "count": 3}, 5, {"gan-digit": "8", "gan-count": "3"}),
+        ("vae", {"interpolate_to_seed": 9, "steps": 5}, 4, {"vae-seed": "4", "vae-interpolate_to_seed": "9"}),
+        ("lm", {"tune": "长短句", "opening": "春风", "temperature": 1.2, "top_k": 7}, 5, {"lm-opening": "春风"}),
+    ],
+)
+def test_generate_again_opens_the_form_with_every_parameter(enduser, kind, params, seed, fields):
+    from tests.generation.factories import checkpoint_tiny
+
+    checkpoint_tiny(kind)
+    job = job_make(_user(enduser), kind=kind, params=params, seed=seed)
+
+    page = _text(enduser.get(f"/generate/?again={job.public_id}"))
+
+    for name, value in fields.items():
+        assert f'name="{name}" value="{value}"' in page or (
+            f'value="{value}"' in page.split(f'name="{name}"')[1][:200]
+        ), name
+    if kind == "lm":
+        assert '<option value="长短句" selected>' in page and 'value="1.2"' in page and 'value="7"' in page
+    if kind != "vae":  # the seed is offered, not filled in, so that generating again draws new results
+        assert f"上次的种子是 {seed}" in page
+        assert f'name="{kind}-seed" value' not in page
+
+
+def test_generate_again_with_someone_elses_job_opens_an_empty_form(enduser, client_for, serving):
+    other = client_for(Role.END_USER, "otto")
+    job = job_make(_user(other), kind="gan", params={"digit": 8, "count": 3})
+
+    page = _text(enduser.get(f"/generate/?again={job.public_id}"))
+
+    assert 'value="8" checked' not in page and 'name="gan-count" value="4"' in page
