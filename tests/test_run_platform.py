@@ -45,25 +45,31 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def test_run_platform_serves_runs_tasks_and_stops_cleanly_on_ctrl_c(python, embedded_env, tmp_path):
-    subprocess.run([python, "manage.py", "migrate", "-v", "0"], env=embedded_env, check=True, timeout=180)
+def _platform_started(python: str, env: dict[str, str], tmp_path: Path, *options: str):  # type: ignore[no-untyped-def]
+    """Migrate, start ``run_platform`` in a session of its own and wait for its URL: (process, port, log file)."""
+    subprocess.run([python, "manage.py", "migrate", "-v", "0"], env=env, check=True, timeout=180)
     port = _free_port()
     log = (tmp_path / "run.log").open("w+")
     # A session of its own stands in for the terminal's foreground process group.
     proc = subprocess.Popen(
-        [python, "manage.py", "run_platform", "--port", str(port)],
-        env=embedded_env,
+        [python, "manage.py", "run_platform", "--port", str(port), *options],
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while f"http://localhost:{port}/" not in Path(log.name).read_text():
-            assert proc.poll() is None, Path(log.name).read_text()
-            assert time.monotonic() < deadline, "no URL printed within a minute"
-            time.sleep(0.2)
+    deadline = time.monotonic() + 60
+    while f"http://localhost:{port}/" not in Path(log.name).read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"no URL printed within a minute:\n{Path(log.name).read_text()}")
+        time.sleep(0.2)
+    return proc, port, log
 
+
+def test_run_platform_serves_runs_tasks_and_stops_cleanly_on_ctrl_c(python, embedded_env, tmp_path):
+    proc, port, log = _platform_started(python, embedded_env, tmp_path)
+    try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
             assert page.status == 200
             assert "genai-platform" in page.read().decode()
@@ -124,23 +130,9 @@ def _training_state(data_dir: Path) -> tuple[str, int, int]:
 
 
 def test_ctrl_c_during_a_training_run_stops_everything_soon_and_keeps_the_best_epoch(python, embedded_env, tmp_path):
-    subprocess.run([python, "manage.py", "migrate", "-v", "0"], env=embedded_env, check=True, timeout=180)
-    port = _free_port()
-    log = (tmp_path / "run.log").open("w+")
-    proc = subprocess.Popen(
-        [python, "manage.py", "run_platform", "--port", str(port), "--no-beat"],
-        env=embedded_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc, _port, log = _platform_started(python, embedded_env, tmp_path, "--no-beat")
     follower = None
     try:
-        deadline = time.monotonic() + 60
-        while f"http://localhost:{port}/" not in Path(log.name).read_text():
-            assert proc.poll() is None, Path(log.name).read_text()
-            assert time.monotonic() < deadline, "no URL printed within a minute"
-            time.sleep(0.2)
         # A long run on the platform's training worker: 500 epochs of the VAE on the 28x28 digits.
         follower = subprocess.Popen(
             [python, "manage.py", "train", "vae", "--epochs", "500", "--worker"],

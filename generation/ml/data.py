@@ -65,6 +65,10 @@ def _package_file(package: str, relative: str) -> Path:
 # ----------------------------------------------------------------------------------------------
 
 
+def _facts(data: DigitData | TextCorpus, **more: Any) -> dict[str, Any]:
+    return {"name": data.name, "sha256": data.fingerprint, "source": data.source, "licence": data.licence, **more}
+
+
 @dataclass(frozen=True)
 class DigitData:
     """Grey-scale digit images split into train and test; pixels are uint8 0-255, labels int64 0-9."""
@@ -84,15 +88,8 @@ class DigitData:
 
     def facts(self) -> dict[str, Any]:
         """What a filing dataset record holds of these digits (``filing.services.dataset_register``'s arguments)."""
-        return {
-            "name": self.name,
-            "sha256": self.fingerprint,
-            "source": self.source,
-            "licence": self.licence,
-            "licence_text": "",
-            "items": int(self.train_x.shape[0] + self.test_x.shape[0]),
-            "size_bytes": int(self.train_x.numel() + self.test_x.numel()),
-        }
+        items, size = self.train_x.shape[0] + self.test_x.shape[0], self.train_x.numel() + self.test_x.numel()
+        return _facts(self, licence_text="", items=int(items), size_bytes=int(size))
 
     def __repr__(self) -> str:
         return (
@@ -197,15 +194,8 @@ class TextCorpus:
 
     def facts(self) -> dict[str, Any]:
         """What a filing dataset record holds of this text (``filing.services.dataset_register``'s arguments)."""
-        return {
-            "name": self.name,
-            "sha256": self.fingerprint,
-            "source": self.source,
-            "licence": self.licence,
-            "licence_text": self.licence_text,
-            "items": self.text.count("\n") + 1,
-            "size_bytes": len(self.text.encode()),
-        }
+        items, size = self.text.count("\n") + 1, len(self.text.encode())
+        return _facts(self, licence_text=self.licence_text, items=items, size_bytes=size)
 
 
 def _say(message: str) -> None:
