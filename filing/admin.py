@@ -41,7 +41,14 @@ from filing.models import (
     ServiceTransition,
 )
 from filing.safety.models import Risk
-from filing.selectors import dataset_lineage, percent, readiness_checklist
+from filing.selectors import (
+    dataset_lineage,
+    percent,
+    readiness_checklist,
+    service_audience,
+    service_generators,
+    service_public,
+)
 
 
 class ReasonActionForm(ActionForm):
@@ -202,19 +209,40 @@ class ServiceAdmin(admin.ModelAdmin):
         "status",
         "filing_number",
         "filed_on",
+        "is_public",
         "internal_testing",
         "readiness_shown",
     )
-    list_filter = ("status", "route", "main_function", "domain", "internal_testing")
+    list_filter = ("is_public", "status", "route", "main_function", "domain", "internal_testing")
+    filter_horizontal = ("testers",)
     search_fields = ("name", "filing_number", "provider__legal_name")
     list_select_related = ("provider",)
-    readonly_fields = ("status", "filing_number", "filed_on", "returned_reason", "created_at", "updated_at")
+    readonly_fields = (
+        "status",
+        "filing_number",
+        "filed_on",
+        "returned_reason",
+        "is_public",
+        "who_it_serves",
+        "created_at",
+        "updated_at",
+    )
     action_form = ReasonActionForm
     actions = ("export_package", "submit_selected", "self_assess_selected")
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
     inlines = (ModelRecordInline, DocumentInline, TransitionInline)
     fieldsets = (
-        (None, {"fields": ("provider", ("name", "version"), "internal_testing")}),
+        (None, {"fields": ("provider", ("name", "version"), ("is_public", "who_it_serves"))}),
+        (
+            _("Internal testing"),
+            {
+                "fields": ("internal_testing", "testers"),
+                "description": _(
+                    "Before the service is filed it serves only the accounts on its tester list, and only while "
+                    "internal testing is on. Everyone else sees that it is not open yet."
+                ),
+            },
+        ),
         (
             _("Filing status"),
             {
@@ -253,6 +281,10 @@ class ServiceAdmin(admin.ModelAdmin):
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
+    @admin.display(description=_("who it serves"))
+    def who_it_serves(self, obj: Service) -> str:
+        return service_audience(obj)
+
     @admin.display(description=_("filing readiness"))
     def readiness_shown(self, obj: Service) -> str:
         missing = [item for item in readiness_checklist(obj) if not item.ok]
@@ -269,12 +301,47 @@ class ServiceAdmin(admin.ModelAdmin):
         if obj.called_model_number and "called_model_number" in form.changed_data:
             _number_warning(self, request, obj.called_model_number)
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        service = form.instance
+        before = set(service.testers.values_list("username", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        services.service_testers_recorded(service=service, before=before, actor=request.user, request=request)
+
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/step/<str:action>/", wrap(self.step_view), name="filing_service_step"),
+            path("<int:pk>/public/", wrap(self.public_view), name="filing_service_public"),
             *super().get_urls(),
         ]
+
+    def public_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Make the service the public one, after showing what that changes for end users."""
+        service = get_object_or_404(Service.objects.select_related("provider"), pk=pk)
+        if not self.has_change_permission(request, service):
+            raise PermissionDenied
+        change_url = reverse("admin:filing_service_change", args=[service.pk])
+        if request.method == "POST":
+            try:
+                services.service_make_public(service=service, actor=request.user, request=request)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+            else:
+                self.message_user(
+                    request, gettext("“%(s)s” is now the public service.") % {"s": service}, messages.SUCCESS
+                )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": service,
+            "title": _("Make this the public service"),
+            "change_url": change_url,
+            "current": service_public(),
+            "audience": service_audience(service),
+            "records": service_generators(service),
+        }
+        return TemplateResponse(request, "admin/filing/service/public.html", context)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         extra_context = dict(extra_context or {})
@@ -289,6 +356,9 @@ class ServiceAdmin(admin.ModelAdmin):
                 if service.status in services.TRANSITIONS[action][0]
             ]
             extra_context["exports"] = service.exports.all()[:5]
+            extra_context["public_url"] = (
+                None if service.is_public else reverse("admin:filing_service_public", args=[service.pk])
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def step_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:

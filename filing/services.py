@@ -212,6 +212,33 @@ def service_change_start(*, service: Service, reason: str, actor: Any) -> Servic
     return _transition(service, "change_start", actor=actor, note=reason.strip())
 
 
+def service_make_public(*, service: Service, actor: Any, request: Any = None) -> Service:
+    """Make ``service`` the one the site presents to the public, in place of the one that was.
+
+    Each change is a filing history record (``filing.changed``) with the operator who made it.
+    """
+    if service.status == Service.Status.DEREGISTERED:
+        raise FilingError(_("A deregistered service cannot be the public service."))
+    with acting_as(actor, request=request), transaction.atomic():
+        for previous in Service.objects.select_for_update().filter(is_public=True).exclude(pk=service.pk):
+            previous.is_public = False
+            previous.save()
+        locked = Service.objects.select_for_update().get(pk=service.pk)
+        if not locked.is_public:
+            locked.is_public = True
+            locked.save()
+    service.refresh_from_db()
+    return service
+
+
+def service_testers_recorded(*, service: Service, before: set[str], actor: Any, request: Any = None) -> None:
+    """Write the change of ``service``'s tester list (user names ``before`` → now) to the filing history."""
+    after = set(service.testers.values_list("username", flat=True))
+    if after != before:
+        with acting_as(actor, request=request):
+            history_write(instance=service, action="changed", changes={"testers": [sorted(before), sorted(after)]})
+
+
 def service_deregister(*, service: Service, reason: str, actor: Any) -> Service:
     if not reason.strip():
         raise FilingError(_("Give the reason the service is deregistered."))

@@ -32,6 +32,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
+from filing.selectors import service_public
 from genai_platform.roles import Role, user_has_role, user_role_add
 from generation.api.services import (
     history_delete,
@@ -105,6 +106,15 @@ def enduser_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Htt
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("generate")
+    public = service_public()
+    if public is None or not public.open_to_public:
+        # Before the filing, only invited testers use the service: there is no open sign-up.
+        return render(
+            request,
+            "generation/account/signup_closed.html",
+            {"service": public},
+            status=403 if request.method == "POST" else 200,
+        )
     form = SignUpForm(request.POST or None, label_suffix="")
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -265,7 +275,14 @@ def generate(request: HttpRequest) -> HttpResponse:
     forms = {k: _generation_form(k, tunes=tunes) for k in GENERATION_FORMS}
     if again is not None:
         forms[kind] = _generation_form(kind, initial=_again_initial(again), tunes=tunes)
-    reasons = {k: net_unavailable_reason(k) for k in GENERATION_FORMS}
+    public = service_public()
+    if public is None or not public.serves(request.user):
+        if request.method == "POST":
+            job_refuse_unavailable(user=request.user, kind=kind, request=request)
+        return render(
+            request, "generation/not_open.html", {"service": public}, status=403 if request.method == "POST" else 200
+        )
+    reasons = {k: net_unavailable_reason(k, request.user) for k in GENERATION_FORMS}
     unavailable: str | None = None
     if (
         request.method == "POST"

@@ -153,7 +153,7 @@ class NetsApi(EndUserApi, APIView):
     )
     def get(self, request: Request) -> Response:
         state = quota_state(user=request.user)
-        reasons = {kind: net_unavailable_reason(kind.value) for kind in NetKind}
+        reasons = {kind: net_unavailable_reason(kind.value, request.user) for kind in NetKind}
         tunes = [
             {"name": t.name, "form": list(t.form), "pattern": t.pattern(), "characters": t.characters}
             for t in tunes_offered() or []

@@ -1,0 +1,176 @@
+"""One public identity, and serving only what may serve: the public service generates for everyone once it is
+filed with its number, for its testers only while in internal testing, and drafts never change either."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError
+
+from filing.models import ModelRecord, Provider, Service
+from filing.services import service_create, service_make_public
+from genai_platform.roles import Role
+from generation import services
+from generation.models import Job
+from tests.generation.factories import TEST_USCC, checkpoint_tiny, service_serving
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="reader", password="pw-123456-long")
+
+
+def _testing() -> Service:
+    service = service_serving(internal_testing=True, status=Service.Status.DRAFT)
+    checkpoint_tiny("vae")
+    return service
+
+
+def _draft(name: str = "草稿服务") -> Service:
+    provider = Provider.objects.filter(legal_name="另一家公司").first() or Provider.objects.create(
+        uscc="91110000MA01234567", legal_name="另一家公司"
+    )
+    return service_create(provider=provider, name=name)
+
+
+def test_only_one_service_is_public():
+    first = service_serving()
+    second = _draft()
+
+    service_make_public(service=second, actor=None)
+
+    first.refresh_from_db()
+    assert second.is_public and not first.is_public
+    first.is_public = True
+    with pytest.raises(IntegrityError):
+        first.save()
+
+
+def test_creating_and_editing_a_draft_service_changes_nothing_the_public_sees(client):
+    service_serving()
+    checkpoint_tiny("vae")
+    before = client.get("/").content.decode()
+
+    draft = _draft()
+    draft.name = "改名后的草稿服务"
+    draft.internal_testing = True
+    draft.save()
+    ModelRecord.objects.create(service=draft, name="草稿模型", net_type="vae", code="DRFT")
+
+    after = client.get("/").content.decode()
+    assert "测试服务" in after and "草稿服务" not in after and "另一家公司" not in after
+    assert after.count("Beijing-CeShi-20260101") == before.count("Beijing-CeShi-20260101") >= 1
+
+
+def test_a_filed_public_service_serves_everyone(user):
+    service_serving()
+    checkpoint_tiny("vae")
+
+    assert services.job_submit(user=user, kind="vae", params={"count": 1}).status == Job.Status.QUEUED
+
+
+def test_in_internal_testing_only_testers_are_served(user, django_user_model):
+    service = _testing()
+    tester = django_user_model.objects.create_user(username="tester", password="pw-123456-long")
+    service.testers.add(tester)
+
+    assert services.job_submit(user=tester, kind="vae", params={"count": 1}).status == Job.Status.QUEUED
+    with pytest.raises(services.JobUnavailable) as refused:
+        services.job_submit(user=user, kind="vae", params={"count": 1})
+    assert refused.value.code == "not_a_tester"
+
+
+def test_a_checkpoint_of_a_draft_services_model_record_does_not_serve(user):
+    service_serving()
+    draft = _draft()
+    checkpoint = checkpoint_tiny("vae")
+    checkpoint.model_record = ModelRecord.objects.create(
+        service=draft, name="草稿模型", net_type="vae", code="DRFT", approval=ModelRecord.Approval.APPROVED
+    )
+    checkpoint.save()
+
+    with pytest.raises(services.JobUnavailable) as refused:
+        services.job_submit(user=user, kind="vae", params={"count": 1})
+    assert refused.value.code == "net_not_ready"
+
+
+def test_without_a_public_service_nothing_is_open(user):
+    Service.objects.update(is_public=False)
+    checkpoint_tiny("vae")
+    Service.objects.update(is_public=False)
+
+    with pytest.raises(services.JobUnavailable) as refused:
+        services.job_submit(user=user, kind="vae", params={"count": 1})
+    assert refused.value.code == "service_not_open"
+
+
+def test_non_testers_see_a_plain_not_open_page_and_sign_up_is_closed(client_for, client):
+    _testing()
+    enduser = client_for(Role.END_USER, "visitor")
+
+    page = enduser.get("/generate/", HTTP_ACCEPT_LANGUAGE="en")
+    signup = client.get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE="en")
+    posted = client.post("/accounts/signup/", {"username": "new"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 200 and "only invited testers may generate content" in page.content.decode()
+    assert 'name="kind"' not in page.content.decode()
+    assert "Sign-up is not open yet" in signup.content.decode() and posted.status_code == 403
+    footer = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "in internal testing, not yet open to the public" in footer and "filing in progress" not in footer
+
+
+def test_a_filed_service_opens_sign_up(client):
+    service_serving()
+
+    assert 'name="username"' in client.get("/accounts/signup/").content.decode()
+
+
+def test_the_admin_shows_what_making_a_service_public_changes_before_it_does_it(client_for, audit_log):
+    current = service_serving()
+    checkpoint_tiny("vae")
+    draft = _draft()
+    operator = client_for(Role.OPERATOR)
+
+    page = operator.get(f"/admin/filing/service/{draft.pk}/public/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    done = operator.post(f"/admin/filing/service/{draft.pk}/public/")
+
+    assert "What this changes for end users" in page and "instead of “测试服务”" in page
+    assert "no one: it is neither filed nor in internal testing" in page
+    assert "It has no model records: no generator will be available." in page
+    assert done.status_code == 302
+    draft.refresh_from_db()
+    current.refresh_from_db()
+    assert draft.is_public and not current.is_public
+    changes = [r.payload_data["changes"] for r in audit_log.filter(event_type="filing.changed")]
+    assert {"is_public": [False, True]} in changes and {"is_public": [True, False]} in changes
+
+
+def test_tester_changes_are_filing_history(client_for, audit_log, django_user_model):
+    service = _testing()
+    tester = django_user_model.objects.create_user(username="newtester", password="pw-123456-long")
+    operator = client_for(Role.OPERATOR)
+    form = operator.get(f"/admin/filing/service/{service.pk}/change/")
+    assert form.status_code == 200
+
+    from filing.services import service_testers_recorded
+
+    before = set(service.testers.values_list("username", flat=True))
+    service.testers.add(tester)
+    service_testers_recorded(service=service, before=before, actor=None)
+
+    record = audit_log.filter(event_type="filing.changed").last()
+    assert record.payload_data["changes"] == {"testers": [[], ["newtester"]]}
+
+
+def test_the_labels_and_audit_records_name_the_public_service(user):
+    service = service_serving()
+    checkpoint = checkpoint_tiny("gan")
+    job = services.job_submit(user=user, kind="gan", params={"digit": 1})
+    job = services.job_run(job_id=job.pk, worker="w")
+
+    assert TEST_USCC in services.producer_code_for(checkpoint)
+    from audit.models import LogEntry
+
+    record = LogEntry.objects.filter(event_type="generation.succeeded").last()
+    assert record.filing_number == service.filing_number
