@@ -3,6 +3,7 @@
     python -m generation.ml.weights build              # train what the recipe asks, measure, write the bundled files
     python -m generation.ml.weights build --only lm    # one net (the others' files and the classifier are kept)
     python -m generation.ml.weights check              # verify the bundled files and measure them again
+    python -m generation.ml.weights seeds --only gan --seeds 0,1   # the recipe at other seeds, figures only
 
 ``build`` first trains the digit classifier that measures the GAN (so every machine measures with the same
 numbers), then each net for the recipe's epochs on the recipe's thread count, keeping the full checkpoint of
@@ -154,6 +155,25 @@ def net_train(
         f"{result.seconds:.0f} s training, {result.wall_seconds:.0f} s wall"
     )
     return result.checkpoint, facts
+
+
+def seeds_try(kinds: list[str], seeds: list[int], *, work_dir: Path) -> int:
+    """Train the recipe at other seeds (nothing bundled changes) and print each run's figures: how much of the
+    bundled nets' quality is the recipe's and how much the seed's."""
+    from generation.ml.evaluation import figures_for
+
+    spec = recipe()
+    threads = spec["threads"]
+    torch.set_num_threads(threads)
+    for kind in kinds:
+        for seed in seeds:
+            entry = spec["nets"][kind] | {"seed": seed}
+            data = recipe_data(entry["data"], spec["data"][entry["data"]])
+            digest = run_digest(kind, entry, data.fingerprint, threads, _classifier_sha256())
+            blob, _facts = net_train(kind, entry, data, threads=threads, digest=digest, work_dir=work_dir)
+            loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
+            _say(f"[{kind}] seed {seed}: {_figures_line(figures_for(kind, loaded.net, data))}")
+    return 0
 
 
 def _classifier_sha256() -> str:
@@ -336,8 +356,9 @@ def check() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("build", "train", "classifier", "check"):
+    for name in ("build", "train", "classifier", "check", "seeds"):
         command = sub.add_parser(name)
+        command.add_argument("--seeds", default="", help="seeds: comma-separated seeds to try the recipe at")
         command.add_argument(
             "--only", default=",".join(("classifier", *KINDS)), help="comma-separated subset of classifier,gan,vae,lm"
         )
@@ -363,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
             return build(kinds, work_dir=args.work_dir)
         elif args.command == "check":
             return check()
+        elif args.command == "seeds":
+            seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+            return seeds_try([k for k in kinds if k in KINDS], seeds, work_dir=args.work_dir)
     except (RecipeError, BundledFileDamaged) as exc:
         _say(f"weights: {exc}")
         return 1
