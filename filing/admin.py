@@ -43,6 +43,7 @@ from filing.models import (
 from filing.safety.models import Risk
 from filing.selectors import (
     dataset_lineage,
+    model_record_serving,
     percent,
     readiness_checklist,
     service_audience,
@@ -129,11 +130,17 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 class ModelRecordInline(admin.TabularInline):
+    """The service's model records, to open one; they are changed on their own page, which asks before a change
+    would take a generator offline."""
+
     model = ModelRecord
     extra = 0
     fields = ("name", "version", "net_type", "code", "approval")
-    readonly_fields = ("approval",)
+    readonly_fields = fields
     show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class DocumentInline(admin.TabularInline):
@@ -199,6 +206,37 @@ def _step_run(action: str, service: Service, data: dict[str, Any], actor: Any) -
     return None
 
 
+class ServiceForm(forms.ModelForm):
+    """Turning internal testing off on the public service before it is filed stops every generator for its
+    testers: said first, and done only when the operator ticks that it may."""
+
+    take_offline = forms.BooleanField(
+        label=_("Yes, stop the service for its testers"),
+        required=False,
+        help_text=_("Only asked when the change would stop the public service for the people using it."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        service = self.instance
+        if (
+            service.pk
+            and service.is_public
+            and "internal_testing" in self.changed_data
+            and not cleaned.get("internal_testing")
+            and not service.open_to_public
+            and not cleaned.get("take_offline")
+        ):
+            raise forms.ValidationError(
+                gettext(
+                    "“%(service)s” is the public service and is not filed yet: turning internal testing off stops it "
+                    "for its testers. Tick the box below to do it anyway."
+                )
+                % {"service": service}
+            )
+        return cleaned
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     list_display = (
@@ -228,6 +266,7 @@ class ServiceAdmin(admin.ModelAdmin):
         "updated_at",
     )
     action_form = ReasonActionForm
+    form = ServiceForm
     actions = ("export_package", "submit_selected", "self_assess_selected")
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
     inlines = (ModelRecordInline, DocumentInline, TransitionInline)
@@ -236,7 +275,7 @@ class ServiceAdmin(admin.ModelAdmin):
         (
             _("Internal testing"),
             {
-                "fields": ("internal_testing", "testers"),
+                "fields": ("internal_testing", "take_offline", "testers"),
                 "description": _(
                     "Before the service is filed it serves only the accounts on its tester list, and only while "
                     "internal testing is on. Everyone else sees that it is not open yet."
@@ -392,6 +431,8 @@ class ServiceAdmin(admin.ModelAdmin):
             "title": label,
             "form": form,
             "change_url": change_url,
+            # Deregistering the public service stops it for everyone.
+            "stops_public": service.is_public and action == "deregister" and service.may_serve,
         }
         return TemplateResponse(request, "admin/filing/service/step.html", context)
 
@@ -431,6 +472,55 @@ class ServiceAdmin(admin.ModelAdmin):
 #
 
 
+class ModelRecordForm(forms.ModelForm):
+    """A model record whose checkpoint serves the public: a change that would stop that is said first, and made
+    only when the operator ticks that it may take the generator offline."""
+
+    take_offline = forms.BooleanField(
+        label=_("Yes, take this generator offline for end users"),
+        required=False,
+        help_text=_("Only asked when the change would stop the generator this record serves."),
+    )
+
+    class Meta:
+        model = ModelRecord
+        fields = (
+            "service",
+            "name",
+            "version",
+            "net_type",
+            "code",
+            "parameter_count",
+            "training_framework",
+            "development",
+            "base_model",
+            "base_model_filing_number",
+            "base_model_licence",
+        )
+
+    # Fields whose change stops a record's checkpoint from serving (another service, another kind of net).
+    STOPPING_FIELDS = ("service", "net_type")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        record = self.instance
+        stopping = [name for name in self.STOPPING_FIELDS if name in self.changed_data]
+        if record.pk and stopping and not cleaned.get("take_offline"):
+            stored = ModelRecord.objects.select_related("service").get(pk=record.pk)
+            if model_record_serving(stored):
+                raise forms.ValidationError(
+                    gettext(
+                        "This model record serves end users of “%(service)s” now. Changing its %(fields)s takes "
+                        "that generator offline. Tick the box below to do it anyway."
+                    )
+                    % {
+                        "service": stored.service,
+                        "fields": ", ".join(str(ModelRecord._meta.get_field(n).verbose_name) for n in stopping),
+                    }
+                )
+        return cleaned
+
+
 @admin.register(ModelRecord)
 class ModelRecordAdmin(admin.ModelAdmin):
     list_display = ("name", "version", "service", "net_type", "code", "approval", "approved_by", "approved_at")
@@ -448,8 +538,9 @@ class ModelRecordAdmin(admin.ModelAdmin):
     )
     action_form = ReasonActionForm
     actions = ("approve", "reject")
+    form = ModelRecordForm
     fieldsets = (
-        (None, {"fields": ("service", ("name", "version"), "net_type", "code")}),
+        (None, {"fields": ("service", ("name", "version"), "net_type", "code", "take_offline")}),
         (
             _("Model"),
             {

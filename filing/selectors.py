@@ -47,6 +47,13 @@ def service_audience(service: Service) -> str:
     return _("no one: it is neither filed nor in internal testing")
 
 
+def model_record_serving(record: ModelRecord) -> bool:
+    """Whether end users of the public service get content from a checkpoint of ``record`` now."""
+    if record.pk is None or not record.service.is_public:
+        return False
+    return bool(record.checkpoints.filter(is_active=True).exists())  # type: ignore[attr-defined]
+
+
 def service_generators(service: Service) -> list[tuple[ModelRecord, list[Any]]]:
     """Each model record of ``service`` with the checkpoints serving under it (what end users would get)."""
     return [

@@ -98,12 +98,6 @@ def dataset_register(
     return dataset
 
 
-def model_record_for_net(*, net_type: str) -> ModelRecord | None:
-    """The model record new checkpoints of ``net_type`` belong to: the newest approved one, else the newest."""
-    records = ModelRecord.objects.filter(net_type=net_type).order_by("-created_at")
-    return records.filter(approval=ModelRecord.Approval.APPROVED).first() or records.first()
-
-
 #
 # Service workflow: draft → self-assessed → submitted → filed / returned → change pending → deregistered
 #
@@ -266,8 +260,18 @@ def model_record_approve(*, record: ModelRecord, actor: Any) -> ModelRecord:
 
 
 def model_record_reject(*, record: ModelRecord, reason: str, actor: Any) -> ModelRecord:
+    from filing.selectors import model_record_serving
+
     if not reason.strip():
         raise FilingError(_("Give the reason the model record is rejected."))
+    if model_record_serving(record):
+        raise FilingError(
+            _(
+                "“%(record)s” serves end users of the public service now: rejecting it would take that generator "
+                "offline. Stop it first with the emergency stop, or serve another checkpoint, then reject it."
+            )
+            % {"record": record}
+        )
     with acting_as(actor), transaction.atomic():
         record.approval = ModelRecord.Approval.REJECTED
         record.approved_by = actor_name(actor)

@@ -179,6 +179,14 @@ class TrainingRun(models.Model):
     best_metric = models.FloatField(_("best quality"), null=True, blank=True)
     best_epoch = models.PositiveIntegerField(_("best epoch"), null=True, blank=True)
     progress = models.FloatField(_("progress"), default=0.0, help_text=_("0 to 1, over every phase of the run"))
+    serve_if_better = models.BooleanField(
+        _("serve if it passes and is better"),
+        default=False,
+        help_text=_(
+            "Serve the run's checkpoint under its model record, without asking again, if it passes the quality "
+            "gate and beats the checkpoint serving."
+        ),
+    )
     cancel_requested = models.BooleanField(_("cancel requested"), default=False)
     # Set when the worker training the run shuts down: the run stops soon and keeps its best epoch.
     interrupt_requested = models.BooleanField(_("interrupt requested"), default=False)

@@ -96,7 +96,6 @@ def test_a_checkpoint_of_a_draft_services_model_record_does_not_serve(user):
 
 
 def test_without_a_public_service_nothing_is_open(user):
-    Service.objects.update(is_public=False)
     checkpoint_tiny("vae")
     Service.objects.update(is_public=False)
 
@@ -174,3 +173,121 @@ def test_the_labels_and_audit_records_name_the_public_service(user):
 
     record = LogEntry.objects.filter(event_type="generation.succeeded").last()
     assert record.filing_number == service.filing_number
+
+
+# ------------------------------------------------------------------------------
+# A checkpoint serves only through the explicit action, under a record of the public service
+# ------------------------------------------------------------------------------
+def test_a_checkpoint_serves_only_under_an_approved_record_of_the_public_service():
+    from generation.checkpoints import ServingRefused, checkpoint_gate_apply, checkpoint_serve
+
+    service_serving()
+    draft = _draft()
+    draft_record = ModelRecord.objects.create(
+        service=draft, name="草稿模型", net_type="vae", code="DRFT", approval=ModelRecord.Approval.APPROVED
+    )
+    checkpoint = checkpoint_tiny("vae", activate=False)
+    checkpoint_gate_apply(checkpoint=checkpoint, figures={"test_nats": 80.0})
+
+    with pytest.raises(ServingRefused, match="not the public service"):
+        checkpoint_serve(checkpoint=checkpoint, record=draft_record, actor=None)
+    checkpoint.refresh_from_db()
+    assert not checkpoint.is_active and checkpoint.model_record.service.is_public
+
+    public_record = checkpoint.model_record
+    checkpoint.model_record = None
+    checkpoint.save()
+    served = checkpoint_serve(checkpoint=checkpoint, record=public_record, actor=None)
+    assert served.is_active and served.model_record == public_record
+
+
+def test_a_training_run_does_not_attach_itself_to_any_model_record():
+    from generation.training import training_run_create
+
+    service_serving()
+    _draft()
+
+    run = training_run_create(kind="vae", epochs=1, enqueue=False)
+
+    assert run.model_record is None and not run.serve_if_better
+
+
+def test_a_training_run_may_serve_only_under_a_record_the_operator_named():
+    from django.core.exceptions import ValidationError
+
+    from generation.training import training_run_create
+
+    service_serving()
+    draft = _draft()
+    draft_record = ModelRecord.objects.create(
+        service=draft, name="草稿模型", net_type="vae", code="DRFT", approval=ModelRecord.Approval.APPROVED
+    )
+
+    with pytest.raises(ValidationError):
+        training_run_create(kind="vae", epochs=1, enqueue=False, serve_if_better=True)
+    with pytest.raises(ValidationError):
+        training_run_create(kind="vae", epochs=1, enqueue=False, model_record=draft_record, serve_if_better=True)
+
+
+def test_changing_a_serving_model_record_asks_before_it_takes_the_generator_offline(client_for):
+    service = service_serving()
+    checkpoint = checkpoint_tiny("vae")
+    record = checkpoint.model_record
+    draft = _draft()
+    operator = client_for(Role.OPERATOR)
+    form = {
+        "service": draft.pk,
+        "name": record.name,
+        "version": record.version,
+        "net_type": record.net_type,
+        "code": record.code,
+        "training_framework": "PyTorch",
+    }
+
+    asked = operator.post(f"/admin/filing/modelrecord/{record.pk}/change/", form, HTTP_ACCEPT_LANGUAGE="en")
+    record.refresh_from_db()
+    assert asked.status_code == 200 and "takes that generator offline" in asked.content.decode()
+    assert record.service == service
+
+    done = operator.post(f"/admin/filing/modelrecord/{record.pk}/change/", form | {"take_offline": "on"})
+    record.refresh_from_db()
+    assert done.status_code == 302 and record.service == draft
+
+
+def test_rejecting_a_serving_model_record_is_refused_with_what_to_do(client_for):
+    checkpoint = checkpoint_tiny("vae")
+    operator = client_for(Role.OPERATOR)
+
+    response = operator.post(
+        "/admin/filing/modelrecord/",
+        {"action": "reject", "_selected_action": [checkpoint.model_record_id], "reason": "no longer wanted"},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    checkpoint.model_record.refresh_from_db()
+    assert "would take that generator offline" in response.content.decode()
+    assert checkpoint.model_record.approval == ModelRecord.Approval.APPROVED
+
+
+def test_turning_internal_testing_off_on_the_unfiled_public_service_asks_first(client_for):
+    service = _testing()
+    operator = client_for(Role.OPERATOR)
+    page = operator.get(f"/admin/filing/service/{service.pk}/change/")
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data.pop("internal_testing", None)
+    data |= {
+        "modelrecord_set-TOTAL_FORMS": "0",
+        "modelrecord_set-INITIAL_FORMS": "0",
+        "documents-TOTAL_FORMS": "0",
+        "documents-INITIAL_FORMS": "0",
+        "transitions-TOTAL_FORMS": "0",
+        "transitions-INITIAL_FORMS": "0",
+    }
+
+    asked = operator.post(f"/admin/filing/service/{service.pk}/change/", data, HTTP_ACCEPT_LANGUAGE="en")
+
+    service.refresh_from_db()
+    assert "stops it for its testers" in asked.content.decode() and service.internal_testing
