@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.exports import filing_export_request
+from filing.history import acting_as
 from filing.models import (
     AssessmentClause,
     Complaint,
@@ -32,6 +33,7 @@ from filing.models import (
     DatasetEvidence,
     Document,
     FilingExport,
+    Incident,
     ModelRecord,
     Provider,
     SafetyCheck,
@@ -60,6 +62,41 @@ class ReasonActionForm(ActionForm):
 
 def _refusal(admin_obj: admin.ModelAdmin, request: HttpRequest, exc: Exception) -> None:
     admin_obj.message_user(request, str(exc), messages.ERROR)
+
+
+class EmergencyStopActions:
+    """Admin actions that stop generation at once for the selected services or model records, and resume it."""
+
+    @admin.action(description=_("Stop generation now (give the reason)"), permissions=["change"])
+    def stop_generation(self, request: HttpRequest, queryset: Any) -> None:
+        reason = request.POST.get("reason", "")
+        for target in queryset:
+            try:
+                services.generation_stop(target=target, reason=reason, actor=request.user, request=request)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)  # type: ignore[arg-type]
+                return
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                gettext("Generation stopped for %(t)s; end users see that it is paused.") % {"t": target},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Let it generate again"), permissions=["change"])
+    def resume_generation(self, request: HttpRequest, queryset: Any) -> None:
+        for target in queryset.filter(generation_stopped_at__isnull=False):
+            services.generation_resume(
+                target=target, actor=request.user, note=request.POST.get("reason", ""), request=request
+            )
+            self.message_user(  # type: ignore[attr-defined]
+                request, gettext("%(t)s generates again.") % {"t": target}, messages.SUCCESS
+            )
+
+    @admin.display(description=_("generation"))
+    def generation_state(self, obj: Any) -> str:
+        if obj.generation_stopped_at is None:
+            return gettext("running")
+        return format_html('<strong style="color:#ba2121">{}</strong>', gettext("stopped"))
 
 
 def _file_download(request: HttpRequest, field_file: Any) -> HttpResponseBase:
@@ -238,7 +275,7 @@ class ServiceForm(forms.ModelForm):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(EmergencyStopActions, admin.ModelAdmin):
     list_display = (
         "name",
         "version",
@@ -249,6 +286,7 @@ class ServiceAdmin(admin.ModelAdmin):
         "filed_on",
         "is_public",
         "internal_testing",
+        "generation_state",
         "readiness_shown",
     )
     list_filter = ("is_public", "status", "route", "main_function", "domain", "internal_testing")
@@ -262,16 +300,26 @@ class ServiceAdmin(admin.ModelAdmin):
         "returned_reason",
         "is_public",
         "who_it_serves",
+        "generation_stopped_at",
+        "generation_stop_reason",
+        "generation_stopped_by",
         "created_at",
         "updated_at",
     )
     action_form = ReasonActionForm
     form = ServiceForm
-    actions = ("export_package", "submit_selected", "self_assess_selected")
+    actions = ("export_package", "submit_selected", "self_assess_selected", "stop_generation", "resume_generation")
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
     inlines = (ModelRecordInline, DocumentInline, TransitionInline)
     fieldsets = (
         (None, {"fields": ("provider", ("name", "version"), ("is_public", "who_it_serves"))}),
+        (
+            _("Emergency stop"),
+            {
+                "fields": (("generation_stopped_at", "generation_stopped_by"), "generation_stop_reason"),
+                "description": _("Stop or resume generation with the actions of the service list."),
+            },
+        ),
         (
             _("Internal testing"),
             {
@@ -522,8 +570,18 @@ class ModelRecordForm(forms.ModelForm):
 
 
 @admin.register(ModelRecord)
-class ModelRecordAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "service", "net_type", "code", "approval", "approved_by", "approved_at")
+class ModelRecordAdmin(EmergencyStopActions, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "version",
+        "service",
+        "net_type",
+        "code",
+        "approval",
+        "generation_state",
+        "approved_by",
+        "approved_at",
+    )
     list_filter = ("approval", "net_type", "service")
     search_fields = ("name", "code", "base_model", "service__name")
     list_select_related = ("service",)
@@ -537,7 +595,7 @@ class ModelRecordAdmin(admin.ModelAdmin):
         "updated_at",
     )
     action_form = ReasonActionForm
-    actions = ("approve", "reject")
+    actions = ("approve", "reject", "stop_generation", "resume_generation")
     form = ModelRecordForm
     fieldsets = (
         (None, {"fields": ("service", ("name", "version"), "net_type", "code", "take_offline")}),
@@ -1111,3 +1169,101 @@ class FilingExportAdmin(admin.ModelAdmin):
 
 # Admin pages of the safety records (risk taxonomy, thresholds, keyword library).
 import filing.safety.admin  # noqa: E402, F401
+
+#
+# Incidents (应急处置)
+#
+
+
+class _LinesField(forms.CharField):
+    """A list of short strings typed one a line (ids of jobs, ProduceIDs, audit sequence numbers)."""
+
+    def __init__(self, *, whole_numbers: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3, "cols": 70}))
+        super().__init__(**kwargs)
+        self.whole_numbers = whole_numbers
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(str(v) for v in value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> Any:
+        lines = [line.strip() for line in str(value or "").replace(",", "\n").splitlines() if line.strip()]
+        if self.whole_numbers:
+            try:
+                return [int(line) for line in lines]
+            except ValueError as exc:
+                raise forms.ValidationError(gettext("Give whole numbers, one a line.")) from exc
+        return lines
+
+
+class IncidentForm(forms.ModelForm):
+    job_ids = _LinesField(label=_("jobs involved"), help_text=_("Job ids, one a line."))
+    produce_ids = _LinesField(label=_("outputs involved"), help_text=_("ProduceIDs, one a line."))
+    audit_seqs = _LinesField(
+        whole_numbers=True, label=_("audit records involved"), help_text=_("Sequence numbers, one a line.")
+    )
+
+    class Meta:
+        model = Incident
+        fields = (
+            "service",
+            "title",
+            "description",
+            "found_at",
+            "status",
+            "stopped_generation",
+            "stopped_transmission",
+            "removed_content",
+            "measures_note",
+            "fix",
+            "fix_note",
+            "reported_to",
+            "reported_at",
+            "job_ids",
+            "produce_ids",
+            "audit_seqs",
+            "complaints",
+        )
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Incidents: what was found, the measures, the fix and the report, linked to what they involved."""
+
+    form = IncidentForm
+    list_display = ("__str__", "service", "found_at", "status", "fix", "reported_to", "reported_at")
+    list_filter = ("status", "fix", "service")
+    search_fields = ("title", "description", "produce_ids", "job_ids")
+    filter_horizontal = ("complaints",)
+    readonly_fields = ("created_by", "created_at", "updated_at", "outputs_link")
+    fieldsets = (
+        (None, {"fields": ("service", "title", "description", "found_at", "status")}),
+        (
+            _("Measures"),
+            {
+                "fields": ("stopped_generation", "stopped_transmission", "removed_content", "measures_note"),
+                "description": _(
+                    "Stop generation with the actions of the service or model record list; remove content with "
+                    "the action of the output list (Generation → Outputs), naming this incident."
+                ),
+            },
+        ),
+        (_("Fix"), {"fields": ("fix", "fix_note")}),
+        (_("Report"), {"fields": ("reported_to", "reported_at")}),
+        (_("Involved"), {"fields": ("job_ids", "produce_ids", "outputs_link", "audit_seqs", "complaints")}),
+        (_("Record"), {"fields": ("created_by", "created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user.get_username()
+        with acting_as(request.user, request=request):
+            super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("remove them"))
+    def outputs_link(self, obj: Incident) -> str:
+        if not obj.pk or not obj.produce_ids:
+            return "—"
+        url = reverse("admin:generation_output_changelist") + f"?incident_outputs={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, gettext("Open these outputs in the output list"))

@@ -171,6 +171,9 @@ class Service(HistoryModel):
             "records are what every page, label and audit record names. Chosen with the admin action."
         ),
     )
+    generation_stopped_at = models.DateTimeField(_("generation stopped at"), null=True, blank=True, editable=False)
+    generation_stop_reason = models.TextField(_("why generation was stopped"), blank=True, editable=False)
+    generation_stopped_by = models.CharField(_("generation stopped by"), max_length=150, blank=True, editable=False)
     testers = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -302,6 +305,9 @@ class ModelRecord(HistoryModel):
     approved_by = models.CharField(_("decided by"), max_length=150, blank=True)
     approved_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     rejection_reason = models.TextField(_("reason for rejection"), blank=True)
+    generation_stopped_at = models.DateTimeField(_("generation stopped at"), null=True, blank=True, editable=False)
+    generation_stop_reason = models.TextField(_("why generation was stopped"), blank=True, editable=False)
+    generation_stopped_by = models.CharField(_("generation stopped by"), max_length=150, blank=True, editable=False)
     development = models.CharField(
         _("how it was built"),
         max_length=200,

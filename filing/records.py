@@ -18,6 +18,7 @@ __all__ = [
     "DatasetEvidence",
     "Document",
     "FilingExport",
+    "Incident",
     "SafetyCheck",
     "SampleItem",
     "SelfAssessment",
@@ -367,3 +368,61 @@ class FilingExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} #{self.pk} ({self.get_status_display()})"
+
+
+class Incident(HistoryModel):
+    """A safety incident (应急处置): what was found and when, what was done, how it was fixed, whom it was
+    reported to, and what it involved (jobs, outputs, complaints, audit records)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        CONTAINED = "contained", _("contained")
+        CLOSED = "closed", _("closed")
+
+    class Fix(models.TextChoices):
+        NONE = "", _("not yet")
+        RETRAINING = "retraining", _("model retraining")
+        FILTER = "filter", _("filter update (keywords, classifier)")
+        OTHER = "other", _("other")
+
+    service = models.ForeignKey(
+        "filing.Service",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        verbose_name=_("service"),
+    )
+    title = models.CharField(_("what happened"), max_length=200)
+    description = models.TextField(_("details"), blank=True)
+    found_at = models.DateTimeField(_("found at"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    stopped_generation = models.BooleanField(_("measure: generation stopped"), default=False)
+    stopped_transmission = models.BooleanField(_("measure: transmission stopped"), default=False)
+    removed_content = models.BooleanField(_("measure: content removed"), default=False)
+    measures_note = models.TextField(_("measures, in words"), blank=True)
+    fix = models.CharField(_("fix"), max_length=12, choices=Fix.choices, blank=True)
+    fix_note = models.TextField(_("the fix, in words"), blank=True)
+    reported_to = models.CharField(_("reported to"), max_length=200, blank=True)
+    reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
+    job_ids = models.JSONField(_("jobs involved"), default=list, blank=True, help_text=_("Job ids, one a line."))
+    produce_ids = models.JSONField(
+        _("outputs involved"), default=list, blank=True, help_text=_("ProduceIDs of the outputs, one a line.")
+    )
+    audit_seqs = models.JSONField(
+        _("audit records involved"), default=list, blank=True, help_text=_("Sequence numbers of audit records.")
+    )
+    complaints = models.ManyToManyField(
+        "filing.Complaint", blank=True, related_name="incidents", verbose_name=_("complaints involved")
+    )
+    created_by = models.CharField(_("recorded by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        ordering = ("-found_at", "-pk")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"

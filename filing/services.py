@@ -240,6 +240,53 @@ def service_deregister(*, service: Service, reason: str, actor: Any) -> Service:
 
 
 #
+# Emergency stop (应急处置): generation stops at once for a service or one model, with a reason
+#
+
+
+def generation_stop(*, target: Service | ModelRecord, reason: str, actor: Any, request: Any = None) -> None:
+    """Stop generation for a service or one model record now. End users see a plain notice; the stop is an
+    audit event and a change of the record's history."""
+    from audit import services as audit
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise FilingError(_("Give the reason generation is stopped."))
+    with acting_as(actor, request=request), transaction.atomic():
+        target.generation_stopped_at = timezone.now()
+        target.generation_stop_reason = reason
+        target.generation_stopped_by = actor_name(actor)
+        target.save()
+        audit.incident_event(
+            event_type="incident.generation_stopped",
+            actor=actor,
+            request=request,
+            subject=target,
+            payload={"scope": "service" if isinstance(target, Service) else "model", "reason": reason},
+        )
+
+
+def generation_resume(*, target: Service | ModelRecord, actor: Any, note: str = "", request: Any = None) -> None:
+    """Let a stopped service or model record generate again."""
+    from audit import services as audit
+
+    if target.generation_stopped_at is None:
+        return
+    with acting_as(actor, request=request), transaction.atomic():
+        target.generation_stopped_at = None
+        target.generation_stop_reason = ""
+        target.generation_stopped_by = ""
+        target.save()
+        audit.incident_event(
+            event_type="incident.generation_resumed",
+            actor=actor,
+            request=request,
+            subject=target,
+            payload={"scope": "service" if isinstance(target, Service) else "model", "note": note.strip()},
+        )
+
+
+#
 # Model records
 #
 

@@ -18,6 +18,7 @@ from generation.checkpoints import ServingRefused, checkpoint_serve, checkpoint_
 from generation.enforcement import suspension_lift
 from generation.models import Checkpoint, Job, Output, Suspension, TrainingEpoch, TrainingRun
 from generation.quality import GATE_RULES, GateCheck, figure_format, figure_name, figures_readable
+from generation.services import outputs_remove
 from generation.training import training_request_validate, training_run_cancel, training_run_create
 
 
@@ -451,12 +452,83 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = (OutputInline,)
 
 
+class RemoveForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why the content is removed"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_("The owners see this on their job page; it is recorded in the audit log."),
+    )
+    incident = forms.ModelChoiceField(label=_("Incident"), queryset=None, required=False)  # set in __init__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from filing.models import Incident
+
+        field = self.fields["incident"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Incident.objects.order_by("-found_at")
+
+
+class IncidentOutputsFilter(admin.SimpleListFilter):
+    """``?incident_outputs=<id>``: the outputs an incident lists by ProduceID (the incident page links here)."""
+
+    title = _("outputs of an incident")
+    parameter_name = "incident_outputs"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        from filing.models import Incident
+
+        return [(str(i.pk), str(i)) for i in Incident.objects.exclude(produce_ids=[]).order_by("-found_at")[:20]]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Output]) -> QuerySet[Output]:
+        from filing.models import Incident
+
+        if not self.value():
+            return queryset
+        incident = Incident.objects.filter(pk=self.value()).first()
+        return queryset.filter(produce_id__in=incident.produce_ids if incident else [])
+
+
 @admin.register(Output)
 class OutputAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("produce_id", "job", "index", "media", "created_at")
-    list_filter = ("media",)
+    list_display = ("produce_id", "job", "index", "media", "created_at", "removed_at")
+    list_filter = ("media", IncidentOutputsFilter, ("removed_at", admin.EmptyFieldListFilter))
     search_fields = ("produce_id", "job__public_id")
     list_select_related = ("job",)
+    actions = ("remove",)
+
+    @admin.action(
+        description=_("Remove the selected outputs (they can no longer be viewed or downloaded)…"),
+        permissions=["remove"],
+    )
+    def remove(self, request: HttpRequest, queryset: QuerySet[Output]) -> TemplateResponse | None:
+        form = RemoveForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            count = outputs_remove(
+                outputs=list(queryset),
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+                incident=form.cleaned_data["incident"],
+                request=request,
+            )
+            self.message_user(request, _("%(n)d output(s) removed.") % {"n": count}, messages.WARNING)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/generation/output/remove.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Remove outputs"),
+                "outputs": list(queryset[:200]),
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def has_remove_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("generation.change_output")
 
 
 @admin.register(Suspension)

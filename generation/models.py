@@ -315,6 +315,18 @@ class Output(models.Model):
     text = models.TextField(_("text"), blank=True)
     sha256 = models.CharField(_("SHA-256 of the delivered file"), max_length=64)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Removed by an operator (an incident): the files are gone, the page and the download say so.
+    removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+    removed_reason = models.TextField(_("why it was removed"), blank=True)
+    removed_by = models.CharField(_("removed by"), max_length=150, blank=True)
+    incident = models.ForeignKey(
+        "filing.Incident",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outputs_removed",
+        verbose_name=_("incident"),
+    )
 
     class Meta:
         verbose_name = _("output")
@@ -326,6 +338,10 @@ class Output(models.Model):
 
     def __str__(self) -> str:
         return self.produce_id
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None
 
 
 # ------------------------------------------------------------------------------

@@ -109,6 +109,8 @@ def policy_refusal(checkpoint: Checkpoint | None, user: Any = None) -> tuple[str
     public = service_public()
     if public is None or not public.may_serve:
         return (_("This service is not open yet."), "service_not_open")
+    if public.generation_stopped_at is not None:
+        return (_("Generation is paused at the moment. Please try again later."), "stopped")
     if user is not None and not public.serves(user):
         return (
             _("This service is not open to the public yet: while it is being tested, only invited testers may use it."),
@@ -135,6 +137,8 @@ def policy_refusal(checkpoint: Checkpoint | None, user: Any = None) -> tuple[str
             _("This generator is not available: its model has not been approved for service yet."),
             "model_not_approved",
         )
+    if record.generation_stopped_at is not None:
+        return (_("This generator is paused at the moment. Please try again later."), "stopped")
     return None
 
 
@@ -745,3 +749,45 @@ def jobs_sweep(*, now: Any = None) -> dict[str, int]:
             transaction.on_commit(functools.partial(_enqueue, job))
             counts["resent"] += 1
     return counts
+
+
+# ------------------------------------------------------------------------------
+# Removing content (incidents)
+# ------------------------------------------------------------------------------
+def outputs_remove(*, outputs: Any, reason: str, actor: Any, incident: Any = None, request: Any = None) -> int:
+    """Remove outputs: their files are deleted, their pages and downloads say they were removed. Each removal
+    is an audit event. Returns how many were removed now (already removed ones are left as they are)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Give the reason the content is removed."))
+    removed = 0
+    for output in outputs:
+        with transaction.atomic():
+            locked = Output.objects.select_for_update().filter(pk=output.pk, removed_at__isnull=True).first()
+            if locked is None:
+                continue
+            names = [name for name in (locked.file.name, locked.file_unlabelled.name) if name]
+            locked.removed_at = timezone.now()
+            locked.removed_reason = reason
+            locked.removed_by = actor.get_username() if actor is not None else ""
+            locked.incident = incident
+            locked.file = ""
+            locked.file_unlabelled = ""
+            locked.text = ""
+            locked.save()
+            audit.incident_event(
+                event_type="incident.content_removed",
+                actor=actor,
+                request=request,
+                subject=locked,
+                produce_id=locked.produce_id,
+                payload={"reason": reason, "incident_id": incident.pk if incident is not None else None},
+            )
+            transaction.on_commit(functools.partial(_files_delete, names))
+        removed += 1
+    return removed
+
+
+def _files_delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)

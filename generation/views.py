@@ -338,6 +338,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             "unavailable": unavailable,
             "tunes": tunes,
             "suspension": suspension,
+            "paused": public.generation_stopped_at is not None,
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -449,6 +450,8 @@ def _own_output(request: HttpRequest, produce_id: str) -> Output:
 def output_file(request: HttpRequest, produce_id: str) -> HttpResponseBase:
     """The stored, labelled file of an output: shown inline, or downloaded with ``?download=1``."""
     output = _own_output(request, produce_id)
+    if output.removed:
+        return render(request, "generation/output_removed.html", {"output": output}, status=410)
     if request.GET.get("visible_label") == "0":
         try:
             return output_unlabelled_response(request=request, output=output)

@@ -291,3 +291,125 @@ def test_turning_internal_testing_off_on_the_unfiled_public_service_asks_first(c
 
     service.refresh_from_db()
     assert "stops it for its testers" in asked.content.decode() and service.internal_testing
+
+
+# ------------------------------------------------------------------------------
+# Emergency stop, incidents, removed content
+# ------------------------------------------------------------------------------
+def test_an_emergency_stop_of_the_service_pauses_every_generator_and_is_audited(client_for, user, audit_log):
+    from filing.services import generation_resume, generation_stop
+
+    service = service_serving()
+    checkpoint_tiny("vae")
+    operator = client_for(Role.OPERATOR)
+
+    operator.post(
+        "/admin/filing/service/",
+        {"action": "stop_generation", "_selected_action": [service.pk], "reason": "harmful outputs found"},
+    )
+
+    with pytest.raises(services.JobUnavailable) as refused:
+        services.job_submit(user=user, kind="vae", params={"count": 1})
+    assert refused.value.code == "stopped"
+    stop = audit_log.get(event_type="incident.generation_stopped")
+    assert stop.payload_data == {"scope": "service", "reason": "harmful outputs found"}
+    assert stop.actor_username == "operator"
+    service.refresh_from_db()
+    generation_resume(target=service, actor=None)
+    assert services.job_submit(user=user, kind="vae", params={"count": 1}).status == Job.Status.QUEUED
+    assert audit_log.filter(event_type="incident.generation_resumed").count() == 1
+    with pytest.raises(Exception, match="reason"):
+        generation_stop(target=service, reason=" ", actor=None)
+
+
+def test_stopping_one_model_pauses_only_its_generator(user):
+    from filing.services import generation_stop
+
+    service_serving()
+    vae = checkpoint_tiny("vae")
+    checkpoint_tiny("gan")
+
+    generation_stop(target=vae.model_record, reason="blurry digits", actor=None)
+
+    with pytest.raises(services.JobUnavailable) as refused:
+        services.job_submit(user=user, kind="vae", params={"count": 1})
+    assert refused.value.code == "stopped" and "paused" in refused.value.message or "暂停" in refused.value.message
+    assert services.job_submit(user=user, kind="gan", params={"digit": 2}).status == Job.Status.QUEUED
+
+
+def test_an_end_user_sees_a_plain_notice_while_generation_is_stopped(client_for):
+    from filing.services import generation_stop
+
+    service = service_serving()
+    checkpoint_tiny("gan")
+    generation_stop(target=service, reason="internal reason, not for end users", actor=None)
+
+    page = client_for(Role.END_USER, "ella").get("/generate/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert 'id="paused"' in page and "Generation is paused at the moment." in page
+    assert "internal reason" not in page
+
+
+def test_removed_outputs_can_no_longer_be_viewed_or_downloaded_and_the_removal_is_logged(
+    client_for, audit_log, django_user_model
+):
+    from filing.models import Incident
+    from generation.models import Output
+
+    service_serving()
+    checkpoint_tiny("gan")
+    owner = client_for(Role.END_USER, "owner")
+    user = django_user_model.objects.get(username="owner")
+    job = services.job_run(job_id=services.job_submit(user=user, kind="gan", params={"digit": 3, "count": 2}).pk)
+    output = job.outputs.first()
+    incident = Incident.objects.create(title="测试事件", produce_ids=[output.produce_id])
+    operator = client_for(Role.OPERATOR)
+
+    asked = operator.post("/admin/generation/output/", {"action": "remove", "_selected_action": [output.pk]})
+    operator.post(
+        "/admin/generation/output/",
+        {"action": "remove", "_selected_action": [output.pk], "reason": "违规内容", "incident": incident.pk},
+    )
+
+    assert asked.status_code == 200 and "违规内容" not in asked.content.decode()
+    output = Output.objects.get(pk=output.pk)
+    assert output.removed and output.incident == incident and not output.file
+    assert owner.get(f"/outputs/{output.produce_id}/file/").status_code == 410
+    assert owner.get(f"/api/v1/outputs/{output.produce_id}/download/").status_code == 410
+    assert "违规内容" in owner.get(f"/jobs/{job.public_id}/").content.decode()
+    removal = audit_log.get(event_type="incident.content_removed")
+    assert removal.produce_id == output.produce_id and removal.payload_data["incident_id"] == incident.pk
+
+
+def test_an_incident_records_measures_fix_report_and_what_it_involved(client_for, audit_log):
+    from filing.models import Complaint, Incident
+
+    service = service_serving()
+    complaint = Complaint.objects.create(channel="web", complainant="someone", category="illegal")
+    operator = client_for(Role.OPERATOR)
+
+    response = operator.post(
+        "/admin/filing/incident/add/",
+        {
+            "service": service.pk,
+            "title": "违规图片",
+            "found_at_0": "2026-12-06",
+            "found_at_1": "10:00:00",
+            "status": "contained",
+            "stopped_generation": "on",
+            "removed_content": "on",
+            "fix": "filter",
+            "fix_note": "关键词库已更新",
+            "reported_to": "省网信办",
+            "job_ids": "a1\na2",
+            "produce_ids": "p1, p2",
+            "audit_seqs": "12\n13",
+            "complaints": [complaint.pk],
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    incident = Incident.objects.get()
+    assert incident.produce_ids == ["p1", "p2"] and incident.audit_seqs == [12, 13]
+    assert list(incident.complaints.all()) == [complaint] and incident.created_by == "operator"
+    assert audit_log.filter(event_type="filing.changed", subject_kind="filing.incident").exists()
