@@ -35,6 +35,7 @@ from filing.models import (
     FilingExport,
     Incident,
     ModelRecord,
+    PersonalInformationRequest,
     Provider,
     SafetyCheck,
     SampleItem,
@@ -1051,17 +1052,59 @@ class OverdueFilter(admin.SimpleListFilter):
 
 @admin.register(Complaint)
 class ComplaintAdmin(admin.ModelAdmin):
-    list_display = ("id", "received_at", "channel", "category", "produce_id", "status", "due_shown", "handler")
+    """Complaints and reports; personal-information requests have a queue of their own."""
+
+    list_display = ("number", "received_at", "channel", "category", "produce_id", "status", "due_shown", "handler")
     list_filter = (OverdueFilter, "status", "channel", "category", "service")
-    search_fields = ("produce_id", "complainant", "details", "resolution")
+    search_fields = ("produce_id", "complainant", "contact", "details", "resolution")
     date_hierarchy = "received_at"
-    readonly_fields = ("due_at", "resolved_at", "user_id")
+    readonly_fields = ("number", "due_at", "resolved_at", "user_id", "attachment_link")
     action_form = ReasonActionForm
     actions = ("take_on", "resolve", "reject")
     fieldsets = (
-        (None, {"fields": ("service", ("channel", "category"), "complainant", "user_id", "produce_id", "details")}),
+        (
+            None,
+            {
+                "fields": (
+                    ("number", "service"),
+                    ("channel", "category", "pi_request"),
+                    ("complainant", "contact"),
+                    "user_id",
+                    "produce_id",
+                    "attachment_link",
+                    "details",
+                )
+            },
+        ),
         (_("Handling"), {"fields": (("status", "handler"), ("received_at", "due_at"), "resolution", "resolved_at")}),
     )
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        queryset = super().get_queryset(request)
+        if self.model is Complaint:
+            queryset = queryset.exclude(category=Complaint.Category.PERSONAL_INFORMATION)
+        return queryset
+
+    @admin.display(description=_("number"), ordering="pk")
+    def number(self, obj: Complaint) -> str:
+        return obj.number
+
+    @admin.display(description=_("file identifying the content"))
+    def attachment_link(self, obj: Complaint) -> str:
+        return _download_link("admin:filing_complaint_attachment", obj.pk) if obj.pk and obj.attachment else "—"
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        urls = super().get_urls()
+        if self.model is Complaint:
+            urls = [path("<int:pk>/attachment/", wrap(self.attachment_view), name="filing_complaint_attachment"), *urls]
+        return urls
+
+    def attachment_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        complaint = get_object_or_404(Complaint, pk=pk)
+        if not self.has_view_permission(request, complaint):
+            raise PermissionDenied
+        return _file_download(request, complaint.attachment)
 
     @admin.display(description=_("answer due"), ordering="due_at")
     def due_shown(self, obj: Complaint) -> str:
@@ -1102,6 +1145,15 @@ class ComplaintAdmin(admin.ModelAdmin):
     @admin.action(description=_("Reject the selected complaints with reasons"))
     def reject(self, request: HttpRequest, queryset: Any) -> None:
         self._close(request, queryset, rejected=True)
+
+
+@admin.register(PersonalInformationRequest)
+class PersonalInformationRequestAdmin(ComplaintAdmin):
+    """Personal-information requests (access, copy, correction, deletion, account closure), with their own
+    deadline in working days."""
+
+    list_display = ("number", "received_at", "pi_request", "contact", "status", "due_shown", "handler")
+    list_filter = (OverdueFilter, "status", "pi_request")
 
 
 @admin.register(FilingExport)

@@ -572,8 +572,12 @@ def complaint_create(
     user: Any = None,
     request: Any = None,
     received_at: datetime | None = None,
+    contact: str = "",
+    pi_request: str = "",
+    attachment: Any = None,
 ) -> Complaint:
-    """Record a complaint or report (e.g. an end user's "report this output") with its answer due date.
+    """Record a complaint or report (an end user's "report this output", or anyone's complaint on the open
+    form) with its number and answer due date; a personal-information request names what it asks for.
 
     Writes the history record and a ``complaint.received`` audit event in one transaction.
     """
@@ -582,8 +586,14 @@ def complaint_create(
         raise FilingError(_("Unknown channel “%(c)s”.") % {"c": channel})
     if category not in Complaint.Category.values:
         raise FilingError(_("Unknown category “%(c)s”.") % {"c": category})
+    if category == Complaint.Category.PERSONAL_INFORMATION and pi_request not in Complaint.PiRequest.values:
+        raise FilingError(_("Say what the personal-information request asks for."))
+    if category != Complaint.Category.PERSONAL_INFORMATION:
+        pi_request = ""
     if service is None:
-        service = Service.objects.exclude(status=Service.Status.DEREGISTERED).order_by("pk").first()
+        from filing.selectors import service_public
+
+        service = service_public()
     with acting_as(user, request=request), transaction.atomic():
         complaint = Complaint(
             service=service,
@@ -592,9 +602,13 @@ def complaint_create(
             user_id=str(user.pk) if user is not None and getattr(user, "pk", None) else "",
             produce_id=produce_id[:64],
             category=category,
+            pi_request=pi_request,
+            contact=contact[:200],
             details=details,
             received_at=received_at or timezone.now(),
         )
+        if attachment is not None:
+            complaint.attachment = attachment
         complaint.save()
         complaint_received_record(complaint=complaint, actor=user, request=request)
     return complaint
