@@ -22,6 +22,16 @@ from tests.generation.factories import checkpoint_tiny
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are compared in English; the site's default language is Chinese."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 PASSING = {
     "gan": {"conditional_accuracy": 0.975, "digit_fid_ratio": 1.4, "classifier_sha256": "a" * 64},
     "vae": {"test_nats": 89.5},
