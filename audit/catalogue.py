@@ -228,6 +228,33 @@ _CATALOGUE: tuple[EventType, ...] = (
             "reported_to_authority": _key("boolean", "Whether it was reported to the authority."),
         },
     ),
+    # Emergency stops and incidents (应急处置).
+    EventType(
+        "incident.generation_stopped",
+        "An operator stopped generation for a service or one model at once. ``subject`` is the service or model "
+        "record.",
+        {
+            "scope": _key("string", "service or model.", required=True),
+            "reason": _key("string", "Why, as the operator wrote it.", required=True),
+        },
+    ),
+    EventType(
+        "incident.generation_resumed",
+        "An operator let a stopped service or model generate again. ``subject`` is the service or model record.",
+        {
+            "scope": _key("string", "service or model.", required=True),
+            "note": _key("string", "Why it may generate again."),
+        },
+    ),
+    EventType(
+        "incident.content_removed",
+        "An output was removed: no longer viewable or downloadable. ``subject`` is the output, ``produce_id`` its "
+        "ProduceID.",
+        {
+            "reason": _key("string", "Why, as the operator wrote it.", required=True),
+            "incident_id": _key("integer", "The incident it belongs to, if any."),
+        },
+    ),
     # The log itself.
     EventType(
         "audit.exported",

@@ -359,6 +359,7 @@ user_event = _family_writer("user")
 label_event = _family_writer("label")
 complaint_event = _family_writer("complaint")
 audit_event = _family_writer("audit")
+incident_event = _family_writer("incident")
 
 
 # ------------------------------------------------------------------------------

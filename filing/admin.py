@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.exports import filing_export_request
+from filing.history import acting_as
 from filing.models import (
     AssessmentClause,
     Complaint,
@@ -32,7 +33,9 @@ from filing.models import (
     DatasetEvidence,
     Document,
     FilingExport,
+    Incident,
     ModelRecord,
+    PersonalInformationRequest,
     Provider,
     SafetyCheck,
     SampleItem,
@@ -41,7 +44,15 @@ from filing.models import (
     ServiceTransition,
 )
 from filing.safety.models import Risk
-from filing.selectors import dataset_lineage, percent, readiness_checklist
+from filing.selectors import (
+    dataset_lineage,
+    model_record_serving,
+    percent,
+    readiness_checklist,
+    service_audience,
+    service_generators,
+    service_public,
+)
 
 
 class ReasonActionForm(ActionForm):
@@ -52,6 +63,41 @@ class ReasonActionForm(ActionForm):
 
 def _refusal(admin_obj: admin.ModelAdmin, request: HttpRequest, exc: Exception) -> None:
     admin_obj.message_user(request, str(exc), messages.ERROR)
+
+
+class EmergencyStopActions:
+    """Admin actions that stop generation at once for the selected services or model records, and resume it."""
+
+    @admin.action(description=_("Stop generation now (give the reason)"), permissions=["change"])
+    def stop_generation(self, request: HttpRequest, queryset: Any) -> None:
+        reason = request.POST.get("reason", "")
+        for target in queryset:
+            try:
+                services.generation_stop(target=target, reason=reason, actor=request.user, request=request)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)  # type: ignore[arg-type]
+                return
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                gettext("Generation stopped for %(t)s; end users see that it is paused.") % {"t": target},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Let it generate again"), permissions=["change"])
+    def resume_generation(self, request: HttpRequest, queryset: Any) -> None:
+        for target in queryset.filter(generation_stopped_at__isnull=False):
+            services.generation_resume(
+                target=target, actor=request.user, note=request.POST.get("reason", ""), request=request
+            )
+            self.message_user(  # type: ignore[attr-defined]
+                request, gettext("%(t)s generates again.") % {"t": target}, messages.SUCCESS
+            )
+
+    @admin.display(description=_("generation"))
+    def generation_state(self, obj: Any) -> str:
+        if obj.generation_stopped_at is None:
+            return gettext("running")
+        return format_html('<strong style="color:#ba2121">{}</strong>', gettext("stopped"))
 
 
 def _file_download(request: HttpRequest, field_file: Any) -> HttpResponseBase:
@@ -122,11 +168,17 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 class ModelRecordInline(admin.TabularInline):
+    """The service's model records, to open one; they are changed on their own page, which asks before a change
+    would take a generator offline."""
+
     model = ModelRecord
     extra = 0
     fields = ("name", "version", "net_type", "code", "approval")
-    readonly_fields = ("approval",)
+    readonly_fields = fields
     show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class DocumentInline(admin.TabularInline):
@@ -192,8 +244,39 @@ def _step_run(action: str, service: Service, data: dict[str, Any], actor: Any) -
     return None
 
 
+class ServiceForm(forms.ModelForm):
+    """Turning internal testing off on the public service before it is filed stops every generator for its
+    testers: said first, and done only when the operator ticks that it may."""
+
+    take_offline = forms.BooleanField(
+        label=_("Yes, stop the service for its testers"),
+        required=False,
+        help_text=_("Only asked when the change would stop the public service for the people using it."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        service = self.instance
+        if (
+            service.pk
+            and service.is_public
+            and "internal_testing" in self.changed_data
+            and not cleaned.get("internal_testing")
+            and not service.open_to_public
+            and not cleaned.get("take_offline")
+        ):
+            raise forms.ValidationError(
+                gettext(
+                    "“%(service)s” is the public service and is not filed yet: turning internal testing off stops it "
+                    "for its testers. Tick the box below to do it anyway."
+                )
+                % {"service": service}
+            )
+        return cleaned
+
+
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(EmergencyStopActions, admin.ModelAdmin):
     list_display = (
         "name",
         "version",
@@ -202,19 +285,52 @@ class ServiceAdmin(admin.ModelAdmin):
         "status",
         "filing_number",
         "filed_on",
+        "is_public",
         "internal_testing",
+        "generation_state",
         "readiness_shown",
     )
-    list_filter = ("status", "route", "main_function", "domain", "internal_testing")
+    list_filter = ("is_public", "status", "route", "main_function", "domain", "internal_testing")
+    filter_horizontal = ("testers",)
     search_fields = ("name", "filing_number", "provider__legal_name")
     list_select_related = ("provider",)
-    readonly_fields = ("status", "filing_number", "filed_on", "returned_reason", "created_at", "updated_at")
+    readonly_fields = (
+        "status",
+        "filing_number",
+        "filed_on",
+        "returned_reason",
+        "is_public",
+        "who_it_serves",
+        "generation_stopped_at",
+        "generation_stop_reason",
+        "generation_stopped_by",
+        "created_at",
+        "updated_at",
+    )
     action_form = ReasonActionForm
-    actions = ("export_package", "submit_selected", "self_assess_selected")
+    form = ServiceForm
+    actions = ("export_package", "submit_selected", "self_assess_selected", "stop_generation", "resume_generation")
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
     inlines = (ModelRecordInline, DocumentInline, TransitionInline)
     fieldsets = (
-        (None, {"fields": ("provider", ("name", "version"), "internal_testing")}),
+        (None, {"fields": ("provider", ("name", "version"), ("is_public", "who_it_serves"))}),
+        (
+            _("Emergency stop"),
+            {
+                "fields": (("generation_stopped_at", "generation_stopped_by"), "generation_stop_reason"),
+                "description": _("Stop or resume generation with the actions of the service list."),
+            },
+        ),
+        (
+            _("Internal testing"),
+            {
+                "fields": ("internal_testing", "take_offline", "testers"),
+                "description": _(
+                    "Before the service is filed it serves only the accounts on its tester list, and only while "
+                    "internal testing is on. Everyone else sees that it is not open yet."
+                ),
+            },
+        ),
         (
             _("Filing status"),
             {
@@ -253,6 +369,10 @@ class ServiceAdmin(admin.ModelAdmin):
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
+    @admin.display(description=_("who it serves"))
+    def who_it_serves(self, obj: Service) -> str:
+        return service_audience(obj)
+
     @admin.display(description=_("filing readiness"))
     def readiness_shown(self, obj: Service) -> str:
         missing = [item for item in readiness_checklist(obj) if not item.ok]
@@ -269,12 +389,47 @@ class ServiceAdmin(admin.ModelAdmin):
         if obj.called_model_number and "called_model_number" in form.changed_data:
             _number_warning(self, request, obj.called_model_number)
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        service = form.instance
+        before = set(service.testers.values_list("username", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        services.service_testers_recorded(service=service, before=before, actor=request.user, request=request)
+
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/step/<str:action>/", wrap(self.step_view), name="filing_service_step"),
+            path("<int:pk>/public/", wrap(self.public_view), name="filing_service_public"),
             *super().get_urls(),
         ]
+
+    def public_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Make the service the public one, after showing what that changes for end users."""
+        service = get_object_or_404(Service.objects.select_related("provider"), pk=pk)
+        if not self.has_change_permission(request, service):
+            raise PermissionDenied
+        change_url = reverse("admin:filing_service_change", args=[service.pk])
+        if request.method == "POST":
+            try:
+                services.service_make_public(service=service, actor=request.user, request=request)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+            else:
+                self.message_user(
+                    request, gettext("“%(s)s” is now the public service.") % {"s": service}, messages.SUCCESS
+                )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": service,
+            "title": _("Make this the public service"),
+            "change_url": change_url,
+            "current": service_public(),
+            "audience": service_audience(service),
+            "records": service_generators(service),
+        }
+        return TemplateResponse(request, "admin/filing/service/public.html", context)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         extra_context = dict(extra_context or {})
@@ -289,6 +444,9 @@ class ServiceAdmin(admin.ModelAdmin):
                 if service.status in services.TRANSITIONS[action][0]
             ]
             extra_context["exports"] = service.exports.all()[:5]
+            extra_context["public_url"] = (
+                None if service.is_public else reverse("admin:filing_service_public", args=[service.pk])
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def step_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
@@ -322,6 +480,8 @@ class ServiceAdmin(admin.ModelAdmin):
             "title": label,
             "form": form,
             "change_url": change_url,
+            # Deregistering the public service stops it for everyone.
+            "stops_public": service.is_public and action == "deregister" and service.may_serve,
         }
         return TemplateResponse(request, "admin/filing/service/step.html", context)
 
@@ -361,9 +521,68 @@ class ServiceAdmin(admin.ModelAdmin):
 #
 
 
+class ModelRecordForm(forms.ModelForm):
+    """A model record whose checkpoint serves the public: a change that would stop that is said first, and made
+    only when the operator ticks that it may take the generator offline."""
+
+    take_offline = forms.BooleanField(
+        label=_("Yes, take this generator offline for end users"),
+        required=False,
+        help_text=_("Only asked when the change would stop the generator this record serves."),
+    )
+
+    class Meta:
+        model = ModelRecord
+        fields = (
+            "service",
+            "name",
+            "version",
+            "net_type",
+            "code",
+            "parameter_count",
+            "training_framework",
+            "development",
+            "base_model",
+            "base_model_filing_number",
+            "base_model_licence",
+        )
+
+    # Fields whose change stops a record's checkpoint from serving (another service, another kind of net).
+    STOPPING_FIELDS = ("service", "net_type")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        record = self.instance
+        stopping = [name for name in self.STOPPING_FIELDS if name in self.changed_data]
+        if record.pk and stopping and not cleaned.get("take_offline"):
+            stored = ModelRecord.objects.select_related("service").get(pk=record.pk)
+            if model_record_serving(stored):
+                raise forms.ValidationError(
+                    gettext(
+                        "This model record serves end users of “%(service)s” now. Changing its %(fields)s takes "
+                        "that generator offline. Tick the box below to do it anyway."
+                    )
+                    % {
+                        "service": stored.service,
+                        "fields": ", ".join(str(ModelRecord._meta.get_field(n).verbose_name) for n in stopping),
+                    }
+                )
+        return cleaned
+
+
 @admin.register(ModelRecord)
-class ModelRecordAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "service", "net_type", "code", "approval", "approved_by", "approved_at")
+class ModelRecordAdmin(EmergencyStopActions, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "version",
+        "service",
+        "net_type",
+        "code",
+        "approval",
+        "generation_state",
+        "approved_by",
+        "approved_at",
+    )
     list_filter = ("approval", "net_type", "service")
     search_fields = ("name", "code", "base_model", "service__name")
     list_select_related = ("service",)
@@ -377,9 +596,10 @@ class ModelRecordAdmin(admin.ModelAdmin):
         "updated_at",
     )
     action_form = ReasonActionForm
-    actions = ("approve", "reject")
+    actions = ("approve", "reject", "stop_generation", "resume_generation")
+    form = ModelRecordForm
     fieldsets = (
-        (None, {"fields": ("service", ("name", "version"), "net_type", "code")}),
+        (None, {"fields": ("service", ("name", "version"), "net_type", "code", "take_offline")}),
         (
             _("Model"),
             {
@@ -832,17 +1052,59 @@ class OverdueFilter(admin.SimpleListFilter):
 
 @admin.register(Complaint)
 class ComplaintAdmin(admin.ModelAdmin):
-    list_display = ("id", "received_at", "channel", "category", "produce_id", "status", "due_shown", "handler")
+    """Complaints and reports; personal-information requests have a queue of their own."""
+
+    list_display = ("number", "received_at", "channel", "category", "produce_id", "status", "due_shown", "handler")
     list_filter = (OverdueFilter, "status", "channel", "category", "service")
-    search_fields = ("produce_id", "complainant", "details", "resolution")
+    search_fields = ("produce_id", "complainant", "contact", "details", "resolution")
     date_hierarchy = "received_at"
-    readonly_fields = ("due_at", "resolved_at", "user_id")
+    readonly_fields = ("number", "due_at", "resolved_at", "user_id", "attachment_link")
     action_form = ReasonActionForm
     actions = ("take_on", "resolve", "reject")
     fieldsets = (
-        (None, {"fields": ("service", ("channel", "category"), "complainant", "user_id", "produce_id", "details")}),
+        (
+            None,
+            {
+                "fields": (
+                    ("number", "service"),
+                    ("channel", "category", "pi_request"),
+                    ("complainant", "contact"),
+                    "user_id",
+                    "produce_id",
+                    "attachment_link",
+                    "details",
+                )
+            },
+        ),
         (_("Handling"), {"fields": (("status", "handler"), ("received_at", "due_at"), "resolution", "resolved_at")}),
     )
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        queryset = super().get_queryset(request)
+        if self.model is Complaint:
+            queryset = queryset.exclude(category=Complaint.Category.PERSONAL_INFORMATION)
+        return queryset
+
+    @admin.display(description=_("number"), ordering="pk")
+    def number(self, obj: Complaint) -> str:
+        return obj.number
+
+    @admin.display(description=_("file identifying the content"))
+    def attachment_link(self, obj: Complaint) -> str:
+        return _download_link("admin:filing_complaint_attachment", obj.pk) if obj.pk and obj.attachment else "—"
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        urls = super().get_urls()
+        if self.model is Complaint:
+            urls = [path("<int:pk>/attachment/", wrap(self.attachment_view), name="filing_complaint_attachment"), *urls]
+        return urls
+
+    def attachment_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        complaint = get_object_or_404(Complaint, pk=pk)
+        if not self.has_view_permission(request, complaint):
+            raise PermissionDenied
+        return _file_download(request, complaint.attachment)
 
     @admin.display(description=_("answer due"), ordering="due_at")
     def due_shown(self, obj: Complaint) -> str:
@@ -883,6 +1145,15 @@ class ComplaintAdmin(admin.ModelAdmin):
     @admin.action(description=_("Reject the selected complaints with reasons"))
     def reject(self, request: HttpRequest, queryset: Any) -> None:
         self._close(request, queryset, rejected=True)
+
+
+@admin.register(PersonalInformationRequest)
+class PersonalInformationRequestAdmin(ComplaintAdmin):
+    """Personal-information requests (access, copy, correction, deletion, account closure), with their own
+    deadline in working days."""
+
+    list_display = ("number", "received_at", "pi_request", "contact", "status", "due_shown", "handler")
+    list_filter = (OverdueFilter, "status", "pi_request")
 
 
 @admin.register(FilingExport)
@@ -950,3 +1221,101 @@ class FilingExportAdmin(admin.ModelAdmin):
 
 # Admin pages of the safety records (risk taxonomy, thresholds, keyword library).
 import filing.safety.admin  # noqa: E402, F401
+
+#
+# Incidents (应急处置)
+#
+
+
+class _LinesField(forms.CharField):
+    """A list of short strings typed one a line (ids of jobs, ProduceIDs, audit sequence numbers)."""
+
+    def __init__(self, *, whole_numbers: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3, "cols": 70}))
+        super().__init__(**kwargs)
+        self.whole_numbers = whole_numbers
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(str(v) for v in value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> Any:
+        lines = [line.strip() for line in str(value or "").replace(",", "\n").splitlines() if line.strip()]
+        if self.whole_numbers:
+            try:
+                return [int(line) for line in lines]
+            except ValueError as exc:
+                raise forms.ValidationError(gettext("Give whole numbers, one a line.")) from exc
+        return lines
+
+
+class IncidentForm(forms.ModelForm):
+    job_ids = _LinesField(label=_("jobs involved"), help_text=_("Job ids, one a line."))
+    produce_ids = _LinesField(label=_("outputs involved"), help_text=_("ProduceIDs, one a line."))
+    audit_seqs = _LinesField(
+        whole_numbers=True, label=_("audit records involved"), help_text=_("Sequence numbers, one a line.")
+    )
+
+    class Meta:
+        model = Incident
+        fields = (
+            "service",
+            "title",
+            "description",
+            "found_at",
+            "status",
+            "stopped_generation",
+            "stopped_transmission",
+            "removed_content",
+            "measures_note",
+            "fix",
+            "fix_note",
+            "reported_to",
+            "reported_at",
+            "job_ids",
+            "produce_ids",
+            "audit_seqs",
+            "complaints",
+        )
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Incidents: what was found, the measures, the fix and the report, linked to what they involved."""
+
+    form = IncidentForm
+    list_display = ("__str__", "service", "found_at", "status", "fix", "reported_to", "reported_at")
+    list_filter = ("status", "fix", "service")
+    search_fields = ("title", "description", "produce_ids", "job_ids")
+    filter_horizontal = ("complaints",)
+    readonly_fields = ("created_by", "created_at", "updated_at", "outputs_link")
+    fieldsets = (
+        (None, {"fields": ("service", "title", "description", "found_at", "status")}),
+        (
+            _("Measures"),
+            {
+                "fields": ("stopped_generation", "stopped_transmission", "removed_content", "measures_note"),
+                "description": _(
+                    "Stop generation with the actions of the service or model record list; remove content with "
+                    "the action of the output list (Generation → Outputs), naming this incident."
+                ),
+            },
+        ),
+        (_("Fix"), {"fields": ("fix", "fix_note")}),
+        (_("Report"), {"fields": ("reported_to", "reported_at")}),
+        (_("Involved"), {"fields": ("job_ids", "produce_ids", "outputs_link", "audit_seqs", "complaints")}),
+        (_("Record"), {"fields": ("created_by", "created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user.get_username()
+        with acting_as(request.user, request=request):
+            super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("remove them"))
+    def outputs_link(self, obj: Incident) -> str:
+        if not obj.pk or not obj.produce_ids:
+            return "—"
+        url = reverse("admin:generation_output_changelist") + f"?incident_outputs={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, gettext("Open these outputs in the output list"))

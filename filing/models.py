@@ -2,8 +2,10 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -160,6 +162,25 @@ class Service(HistoryModel):
         default="1",
         help_text=_("Version of the labelling obligation users accept; change it when its wording changes."),
     )
+    is_public = models.BooleanField(
+        _("the public service"),
+        default=False,
+        editable=False,
+        help_text=_(
+            "The one service the site presents to the public: its name, provider, filing number and model "
+            "records are what every page, label and audit record names. Chosen with the admin action."
+        ),
+    )
+    generation_stopped_at = models.DateTimeField(_("generation stopped at"), null=True, blank=True, editable=False)
+    generation_stop_reason = models.TextField(_("why generation was stopped"), blank=True, editable=False)
+    generation_stopped_by = models.CharField(_("generation stopped by"), max_length=150, blank=True, editable=False)
+    testers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="services_testing",
+        verbose_name=_("testers"),
+        help_text=_("Accounts that may use the service while it is in internal testing, before it is filed."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -169,17 +190,36 @@ class Service(HistoryModel):
         ordering = ("name",)
         constraints = [
             models.UniqueConstraint(fields=("provider", "name"), name="%(app_label)s_%(class)s_unique_provider_name"),
+            models.UniqueConstraint(
+                fields=("is_public",), condition=Q(is_public=True), name="%(app_label)s_%(class)s_one_public"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
 
     @property
+    def open_to_public(self) -> bool:
+        """Filed (or registered) with its number, also while a change is pending: it serves everyone."""
+        return self.status in (self.Status.FILED, self.Status.CHANGE_PENDING) and bool(self.filing_number.strip())
+
+    @property
+    def in_internal_testing(self) -> bool:
+        """Not open to the public, but serving the accounts on its tester list."""
+        return not self.open_to_public and self.internal_testing and self.status != self.Status.DEREGISTERED
+
+    @property
     def may_serve(self) -> bool:
-        """Filed services (also while a change is pending) serve the public; others only in internal testing."""
-        if self.status in (self.Status.FILED, self.Status.CHANGE_PENDING):
+        """Whether it serves anyone: the public once filed, or its testers in internal testing."""
+        return self.open_to_public or self.in_internal_testing
+
+    def serves(self, user: Any) -> bool:
+        """Whether ``user`` may use the service now: anyone once it is open, testers while in internal testing."""
+        if self.open_to_public:
             return True
-        return self.internal_testing and self.status != self.Status.DEREGISTERED
+        if not self.in_internal_testing or user is None or getattr(user, "pk", None) is None:
+            return False
+        return self.testers.filter(pk=user.pk).exists()
 
     @property
     def service_forms(self) -> list[str]:
@@ -265,6 +305,9 @@ class ModelRecord(HistoryModel):
     approved_by = models.CharField(_("decided by"), max_length=150, blank=True)
     approved_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     rejection_reason = models.TextField(_("reason for rejection"), blank=True)
+    generation_stopped_at = models.DateTimeField(_("generation stopped at"), null=True, blank=True, editable=False)
+    generation_stop_reason = models.TextField(_("why generation was stopped"), blank=True, editable=False)
+    generation_stopped_by = models.CharField(_("generation stopped by"), max_length=150, blank=True, editable=False)
     development = models.CharField(
         _("how it was built"),
         max_length=200,

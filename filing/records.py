@@ -18,6 +18,8 @@ __all__ = [
     "DatasetEvidence",
     "Document",
     "FilingExport",
+    "Incident",
+    "PersonalInformationRequest",
     "SafetyCheck",
     "SampleItem",
     "SelfAssessment",
@@ -257,7 +259,22 @@ class AssessmentClause(HistoryModel):
         return self.clause
 
 
-def complaint_due(received_at: datetime) -> datetime:
+def working_days_after(start: datetime, days: int) -> datetime:
+    """``days`` working days (Monday to Friday) after ``start``; public holidays are not known, so not skipped."""
+    moment = start
+    left = days
+    while left > 0:
+        moment += timedelta(days=1)
+        if moment.weekday() < 5:
+            left -= 1
+    return moment
+
+
+def complaint_due(received_at: datetime, category: str = "") -> datetime:
+    """When a complaint must be answered: a personal-information request within its own working days (PIPL
+    Art 50, 15 by default), any other complaint within the configured days."""
+    if category == "personal_info":
+        return working_days_after(received_at, settings.PI_REQUEST_WORKING_DAYS)
     return received_at + timedelta(days=settings.COMPLAINT_RESPONSE_DAYS)
 
 
@@ -287,6 +304,13 @@ class Complaint(HistoryModel):
         RESOLVED = "resolved", _("resolved")
         REJECTED = "rejected", _("rejected with reasons")
 
+    class PiRequest(models.TextChoices):
+        ACCESS = "access", _("access: what personal information is held")
+        COPY = "copy", _("a copy of it")
+        CORRECTION = "correction", _("correct it")
+        DELETION = "deletion", _("delete it")
+        CLOSURE = "closure", _("close the account")
+
     service = models.ForeignKey(
         "filing.Service",
         on_delete=models.SET_NULL,
@@ -300,6 +324,15 @@ class Complaint(HistoryModel):
     user_id = models.CharField(_("user id"), max_length=64, blank=True)
     produce_id = models.CharField(_("ProduceID"), max_length=64, blank=True, db_index=True)
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    pi_request = models.CharField(
+        _("personal-information request"), max_length=12, choices=PiRequest.choices, blank=True
+    )
+    contact = models.CharField(
+        _("contact for the answer"), max_length=200, blank=True, help_text=_("A phone number or an e-mail address.")
+    )
+    attachment = models.FileField(
+        _("file identifying the content"), upload_to="filing/complaints/", max_length=255, blank=True
+    )
     details = models.TextField(_("details"), blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
@@ -319,8 +352,14 @@ class Complaint(HistoryModel):
 
     def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         if self.due_at is None:
-            self.due_at = complaint_due(self.received_at)
+            self.due_at = complaint_due(self.received_at, self.category)
         super().save(*args, **kwargs)
+
+    @property
+    def number(self) -> str:
+        """The number the complainant is given, e.g. TS-000042 (PI-000043 for a personal-information request)."""
+        prefix = "PI" if self.category == self.Category.PERSONAL_INFORMATION else "TS"
+        return f"{prefix}-{self.pk:06d}" if self.pk else ""
 
     @property
     def is_open(self) -> bool:
@@ -367,3 +406,78 @@ class FilingExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} #{self.pk} ({self.get_status_display()})"
+
+
+class Incident(HistoryModel):
+    """A safety incident (应急处置): what was found and when, what was done, how it was fixed, whom it was
+    reported to, and what it involved (jobs, outputs, complaints, audit records)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        CONTAINED = "contained", _("contained")
+        CLOSED = "closed", _("closed")
+
+    class Fix(models.TextChoices):
+        NONE = "", _("not yet")
+        RETRAINING = "retraining", _("model retraining")
+        FILTER = "filter", _("filter update (keywords, classifier)")
+        OTHER = "other", _("other")
+
+    service = models.ForeignKey(
+        "filing.Service",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        verbose_name=_("service"),
+    )
+    title = models.CharField(_("what happened"), max_length=200)
+    description = models.TextField(_("details"), blank=True)
+    found_at = models.DateTimeField(_("found at"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    stopped_generation = models.BooleanField(_("measure: generation stopped"), default=False)
+    stopped_transmission = models.BooleanField(_("measure: transmission stopped"), default=False)
+    removed_content = models.BooleanField(_("measure: content removed"), default=False)
+    measures_note = models.TextField(_("measures, in words"), blank=True)
+    fix = models.CharField(_("fix"), max_length=12, choices=Fix.choices, blank=True)
+    fix_note = models.TextField(_("the fix, in words"), blank=True)
+    reported_to = models.CharField(_("reported to"), max_length=200, blank=True)
+    reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
+    job_ids = models.JSONField(_("jobs involved"), default=list, blank=True, help_text=_("Job ids, one a line."))
+    produce_ids = models.JSONField(
+        _("outputs involved"), default=list, blank=True, help_text=_("ProduceIDs of the outputs, one a line.")
+    )
+    audit_seqs = models.JSONField(
+        _("audit records involved"), default=list, blank=True, help_text=_("Sequence numbers of audit records.")
+    )
+    complaints = models.ManyToManyField(
+        "filing.Complaint", blank=True, related_name="incidents", verbose_name=_("complaints involved")
+    )
+    created_by = models.CharField(_("recorded by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        ordering = ("-found_at", "-pk")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+
+class PersonalInformationRequestManager(models.Manager["Complaint"]):
+    def get_queryset(self) -> models.QuerySet[Complaint]:
+        return super().get_queryset().filter(category=Complaint.Category.PERSONAL_INFORMATION)
+
+
+class PersonalInformationRequest(Complaint):
+    """Personal-information requests (PIPL Art 44-47): access, copy, correction, deletion, account closure.
+    The same records as complaints, in a queue of their own with their own deadline."""
+
+    objects = PersonalInformationRequestManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = _("personal-information request")
+        verbose_name_plural = _("personal-information requests")

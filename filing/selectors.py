@@ -28,6 +28,40 @@ from filing.safety.selectors import keyword_coverage, safety_config
 from filing.validators import uscc_validate
 
 
+def service_public() -> Service | None:
+    """The one service the site presents to the public (None before an operator chose one)."""
+    return Service.objects.select_related("provider").filter(is_public=True).first()
+
+
+def service_audience(service: Service) -> str:
+    """Who may use ``service`` now, in words."""
+    if service.open_to_public:
+        return _("everyone: it is filed under %(number)s") % {"number": service.filing_number}
+    if service.in_internal_testing:
+        count = service.testers.count()
+        return ngettext(
+            "only its %(n)d tester: it is in internal testing",
+            "only its %(n)d testers: it is in internal testing",
+            count,
+        ) % {"n": count}
+    return _("no one: it is neither filed nor in internal testing")
+
+
+def model_record_serving(record: ModelRecord) -> bool:
+    """Whether end users of the public service get content from a checkpoint of ``record`` now."""
+    if record.pk is None or not record.service.is_public:
+        return False
+    return bool(record.checkpoints.filter(is_active=True).exists())  # type: ignore[attr-defined]
+
+
+def service_generators(service: Service) -> list[tuple[ModelRecord, list[Any]]]:
+    """Each model record of ``service`` with the checkpoints serving under it (what end users would get)."""
+    return [
+        (record, list(record.checkpoints.filter(is_active=True)))  # type: ignore[attr-defined]
+        for record in service.model_records.order_by("net_type", "name")
+    ]
+
+
 def dataset_training_refusal(dataset: Dataset) -> str | None:
     """Why training on ``dataset`` is refused, or ``None`` when it may be trained on.
 

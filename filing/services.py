@@ -98,12 +98,6 @@ def dataset_register(
     return dataset
 
 
-def model_record_for_net(*, net_type: str) -> ModelRecord | None:
-    """The model record new checkpoints of ``net_type`` belong to: the newest approved one, else the newest."""
-    records = ModelRecord.objects.filter(net_type=net_type).order_by("-created_at")
-    return records.filter(approval=ModelRecord.Approval.APPROVED).first() or records.first()
-
-
 #
 # Service workflow: draft → self-assessed → submitted → filed / returned → change pending → deregistered
 #
@@ -212,10 +206,84 @@ def service_change_start(*, service: Service, reason: str, actor: Any) -> Servic
     return _transition(service, "change_start", actor=actor, note=reason.strip())
 
 
+def service_make_public(*, service: Service, actor: Any, request: Any = None) -> Service:
+    """Make ``service`` the one the site presents to the public, in place of the one that was.
+
+    Each change is a filing history record (``filing.changed``) with the operator who made it.
+    """
+    if service.status == Service.Status.DEREGISTERED:
+        raise FilingError(_("A deregistered service cannot be the public service."))
+    with acting_as(actor, request=request), transaction.atomic():
+        for previous in Service.objects.select_for_update().filter(is_public=True).exclude(pk=service.pk):
+            previous.is_public = False
+            previous.save()
+        locked = Service.objects.select_for_update().get(pk=service.pk)
+        if not locked.is_public:
+            locked.is_public = True
+            locked.save()
+    service.refresh_from_db()
+    return service
+
+
+def service_testers_recorded(*, service: Service, before: set[str], actor: Any, request: Any = None) -> None:
+    """Write the change of ``service``'s tester list (user names ``before`` → now) to the filing history."""
+    after = set(service.testers.values_list("username", flat=True))
+    if after != before:
+        with acting_as(actor, request=request):
+            history_write(instance=service, action="changed", changes={"testers": [sorted(before), sorted(after)]})
+
+
 def service_deregister(*, service: Service, reason: str, actor: Any) -> Service:
     if not reason.strip():
         raise FilingError(_("Give the reason the service is deregistered."))
     return _transition(service, "deregister", actor=actor, note=reason.strip(), internal_testing=False)
+
+
+#
+# Emergency stop (应急处置): generation stops at once for a service or one model, with a reason
+#
+
+
+def generation_stop(*, target: Service | ModelRecord, reason: str, actor: Any, request: Any = None) -> None:
+    """Stop generation for a service or one model record now. End users see a plain notice; the stop is an
+    audit event and a change of the record's history."""
+    from audit import services as audit
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise FilingError(_("Give the reason generation is stopped."))
+    with acting_as(actor, request=request), transaction.atomic():
+        target.generation_stopped_at = timezone.now()
+        target.generation_stop_reason = reason
+        target.generation_stopped_by = actor_name(actor)
+        target.save()
+        audit.incident_event(
+            event_type="incident.generation_stopped",
+            actor=actor,
+            request=request,
+            subject=target,
+            payload={"scope": "service" if isinstance(target, Service) else "model", "reason": reason},
+        )
+
+
+def generation_resume(*, target: Service | ModelRecord, actor: Any, note: str = "", request: Any = None) -> None:
+    """Let a stopped service or model record generate again."""
+    from audit import services as audit
+
+    if target.generation_stopped_at is None:
+        return
+    with acting_as(actor, request=request), transaction.atomic():
+        target.generation_stopped_at = None
+        target.generation_stop_reason = ""
+        target.generation_stopped_by = ""
+        target.save()
+        audit.incident_event(
+            event_type="incident.generation_resumed",
+            actor=actor,
+            request=request,
+            subject=target,
+            payload={"scope": "service" if isinstance(target, Service) else "model", "note": note.strip()},
+        )
 
 
 #
@@ -239,8 +307,18 @@ def model_record_approve(*, record: ModelRecord, actor: Any) -> ModelRecord:
 
 
 def model_record_reject(*, record: ModelRecord, reason: str, actor: Any) -> ModelRecord:
+    from filing.selectors import model_record_serving
+
     if not reason.strip():
         raise FilingError(_("Give the reason the model record is rejected."))
+    if model_record_serving(record):
+        raise FilingError(
+            _(
+                "“%(record)s” serves end users of the public service now: rejecting it would take that generator "
+                "offline. Stop it first with the emergency stop, or serve another checkpoint, then reject it."
+            )
+            % {"record": record}
+        )
     with acting_as(actor), transaction.atomic():
         record.approval = ModelRecord.Approval.REJECTED
         record.approved_by = actor_name(actor)
@@ -494,8 +572,12 @@ def complaint_create(
     user: Any = None,
     request: Any = None,
     received_at: datetime | None = None,
+    contact: str = "",
+    pi_request: str = "",
+    attachment: Any = None,
 ) -> Complaint:
-    """Record a complaint or report (e.g. an end user's "report this output") with its answer due date.
+    """Record a complaint or report (an end user's "report this output", or anyone's complaint on the open
+    form) with its number and answer due date; a personal-information request names what it asks for.
 
     Writes the history record and a ``complaint.received`` audit event in one transaction.
     """
@@ -504,8 +586,14 @@ def complaint_create(
         raise FilingError(_("Unknown channel “%(c)s”.") % {"c": channel})
     if category not in Complaint.Category.values:
         raise FilingError(_("Unknown category “%(c)s”.") % {"c": category})
+    if category == Complaint.Category.PERSONAL_INFORMATION and pi_request not in Complaint.PiRequest.values:
+        raise FilingError(_("Say what the personal-information request asks for."))
+    if category != Complaint.Category.PERSONAL_INFORMATION:
+        pi_request = ""
     if service is None:
-        service = Service.objects.exclude(status=Service.Status.DEREGISTERED).order_by("pk").first()
+        from filing.selectors import service_public
+
+        service = service_public()
     with acting_as(user, request=request), transaction.atomic():
         complaint = Complaint(
             service=service,
@@ -514,9 +602,13 @@ def complaint_create(
             user_id=str(user.pk) if user is not None and getattr(user, "pk", None) else "",
             produce_id=produce_id[:64],
             category=category,
+            pi_request=pi_request,
+            contact=contact[:200],
             details=details,
             received_at=received_at or timezone.now(),
         )
+        if attachment is not None:
+            complaint.attachment = attachment
         complaint.save()
         complaint_received_record(complaint=complaint, actor=user, request=request)
     return complaint

@@ -13,10 +13,12 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from generation.checkpoints import ServingRefused, checkpoint_gate_override, checkpoint_promote
+from filing.selectors import service_audience, service_public
+from generation.checkpoints import ServingRefused, checkpoint_serve, checkpoint_serving, serving_records
 from generation.enforcement import suspension_lift
 from generation.models import Checkpoint, Job, Output, Suspension, TrainingEpoch, TrainingRun
 from generation.quality import GATE_RULES, GateCheck, figure_format, figure_name, figures_readable
+from generation.services import outputs_remove
 from generation.training import training_request_validate, training_run_cancel, training_run_create
 
 
@@ -41,14 +43,44 @@ def _figure_table(figures: dict[str, Any]) -> str:
     )
 
 
-class GateOverrideForm(forms.Form):
+class ServeForm(forms.Form):
+    """The explicit action that makes a checkpoint serve: under which model record, and why if the gate failed."""
+
+    record = forms.ModelChoiceField(
+        label=_("Model record it serves under"),
+        queryset=None,  # set per checkpoint
+        help_text=_("Approved model records of the public service for this kind of net; its code goes into labels."),
+    )
     reason = forms.CharField(
         label=_("Why this checkpoint should serve although it failed the quality gate"),
         min_length=10,
         max_length=2000,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
         help_text=_("Recorded with the checkpoint and in the audit log, with your name."),
     )
+
+    def __init__(self, *args: Any, checkpoint: Checkpoint, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from filing.models import ModelRecord
+
+        self.checkpoint = checkpoint
+        records = serving_records(checkpoint.kind)
+        field = self.fields["record"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = ModelRecord.objects.filter(pk__in=[r.pk for r in records])
+        if checkpoint.model_record_id in {r.pk for r in records}:
+            field.initial = checkpoint.model_record_id
+        elif len(records) == 1:
+            field.initial = records[0].pk
+        if checkpoint.may_serve:
+            del self.fields["reason"]
+
+    def clean_reason(self) -> str:
+        reason = (self.cleaned_data.get("reason") or "").strip()
+        if not reason:
+            raise forms.ValidationError(_("It failed the quality gate: write why it should serve anyway."))
+        return reason
 
 
 @admin.register(Checkpoint)
@@ -69,7 +101,7 @@ class CheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("kind", "is_active", "gate", "origin")
     search_fields = ("sha256",)
     list_select_related = ("training_run", "model_record")
-    actions = ("activate", "override_and_serve")
+    actions = ("activate",)
     fieldsets = (
         (None, {"fields": ("kind", "sha256", "origin", "is_active", "model_record", "training_run", "size_bytes")}),
         (_("Quality gate"), {"fields": ("gate_display", "gate_sentences", "gate_config_version", "figure_table")}),
@@ -126,55 +158,46 @@ class CheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def figure_table(self, obj: Checkpoint) -> str:
         return _figure_table(obj.figures)
 
-    @admin.action(description=_("Serve end users with the selected checkpoint"), permissions=["activate"])
-    def activate(self, request: HttpRequest, queryset: QuerySet[Checkpoint]) -> None:
-        if queryset.values("kind").distinct().count() != queryset.count():
-            self.message_user(request, _("Choose at most one checkpoint per net."), messages.ERROR)
-            return
-        served = 0
-        for checkpoint in queryset:
-            try:
-                checkpoint_promote(checkpoint=checkpoint, actor=request.user, request=request, by="admin")
-                served += 1
-            except ServingRefused as refused:
-                self.message_user(request, refused.message, messages.ERROR)
-        if served:
-            self.message_user(request, _("%(n)d checkpoint(s) now serving.") % {"n": served}, messages.SUCCESS)
-
-    @admin.action(
-        description=_("Override the quality gate and serve the selected checkpoint"), permissions=["activate"]
-    )
-    def override_and_serve(self, request: HttpRequest, queryset: QuerySet[Checkpoint]) -> TemplateResponse | None:
+    @admin.action(description=_("Serve end users with the selected checkpoint…"), permissions=["activate"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[Checkpoint]) -> TemplateResponse | None:
         if queryset.count() != 1:
-            self.message_user(request, _("Choose exactly one checkpoint to override the gate for."), messages.ERROR)
+            self.message_user(request, _("Choose exactly one checkpoint to serve."), messages.ERROR)
             return None
-        checkpoint = queryset.get()
-        form = GateOverrideForm(request.POST if "reason" in request.POST else None)
+        checkpoint = queryset.select_related("model_record__service").get()
+        form = ServeForm(request.POST if "record" in request.POST else None, checkpoint=checkpoint)
         if form.is_valid():
             try:
-                checkpoint_gate_override(
-                    checkpoint=checkpoint, actor=request.user, reason=form.cleaned_data["reason"], request=request
+                checkpoint_serve(
+                    checkpoint=checkpoint,
+                    record=form.cleaned_data["record"],
+                    actor=request.user,
+                    request=request,
+                    override_reason=form.cleaned_data.get("reason", ""),
                 )
-                checkpoint_promote(checkpoint=checkpoint, actor=request.user, request=request, by="admin")
             except ServingRefused as refused:
                 self.message_user(request, refused.message, messages.ERROR)
                 return None
             self.message_user(
                 request,
-                _("The gate was overridden; checkpoint %(name)s now serves. The override is in the audit log.")
-                % {"name": checkpoint.sha256[:12]},
-                messages.WARNING,
+                _("Checkpoint %(name)s now serves end users.") % {"name": checkpoint.sha256[:12]},
+                messages.WARNING if "reason" in form.fields else messages.SUCCESS,
             )
             return None
+        serving = checkpoint_serving(checkpoint.kind)
         return TemplateResponse(
             request,
-            "admin/generation/checkpoint/override.html",
+            "admin/generation/checkpoint/serve.html",
             {
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
-                "title": _("Override the quality gate"),
+                "title": _("Serve end users with this checkpoint"),
                 "checkpoint": checkpoint,
                 "checks": [GateCheck.from_dict(values) for values in checkpoint.gate_checks],
+                "serving": serving if serving is not None and serving.pk != checkpoint.pk else None,
+                "figures": figures_readable(checkpoint.figures),
+                "serving_figures": figures_readable(serving.figures) if serving is not None else [],
+                "public": service_public(),
+                "audience": service_audience(service_public()) if service_public() else "",
                 "form": form,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             },
@@ -216,11 +239,23 @@ class TrainingEpochInline(admin.TabularInline):
 class TrainingRunStartForm(forms.ModelForm):
     class Meta:
         model = TrainingRun
-        fields = ("kind", "data", "seed", "epochs", "minutes")
+        fields = ("kind", "data", "seed", "epochs", "minutes", "model_record", "serve_if_better")
         help_texts = {
             "epochs": _("Leave empty to train for the time budget only."),
             "minutes": _("Training stops after this many minutes; the best epoch is kept."),
+            "model_record": _(
+                "Optional: the approved model record of the public service the checkpoint would be a version of. "
+                "Without one the checkpoint is kept for you to serve explicitly."
+            ),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from filing.models import ModelRecord
+
+        field = self.fields["model_record"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = ModelRecord.objects.filter(service__is_public=True, approval=ModelRecord.Approval.APPROVED)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -284,7 +319,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
-            return ((_("Start a training run"), {"fields": ("kind", "data", "seed", "epochs", "minutes")}),)
+            return (
+                (
+                    _("Start a training run"),
+                    {"fields": ("kind", "data", "seed", "epochs", "minutes", "model_record", "serve_if_better")},
+                ),
+            )
         return (
             (
                 _("Run"),
@@ -309,6 +349,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
                         "seed",
                         "epochs",
                         "minutes",
+                        "model_record",
+                        "serve_if_better",
                         "hyperparameters",
                         "dataset_names",
                         "dataset_fingerprints",
@@ -324,7 +366,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ()
-        return (*self.readonly_fields, "kind", "data", "seed", "epochs", "minutes")
+        return (*self.readonly_fields, "kind", "data", "seed", "epochs", "minutes", "model_record", "serve_if_better")
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         return self.inlines if obj else ()
@@ -340,6 +382,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
                 epochs=obj.epochs,
                 minutes=obj.minutes,
                 requested_by=request.user,
+                model_record=obj.model_record,
+                serve_if_better=obj.serve_if_better,
             )
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
@@ -408,12 +452,83 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = (OutputInline,)
 
 
+class RemoveForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why the content is removed"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_("The owners see this on their job page; it is recorded in the audit log."),
+    )
+    incident = forms.ModelChoiceField(label=_("Incident"), queryset=None, required=False)  # set in __init__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from filing.models import Incident
+
+        field = self.fields["incident"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Incident.objects.order_by("-found_at")
+
+
+class IncidentOutputsFilter(admin.SimpleListFilter):
+    """``?incident_outputs=<id>``: the outputs an incident lists by ProduceID (the incident page links here)."""
+
+    title = _("outputs of an incident")
+    parameter_name = "incident_outputs"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        from filing.models import Incident
+
+        return [(str(i.pk), str(i)) for i in Incident.objects.exclude(produce_ids=[]).order_by("-found_at")[:20]]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Output]) -> QuerySet[Output]:
+        from filing.models import Incident
+
+        if not self.value():
+            return queryset
+        incident = Incident.objects.filter(pk=self.value()).first()
+        return queryset.filter(produce_id__in=incident.produce_ids if incident else [])
+
+
 @admin.register(Output)
 class OutputAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("produce_id", "job", "index", "media", "created_at")
-    list_filter = ("media",)
+    list_display = ("produce_id", "job", "index", "media", "created_at", "removed_at")
+    list_filter = ("media", IncidentOutputsFilter, ("removed_at", admin.EmptyFieldListFilter))
     search_fields = ("produce_id", "job__public_id")
     list_select_related = ("job",)
+    actions = ("remove",)
+
+    @admin.action(
+        description=_("Remove the selected outputs (they can no longer be viewed or downloaded)…"),
+        permissions=["remove"],
+    )
+    def remove(self, request: HttpRequest, queryset: QuerySet[Output]) -> TemplateResponse | None:
+        form = RemoveForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            count = outputs_remove(
+                outputs=list(queryset),
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+                incident=form.cleaned_data["incident"],
+                request=request,
+            )
+            self.message_user(request, _("%(n)d output(s) removed.") % {"n": count}, messages.WARNING)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/generation/output/remove.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Remove outputs"),
+                "outputs": list(queryset[:200]),
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def has_remove_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("generation.change_output")
 
 
 @admin.register(Suspension)

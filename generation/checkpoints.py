@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit import services as audit
-from generation.models import Checkpoint
+from generation.models import NET_TYPE_OF_KIND, Checkpoint, NetKind
 from generation.quality import GateVerdict, gate_verdict
 
 
@@ -120,14 +120,75 @@ def _checks(checkpoint: Checkpoint) -> list[Any]:
     return [GateCheck.from_dict(values) for values in checkpoint.gate_checks]
 
 
+def record_refusal(checkpoint: Checkpoint, record: Any) -> str | None:
+    """Why ``checkpoint`` may not serve under model record ``record``, in words; None when it may.
+
+    A checkpoint serves end users only as a version of an approved model record of the public service, of
+    its own kind of net: that record is what the filing, every label and every audit record name.
+    """
+    from filing.models import ModelRecord
+
+    if record is None:
+        return _("Attach the checkpoint to an approved model record of the public service first.")
+    if record.net_type != NET_TYPE_OF_KIND[NetKind(checkpoint.kind)]:
+        return _("Model record %(record)s is for another kind of net.") % {"record": record}
+    if record.approval != ModelRecord.Approval.APPROVED:
+        return _("Model record %(record)s is not approved.") % {"record": record}
+    if not record.service.is_public:
+        return _("Model record %(record)s belongs to “%(service)s”, which is not the public service.") % {
+            "record": record,
+            "service": record.service,
+        }
+    return None
+
+
+def serving_records(kind: str) -> list[Any]:
+    """The model records a checkpoint of ``kind`` may serve under: approved records of the public service."""
+    from filing.models import ModelRecord
+
+    return list(
+        ModelRecord.objects.select_related("service")
+        .filter(
+            service__is_public=True,
+            approval=ModelRecord.Approval.APPROVED,
+            net_type=NET_TYPE_OF_KIND[NetKind(kind)],
+        )
+        .order_by("name", "version")
+    )
+
+
+@transaction.atomic
+def checkpoint_serve(
+    *, checkpoint: Checkpoint, record: Any, actor: Any, request: Any = None, override_reason: str = ""
+) -> Checkpoint:
+    """The explicit action that makes a checkpoint serve: attach it to ``record`` and promote it.
+
+    With ``override_reason`` a checkpoint that failed the quality gate is overridden first (an audit event).
+    Raises ServingRefused, with nothing changed, when the record or the gate does not allow it.
+    """
+    refusal = record_refusal(checkpoint, record)
+    if refusal:
+        raise ServingRefused(refusal)
+    if override_reason and not checkpoint.may_serve:
+        checkpoint = checkpoint_gate_override(
+            checkpoint=checkpoint, actor=actor, reason=override_reason, request=request
+        )
+    elif gate_refusal(checkpoint):
+        raise ServingRefused(gate_refusal(checkpoint) or "")
+    Checkpoint.objects.filter(pk=checkpoint.pk).update(model_record=record)
+    checkpoint.model_record = record
+    return checkpoint_promote(checkpoint=checkpoint, actor=actor, request=request, by="admin")
+
+
 @transaction.atomic
 def checkpoint_promote(*, checkpoint: Checkpoint, actor: Any = None, request: Any = None, by: str) -> Checkpoint:
     """Make ``checkpoint`` the one that serves its net; ``by`` says who decided (training, admin, bundled).
 
-    Raises ServingRefused when the checkpoint has not passed the quality gate and no override was recorded.
+    Raises ServingRefused when the checkpoint has not passed the quality gate and no override was recorded,
+    or when it is not a version of an approved model record of the public service.
     """
-    checkpoint = Checkpoint.objects.select_for_update().get(pk=checkpoint.pk)
-    refusal = gate_refusal(checkpoint)
+    checkpoint = Checkpoint.objects.select_for_update().select_related("model_record__service").get(pk=checkpoint.pk)
+    refusal = gate_refusal(checkpoint) or record_refusal(checkpoint, checkpoint.model_record)
     if refusal:
         raise ServingRefused(refusal)
     if checkpoint.is_active:
@@ -284,6 +345,9 @@ def checkpoints_bundled_register(*, model_records: dict[str, Any]) -> list[Check
         )
         serving = checkpoint_serving(kind)
         if checkpoint.gate == Checkpoint.Gate.PASSED and (serving is None or serving.gate != Checkpoint.Gate.PASSED):
-            checkpoint_promote(checkpoint=checkpoint, by="bundled")
+            try:
+                checkpoint_promote(checkpoint=checkpoint, by="bundled")
+            except ServingRefused:
+                pass  # its record is not one of the public service: kept, for an operator to attach
         registered.append(checkpoint)
     return registered

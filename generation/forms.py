@@ -10,6 +10,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
+from filing.models import Complaint
 from generation.api.services import REPORT_CATEGORIES
 from generation.models import Job, NetKind
 from generation.params import SEED_MAX, limits
@@ -221,3 +222,51 @@ class ReportForm(NoSuffixForm):
 class HistoryFilterForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=[("", _("all kinds")), *NetKind.choices], required=False)
     status = forms.ChoiceField(label=_("Status"), choices=[("", _("any status")), *Job.Status.choices], required=False)
+
+
+COMPLAINT_ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
+
+
+class ComplaintForm(NoSuffixForm):
+    """The open complaint form: anyone, signed in or not, can send a complaint or a personal-information request."""
+
+    contact = forms.CharField(
+        label=_("How to answer you"),
+        max_length=200,
+        help_text=_("A phone number or an e-mail address; it is used only to answer this complaint."),
+    )
+    category = forms.ChoiceField(label=_("What it is about"), choices=Complaint.Category.choices)
+    pi_request = forms.ChoiceField(
+        label=_("For a personal-information request: what you ask for"),
+        choices=[("", "—"), *Complaint.PiRequest.choices],
+        required=False,
+    )
+    details = forms.CharField(label=_("What happened"), max_length=5000, widget=forms.Textarea(attrs={"rows": 5}))
+    produce_id = forms.CharField(
+        label=_("ProduceID of the content (optional)"),
+        max_length=64,
+        required=False,
+        help_text=_("It is printed under every output and inside its hidden label."),
+    )
+    attachment = forms.FileField(
+        label=_("Or a file of the content (optional)"),
+        required=False,
+        help_text=_("An image or text file of at most 5 MB."),
+    )
+
+    def clean_attachment(self) -> Any:
+        upload = self.cleaned_data.get("attachment")
+        if upload is not None and upload.size > COMPLAINT_ATTACHMENT_MAX_BYTES:
+            raise forms.ValidationError(_("The file is larger than 5 MB."))
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("category") == Complaint.Category.PERSONAL_INFORMATION and not data.get("pi_request"):
+            self.add_error("pi_request", _("Say what you ask for about your personal information."))
+        return data
+
+
+class ComplaintTrackForm(NoSuffixForm):
+    number = forms.CharField(label=_("Complaint number"), max_length=20, help_text=_("For example TS-000042."))
+    contact = forms.CharField(label=_("The contact you gave"), max_length=200)

@@ -179,6 +179,14 @@ class TrainingRun(models.Model):
     best_metric = models.FloatField(_("best quality"), null=True, blank=True)
     best_epoch = models.PositiveIntegerField(_("best epoch"), null=True, blank=True)
     progress = models.FloatField(_("progress"), default=0.0, help_text=_("0 to 1, over every phase of the run"))
+    serve_if_better = models.BooleanField(
+        _("serve if it passes and is better"),
+        default=False,
+        help_text=_(
+            "Serve the run's checkpoint under its model record, without asking again, if it passes the quality "
+            "gate and beats the checkpoint serving."
+        ),
+    )
     cancel_requested = models.BooleanField(_("cancel requested"), default=False)
     # Set when the worker training the run shuts down: the run stops soon and keeps its best epoch.
     interrupt_requested = models.BooleanField(_("interrupt requested"), default=False)
@@ -307,6 +315,18 @@ class Output(models.Model):
     text = models.TextField(_("text"), blank=True)
     sha256 = models.CharField(_("SHA-256 of the delivered file"), max_length=64)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Removed by an operator (an incident): the files are gone, the page and the download say so.
+    removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+    removed_reason = models.TextField(_("why it was removed"), blank=True)
+    removed_by = models.CharField(_("removed by"), max_length=150, blank=True)
+    incident = models.ForeignKey(
+        "filing.Incident",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outputs_removed",
+        verbose_name=_("incident"),
+    )
 
     class Meta:
         verbose_name = _("output")
@@ -318,6 +338,10 @@ class Output(models.Model):
 
     def __str__(self) -> str:
         return self.produce_id
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None
 
 
 # ------------------------------------------------------------------------------

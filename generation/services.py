@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit import services as audit
+from filing.selectors import service_public
 from generation.checkpoints import checkpoint_serving
 from generation.enforcement import enforcement_apply, suspension_active
 from generation.models import Checkpoint, Job, NetKind, Output
@@ -98,29 +99,46 @@ def tunes_offered(checkpoint: Checkpoint | None = None) -> list[Tune] | None:
     return [tune for tune in tunes if tune.characters <= cap]
 
 
-def policy_refusal(checkpoint: Checkpoint | None) -> tuple[str, str] | None:
-    """Why the service may not run a job on ``checkpoint`` now, as (message, code); None if it may."""
+def policy_refusal(checkpoint: Checkpoint | None, user: Any = None) -> tuple[str, str] | None:
+    """Why the service may not run a job on ``checkpoint`` for ``user`` now, as (message, code); None if it may.
+
+    Only the public service generates, and only with checkpoints of its own approved model records that
+    passed the quality gate: for everyone once it is filed, for its testers while in internal testing.
+    Without ``user`` the tester list is not asked (what the service offers in general).
+    """
+    public = service_public()
+    if public is None or not public.may_serve:
+        return (_("This service is not open yet."), "service_not_open")
+    if public.generation_stopped_at is not None:
+        return (_("Generation is paused at the moment. Please try again later."), "stopped")
+    if user is not None and not public.serves(user):
+        return (
+            _("This service is not open to the public yet: while it is being tested, only invited testers may use it."),
+            "not_a_tester",
+        )
     if checkpoint is None:
         return (
             _("This generator is not available yet: no net that passed the quality checks serves it."),
             "net_not_ready",
         )
-    record = checkpoint.model_record
     if not checkpoint.may_serve:
         return (
             _("This generator is not available: its net has not passed the quality checks."),
             "net_not_ready",
         )
-    if record is None or record.approval != record.Approval.APPROVED:
+    record = checkpoint.model_record
+    if record is None or record.service_id != public.pk:
+        return (
+            _("This generator is not available: its net is not one of this service's filed models."),
+            "net_not_ready",
+        )
+    if record.approval != record.Approval.APPROVED:
         return (
             _("This generator is not available: its model has not been approved for service yet."),
             "model_not_approved",
         )
-    if not record.service.may_serve:
-        return (
-            _("This service is not open yet: it serves the public only once its filing is complete."),
-            "service_not_serving",
-        )
+    if record.generation_stopped_at is not None:
+        return (_("This generator is paused at the moment. Please try again later."), "stopped")
     return None
 
 
@@ -208,7 +226,7 @@ def _refuse(*, user: Any, request: Any, kind: str, params: dict[str, Any], reaso
 def job_refuse_unavailable(*, user: Any, kind: str, request: Any = None) -> str | None:
     """Record the refusal of a request for a kind that cannot serve now (the form could not even be filled,
     e.g. no text model offers tunes); returns the reason, or None when the kind is available after all."""
-    refusal = policy_refusal(checkpoint_serving(kind))
+    refusal = policy_refusal(checkpoint_serving(kind), user)
     if refusal is None:
         return None
     _refuse(user=user, request=request, kind=kind, params={}, reason=refusal[0], stage="policy")
@@ -243,7 +261,7 @@ def job_submit(
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
     checkpoint = checkpoint_serving(kind)
     cleaned, seed = params_clean(kind, params, tunes=tunes_offered(checkpoint) if kind == NetKind.LM else None)
-    refusal = policy_refusal(checkpoint)
+    refusal = policy_refusal(checkpoint, user)
     if refusal:
         reason, code = refusal
         _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
@@ -731,3 +749,45 @@ def jobs_sweep(*, now: Any = None) -> dict[str, int]:
             transaction.on_commit(functools.partial(_enqueue, job))
             counts["resent"] += 1
     return counts
+
+
+# ------------------------------------------------------------------------------
+# Removing content (incidents)
+# ------------------------------------------------------------------------------
+def outputs_remove(*, outputs: Any, reason: str, actor: Any, incident: Any = None, request: Any = None) -> int:
+    """Remove outputs: their files are deleted, their pages and downloads say they were removed. Each removal
+    is an audit event. Returns how many were removed now (already removed ones are left as they are)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Give the reason the content is removed."))
+    removed = 0
+    for output in outputs:
+        with transaction.atomic():
+            locked = Output.objects.select_for_update().filter(pk=output.pk, removed_at__isnull=True).first()
+            if locked is None:
+                continue
+            names = [name for name in (locked.file.name, locked.file_unlabelled.name) if name]
+            locked.removed_at = timezone.now()
+            locked.removed_reason = reason
+            locked.removed_by = actor.get_username() if actor is not None else ""
+            locked.incident = incident
+            locked.file = ""
+            locked.file_unlabelled = ""
+            locked.text = ""
+            locked.save()
+            audit.incident_event(
+                event_type="incident.content_removed",
+                actor=actor,
+                request=request,
+                subject=locked,
+                produce_id=locked.produce_id,
+                payload={"reason": reason, "incident_id": incident.pk if incident is not None else None},
+            )
+            transaction.on_commit(functools.partial(_files_delete, names))
+        removed += 1
+    return removed
+
+
+def _files_delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)

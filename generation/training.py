@@ -24,12 +24,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from filing.selectors import dataset_training_refusal
-from filing.services import dataset_register, model_record_for_net
+from filing.services import dataset_register
 from genai_platform.version import code_version
-from generation.checkpoints import checkpoint_beats, checkpoint_promote, checkpoint_serving, checkpoint_store
+from generation.checkpoints import (
+    checkpoint_beats,
+    checkpoint_promote,
+    checkpoint_serving,
+    checkpoint_store,
+    record_refusal,
+)
 from generation.models import (
     DEFAULT_TRAINING_DATA,
-    NET_TYPE_OF_KIND,
     NetKind,
     TrainingData,
     TrainingEpoch,
@@ -82,8 +87,24 @@ def training_run_create(
     requested_by: Any = None,
     is_demo: bool = False,
     enqueue: bool = True,
+    model_record: Any = None,
+    serve_if_better: bool = False,
 ) -> TrainingRun:
+    """Record a training run and send it to the training queue.
+
+    Its checkpoint serves only if the operator named the approved model record of the public service it is a
+    version of and asked for it (``serve_if_better``); otherwise it is kept for an operator to serve explicitly.
+    """
     data = training_request_validate(kind=kind, data=data, epochs=epochs, minutes=minutes)
+    if serve_if_better and model_record is None:
+        raise ValidationError({"model_record": _("Name the model record the checkpoint would serve under.")})
+    if model_record is not None:
+        from generation.checkpoints import serving_records
+
+        if model_record not in serving_records(kind):
+            raise ValidationError(
+                {"model_record": _("Choose an approved model record of the public service for this kind of net.")}
+            )
     with transaction.atomic():
         run = TrainingRun.objects.create(
             kind=kind,
@@ -92,7 +113,8 @@ def training_run_create(
             minutes=minutes,
             config=config or {},
             data=data,
-            model_record=model_record_for_net(net_type=NET_TYPE_OF_KIND[NetKind(kind)]),
+            model_record=model_record,
+            serve_if_better=serve_if_better,
             requested_by=requested_by,
             is_demo=is_demo,
         )
@@ -308,7 +330,12 @@ def training_run_execute(
             figures=figures,
             tunes=result.tunes,
         )
-        if figures is not None and checkpoint_beats(checkpoint, checkpoint_serving(run.kind)):
+        if (
+            run.serve_if_better
+            and figures is not None
+            and checkpoint_beats(checkpoint, checkpoint_serving(run.kind))
+            and record_refusal(checkpoint, run.model_record) is None
+        ):
             checkpoint_promote(checkpoint=checkpoint, actor=run.requested_by, by="training")
         run.status = {
             "cancel": TrainingRun.Status.CANCELLED,

@@ -28,4 +28,5 @@ urlpatterns = [
     path("terms/", views.terms, name="terms"),
     path("privacy/", views.privacy, name="privacy"),
     path("complaints/", views.complaints, name="complaints"),
+    path("complaints/track/", views.complaint_track, name="complaint-track"),
 ]

@@ -32,6 +32,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
+from filing.models import Complaint
+from filing.selectors import service_public
+from filing.services import complaint_create
 from genai_platform.roles import Role, user_has_role, user_role_add
 from generation.api.services import (
     history_delete,
@@ -52,6 +55,8 @@ from generation.api.views import (
 from generation.enforcement import suspension_active
 from generation.forms import (
     GENERATION_FORMS,
+    ComplaintForm,
+    ComplaintTrackForm,
     GenerationForm,
     HistoryDeleteForm,
     HistoryFilterForm,
@@ -105,6 +110,15 @@ def enduser_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Htt
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("generate")
+    public = service_public()
+    if public is None or not public.open_to_public:
+        # Before the filing, only invited testers use the service: there is no open sign-up.
+        return render(
+            request,
+            "generation/account/signup_closed.html",
+            {"service": public},
+            status=403 if request.method == "POST" else 200,
+        )
     form = SignUpForm(request.POST or None, label_suffix="")
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -265,7 +279,14 @@ def generate(request: HttpRequest) -> HttpResponse:
     forms = {k: _generation_form(k, tunes=tunes) for k in GENERATION_FORMS}
     if again is not None:
         forms[kind] = _generation_form(kind, initial=_again_initial(again), tunes=tunes)
-    reasons = {k: net_unavailable_reason(k) for k in GENERATION_FORMS}
+    public = service_public()
+    if public is None or not public.serves(request.user):
+        if request.method == "POST":
+            job_refuse_unavailable(user=request.user, kind=kind, request=request)
+        return render(
+            request, "generation/not_open.html", {"service": public}, status=403 if request.method == "POST" else 200
+        )
+    reasons = {k: net_unavailable_reason(k, request.user) for k in GENERATION_FORMS}
     unavailable: str | None = None
     if (
         request.method == "POST"
@@ -321,6 +342,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             "unavailable": unavailable,
             "tunes": tunes,
             "suspension": suspension,
+            "paused": public.generation_stopped_at is not None,
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -432,6 +454,8 @@ def _own_output(request: HttpRequest, produce_id: str) -> Output:
 def output_file(request: HttpRequest, produce_id: str) -> HttpResponseBase:
     """The stored, labelled file of an output: shown inline, or downloaded with ``?download=1``."""
     output = _own_output(request, produce_id)
+    if output.removed:
+        return render(request, "generation/output_removed.html", {"output": output}, status=410)
     if request.GET.get("visible_label") == "0":
         try:
             return output_unlabelled_response(request=request, output=output)
@@ -507,13 +531,82 @@ def privacy(request: HttpRequest) -> HttpResponse:
     return render(request, "generation/notices/privacy.html")
 
 
-@require_GET
-def complaints(request: HttpRequest) -> HttpResponse:
-    reports = []
+def _complaint_rate_exceeded(request: HttpRequest) -> bool:
+    """Whether this address sent too many complaints without an account in the last hour."""
+    from django.core.cache import cache
+
     if request.user.is_authenticated:
-        reports = list(reports_of(user=request.user)[:20])
+        return False
+    key = f"complaints:anonymous:{request.META.get('REMOTE_ADDR', '')}"
+    sent = cache.get_or_set(key, 0, timeout=3600)
+    if sent >= settings.COMPLAINTS_ANONYMOUS_PER_HOUR:
+        return True
+    cache.incr(key)
+    return False
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def complaints(request: HttpRequest) -> HttpResponse:
+    """The complaint channel: open to anyone, with the service's phone and e-mail; signed-in users also see
+    their complaints and the answers."""
+    form = ComplaintForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if _complaint_rate_exceeded(request):
+            form.add_error(None, _("Too many complaints from this address in the last hour; please try again later."))
+            status = 429
+        elif form.is_valid():
+            data = form.cleaned_data
+            user = request.user if request.user.is_authenticated else None
+            complaint = complaint_create(
+                channel="web",
+                complainant=user.get_username() if user is not None else data["contact"],
+                category=data["category"],
+                pi_request=data["pi_request"],
+                details=data["details"],
+                produce_id=data["produce_id"].strip(),
+                contact=data["contact"],
+                attachment=data["attachment"],
+                user=user,
+                request=request,
+            )
+            messages.success(
+                request,
+                _("Thank you. Your complaint number is %(number)s; we will answer by %(due)s.")
+                % {"number": complaint.number, "due": date_format(timezone.localtime(complaint.due_at), "Y-m-d H:i")},
+            )
+            return redirect("complaints")
+        else:
+            status = 400
+    reports = list(reports_of(user=request.user)[:20]) if request.user.is_authenticated else []
     return render(
         request,
         "generation/notices/complaints.html",
-        {"reports": reports, "response_days": settings.COMPLAINT_RESPONSE_DAYS},
+        {
+            "form": form,
+            "reports": reports,
+            "response_days": settings.COMPLAINT_RESPONSE_DAYS,
+            "pi_days": settings.PI_REQUEST_WORKING_DAYS,
+        },
+        status=status,
     )
+
+
+@never_cache
+@require_GET
+def complaint_track(request: HttpRequest) -> HttpResponse:
+    """Where a complaint stands and its answer, for whoever has its number and the contact given with it."""
+    form = ComplaintTrackForm(request.GET or None)
+    found = None
+    if form.is_valid():
+        number = form.cleaned_data["number"].strip().upper()
+        prefix, _dash, digits = number.partition("-")
+        if prefix in ("TS", "PI") and digits.isdigit():
+            candidate = Complaint.objects.filter(pk=int(digits)).first()
+            if candidate is not None and candidate.number == number and candidate.contact:
+                if candidate.contact.strip().lower() == form.cleaned_data["contact"].strip().lower():
+                    found = candidate
+        if found is None:
+            form.add_error(None, _("No complaint has this number and this contact."))
+    return render(request, "generation/notices/complaint_track.html", {"form": form, "complaint": found})

@@ -384,6 +384,10 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "generation.api.errors.exception_handler"
 # Days within which a report of an output gets an answer; shown on the complaints page.
 COMPLAINT_RESPONSE_DAYS = env.int("GENAI_COMPLAINT_RESPONSE_DAYS", default=7)
+# Working days (Monday to Friday) within which a personal-information request is answered (PIPL Art 50).
+PI_REQUEST_WORKING_DAYS = env.int("GENAI_PI_REQUEST_WORKING_DAYS", default=15)
+# Complaints one address may send without an account per hour (the form is open to anyone).
+COMPLAINTS_ANONYMOUS_PER_HOUR = env.int("GENAI_COMPLAINTS_ANONYMOUS_PER_HOUR", default=10)
 INSTALLED_APPS += ["drf_spectacular_sidecar"]
 SPECTACULAR_SETTINGS |= {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR"}
 

@@ -28,6 +28,11 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class Gone(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "removed"
+
+
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
@@ -58,7 +63,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             return Response(
                 error_body(exc.code, exc.message), status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers
             )
-        if exc.code == "user_suspended":
+        if exc.code in ("user_suspended", "not_a_tester"):
             return Response(error_body(exc.code, exc.message), status=status.HTTP_403_FORBIDDEN)
         return Response(error_body(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, DjangoValidationError):

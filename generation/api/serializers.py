@@ -69,6 +69,7 @@ class OutputSerializer(serializers.ModelSerializer[Output]):
             "sha256",
             "size_bytes",
             "created_at",
+            "removed_at",
             "url",
             "download_url",
         )

@@ -57,12 +57,12 @@ def quota_state(*, user: Any, now: datetime | None = None) -> QuotaState:
     return QuotaState(limit=settings.GENERATION_DAILY_QUOTA, used=used, resets_at=day_start + _ONE_DAY)
 
 
-def net_unavailable_reason(kind: str) -> str | None:
-    """Why jobs of ``kind`` would be refused by the policy gate now (no serving checkpoint, model
-    not approved, service not serving), in plain words; None when the kind is available."""
+def net_unavailable_reason(kind: str, user: Any = None) -> str | None:
+    """Why jobs of ``kind`` would be refused by the policy gate now for ``user`` (service not open, no serving
+    checkpoint, model not approved), in plain words; None when the kind is available."""
     from generation.services import policy_refusal  # the gate job_submit applies, asked ahead of time
 
-    refusal = policy_refusal(checkpoint_serving(kind))
+    refusal = policy_refusal(checkpoint_serving(kind), user)
     return refusal[0] if refusal else None
 
 

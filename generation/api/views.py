@@ -35,7 +35,7 @@ from audit import services as audit
 from filing.models import Complaint
 from genai_platform.roles import HasRole, Role
 from generation.api import serializers as s
-from generation.api.errors import Conflict
+from generation.api.errors import Conflict, Gone
 from generation.api.services import (
     job_submit_within_quota,
     net_unavailable_reason,
@@ -153,7 +153,7 @@ class NetsApi(EndUserApi, APIView):
     )
     def get(self, request: Request) -> Response:
         state = quota_state(user=request.user)
-        reasons = {kind: net_unavailable_reason(kind.value) for kind in NetKind}
+        reasons = {kind: net_unavailable_reason(kind.value, request.user) for kind in NetKind}
         tunes = [
             {"name": t.name, "form": list(t.form), "pattern": t.pattern(), "characters": t.characters}
             for t in tunes_offered() or []
@@ -388,11 +388,14 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
             (200, "image/png"): OpenApiTypes.BINARY,
             (200, "text/markdown"): OpenApiTypes.STR,
             404: OpenApiResponse(ERROR_RESPONSE, description="No such output of yours."),
+            410: OpenApiResponse(ERROR_RESPONSE, description="The service removed this output."),
         },
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, FileRenderer])
     def download(self, request: Request, produce_id: str | None = None) -> FileResponse:
         output = self.get_object()
+        if output.removed:
+            raise Gone(_("This output was removed by the service: %(reason)s") % {"reason": output.removed_reason})
         if request.query_params.get("visible_label") == "0":
             try:
                 return output_unlabelled_response(request=request, output=output)

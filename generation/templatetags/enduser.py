@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.db.models import Case, IntegerField, Value, When
 
-from filing.models import Service
+from filing.selectors import service_public as public_service_get
 from genai_platform.roles import Role, user_has_role
 
 register = template.Library()
@@ -15,28 +14,24 @@ register = template.Library()
 
 @register.simple_tag
 def service_public() -> dict[str, Any] | None:
-    """Name, filing number and provider of the service, as the rules ask to show them publicly.
+    """Name, filing number, provider and models of the public service, as the rules ask to show them publicly.
 
-    A filed service comes first; without one, the most recently updated service.
+    Only the one service an operator made public is ever shown; drafts and their edits are not.
     """
-    service = (
-        Service.objects.select_related("provider")
-        .annotate(
-            filed_first=Case(
-                When(status=Service.Status.FILED, then=Value(0)), default=Value(1), output_field=IntegerField()
-            )
-        )
-        .order_by("filed_first", "-updated_at")
-        .first()
-    )
+    service = public_service_get()
     if service is None:
         return None
     return {
         "name": service.name,
         "version": service.version,
-        "filing_number": service.filing_number,
+        "filing_number": service.filing_number if service.open_to_public else "",
         "provider": service.provider.legal_name,
-        "filed": service.status == Service.Status.FILED,
+        "filed": service.open_to_public,
+        "testing": service.in_internal_testing,
+        "route": service.route,
+        "models": [str(record) for record in service.model_records.filter(approval="approved").order_by("name")],
+        "complaint_email": service.complaint_email,
+        "complaint_phone": service.complaint_phone,
     }
 
 

@@ -85,6 +85,9 @@ def test_metrics_are_checked_against_the_configured_rates(assessment, operator):
 
 @override_settings(COMPLAINT_RESPONSE_DAYS=3)
 def test_complaint_gets_a_due_date_and_an_audit_event(service, end_user):
+    from filing.services import service_make_public
+
+    service_make_public(service=service, actor=None)  # complaints belong to the public service
     complaint = complaint_create(
         channel="web", complainant=end_user.username, category="label", produce_id="abc-123", user=end_user
     )

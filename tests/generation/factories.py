@@ -7,6 +7,7 @@ as an operator would: it then serves like any checkpoint.
 from __future__ import annotations
 
 from filing.models import ModelRecord, Provider, Service
+from filing.services import service_make_public
 from generation.checkpoints import checkpoint_gate_override, checkpoint_promote, checkpoint_store
 from generation.models import NET_TYPE_OF_KIND, Checkpoint, NetKind
 
@@ -21,20 +22,26 @@ TEST_USCC = "91110108MA0DEM0000"
 MODEL_CODES = {"gan": "TGAN", "vae": "TVAE", "lm": "TLMC"}
 
 
-def service_serving(*, internal_testing: bool = True, status: str = Service.Status.DRAFT) -> Service:
-    """The provider and service that test checkpoints serve under (internal testing by default)."""
+TEST_FILING_NUMBER = "Beijing-CeShi-20260101"
+
+
+def service_serving(*, internal_testing: bool = False, status: str = Service.Status.FILED) -> Service:
+    """The public service test checkpoints serve under: filed, with its number, so it serves every user."""
     provider, _ = Provider.objects.get_or_create(uscc=TEST_USCC, defaults={"legal_name": "测试科技有限公司"})
+    number = TEST_FILING_NUMBER if status in (Service.Status.FILED, Service.Status.CHANGE_PENDING) else ""
     service, _ = Service.objects.update_or_create(
-        provider=provider, name="测试服务", defaults={"internal_testing": internal_testing, "status": status}
+        provider=provider,
+        name="测试服务",
+        defaults={"internal_testing": internal_testing, "status": status, "filing_number": number},
     )
-    return service
+    return service_make_public(service=service, actor=None)
 
 
 def model_record_for(kind: str, *, approval: str = ModelRecord.Approval.APPROVED) -> ModelRecord:
     record, _ = ModelRecord.objects.update_or_create(
         code=MODEL_CODES[kind],
         defaults={
-            "service": service_serving(),
+            "service": Service.objects.filter(provider__uscc=TEST_USCC, name="测试服务").first() or service_serving(),
             "name": f"test {kind}",
             "net_type": NET_TYPE_OF_KIND[NetKind(kind)],
             "approval": approval,

@@ -51,7 +51,7 @@ def test_a_service_neither_filed_nor_testing_does_not_serve(user, serving):
     with pytest.raises(services.JobUnavailable) as excinfo:
         services.job_submit(user=user, kind="vae", params={"count": 1})
 
-    assert excinfo.value.code == "service_not_serving"
+    assert excinfo.value.code == "service_not_open"
 
 
 def test_a_filed_service_serves_without_internal_testing(user, serving):

@@ -22,6 +22,16 @@ from tests.generation.factories import checkpoint_tiny
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are compared in English; the site's default language is Chinese."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 PASSING = {
     "gan": {"conditional_accuracy": 0.975, "digit_fid_ratio": 1.4, "classifier_sha256": "a" * 64},
     "vae": {"test_nats": 89.5},
@@ -154,38 +164,44 @@ def test_figures_read_in_words_and_rounded():
     assert figure_format("test_nats", 89.123456789) == "89.1"
 
 
-def test_the_admin_refuses_to_serve_a_failing_checkpoint_and_says_why(client_for):
+def _serve(client, checkpoint, **fields):  # type: ignore[no-untyped-def]
+    data = {"action": "activate", "_selected_action": [checkpoint.pk], **fields}
+    return client.post("/admin/generation/checkpoint/", data, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+
+
+def test_serving_from_the_admin_shows_what_changes_then_serves_under_the_chosen_record(client_for, audit_log):
+    serving = _measured("vae", {"test_nats": 95.0})
+    checkpoint_promote(checkpoint=serving, by="admin")
+    new = _measured("vae", PASSING["vae"])
+    client = client_for(Role.OPERATOR)
+
+    page = _serve(client, new).content.decode()
+    done = _serve(client, new, record=new.model_record_id)
+
+    assert "What this changes for end users" in page and f"instead of {serving.sha256[:12]}" in page
+    assert "test −ELBO" in page and "95.0" in page and "89.5" in page
+    assert 'name="reason"' not in page  # it passed: no override
+    new.refresh_from_db()
+    serving.refresh_from_db()
+    assert done.status_code == 200 and new.is_active and not serving.is_active
+    assert audit_log.filter(event_type="generation.checkpoint_served", checkpoint_sha256=new.sha256).exists()
+
+
+def test_the_admin_serves_a_failing_checkpoint_only_with_a_written_reason(client_for, audit_log):
     checkpoint = _measured("lm", FAILING["lm"])
     client = client_for(Role.OPERATOR)
 
-    response = client.post(
-        "/admin/generation/checkpoint/",
-        {"action": "activate", "_selected_action": [checkpoint.pk]},
-        follow=True,
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
-
-    page = response.content.decode()
+    page = _serve(client, checkpoint).content.decode()
+    refused = _serve(client, checkpoint, record=checkpoint.model_record_id, reason="").content.decode()
     checkpoint.refresh_from_db()
     assert not checkpoint.is_active
-    assert "failed the quality gate" in page and "whole pieces written from a tune&#x27;s name alone" in page
+    assert "whole pieces written from a tune&#x27;s name alone" in page and 'name="reason"' in page
+    assert "write why it should serve anyway" in refused
 
+    _serve(client, checkpoint, record=checkpoint.model_record_id, reason="Needed for a demonstration today")
 
-def test_the_admin_override_asks_for_a_reason_then_serves(client_for, audit_log):
-    checkpoint = _measured("vae", FAILING["vae"])
-    client = client_for(Role.OPERATOR)
-    action = {"action": "override_and_serve", "_selected_action": [checkpoint.pk]}
-
-    form = client.post("/admin/generation/checkpoint/", action, HTTP_ACCEPT_LANGUAGE="en")
-    done = client.post(
-        "/admin/generation/checkpoint/", action | {"reason": "Needed for a demonstration today"}, follow=True
-    )
-
-    assert form.status_code == 200 and "Override the quality gate" in form.content.decode()
-    assert "test −ELBO" in form.content.decode()
     checkpoint.refresh_from_db()
-    assert done.status_code == 200 and checkpoint.is_active
-    assert checkpoint.gate_override_reason == "Needed for a demonstration today"
+    assert checkpoint.is_active and checkpoint.gate_override_reason == "Needed for a demonstration today"
     assert audit_log.filter(event_type="generation.quality_gate_overridden").count() == 1
 
 

@@ -6,7 +6,7 @@ from genai_platform.roles import Role
 from generation.checkpoints import checkpoint_gate_apply, checkpoint_promote
 from generation.models import Checkpoint, TrainingRun
 from generation.training import training_run_create
-from tests.generation.factories import checkpoint_tiny
+from tests.generation.factories import checkpoint_tiny, model_record_for
 
 pytestmark = pytest.mark.django_db
 
@@ -161,10 +161,20 @@ def test_a_real_worker_trains_a_tiny_net_measures_it_and_the_gate_keeps_it_from_
 
 
 @pytest.mark.integration
-def test_a_run_whose_checkpoint_passes_the_gate_serves_it(celery_worker_thread):
+def test_a_run_whose_checkpoint_passes_the_gate_serves_it_when_the_operator_asked(celery_worker_thread):
     _lenient_gate()
 
-    run = _finished(training_run_create(kind="vae", data="digits8", epochs=2, config=_tiny("VaeConfig"), seed=1))
+    run = _finished(
+        training_run_create(
+            kind="vae",
+            data="digits8",
+            epochs=2,
+            config=_tiny("VaeConfig"),
+            seed=1,
+            model_record=model_record_for("vae"),
+            serve_if_better=True,
+        )
+    )
 
     assert run.status == "succeeded", run.error
     checkpoint = run.checkpoints.get()
@@ -216,7 +226,15 @@ def test_a_better_gan_replaces_the_serving_one_only_when_measured_by_the_same_cl
     }
     checkpoint_gate_apply(checkpoint=serving, figures=figures)
     checkpoint_promote(checkpoint=serving, by="admin")
-    run = training_run_create(kind="gan", data="digits8", epochs=1, config=GanConfig.tiny().to_dict(), enqueue=False)
+    run = training_run_create(
+        kind="gan",
+        data="digits8",
+        epochs=1,
+        config=GanConfig.tiny().to_dict(),
+        enqueue=False,
+        model_record=serving.model_record,
+        serve_if_better=True,
+    )
 
     run = training_run_execute(run_id=run.pk)
 

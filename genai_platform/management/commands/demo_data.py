@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from filing.models import ModelRecord, Provider, Service
-from filing.services import provider_create, service_create
+from filing.services import provider_create, service_create, service_make_public
 from genai_platform.roles import Role, user_role_add
 
 # A synthetic code with a valid GB 32100 check character; it belongs to no real organisation.
@@ -54,6 +54,8 @@ class Command(BaseCommand):
             service = service_create(provider=provider, name=DEMO_SERVICE)
             service.internal_testing = True
             service.save(update_fields=["internal_testing"])
+        if not Service.objects.filter(is_public=True).exists():
+            service_make_public(service=service, actor=None)
         records = {}
         for name, net_type, code, kind in DEMO_MODELS:
             records[kind], _created = ModelRecord.objects.get_or_create(
@@ -80,6 +82,11 @@ class Command(BaseCommand):
             if role:
                 user_role_add(user=user, role=role)
             created.append((username, role.value if role is not None else "admin (superuser)", password))
+
+        # The demo end user tests the demo service before it is filed.
+        tester = user_model.objects.filter(username="enduser").first()
+        if tester is not None and service.in_internal_testing and not service.testers.filter(pk=tester.pk).exists():
+            service.testers.add(tester)
 
         # A fresh install gets synthetic, clearly marked safety data to run against; operators
         # import real keyword libraries and test banks.
