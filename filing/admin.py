@@ -564,7 +564,9 @@ class ModelRecordForm(forms.ModelForm):
                     )
                     % {
                         "service": stored.service,
-                        "fields": ", ".join(str(ModelRecord._meta.get_field(n).verbose_name) for n in stopping),
+                        "fields": ", ".join(
+                            str(getattr(ModelRecord._meta.get_field(n), "verbose_name", n)) for n in stopping
+                        ),
                     }
                 )
         return cleaned
@@ -1081,9 +1083,10 @@ class ComplaintAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         queryset = super().get_queryset(request)
+        personal = Complaint.Category.PERSONAL_INFORMATION
         if self.model is Complaint:
-            queryset = queryset.exclude(category=Complaint.Category.PERSONAL_INFORMATION)
-        return queryset
+            return queryset.exclude(category=personal)
+        return queryset.filter(category=personal)
 
     @admin.display(description=_("number"), ordering="pk")
     def number(self, obj: Complaint) -> str:
@@ -1152,8 +1155,11 @@ class PersonalInformationRequestAdmin(ComplaintAdmin):
     """Personal-information requests (access, copy, correction, deletion, account closure), with their own
     deadline in working days."""
 
-    list_display = ("number", "received_at", "pi_request", "contact", "status", "due_shown", "handler")
-    list_filter = (OverdueFilter, "status", "pi_request")
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return ("number", "received_at", "pi_request", "contact", "status", "due_shown", "handler")
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return (OverdueFilter, "status", "pi_request")
 
 
 @admin.register(FilingExport)

@@ -466,16 +466,9 @@ class Incident(HistoryModel):
         return f"#{self.pk} {self.title}"
 
 
-class PersonalInformationRequestManager(models.Manager["Complaint"]):
-    def get_queryset(self) -> models.QuerySet[Complaint]:
-        return super().get_queryset().filter(category=Complaint.Category.PERSONAL_INFORMATION)
-
-
 class PersonalInformationRequest(Complaint):
     """Personal-information requests (PIPL Art 44-47): access, copy, correction, deletion, account closure.
-    The same records as complaints, in a queue of their own with their own deadline."""
-
-    objects = PersonalInformationRequestManager()
+    The same records as complaints, in a queue of their own (the admin shows only these) with their own deadline."""
 
     class Meta:
         proxy = True

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from filing.models import Incident, ModelRecord
 from filing.selectors import service_audience, service_public
 from generation.checkpoints import ServingRefused, checkpoint_serve, checkpoint_serving, serving_records
 from generation.enforcement import suspension_lift
@@ -48,7 +49,7 @@ class ServeForm(forms.Form):
 
     record = forms.ModelChoiceField(
         label=_("Model record it serves under"),
-        queryset=None,  # set per checkpoint
+        queryset=ModelRecord.objects.none(),  # set per checkpoint
         help_text=_("Approved model records of the public service for this kind of net; its code goes into labels."),
     )
     reason = forms.CharField(
@@ -62,8 +63,6 @@ class ServeForm(forms.Form):
 
     def __init__(self, *args: Any, checkpoint: Checkpoint, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from filing.models import ModelRecord
-
         self.checkpoint = checkpoint
         records = serving_records(checkpoint.kind)
         field = self.fields["record"]
@@ -184,6 +183,7 @@ class CheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
             return None
         serving = checkpoint_serving(checkpoint.kind)
+        public = service_public()
         return TemplateResponse(
             request,
             "admin/generation/checkpoint/serve.html",
@@ -196,8 +196,8 @@ class CheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "serving": serving if serving is not None and serving.pk != checkpoint.pk else None,
                 "figures": figures_readable(checkpoint.figures),
                 "serving_figures": figures_readable(serving.figures) if serving is not None else [],
-                "public": service_public(),
-                "audience": service_audience(service_public()) if service_public() else "",
+                "public": public,
+                "audience": service_audience(public) if public is not None else "",
                 "form": form,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             },
@@ -459,15 +459,9 @@ class RemoveForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         help_text=_("The owners see this on their job page; it is recorded in the audit log."),
     )
-    incident = forms.ModelChoiceField(label=_("Incident"), queryset=None, required=False)  # set in __init__
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        from filing.models import Incident
-
-        field = self.fields["incident"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = Incident.objects.order_by("-found_at")
+    incident = forms.ModelChoiceField(
+        label=_("Incident"), queryset=Incident.objects.order_by("-found_at"), required=False
+    )
 
 
 class IncidentOutputsFilter(admin.SimpleListFilter):
@@ -477,16 +471,13 @@ class IncidentOutputsFilter(admin.SimpleListFilter):
     parameter_name = "incident_outputs"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        from filing.models import Incident
-
         return [(str(i.pk), str(i)) for i in Incident.objects.exclude(produce_ids=[]).order_by("-found_at")[:20]]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Output]) -> QuerySet[Output]:
-        from filing.models import Incident
-
-        if not self.value():
+        value = self.value()
+        if not value:
             return queryset
-        incident = Incident.objects.filter(pk=self.value()).first()
+        incident = Incident.objects.filter(pk=value).first()
         return queryset.filter(produce_id__in=incident.produce_ids if incident else [])
 
 
