@@ -193,6 +193,11 @@ _CATALOGUE: tuple[EventType, ...] = (
         "A suspension was lifted. ``subject`` is the user.",
         {"reason": _key("string", "Why.")},
     ),
+    EventType(
+        "user.terms_accepted",
+        "A user accepted the terms of service and the privacy policy in force. ``subject`` is the user.",
+        {"documents": _key("array", "[{kind, version}] accepted.", required=True)},
+    ),
     # Labels.
     EventType(
         "label.verified",

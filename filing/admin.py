@@ -907,15 +907,38 @@ class SafetyCheckAdmin(admin.ModelAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ("title", "kind", "version", "service", "effective_on", "updated_at", "download")
-    list_filter = ("kind", "service")
+    list_display = ("title", "kind", "version", "service", "effective_on", "published_at", "updated_at", "download")
+    list_filter = ("kind", "service", ("published_at", admin.EmptyFieldListFilter))
     search_fields = ("title", "version", "service__name")
     list_select_related = ("service",)
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("published_at", "created_at", "updated_at")
+    actions = ("publish",)
     fieldsets = (
         (None, {"fields": ("service", "kind", ("title", "version"), "file", "effective_on", "notes")}),
+        (
+            _("On the site"),
+            {
+                "fields": ("body", "published_at"),
+                "description": _(
+                    "A service agreement or privacy policy of the public service is shown on the terms or privacy "
+                    "page once published (action of the document list); end users accept it before generating."
+                ),
+            },
+        ),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    @admin.action(description=_("Publish on the site (end users accept it before generating again)"))
+    def publish(self, request: HttpRequest, queryset: Any) -> None:
+        for document in queryset:
+            try:
+                services.document_publish(document=document, actor=request.user, request=request)
+            except services.FilingError as exc:
+                _refusal(self, request, exc)
+                continue
+            self.message_user(
+                request, gettext("Published: %(d)s. End users accept it before generating again.") % {"d": document}
+            )
 
     @admin.display(description=_("file"))
     def download(self, obj: Document) -> str:

@@ -141,6 +141,21 @@ class Document(HistoryModel):
     file = models.FileField(_("file"), upload_to="filing/documents/", max_length=255)
     effective_on = models.DateField(_("effective from"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    body = models.TextField(
+        _("text shown on the site"),
+        blank=True,
+        help_text=_(
+            "Service agreement and privacy policy: the text end users read on the terms or privacy page once the "
+            "document is published (paragraphs separated by an empty line)."
+        ),
+    )
+    published_at = models.DateTimeField(
+        _("published on the site at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("End users must accept a newly published service agreement or privacy policy before generating."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -47,6 +47,15 @@ def service_audience(service: Service) -> str:
     return _("no one: it is neither filed nor in internal testing")
 
 
+def document_published(kind: str) -> Document | None:
+    """The newest published document of ``kind`` of the public service (its terms or privacy policy), if any."""
+    return (
+        Document.objects.filter(service__is_public=True, kind=kind, published_at__isnull=False)
+        .order_by("-published_at", "-pk")
+        .first()
+    )
+
+
 def model_record_serving(record: ModelRecord) -> bool:
     """Whether end users of the public service get content from a checkpoint of ``record`` now."""
     if record.pk is None or not record.service.is_public:

@@ -26,6 +26,7 @@ from filing.models import (
     AssessmentClause,
     Complaint,
     Dataset,
+    Document,
     ModelRecord,
     Provider,
     Risk,
@@ -237,6 +238,28 @@ def service_deregister(*, service: Service, reason: str, actor: Any) -> Service:
     if not reason.strip():
         raise FilingError(_("Give the reason the service is deregistered."))
     return _transition(service, "deregister", actor=actor, note=reason.strip(), internal_testing=False)
+
+
+#
+# Documents published on the site
+#
+
+PUBLISHABLE_DOCUMENTS = (Document.Kind.SERVICE_AGREEMENT, Document.Kind.PRIVACY_POLICY)
+
+
+def document_publish(*, document: Document, actor: Any, request: Any = None) -> Document:
+    """Publish a service agreement or privacy policy of the public service on the site; end users accept it
+    before they generate again."""
+    if document.kind not in PUBLISHABLE_DOCUMENTS:
+        raise FilingError(_("Only a service agreement or a privacy policy is published on the site."))
+    if not document.body.strip():
+        raise FilingError(_("Write the text end users will read before publishing the document."))
+    if not document.service.is_public:
+        raise FilingError(_("The document belongs to a service that is not the public service."))
+    with acting_as(actor, request=request), transaction.atomic():
+        document.published_at = timezone.now()
+        document.save()
+    return document
 
 
 #

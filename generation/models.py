@@ -381,6 +381,30 @@ class UserSettings(models.Model):
         return str(self.user)
 
 
+class TermsAcceptance(models.Model):
+    """A user accepted a version of the terms of service or of the privacy policy, at a time.
+
+    ``document_id`` names the published filing document; the built-in texts (before any is published) are
+    version "built-in" with no document.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="terms_acceptances", verbose_name=_("user")
+    )
+    kind = models.CharField(_("document"), max_length=20)
+    version = models.CharField(_("version"), max_length=50)
+    document_id = models.PositiveBigIntegerField(_("filing document id"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("accepted at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("terms acceptance")
+        verbose_name_plural = _("terms acceptances")
+        ordering = ("-accepted_at",)
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} {self.version}"
+
+
 class DailyUsage(models.Model):
     """What one user did on one calendar day (``TIME_ZONE``) that limits them: jobs counted against the daily
     quota and inputs refused for breaking the content rules.

@@ -43,6 +43,7 @@ from generation.checkpoints import checkpoint_serving
 from generation.enforcement import enforcement_apply, suspension_active
 from generation.models import Checkpoint, Job, NetKind, Output
 from generation.params import limits, output_count, params_clean
+from generation.terms import terms_pending
 from generation.tunes import TUNE_SEPARATOR, Tune, piece_text
 from generation.usage import usage_job_counted, usage_job_given_back
 
@@ -267,6 +268,14 @@ def job_submit(
         _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
         raise JobUnavailable(reason, code=code)
     assert checkpoint is not None
+    pending = terms_pending(user)
+    if pending:
+        reason = _(
+            "The terms have changed (%(documents)s): read them and accept them on the terms page before you "
+            "generate again."
+        ) % {"documents": ", ".join(f"{v.title} {v.version}" for v in pending)}
+        _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        raise JobUnavailable(reason, code="terms_not_accepted")
     if suspension_active(user):
         reason = _(
             "Your account may not generate content at the moment because several of your requests broke the "

@@ -27,6 +27,7 @@ urlpatterns = [
     # The service's notices.
     path("terms/", views.terms, name="terms"),
     path("privacy/", views.privacy, name="privacy"),
+    path("terms/accept/", views.terms_accept_view, name="terms-accept"),
     path("complaints/", views.complaints, name="complaints"),
     path("complaints/track/", views.complaint_track, name="complaint-track"),
 ]

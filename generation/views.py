@@ -32,7 +32,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
-from filing.models import Complaint
+from filing.models import Complaint, Document
 from filing.selectors import service_public
 from filing.services import complaint_create
 from genai_platform.roles import Role, user_has_role, user_role_add
@@ -77,6 +77,7 @@ from generation.services import (
     tunes_offered,
     unlabelled_delivery_version,
 )
+from generation.terms import terms_accept, terms_in_force, terms_pending
 from generation.tunes import Tune
 
 HISTORY_PAGE_SIZE = 10
@@ -125,6 +126,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             user = form.save()
             user_role_add(user=user, role=Role.END_USER)
             user_settings_update(user=user, inputs_for_training=form.cleaned_data["inputs_for_training"])
+            terms_accept(user=user, request=request)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, _("Welcome! Your account is ready. Choose what to generate."))
         return redirect("generate")
@@ -343,6 +345,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             "tunes": tunes,
             "suspension": suspension,
             "paused": public.generation_stopped_at is not None,
+            "terms_pending": terms_pending(request.user),
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -521,14 +524,44 @@ def history(request: HttpRequest) -> HttpResponse:
 # ------------------------------------------------------------------------------
 # Notices
 # ------------------------------------------------------------------------------
+def _notice_context(kind: str) -> dict[str, Any]:
+    in_force = next(v for v in terms_in_force() if v.kind == kind)
+    public = service_public()
+    models = list(public.model_records.filter(approval="approved").order_by("net_type")) if public else []
+    return {
+        "version": in_force,
+        "document": in_force.document,
+        "paragraphs": [
+            p.strip() for p in (in_force.document.body if in_force.document else "").split("\n\n") if p.strip()
+        ],
+        "service": public,
+        "models": models,
+        "limits": limits(),
+        "retention_days": settings.AUDIT_RETENTION_DAYS,
+    }
+
+
 @require_GET
 def terms(request: HttpRequest) -> HttpResponse:
-    return render(request, "generation/notices/terms.html", {"limits": limits()})
+    return render(request, "generation/notices/terms.html", _notice_context(Document.Kind.SERVICE_AGREEMENT))
 
 
 @require_GET
 def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "generation/notices/privacy.html")
+    return render(request, "generation/notices/privacy.html", _notice_context(Document.Kind.PRIVACY_POLICY))
+
+
+@enduser_required
+@require_POST
+def terms_accept_view(request: HttpRequest) -> HttpResponse:
+    """The user accepts the terms and privacy policy in force; they may generate again."""
+    versions = terms_accept(user=request.user, request=request)
+    messages.success(
+        request,
+        _("Thank you: you accepted %(documents)s.")
+        % {"documents": ", ".join(f"{v.title} {v.version}" for v in versions)},
+    )
+    return redirect("generate")
 
 
 def _complaint_rate_exceeded(request: HttpRequest) -> bool:
