@@ -187,7 +187,9 @@ def checkpoint_promote(*, checkpoint: Checkpoint, actor: Any = None, request: An
     Raises ServingRefused when the checkpoint has not passed the quality gate and no override was recorded,
     or when it is not a version of an approved model record of the public service.
     """
-    checkpoint = Checkpoint.objects.select_for_update().select_related("model_record__service").get(pk=checkpoint.pk)
+    checkpoint = (
+        Checkpoint.objects.select_for_update(of=("self",)).select_related("model_record__service").get(pk=checkpoint.pk)
+    )
     refusal = gate_refusal(checkpoint) or record_refusal(checkpoint, checkpoint.model_record)
     if refusal:
         raise ServingRefused(refusal)
