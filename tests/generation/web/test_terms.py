@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "Terms-pass-13579"
 
 
-def _document(kind: str = Document.Kind.SERVICE_AGREEMENT, version: str = "2.0", body: str = "第一条\n\n第二条") -> Document:
+def _document(
+    kind: str = Document.Kind.SERVICE_AGREEMENT, version: str = "2.0", body: str = "第一条\n\n第二条"
+) -> Document:
     document = Document(
         service=Service.objects.get(is_public=True), kind=kind, version=version, title="用户服务协议", body=body
     )
