@@ -15,6 +15,7 @@ from audit.models import LogEntry
 from generation.api.services import job_submit_within_quota
 from generation.models import Job
 from generation.services import JobUnavailable
+from generation.usage import usage_job_counted
 from tests.generation.factories import checkpoint_tiny
 
 pytestmark = [
@@ -50,7 +51,8 @@ def test_a_submission_that_passed_the_early_check_is_refused_once_the_racing_one
         try:
             with transaction.atomic():
                 get_user_model().objects.select_for_update().get(pk=user.pk)
-                Job.objects.create(user=user, kind="gan", params={"digit": 1}, seed=1, checkpoint=checkpoint)
+                job = Job.objects.create(user=user, kind="gan", params={"digit": 1}, seed=1, checkpoint=checkpoint)
+                usage_job_counted(job=job)
                 holding.set()
                 release.wait(30)
         finally:
