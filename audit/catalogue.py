@@ -198,6 +198,56 @@ _CATALOGUE: tuple[EventType, ...] = (
         "A user accepted the terms of service and the privacy policy in force. ``subject`` is the user.",
         {"documents": _key("array", "[{kind, version}] accepted.", required=True)},
     ),
+    EventType(
+        "user.phone_code_sent",
+        "A one-time code for real-name verification was sent to a mobile number. ``subject`` is the user.",
+        {"phone": _key("string", "The number, masked.", required=True, pi=True)},
+    ),
+    EventType(
+        "user.phone_verified",
+        "A user verified a mobile number (real-name verification); they may now generate. ``subject`` is the user.",
+        {
+            "phone": _key("string", "The number, masked.", required=True, pi=True),
+            "method": _key("string", "sms_code, or demo_data for the demo account."),
+        },
+    ),
+    EventType(
+        "user.minor_mode",
+        "An account started in minor mode (a date of birth under the age of majority). ``subject`` is the user.",
+        {
+            "active": _key("boolean", "Whether minor mode applies.", required=True),
+            "daily_jobs": _key("integer", "Jobs allowed a day."),
+            "night_hours": _key("string", "Hours without service, local time."),
+        },
+    ),
+    EventType(
+        "user.guardian_consented",
+        "A guardian consented to a minor's use of the service. ``subject`` is the minor's account.",
+        {"guardian_phone": _key("string", "The guardian's number, masked.", pi=True)},
+    ),
+    EventType(
+        "user.closure_requested",
+        "A user asked to close their account; it closes after the cooling-off period. ``subject`` is the user.",
+        {
+            "effective_at": _key("string", "ISO time the account closes.", required=True),
+            "cooling_off_days": _key("integer", "Days of the cooling-off period."),
+        },
+    ),
+    EventType(
+        "user.closure_cancelled",
+        "A pending account closure was cancelled. ``subject`` is the user.",
+        {"how": _key("string", "signed_in: the user signed in again during the cooling-off period.")},
+    ),
+    EventType(
+        "user.closed",
+        "An account was closed: its personal data deleted or anonymised; the audit records stay for their "
+        "retention. ``subject`` is the (anonymised) user.",
+        {
+            "requested_at": _key("string", "ISO time the closure was asked for."),
+            "jobs_deleted": _key("integer", "Generation jobs deleted."),
+            "outputs_deleted": _key("integer", "Outputs deleted."),
+        },
+    ),
     # Labels.
     EventType(
         "label.verified",

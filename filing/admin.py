@@ -349,7 +349,7 @@ class ServiceAdmin(EmergencyStopActions, admin.ModelAdmin):
                     ("domain", "restricted_domain"),
                     "target_users",
                     "scenarios",
-                    "minors_allowed",
+                    ("minors_allowed", "real_name_required"),
                     "service_boundary",
                     ("public_url", "launch_date"),
                 )
@@ -1075,9 +1075,44 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ComplaintAdminForm(forms.ModelForm):
+    """Closing a complaint in its form needs the answer, and a closed complaint stays closed."""
+
+    class Meta:
+        model = Complaint
+        # What the admin's fieldsets show and may change.
+        fields = (
+            "service",
+            "channel",
+            "category",
+            "pi_request",
+            "complainant",
+            "contact",
+            "produce_id",
+            "details",
+            "status",
+            "handler",
+            "received_at",
+            "resolution",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.instance.pk or "status" not in self.changed_data:
+            return data
+        closing = data.get("status") in (Complaint.Status.RESOLVED, Complaint.Status.REJECTED)
+        if not self.instance.is_open:
+            self.add_error("status", _("This complaint is already closed; it cannot be reopened or changed."))
+        elif closing and not (data.get("resolution") or "").strip():
+            self.add_error("resolution", _("Describe how the complaint was resolved (or why it is rejected)."))
+        return data
+
+
 @admin.register(Complaint)
 class ComplaintAdmin(admin.ModelAdmin):
     """Complaints and reports; personal-information requests have a queue of their own."""
+
+    form = ComplaintAdminForm
 
     list_display = ("number", "received_at", "channel", "category", "produce_id", "status", "due_shown", "handler")
     list_filter = (OverdueFilter, "status", "channel", "category", "service")
@@ -1139,10 +1174,27 @@ class ComplaintAdmin(admin.ModelAdmin):
             return format_html('<strong style="color:#ba2121">{} ({})</strong>', text, gettext("overdue"))
         return text
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # When it was received starts the answer deadline: set once, when an operator records a complaint.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "received_at") if obj is not None else fields
+
     def save_model(self, request: HttpRequest, obj: Complaint, form: Any, change: bool) -> None:
         if not change:
             super().save_model(request, obj, form, change)
             services.complaint_received_record(complaint=obj, request=request)
+            return
+        closing_as = obj.status if obj.status in (Complaint.Status.RESOLVED, Complaint.Status.REJECTED) else None
+        if "status" in form.changed_data and closing_as is not None:
+            # Closing goes through the service, as the list action does: time, handler and the audit event.
+            obj.status = form.initial["status"]
+            super().save_model(request, obj, form, change)
+            services.complaint_resolve(
+                complaint=obj,
+                resolution=obj.resolution,
+                actor=request.user,
+                rejected=closing_as == Complaint.Status.REJECTED,
+            )
             return
         super().save_model(request, obj, form, change)
         if "status" in form.changed_data:

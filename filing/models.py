@@ -129,7 +129,15 @@ class Service(HistoryModel):
     minors_allowed = models.BooleanField(
         _("minors may use it"),
         default=False,
-        help_text=_("If ticked, anti-addiction and minor-mode measures are expected."),
+        help_text=_(
+            "If ticked, users under 18 may sign up and use it in minor mode (a daily limit, no use at night, "
+            "stricter content checks, guardian consent); if not, sign-up refuses them."
+        ),
+    )
+    real_name_required = models.BooleanField(
+        _("real-name verification required"),
+        default=True,
+        help_text=_("Users verify a mobile number with a one-time code before they can generate."),
     )
     service_boundary = models.TextField(
         _("service boundary"), blank=True, help_text=_("Which questions it answers, and how it refuses the rest.")

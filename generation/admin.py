@@ -17,7 +17,17 @@ from filing.models import Incident, ModelRecord
 from filing.selectors import service_audience, service_public
 from generation.checkpoints import ServingRefused, checkpoint_serve, checkpoint_serving, serving_records
 from generation.enforcement import suspension_lift
-from generation.models import Checkpoint, Job, Output, Suspension, TrainingEpoch, TrainingRun
+from generation.models import (
+    AccountClosure,
+    AgeDeclaration,
+    Checkpoint,
+    Job,
+    Output,
+    PhoneVerification,
+    Suspension,
+    TrainingEpoch,
+    TrainingRun,
+)
 from generation.quality import GATE_RULES, GateCheck, figure_format, figure_name, figures_readable
 from generation.services import outputs_remove
 from generation.training import training_request_validate, training_run_cancel, training_run_create
@@ -546,3 +556,29 @@ class SuspensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_lift_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("generation.change_suspension")
+
+
+@admin.register(PhoneVerification)
+class PhoneVerificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who verified which number: shown masked only (the encrypted number and its hash are not displayed)."""
+
+    list_display = ("user", "phone_masked", "verified_at")
+    fields = ("user", "phone_masked", "verified_at")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+
+
+@admin.register(AgeDeclaration)
+class AgeDeclarationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "date_of_birth", "guardian_name", "guardian_contact_masked", "guardian_consented_at")
+    fields = ("user", "date_of_birth", "guardian_name", "guardian_contact_masked", "guardian_consented_at")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+
+
+@admin.register(AccountClosure)
+class AccountClosureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "requested_at", "effective_at", "cancelled_at", "completed_at")
+    list_filter = (("completed_at", admin.EmptyFieldListFilter), ("cancelled_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__username",)
+    list_select_related = ("user",)

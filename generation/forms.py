@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from filing.models import Complaint
@@ -15,6 +17,14 @@ from generation.api.services import REPORT_CATEGORIES
 from generation.models import Job, NetKind
 from generation.params import SEED_MAX, limits
 from generation.tunes import Tune
+
+
+class NoSuffixForm(forms.Form):
+    """Labels that are whole sentences (check boxes) read badly with a colon after them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
 class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
@@ -33,9 +43,22 @@ class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
         required=False,
     )
 
+    date_of_birth = forms.DateField(
+        label=_("Date of birth"),
+        help_text=_("Users under 18 use the service in minor mode, with a guardian's consent, where it admits minors."),
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
+        error_messages={"invalid": _("Enter your date of birth as YYYY-MM-DD.")},
+    )
+
     class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
         model = get_user_model()
         fields = ("username", "email")
+
+    def __init__(self, *args: Any, minors_allowed: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.minors_allowed = minors_allowed
+        # The date of birth comes right after the e-mail address.
+        self.order_fields(["username", "email", "date_of_birth"])
 
     def clean_email(self) -> str:
         email: str = self.cleaned_data["email"].strip()
@@ -43,13 +66,63 @@ class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
             raise forms.ValidationError(_("An account with this email address already exists."))
         return email
 
+    def clean_date_of_birth(self) -> date:
+        from generation.minors import age_on, is_minor
 
-class NoSuffixForm(forms.Form):
-    """Labels that are whole sentences (check boxes) read badly with a colon after them."""
+        born: date = self.cleaned_data["date_of_birth"]
+        today = timezone.localdate()
+        if born > today or age_on(born, today) > 120:
+            raise forms.ValidationError(_("Enter your real date of birth."))
+        if is_minor(born, today=today) and not self.minors_allowed:
+            raise forms.ValidationError(
+                _("This service is not open to users under 18. Please do not sign up without being of age.")
+            )
+        return born
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
+
+class PhoneForm(forms.Form):
+    phone = forms.CharField(
+        label=_("Mobile number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel", "placeholder": "13912345678"}),
+    )
+
+
+class PhoneCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from the text message"),
+        max_length=6,
+        min_length=6,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        error_messages={"min_length": _("The code has 6 digits.")},
+    )
+
+
+class GuardianConsentForm(NoSuffixForm):
+    guardian_name = forms.CharField(label=_("Guardian's name"), max_length=100)
+    guardian_phone = forms.CharField(
+        label=_("Guardian's mobile number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
+    )
+    consent = forms.BooleanField(
+        label=_(
+            "I am this user's parent or guardian. I have read the terms and the privacy policy, and I consent to "
+            "their use of the service in minor mode."
+        ),
+        error_messages={"required": _("The guardian must tick the box to consent.")},
+    )
+
+
+class AccountCloseForm(NoSuffixForm):
+    prefix = "close"  # the account page holds other forms with a "confirm" box
+    password = forms.CharField(
+        label=_("Your password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    confirm = forms.BooleanField(
+        label=_("Yes, close my account. I understand what is deleted and what stays."),
+        error_messages={"required": _("Tick the box to confirm that you want to close your account.")},
+    )
 
 
 class UserSettingsForm(NoSuffixForm):

@@ -493,3 +493,116 @@ class Suspension(models.Model):
     @property
     def is_active(self) -> bool:
         return self.lifted_at is None
+
+
+# ------------------------------------------------------------------------------
+# End users: real name, age, and closing the account
+# ------------------------------------------------------------------------------
+class PhoneVerification(models.Model):
+    """The mobile number that verified a user's real identity (deep-synthesis provisions Art 9).
+
+    The number is personal information: it is stored encrypted (``generation.identity``), looked up by a keyed
+    hash, and shown masked.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="phone_verification",
+        verbose_name=_("user"),
+    )
+    phone_encrypted = models.TextField(_("number (encrypted)"))
+    phone_hash = models.CharField(_("number (keyed hash)"), max_length=64, unique=True)
+    phone_masked = models.CharField(_("number"), max_length=20)
+    verified_at = models.DateTimeField(_("verified at"))
+
+    class Meta:
+        verbose_name = _("verified phone number")
+        verbose_name_plural = _("verified phone numbers")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.phone_masked}"
+
+
+class PhoneCode(models.Model):
+    """A one-time code sent to a number. Only a keyed hash of the code is kept; it expires and allows a few tries."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="phone_codes", verbose_name=_("user")
+    )
+    phone_encrypted = models.TextField(_("number (encrypted)"))
+    phone_masked = models.CharField(_("number"), max_length=20)
+    code_hash = models.CharField(_("code (keyed hash)"), max_length=64)
+    sent_at = models.DateTimeField(_("sent at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    attempts = models.PositiveSmallIntegerField(_("wrong tries"), default=0)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("phone code")
+        verbose_name_plural = _("phone codes")
+        ordering = ("-sent_at",)
+        indexes = [models.Index(fields=("user", "-sent_at"), name="generation_phonecode_user_sent")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.phone_masked} {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class AgeDeclaration(models.Model):
+    """The date of birth a user gave at sign-up, and, for a minor, the guardian's consent.
+
+    Minor mode follows from the date of birth (``generation.minors``); it lifts by itself on the 18th birthday.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="age_declaration",
+        verbose_name=_("user"),
+    )
+    date_of_birth = models.DateField(_("date of birth"))
+    guardian_name = models.CharField(_("guardian's name"), max_length=100, blank=True)
+    guardian_contact_encrypted = models.TextField(_("guardian's phone (encrypted)"), blank=True)
+    guardian_contact_masked = models.CharField(_("guardian's phone"), max_length=20, blank=True)
+    guardian_consented_at = models.DateTimeField(_("guardian consented at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("age declaration")
+        verbose_name_plural = _("age declarations")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class AccountClosure(models.Model):
+    """A user's request to close their account (PIPL Art 47). Pending until ``effective_at``, when the periodic
+    task deletes or anonymises their personal data; signing in before then cancels it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_closures", verbose_name=_("user")
+    )
+    requested_at = models.DateTimeField(_("requested at"))
+    effective_at = models.DateTimeField(_("closes at"))
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("account closure")
+        verbose_name_plural = _("account closures")
+        ordering = ("-requested_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("user",),
+                condition=Q(cancelled_at__isnull=True, completed_at__isnull=True),
+                name="%(app_label)s_%(class)s_one_pending_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.effective_at:%Y-%m-%d}"
+
+    @property
+    def pending(self) -> bool:
+        return self.cancelled_at is None and self.completed_at is None

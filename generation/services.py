@@ -18,6 +18,7 @@ Torch is imported only inside the functions that run in workers.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -41,6 +42,8 @@ from audit import services as audit
 from filing.selectors import service_public
 from generation.checkpoints import checkpoint_serving
 from generation.enforcement import enforcement_apply, suspension_active
+from generation.identity import verification_required
+from generation.minors import minor_mode, minor_refusal
 from generation.models import Checkpoint, Job, NetKind, Output
 from generation.params import limits, output_count, params_clean
 from generation.terms import terms_pending
@@ -143,11 +146,25 @@ def policy_refusal(checkpoint: Checkpoint | None, user: Any = None) -> tuple[str
     return None
 
 
-def _moderate(text: str, *, output: bool) -> Any:
+def account_refusal(user: Any) -> tuple[str, str] | None:
+    """Why ``user``'s own account may not generate now (real-name verification, minor mode); None if it may."""
+    if verification_required(user):
+        return (
+            _("Verify your mobile number on the account page before you generate (real-name verification)."),
+            "phone_not_verified",
+        )
+    return minor_refusal(user)
+
+
+def _moderate(text: str, *, output: bool, user: Any = None) -> Any:
+    """The moderation verdict on ``text``; for a user in minor mode, what the library only flags is refused."""
     from generation import moderation
 
     try:
-        return moderation.moderate_output(text) if output else moderation.moderate_input(text)
+        verdict = moderation.moderate_output(text) if output else moderation.moderate_input(text)
+        if verdict.flagged and user is not None and settings.MINOR_BLOCK_FLAGGED and minor_mode(user) is not None:
+            verdict = dataclasses.replace(verdict, decision=moderation.Decision.BLOCK)
+        return verdict
     except moderation.ModerationUnavailable as exc:
         # Fail closed: no moderation, no generation.
         raise JobUnavailable(
@@ -283,9 +300,14 @@ def job_submit(
         )
         _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
         raise JobUnavailable(reason, code="user_suspended")
+    account = account_refusal(user)
+    if account:
+        reason, code = account
+        _refuse(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        raise JobUnavailable(reason, code=code)
     verdict = None
     if kind == NetKind.LM and cleaned["opening"]:
-        verdict = _moderate(cleaned["opening"], output=False)
+        verdict = _moderate(cleaned["opening"], output=False, user=user)
         if verdict.blocked:
             return _job_refused_by_moderation(
                 user=user,
@@ -599,7 +621,7 @@ def _output_moderation(job: Job, samples: list[Any]) -> dict[str, Any] | None:
     texts = [item for item in samples if isinstance(item, str)]
     if not texts:
         return None
-    verdict = _moderate("\n".join(texts), output=True)
+    verdict = _moderate("\n".join(texts), output=True, user=job.user)
     if verdict.blocked:
         raise OutputBlocked(verdict)
     return verdict.as_dict()

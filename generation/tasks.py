@@ -94,3 +94,11 @@ def assessment_run_task(self: Task, *, run_id: int) -> None:
     from generation.assessment import assessment_run_execute
 
     assessment_run_execute(run_id=run_id, worker=self.request.hostname or "")
+
+
+@shared_task(name="generation.account_closures", soft_time_limit=3000, time_limit=3300)
+def account_closures_task() -> int:
+    """Close the accounts whose cooling-off period has ended."""
+    from generation.accounts import closures_complete
+
+    return closures_complete()

@@ -16,6 +16,8 @@ urlpatterns = [
     path("accounts/reset/<uidb64>/<token>/", views.password_reset_confirm, name="password-reset-confirm"),
     path("accounts/reset/done/", views.password_reset_complete, name="password-reset-complete"),
     path("account/", views.account, name="account"),
+    path("account/phone/", views.phone_verify, name="phone-verify"),
+    path("account/guardian/", views.guardian_consent, name="guardian-consent"),
     # End users: generating, following, downloading, reporting.
     path("generate/", views.generate, name="generate"),
     path("jobs/<uuid:public_id>/", views.job_detail, name="job"),

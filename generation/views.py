@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
@@ -36,6 +36,7 @@ from filing.models import Complaint, Document
 from filing.selectors import service_public
 from filing.services import complaint_create
 from genai_platform.roles import Role, user_has_role, user_role_add
+from generation.accounts import ClosureError, closure_cancel, closure_request, closure_what_stays
 from generation.api.services import (
     history_delete,
     job_submit_within_quota,
@@ -55,21 +56,35 @@ from generation.api.views import (
 from generation.enforcement import suspension_active
 from generation.forms import (
     GENERATION_FORMS,
+    AccountCloseForm,
     ComplaintForm,
     ComplaintTrackForm,
     GenerationForm,
+    GuardianConsentForm,
     HistoryDeleteForm,
     HistoryFilterForm,
     LmForm,
+    PhoneCodeForm,
+    PhoneForm,
     ReportForm,
     SignUpForm,
     UserSettingsForm,
 )
-from generation.models import Job, NetKind, Output
+from generation.identity import (
+    IdentityError,
+    phone_code_check,
+    phone_code_latest,
+    phone_code_send,
+    verification_of,
+    verification_required,
+)
+from generation.minors import age_declare, guardian_consent_record, minor_mode
+from generation.models import AgeDeclaration, Job, NetKind, Output
 from generation.params import limits
 from generation.services import (
     JobUnavailable,
     UnlabelledRefused,
+    account_refusal,
     job_cancel,
     job_refuse_unavailable,
     labelling_obligation_set,
@@ -120,17 +135,28 @@ def signup(request: HttpRequest) -> HttpResponse:
             {"service": public},
             status=403 if request.method == "POST" else 200,
         )
-    form = SignUpForm(request.POST or None, label_suffix="")
+    form = SignUpForm(request.POST or None, label_suffix="", minors_allowed=public.minors_allowed)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             user = form.save()
             user_role_add(user=user, role=Role.END_USER)
             user_settings_update(user=user, inputs_for_training=form.cleaned_data["inputs_for_training"])
             terms_accept(user=user, request=request)
+            age_declare(user=user, date_of_birth=form.cleaned_data["date_of_birth"], request=request)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if minor_mode(user) is not None:
+            messages.success(request, _("Your account is ready, in minor mode. A parent or guardian consents first."))
+            return redirect("guardian-consent")
+        if verification_required(user):
+            messages.success(request, _("Your account is ready. Verify your mobile number to start generating."))
+            return redirect("phone-verify")
         messages.success(request, _("Welcome! Your account is ready. Choose what to generate."))
         return redirect("generate")
-    return render(request, "generation/account/signup.html", {"form": form})
+    return render(
+        request,
+        "generation/account/signup.html",
+        {"form": form, "service": public, "minor_age": settings.MINOR_AGE},
+    )
 
 
 class LoginView(auth_views.LoginView):
@@ -139,6 +165,13 @@ class LoginView(auth_views.LoginView):
 
     def get_default_redirect_url(self) -> str:
         return reverse("generate")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        # Signing in during the cooling-off period cancels a pending account closure.
+        if closure_cancel(user=form.get_user(), request=self.request) is not None:
+            messages.info(self.request, _("Welcome back. Closing your account has been cancelled."))
+        return response
 
 
 class LogoutView(auth_views.LogoutView):
@@ -177,6 +210,7 @@ def account(request: HttpRequest) -> HttpResponse:
     labelling_service = service_offering_unlabelled()
     settings_form = UserSettingsForm(initial={"inputs_for_training": current.inputs_for_training})
     delete_form = HistoryDeleteForm()
+    close_form = AccountCloseForm()
     token_key = None
     action = request.POST.get("action")
     if action == "settings":
@@ -215,6 +249,22 @@ def account(request: HttpRequest) -> HttpResponse:
     elif action == "token":
         Token.objects.filter(user=request.user).delete()
         token_key = Token.objects.create(user=request.user).key
+    elif action == "close_account":
+        close_form = AccountCloseForm(request.POST)
+        if close_form.is_valid():
+            try:
+                password = close_form.cleaned_data["password"]
+                closure = closure_request(user=request.user, password=password, request=request)
+            except ClosureError as exc:
+                close_form.add_error("password", str(exc))
+            else:
+                stays = closure_what_stays(request.user, closing_at=closure.effective_at)
+                logout(request)
+                return render(
+                    request,
+                    "generation/account/closure_requested.html",
+                    {"closure": closure, "stays": stays},
+                )
     return render(
         request,
         "generation/account/settings.html",
@@ -228,7 +278,91 @@ def account(request: HttpRequest) -> HttpResponse:
             "labelling_accepted": labelling_service is not None
             and unlabelled_delivery_version(user=request.user, service=labelling_service) is not None,
             "quota": quota_state(user=request.user),
+            "close_form": close_form,
+            "closure_stays": closure_what_stays(request.user),
+            "cooling_off_days": settings.ACCOUNT_CLOSURE_COOLING_OFF_DAYS,
+            "verification": verification_of(request.user),
+            "verification_required": verification_required(request.user),
+            "minor": minor_mode(request.user),
         },
+    )
+
+
+@never_cache
+@enduser_required
+@require_http_methods(["GET", "POST"])
+def phone_verify(request: HttpRequest) -> HttpResponse:
+    """Real-name verification: send a one-time code to a mobile number, then type it in."""
+    phone_form = PhoneForm()
+    code_form = PhoneCodeForm()
+    action = request.POST.get("action")
+    if action == "send":
+        phone_form = PhoneForm(request.POST)
+        if phone_form.is_valid():
+            try:
+                sent = phone_code_send(user=request.user, phone_raw=phone_form.cleaned_data["phone"], request=request)
+            except IdentityError as exc:
+                phone_form.add_error("phone", str(exc))
+            else:
+                messages.success(
+                    request, _("A code was sent to %(phone)s. Type it in below.") % {"phone": sent.phone_masked}
+                )
+                return redirect("phone-verify")
+    elif action == "check":
+        code_form = PhoneCodeForm(request.POST)
+        if code_form.is_valid():
+            try:
+                verification = phone_code_check(user=request.user, code=code_form.cleaned_data["code"], request=request)
+            except IdentityError as exc:
+                code_form.add_error("code", str(exc))
+            else:
+                messages.success(
+                    request,
+                    _("Your mobile number %(phone)s is verified. You can generate now.")
+                    % {"phone": verification.phone_masked},
+                )
+                return redirect("generate")
+    return render(
+        request,
+        "generation/account/phone.html",
+        {
+            "phone_form": phone_form,
+            "code_form": code_form,
+            "verification": verification_of(request.user),
+            "pending": phone_code_latest(request.user),
+            "ttl_minutes": max(1, settings.PHONE_CODE_TTL_SECONDS // 60),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@never_cache
+@enduser_required
+@require_http_methods(["GET", "POST"])
+def guardian_consent(request: HttpRequest) -> HttpResponse:
+    """A minor's parent or guardian consents to their use of the service (minor mode)."""
+    mode = minor_mode(request.user)
+    if mode is None:
+        return redirect("account")
+    form = GuardianConsentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            guardian_consent_record(
+                user=request.user,
+                guardian_name=form.cleaned_data["guardian_name"],
+                guardian_phone=form.cleaned_data["guardian_phone"],
+                request=request,
+            )
+        except IdentityError as exc:
+            form.add_error("guardian_phone", str(exc))
+        else:
+            messages.success(request, _("The guardian's consent is recorded."))
+            return redirect("phone-verify" if verification_required(request.user) else "generate")
+    return render(
+        request,
+        "generation/account/guardian.html",
+        {"form": form, "minor": mode, "declaration": AgeDeclaration.objects.filter(pk=request.user.pk).first()},
+        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -346,6 +480,8 @@ def generate(request: HttpRequest) -> HttpResponse:
             "suspension": suspension,
             "paused": public.generation_stopped_at is not None,
             "terms_pending": terms_pending(request.user),
+            "account_refusal": account_refusal(request.user),
+            "minor": minor_mode(request.user),
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -388,6 +388,32 @@ COMPLAINT_RESPONSE_DAYS = env.int("GENAI_COMPLAINT_RESPONSE_DAYS", default=7)
 PI_REQUEST_WORKING_DAYS = env.int("GENAI_PI_REQUEST_WORKING_DAYS", default=15)
 # Complaints one address may send without an account per hour (the form is open to anyone).
 COMPLAINTS_ANONYMOUS_PER_HOUR = env.int("GENAI_COMPLAINTS_ANONYMOUS_PER_HOUR", default=10)
+# Days between asking to close an account and its closure; signing in again before then cancels it.
+ACCOUNT_CLOSURE_COOLING_OFF_DAYS = env.int("GENAI_ACCOUNT_CLOSURE_COOLING_OFF_DAYS", default=7)
+# Real-name verification: the text-message sender (a dotted path; generation.sms.ConsoleBackend writes
+# the code to the log, generation.sms.HttpGatewayBackend posts it to GENAI_SMS_GATEWAY_URL with the token),
+# how long a code lasts, how many wrong tries it takes and how soon a new code may be sent.
+SMS_BACKEND = env("GENAI_SMS_BACKEND", default="generation.sms.ConsoleBackend")
+SMS_GATEWAY_URL = env("GENAI_SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_TOKEN = env("GENAI_SMS_GATEWAY_TOKEN", default="")
+PHONE_CODE_TTL_SECONDS = env.int("GENAI_PHONE_CODE_TTL_SECONDS", default=300)
+PHONE_CODE_MAX_ATTEMPTS = env.int("GENAI_PHONE_CODE_MAX_ATTEMPTS", default=5)
+PHONE_CODE_RESEND_SECONDS = env.int("GENAI_PHONE_CODE_RESEND_SECONDS", default=60)
+# Key that encrypts stored personal information (verified phone numbers, guardians' contacts); derived from
+# SECRET_KEY when unset (then rotating SECRET_KEY makes the stored numbers unreadable: set it in production).
+PI_ENCRYPTION_KEY = env("GENAI_PI_ENCRYPTION_KEY", default="")
+# Minor mode (users under MINOR_AGE, where the public service admits minors): jobs per day, the night hours
+# (local time, HH:MM) without service, and whether content the keyword library only flags is refused.
+MINOR_AGE = 18
+MINOR_DAILY_JOBS = env.int("GENAI_MINOR_DAILY_JOBS", default=10)
+MINOR_NIGHT_START = env("GENAI_MINOR_NIGHT_START", default="22:00")
+MINOR_NIGHT_END = env("GENAI_MINOR_NIGHT_END", default="08:00")
+MINOR_BLOCK_FLAGGED = env.bool("GENAI_MINOR_BLOCK_FLAGGED", default=True)
+CELERY_BEAT_SCHEDULE["generation-account-closures"] = {
+    "task": "generation.account_closures",
+    "schedule": 3600,
+    "options": {"queue": Queue.DEFAULT.value, "expires": 3600},
+}
 INSTALLED_APPS += ["drf_spectacular_sidecar"]
 SPECTACULAR_SETTINGS |= {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR"}
 

@@ -63,7 +63,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             return Response(
                 error_body(exc.code, exc.message), status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers
             )
-        if exc.code in ("user_suspended", "not_a_tester", "terms_not_accepted"):
+        if exc.code in (
+            "user_suspended",
+            "not_a_tester",
+            "terms_not_accepted",
+            "phone_not_verified",
+            "guardian_consent_required",
+            "minor_night",
+        ):
             return Response(error_body(exc.code, exc.message), status=status.HTTP_403_FORBIDDEN)
         return Response(error_body(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, DjangoValidationError):

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from filing.models import Complaint
 from filing.services import complaint_create
+from generation.minors import minor_mode
 from generation.models import Job, Output, UserSettings
 from generation.services import JobUnavailable, checkpoint_serving, job_submit
 from generation.usage import usage_today
@@ -36,6 +37,7 @@ class QuotaState:
     limit: int  # 0: no limit
     used: int
     resets_at: datetime
+    minor: bool = False  # the limit is minor mode's
 
     @property
     def unlimited(self) -> bool:
@@ -54,7 +56,11 @@ def quota_state(*, user: Any, now: datetime | None = None) -> QuotaState:
     now = timezone.localtime(now or timezone.now())
     day_start = timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
     used = usage_today(user=user, now=now).jobs
-    return QuotaState(limit=settings.GENERATION_DAILY_QUOTA, used=used, resets_at=day_start + _ONE_DAY)
+    limit = settings.GENERATION_DAILY_QUOTA
+    mode = minor_mode(user, today=now.date())
+    if mode is not None and (limit == 0 or mode.daily_jobs < limit):
+        return QuotaState(limit=mode.daily_jobs, used=used, resets_at=day_start + _ONE_DAY, minor=True)
+    return QuotaState(limit=limit, used=used, resets_at=day_start + _ONE_DAY)
 
 
 def net_unavailable_reason(kind: str, user: Any = None) -> str | None:
@@ -81,9 +87,16 @@ def job_submit_within_quota(
     def admit() -> None:
         state = quota_state(user=user)
         if state.exhausted:
-            reason = _(
-                "You have used all %(limit)d generations of today's quota. "
-                "It renews at midnight; please come back then."
+            reason = (
+                _(
+                    "Minor mode: you have used all %(limit)d generations allowed today. "
+                    "The limit renews at midnight; please come back tomorrow."
+                )
+                if state.minor
+                else _(
+                    "You have used all %(limit)d generations of today's quota. "
+                    "It renews at midnight; please come back then."
+                )
             ) % {"limit": state.limit}
             raise JobUnavailable(reason, code="over_quota")
 

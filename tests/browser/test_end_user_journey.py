@@ -33,6 +33,7 @@ def _sign_up(page, shoot=None, username: str = "lin") -> None:
     page.get_by_role("link", name="注册后开始").click()
     page.get_by_label("用户名").fill(username)
     page.get_by_label("电子邮件").fill(f"{username}@example.com")
+    page.get_by_label("出生日期").fill("1990-05-20")
     page.get_by_label("密码", exact=True).fill(PASSWORD)
     page.get_by_label("密码确认").fill(PASSWORD)
     page.get_by_label("我已阅读并接受服务条款和隐私政策。").check()

@@ -194,3 +194,45 @@ def test_admin_finalise_action_refuses_without_signers(client_for, assessment):
     assert assessment.status == SelfAssessment.Status.DRAFT
     page = client.get(f"/admin/filing/selfassessment/{assessment.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
     assert "Signers missing" in page.content.decode()
+
+
+def _change_form_post(client, complaint, **changes):
+    data = {
+        "service": complaint.service_id or "",
+        "channel": complaint.channel,
+        "category": complaint.category,
+        "pi_request": complaint.pi_request,
+        "complainant": complaint.complainant,
+        "contact": complaint.contact,
+        "produce_id": complaint.produce_id,
+        "details": complaint.details,
+        "status": complaint.status,
+        "handler": complaint.handler,
+        "resolution": complaint.resolution,
+    } | changes
+    return client.post(f"/admin/filing/complaint/{complaint.pk}/change/", data, HTTP_ACCEPT_LANGUAGE="en")
+
+
+def test_closing_a_complaint_in_its_form_needs_the_answer_and_is_the_resolution(client_for, service):
+    from genai_platform.roles import Role
+
+    complaint = complaint_create(channel="web", complainant="visitor", category="other", contact="v@example.cn")
+    received = complaint.received_at
+    client = client_for(Role.OPERATOR, "answerer")
+
+    refused = _change_form_post(client, complaint, status="resolved", resolution="")
+    assert refused.status_code == 200 and "Describe how the complaint was resolved" in refused.content.decode()
+    complaint.refresh_from_db()
+    assert complaint.status == Complaint.Status.RECEIVED
+
+    done = _change_form_post(client, complaint, status="resolved", resolution="已答复")
+    assert done.status_code == 302
+    complaint.refresh_from_db()
+    assert complaint.status == Complaint.Status.RESOLVED and complaint.resolved_at is not None
+    assert complaint.handler == "answerer" and complaint.received_at == received
+    assert LogEntry.objects.filter(event_type="complaint.resolved", actor_username="answerer").count() == 1
+
+    reopened = _change_form_post(client, complaint, status="in_progress")
+    assert reopened.status_code == 200 and "cannot be reopened" in reopened.content.decode()
+    complaint.refresh_from_db()
+    assert complaint.status == Complaint.Status.RESOLVED

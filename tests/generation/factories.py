@@ -25,14 +25,22 @@ MODEL_CODES = {"gan": "TGAN", "vae": "TVAE", "lm": "TLMC"}
 TEST_FILING_NUMBER = "Beijing-CeShi-20260101"
 
 
-def service_serving(*, internal_testing: bool = False, status: str = Service.Status.FILED) -> Service:
-    """The public service test checkpoints serve under: filed, with its number, so it serves every user."""
+def service_serving(
+    *, internal_testing: bool = False, status: str = Service.Status.FILED, real_name_required: bool = False
+) -> Service:
+    """The public service test checkpoints serve under: filed, with its number, so it serves every user (without
+    real-name verification unless asked: the tests of verification ask for it)."""
     provider, _ = Provider.objects.get_or_create(uscc=TEST_USCC, defaults={"legal_name": "测试科技有限公司"})
     number = TEST_FILING_NUMBER if status in (Service.Status.FILED, Service.Status.CHANGE_PENDING) else ""
     service, _ = Service.objects.update_or_create(
         provider=provider,
         name="测试服务",
-        defaults={"internal_testing": internal_testing, "status": status, "filing_number": number},
+        defaults={
+            "internal_testing": internal_testing,
+            "status": status,
+            "filing_number": number,
+            "real_name_required": real_name_required,
+        },
     )
     return service_make_public(service=service, actor=None)
 

@@ -8,6 +8,7 @@ created; reset one with ``python manage.py changepassword <username>``.
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -87,6 +88,15 @@ class Command(BaseCommand):
         tester = user_model.objects.filter(username="enduser").first()
         if tester is not None and service.in_internal_testing and not service.testers.filter(pk=tester.pk).exists():
             service.testers.add(tester)
+        if tester is not None:
+            # An adult with a verified number (the demo number; no text message is sent), so it generates at once.
+            from generation.identity import phone_demo_verified
+            from generation.minors import age_declare
+            from generation.models import AgeDeclaration
+
+            if not AgeDeclaration.objects.filter(user=tester).exists():
+                age_declare(user=tester, date_of_birth=date(1990, 1, 1))
+            phone_demo_verified(user=tester)
 
         # A fresh install gets synthetic, clearly marked safety data to run against; operators
         # import real keyword libraries and test banks.

@@ -105,6 +105,7 @@ def _signup(client: Client, **extra) -> object:
     data = {
         "username": "newbie",
         "email": "newbie@example.com",
+        "date_of_birth": "1990-01-01",
         "password1": "a-Long-pass-9876",
         "password2": "a-Long-pass-9876",
         "accept_terms": "on",

@@ -35,6 +35,7 @@ def test_sign_up_records_the_versions_accepted_with_the_time(client, audit_log):
         {
             "username": "newbie",
             "email": "newbie@example.cn",
+            "date_of_birth": "1990-01-01",
             "password1": PASSWORD,
             "password2": PASSWORD,
             "accept_terms": "on",

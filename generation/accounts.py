@@ -1,0 +1,173 @@
+"""Closing an end user's account (PIPL Art 47): asked for with the password, carried out after a cooling-off period.
+
+``closure_request`` records the request and signs the user out everywhere; signing in again before
+``effective_at`` cancels it (``closure_cancel``). The periodic task ``generation.account_closures`` then closes
+each due account: history and files, API token, settings, verified number, age and guardian data, usage counts
+and pending codes are deleted, and the user row is anonymised (kept only so that the records below still point
+at something). What stays: the audit log's records of the account's requests, until the retention period
+(``AUDIT_RETENTION_DAYS``) after each record ends, and the complaints and suspensions that concern it, which the
+provider must keep. Every step is an audit event.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
+
+from audit import services as audit
+from generation.models import (
+    AccountClosure,
+    AgeDeclaration,
+    DailyUsage,
+    PhoneCode,
+    PhoneVerification,
+    RefusalStreak,
+    TermsAcceptance,
+    UserSettings,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ClosureError(Exception):
+    """The closure cannot be asked for; the message is for the user."""
+
+
+def closure_pending(user: Any) -> AccountClosure | None:
+    return AccountClosure.objects.filter(user_id=user.pk, cancelled_at__isnull=True, completed_at__isnull=True).first()
+
+
+@dataclass(frozen=True)
+class WhatStays:
+    """What closing the account keeps, and until when, for the account page."""
+
+    audit_kept_until: datetime
+    retention_days: int
+    complaints: int
+
+
+def closure_what_stays(user: Any, *, closing_at: datetime | None = None) -> WhatStays:
+    from filing.models import Complaint
+
+    closing_at = closing_at or timezone.now() + timedelta(days=settings.ACCOUNT_CLOSURE_COOLING_OFF_DAYS)
+    retention = settings.AUDIT_RETENTION_DAYS
+    return WhatStays(
+        # The newest record about the account is the closure's own.
+        audit_kept_until=closing_at + timedelta(days=retention),
+        retention_days=retention,
+        complaints=Complaint.objects.filter(user_id=str(user.pk)).count(),
+    )
+
+
+def _sessions_end(user: Any) -> None:
+    user_key = str(user.pk)
+    live = Session.objects.filter(expire_date__gt=timezone.now())
+    stale = [s.pk for s in live.iterator() if s.get_decoded().get("_auth_user_id") == user_key]
+    Session.objects.filter(pk__in=stale).delete()
+
+
+@transaction.atomic
+def closure_request(*, user: Any, password: str, request: Any = None) -> AccountClosure:
+    """Ask to close ``user``'s account after the cooling-off period; the password must be right."""
+    if not user.check_password(password or ""):
+        raise ClosureError(_("The password is not right. Enter your current password to close your account."))
+    if closure_pending(user) is not None:
+        raise ClosureError(_("Closing this account has already been asked for."))
+    now = timezone.now()
+    closure = AccountClosure.objects.create(
+        user=user,
+        requested_at=now,
+        effective_at=now + timedelta(days=settings.ACCOUNT_CLOSURE_COOLING_OFF_DAYS),
+    )
+    Token.objects.filter(user=user).delete()
+    audit.user_event(
+        event_type="user.closure_requested",
+        actor=user,
+        request=request,
+        subject=user,
+        payload={
+            "effective_at": closure.effective_at.isoformat(),
+            "cooling_off_days": settings.ACCOUNT_CLOSURE_COOLING_OFF_DAYS,
+        },
+    )
+    transaction.on_commit(lambda: _sessions_end(user))
+    return closure
+
+
+@transaction.atomic
+def closure_cancel(*, user: Any, request: Any = None, how: str = "signed_in") -> AccountClosure | None:
+    """Cancel ``user``'s pending closure, if there is one (signing in during the cooling-off period does)."""
+    closure = (
+        AccountClosure.objects.select_for_update()
+        .filter(user_id=user.pk, cancelled_at__isnull=True, completed_at__isnull=True)
+        .first()
+    )
+    if closure is None:
+        return None
+    closure.cancelled_at = timezone.now()
+    closure.save(update_fields=["cancelled_at"])
+    audit.user_event(
+        event_type="user.closure_cancelled", actor=user, request=request, subject=user, payload={"how": how}
+    )
+    return closure
+
+
+def _close(closure: AccountClosure) -> None:
+    from filing.models import Complaint
+    from generation.api.services import history_delete
+
+    user = closure.user
+    counts = history_delete(user=user)
+    with transaction.atomic():
+        for model in (UserSettings, PhoneVerification, PhoneCode, AgeDeclaration, DailyUsage, RefusalStreak):
+            model.objects.filter(user_id=user.pk).delete()
+        # Which terms the account accepted is part of its personal data; the audit log keeps each acceptance.
+        TermsAcceptance.objects.filter(user_id=user.pk).delete()
+        Token.objects.filter(user=user).delete()
+        Complaint.objects.filter(user_id=str(user.pk)).update(complainant=f"closed-{user.pk}", contact="")
+        user.username = f"closed-{user.pk}"
+        user.email = ""
+        user.first_name = ""
+        user.last_name = ""
+        user.is_active = False
+        user.set_unusable_password()
+        user.save()
+        user.groups.clear()
+        closure.completed_at = timezone.now()
+        closure.save(update_fields=["completed_at"])
+        audit.user_event(
+            event_type="user.closed",
+            actor=None,
+            actor_username="system:account_closures",
+            subject=user,
+            payload={
+                "requested_at": closure.requested_at.isoformat(),
+                "jobs_deleted": counts["jobs"],
+                "outputs_deleted": counts["outputs"],
+            },
+        )
+    _sessions_end(user)
+
+
+def closures_complete(*, now: datetime | None = None) -> int:
+    """Close every account whose cooling-off period has ended; returns how many. Run by a periodic task."""
+    due = AccountClosure.objects.filter(
+        cancelled_at__isnull=True, completed_at__isnull=True, effective_at__lte=now or timezone.now()
+    ).select_related("user")
+    closed = 0
+    for closure in due:
+        try:
+            _close(closure)
+            closed += 1
+        except Exception:
+            logger.exception("account closure %s failed; it stays pending and is tried again", closure.pk)
+    return closed
