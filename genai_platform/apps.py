@@ -9,9 +9,6 @@ class GenaiPlatformConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_roles_sync_after_migrate, dispatch_uid="genai_platform.roles_sync")
-        from genai_platform import signals
-
-        signals.connect()
 
 
 def _roles_sync_after_migrate(sender: AppConfig, using: str = "default", **kwargs: object) -> None:

@@ -1,4 +1,5 @@
-"""Closing an end user's account (PIPL Art 47): asked for with the password, carried out after a cooling-off period.
+"""An end user's account from sign-up to closure: signing up, API tokens, and closing the account (PIPL Art 47),
+asked for with the password and carried out after a cooling-off period.
 
 ``closure_request`` records the request and signs the user out everywhere; signing in again before
 ``effective_at`` cancels it (``closure_cancel``). The periodic task ``generation.account_closures`` then closes
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,10 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from audit import services as audit
+from filing.models import Complaint
+from genai_platform.roles import Role, user_role_add
+from generation.enduser import history_delete, user_settings_update
+from generation.minors import age_declare
 from generation.models import (
     AccountClosure,
     AgeDeclaration,
@@ -34,8 +39,44 @@ from generation.models import (
     TermsAcceptance,
     UserSettings,
 )
+from generation.terms import terms_accept
 
 logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def user_sign_up(*, user: Any, inputs_for_training: bool, date_of_birth: date, request: Any = None) -> Any:
+    """Store a new end user (``user`` unsaved, password set) with their training choice, their acceptance of
+    the terms in force and their date of birth (minor mode follows from it)."""
+    user.save()
+    user_role_add(user=user, role=Role.END_USER)
+    user_settings_update(user=user, inputs_for_training=inputs_for_training)
+    terms_accept(user=user, request=request)
+    age_declare(user=user, date_of_birth=date_of_birth, request=request)
+    return user
+
+
+def token_replace(*, user: Any) -> str:
+    """A new API token for ``user`` (the old one stops working); returns its key."""
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        return str(Token.objects.create(user=user).key)
+
+
+def token_issue(*, user: Any, request: Any = None) -> str:
+    """The API token of ``user``, created on first use. Signing in for a token, like signing in on the site,
+    cancels a pending account closure."""
+    token, _created = Token.objects.get_or_create(user=user)
+    closure_cancel(user=user, request=request, how="api_token")
+    return str(token.key)
+
+
+def token_exists(*, user: Any) -> bool:
+    return Token.objects.filter(user=user).exists()
+
+
+def token_revoke(*, user: Any) -> None:
+    Token.objects.filter(user=user).delete()
 
 
 class ClosureError(Exception):
@@ -56,8 +97,6 @@ class WhatStays:
 
 
 def closure_what_stays(user: Any, *, closing_at: datetime | None = None) -> WhatStays:
-    from filing.models import Complaint
-
     closing_at = closing_at or timezone.now() + timedelta(days=settings.ACCOUNT_CLOSURE_COOLING_OFF_DAYS)
     retention = settings.AUDIT_RETENTION_DAYS
     return WhatStays(
@@ -122,9 +161,6 @@ def closure_cancel(*, user: Any, request: Any = None, how: str = "signed_in") ->
 
 
 def _close(closure: AccountClosure) -> None:
-    from filing.models import Complaint
-    from generation.api.services import history_delete
-
     user = closure.user
     counts = history_delete(user=user)
     with transaction.atomic():

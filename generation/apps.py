@@ -8,4 +8,9 @@ class GenerationConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the start-up check that a CJK font for the visible image label exists.
+        # The filing's assessments are run by this app's nets, on its workers.
+        from filing.safety.assessments import assessment_runner_register
         from generation.labels import checks  # noqa: F401
+        from generation.tasks import assessment_run_enqueue
+
+        assessment_runner_register(assessment_run_enqueue)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from filing.models import Complaint
-from generation.api.services import REPORT_CATEGORIES
+from generation.enduser import REPORT_CATEGORIES
 from generation.models import Job, NetKind
 from generation.params import SEED_MAX, limits
 from generation.tunes import Tune

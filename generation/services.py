@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -48,7 +47,7 @@ from generation.models import Checkpoint, Job, NetKind, Output
 from generation.params import limits, output_count, params_clean
 from generation.terms import terms_pending
 from generation.tunes import TUNE_SEPARATOR, Tune, piece_text
-from generation.usage import usage_job_counted, usage_job_given_back
+from generation.usage import quota_refusal, usage_job_counted, usage_job_given_back
 
 if TYPE_CHECKING:
     from generation.ml.checkpoints import LoadedNet
@@ -229,14 +228,15 @@ def _serving_facts(checkpoint: Checkpoint | None) -> dict[str, str]:
     }
 
 
-def _refuse(*, user: Any, request: Any, kind: str, params: dict[str, Any], reason: str, stage: str) -> None:
+def _refuse(*, user: Any, request: Any, kind: str, params: dict[str, Any] | None, reason: str, stage: str) -> None:
+    """The one writer of a request's refusal before any job exists (``params`` None: the input was not read)."""
     with transaction.atomic():
         audit.generation_event(
             event_type="generation.refused",
             actor=user,
             request=request,
             decision="refused",
-            input_content=_job_input(kind, params),
+            input_content=_job_input(kind, params) if params is not None else None,
             payload={"kind": kind, "reason": reason, "stage": stage},
         )
 
@@ -258,23 +258,25 @@ def job_submit(
     params: dict[str, Any],
     idempotency_key: str | None = None,
     request: Any = None,
-    admit: Callable[[], None] | None = None,
 ) -> Job:
     """Validate and store a generation job, and enqueue it once the transaction commits.
 
     Raises ValidationError for bad parameters and JobUnavailable when the service cannot take the
-    job (the refusal is an audit event). With an ``idempotency_key`` a repeated call returns the
-    job the first call created.
+    job (the refusal is an audit event; ``code="over_quota"`` past the daily quota). With an
+    ``idempotency_key`` a repeated call returns the job the first call created, even at the limit.
 
-    ``admit``, if given, runs inside the transaction that creates the job, with the user's row
-    locked, so that one user's submissions pass it one at a time (a per-user limit checked there
-    cannot be overrun by two requests racing). If it raises JobUnavailable nothing is stored, and
-    the caller writes the refusal's audit record.
+    The quota is checked first without a lock, so that a spent quota is refused before any moderation
+    work, and again in the transaction that stores the job, with the user's row locked, so that two
+    requests racing for the last unit cannot both pass.
     """
     if idempotency_key:
         existing = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
         if existing:
             return existing
+    spent = quota_refusal(user=user)
+    if spent:
+        _refuse(user=user, request=request, kind=kind, params=None, reason=spent, stage="policy")
+        raise JobUnavailable(spent, code="over_quota")
     if kind not in NetKind.values:
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
     checkpoint = checkpoint_serving(kind)
@@ -319,17 +321,21 @@ def job_submit(
                 verdict=verdict,
                 idempotency_key=idempotency_key,
             )
-    return _job_create(
-        user=user,
-        kind=kind,
-        params=cleaned,
-        seed=seed,
-        checkpoint=checkpoint,
-        idempotency_key=idempotency_key,
-        request=request,
-        input_verdict=verdict,
-        admit=admit,
-    )
+    try:
+        return _job_create(
+            user=user,
+            kind=kind,
+            params=cleaned,
+            seed=seed,
+            checkpoint=checkpoint,
+            idempotency_key=idempotency_key,
+            request=request,
+            input_verdict=verdict,
+        )
+    except JobUnavailable as exc:
+        if exc.code == "over_quota":  # lost the race for the last unit of quota; nothing was stored
+            _refuse(user=user, request=request, kind=kind, params=None, reason=exc.message, stage="policy")
+        raise
 
 
 @transaction.atomic(durable=True)
@@ -343,12 +349,12 @@ def _job_create(
     idempotency_key: str | None,
     request: Any,
     input_verdict: Any = None,
-    admit: Callable[[], None] | None = None,
 ) -> Job:
-    if admit is not None:
-        # Held until this transaction ends (SQLite's IMMEDIATE transactions hold the write lock from the start).
-        get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
-        admit()
+    # Held until this transaction ends (SQLite's IMMEDIATE transactions hold the write lock from the start).
+    get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
+    spent = quota_refusal(user=user)
+    if spent:
+        raise JobUnavailable(spent, code="over_quota")
     job = Job(
         user=user,
         kind=kind,

@@ -96,6 +96,11 @@ def assessment_run_task(self: Task, *, run_id: int) -> None:
     assessment_run_execute(run_id=run_id, worker=self.request.hostname or "")
 
 
+def assessment_run_enqueue(run_id: int) -> None:
+    """Queue the run of a filing assessment (registered with ``filing`` when the app starts)."""
+    assessment_run_task.apply_async(kwargs={"run_id": run_id})
+
+
 @shared_task(name="generation.account_closures", soft_time_limit=3000, time_limit=3300)
 def account_closures_task() -> int:
     """Close the accounts whose cooling-off period has ended."""

@@ -1,21 +1,29 @@
 """What limits a user, counted as it happens: jobs against the daily quota, and refused inputs.
 
-The counts live in their own rows (``DailyUsage``, ``RefusalStreak``), written in the transaction that
-stores or ends the job, so deleting one's history changes neither. A day is a calendar day in
-``TIME_ZONE``. A job that delivers nothing (cancelled before a worker started, failed, withheld by output
-moderation) is given back; an input refused by moderation never counts as a job, but as a refusal.
+The daily quota (``GENERATION_DAILY_QUOTA``, or minor mode's lower limit) is checked by ``job_submit`` inside
+the transaction that stores the job, with the user's row locked, so two submissions racing for the last unit
+of quota cannot both pass. The counts live in their own rows (``DailyUsage``, ``RefusalStreak``), written in
+the transaction that stores or ends the job, so deleting one's history changes neither. A day is a calendar
+day in ``TIME_ZONE``. A job that delivers nothing (cancelled before a worker started, failed, withheld by
+output moderation) is given back; an input refused by moderation never counts as a job, but as a refusal.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from generation.minors import minor_mode
 from generation.models import DailyUsage, Job, RefusalStreak
+
+_ONE_DAY = timedelta(days=1)
 
 
 def usage_day(moment: datetime | None = None) -> date:
@@ -58,3 +66,49 @@ def usage_today(*, user: Any, now: datetime | None = None) -> DailyUsage:
 
 def refusals_in_a_row(*, user: Any) -> int:
     return RefusalStreak.objects.filter(user_id=user.pk).values_list("in_a_row", flat=True).first() or 0
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    limit: int  # 0: no limit
+    used: int
+    resets_at: datetime
+    minor: bool = False  # the limit is minor mode's
+
+    @property
+    def unlimited(self) -> bool:
+        return self.limit == 0
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.unlimited else max(self.limit - self.used, 0)
+
+    @property
+    def exhausted(self) -> bool:
+        return not self.unlimited and self.used >= self.limit
+
+
+def quota_state(*, user: Any, now: datetime | None = None) -> QuotaState:
+    now = timezone.localtime(now or timezone.now())
+    day_start = timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
+    used = usage_today(user=user, now=now).jobs
+    limit = settings.GENERATION_DAILY_QUOTA
+    mode = minor_mode(user, today=now.date())
+    if mode is not None and (limit == 0 or mode.daily_jobs < limit):
+        return QuotaState(limit=mode.daily_jobs, used=used, resets_at=day_start + _ONE_DAY, minor=True)
+    return QuotaState(limit=limit, used=used, resets_at=day_start + _ONE_DAY)
+
+
+def quota_refusal(*, user: Any) -> str | None:
+    """Why ``user`` may submit no more jobs today, in plain words; None while the quota lasts."""
+    state = quota_state(user=user)
+    if not state.exhausted:
+        return None
+    if state.minor:
+        return _(
+            "Minor mode: you have used all %(limit)d generations allowed today. "
+            "The limit renews at midnight; please come back tomorrow."
+        ) % {"limit": state.limit}
+    return _(
+        "You have used all %(limit)d generations of today's quota. It renews at midnight; please come back then."
+    ) % {"limit": state.limit}

@@ -20,7 +20,6 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -30,28 +29,28 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from rest_framework.authtoken.models import Token
 
 from filing.models import Complaint, Document
 from filing.selectors import service_public
 from filing.services import complaint_create
-from genai_platform.roles import Role, user_has_role, user_role_add
-from generation.accounts import ClosureError, closure_cancel, closure_request, closure_what_stays
-from generation.api.services import (
+from genai_platform.roles import Role, user_has_role
+from generation.accounts import (
+    ClosureError,
+    closure_cancel,
+    closure_request,
+    closure_what_stays,
+    token_exists,
+    token_replace,
+    user_sign_up,
+)
+from generation.downloads import output_downloaded, output_file_response, output_unlabelled_response
+from generation.enduser import (
     history_delete,
-    job_submit_within_quota,
     net_unavailable_reason,
     output_report_create,
-    quota_state,
     reports_of,
     user_settings_get,
     user_settings_update,
-)
-from generation.api.views import (
-    JobSubmitThrottle,
-    output_downloaded,
-    output_file_response,
-    output_unlabelled_response,
 )
 from generation.enforcement import suspension_active
 from generation.forms import (
@@ -78,7 +77,7 @@ from generation.identity import (
     verification_of,
     verification_required,
 )
-from generation.minors import age_declare, guardian_consent_record, minor_mode
+from generation.minors import guardian_consent_record, minor_mode
 from generation.models import AgeDeclaration, Job, NetKind, Output
 from generation.params import limits
 from generation.services import (
@@ -87,13 +86,16 @@ from generation.services import (
     account_refusal,
     job_cancel,
     job_refuse_unavailable,
+    job_submit,
     labelling_obligation_set,
     service_offering_unlabelled,
     tunes_offered,
     unlabelled_delivery_version,
 )
 from generation.terms import terms_accept, terms_in_force, terms_pending
+from generation.throttles import JobSubmitThrottle
 from generation.tunes import Tune
+from generation.usage import quota_state
 
 HISTORY_PAGE_SIZE = 10
 # htmx stops polling when a response has this status (and still shows its content).
@@ -137,12 +139,12 @@ def signup(request: HttpRequest) -> HttpResponse:
         )
     form = SignUpForm(request.POST or None, label_suffix="", minors_allowed=public.minors_allowed)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = form.save()
-            user_role_add(user=user, role=Role.END_USER)
-            user_settings_update(user=user, inputs_for_training=form.cleaned_data["inputs_for_training"])
-            terms_accept(user=user, request=request)
-            age_declare(user=user, date_of_birth=form.cleaned_data["date_of_birth"], request=request)
+        user = user_sign_up(
+            user=form.save(commit=False),
+            inputs_for_training=form.cleaned_data["inputs_for_training"],
+            date_of_birth=form.cleaned_data["date_of_birth"],
+            request=request,
+        )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         if minor_mode(user) is not None:
             messages.success(request, _("Your account is ready, in minor mode. A parent or guardian consents first."))
@@ -247,8 +249,7 @@ def account(request: HttpRequest) -> HttpResponse:
         )
         return redirect("account")
     elif action == "token":
-        Token.objects.filter(user=request.user).delete()
-        token_key = Token.objects.create(user=request.user).key
+        token_key = token_replace(user=request.user)
     elif action == "close_account":
         close_form = AccountCloseForm(request.POST)
         if close_form.is_valid():
@@ -273,7 +274,7 @@ def account(request: HttpRequest) -> HttpResponse:
             "settings_form": settings_form,
             "delete_form": delete_form,
             "token_key": token_key,
-            "has_token": Token.objects.filter(user=request.user).exists(),
+            "has_token": token_exists(user=request.user),
             "labelling_service": labelling_service,
             "labelling_accepted": labelling_service is not None
             and unlabelled_delivery_version(user=request.user, service=labelling_service) is not None,
@@ -439,7 +440,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             }
         elif form.is_valid():
             try:
-                job = job_submit_within_quota(
+                job = job_submit(
                     user=request.user,
                     kind=kind,
                     params=form.params(),

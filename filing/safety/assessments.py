@@ -2,8 +2,8 @@
 
 The filing side of a run: it plans the sample (seeded), keeps every question with its answer and
 verdicts as evidence, and computes the metrics against the goals copied onto the run. The answers
-are produced by the runner in ``generation`` (task ``generation.assessment_run``), which this
-module starts by name: ``filing`` never imports ``generation``.
+are produced by the runner in ``generation`` (task ``generation.assessment_run``), which that app
+registers here when it starts (``assessment_runner_register``): ``filing`` never imports ``generation``.
 
 Definitions used for the metrics:
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -42,7 +43,6 @@ from django.utils.translation import gettext as _
 from filing.safety.bank_models import AssessmentRun, AssessmentSample, BankKind, TestBank, TestQuestion
 from filing.safety.selectors import safety_config
 
-TASK_NAME = "generation.assessment_run"
 SEED_MAX = 2**31 - 1
 # What the net is asked for per answer; the same parameters an end user's text job takes.
 DEFAULT_ANSWER_PARAMS: dict[str, Any] = {"temperature": 0.8, "top_k": 40}
@@ -163,11 +163,21 @@ def assessment_run_create(
     return run
 
 
-def assessment_run_enqueue(*, run_id: int) -> None:
-    """Send the runner task by name (the runner lives in ``generation``)."""
-    from genai_platform.celery import app
+# The runner lives in ``generation``, the app above this one, which registers it when it starts
+# (``assessment_runner_register``): the filing never imports the generation.
+_runner: Callable[[int], None] | None = None
 
-    app.send_task(TASK_NAME, kwargs={"run_id": run_id})
+
+def assessment_runner_register(runner: Callable[[int], None]) -> None:
+    """``runner(run_id)`` queues the run of an assessment; ``generation`` registers its task here."""
+    global _runner
+    _runner = runner
+
+
+def assessment_run_enqueue(*, run_id: int) -> None:
+    if _runner is None:
+        raise RuntimeError("no assessment runner is registered: is the generation app installed?")
+    _runner(run_id)
 
 
 @transaction.atomic

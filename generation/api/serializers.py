@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from filing.models import Complaint
-from generation.api.services import REPORT_CATEGORIES
+from generation.enduser import REPORT_CATEGORIES
 from generation.models import Job, NetKind, Output
 
 

@@ -7,10 +7,8 @@ own jobs and outputs: anything else answers 404, so the API never tells whether 
 from __future__ import annotations
 
 import json
-import mimetypes
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from django.http import FileResponse
@@ -20,7 +18,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
@@ -28,24 +25,20 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from audit import services as audit
 from filing.models import Complaint
 from genai_platform.roles import HasRole, Role
+from generation.accounts import token_issue, token_revoke
 from generation.api import serializers as s
 from generation.api.errors import Conflict, Gone
-from generation.api.services import (
-    job_submit_within_quota,
-    net_unavailable_reason,
-    output_report_create,
-    quota_state,
-    reports_of,
-)
+from generation.downloads import output_downloaded, output_file_response, output_unlabelled_response
+from generation.enduser import net_unavailable_reason, output_report_create, reports_of
 from generation.models import Job, NetKind, Output
 from generation.params import limits
-from generation.services import UnlabelledRefused, job_cancel, output_unlabelled_open, tunes_offered
+from generation.services import UnlabelledRefused, job_cancel, job_submit, tunes_offered
+from generation.throttles import EndUserThrottle, JobCreateThrottle, TokenThrottle
+from generation.usage import quota_state
 
 IDEMPOTENCY_KEY_MAX = 128
 ERROR_RESPONSE = inline_serializer(
@@ -71,39 +64,6 @@ COMMON_ERRORS = {
 # ------------------------------------------------------------------------------
 # Throttles, pagination, permissions
 # ------------------------------------------------------------------------------
-class _SettingsRateThrottle(SimpleRateThrottle):
-    """Reads its rate from settings at request time, so a changed setting applies without restart."""
-
-    def get_rate(self) -> str | None:
-        rates: Any = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-        return rates.get(self.scope)
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        ident = request.user.pk if request.user and request.user.is_authenticated else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
-class EndUserThrottle(_SettingsRateThrottle, UserRateThrottle):
-    scope = "enduser"
-
-
-class JobSubmitThrottle(_SettingsRateThrottle):
-    """Job submissions per user; the web form and the API share one allowance."""
-
-    scope = "enduser_jobs"
-
-
-class JobCreateThrottle(JobSubmitThrottle):
-    def allow_request(self, request: Request, view: Any) -> bool:
-        if request.method != "POST" or getattr(view, "action", None) != "create":
-            return True
-        return super().allow_request(request, view)
-
-
-class TokenThrottle(_SettingsRateThrottle):
-    scope = "token"
-
-
 class Pagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
@@ -246,7 +206,7 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
                 {"Idempotency-Key": [_("Use at most %(n)d characters.") % {"n": IDEMPOTENCY_KEY_MAX}]}
             )
         replay = bool(key) and Job.objects.filter(user=request.user, idempotency_key=key).exists()
-        job = job_submit_within_quota(
+        job = job_submit(
             user=request.user,
             kind=data.validated_data["kind"],
             params=data.validated_data["params"],
@@ -279,63 +239,6 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 # ------------------------------------------------------------------------------
 # Outputs
 # ------------------------------------------------------------------------------
-def output_media_type(output: Output) -> str:
-    name = output.file.name or ""
-    guessed, _encoding = mimetypes.guess_type(name)
-    if name.endswith(".md"):
-        guessed = "text/markdown"
-    if guessed and guessed.startswith("text/"):
-        return f"{guessed}; charset=utf-8"
-    return guessed or "application/octet-stream"
-
-
-def output_file_response(output: Output, *, as_attachment: bool) -> FileResponse:
-    """The stored (labelled) file of ``output``, as the worker wrote it."""
-    name = output.file.name or ""
-    extension = name.rsplit(".", 1)[-1] if "." in name else "bin"
-    response = FileResponse(
-        output.file.open("rb"),
-        as_attachment=as_attachment,
-        filename=f"ai-generated-{output.produce_id}.{extension}",
-        content_type=output_media_type(output),
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
-def output_downloaded(*, request: Any, output: Output, agreement_version: str | None = None) -> None:
-    """Log a download; one without the visible label also records the obligation version accepted."""
-    payload: dict[str, Any] = {"output_id": output.produce_id, "labelled": agreement_version is None}
-    if agreement_version is not None:
-        payload["agreement_version"] = agreement_version
-        payload["purpose"] = "labelling obligation accepted by the user"
-    audit.generation_event(
-        event_type="generation.output_downloaded",
-        actor=request.user,
-        request=request,
-        subject=output,
-        produce_id=output.produce_id,
-        payload=payload,
-    )
-
-
-def output_unlabelled_response(*, request: Any, output: Output) -> FileResponse:
-    """The output without its visible label, logged; raises UnlabelledRefused when not allowed."""
-    handle, version = output_unlabelled_open(user=request.user, output=output)
-    extension = (output.file_unlabelled.name or "").rsplit(".", 1)[-1]
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"ai-generated-{output.produce_id}.{extension}",
-        content_type=output_media_type(output),
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    output_downloaded(request=request, output=output, agreement_version=version)
-    return response
-
-
 class FileRenderer(BaseRenderer):
     """Lets a client ask for a download with any Accept header; error bodies still go out as JSON."""
 
@@ -478,8 +381,7 @@ class TokenApi(APIView):
         )
         if user is None or not user.is_active:
             raise serializers.ValidationError(_("The username or password is not right."), code="bad_credentials")
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key, "username": user.get_username()})
+        return Response({"token": token_issue(user=user, request=request._request), "username": user.get_username()})
 
     @extend_schema(
         operation_id="token_delete",
@@ -488,5 +390,5 @@ class TokenApi(APIView):
         responses={204: None, **COMMON_ERRORS},
     )
     def delete(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
+        token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

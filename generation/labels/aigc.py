@@ -99,11 +99,11 @@ class AigcLabel:
         return json.dumps(body, separators=(",", ":"), ensure_ascii=True)
 
 
-def _json_depth_check(text: str) -> None:
-    """Refuse nesting deeper than a label needs before handing the text to the JSON parser."""
+def json_nesting_within(text: str, limit: int) -> bool:
+    """Whether the JSON ``text`` nests objects and arrays at most ``limit`` deep, checked by a scan that
+    skips strings, before anything hands it to the recursive JSON parser."""
     depth = 0
-    in_string = False
-    escaped = False
+    in_string = escaped = False
     for ch in text:
         if in_string:
             if escaped:
@@ -116,10 +116,17 @@ def _json_depth_check(text: str) -> None:
             in_string = True
         elif ch in "{[":
             depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise LabelFormatError(_("The label JSON is nested deeper than a label can be."))
+            if depth > limit:
+                return False
         elif ch in "}]":
             depth -= 1
+    return True
+
+
+def _json_depth_check(text: str) -> None:
+    """Refuse nesting deeper than a label needs before handing the text to the JSON parser."""
+    if not json_nesting_within(text, MAX_JSON_DEPTH):
+        raise LabelFormatError(_("The label JSON is nested deeper than a label can be."))
 
 
 def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:

@@ -18,7 +18,14 @@ from cryptography.exceptions import InvalidSignature
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from generation.labels.aigc import LABEL_KEY, AigcLabel, LabelFormatError, label_from_json, label_from_mapping
+from generation.labels.aigc import (
+    LABEL_KEY,
+    AigcLabel,
+    LabelFormatError,
+    json_nesting_within,
+    label_from_json,
+    label_from_mapping,
+)
 from generation.labels.codes import ProducerCode, producer_code_parse
 from generation.labels.explicit import text_has_notice
 from generation.labels.jpeg import jpeg_labels_scan
@@ -203,28 +210,6 @@ def json_canonical(payload: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _json_nesting_ok(text: str) -> bool:
-    depth = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "{[":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return False
-        elif ch in "}]":
-            depth -= 1
-    return True
-
-
 def verify_json(data: bytes, *, own_usccs: Iterable[str] | None = None) -> VerifyResult:
     """A JSON object carrying its label in the top-level ``AIGC`` field (see ``label_json``)."""
     if len(data) > MAX_JSON_BYTES:
@@ -233,7 +218,7 @@ def verify_json(data: bytes, *, own_usccs: Iterable[str] | None = None) -> Verif
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return VerifyResult(Verdict.UNREADABLE, _("The JSON document is not valid UTF-8."), "json")
-    if not _json_nesting_ok(text):
+    if not json_nesting_within(text, MAX_JSON_DEPTH):
         return VerifyResult(Verdict.UNREADABLE, _("The JSON document is nested too deeply."), "json")
     try:
         root = json.loads(text, object_pairs_hook=_Pairs)

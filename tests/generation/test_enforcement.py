@@ -109,7 +109,8 @@ def test_each_refusal_says_how_many_more_would_suspend_and_the_last_one_says_it_
 
 
 def test_deleting_ones_history_resets_neither_the_refusals_nor_the_quota(user, settings):
-    from generation.api.services import history_delete, quota_state
+    from generation.enduser import history_delete
+    from generation.usage import quota_state
 
     settings.GENERATION_DAILY_QUOTA = 5
     in_a_row = safety_config().suspension_consecutive_refusals

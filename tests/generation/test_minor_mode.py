@@ -11,9 +11,9 @@ from django.utils import timezone
 from filing.safety.services import keyword_create
 from filing.selectors import service_public
 from generation import services
-from generation.api.services import job_submit_within_quota, quota_state
 from generation.minors import age_on, guardian_consent_record, minor_mode, minor_refusal
 from generation.models import AgeDeclaration
+from generation.usage import quota_state
 from tests.generation.factories import checkpoint_tiny
 
 pytestmark = pytest.mark.django_db
@@ -145,9 +145,9 @@ def test_the_minor_daily_limit(minor, settings):
     state = quota_state(user=minor)
     assert state.minor and state.limit == 2
     for _ in range(2):
-        job_submit_within_quota(user=minor, kind="gan", params={"digit": 1, "count": 1})
+        services.job_submit(user=minor, kind="gan", params={"digit": 1, "count": 1})
     with pytest.raises(services.JobUnavailable) as excinfo:
-        job_submit_within_quota(user=minor, kind="gan", params={"digit": 1, "count": 1})
+        services.job_submit(user=minor, kind="gan", params={"digit": 1, "count": 1})
     assert excinfo.value.code == "over_quota" and "Minor mode" in excinfo.value.message
 
 

@@ -32,13 +32,11 @@ class LmConfig(ConfigMixin):
     warmup_steps: int = 100
     weight_decay: float = 0.1
     grad_clip: float = 1.0
-    # Train the forward pass in bfloat16 (autocast): about 1.3x faster on CPUs with bfloat16 instructions
-    # (AVX512-BF16), but about 30x slower on one without them (AVX2 only, measured: 33 s against 1.1 s for the same
-    # matrix products), and its results differ between the two. Off by default, so a run is the same work anywhere.
+    # Train the forward pass in bfloat16 (autocast): faster on CPUs with bfloat16 instructions, far slower on
+    # those without, and the results differ between the two. Off by default, so a run is the same work anywhere.
     autocast_bf16: bool = False
     steps_per_epoch: int = 500
-    # 10 x 500 steps of 32 x 128 characters: about 25 minutes on 2 idle cores (29.8 s per 100 steps), 38 on 1;
-    # 4.27 nats/char on the Song ci test text with the defaults (seed 0).
+    # Epochs of steps_per_epoch steps.
     epochs: int = 10
     # Characters of the held-out text scored each epoch (None: all of it).
     eval_chars: int | None = None

@@ -30,92 +30,64 @@ class GanConfig(ConfigMixin):
     classes: int = 10
     latent_dim: int = 64
     label_dim: int = 32
-    # 96 gave test digit-FID 1.75x the floor (mean of 5 draws; 1.62x with the latent scale chosen) at seed 1 over
-    # 120 epochs, 1 thread, floor 1.65, for 36% more training CPU (2,927 s): against 2.11x (1.69x) with 64.
+    # Channels of the generator's convolutions (at the lowest resolution; halved at each step up).
     g_width: int = 64
     d_width: int = 64
-    # 32 (twice the steps for the same epochs) gave test digit-FID 1.64x (seed 1) and 2.01x (seed 2) the floor of
-    # 1.75 over 120 epochs, 1 thread, for 33% more training CPU (2,770 s): no better than 64 on other machines
-    # (1.76x and 1.93x seed 1, 1.51x and 1.78x seed 2).
+    # Training images per step.
     batch_size: int = 64
     lr_g: float = 2e-4
-    # 4e-4 (twice lr_g) gave 2.30x (1.81x with the latent scale chosen), seed 1, the same run as g_width 96.
+    # Learning rate of the discriminator.
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
     # Decay of the moving average of the generator's weights used for sampling (0: use the live weights).
-    # 0.999 with 160 epochs gave test digit-FID 3.56 (seed 1) and 3.51 (seed 2) against a floor of 1.75 (2.0x),
-    # though 0.91-1.37 against the training digits: the average fits the training digits, not their distribution.
     ema: float = 0.995
     # Ramp the decay up as (1 + step) / (10 + step) until it reaches ``ema``, so the average soon forgets the start.
     ema_warmup: bool = False
     # Images generated per epoch to measure the Fréchet distance.
     eval_samples: int = 4000
-    # 120 epochs of 63 steps: about 35 CPU-minutes of training on 1 thread with the defaults below, plus about
-    # 9 s to measure each epoch; about 50 minutes of wall time for two such runs side by side on 2 cores.
-    # Test digit-FID against the floor (real train against real test, 1.65 under the classifier of the machine
-    # measured): seed 1 3.18 (1.93x), seed 2 2.93 (1.78x); conditional accuracy 97.4% and 98.2%. Of nine such
-    # runs on three machines, with and without d_batch_std, one met the goal of 1.5x (1.47x, seed 0). By the
-    # kernel distance (KID x 1000, no bias from sample size) the same two nets are -0.72 +- 2.55 and
-    # -1.58 +- 1.74 from the test digits, the real training digits -3.17 +- 1.78 and -2.66 +- 2.07: against
-    # 1,000 test digits the generated digits cannot be told from real ones. On a machine with floor 1.65, as a mean of
-    # 5 draws (one draw varies by about 0.2x): seed 1 2.11x, 1.69x with the latent scale chosen (latent_scale_search).
-    # On one with floor 1.75, with the scale chosen (1.05 each time): seeds 0-3 1.40x, 1.44x, 1.39x, 1.50x (2.62),
-    # conditional accuracy 97.0%, 96.6%, 97.4%, 96.7%; training digits drawn at random scored 1.19x-1.24x there.
+    # Passes over the training digits.
     epochs: int = 120
     # Adversarial loss: "bce" (non-saturating) or "hinge".
     loss: str = "bce"
     # One-sided label smoothing: the target of real images under the "bce" loss is 1 - label_smoothing.
     label_smoothing: float = 0.0
-    # Extra 3x3 convolutions of the generator at each of its two inner resolutions (7x7 and 14x14 for 28x28).
-    # 1 rather than 0 took digit-FID from 20.1 to 8.4 for 4 CPU-minutes on 1 thread; 2 was worse (15.0).
-    # Configs written before the setting existed read as 0 (see from_dict).
+    # Extra 3x3 convolutions of the generator at each of its two inner resolutions (7x7 and 14x14 for 28x28). Configs
+    # written before the setting existed read as 0 (see from_dict).
     g_convs: int = 1
-    # Spectral normalisation of the discriminator's layers (then without batch norm): test digit-FID 4.0 after
-    # 60 epochs (1 thread, seed 0), 3.0 with lr_decay_from 0.5 as well. Configs written before it read as False.
+    # Spectral normalisation of the discriminator's layers (then without batch norm). Configs written before it
+    # read as False.
     spectral_norm: bool = True
     # Dropout before the discriminator's last hidden layer.
     d_dropout: float = 0.0
-    # Batches of 64 drawn to recompute the batch-norm statistics of the averaged generator before each
-    # measurement (0: it uses the live generator's running statistics, which describe the live weights, not
-    # their average). 50 gave the same test digit-FID at 60 epochs (3.01 against 3.04) but a smooth metric
-    # curve instead of one jumping by up to 2x between epochs; over 120 epochs also the same: 2.77 against 2.71
-    # (seed 1), 3.22 against 3.17 (seed 2), floor 1.60.
+    # Batches of 64 drawn to recompute the batch-norm statistics of the averaged generator before each measurement (0:
+    # it uses the live generator's running statistics, which describe the live weights, not their average).
     ema_bn_batches: int = 0
     # Both learning rates fall linearly to zero over the budget from this fraction of it on (1.0: constant).
-    # 0.5 took test digit-FID at 60 epochs from 4.0 to 3.0 (spectral norm, 1 thread, seed 0).
     lr_decay_from: float = 0.5
-    # Differentiable augmentation: every image the discriminator sees, real or generated, in both players'
-    # steps, is shifted by up to this many pixels each way (each image on its own, background filled in), so the
-    # discriminator cannot learn the 4,000 training digits by heart (0: off). 2 made test digit-FID worse over
-    # 120 epochs: 3.80 against 2.71 (seed 1) and 3.37 against 3.17 (seed 2), floor 1.60, 1 thread.
+    # Differentiable augmentation: every image the discriminator sees, real or generated, in both players' steps, is
+    # shifted by up to this many pixels each way (each image on its own, background filled in), so the discriminator
+    # cannot learn the 4,000 training digits by heart (0: off).
     augment_shift: int = 0
-    # Minibatch standard deviation: the discriminator also sees how much the images of each group of this many
-    # (of one batch, real or generated) differ, so a generator drawing too little variety is told apart (0: off).
-    # Configs written before it read as 0. On one machine (floor 1.65), 120 epochs, 1 thread: 4 gave test
-    # digit-FID 3.18 (1.93x, seed 1) and 2.93 (1.78x, seed 2) against 3.15 (1.91x) and 4.21 (2.56x) with 0,
-    # for 15% more training CPU (2,084 s against 1,820 s). On another (floor 1.75): 3.09 (1.76x) and 2.64 (1.51x).
+    # Minibatch standard deviation: the discriminator also sees how much the images of each group of this many (of one
+    # batch, real or generated) differ, so a generator drawing too little variety is told apart (0: off). Configs
+    # written before it read as 0.
     d_batch_std: int = 4
-    # Class-conditional batch norm in the generator's convolutional layers: each digit class has its own gain and
-    # bias after every normalisation there, so the class steers every layer, not only the input. Configs written
-    # before it read as False. On one machine (floor 1.75), 120 epochs, 1 thread: test digit-FID 1.76x (seed 1) and
-    # 1.67x (seed 2), conditional accuracy 97.7% and 97.9%: within the spread of runs without it, so left off.
+    # Class-conditional batch norm in the generator's convolutional layers: each digit class has its own gain and bias
+    # after every normalisation there, so the class steers every layer, not only the input. Configs written before it
+    # read as False.
     g_class_norm: bool = False
     # R1 penalty: the discriminator pays r1_gamma / 2 times the squared gradient of its output with respect to the
-    # real images it sees, so it stays smooth around the training digits (0: off). Computed every r1_every steps
-    # and weighted by r1_every ("lazy" regularisation), which costs about a quarter of doing it every step.
-    # 1.0 gave 1.74x (the latent scale chosen stayed 1), seed 1, the same run as g_width 96, for 2,230 s of CPU.
+    # real images it sees, so it stays smooth around the training digits (0: off). Computed every r1_every steps and
+    # weighted by r1_every ("lazy" regularisation), which costs about a quarter of doing it every step.
     r1_gamma: float = 0.0
     r1_every: int = 4
     # The noise z is multiplied by this when sampling (training always draws z from the standard normal).
     latent_scale: float = 1.0
     # After training, the best epoch's latent_scale is chosen from latent_scale ± search in steps of
     # latent_scale_step, by the mean digit-FID against the training digits over latent_scale_draws draws of
-    # eval_samples images, and written into its checkpoint (search 0: left as it is). The averaged generator
-    # draws too little variety at z's own scale. On four nets (120 epochs, seed 1, 1 thread, floor 1.65) it chose
-    # 1.05 three times, taking test digit-FID (mean of 5 draws) from 2.11x to 1.69x (today's defaults), from
-    # 2.30x to 1.81x (lr_d 4e-4) and from 1.75x to 1.62x (g_width 96), and kept 1 once (r1_gamma 1: 1.74x).
-    # It costs about 80 CPU-seconds after training.
+    # eval_samples images, and written into its checkpoint (search 0: left as it is). The averaged generator draws too
+    # little variety at z's own scale.
     latent_scale_search: float = 0.1
     latent_scale_step: float = 0.05
     latent_scale_draws: int = 3

@@ -12,9 +12,8 @@ from django.db import connection, connections, transaction
 from django.utils import translation
 
 from audit.models import LogEntry
-from generation.api.services import job_submit_within_quota
 from generation.models import Job
-from generation.services import JobUnavailable
+from generation.services import JobUnavailable, job_submit
 from generation.usage import usage_job_counted
 from tests.generation.factories import checkpoint_tiny
 
@@ -66,7 +65,7 @@ def test_a_submission_that_passed_the_early_check_is_refused_once_the_racing_one
                 cursor.execute("SELECT pg_backend_pid()")
                 outcome["pid"] = cursor.fetchone()[0]
             with translation.override("en"):
-                outcome["job"] = job_submit_within_quota(user=user, kind="gan", params={"digit": 2})
+                outcome["job"] = job_submit(user=user, kind="gan", params={"digit": 2})
         except JobUnavailable as refusal:
             outcome["refusal"] = refusal
         finally:

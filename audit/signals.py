@@ -34,6 +34,6 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    user_logged_in.connect(_logged_in, dispatch_uid="genai_platform.audit_login")
-    user_login_failed.connect(_login_failed, dispatch_uid="genai_platform.audit_login_failed")
-    user_logged_out.connect(_logged_out, dispatch_uid="genai_platform.audit_logout")
+    user_logged_in.connect(_logged_in, dispatch_uid="audit.auth_login")
+    user_login_failed.connect(_login_failed, dispatch_uid="audit.auth_login_failed")
+    user_logged_out.connect(_logged_out, dispatch_uid="audit.auth_logout")

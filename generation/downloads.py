@@ -1,0 +1,70 @@
+"""Delivering an output's file to its owner, from the web pages and the API alike: the response, and the
+``generation.output_downloaded`` audit record of each download."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from django.http import FileResponse
+
+from audit import services as audit
+from generation.models import Output
+from generation.services import output_unlabelled_open
+
+
+def output_media_type(output: Output) -> str:
+    name = output.file.name or ""
+    guessed, _encoding = mimetypes.guess_type(name)
+    if name.endswith(".md"):
+        guessed = "text/markdown"
+    if guessed and guessed.startswith("text/"):
+        return f"{guessed}; charset=utf-8"
+    return guessed or "application/octet-stream"
+
+
+def output_file_response(output: Output, *, as_attachment: bool) -> FileResponse:
+    """The stored (labelled) file of ``output``, as the worker wrote it."""
+    name = output.file.name or ""
+    extension = name.rsplit(".", 1)[-1] if "." in name else "bin"
+    response = FileResponse(
+        output.file.open("rb"),
+        as_attachment=as_attachment,
+        filename=f"ai-generated-{output.produce_id}.{extension}",
+        content_type=output_media_type(output),
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def output_downloaded(*, request: Any, output: Output, agreement_version: str | None = None) -> None:
+    """Log a download; one without the visible label also records the obligation version accepted."""
+    payload: dict[str, Any] = {"output_id": output.produce_id, "labelled": agreement_version is None}
+    if agreement_version is not None:
+        payload["agreement_version"] = agreement_version
+        payload["purpose"] = "labelling obligation accepted by the user"
+    audit.generation_event(
+        event_type="generation.output_downloaded",
+        actor=request.user,
+        request=request,
+        subject=output,
+        produce_id=output.produce_id,
+        payload=payload,
+    )
+
+
+def output_unlabelled_response(*, request: Any, output: Output) -> FileResponse:
+    """The output without its visible label, logged; raises UnlabelledRefused when not allowed."""
+    handle, version = output_unlabelled_open(user=request.user, output=output)
+    extension = (output.file_unlabelled.name or "").rsplit(".", 1)[-1]
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"ai-generated-{output.produce_id}.{extension}",
+        content_type=output_media_type(output),
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    output_downloaded(request=request, output=output, agreement_version=version)
+    return response

@@ -1,0 +1,94 @@
+"""End-user services shared by the web pages and the API: what is available, reports, settings and history.
+
+Sign-up, API tokens and closing an account are ``generation.accounts``; submitting jobs is
+``generation.services.job_submit``; the daily quota is ``generation.usage``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from filing.models import Complaint
+from filing.services import complaint_create
+from generation.checkpoints import checkpoint_serving
+from generation.models import Job, Output, UserSettings
+from generation.services import policy_refusal
+
+
+def net_unavailable_reason(kind: str, user: Any = None) -> str | None:
+    """Why jobs of ``kind`` would be refused by the policy gate now for ``user`` (service not open, no serving
+    checkpoint, model not approved), in plain words; None when the kind is available: the gate ``job_submit``
+    applies, asked ahead of time."""
+    refusal = policy_refusal(checkpoint_serving(kind), user)
+    return refusal[0] if refusal else None
+
+
+# ------------------------------------------------------------------------------
+# Reports of outputs
+# ------------------------------------------------------------------------------
+REPORT_CATEGORIES = [(value, label) for value, label in Complaint.Category.choices if value != "personal_info"]
+
+
+def output_report_create(
+    *, user: Any, output: Output, reason: str, details: str = "", channel: str, request: Any = None
+) -> Complaint:
+    """File a user's report of one of their outputs as a complaint of the filing (linked by ProduceID).
+
+    The complaint service writes the ``complaint.received`` audit record and sets the answer due date.
+    """
+    return complaint_create(
+        channel=channel,
+        complainant=user.get_username(),
+        category=reason,
+        details=details.strip(),
+        produce_id=output.produce_id,
+        user=user,
+        request=request,
+    )
+
+
+def reports_of(*, user: Any) -> QuerySet[Complaint]:
+    """The complaints a user filed, newest first."""
+    return Complaint.objects.filter(user_id=str(user.pk)).order_by("-received_at", "-pk")
+
+
+# ------------------------------------------------------------------------------
+# Settings and history
+# ------------------------------------------------------------------------------
+def user_settings_get(*, user: Any) -> UserSettings:
+    """The user's settings; an unsaved default (no consent to training use) when none are stored."""
+    found = UserSettings.objects.filter(user=user).first()
+    return found or UserSettings(user=user)
+
+
+def user_settings_update(*, user: Any, inputs_for_training: bool) -> UserSettings:
+    stored, _created = UserSettings.objects.update_or_create(
+        user=user, defaults={"inputs_for_training": inputs_for_training}
+    )
+    return stored
+
+
+def history_delete(*, user: Any) -> dict[str, int]:
+    """Delete the user's jobs and their output files. Jobs a worker is running are left alone.
+
+    Queued jobs are cancelled first so no worker starts them. The audit log keeps its records,
+    which hold digests of the prompts and outputs, as the law requires; complaints keep the ProduceID.
+    """
+    Job.objects.filter(user=user, status=Job.Status.QUEUED).update(
+        status=Job.Status.CANCELLED, finished_at=timezone.now(), reason=_("Cancelled by the user.")
+    )
+    jobs = Job.objects.filter(user=user).exclude(status=Job.Status.RUNNING)
+    names = list(Output.objects.filter(job__in=jobs).exclude(file="").values_list("file", flat=True))
+    with transaction.atomic():
+        outputs = Output.objects.filter(job__in=jobs).count()
+        deleted_jobs = jobs.count()
+        jobs.delete()
+    for name in names:
+        default_storage.delete(name)
+    return {"jobs": deleted_jobs, "outputs": outputs, "kept_running": Job.objects.filter(user=user).count()}
