@@ -34,6 +34,7 @@ from rest_framework.views import APIView
 from audit import services as audit
 from filing.models import Complaint
 from genai_platform.roles import HasRole, Role
+from generation.accounts import closure_cancel
 from generation.api import serializers as s
 from generation.api.errors import Conflict, Gone
 from generation.api.services import (
@@ -479,6 +480,8 @@ class TokenApi(APIView):
         if user is None or not user.is_active:
             raise serializers.ValidationError(_("The username or password is not right."), code="bad_credentials")
         token, _created = Token.objects.get_or_create(user=user)
+        # Signing in for a token, like signing in on the site, cancels a pending account closure.
+        closure_cancel(user=user, request=request._request, how="api_token")
         return Response({"token": token.key, "username": user.get_username()})
 
     @extend_schema(
