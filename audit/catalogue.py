@@ -236,7 +236,7 @@ _CATALOGUE: tuple[EventType, ...] = (
     EventType(
         "user.closure_cancelled",
         "A pending account closure was cancelled. ``subject`` is the user.",
-        {"how": _key("string", "signed_in: the user signed in again during the cooling-off period.")},
+        {"how": _key("string", "signed_in or api_token: the user signed in again during the cooling-off period.")},
     ),
     EventType(
         "user.closed",

@@ -107,3 +107,12 @@ def test_after_the_cooling_off_period_personal_data_is_deleted_and_the_audit_log
     assert audit_log.filter(event_type="user.closed", subject_id=str(user.pk)).exists()
     assert not Client().login(username="leaving", password=PASSWORD)
     assert not any(s.get_decoded().get("_auth_user_id") == str(user.pk) for s in Session.objects.all())
+
+
+def test_signing_in_for_an_api_token_also_cancels(client, user):
+    _close(client)
+    response = Client().post(
+        "/api/v1/auth/token/", {"username": "leaving", "password": PASSWORD}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert not AccountClosure.objects.get(user=user).pending
