@@ -274,7 +274,6 @@ class ServiceTransition(models.Model):
         return f"{self.service}: {self.from_status} → {self.to_status}"
 
 
-# The safety records (risk taxonomy, thresholds, keyword library) live in their own module.
 class ModelRecord(HistoryModel):
     """A model (net) the service runs, as declared in the filing; its code goes into every label.
 
@@ -407,5 +406,8 @@ class Dataset(HistoryModel):
             raise ValidationError({"collection_end": _("The collection ends before it starts.")})
 
 
+# The app's other models, so that Django finds them here: complaints, incidents and documents; the safety
+# records (risk taxonomy, thresholds, keyword library); test banks and assessment runs (TC260-003 §8.2-§9.4).
 from filing.records import *  # noqa: E402, F403
+from filing.safety.bank_models import *  # noqa: E402, F403
 from filing.safety.models import *  # noqa: E402, F403

@@ -24,9 +24,9 @@ def _label_font_required(**kwargs: Any) -> None:
 def _torch_threads(**kwargs: Any) -> None:
     # Each worker process gets a deliberate number of torch threads (several processes share the
     # cores); torch is imported here, after the fork, never in the parent or the web process.
-    import torch
+    from generation.ml.runtime import torch_threads_set
 
-    torch.set_num_threads(settings.GENAI_TORCH_THREADS)
+    torch_threads_set(settings.GENAI_TORCH_THREADS)
 
 
 @worker_shutting_down.connect

@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 
 from filing.selectors import dataset_training_refusal
 from filing.services import dataset_register
-from genai_platform.version import code_version
 from generation.checkpoints import (
     checkpoint_beats,
     checkpoint_promote,
@@ -33,6 +32,7 @@ from generation.checkpoints import (
     checkpoint_store,
     record_refusal,
 )
+from generation.ml.version import code_version
 from generation.models import (
     DEFAULT_TRAINING_DATA,
     NetKind,

@@ -290,10 +290,3 @@ class AllowlistPhrase(models.Model):
             raise ValidationError(
                 {"phrase": _("“%(new)s” is already on the allowlist as “%(old)s”.") % {"new": self.phrase, "old": twin}}
             )
-
-
-# Test banks and assessment runs (TC260-003 §8.2-§8.3, §9.3-§9.4) live in their own module.
-from filing.safety import bank_models as _bank_models  # noqa: E402
-from filing.safety.bank_models import *  # noqa: E402, F403
-
-__all__ += list(_bank_models.__all__)

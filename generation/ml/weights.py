@@ -26,12 +26,12 @@ from typing import Any
 
 import torch
 
-from genai_platform.version import code_version
 from generation.bundled import MANIFEST_PATH, WEIGHTS_DIR, BundledFileDamaged, bundled_bytes, manifest, recipe
 from generation.ml import metrics
 from generation.ml.checkpoints import checkpoint_loads, checkpoint_sha256
 from generation.ml.data import DigitData, TextCorpus, mnist5k, songci, text_split
 from generation.ml.training import EpochReport, train
+from generation.ml.version import code_version
 from generation.tunes import tune_table
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent

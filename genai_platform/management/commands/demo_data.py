@@ -100,7 +100,8 @@ class Command(BaseCommand):
 
         # A fresh install gets synthetic, clearly marked safety data to run against; operators
         # import real keyword libraries and test banks.
-        from filing.safety.models import Keyword, TestBank
+        from filing.safety.bank_models import TestBank
+        from filing.safety.models import Keyword
 
         if not Keyword.objects.exists():
             call_command("keywords_demo", stdout=self.stdout)
