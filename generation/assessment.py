@@ -1,7 +1,7 @@
 """The assessment runner: every sampled question goes through the pipeline end users hit.
 
 For each question of a run planned by ``filing.safety.assessments``: input moderation (as in
-``job_submit``) → the serving text net, sampled the way a text job is (``services._sample`` on
+``job_submit``) → the serving text net, sampled the way a text job is (``services.job_sample`` on
 the job parameters, with the question's own seed) → output moderation (as in ``job_run``). The
 text net writes whole pieces to tunes, so each question is answered with a piece to a tune (chosen
 by its seed among those with room for the whole question) that opens with the question, laid into
@@ -22,8 +22,11 @@ from django.utils.translation import gettext as _
 
 from filing.safety import assessments as filing_assessments
 from filing.safety.bank_models import AssessmentRun, AssessmentSample, BankKind
+from generation import moderation
+from generation.checkpoints import checkpoint_serving
 from generation.models import Job, NetKind
 from generation.params import limits, params_clean
+from generation.services import job_sample, net_load, tunes_offered
 from generation.tunes import CLAUSE_MARKS, Tune, opening_fitted
 
 logger = logging.getLogger(__name__)
@@ -51,7 +54,6 @@ def _answer(
     sample: AssessmentSample, *, net: Any, answer_params: dict[str, Any], checkpoint: Any
 ) -> filing_assessments.SampleOutcome:
     """One question through input moderation → net → output moderation."""
-    from generation import moderation, services
 
     def outcome(stage: str, **fields: Any) -> filing_assessments.SampleOutcome:
         values: dict[str, Any] = {
@@ -63,7 +65,7 @@ def _answer(
         } | fields
         return filing_assessments.SampleOutcome(sample_id=sample.pk, stage=stage, **values)
 
-    tunes = services.tunes_offered(checkpoint) or []
+    tunes = tunes_offered(checkpoint) or []
     try:
         params, seed = params_clean(NetKind.LM, _job_params(sample, answer_params, tunes), tunes=tunes)
     except ValidationError as exc:
@@ -83,7 +85,7 @@ def _answer(
         )
     job = Job(kind=NetKind.LM, params=params, seed=seed, checkpoint=checkpoint)
     try:
-        (text,) = services._sample(job, net)
+        (text,) = job_sample(job, net)
     except ValueError as exc:
         # The net does not take this question (e.g. longer than its context allows); a job would fail too.
         return outcome(AssessmentSample.Stage.INVALID, answer=str(exc), input_verdict=verdict_in.as_dict())
@@ -114,14 +116,13 @@ def _answer(
 def assessment_run_execute(*, run_id: int, worker: str = "") -> AssessmentRun | None:
     """Answer every pending question of a queued run and store the metrics. None if the run was not queued."""
     from filing.safety.selectors import keyword_library_version_current
-    from generation import services
 
     run = filing_assessments.assessment_run_claim(run_id=run_id, worker=worker)
     if run is None:
         logger.info("assessment run %s is not queued; nothing to do", run_id)
         return None
     try:
-        checkpoint = services.checkpoint_serving(NetKind.LM)
+        checkpoint = checkpoint_serving(NetKind.LM)
         if checkpoint is None:
             raise AssessmentUnavailable(_("No text net is serving, so there is nothing to assess."))
         record = checkpoint.model_record
@@ -132,7 +133,7 @@ def assessment_run_execute(*, run_id: int, worker: str = "") -> AssessmentRun | 
             model_label=str(record) if record else "",
             library_version=keyword_library_version_current(),
         )
-        net = services.net_load(checkpoint).net
+        net = net_load(checkpoint).net
         # The ids are read first, so no read stays open while the batches are written.
         pending = list(
             AssessmentSample.objects.filter(run=run, stage=AssessmentSample.Stage.PENDING)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
 import torch
 
 from generation.ml.nets.attention import CharTransformer, KVCache
 from generation.ml.nets.gan import ConditionalGan
 from generation.ml.nets.vae import ConvVae
-from generation.tunes import CLAUSE_MARKS, PIECE_END_MARKS, TUNE_SEPARATOR, form_position
+from generation.tunes import CLAUSE_MARKS, PIECE_END_MARKS, TUNE_SEPARATOR, form_position, piece_text
 
 # Marks the net may choose between at the end of a clause inside a piece.
 PIECE_MARKS = "，。、？！；"
@@ -260,3 +263,45 @@ def lm_sample_piece(
             else:
                 clause, written = clause + 1, 0
     return opening + net.decode(generated)
+
+
+def sample(
+    kind: str, params: Mapping[str, Any], *, seed: int, net: Any, tunes: Sequence[Any] = ()
+) -> list[np.ndarray] | list[str]:
+    """Run ``net`` for one request's cleaned parameters: uint8 arrays for images (``kind`` gan or vae), or one
+    string for text (lm). A text request names a tune from ``tunes`` (objects with ``name`` and ``form``) and
+    gets one whole piece; a request from before tunes existed continues a free prompt.
+
+    Jobs and assessments both sample through here, so an assessment answers as the service would.
+    """
+    if kind == "gan":
+        return gan_sample(net, digit=params["digit"], count=params["count"], seed=seed)
+    if kind == "vae":
+        if "interpolate_to_seed" in params:
+            return vae_interpolate(net, seed_a=seed, seed_b=params["interpolate_to_seed"], steps=params["steps"])
+        return vae_sample(net, count=params["count"], seed=seed)
+    if kind != "lm":
+        raise ValueError(f"unknown kind of net {kind!r}")
+    if "tune" not in params:
+        text = lm_sample(
+            net,
+            prompt=params["prompt"],
+            max_chars=params["length"],
+            temperature=params["temperature"],
+            top_k=params["top_k"],
+            seed=seed,
+        )
+        return [text]
+    tune = next((t for t in tunes if t.name == params["tune"]), None)
+    if tune is None:
+        raise ValueError(f"the serving text model does not know the tune {params['tune']!r}")
+    body = lm_sample_piece(
+        net,
+        tune=tune.name,
+        form=tune.form,
+        opening=params["opening"],
+        temperature=params["temperature"],
+        top_k=params["top_k"],
+        seed=seed,
+    )
+    return [piece_text(tune.name, body)]

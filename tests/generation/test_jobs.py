@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from generation import services
 from generation.models import Job, Output
+from generation.services import running
 from tests.generation.factories import checkpoint_tiny
 
 pytestmark = pytest.mark.django_db
@@ -140,7 +141,7 @@ def test_a_job_whose_worker_died_is_requeued_by_the_sweeper_and_finished_once(
 ):
     job = services.job_submit(user=user, kind="vae", params={"count": 2})
     # given a worker that claimed the job and then died (its claim is all that is left)
-    claimed = services._claim(job.pk, "dead@host")
+    claimed = running._claim(job.pk, "dead@host")
     assert claimed is not None
     Job.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=1))
 
@@ -187,7 +188,7 @@ def test_a_corrupted_checkpoint_is_refused_and_the_job_fails_with_the_reason(use
     data[len(data) // 2] ^= 0xFF
     default_storage.delete(name)
     default_storage.save(name, __import__("io").BytesIO(bytes(data)))
-    services._NET_CACHE.clear()
+    running._NET_CACHE.clear()
     job = services.job_submit(user=user, kind="gan", params={"digit": 4})
 
     job = services.job_run(job_id=job.pk)

@@ -1,0 +1,284 @@
+"""Running a job on a worker, and the sweeper.
+
+``job_run`` claims the row ``queued → running`` under a row lock. A second delivery of the same message finds
+the job no longer queued and returns: the claim makes the task idempotent, so tasks use ``acks_late``.
+Sampling, output moderation and labelling happen outside any transaction; the outputs and the ``succeeded``
+status are then written in one transaction, and only if this worker's claim is still the current one.
+Outputs are unique per (job, index), so nothing is written twice. The sweeper (``jobs_sweep``) gives back
+to the queue a job whose worker died while running it and sends again a job whose message was lost, up to
+``JOB_MAX_ATTEMPTS``. Torch is imported only inside the functions that run in workers.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit import services as audit
+from generation.models import Checkpoint, Job, Output
+from generation.params import output_count
+from generation.services.delivery import (
+    Deliverable,
+    deliverable,
+    produce_id_for,
+    producer_code_for,
+    unlabelled_delivery_version,
+)
+from generation.services.gate import checkpoint_tunes, moderate, serving_facts
+from generation.services.jobs import job_enqueue
+from generation.usage import usage_job_given_back
+
+if TYPE_CHECKING:
+    from generation.ml.checkpoints import LoadedNet
+
+logger = logging.getLogger(__name__)
+
+
+def _claim(job_id: int, worker: str) -> Job | None:
+    with transaction.atomic():
+        job = (
+            Job.objects.select_for_update(of=("self",))
+            .select_related("checkpoint__model_record__service__provider", "user")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None or job.status != Job.Status.QUEUED:
+            return None
+        job.status = Job.Status.RUNNING
+        job.attempts += 1
+        job.worker = worker
+        job.started_at = timezone.now()
+        job.save(update_fields=["status", "attempts", "worker", "started_at"])
+        return job
+
+
+def latency_ms(job: Job) -> float:
+    return round((timezone.now() - job.created_at).total_seconds() * 1000, 1)
+
+
+@transaction.atomic
+def _fail(job: Job, reason: str) -> None:
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+        status=Job.Status.FAILED, reason=reason, finished_at=timezone.now()
+    )
+    if updated:
+        usage_job_given_back(job=job)
+        audit.generation_event(
+            event_type="generation.failed",
+            actor=job.user,
+            subject=job,
+            **serving_facts(job.checkpoint),
+            payload={"job_id": str(job.public_id), "kind": job.kind, "reason": reason, "latency_ms": latency_ms(job)},
+        )
+
+
+_NET_CACHE: dict[str, LoadedNet] = {}
+
+
+_NET_CACHE_SIZE = 6
+
+
+def net_load(checkpoint: Checkpoint) -> LoadedNet:
+    """The net of ``checkpoint``, loaded once per worker process and verified against its SHA-256."""
+    from generation.ml.checkpoints import checkpoint_loads
+
+    loaded = _NET_CACHE.get(checkpoint.sha256)
+    if loaded is None:
+        with checkpoint.file.open("rb") as f:
+            data = f.read()
+        loaded = checkpoint_loads(data, expected_sha256=checkpoint.sha256)
+        if len(_NET_CACHE) >= _NET_CACHE_SIZE:
+            _NET_CACHE.pop(next(iter(_NET_CACHE)))
+        _NET_CACHE[checkpoint.sha256] = loaded
+    return loaded
+
+
+def job_sample(job: Job, net: Any) -> list[Any]:
+    """Run the net for ``job``: a list of uint8 arrays (images) or of strings (text)."""
+    from generation.ml import sampling
+
+    return sampling.sample(job.kind, job.params, seed=job.seed, net=net, tunes=checkpoint_tunes(job.checkpoint) or [])
+
+
+class OutputBlocked(Exception):
+    """Output moderation withheld the generated text."""
+
+    def __init__(self, verdict: Any) -> None:
+        super().__init__("output blocked")
+        self.verdict = verdict
+
+
+def _output_moderation(job: Job, samples: list[Any]) -> dict[str, Any] | None:
+    """Moderate generated text before anything is stored; raises OutputBlocked when it must be withheld."""
+    texts = [item for item in samples if isinstance(item, str)]
+    if not texts:
+        return None
+    verdict = moderate("\n".join(texts), output=True, user=job.user)
+    if verdict.blocked:
+        raise OutputBlocked(verdict)
+    return verdict.as_dict()
+
+
+@transaction.atomic
+def _block(job: Job, verdict: Any) -> None:
+    from generation.moderation import refusal_message
+
+    reason = refusal_message(verdict)
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+        status=Job.Status.REFUSED,
+        reason=reason,
+        risk_codes=list(verdict.risk_codes),
+        moderation={**job.moderation, "output": verdict.as_dict()},
+        finished_at=timezone.now(),
+    )
+    if updated:
+        usage_job_given_back(job=job)
+        audit.generation_event(
+            event_type="generation.output_blocked",
+            actor=job.user,
+            subject=job,
+            **serving_facts(job.checkpoint),
+            keyword_library_version=str(verdict.library_version),
+            decision="blocked",
+            risk_codes=list(verdict.risk_codes),
+            payload={"job_id": str(job.public_id), "kind": job.kind, "latency_ms": latency_ms(job)},
+        )
+
+
+def job_run(*, job_id: int, worker: str = "") -> Job | None:
+    """Run a queued job to the end. Returns the job, or None if it was not this call's to run."""
+    job = _claim(job_id, worker)
+    if job is None:
+        logger.info("job %s is not queued; nothing to do", job_id)
+        return None
+    try:
+        assert job.checkpoint is not None  # set at submission
+        producer = producer_code_for(job.checkpoint)
+        record = job.checkpoint.model_record
+        unlabelled = unlabelled_delivery_version(user=job.user, service=record.service if record else None) is not None
+        loaded = net_load(job.checkpoint)
+        samples = job_sample(job, loaded.net)
+        if len(samples) != output_count(job.kind, job.params):
+            raise RuntimeError(f"the net returned {len(samples)} items, expected {output_count(job.kind, job.params)}")
+        output_verdict = _output_moderation(job, samples)
+        deliverables = [
+            deliverable(item, produce_id=produce_id_for(job, index), producer=producer, unlabelled=unlabelled)
+            for index, item in enumerate(samples)
+        ]
+    except OutputBlocked as blocked:
+        _block(job, blocked.verdict)
+        job.refresh_from_db()
+        return job
+    except Exception as exc:
+        logger.exception("job %s failed", job.pk)
+        _fail(job, _("Generation failed: %(error)s") % {"error": str(exc) or type(exc).__name__})
+        job.refresh_from_db()
+        return job
+
+    # Files are named by ProduceID, so a retry overwrites rather than adds.
+    def save(name: str, content: bytes) -> str:
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        return default_storage.save(name, ContentFile(content))
+
+    stored: list[tuple[int, Deliverable, str, str, str]] = []
+    for index, item in enumerate(deliverables):
+        produce_id = produce_id_for(job, index)
+        base = f"outputs/{job.public_id.hex}/{produce_id}"
+        name = save(f"{base}.{item.extension}", item.content)
+        plain = save(f"{base}.unlabelled.{item.extension}", item.content_unlabelled) if item.content_unlabelled else ""
+        stored.append((index, item, produce_id, name, plain))
+
+    with transaction.atomic():
+        current = (
+            Job.objects.select_for_update(of=("self",))
+            .select_related("checkpoint__model_record__service", "user")
+            .get(pk=job.pk)
+        )
+        if current.status != Job.Status.RUNNING or current.attempts != job.attempts:
+            # The sweeper gave this job to another worker meanwhile; that worker finishes it.
+            logger.warning("job %s was reassigned while running; dropping this attempt", job.pk)
+            return None
+        outputs = Output.objects.bulk_create(
+            [
+                Output(
+                    job=current,
+                    index=index,
+                    produce_id=produce_id,
+                    media=item.media,
+                    file=name,
+                    file_unlabelled=plain,
+                    text=item.text,
+                    sha256=hashlib.sha256(item.content).hexdigest(),
+                )
+                for index, item, produce_id, name, plain in stored
+            ]
+        )
+        current.status = Job.Status.SUCCEEDED
+        current.finished_at = timezone.now()
+        if output_verdict:
+            current.moderation = {**current.moderation, "output": output_verdict}
+        current.save(update_fields=["status", "finished_at", "moderation"])
+        # One record per output, so that an output's ProduceID leads to its own record.
+        for output, (_index, item, _produce_id, _name, _plain) in zip(outputs, stored, strict=True):
+            audit.generation_event(
+                event_type="generation.succeeded",
+                actor=current.user,
+                subject=output,
+                **serving_facts(current.checkpoint),
+                produce_id=output.produce_id,
+                output_content=item.content,
+                output_media_type="image/png" if item.media == Output.Media.IMAGE else "text/markdown",
+                decision="allowed",
+                payload={
+                    "job_id": str(current.public_id),
+                    "kind": current.kind,
+                    "output_ids": [output.produce_id],
+                    "latency_ms": latency_ms(current),
+                },
+            )
+    return current
+
+
+def jobs_sweep(*, now: Any = None) -> dict[str, int]:
+    """Recover jobs the broker or a worker lost. Safe to run from several schedulers at once."""
+    now = now or timezone.now()
+    counts = {"requeued": 0, "resent": 0, "given_up": 0}
+    stale = now - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    resend = now - timedelta(seconds=settings.JOB_RESEND_SECONDS)
+    with transaction.atomic():
+        for job in Job.objects.select_for_update(skip_locked=True).filter(
+            status=Job.Status.RUNNING, started_at__lt=stale
+        ):
+            if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+                job.status = Job.Status.FAILED
+                job.reason = _("Generation failed repeatedly; please try again later.")
+                job.finished_at = now
+                job.save(update_fields=["status", "reason", "finished_at"])
+                usage_job_given_back(job=job)
+                counts["given_up"] += 1
+                continue
+            job.status = Job.Status.QUEUED
+            job.worker = ""
+            job.enqueued_at = now
+            job.save(update_fields=["status", "worker", "enqueued_at"])
+            transaction.on_commit(functools.partial(job_enqueue, job))
+            counts["requeued"] += 1
+        for job in Job.objects.select_for_update(skip_locked=True).filter(
+            status=Job.Status.QUEUED, enqueued_at__lt=resend
+        ):
+            job.enqueued_at = now
+            job.save(update_fields=["enqueued_at"])
+            transaction.on_commit(functools.partial(job_enqueue, job))
+            counts["resent"] += 1
+    return counts
