@@ -30,7 +30,7 @@ from generation.models import (
 )
 from generation.quality import GATE_RULES, GateCheck, figure_format, figure_name, figures_readable
 from generation.services import outputs_remove
-from generation.training import training_request_validate, training_run_cancel, training_run_create
+from generation.training_runs import training_request_validate, training_run_cancel, training_run_create
 
 
 class ReadOnlyAdminMixin:

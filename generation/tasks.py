@@ -33,7 +33,7 @@ def _torch_threads(**kwargs: Any) -> None:
 def _interrupt_training(sender: str | None = None, **kwargs: Any) -> None:
     # A warm shutdown (Ctrl-C on `make run`, SIGTERM from a supervisor) waits for running tasks: ask this
     # worker's training runs to stop now, keeping their best epoch, instead of training to the end.
-    from generation.training import training_runs_interrupt
+    from generation.training_runs import training_runs_interrupt
 
     training_runs_interrupt(worker=str(sender or ""))
 
@@ -41,7 +41,7 @@ def _interrupt_training(sender: str | None = None, **kwargs: Any) -> None:
 @worker_ready.connect
 def _training_runs_orphaned(sender: Any = None, **kwargs: Any) -> None:
     # Runs this worker (by host name) was training when it was killed outright never finished.
-    from generation.training import training_runs_orphaned
+    from generation.training_runs import training_runs_orphaned
 
     hostname = getattr(sender, "hostname", "") or ""
     if hostname:
@@ -77,7 +77,7 @@ def jobs_sweep_task() -> dict[str, int]:
     time_limit=settings.TRAINING_MAX_MINUTES * 60 + 900,
 )
 def training_run_task(self: Task, *, run_id: int) -> None:
-    from generation.training import training_run_execute
+    from generation.training_runs import training_run_execute
 
     training_run_execute(run_id=run_id, worker=self.request.hostname or "")
 

@@ -211,7 +211,7 @@ def test_a_checkpoint_serves_only_under_an_approved_record_of_the_public_service
 
 
 def test_a_training_run_does_not_attach_itself_to_any_model_record():
-    from generation.training import training_run_create
+    from generation.training_runs import training_run_create
 
     service_serving()
     _draft()
@@ -224,7 +224,7 @@ def test_a_training_run_does_not_attach_itself_to_any_model_record():
 def test_a_training_run_may_serve_only_under_a_record_the_operator_named():
     from django.core.exceptions import ValidationError
 
-    from generation.training import training_run_create
+    from generation.training_runs import training_run_create
 
     service_serving()
     draft = _draft()

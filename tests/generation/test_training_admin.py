@@ -5,7 +5,7 @@ import pytest
 from genai_platform.roles import Role
 from generation.checkpoints import checkpoint_gate_apply, checkpoint_promote
 from generation.models import Checkpoint, TrainingRun
-from generation.training import training_run_create
+from generation.training_runs import training_run_create
 from tests.generation.factories import checkpoint_tiny, model_record_for
 
 pytestmark = pytest.mark.django_db
@@ -188,7 +188,7 @@ def test_training_on_a_dataset_that_failed_its_safety_check_is_refused():
     from filing.models import Dataset
     from generation.ml.data import digits8
     from generation.ml.nets.vae import VaeConfig
-    from generation.training import training_run_execute
+    from generation.training_runs import training_run_execute
 
     data = digits8()
     Dataset.objects.create(
@@ -214,7 +214,7 @@ def test_a_better_gan_replaces_the_serving_one_only_when_measured_by_the_same_cl
     from generation.ml import metrics
     from generation.ml.data import digits8
     from generation.ml.nets.gan import GanConfig
-    from generation.training import training_run_execute
+    from generation.training_runs import training_run_execute
 
     _lenient_gate()
     classifier = metrics.weights_sha256(metrics.digit_classifier(digits8()))

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.models import NetKind, TrainingRun
-from generation.training import training_run_create, training_run_execute
+from generation.training_runs import training_run_create, training_run_execute
 
 BAR_WIDTH = 30
 
