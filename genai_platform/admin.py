@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from genai_platform.admin_mixins import ReadOnlyAdminMixin
 from genai_platform.models import User, WorkerHeartbeat
 
 
@@ -11,12 +12,7 @@ class PlatformUserAdmin(UserAdmin):
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("queue", "hostname", "seen_at")
     readonly_fields = ("queue", "hostname", "task_id", "seen_at")
-
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
+    allow_delete = True

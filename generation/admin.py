@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing.models import Incident, ModelRecord
 from filing.selectors import service_audience, service_public
+from genai_platform.admin_mixins import ReadOnlyAdminMixin as PlatformReadOnlyAdminMixin
 from generation.checkpoints import ServingRefused, checkpoint_serve, checkpoint_serving, serving_records
 from generation.enforcement import suspension_lift
 from generation.models import (
@@ -33,14 +34,10 @@ from generation.services import outputs_remove
 from generation.training_runs import training_request_validate, training_run_cancel, training_run_create
 
 
-class ReadOnlyAdminMixin:
-    """Records written by workers: operators look, they do not edit."""
+class ReadOnlyAdminMixin(PlatformReadOnlyAdminMixin):
+    """Records written by workers: operators look, they do not edit (deleting stays possible)."""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    allow_delete = True
 
 
 def _figure_table(figures: dict[str, Any]) -> str:

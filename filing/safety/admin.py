@@ -44,19 +44,7 @@ from filing.safety.services import (
     keywords_update,
     safety_threshold_set,
 )
-
-
-class ReadOnlyAdminMixin:
-    """Shipped or historical data: visible, never edited here."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from genai_platform.admin_mixins import ReadOnlyAdminMixin
 
 
 class RiskInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -39,6 +39,7 @@ from filing.safety.banks import (
     xlsx_write_sheets,
 )
 from filing.safety.keyword_io import ImportFileError, csv_write
+from genai_platform.admin_mixins import ReadOnlyAdminMixin
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -579,7 +580,7 @@ class AssessmentRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(AssessmentSample)
-class AssessmentSampleAdmin(admin.ModelAdmin):
+class AssessmentSampleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every sampled question with its answer and verdicts: the evidence of a run (read-only)."""
 
     list_display = ("run", "bank_kind", "position", "serial", "short_text", "risk", "stage", "keyword_pass", "review")
@@ -591,12 +592,3 @@ class AssessmentSampleAdmin(admin.ModelAdmin):
     @admin.display(description=_("question"))
     def short_text(self, obj: AssessmentSample) -> str:
         return obj.text[:80]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -207,6 +208,19 @@ class Origin(models.TextChoices):
     DEMO = "demo", _("synthetic demo entry")
 
 
+def _match_key_set(instance: Any, field: str, *, empty: Any, taken: Any) -> None:
+    """Strip ``instance.<field>``, set its match key, and refuse an empty text or one whose key another row of
+    the same model already has (``taken`` is formatted with ``new`` and ``old``)."""
+    text = getattr(instance, field).strip()
+    setattr(instance, field, text)
+    instance.key = match_key(text)
+    if not instance.key:
+        raise ValidationError({field: empty})
+    twin = type(instance).objects.filter(key=instance.key).exclude(pk=instance.pk).first()
+    if twin is not None:
+        raise ValidationError({field: taken % {"new": text, "old": twin}})
+
+
 class Keyword(models.Model):
     """One entry of the keyword library (拦截关键词): a word or phrase, the risk it belongs to and what a hit does."""
 
@@ -243,15 +257,12 @@ class Keyword(models.Model):
         return self.keyword
 
     def clean(self) -> None:
-        self.keyword = self.keyword.strip()
-        self.key = match_key(self.keyword)
-        if not self.key:
-            raise ValidationError({"keyword": _("The keyword is empty.")})
-        twin = Keyword.objects.filter(key=self.key).exclude(pk=self.pk).first()
-        if twin is not None:
-            raise ValidationError(
-                {"keyword": _("“%(new)s” is already in the library as “%(old)s”.") % {"new": self.keyword, "old": twin}}
-            )
+        _match_key_set(
+            self,
+            "keyword",
+            empty=_("The keyword is empty."),
+            taken=_("“%(new)s” is already in the library as “%(old)s”."),
+        )
 
 
 class AllowlistPhrase(models.Model):
@@ -281,12 +292,9 @@ class AllowlistPhrase(models.Model):
         return self.phrase
 
     def clean(self) -> None:
-        self.phrase = self.phrase.strip()
-        self.key = match_key(self.phrase)
-        if not self.key:
-            raise ValidationError({"phrase": _("The phrase is empty.")})
-        twin = AllowlistPhrase.objects.filter(key=self.key).exclude(pk=self.pk).first()
-        if twin is not None:
-            raise ValidationError(
-                {"phrase": _("“%(new)s” is already on the allowlist as “%(old)s”.") % {"new": self.phrase, "old": twin}}
-            )
+        _match_key_set(
+            self,
+            "phrase",
+            empty=_("The phrase is empty."),
+            taken=_("“%(new)s” is already on the allowlist as “%(old)s”."),
+        )

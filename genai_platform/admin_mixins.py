@@ -1,0 +1,23 @@
+"""What the apps' admins share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+
+class ReadOnlyAdminMixin:
+    """Records the platform writes (or ships): operators look at them and never add or change them here.
+    Deleting stays refused too, unless an admin sets ``allow_delete``."""
+
+    allow_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allow_delete and super().has_delete_permission(request, obj)  # type: ignore[misc]
