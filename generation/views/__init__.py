@@ -19,15 +19,7 @@ from generation.views.accounts import (
     phone_verify,
     signup,
 )
-from generation.views.jobs import (
-    generate,
-    history,
-    job_cancel_view,
-    job_detail,
-    job_status,
-    output_file,
-    output_report,
-)
+from generation.views.jobs import generate, history, job_cancel_view, job_detail, job_status, output_file, output_report
 from generation.views.notices import complaint_track, complaints, privacy, terms, terms_accept_view
 
 __all__ = [

@@ -25,11 +25,7 @@ from generation.accounts import (
     token_replace,
     user_sign_up,
 )
-from generation.enduser import (
-    history_delete,
-    user_settings_get,
-    user_settings_update,
-)
+from generation.enduser import history_delete, user_settings_get, user_settings_update
 from generation.forms import (
     AccountCloseForm,
     GuardianConsentForm,
@@ -49,11 +45,7 @@ from generation.identity import (
 )
 from generation.minors import guardian_consent_record, minor_mode
 from generation.models import AgeDeclaration
-from generation.services import (
-    labelling_obligation_set,
-    service_offering_unlabelled,
-    unlabelled_delivery_version,
-)
+from generation.services import labelling_obligation_set, service_offering_unlabelled, unlabelled_delivery_version
 from generation.usage import quota_state
 from generation.views.common import enduser_required
 

@@ -23,18 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from filing.selectors import service_public
 from generation.downloads import output_downloaded, output_file_response, output_unlabelled_response
-from generation.enduser import (
-    net_unavailable_reason,
-    output_report_create,
-)
+from generation.enduser import net_unavailable_reason, output_report_create
 from generation.enforcement import suspension_active
-from generation.forms import (
-    GENERATION_FORMS,
-    GenerationForm,
-    HistoryFilterForm,
-    LmForm,
-    ReportForm,
-)
+from generation.forms import GENERATION_FORMS, GenerationForm, HistoryFilterForm, LmForm, ReportForm
 from generation.minors import minor_mode
 from generation.models import Job, NetKind, Output
 from generation.params import limits

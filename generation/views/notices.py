@@ -17,13 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from filing.models import Complaint, Document
 from filing.selectors import service_public
 from filing.services import complaint_create
-from generation.enduser import (
-    reports_of,
-)
-from generation.forms import (
-    ComplaintForm,
-    ComplaintTrackForm,
-)
+from generation.enduser import reports_of
+from generation.forms import ComplaintForm, ComplaintTrackForm
 from generation.params import limits
 from generation.terms import terms_accept, terms_in_force
 from generation.views.common import enduser_required

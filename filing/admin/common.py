@@ -1,0 +1,88 @@
+"""What the filing's admin pages share: the reason field of actions, refusals shown as messages, the emergency
+stop actions, file downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from filing import services
+
+
+class ReasonActionForm(ActionForm):
+    """The action bar with a text box for actions that need a reason (return, reject, resolve ...)."""
+
+    reason = forms.CharField(label=_("reason / note"), required=False, max_length=2000)
+
+
+def refusal_show(admin_obj: admin.ModelAdmin, request: HttpRequest, exc: Exception) -> None:
+    admin_obj.message_user(request, str(exc), messages.ERROR)
+
+
+class EmergencyStopActions:
+    """Admin actions that stop generation at once for the selected services or model records, and resume it."""
+
+    @admin.action(description=_("Stop generation now (give the reason)"), permissions=["change"])
+    def stop_generation(self, request: HttpRequest, queryset: Any) -> None:
+        reason = request.POST.get("reason", "")
+        for target in queryset:
+            try:
+                services.generation_stop(target=target, reason=reason, actor=request.user, request=request)
+            except services.FilingError as exc:
+                refusal_show(self, request, exc)  # type: ignore[arg-type]
+                return
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                gettext("Generation stopped for %(t)s; end users see that it is paused.") % {"t": target},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Let it generate again"), permissions=["change"])
+    def resume_generation(self, request: HttpRequest, queryset: Any) -> None:
+        for target in queryset.filter(generation_stopped_at__isnull=False):
+            services.generation_resume(
+                target=target, actor=request.user, note=request.POST.get("reason", ""), request=request
+            )
+            self.message_user(  # type: ignore[attr-defined]
+                request, gettext("%(t)s generates again.") % {"t": target}, messages.SUCCESS
+            )
+
+    @admin.display(description=_("generation"))
+    def generation_state(self, obj: Any) -> str:
+        if obj.generation_stopped_at is None:
+            return gettext("running")
+        return format_html('<strong style="color:#ba2121">{}</strong>', gettext("stopped"))
+
+
+def file_download(request: HttpRequest, field_file: Any) -> HttpResponseBase:
+    """A stored file, served to whoever passed the admin's permission check (media is not public)."""
+    from django.http import FileResponse, Http404
+
+    if not field_file:
+        raise Http404
+    filename = (field_file.name or "").rsplit("/", 1)[-1]
+    try:
+        handle = field_file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    return FileResponse(handle, as_attachment=True, filename=filename)
+
+
+def download_link(url_name: str, pk: int) -> str:
+    return format_html('<a href="{}">{}</a>', reverse(url_name, args=[pk]), gettext("download"))
+
+
+def number_warning(admin_obj: admin.ModelAdmin, request: HttpRequest, number: str) -> None:
+    """Filing numbers are checked loosely: an unusual one is saved, with a warning."""
+    warning = services.filing_number_warning(number)
+    if warning:
+        admin_obj.message_user(request, warning, messages.WARNING)

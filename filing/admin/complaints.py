@@ -1,0 +1,199 @@
+"""Complaints and reports, and personal-information requests in a queue of their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from filing import services
+from filing.admin.common import ReasonActionForm, download_link, file_download, refusal_show
+from filing.models import Complaint, PersonalInformationRequest
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("answer")
+    parameter_name = "overdue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("overdue")), ("no", _("on time"))]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        open_statuses = (Complaint.Status.RECEIVED, Complaint.Status.IN_PROGRESS)
+        if self.value() == "yes":
+            return queryset.filter(status__in=open_statuses, due_at__lt=timezone.now())
+        if self.value() == "no":
+            return queryset.exclude(status__in=open_statuses, due_at__lt=timezone.now())
+        return queryset
+
+
+class ComplaintAdminForm(forms.ModelForm):
+    """Closing a complaint in its form needs the answer, and a closed complaint stays closed."""
+
+    class Meta:
+        model = Complaint
+        # What the admin's fieldsets show and may change.
+        fields = (
+            "service",
+            "channel",
+            "category",
+            "pi_request",
+            "complainant",
+            "contact",
+            "produce_id",
+            "details",
+            "status",
+            "handler",
+            "received_at",
+            "resolution",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.instance.pk or "status" not in self.changed_data:
+            return data
+        closing = data.get("status") in (Complaint.Status.RESOLVED, Complaint.Status.REJECTED)
+        if not self.instance.is_open:
+            self.add_error("status", _("This complaint is already closed; it cannot be reopened or changed."))
+        elif closing and not (data.get("resolution") or "").strip():
+            self.add_error("resolution", _("Describe how the complaint was resolved (or why it is rejected)."))
+        return data
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(admin.ModelAdmin):
+    """Complaints and reports; personal-information requests have a queue of their own."""
+
+    form = ComplaintAdminForm
+
+    list_display = ("number", "received_at", "channel", "category", "produce_id", "status", "due_shown", "handler")
+    list_filter = (OverdueFilter, "status", "channel", "category", "service")
+    search_fields = ("produce_id", "complainant", "contact", "details", "resolution")
+    date_hierarchy = "received_at"
+    readonly_fields = ("number", "due_at", "resolved_at", "user_id", "attachment_link")
+    action_form = ReasonActionForm
+    actions = ("take_on", "resolve", "reject")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("number", "service"),
+                    ("channel", "category", "pi_request"),
+                    ("complainant", "contact"),
+                    "user_id",
+                    "produce_id",
+                    "attachment_link",
+                    "details",
+                )
+            },
+        ),
+        (_("Handling"), {"fields": (("status", "handler"), ("received_at", "due_at"), "resolution", "resolved_at")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        queryset = super().get_queryset(request)
+        personal = Complaint.Category.PERSONAL_INFORMATION
+        if self.model is Complaint:
+            return queryset.exclude(category=personal)
+        return queryset.filter(category=personal)
+
+    @admin.display(description=_("number"), ordering="pk")
+    def number(self, obj: Complaint) -> str:
+        return obj.number
+
+    @admin.display(description=_("file identifying the content"))
+    def attachment_link(self, obj: Complaint) -> str:
+        return download_link("admin:filing_complaint_attachment", obj.pk) if obj.pk and obj.attachment else "—"
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        urls = super().get_urls()
+        if self.model is Complaint:
+            urls = [path("<int:pk>/attachment/", wrap(self.attachment_view), name="filing_complaint_attachment"), *urls]
+        return urls
+
+    def attachment_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        complaint = get_object_or_404(Complaint, pk=pk)
+        if not self.has_view_permission(request, complaint):
+            raise PermissionDenied
+        return file_download(request, complaint.attachment)
+
+    @admin.display(description=_("answer due"), ordering="due_at")
+    def due_shown(self, obj: Complaint) -> str:
+        text = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M") if obj.due_at else "—"
+        if obj.is_overdue:
+            return format_html('<strong style="color:#ba2121">{} ({})</strong>', text, gettext("overdue"))
+        return text
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # When it was received starts the answer deadline: set once, when an operator records a complaint.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "received_at") if obj is not None else fields
+
+    def save_model(self, request: HttpRequest, obj: Complaint, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            services.complaint_received_record(complaint=obj, request=request)
+            return
+        closing_as = obj.status if obj.status in (Complaint.Status.RESOLVED, Complaint.Status.REJECTED) else None
+        if "status" in form.changed_data and closing_as is not None:
+            # Closing goes through the service, as the list action does: time, handler and the audit event.
+            obj.status = form.initial["status"]
+            super().save_model(request, obj, form, change)
+            services.complaint_resolve(
+                complaint=obj,
+                resolution=obj.resolution,
+                actor=request.user,
+                rejected=closing_as == Complaint.Status.REJECTED,
+            )
+            return
+        super().save_model(request, obj, form, change)
+        if "status" in form.changed_data:
+            services.complaint_status_record(complaint=obj, actor=request.user, note=obj.resolution)
+
+    @admin.action(description=_("Take on the selected complaints"))
+    def take_on(self, request: HttpRequest, queryset: Any) -> None:
+        for complaint in queryset.filter(status=Complaint.Status.RECEIVED):
+            services.complaint_take_on(complaint=complaint, actor=request.user)
+
+    def _close(self, request: HttpRequest, queryset: Any, *, rejected: bool) -> None:
+        reason = request.POST.get("reason", "")
+        for complaint in queryset:
+            try:
+                services.complaint_resolve(
+                    complaint=complaint, resolution=reason, actor=request.user, rejected=rejected
+                )
+            except services.FilingError as exc:
+                refusal_show(self, request, exc)
+                return
+
+    @admin.action(description=_("Resolve the selected complaints (describe the resolution)"))
+    def resolve(self, request: HttpRequest, queryset: Any) -> None:
+        self._close(request, queryset, rejected=False)
+
+    @admin.action(description=_("Reject the selected complaints with reasons"))
+    def reject(self, request: HttpRequest, queryset: Any) -> None:
+        self._close(request, queryset, rejected=True)
+
+
+@admin.register(PersonalInformationRequest)
+class PersonalInformationRequestAdmin(ComplaintAdmin):
+    """Personal-information requests (access, copy, correction, deletion, account closure), with their own
+    deadline in working days."""
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return ("number", "received_at", "pi_request", "contact", "status", "due_shown", "handler")
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return (OverdueFilter, "status", "pi_request")

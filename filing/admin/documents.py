@@ -1,0 +1,176 @@
+"""Documents (the service agreement, the privacy policy, annotation rules and the rest) and the security
+self-assessment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models as db_models
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path
+from django.utils.html import format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from filing import services
+from filing.admin.common import download_link, file_download, refusal_show
+from filing.models import AssessmentClause, Document, SelfAssessment
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    list_display = ("title", "kind", "version", "service", "effective_on", "published_at", "updated_at", "download")
+    list_filter = ("kind", "service", ("published_at", admin.EmptyFieldListFilter))
+    search_fields = ("title", "version", "service__name")
+    list_select_related = ("service",)
+    readonly_fields = ("published_at", "created_at", "updated_at")
+    actions = ("publish",)
+    fieldsets = (
+        (None, {"fields": ("service", "kind", ("title", "version"), "file", "effective_on", "notes")}),
+        (
+            _("On the site"),
+            {
+                "fields": ("body", "published_at"),
+                "description": _(
+                    "A service agreement or privacy policy of the public service is shown on the terms or privacy "
+                    "page once published (action of the document list); end users accept it before generating."
+                ),
+            },
+        ),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    @admin.action(description=_("Publish on the site (end users accept it before generating again)"))
+    def publish(self, request: HttpRequest, queryset: Any) -> None:
+        for document in queryset:
+            try:
+                services.document_publish(document=document, actor=request.user, request=request)
+            except services.FilingError as exc:
+                refusal_show(self, request, exc)
+                continue
+            self.message_user(
+                request, gettext("Published: %(d)s. End users accept it before generating again.") % {"d": document}
+            )
+
+    @admin.display(description=_("file"))
+    def download(self, obj: Document) -> str:
+        return download_link("admin:filing_document_download", obj.pk) if obj.file else "—"
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/download/", wrap(self.download_view), name="filing_document_download"),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        document = get_object_or_404(Document, pk=pk)
+        if not self.has_view_permission(request, document):
+            raise PermissionDenied
+        return file_download(request, document.file)
+
+
+class ClauseInline(admin.TabularInline):
+    model = AssessmentClause
+    extra = 0
+    fields = ("clause", "requirement", "verdict", "evidence", "evidence_file", "evidence_link", "reason", "owner")
+    readonly_fields = ("clause", "requirement")
+    formfield_overrides = {
+        # Compact text boxes: the table has a row per clause.
+        db_models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 30})},
+        db_models.URLField: {"assume_scheme": "https"},
+    }
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SelfAssessment)
+class SelfAssessmentAdmin(admin.ModelAdmin):
+    list_display = ("title", "service", "status", "finalised_by", "finalised_at", "signers_complete")
+    list_filter = ("status", "service")
+    search_fields = ("title", "service__name")
+    list_select_related = ("service",)
+    readonly_fields = ("status", "finalised_by", "finalised_at", "created_at", "updated_at", "problems")
+    actions = ("finalise",)
+    inlines = (ClauseInline,)
+    fieldsets = (
+        (None, {"fields": ("service", "title", "status", "problems")}),
+        (
+            _("Signers"),
+            {
+                "fields": (
+                    "legal_representative_signer",
+                    "assessment_lead_signer",
+                    "legality_lead_signer",
+                    "signers_note",
+                ),
+                "description": _("All three are needed before the assessment can be finalised."),
+            },
+        ),
+        (
+            _("Measured metrics"),
+            {
+                "fields": (
+                    ("corpus_manual_pass_rate", "corpus_technical_pass_rate"),
+                    ("generated_sample_size", "generated_pass_rate_manual"),
+                    ("generated_pass_rate_keyword", "generated_pass_rate_classifier"),
+                    ("refuse_sample_size", "refuse_rate"),
+                    ("nonrefuse_sample_size", "nonrefuse_refusal_rate"),
+                ),
+                "description": _("Rates between 0 and 1 (0.95 = 95%)."),
+            },
+        ),
+        (_("Conclusion"), {"fields": ("conclusion", ("finalised_by", "finalised_at"))}),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.status == SelfAssessment.Status.FINALISED:
+            return [f.name for f in SelfAssessment._meta.fields if f.name != "id"] + ["problems"]
+        return self.readonly_fields
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: SelfAssessment, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = services.assessment_create(service=obj.service, title=obj.title, actor=request.user)
+        for name in form.changed_data:
+            setattr(created, name, getattr(obj, name))
+        created.save()
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    @admin.display(description=_("signers complete"), boolean=True)
+    def signers_complete(self, obj: SelfAssessment) -> bool:
+        return bool(obj.legal_representative_signer and obj.assessment_lead_signer and obj.legality_lead_signer)
+
+    @admin.display(description=_("what is missing"))
+    def problems(self, obj: SelfAssessment) -> str:
+        if not obj.pk:
+            return "—"
+        if obj.status == SelfAssessment.Status.FINALISED:
+            return gettext("Finalised.")
+        found = services.assessment_problems(obj)
+        return format_html_join("", "<div>{}</div>", ((p,) for p in found)) if found else gettext("Ready to finalise.")
+
+    @admin.action(description=_("Finalise the selected assessments"))
+    def finalise(self, request: HttpRequest, queryset: Any) -> None:
+        for assessment in queryset:
+            try:
+                services.assessment_finalise(assessment=assessment, actor=request.user)
+            except services.FilingError as exc:
+                refusal_show(self, request, exc)
+            else:
+                self.message_user(request, gettext("Finalised: %(a)s.") % {"a": assessment}, messages.SUCCESS)

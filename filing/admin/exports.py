@@ -1,0 +1,80 @@
+"""Exports of the filing package."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from filing.models import FilingExport
+
+
+@admin.register(FilingExport)
+class FilingExportAdmin(admin.ModelAdmin):
+    list_display = ("service", "created_at", "status", "progress_shown", "download", "requested_by")
+    list_filter = ("status",)
+    readonly_fields = (
+        "service",
+        "status",
+        "progress_shown",
+        "step",
+        "download",
+        "sha256",
+        "error",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        export = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        extra_context["refresh"] = export is not None and export.status in (
+            FilingExport.Status.QUEUED,
+            FilingExport.Status.RUNNING,
+        )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=_("progress"))
+    def progress_shown(self, obj: FilingExport) -> str:
+        return format_html('<progress max="100" value="{}"></progress> {}% {}', obj.progress, obj.progress, obj.step)
+
+    @admin.display(description=_("file"))
+    def download(self, obj: FilingExport) -> str:
+        if not obj.file:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:filing_filingexport_download", args=[obj.pk]), gettext("download")
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/download/", wrap(self.download_view), name="filing_filingexport_download"),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        from django.http import FileResponse
+
+        export = get_object_or_404(FilingExport, pk=pk)
+        if not self.has_view_permission(request, export) or not export.file:
+            raise PermissionDenied
+        return FileResponse(
+            export.file.open("rb"), as_attachment=True, filename=(export.file.name or "").rsplit("/", 1)[-1]
+        )

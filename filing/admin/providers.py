@@ -1,0 +1,404 @@
+"""Providers and services: the records, the filing workflow, the public service and its testers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models as db_models
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from filing import services
+from filing.admin.common import EmergencyStopActions, ReasonActionForm, download_link, number_warning, refusal_show
+from filing.exports import filing_export_request
+from filing.models import Document, ModelRecord, Provider, Service, ServiceTransition
+from filing.selectors import readiness_checklist, service_audience, service_generators, service_public
+
+
+class ServiceInline(admin.TabularInline):
+    model = Service
+    extra = 0
+    fields = ("name", "version", "status", "filing_number")
+    readonly_fields = ("status", "filing_number")
+    show_change_link = True
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    list_display = ("legal_name", "uscc", "legal_representative", "safety_lead", "nature", "updated_at")
+    list_filter = ("nature",)
+    search_fields = ("legal_name", "uscc", "legal_representative", "safety_lead")
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (_("Identity"), {"fields": ("legal_name", "uscc", "nature", "parent_company", "industry_regulator")}),
+        (_("Addresses"), {"fields": ("registered_address", "office_address")}),
+        (
+            _("People and contacts"),
+            {
+                "fields": (
+                    "legal_representative",
+                    ("safety_lead", "safety_lead_phone", "safety_lead_email"),
+                    ("contact_name", "contact_phone", "contact_email"),
+                )
+            },
+        ),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+    inlines = (ServiceInline,)
+
+
+class ModelRecordInline(admin.TabularInline):
+    """The service's model records, to open one; they are changed on their own page, which asks before a change
+    would take a generator offline."""
+
+    model = ModelRecord
+    extra = 0
+    fields = ("name", "version", "net_type", "code", "approval")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DocumentInline(admin.TabularInline):
+    model = Document
+    extra = 0
+    fields = ("kind", "version", "title", "file", "effective_on", "download")
+    readonly_fields = ("download",)
+
+    @admin.display(description=_("download"))
+    def download(self, obj: Document) -> str:
+        return download_link("admin:filing_document_download", obj.pk) if obj.pk and obj.file else "—"
+
+
+class TransitionInline(admin.TabularInline):
+    model = ServiceTransition
+    extra = 0
+    fields = ("at", "from_status", "to_status", "actor", "note")
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = _("status history")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class FiledForm(forms.Form):
+    filing_number = forms.CharField(label=_("filing number"), max_length=100)
+    filed_on = forms.DateField(label=_("filed on"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 4}), max_length=2000)
+
+
+# Per-object workflow steps: (action, button label, form class or None).
+WORKFLOW_STEPS: dict[str, tuple[Any, type[forms.Form] | None]] = {
+    "self_assess": (_("Mark self-assessed"), None),
+    "submit": (_("Submit the filing"), None),
+    "record_filed": (_("Record filing number"), FiledForm),
+    "record_returned": (_("Record return"), ReasonForm),
+    "change_start": (_("Start a change"), ReasonForm),
+    "deregister": (_("Deregister"), ReasonForm),
+}
+
+
+def _step_run(action: str, service: Service, data: dict[str, Any], actor: Any) -> str | None:
+    """Run one workflow step; returns a warning, if any. Raises FilingError when refused."""
+    if action == "self_assess":
+        services.service_self_assess(service=service, actor=actor)
+    elif action == "submit":
+        services.service_submit(service=service, actor=actor)
+    elif action == "record_filed":
+        _svc, warning = services.service_record_filed(
+            service=service, filing_number=data["filing_number"], filed_on=data["filed_on"], actor=actor
+        )
+        return warning
+    elif action == "record_returned":
+        services.service_record_returned(service=service, reason=data["reason"], actor=actor)
+    elif action == "change_start":
+        services.service_change_start(service=service, reason=data["reason"], actor=actor)
+    elif action == "deregister":
+        services.service_deregister(service=service, reason=data["reason"], actor=actor)
+    return None
+
+
+class ServiceForm(forms.ModelForm):
+    """Turning internal testing off on the public service before it is filed stops every generator for its
+    testers: said first, and done only when the operator ticks that it may."""
+
+    take_offline = forms.BooleanField(
+        label=_("Yes, stop the service for its testers"),
+        required=False,
+        help_text=_("Only asked when the change would stop the public service for the people using it."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        service = self.instance
+        if (
+            service.pk
+            and service.is_public
+            and "internal_testing" in self.changed_data
+            and not cleaned.get("internal_testing")
+            and not service.open_to_public
+            and not cleaned.get("take_offline")
+        ):
+            raise forms.ValidationError(
+                gettext(
+                    "“%(service)s” is the public service and is not filed yet: turning internal testing off stops it "
+                    "for its testers. Tick the box below to do it anyway."
+                )
+                % {"service": service}
+            )
+        return cleaned
+
+
+@admin.register(Service)
+class ServiceAdmin(EmergencyStopActions, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "version",
+        "provider",
+        "route",
+        "status",
+        "filing_number",
+        "filed_on",
+        "is_public",
+        "internal_testing",
+        "generation_state",
+        "readiness_shown",
+    )
+    list_filter = ("is_public", "status", "route", "main_function", "domain", "internal_testing")
+    filter_horizontal = ("testers",)
+    search_fields = ("name", "filing_number", "provider__legal_name")
+    list_select_related = ("provider",)
+    readonly_fields = (
+        "status",
+        "filing_number",
+        "filed_on",
+        "returned_reason",
+        "is_public",
+        "who_it_serves",
+        "generation_stopped_at",
+        "generation_stop_reason",
+        "generation_stopped_by",
+        "created_at",
+        "updated_at",
+    )
+    action_form = ReasonActionForm
+    form = ServiceForm
+    actions = ("export_package", "submit_selected", "self_assess_selected", "stop_generation", "resume_generation")
+    formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
+    inlines = (ModelRecordInline, DocumentInline, TransitionInline)
+    fieldsets = (
+        (None, {"fields": ("provider", ("name", "version"), ("is_public", "who_it_serves"))}),
+        (
+            _("Emergency stop"),
+            {
+                "fields": (("generation_stopped_at", "generation_stopped_by"), "generation_stop_reason"),
+                "description": _("Stop or resume generation with the actions of the service list."),
+            },
+        ),
+        (
+            _("Internal testing"),
+            {
+                "fields": ("internal_testing", "take_offline", "testers"),
+                "description": _(
+                    "Before the service is filed it serves only the accounts on its tester list, and only while "
+                    "internal testing is on. Everyone else sees that it is not open yet."
+                ),
+            },
+        ),
+        (
+            _("Filing status"),
+            {
+                "fields": (("status", "filing_number", "filed_on"), "returned_reason", "algorithm_filing_number"),
+                "description": _(
+                    "The status changes only through the workflow buttons above, which record who and when."
+                ),
+            },
+        ),
+        (
+            _("Service"),
+            {
+                "fields": (
+                    ("form_web", "form_app", "form_api", "form_mini_program"),
+                    "main_function",
+                    ("domain", "restricted_domain"),
+                    "target_users",
+                    "scenarios",
+                    ("minors_allowed", "real_name_required"),
+                    "service_boundary",
+                    ("public_url", "launch_date"),
+                )
+            },
+        ),
+        (
+            _("Route"),
+            {
+                "fields": ("route", ("called_model_name", "called_model_filer", "called_model_number")),
+                "description": _(
+                    "备案 for own or fine-tuned models; 登记 when the service only calls a filed model "
+                    "(then name that model, its filer and its number)."
+                ),
+            },
+        ),
+        (_("Complaint channel"), {"fields": (("complaint_email", "complaint_phone"), "complaint_url")}),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    @admin.display(description=_("who it serves"))
+    def who_it_serves(self, obj: Service) -> str:
+        return service_audience(obj)
+
+    @admin.display(description=_("filing readiness"))
+    def readiness_shown(self, obj: Service) -> str:
+        missing = [item for item in readiness_checklist(obj) if not item.ok]
+        if not missing:
+            return format_html('<span style="color:#3a7d44">{}</span>', gettext("complete"))
+        return format_html(
+            '<span style="color:#ba2121" title="{}">{}</span>',
+            "; ".join(str(item.title) for item in missing),
+            ngettext("%(n)d item missing", "%(n)d items missing", len(missing)) % {"n": len(missing)},
+        )
+
+    def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.called_model_number and "called_model_number" in form.changed_data:
+            number_warning(self, request, obj.called_model_number)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        service = form.instance
+        before = set(service.testers.values_list("username", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        services.service_testers_recorded(service=service, before=before, actor=request.user, request=request)
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/step/<str:action>/", wrap(self.step_view), name="filing_service_step"),
+            path("<int:pk>/public/", wrap(self.public_view), name="filing_service_public"),
+            *super().get_urls(),
+        ]
+
+    def public_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Make the service the public one, after showing what that changes for end users."""
+        service = get_object_or_404(Service.objects.select_related("provider"), pk=pk)
+        if not self.has_change_permission(request, service):
+            raise PermissionDenied
+        change_url = reverse("admin:filing_service_change", args=[service.pk])
+        if request.method == "POST":
+            try:
+                services.service_make_public(service=service, actor=request.user, request=request)
+            except services.FilingError as exc:
+                refusal_show(self, request, exc)
+            else:
+                self.message_user(
+                    request, gettext("“%(s)s” is now the public service.") % {"s": service}, messages.SUCCESS
+                )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": service,
+            "title": _("Make this the public service"),
+            "change_url": change_url,
+            "current": service_public(),
+            "audience": service_audience(service),
+            "records": service_generators(service),
+        }
+        return TemplateResponse(request, "admin/filing/service/public.html", context)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        extra_context = dict(extra_context or {})
+        service = self.get_object(request, object_id)
+        if service is not None:
+            checklist = readiness_checklist(service)
+            extra_context["readiness"] = checklist
+            extra_context["readiness_blockers"] = sum(1 for item in checklist if not item.ok)
+            extra_context["workflow_steps"] = [
+                (action, label)
+                for action, (label, _form) in WORKFLOW_STEPS.items()
+                if service.status in services.TRANSITIONS[action][0]
+            ]
+            extra_context["exports"] = service.exports.all()[:5]
+            extra_context["public_url"] = (
+                None if service.is_public else reverse("admin:filing_service_public", args=[service.pk])
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def step_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
+        if action not in WORKFLOW_STEPS:
+            raise PermissionDenied
+        service = get_object_or_404(Service, pk=pk)
+        if not self.has_change_permission(request, service):
+            raise PermissionDenied
+        label, form_class = WORKFLOW_STEPS[action]
+        change_url = reverse("admin:filing_service_change", args=[service.pk])
+        form = form_class(request.POST or None) if form_class else None
+        if request.method == "POST" and (form is None or form.is_valid()):
+            try:
+                warning = _step_run(action, service, form.cleaned_data if form else {}, request.user)
+            except services.FilingError as exc:
+                refusal_show(self, request, exc)
+            else:
+                service.refresh_from_db()
+                self.message_user(
+                    request,
+                    gettext("“%(s)s” is now %(status)s.") % {"s": service, "status": service.get_status_display()},
+                    messages.SUCCESS,
+                )
+                if warning:
+                    self.message_user(request, warning, messages.WARNING)
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": service,
+            "title": label,
+            "form": form,
+            "change_url": change_url,
+            # Deregistering the public service stops it for everyone.
+            "stops_public": service.is_public and action == "deregister" and service.may_serve,
+        }
+        return TemplateResponse(request, "admin/filing/service/step.html", context)
+
+    @admin.action(description=_("Export the filing package (background job)"))
+    def export_package(self, request: HttpRequest, queryset: Any) -> None:
+        for service in queryset:
+            export = filing_export_request(service=service, actor=request.user)
+            url = reverse("admin:filing_filingexport_change", args=[export.pk])
+            self.message_user(
+                request,
+                format_html(
+                    gettext('Package of “{}” queued: follow it on <a href="{}">its export page</a>.'), service, url
+                ),
+                messages.SUCCESS,
+            )
+
+    def _bulk_step(self, request: HttpRequest, queryset: Any, action: str) -> None:
+        for service in queryset:
+            try:
+                _step_run(action, service, {}, request.user)
+            except services.FilingError as exc:
+                refusal_show(self, request, exc)
+            else:
+                self.message_user(request, gettext("“%(s)s” done.") % {"s": service}, messages.SUCCESS)
+
+    @admin.action(description=_("Submit the filing of the selected services"))
+    def submit_selected(self, request: HttpRequest, queryset: Any) -> None:
+        self._bulk_step(request, queryset, "submit")
+
+    @admin.action(description=_("Mark the selected services self-assessed"))
+    def self_assess_selected(self, request: HttpRequest, queryset: Any) -> None:
+        self._bulk_step(request, queryset, "self_assess")
