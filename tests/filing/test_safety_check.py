@@ -121,13 +121,13 @@ def test_registered_reader_fills_the_excerpts(dataset, operator):
     def reader(ds, indices):
         return {i: f"item text {i}" for i in indices} if ds.pk == dataset.pk else None
 
-    from filing import services
+    from filing.services import datasets
 
     dataset_item_reader_register(reader)
     try:
         check = safety_check_start(dataset=dataset, actor=operator, seed=9, sample_size=3)
     finally:
-        services._ITEM_READERS.remove(reader)
+        datasets._ITEM_READERS.remove(reader)
     for item in check.items.all():
         assert item.excerpt == f"item text {item.item_index}"
 

@@ -1,0 +1,96 @@
+"""Writes to filing records.
+
+Every function that changes a record takes ``actor`` (the user acting, or ``None`` for the
+platform) and runs under ``acting_as(actor)``, so the change history names who acted even
+outside a request. Refusals raise ``FilingError`` with a message meant for the operator.
+
+By topic: ``providers`` (providers, services, the workflow, documents, the emergency stop), ``model_records``,
+``datasets`` (records and source safety checks), ``assessments`` (the self-assessment), ``complaints``.
+"""
+
+from filing.services.assessments import (
+    assessment_create,
+    assessment_finalise,
+    assessment_metrics_record,
+    assessment_problems,
+)
+from filing.services.common import FilingError, actor_name, ratio
+from filing.services.complaints import (
+    complaint_create,
+    complaint_received_record,
+    complaint_resolve,
+    complaint_status_record,
+    complaint_take_on,
+)
+from filing.services.datasets import (
+    VerdictInput,
+    dataset_item_reader_register,
+    dataset_register,
+    safety_check_finish,
+    safety_check_start,
+    safety_check_verdicts_record,
+    sample_indices,
+)
+from filing.services.model_records import model_record_approve, model_record_reject
+from filing.services.providers import (
+    FILING_NUMBER_PATTERNS,
+    PUBLISHABLE_DOCUMENTS,
+    TRANSITIONS,
+    S,
+    document_publish,
+    filing_number_warning,
+    generation_resume,
+    generation_stop,
+    provider_create,
+    service_change_start,
+    service_create,
+    service_deregister,
+    service_make_public,
+    service_record_filed,
+    service_record_returned,
+    service_self_assess,
+    service_submit,
+    service_testers_recorded,
+)
+
+__all__ = [
+    "FILING_NUMBER_PATTERNS",
+    "FilingError",
+    "PUBLISHABLE_DOCUMENTS",
+    "S",
+    "TRANSITIONS",
+    "VerdictInput",
+    "actor_name",
+    "assessment_create",
+    "assessment_finalise",
+    "assessment_metrics_record",
+    "assessment_problems",
+    "complaint_create",
+    "complaint_received_record",
+    "complaint_resolve",
+    "complaint_status_record",
+    "complaint_take_on",
+    "dataset_item_reader_register",
+    "dataset_register",
+    "document_publish",
+    "filing_number_warning",
+    "generation_resume",
+    "generation_stop",
+    "model_record_approve",
+    "model_record_reject",
+    "provider_create",
+    "ratio",
+    "safety_check_finish",
+    "safety_check_start",
+    "safety_check_verdicts_record",
+    "sample_indices",
+    "service_change_start",
+    "service_create",
+    "service_deregister",
+    "service_make_public",
+    "service_record_filed",
+    "service_record_returned",
+    "service_self_assess",
+    "service_submit",
+    "service_testers_recorded",
+]

@@ -1,0 +1,103 @@
+"""The security self-assessment: its clauses, the problems that block finalising it, and its metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from filing.clauses import ASSESSMENT_CLAUSES
+from filing.history import acting_as
+from filing.models import (
+    AssessmentClause,
+    SelfAssessment,
+    Service,
+)
+from filing.services.common import FilingError, actor_name
+
+
+@transaction.atomic
+def assessment_create(*, service: Service, title: str, actor: Any) -> SelfAssessment:
+    """A draft assessment with one row per clause of the standard, ready for verdicts."""
+    with acting_as(actor):
+        assessment = SelfAssessment.objects.create(service=service, title=title)
+        for position, (clause, requirement) in enumerate(ASSESSMENT_CLAUSES, start=1):
+            AssessmentClause.objects.create(
+                assessment=assessment, clause=clause, requirement=requirement, position=position
+            )
+    return assessment
+
+
+def assessment_problems(assessment: SelfAssessment) -> list[str]:
+    """What stands between the assessment and finalisation (empty when it can be finalised)."""
+    problems: list[str] = []
+    signers = (
+        (assessment.legal_representative_signer, _("the legal representative")),
+        (assessment.assessment_lead_signer, _("the overall assessment lead")),
+        (assessment.legality_lead_signer, _("the legality lead")),
+    )
+    missing = [str(label) for name, label in signers if not name.strip()]
+    if missing:
+        problems.append(_("Signers missing: %(who)s.") % {"who": ", ".join(missing)})
+    names = [name.strip() for name, _label in signers if name.strip()]
+    if len(set(names)) < len(names) and not assessment.signers_note.strip():
+        problems.append(_("One person holds several signing roles: add a note on signers."))
+    clauses = list(assessment.clauses.all())
+    if not clauses:
+        problems.append(_("The assessment has no clauses."))
+    no_verdict = [c.clause for c in clauses if not c.verdict]
+    if no_verdict:
+        problems.append(_("Clauses without a verdict: %(c)s.") % {"c": ", ".join(no_verdict)})
+    no_reason = [c.clause for c in clauses if c.verdict and c.verdict != c.Verdict.CONFORMS and not c.reason.strip()]
+    if no_reason:
+        problems.append(_("不符合 and 不适用 need a reason: %(c)s.") % {"c": ", ".join(no_reason)})
+    no_evidence = [
+        c.clause
+        for c in clauses
+        if c.verdict == c.Verdict.CONFORMS and not (c.evidence.strip() or c.evidence_file or c.evidence_link)
+    ]
+    if no_evidence:
+        problems.append(_("符合 needs evidence: %(c)s.") % {"c": ", ".join(no_evidence)})
+    return problems
+
+
+def assessment_finalise(*, assessment: SelfAssessment, actor: Any) -> SelfAssessment:
+    if assessment.status == SelfAssessment.Status.FINALISED:
+        raise FilingError(_("This assessment is already finalised."))
+    problems = assessment_problems(assessment)
+    if problems:
+        raise FilingError(_("The assessment cannot be finalised yet. %(p)s") % {"p": " ".join(problems)})
+    with acting_as(actor), transaction.atomic():
+        assessment.status = SelfAssessment.Status.FINALISED
+        assessment.finalised_by = actor_name(actor)
+        assessment.finalised_at = timezone.now()
+        assessment.save()
+    return assessment
+
+
+def assessment_metrics_record(*, assessment: SelfAssessment, actor: Any = None, **metrics: Any) -> SelfAssessment:
+    """Write measured metrics (field names of ``SelfAssessment``) from an assessment run."""
+    allowed = {
+        "corpus_manual_pass_rate",
+        "corpus_technical_pass_rate",
+        "generated_sample_size",
+        "generated_pass_rate_manual",
+        "generated_pass_rate_keyword",
+        "generated_pass_rate_classifier",
+        "refuse_sample_size",
+        "refuse_rate",
+        "nonrefuse_sample_size",
+        "nonrefuse_refusal_rate",
+    }
+    unknown = set(metrics) - allowed
+    if unknown:
+        raise TypeError(f"unknown metric(s): {', '.join(sorted(unknown))}")
+    if assessment.status == SelfAssessment.Status.FINALISED:
+        raise FilingError(_("This assessment is finalised; start a new one to record new metrics."))
+    with acting_as(actor), transaction.atomic():
+        for name, value in metrics.items():
+            setattr(assessment, name, value)
+        assessment.save()
+    return assessment

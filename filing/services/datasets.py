@@ -1,0 +1,187 @@
+"""Datasets: their records, keyed by the SHA-256 of their bytes, and the source safety check of a dataset
+(TC260-003 §5.1 a))."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from filing.history import acting_as, history_write
+from filing.models import (
+    Dataset,
+    Risk,
+    SafetyCheck,
+    SampleItem,
+)
+from filing.safety.selectors import safety_config
+from filing.services.common import FilingError, actor_name, ratio
+
+
+def dataset_register(
+    *,
+    name: str,
+    sha256: str,
+    source: str,
+    licence: str = "",
+    licence_text: str = "",
+    source_type: str = Dataset.SourceType.OPEN_SOURCE,
+    origin: str = Dataset.Origin.OVERSEAS,
+    items: int | None = None,
+    size_bytes: int | None = None,
+) -> Dataset:
+    """The dataset record for these exact bytes, created on first use (keyed by SHA-256).
+
+    An existing record is returned unchanged: operators may have completed its provenance in the
+    admin, and training must not overwrite that.
+    """
+    with transaction.atomic():
+        dataset, _created = Dataset.objects.get_or_create(
+            sha256=sha256,
+            defaults={
+                "name": name[:200],
+                "source": source[:500],
+                "licence": licence[:200],
+                "licence_text": licence_text,
+                "source_type": source_type,
+                "origin": origin,
+                "items": items,
+                "size_bytes": size_bytes,
+            },
+        )
+    return dataset
+
+
+# Callables that read sampled items of a dataset: reader(dataset, indices) -> {index: text} or None.
+# Apps that hold the bytes (e.g. training) register one; without one reviewers see item numbers.
+_ITEM_READERS: list[Any] = []
+
+
+def dataset_item_reader_register(reader: Any) -> None:
+    if reader not in _ITEM_READERS:
+        _ITEM_READERS.append(reader)
+
+
+def _excerpts(dataset: Dataset, indices: list[int]) -> dict[int, str]:
+    for reader in _ITEM_READERS:
+        found = reader(dataset, indices)
+        if found:
+            return {int(k): str(v)[:2000] for k, v in found.items()}
+    return {}
+
+
+def sample_indices(*, seed: int, population: int, size: int) -> list[int]:
+    """``size`` distinct item numbers out of ``population``, the same for the same seed."""
+    return random.Random(seed).sample(range(population), size)  # noqa: S311 (sampling, not secrecy)
+
+
+def safety_check_start(
+    *, dataset: Dataset, actor: Any, seed: int | None = None, sample_size: int | None = None
+) -> SafetyCheck:
+    """Draw the sample a reviewer will judge. The size defaults to the configured corpus sample
+    (``corpus_manual_sample_min``), capped by the dataset's item count."""
+    if not dataset.items:
+        raise FilingError(
+            _("Enter the number of items of “%(dataset)s” before checking it.") % {"dataset": dataset.name}
+        )
+    if dataset.safety_checks.filter(status=SafetyCheck.Status.IN_REVIEW).exists():
+        raise FilingError(_("A check of “%(dataset)s” is already in review.") % {"dataset": dataset.name})
+    config = safety_config()
+    size = min(int(sample_size or config.corpus_manual_sample_min), int(dataset.items))
+    if size < 1:
+        raise FilingError(_("The sample needs at least one item."))
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    indices = sample_indices(seed=seed, population=int(dataset.items), size=size)
+    excerpts = _excerpts(dataset, indices)
+    with acting_as(actor), transaction.atomic():
+        check = SafetyCheck.objects.create(
+            dataset=dataset,
+            seed=seed,
+            population=dataset.items,
+            sample_size=size,
+            threshold=config.corpus_source_illegal_ratio_max,
+            config_version=config.version,
+            started_by=actor_name(actor),
+        )
+        SampleItem.objects.bulk_create(
+            [
+                SampleItem(check_run=check, position=position, item_index=index, excerpt=excerpts.get(index, ""))
+                for position, index in enumerate(indices, start=1)
+            ],
+            batch_size=1000,
+        )
+        # A failed dataset stays unusable while it is checked again; only a passed check clears it.
+        Dataset.objects.filter(pk=dataset.pk).exclude(safety_status=Dataset.SafetyStatus.FAILED).update(
+            safety_status=Dataset.SafetyStatus.IN_REVIEW
+        )
+    dataset.refresh_from_db()
+    return check
+
+
+@dataclass(frozen=True)
+class VerdictInput:
+    item_id: int
+    verdict: str
+    risk_code: str | None = None
+
+
+def safety_check_verdicts_record(*, check: SafetyCheck, verdicts: Iterable[VerdictInput], actor: Any) -> int:
+    """Store reviewers' verdicts on sampled items; returns how many changed."""
+    if check.status != SafetyCheck.Status.IN_REVIEW:
+        raise FilingError(_("This check is finished; its verdicts can no longer change."))
+    wanted = {v.item_id: v for v in verdicts}
+    codes = {v.risk_code for v in wanted.values() if v.risk_code and v.verdict == SampleItem.Verdict.ILLEGAL}
+    unknown = codes - set(Risk.objects.filter(code__in=codes).values_list("code", flat=True))
+    if unknown:
+        raise FilingError(_("Unknown risk code “%(c)s”.") % {"c": ", ".join(sorted(unknown))})
+    changes: dict[str, list[Any]] = {}
+    now = timezone.now()
+    reviewer = actor_name(actor)
+    with acting_as(actor), transaction.atomic():
+        items = list(SampleItem.objects.select_for_update().filter(check_run=check, pk__in=list(wanted)))
+        for item in items:
+            given = wanted[item.pk]
+            if given.verdict not in SampleItem.Verdict.values:
+                raise FilingError(_("Unknown verdict “%(v)s”.") % {"v": given.verdict})
+            risk = (given.risk_code or None) if given.verdict == SampleItem.Verdict.ILLEGAL else None
+            if (item.verdict, item.risk_id) == (given.verdict, risk):
+                continue
+            changes[f"item {item.position}"] = [item.verdict, given.verdict]
+            item.verdict, item.risk_id = given.verdict, risk
+            item.reviewer = reviewer if given.verdict != SampleItem.Verdict.PENDING else ""
+            item.reviewed_at = now if given.verdict != SampleItem.Verdict.PENDING else None
+        SampleItem.objects.bulk_update(items, ["verdict", "risk", "reviewer", "reviewed_at"])
+        if changes:
+            history_write(instance=check, action="changed", changes=changes)
+    return len(changes)
+
+
+def safety_check_finish(*, check: SafetyCheck, actor: Any) -> SafetyCheck:
+    """Compute the illegal share once every item has a verdict; above the threshold the dataset is unusable."""
+    if check.status != SafetyCheck.Status.IN_REVIEW:
+        raise FilingError(_("This check is already finished."))
+    pending = check.items.filter(verdict=SampleItem.Verdict.PENDING).count()
+    if pending:
+        raise FilingError(
+            _("%(n)d sampled items still have no verdict; judge every item before finishing.") % {"n": pending}
+        )
+    illegal = check.items.filter(verdict=SampleItem.Verdict.ILLEGAL).count()
+    share = ratio(illegal, check.sample_size)
+    passed = share <= check.threshold
+    with acting_as(actor), transaction.atomic():
+        check.illegal_count = illegal
+        check.illegal_ratio = share
+        check.status = SafetyCheck.Status.PASSED if passed else SafetyCheck.Status.FAILED
+        check.finished_by = actor_name(actor)
+        check.finished_at = timezone.now()
+        check.save()
+        dataset = check.dataset
+        dataset.safety_status = Dataset.SafetyStatus.PASSED if passed else Dataset.SafetyStatus.FAILED
+        dataset.save()
+    return check

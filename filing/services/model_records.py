@@ -1,0 +1,53 @@
+"""Model records: approval and rejection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from filing.history import acting_as
+from filing.models import (
+    ModelRecord,
+)
+from filing.services.common import FilingError, actor_name
+
+
+def model_record_approve(*, record: ModelRecord, actor: Any) -> ModelRecord:
+    try:
+        record.code = record.code.strip().upper()
+        record.full_clean()
+    except ValidationError as exc:
+        raise FilingError(_("The record is incomplete: %(errors)s") % {"errors": "; ".join(exc.messages)}) from exc
+    with acting_as(actor), transaction.atomic():
+        record.approval = ModelRecord.Approval.APPROVED
+        record.approved_by = actor_name(actor)
+        record.approved_at = timezone.now()
+        record.rejection_reason = ""
+        record.save()
+    return record
+
+
+def model_record_reject(*, record: ModelRecord, reason: str, actor: Any) -> ModelRecord:
+    from filing.selectors import model_record_serving
+
+    if not reason.strip():
+        raise FilingError(_("Give the reason the model record is rejected."))
+    if model_record_serving(record):
+        raise FilingError(
+            _(
+                "“%(record)s” serves end users of the public service now: rejecting it would take that generator "
+                "offline. Stop it first with the emergency stop, or serve another checkpoint, then reject it."
+            )
+            % {"record": record}
+        )
+    with acting_as(actor), transaction.atomic():
+        record.approval = ModelRecord.Approval.REJECTED
+        record.approved_by = actor_name(actor)
+        record.approved_at = timezone.now()
+        record.rejection_reason = reason.strip()
+        record.save()
+    return record
