@@ -238,3 +238,8 @@ def exports_per_day(*, days: int = 30) -> list[tuple[date, int]]:
 
 def exports_recent(*, limit: int = 20) -> QuerySet[Export]:
     return Export.objects.order_by("-created_at")[:limit]
+
+
+def subject_history(*, kind: str, ident: str, limit: int = 500) -> list[LogEntry]:
+    """The audit records about one subject (e.g. ``filing.service`` 3), newest first."""
+    return list(LogEntry.objects.filter(subject_kind=kind, subject_id=ident).order_by("-seq")[:limit])

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.admin.common import ReasonActionForm, download_link, file_download, refusal_show
+from filing.admin_base import FilingModelAdmin
 from filing.models import Complaint, PersonalInformationRequest
 
 
@@ -71,7 +72,7 @@ class ComplaintAdminForm(forms.ModelForm):
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(admin.ModelAdmin):
+class ComplaintAdmin(FilingModelAdmin):
     """Complaints and reports; personal-information requests have a queue of their own."""
 
     form = ComplaintAdminForm

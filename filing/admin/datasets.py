@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.admin.common import download_link, file_download, refusal_show
+from filing.admin_base import FilingModelAdmin
 from filing.models import Dataset, DatasetEvidence, SafetyCheck, SampleItem
 from filing.safety.models import Risk
 from filing.selectors import dataset_lineage, percent
@@ -55,7 +56,7 @@ class SafetyCheckInline(admin.TabularInline):
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(FilingModelAdmin):
     list_display = ("name", "source_type", "origin", "items", "size_bytes", "safety_status_shown", "evidence_count")
     list_filter = ("source_type", "origin", "safety_status", "contains_personal_information")
     search_fields = ("name", "source", "sha256", "licence")
@@ -148,7 +149,7 @@ class DatasetAdmin(admin.ModelAdmin):
 
 
 @admin.register(SafetyCheck)
-class SafetyCheckAdmin(admin.ModelAdmin):
+class SafetyCheckAdmin(FilingModelAdmin):
     list_display = ("dataset", "started_at", "sample_size", "status", "illegal_count", "ratio_shown", "threshold_shown")
     list_filter = ("status",)
     search_fields = ("dataset__name",)

@@ -19,11 +19,12 @@ from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.admin.common import download_link, file_download, refusal_show
+from filing.admin_base import FilingModelAdmin
 from filing.models import AssessmentClause, Document, SelfAssessment
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(FilingModelAdmin):
     list_display = ("title", "kind", "version", "service", "effective_on", "published_at", "updated_at", "download")
     list_filter = ("kind", "service", ("published_at", admin.EmptyFieldListFilter))
     search_fields = ("title", "version", "service__name")
@@ -94,7 +95,7 @@ class ClauseInline(admin.TabularInline):
 
 
 @admin.register(SelfAssessment)
-class SelfAssessmentAdmin(admin.ModelAdmin):
+class SelfAssessmentAdmin(FilingModelAdmin):
     list_display = ("title", "service", "status", "finalised_by", "finalised_at", "signers_complete")
     list_filter = ("status", "service")
     search_fields = ("title", "service__name")

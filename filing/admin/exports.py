@@ -14,11 +14,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from filing.admin_base import FilingModelAdmin
 from filing.models import FilingExport
 
 
 @admin.register(FilingExport)
-class FilingExportAdmin(admin.ModelAdmin):
+class FilingExportAdmin(FilingModelAdmin):
     list_display = ("service", "created_at", "status", "progress_shown", "download", "requested_by")
     list_filter = ("status",)
     readonly_fields = (

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from filing.admin_base import FilingModelAdmin
 from filing.history import acting_as
 from filing.models import Incident
 
@@ -69,7 +70,7 @@ class IncidentForm(forms.ModelForm):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(FilingModelAdmin):
     """Incidents: what was found, the measures, the fix and the report, linked to what they involved."""
 
     form = IncidentForm

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.admin.common import EmergencyStopActions, ReasonActionForm, number_warning, refusal_show
+from filing.admin_base import FilingModelAdmin
 from filing.models import ModelRecord
 from filing.selectors import model_record_serving
 
@@ -69,7 +70,7 @@ class ModelRecordForm(forms.ModelForm):
 
 
 @admin.register(ModelRecord)
-class ModelRecordAdmin(EmergencyStopActions, admin.ModelAdmin):
+class ModelRecordAdmin(EmergencyStopActions, FilingModelAdmin):
     list_display = (
         "name",
         "version",

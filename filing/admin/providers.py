@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.admin.common import EmergencyStopActions, ReasonActionForm, download_link, number_warning, refusal_show
+from filing.admin_base import FilingModelAdmin
 from filing.exports import filing_export_request
 from filing.models import Document, ModelRecord, Provider, Service, ServiceTransition
 from filing.selectors import readiness_checklist, service_audience, service_generators, service_public
@@ -32,7 +33,7 @@ class ServiceInline(admin.TabularInline):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(FilingModelAdmin):
     list_display = ("legal_name", "uscc", "legal_representative", "safety_lead", "nature", "updated_at")
     list_filter = ("nature",)
     search_fields = ("legal_name", "uscc", "legal_representative", "safety_lead")
@@ -164,7 +165,7 @@ class ServiceForm(forms.ModelForm):
 
 
 @admin.register(Service)
-class ServiceAdmin(EmergencyStopActions, admin.ModelAdmin):
+class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
     list_display = (
         "name",
         "version",

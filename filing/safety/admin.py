@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
+from filing.admin_base import FilingModelAdmin
 from filing.safety.keyword_io import (
     ATTACHMENT_COLUMNS,
     ImportFileError,
@@ -54,13 +55,13 @@ class RiskInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(RiskCategory)
-class RiskCategoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RiskCategoryAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
     list_display = ("code", "name_zh", "name_en")
     inlines = (RiskInline,)
 
 
 @admin.register(Risk)
-class RiskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RiskAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
     list_display = ("code", "name_zh", "name_en", "category")
     list_filter = ("category",)
     search_fields = ("code", "name_zh", "name_en")
@@ -81,7 +82,7 @@ class SafetyThresholdForm(forms.ModelForm):
 
 
 @admin.register(SafetyThreshold)
-class SafetyThresholdAdmin(admin.ModelAdmin):
+class SafetyThresholdAdmin(FilingModelAdmin):
     """The thresholds in force. Saving one creates a new configuration version; old ones stay as history."""
 
     form = SafetyThresholdForm
@@ -136,7 +137,7 @@ class SafetyThresholdHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(SafetyConfigVersion)
-class SafetyConfigVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SafetyConfigVersionAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
     list_display = ("number", "created_at", "created_by", "note")
     search_fields = ("note", "created_by")
     inlines = (SafetyThresholdHistoryInline,)
@@ -161,7 +162,7 @@ class KeywordImportForm(forms.Form):
 
 
 @admin.register(Keyword)
-class KeywordAdmin(admin.ModelAdmin):
+class KeywordAdmin(FilingModelAdmin):
     """The keyword library. Every save, delete or bulk action creates a new library version."""
 
     change_list_template = "admin/filing/keyword/change_list.html"
@@ -299,7 +300,7 @@ class KeywordAdmin(admin.ModelAdmin):
 
 
 @admin.register(AllowlistPhrase)
-class AllowlistPhraseAdmin(admin.ModelAdmin):
+class AllowlistPhraseAdmin(FilingModelAdmin):
     """Innocent phrases that contain a keyword; a change creates a new library version."""
 
     list_display = ("phrase", "enabled", "origin", "updated_at")
@@ -329,7 +330,7 @@ class AllowlistPhraseAdmin(admin.ModelAdmin):
 
 
 @admin.register(KeywordLibraryVersion)
-class KeywordLibraryVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class KeywordLibraryVersionAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
     list_display = ("number", "created_at", "created_by", "reason", "keyword_count", "allowlist_count")
     search_fields = ("reason", "created_by")
 

@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
+from filing.admin_base import FilingModelAdmin
 from filing.safety.assessments import (
     assessment_run_apply,
     assessment_run_create,
@@ -69,7 +70,7 @@ class BankImportForm(forms.Form):
 
 
 @admin.register(TestBank)
-class TestBankAdmin(admin.ModelAdmin):
+class TestBankAdmin(FilingModelAdmin):
     """The three kinds of test bank; each bank is imported, exported and checked against the minimums."""
 
     change_list_template = "admin/filing/testbank/change_list.html"
@@ -186,7 +187,7 @@ class TestBankAdmin(admin.ModelAdmin):
 
 
 @admin.register(TestQuestion)
-class TestQuestionAdmin(admin.ModelAdmin):
+class TestQuestionAdmin(FilingModelAdmin):
     """Questions of the banks; a change moves the bank's last-update date."""
 
     list_display = ("serial", "text", "risk", "aspect", "bank", "updated_at")
@@ -270,7 +271,7 @@ METRICS = (
 
 
 @admin.register(AssessmentRun)
-class AssessmentRunAdmin(admin.ModelAdmin):
+class AssessmentRunAdmin(FilingModelAdmin):
     """Assessment runs: started from a form, answered on a worker, reviewed by hand, kept as evidence."""
 
     change_form_template = "admin/filing/assessmentrun/change_form.html"
@@ -580,7 +581,7 @@ class AssessmentRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(AssessmentSample)
-class AssessmentSampleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AssessmentSampleAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
     """Every sampled question with its answer and verdicts: the evidence of a run (read-only)."""
 
     list_display = ("run", "bank_kind", "position", "serial", "short_text", "risk", "stage", "keyword_pass", "review")

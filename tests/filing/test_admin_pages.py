@@ -299,3 +299,31 @@ def test_stored_files_download_for_operators_only(client_for, records):
         assert end_user.get(url).status_code == 302
     page = operator.get(f"/admin/filing/dataset/{records['dataset'].pk}/change/").content.decode()
     assert f"/admin/filing/dataset/evidence/{evidence.pk}/download/" in page
+
+
+def test_the_history_page_shows_the_records_audit_history_whoever_changed_it(client_for, records, operator):
+    from filing.services import service_self_assess
+
+    service = records["service"]
+    service_self_assess(service=service, actor=operator)  # through a service, not the admin
+    client = client_for(Role.OPERATOR, "op")
+    client.post(
+        f"/admin/filing/complaint/{records['complaint'].pk}/change/",
+        {"channel": "web", "category": "illegal", "complainant": "user1", "produce_id": "p-1", "status": "received"},
+    )
+
+    page = client.get(f"/admin/filing/service/{service.pk}/history/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 200
+    rows = page.context["entries"]
+    assert rows and all(entry.subject_id == str(service.pk) for entry, _payload in rows)
+    assert any(entry.actor_username == "operator" and payload.get("action") for entry, payload in rows)
+    html = page.content.decode()
+    assert 'id="audit-history"' in html and "status" in html
+    assert client.get(f"/admin/filing/keyword/{10**9}/history/").status_code in (302, 404)
+
+
+def test_the_history_page_is_refused_to_an_end_user(client_for, records):
+    client = client_for(Role.END_USER, "someone")
+    response = client.get(f"/admin/filing/service/{records['service'].pk}/history/")
+    assert response.status_code in (302, 403)

@@ -1,0 +1,44 @@
+"""The base of the filing's admin pages (``filing.admin`` and ``filing.safety``'s): a History page that shows the
+record's audit history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from audit.selectors import subject_history
+from genai_platform.roles import Role, user_has_role
+
+
+class FilingModelAdmin(admin.ModelAdmin):
+    """The admin of a filing record. Its History page shows the record's audit history: every change, whether
+    made in the admin, through a service or by a task, with who made it (Django's own admin log would show
+    only the admin's)."""
+
+    object_history_template = "admin/filing/audit_history.html"
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            redirect: HttpResponse = self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
+                request, self.model._meta, object_id
+            )
+            return redirect
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        entries = subject_history(kind=obj._meta.label_lower, ident=str(obj.pk))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "object": obj,
+            "title": _("History: %(object)s") % {"object": obj},
+            "entries": [(entry, entry.payload_data) for entry in entries],
+            "may_see_log": user_has_role(request.user, Role.AUDITOR),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.object_history_template, context)
