@@ -269,10 +269,11 @@ _CATALOGUE: tuple[EventType, ...] = (
     ),
     EventType(
         "complaint.updated",
-        "A complaint changed state or was assigned.",
+        "A complaint changed state, was assigned or edited (one record per action).",
         {
             "status": _key("string", "New state.", required=True),
             "note": _key("string", "Handler's note."),
+            "changes": _key("object", "Fields the action changed: {field: [old, new]}.", pi=True),
         },
     ),
     EventType(
@@ -281,6 +282,7 @@ _CATALOGUE: tuple[EventType, ...] = (
         {
             "action": _key("string", "Action taken (removed, warned, suspended, none, ...).", required=True),
             "reported_to_authority": _key("boolean", "Whether it was reported to the authority."),
+            "changes": _key("object", "Fields the action changed: {field: [old, new]}.", pi=True),
         },
     ),
     # Emergency stops and incidents (应急处置).

@@ -37,6 +37,9 @@ from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
 _actor: contextvars.ContextVar[Any] = contextvars.ContextVar("filing_actor", default=None)
+_collector: contextvars.ContextVar[dict[str, dict[str, list[Any]]] | None] = contextvars.ContextVar(
+    "filing_history_collector", default=None
+)
 _request: contextvars.ContextVar[Any] = contextvars.ContextVar("filing_request", default=None)
 
 SYSTEM_ACTOR = "system"
@@ -109,6 +112,19 @@ def _diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[s
     return {k: [before.get(k), after.get(k)] for k in keys if k not in ignored and before.get(k) != after.get(k)}
 
 
+@contextmanager
+def history_collected() -> Iterator[dict[str, dict[str, list[Any]]]]:
+    """Inside the block, the changes of filing records are collected instead of written as ``filing.changed``
+    records: a service that writes its own typed audit event for the action (``complaint.resolved``, say) puts
+    them in that event, so each action is one record. Yields ``{"<model label> <pk>": {field: [old, new]}}``."""
+    collected: dict[str, dict[str, list[Any]]] = {}
+    token = _collector.set(collected)
+    try:
+        yield collected
+    finally:
+        _collector.reset(token)
+
+
 def history_write(
     *, instance: Any, action: str, changes: dict[str, list[Any]], fallback_actor: str = "", **fields: Any
 ) -> None:
@@ -119,6 +135,11 @@ def history_write(
     """
     from audit import services as audit
 
+    collector = _collector.get()
+    if collector is not None and isinstance(instance, models.Model):
+        key = f"{instance._meta.label_lower} {instance.pk}"
+        collector.setdefault(key, {}).update(changes)
+        return
     actor = current_actor()
     request = _request.get()
     if actor is None and (request is None or not getattr(getattr(request, "user", None), "is_authenticated", False)):

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from filing import services
 from filing.admin.common import ReasonActionForm, download_link, file_download, refusal_show
 from filing.admin_base import FilingModelAdmin
+from filing.history import history_collected
 from filing.models import Complaint, PersonalInformationRequest
 
 
@@ -143,25 +144,30 @@ class ComplaintAdmin(FilingModelAdmin):
         return (*fields, "received_at") if obj is not None else fields
 
     def save_model(self, request: HttpRequest, obj: Complaint, form: Any, change: bool) -> None:
+        # One audit record per action: the complaint events carry the fields the form changed.
         if not change:
-            super().save_model(request, obj, form, change)
+            with history_collected():
+                super().save_model(request, obj, form, change)
             services.complaint_received_record(complaint=obj, request=request)
             return
         closing_as = obj.status if obj.status in (Complaint.Status.RESOLVED, Complaint.Status.REJECTED) else None
-        if "status" in form.changed_data and closing_as is not None:
+        closing = "status" in form.changed_data and closing_as is not None
+        if closing:
             # Closing goes through the service, as the list action does: time, handler and the audit event.
             obj.status = form.initial["status"]
+        with history_collected() as collected:
             super().save_model(request, obj, form, change)
+        changes = collected.get(f"{obj._meta.label_lower} {obj.pk}", {})
+        if closing:
             services.complaint_resolve(
                 complaint=obj,
                 resolution=obj.resolution,
                 actor=request.user,
                 rejected=closing_as == Complaint.Status.REJECTED,
+                changes=changes,
             )
-            return
-        super().save_model(request, obj, form, change)
-        if "status" in form.changed_data:
-            services.complaint_status_record(complaint=obj, actor=request.user, note=obj.resolution)
+        elif changes:
+            services.complaint_status_record(complaint=obj, actor=request.user, note=obj.resolution, changes=changes)
 
     @admin.action(description=_("Take on the selected complaints"))
     def take_on(self, request: HttpRequest, queryset: Any) -> None:

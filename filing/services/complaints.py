@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from filing.history import acting_as
+from filing.history import acting_as, history_collected
 from filing.models import (
     Complaint,
     Service,
@@ -65,7 +65,8 @@ def complaint_create(
         )
         if attachment is not None:
             complaint.attachment = attachment
-        complaint.save()
+        with history_collected():  # the complaint.received record is the one record of this action
+            complaint.save()
         complaint_received_record(complaint=complaint, actor=user, request=request)
     return complaint
 
@@ -84,17 +85,28 @@ def complaint_received_record(*, complaint: Complaint, actor: Any = None, reques
     )
 
 
-def complaint_status_record(*, complaint: Complaint, actor: Any, note: str = "") -> None:
-    """The ``complaint.updated`` audit event after a change of state or handler."""
+def complaint_status_record(
+    *, complaint: Complaint, actor: Any, note: str = "", changes: dict[str, list[Any]] | None = None
+) -> None:
+    """The ``complaint.updated`` audit event after a change of state or handler, with the fields it changed."""
     from audit import services as audit
 
+    payload: dict[str, Any] = {"status": complaint.status}
+    if note:
+        payload["note"] = note[:500]
+    if changes:
+        payload["changes"] = changes
     audit.complaint_event(
         event_type="complaint.updated",
         actor=actor,
         subject=complaint,
         produce_id=complaint.produce_id or None,
-        payload={"status": complaint.status, "note": note[:500]} if note else {"status": complaint.status},
+        payload=payload,
     )
+
+
+def _changes_of(collected: dict[str, dict[str, list[Any]]], complaint: Complaint) -> dict[str, list[Any]]:
+    return collected.get(f"{complaint._meta.label_lower} {complaint.pk}", {})
 
 
 def complaint_take_on(*, complaint: Complaint, actor: Any) -> Complaint:
@@ -104,13 +116,22 @@ def complaint_take_on(*, complaint: Complaint, actor: Any) -> Complaint:
     with acting_as(actor), transaction.atomic():
         complaint.status = Complaint.Status.IN_PROGRESS
         complaint.handler = actor_name(actor)
-        complaint.save()
-        complaint_status_record(complaint=complaint, actor=actor)
+        with history_collected() as collected:
+            complaint.save()
+        complaint_status_record(complaint=complaint, actor=actor, changes=_changes_of(collected, complaint))
     return complaint
 
 
-def complaint_resolve(*, complaint: Complaint, resolution: str, actor: Any, rejected: bool = False) -> Complaint:
-    """Close a complaint with its resolution (or the reasons it is rejected)."""
+def complaint_resolve(
+    *,
+    complaint: Complaint,
+    resolution: str,
+    actor: Any,
+    rejected: bool = False,
+    changes: dict[str, list[Any]] | None = None,
+) -> Complaint:
+    """Close a complaint with its resolution (or the reasons it is rejected): one ``complaint.resolved`` record
+    with every field the action changed (``changes``: those of an admin form saved with it)."""
     from audit import services as audit
 
     if not resolution.strip():
@@ -122,12 +143,17 @@ def complaint_resolve(*, complaint: Complaint, resolution: str, actor: Any, reje
         complaint.resolution = resolution.strip()
         complaint.resolved_at = timezone.now()
         complaint.handler = complaint.handler or actor_name(actor)
-        complaint.save()
+        with history_collected() as collected:
+            complaint.save()
+        payload: dict[str, Any] = {"action": complaint.status}
+        changed = {**(changes or {}), **_changes_of(collected, complaint)}
+        if changed:
+            payload["changes"] = changed
         audit.complaint_event(
             event_type="complaint.resolved",
             actor=actor,
             subject=complaint,
             produce_id=complaint.produce_id or None,
-            payload={"action": complaint.status},
+            payload=payload,
         )
     return complaint

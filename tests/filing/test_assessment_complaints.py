@@ -140,7 +140,11 @@ def test_complaint_handling_in_the_admin_is_audited(client_for, service):
     complaint.refresh_from_db()
     assert complaint.status == Complaint.Status.IN_PROGRESS and complaint.handler == "handler"
     updated = LogEntry.objects.get(event_type="complaint.updated")
-    assert updated.actor_username == "handler" and json.loads(updated.payload) == {"status": "in_progress"}
+    assert updated.actor_username == "handler"
+    assert json.loads(updated.payload) == {
+        "status": "in_progress",
+        "changes": {"handler": ["", "handler"], "status": ["received", "in_progress"]},
+    }
 
     response = client.post(
         "/admin/filing/complaint/",
@@ -149,6 +153,13 @@ def test_complaint_handling_in_the_admin_is_audited(client_for, service):
     complaint.refresh_from_db()
     assert complaint.status == Complaint.Status.RESOLVED and complaint.resolution == "已更正标识"
     assert LogEntry.objects.filter(event_type="complaint.resolved", actor_username="handler").exists()
+    # One record per action: the complaint events carry the changes; no separate filing.changed records.
+    about = LogEntry.objects.filter(subject_kind="filing.complaint", subject_id=str(complaint.pk))
+    assert sorted(about.values_list("event_type", flat=True)) == [
+        "complaint.received",
+        "complaint.resolved",
+        "complaint.updated",
+    ]
 
 
 def test_complaint_entered_in_the_admin_gets_its_due_date_and_event(client_for, service):
