@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -152,153 +153,173 @@ def _admin_url(name: str, *args: Any, query: str = "") -> str:
     return f"{url}?{query}" if query else url
 
 
-def readiness_checklist(service: Service) -> list[ReadinessItem]:
-    """What the filing of ``service`` still lacks; an item that is not ``ok`` blocks submission."""
-    config = safety_config()
-    items: list[ReadinessItem] = []
-
-    provider = service.provider
+def _provider_problem(provider: Provider) -> str | None:
+    """Why the provider is not complete (its code invalid or a field missing); None when it is."""
     try:
         uscc_validate(provider.uscc)
-        provider_ok, provider_detail = True, provider.uscc
     except Exception as exc:  # noqa: BLE001 (ValidationError; the message is shown)
-        provider_ok, provider_detail = False, " ".join(getattr(exc, "messages", [str(exc)]))
+        return " ".join(getattr(exc, "messages", [str(exc)]))
     missing_fields = [
         _verbose(Provider, name)
         for name in ("legal_representative", "safety_lead", "registered_address", "contact_phone")
         if not getattr(provider, name)
     ]
     if missing_fields:
-        provider_ok = False
-        provider_detail = _("Missing: %(f)s.") % {"f": ", ".join(missing_fields)}
-    items.append(
+        return _("Missing: %(f)s.") % {"f": ", ".join(missing_fields)}
+    return None
+
+
+def _check_provider(service: Service) -> list[ReadinessItem]:
+    provider = service.provider
+    problem = _provider_problem(provider)
+    return [
         ReadinessItem(
             "provider",
             _("Provider code valid and provider complete"),
-            provider_ok,
-            provider_detail,
+            problem is None,
+            problem or provider.uscc,
             _admin_url("provider_change", provider.pk),
         )
-    )
+    ]
 
-    records = list(service.model_records.all())
+
+def _check_called_model(service: Service) -> list[ReadinessItem]:
+    """登记: the service only calls a filed model; that model's filing covers its records and data."""
+    if service.route != Service.Route.REGISTRATION:
+        return []
+    called = (service.called_model_name, service.called_model_filer, service.called_model_number)
+    return [
+        ReadinessItem(
+            "called_model",
+            _("The filed model called is named (name, filer, number)"),
+            all(called),
+            " / ".join(v for v in called if v) or _("Not named yet."),
+            _admin_url("service_change", service.pk),
+        )
+    ]
+
+
+def _check_model_records(service: Service) -> list[ReadinessItem]:
     if service.route == Service.Route.REGISTRATION:
-        # 登记: the service only calls a filed model; that model's filing covers its records and data.
-        called = (service.called_model_name, service.called_model_filer, service.called_model_number)
-        items.append(
-            ReadinessItem(
-                "called_model",
-                _("The filed model called is named (name, filer, number)"),
-                all(called),
-                " / ".join(v for v in called if v) or _("Not named yet."),
-                _admin_url("service_change", service.pk),
-            )
-        )
+        return []
+    records = list(service.model_records.all())
+    bad = [r for r in records if r.approval != ModelRecord.Approval.APPROVED or not r.code]
+    if not records:
+        detail = _("No model record yet.")
+    elif bad:
+        detail = _("Not approved: %(r)s.") % {"r": ", ".join(str(r) for r in bad)}
     else:
-        bad = [r for r in records if r.approval != ModelRecord.Approval.APPROVED or not r.code]
-        items.append(
-            ReadinessItem(
-                "model_records",
-                _("Every model record approved, with a model code"),
-                bool(records) and not bad,
-                _("No model record yet.")
-                if not records
-                else (
-                    _("Not approved: %(r)s.") % {"r": ", ".join(str(r) for r in bad)}
-                    if bad
-                    else ngettext("%(n)d approved.", "%(n)d approved.", len(records)) % {"n": len(records)}
-                ),
-                _admin_url("modelrecord_changelist", query=f"service__id__exact={service.pk}"),
-            )
+        detail = ngettext("%(n)d approved.", "%(n)d approved.", len(records)) % {"n": len(records)}
+    return [
+        ReadinessItem(
+            "model_records",
+            _("Every model record approved, with a model code"),
+            bool(records) and not bad,
+            detail,
+            _admin_url("modelrecord_changelist", query=f"service__id__exact={service.pk}"),
         )
+    ]
 
-        datasets = list(service_datasets(service).prefetch_related("evidence"))
-        no_evidence = [d.name for d in datasets if not d.evidence.all()]
-        not_passed = [d.name for d in datasets if d.safety_status != Dataset.SafetyStatus.PASSED]
-        problems = []
-        if no_evidence:
-            problems.append(_("no evidence: %(d)s") % {"d": ", ".join(no_evidence)})
-        if not_passed:
-            problems.append(_("safety check not passed: %(d)s") % {"d": ", ".join(not_passed)})
-        items.append(
-            ReadinessItem(
-                "datasets",
-                _("Every dataset with evidence and a passed safety check"),
-                bool(datasets) and not problems,
-                _("No dataset is linked to this service's models by a training run.")
-                if not datasets
-                else (
-                    "; ".join(problems)
-                    if problems
-                    else ngettext("%(n)d dataset complete.", "%(n)d datasets complete.", len(datasets))
-                    % {"n": len(datasets)}
-                ),
-                _admin_url("dataset_changelist"),
-            )
+
+def _check_datasets(service: Service) -> list[ReadinessItem]:
+    if service.route == Service.Route.REGISTRATION:
+        return []
+    datasets = list(service_datasets(service).prefetch_related("evidence"))
+    no_evidence = [d.name for d in datasets if not d.evidence.all()]
+    not_passed = [d.name for d in datasets if d.safety_status != Dataset.SafetyStatus.PASSED]
+    problems = []
+    if no_evidence:
+        problems.append(_("no evidence: %(d)s") % {"d": ", ".join(no_evidence)})
+    if not_passed:
+        problems.append(_("safety check not passed: %(d)s") % {"d": ", ".join(not_passed)})
+    if not datasets:
+        detail = _("No dataset is linked to this service's models by a training run.")
+    elif problems:
+        detail = "; ".join(problems)
+    else:
+        detail = ngettext("%(n)d dataset complete.", "%(n)d datasets complete.", len(datasets)) % {"n": len(datasets)}
+    return [
+        ReadinessItem(
+            "datasets",
+            _("Every dataset with evidence and a passed safety check"),
+            bool(datasets) and not problems,
+            detail,
+            _admin_url("dataset_changelist"),
         )
+    ]
 
+
+def _check_keywords(service: Service) -> list[ReadinessItem]:
     coverage = keyword_coverage()
-    kw_problems = []
+    problems = []
     if not coverage.total_ok:
-        kw_problems.append(_("%(n)d keywords, %(min)d needed") % {"n": coverage.total, "min": coverage.total_minimum})
+        problems.append(_("%(n)d keywords, %(min)d needed") % {"n": coverage.total, "min": coverage.total_minimum})
     if not coverage.risks_ok:
-        kw_problems.append(_("%(n)d risks below their minimum") % {"n": coverage.risks_failing})
+        problems.append(_("%(n)d risks below their minimum") % {"n": coverage.risks_failing})
     if not coverage.update_ok:
-        kw_problems.append(_("not updated within %(d)d days") % {"d": coverage.update_max_days})
+        problems.append(_("not updated within %(d)d days") % {"d": coverage.update_max_days})
     if coverage.demo_count:
-        kw_problems.append(_("%(n)d demo keywords") % {"n": coverage.demo_count})
-    items.append(
+        problems.append(_("%(n)d demo keywords") % {"n": coverage.demo_count})
+    return [
         ReadinessItem(
             "keywords",
             _("Keyword library at its minimum size and fresh"),
             coverage.ok,
-            "; ".join(kw_problems)
-            if kw_problems
+            "; ".join(problems)
+            if problems
             else ngettext("%(n)d keyword.", "%(n)d keywords.", coverage.total) % {"n": coverage.total},
             _admin_url("keyword_changelist"),
         )
-    )
+    ]
 
-    items.append(_test_banks_item(config))
 
+def _check_test_banks(service: Service) -> list[ReadinessItem]:
+    return [_test_banks_item(safety_config())]
+
+
+def _check_assessment(service: Service) -> list[ReadinessItem]:
+    title = _("A finalised self-assessment meeting each pass rate")
     assessment = (
         service.assessments.filter(status=SelfAssessment.Status.FINALISED).order_by("-finalised_at", "-pk").first()
     )
     if assessment is None:
-        items.append(
+        return [
             ReadinessItem(
                 "assessment",
-                _("A finalised self-assessment meeting each pass rate"),
+                title,
                 False,
                 _("No finalised self-assessment."),
                 _admin_url("selfassessment_changelist", query=f"service__id__exact={service.pk}"),
             )
+        ]
+    failures = assessment_rate_failures(assessment, safety_config())
+    return [
+        ReadinessItem(
+            "assessment",
+            title,
+            not failures,
+            "; ".join(failures) if failures else str(assessment),
+            _admin_url("selfassessment_change", assessment.pk),
         )
-    else:
-        failures = assessment_rate_failures(assessment, config)
-        items.append(
-            ReadinessItem(
-                "assessment",
-                _("A finalised self-assessment meeting each pass rate"),
-                not failures,
-                "; ".join(failures) if failures else str(assessment),
-                _admin_url("selfassessment_change", assessment.pk),
-            )
-        )
+    ]
 
+
+def _check_documents(service: Service) -> list[ReadinessItem]:
     kinds = set(service.documents.values_list("kind", flat=True))
-    missing_docs = [str(label) for value, label in Document.Kind.choices if value not in kinds]
-    items.append(
+    missing = [str(label) for value, label in Document.Kind.choices if value not in kinds]
+    return [
         ReadinessItem(
             "documents",
             _("Service agreement, privacy policy and annotation rules present"),
-            not missing_docs,
-            _("Missing: %(d)s.") % {"d": ", ".join(missing_docs)} if missing_docs else _("All present."),
+            not missing,
+            _("Missing: %(d)s.") % {"d": ", ".join(missing)} if missing else _("All present."),
             _admin_url("document_changelist", query=f"service__id__exact={service.pk}"),
         )
-    )
+    ]
 
-    items.append(
+
+def _check_complaints(service: Service) -> list[ReadinessItem]:
+    return [
         ReadinessItem(
             "complaints",
             _("Complaint channel set"),
@@ -307,25 +328,48 @@ def readiness_checklist(service: Service) -> list[ReadinessItem]:
             or _("No e-mail, phone or page for complaints."),
             _admin_url("service_change", service.pk) + "#complaint-channel",
         )
-    )
+    ]
 
-    label_problems = []
+
+def _check_labels(service: Service) -> list[ReadinessItem]:
+    problems = []
     if not getattr(settings, "LABEL_SIGNING_KEY", None):
-        label_problems.append(_("no label signing key"))
-    if service.route == Service.Route.FILING and (not records or any(not r.code for r in records)):
-        label_problems.append(_("model codes missing"))
-    if not provider_ok:
-        label_problems.append(_("provider code invalid"))
-    items.append(
+        problems.append(_("no label signing key"))
+    if service.route == Service.Route.FILING:
+        codes = list(service.model_records.values_list("code", flat=True))
+        if not codes or not all(codes):
+            problems.append(_("model codes missing"))
+    if _provider_problem(service.provider) is not None:
+        problems.append(_("provider code invalid"))
+    return [
         ReadinessItem(
             "labels",
             _("Content labels configured"),
-            not label_problems,
-            "; ".join(label_problems) if label_problems else _("Provider code, model codes and signing key set."),
+            not problems,
+            "; ".join(problems) if problems else _("Provider code, model codes and signing key set."),
             _admin_url("modelrecord_changelist", query=f"service__id__exact={service.pk}"),
         )
-    )
-    return items
+    ]
+
+
+# The readiness checks of a filing, in the order the checklist shows them; each gives zero or more items.
+READINESS_CHECKS: tuple[Callable[[Service], list[ReadinessItem]], ...] = (
+    _check_provider,
+    _check_called_model,
+    _check_model_records,
+    _check_datasets,
+    _check_keywords,
+    _check_test_banks,
+    _check_assessment,
+    _check_documents,
+    _check_complaints,
+    _check_labels,
+)
+
+
+def readiness_checklist(service: Service) -> list[ReadinessItem]:
+    """What the filing of ``service`` still lacks; an item that is not ``ok`` blocks submission."""
+    return [item for check in READINESS_CHECKS for item in check(service)]
 
 
 def assessment_rate_failures(assessment: SelfAssessment, config: Any) -> list[str]:
