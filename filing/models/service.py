@@ -404,10 +404,3 @@ class Dataset(HistoryModel):
             )
         if self.collection_start and self.collection_end and self.collection_end < self.collection_start:
             raise ValidationError({"collection_end": _("The collection ends before it starts.")})
-
-
-# The app's other models, so that Django finds them here: complaints, incidents and documents; the safety
-# records (risk taxonomy, thresholds, keyword library); test banks and assessment runs (TC260-003 §8.2-§9.4).
-from filing.records import *  # noqa: E402, F403
-from filing.safety.bank_models import *  # noqa: E402, F403
-from filing.safety.models import *  # noqa: E402, F403

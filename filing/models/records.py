@@ -1,5 +1,5 @@
 """Filing records around the service: evidence, source safety checks, documents, the security
-self-assessment, complaints and package exports. ``filing.models`` re-exports them."""
+self-assessment, complaints, incidents and package exports. ``filing.models`` re-exports them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,59 @@
+"""The filing's records, all found here by Django: the provider, its services and their workflow, model
+records and datasets (``service``); evidence, source safety checks, documents, the self-assessment,
+complaints, incidents and package exports (``records``); the safety records (risk taxonomy, thresholds,
+keyword library: ``filing.safety.models``); test banks and assessment runs (``filing.safety.bank_models``)."""
+
+from filing.models.records import (
+    AssessmentClause,
+    Complaint,
+    DatasetEvidence,
+    Document,
+    FilingExport,
+    Incident,
+    PersonalInformationRequest,
+    SafetyCheck,
+    SampleItem,
+    SelfAssessment,
+)
+from filing.models.service import Dataset, ModelRecord, Provider, Service, ServiceTransition
+from filing.safety.bank_models import Aspect, AssessmentRun, AssessmentSample, BankKind, TestBank, TestQuestion
+from filing.safety.models import (
+    AllowlistPhrase,
+    Keyword,
+    KeywordLibraryVersion,
+    Risk,
+    RiskCategory,
+    SafetyConfigVersion,
+    SafetyThreshold,
+)
+
+__all__ = [
+    "AllowlistPhrase",
+    "Aspect",
+    "AssessmentClause",
+    "AssessmentRun",
+    "AssessmentSample",
+    "BankKind",
+    "Complaint",
+    "Dataset",
+    "DatasetEvidence",
+    "Document",
+    "FilingExport",
+    "Incident",
+    "Keyword",
+    "KeywordLibraryVersion",
+    "ModelRecord",
+    "PersonalInformationRequest",
+    "Provider",
+    "Risk",
+    "RiskCategory",
+    "SafetyCheck",
+    "SafetyConfigVersion",
+    "SafetyThreshold",
+    "SampleItem",
+    "SelfAssessment",
+    "Service",
+    "ServiceTransition",
+    "TestBank",
+    "TestQuestion",
+]
