@@ -1,0 +1,6 @@
+"""The operators' admin of generation: checkpoints, training runs, jobs and outputs, and end users' records.
+
+Importing the modules registers their pages.
+"""
+
+from generation.admin import checkpoints, jobs, training, users  # noqa: F401
