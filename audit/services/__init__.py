@@ -1,0 +1,100 @@
+"""The only writer of the audit log.
+
+Other apps call ``event_record`` (or the family writer for their events, which checks the family
+and then calls it). Every call appends one record in the caller's transaction: if the caller
+rolls back, the record goes too.
+
+Sequence numbers: on PostgreSQL they come from a sequence, so that concurrent writers commit (and
+flush) together; a number taken by a transaction that rolls back is sealed later as an
+``audit.number_void`` record, once no transaction that could hold it is still running, so the
+sealed chain has no gaps. On SQLite, which serialises writers anyway, a counter row bumped in the
+writer's transaction gives a rolled-back number back. Record the event as the last step of a
+transaction, so that the sealer seldom waits for it.
+
+Example::
+
+    from audit import services as audit
+
+    audit.generation_event(
+        event_type="generation.refused",
+        request=request,                     # actor, source IP and port, user agent
+        subject=job,                         # any model instance, or ("kind", "id", "repr")
+        filing_number=service.filing_number,
+        model_record=str(model_record),
+        keyword_library_version=library.version,
+        decision="refused",
+        risk_codes=["A.1.2"],
+        input_content=prompt,                # stored apart, the record keeps its SHA-256
+        payload={"reason": "The prompt asks for ...", "stage": "input_moderation"},
+    )
+
+By concern: ``writer`` (appending records), ``sealing`` (signed blocks and the anchor), ``retention`` (the
+purge and legal holds), ``keys`` (signing, verifying and pseudonym keys).
+"""
+
+from audit.catalogue import PayloadError
+from audit.services.keys import (
+    pseudonym,
+    pseudonym_key,
+    public_key_b64,
+    public_key_raw,
+    public_keys,
+    purge_signature_valid,
+    signing_key,
+)
+from audit.services.retention import (
+    RETENTION_MINIMUM_DAYS,
+    RetentionError,
+    legal_hold_release,
+    legal_hold_set,
+    retention_purge,
+)
+from audit.services.sealing import SealError, anchor_path, anchor_read, anchor_write, seal_as_dict, seals_make
+from audit.services.writer import (
+    VOID_EVENT_TYPE,
+    audit_event,
+    auth_event,
+    complaint_event,
+    event_record,
+    filing_event,
+    generation_event,
+    incident_event,
+    label_event,
+    numbers_gap_free,
+    numbers_given_out,
+    user_event,
+)
+
+__all__ = [
+    "PayloadError",
+    "RETENTION_MINIMUM_DAYS",
+    "RetentionError",
+    "SealError",
+    "VOID_EVENT_TYPE",
+    "anchor_path",
+    "anchor_read",
+    "anchor_write",
+    "audit_event",
+    "auth_event",
+    "complaint_event",
+    "event_record",
+    "filing_event",
+    "generation_event",
+    "incident_event",
+    "label_event",
+    "legal_hold_release",
+    "legal_hold_set",
+    "numbers_gap_free",
+    "numbers_given_out",
+    "pseudonym",
+    "pseudonym_key",
+    "public_key_b64",
+    "public_key_raw",
+    "public_keys",
+    "purge_signature_valid",
+    "retention_purge",
+    "seal_as_dict",
+    "seals_make",
+    "signing_key",
+    "user_event",
+]

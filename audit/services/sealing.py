@@ -1,0 +1,224 @@
+"""Sealing: records are sealed in order into signed blocks (Merkle root, chained), voids fill the numbers rolled-back
+transactions took, and the newest seal is anchored outside the database."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit import integrity
+from audit.catalogue import event_type_get
+from audit.models import LogEntry, Seal
+from audit.services.keys import signing_key
+from audit.services.writer import (
+    _GIVEN_OUT_SQL,
+    _TEXT_FIELDS,
+    _VOID_SQL_POSTGRESQL,
+    VOID_EVENT_TYPE,
+    _entry_params,
+)
+
+
+class SealError(RuntimeError):
+    """Sealing cannot proceed (the records to seal are not contiguous)."""
+
+
+def _lock_sealing() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # One sealer at a time across all processes; released at commit.
+            cursor.execute("SELECT pg_advisory_xact_lock(7370001)")
+
+
+def _numbers_settled(cursor: Any, *, timeout: float) -> int | None:
+    """PostgreSQL: the highest number N such that every transaction that took a number <= N has ended.
+
+    Every writer has its transaction id before it takes a number (``_APPEND_SQL_POSTGRESQL``), so a
+    transaction holding a number <= the last one given out is either over or in the snapshot taken
+    after reading it; wait for those to end. ``None`` if they are still running after ``timeout``
+    seconds (a long transaction in this database): then nothing is voided this time.
+
+    The snapshot lists the running transactions of the whole cluster; only those of this database
+    (sessions, or prepared transactions) can hold a number, so those of other databases sharing the
+    server are not waited for.
+    """
+    cursor.execute(_GIVEN_OUT_SQL["postgresql"])
+    given_out = int(cursor.fetchone()[0])
+    cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity as it is now, not as first read
+    cursor.execute(
+        "SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x "
+        "WHERE x IS DISTINCT FROM pg_current_xact_id_if_assigned() AND x::xid IN ("
+        "  SELECT backend_xid FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL"
+        "  UNION ALL SELECT transaction FROM pg_prepared_xacts WHERE database = current_database())"
+    )
+    running = [row[0] for row in cursor.fetchall()]
+    deadline = time.monotonic() + timeout
+    while running:
+        cursor.execute("SELECT x::text FROM unnest(%s::xid8[]) AS x WHERE pg_xact_status(x) = 'in progress'", [running])
+        running = [row[0] for row in cursor.fetchall()]
+        if not running:
+            break
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.005)
+    return given_out
+
+
+def _voids_record(cursor: Any, first: int, last: int) -> int:
+    """Seal-time records for the numbers of ``first..last`` that have no record (their writers rolled back)."""
+    cursor.execute("SELECT count(*) FROM audit_logentry WHERE seq BETWEEN %s AND %s", [first, last])
+    if cursor.fetchone()[0] == last - first + 1:
+        return 0
+    cursor.execute(
+        "SELECT g FROM generate_series(%s::bigint, %s::bigint) AS g "
+        "WHERE NOT EXISTS (SELECT 1 FROM audit_logentry AS e WHERE e.seq = g) ORDER BY g",
+        [first, last],
+    )
+    holes = [row[0] for row in cursor.fetchall()]
+    event_type_get(VOID_EVENT_TYPE)
+    for seq in holes:
+        row: dict[str, Any] = {name: "" for name in _TEXT_FIELDS}
+        row.update(
+            actor_username="system:audit-sealer",
+            subject_kind="audit.sequence",
+            subject_id=str(seq),
+            subject_repr=f"number {seq}",
+            source_port=None,
+            event_type=VOID_EVENT_TYPE,
+            decision="",
+            risk_codes="",
+            input_sha256="",
+            output_sha256="",
+            payload=integrity.payload_canonical({"reason": "rolled_back"}),
+        )
+        params, _hash = _entry_params(row)
+        cursor.execute(_VOID_SQL_POSTGRESQL, [seq, *params])
+    return len(holes)
+
+
+def seals_make(
+    *, block_size: int | None = None, max_blocks: int | None = None, settle_timeout: float | None = None
+) -> list[Seal]:
+    """Seal every record not yet sealed, in blocks of at most ``block_size``; return the new seals.
+
+    On PostgreSQL only numbers whose transactions have all ended are sealed, and the numbers among
+    them that have no record (rolled back) are first recorded as ``audit.number_void``; a
+    transaction still running after ``settle_timeout`` seconds (``GENAI_AUDIT_SEAL_SETTLE_TIMEOUT``)
+    leaves the records from the first missing number on to the next run.
+
+    The newest seal is also written to ``settings.AUDIT_ANCHOR_PATH`` after commit, so that a tail
+    cut from the database (records and seals deleted) is detected against it.
+    """
+    size = block_size or settings.AUDIT_SEAL_BLOCK_SIZE
+    timeout = settings.AUDIT_SEAL_SETTLE_TIMEOUT_SECONDS if settle_timeout is None else settle_timeout
+    key = signing_key()
+    kid = integrity.key_id(integrity.public_key_raw(key))
+    made: list[Seal] = []
+    with transaction.atomic():
+        _lock_sealing()
+        last = Seal.objects.order_by("-number").first()
+        number = last.number if last else 0
+        prev_hash = last.seal_hash if last else integrity.GENESIS_SEAL_HASH
+        next_seq = (last.last_seq + 1) if last else 1
+        settled: int | None
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                settled = _numbers_settled(cursor, timeout=timeout)
+                if settled is not None and settled >= next_seq:
+                    _voids_record(cursor, next_seq, settled)
+            else:
+                # The write lock of this IMMEDIATE transaction: every number given out is committed.
+                cursor.execute(_GIVEN_OUT_SQL["sqlite"])
+                settled = int(cursor.fetchone()[0])
+        while max_blocks is None or len(made) < max_blocks:
+            # A range of numbers rather than ORDER BY ... LIMIT: an index range scan whatever the statistics.
+            last_wanted = next_seq + size - 1 if settled is None else min(settled, next_seq + size - 1)
+            rows = list(
+                LogEntry.objects.filter(seq__range=(next_seq, last_wanted))
+                .order_by("seq")
+                .values_list("seq", "record_hash")
+            )
+            for offset, (seq, _hash) in enumerate(rows):
+                if seq != next_seq + offset:
+                    if settled is None:  # a number whose transaction may still be running: seal up to it
+                        rows = rows[:offset]
+                        break
+                    raise SealError(f"cannot seal: record {next_seq + offset} is missing (next present is {seq})")
+            if not rows:
+                break
+            hashes = [h for _seq, h in rows]
+            number += 1
+            digests = integrity.leaf_digests(hashes)
+            fields: dict[str, Any] = {
+                "number": number,
+                "first_seq": rows[0][0],
+                "last_seq": rows[-1][0],
+                "record_count": len(rows),
+                "merkle_root": integrity.merkle_root(hashes),
+                "leaf_digests": digests,
+                "prev_seal_hash": prev_hash,
+                "sealed_at": integrity.time_canonical(timezone.now()),
+                "key_id": kid,
+            }
+            message = integrity.seal_message(**fields)
+            seal = Seal(**fields, seal_hash=hashlib.sha256(message).hexdigest(), signature=integrity.sign(key, message))
+            seal.save(force_insert=True)
+            made.append(seal)
+            prev_hash = seal.seal_hash
+            next_seq = seal.last_seq + 1
+        if made:
+            newest = made[-1]
+            transaction.on_commit(lambda: anchor_write(newest))
+    return made
+
+
+def seal_as_dict(seal: Seal) -> dict[str, Any]:
+    return {
+        "number": seal.number,
+        "first_seq": seal.first_seq,
+        "last_seq": seal.last_seq,
+        "record_count": seal.record_count,
+        "merkle_root": seal.merkle_root,
+        "leaves_sha256": hashlib.sha256(seal.leaf_digests.encode()).hexdigest(),
+        "prev_seal_hash": seal.prev_seal_hash,
+        "seal_hash": seal.seal_hash,
+        "sealed_at": seal.sealed_at,
+        "key_id": seal.key_id,
+        "signature": seal.signature,
+    }
+
+
+def anchor_path() -> Path:
+    return Path(settings.AUDIT_ANCHOR_PATH)
+
+
+def anchor_read() -> dict[str, Any] | None:
+    path = anchor_path()
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    return data
+
+
+def anchor_write(seal: Seal) -> None:
+    """Keep the newest seal (with its leaf digests) outside the database; never move it backwards."""
+    path = anchor_path()
+    current = anchor_read() if path.exists() else None
+    if current and int(current.get("number", 0)) >= seal.number:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = dict(seal_as_dict(seal), leaf_digests=seal.leaf_digests)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".last-seal-")
+    with os.fdopen(fd, "w") as f:
+        json.dump(body, f, indent=1)
+    os.replace(tmp, path)

@@ -1,0 +1,330 @@
+"""Appending records: ``event_record`` and the family writers, and the sequence numbers they take."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit import integrity
+from audit.catalogue import PayloadError, event_type_get, payload_validate
+from audit.models import Content, Decision, LogEntry
+
+# Columns of ``audit_logentry`` in the order the writer inserts them.
+_INSERT_COLUMNS = ("seq", *integrity.RECORD_FIELDS, "record_hash")
+
+
+# Built once from constant column names; values always go as parameters.
+_INSERT_SQL = "INSERT INTO audit_logentry ({}) VALUES ({})".format(  # noqa: S608
+    ", ".join(_INSERT_COLUMNS), ", ".join(["%s"] * len(_INSERT_COLUMNS))
+)
+
+
+# SQLite: the counter row, bumped in the writer's transaction.
+_NEXT_SEQ_SQL = "UPDATE audit_sequence SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq"
+
+
+# PostgreSQL: one round trip of two statements. The first gives the transaction its id before the
+# second takes a number, so that a sealer which sees a number given out can wait for every
+# transaction that may still hold it (``_numbers_settled``).
+_COLUMN_LIST = ", ".join(_INSERT_COLUMNS)
+
+
+_APPEND_SQL_POSTGRESQL = (
+    "SELECT pg_current_xact_id(); INSERT INTO audit_logentry ("  # noqa: S608 (constant column names)
+    + _COLUMN_LIST
+    + ") VALUES (nextval('audit_logentry_seq'), "
+    + ", ".join(["%s"] * (len(_INSERT_COLUMNS) - 1))
+    + ") RETURNING seq"
+)
+
+
+# The sealer's record of a number whose transaction rolled back.
+_VOID_SQL_POSTGRESQL = "INSERT INTO audit_logentry ({}) VALUES ({}) ON CONFLICT (seq) DO NOTHING".format(  # noqa: S608
+    ", ".join(_INSERT_COLUMNS), ", ".join(["%s"] * len(_INSERT_COLUMNS))
+)
+
+
+_GIVEN_OUT_SQL = {
+    "postgresql": "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM audit_logentry_seq",
+    "sqlite": "SELECT last_seq FROM audit_sequence WHERE id = 1",
+}
+
+
+VOID_EVENT_TYPE = "audit.number_void"
+
+
+_MAX_LENGTHS = {
+    "actor_id": 64,
+    "actor_username": 150,
+    "source_ip": 45,
+    "user_agent": 512,
+    "subject_kind": 64,
+    "subject_id": 64,
+    "subject_repr": 255,
+    "filing_number": 64,
+    "model_record": 128,
+    "checkpoint_sha256": 64,
+    "keyword_library_version": 64,
+    "produce_id": 64,
+}
+
+
+_TEXT_FIELDS = tuple(_MAX_LENGTHS)
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+_RISK_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
+
+
+_FIELDS_ACCEPTED = frozenset(
+    {
+        *_TEXT_FIELDS,
+        "source_port",
+        "decision",
+        "risk_codes",
+        "input_sha256",
+        "output_sha256",
+        "input_content",
+        "output_content",
+        "input_media_type",
+        "output_media_type",
+        "payload",
+    }
+)
+
+
+def _text(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    text = str(value).replace("\x00", "\ufffd")
+    limit = _MAX_LENGTHS.get(name)
+    return text[:limit] if limit else text
+
+
+def _client_address(request: Any) -> tuple[str, int | None]:
+    meta = request.META
+    raw_ip = meta.get(settings.AUDIT_CLIENT_IP_HEADER or "REMOTE_ADDR", "") or ""
+    # A proxy header may list several hops; the last one was added by the proxy we trust.
+    ip = raw_ip.split(",")[-1].strip()
+    raw_port = meta.get(settings.AUDIT_CLIENT_PORT_HEADER or "REMOTE_PORT", "") or ""
+    try:
+        port: int | None = int(str(raw_port).split(",")[-1].strip())
+    except ValueError:
+        port = None
+    return ip, port
+
+
+def _subject_fields(subject: Any) -> dict[str, str]:
+    if subject is None:
+        return {}
+    if isinstance(subject, tuple):
+        kind, ident, *rest = subject
+        return {"subject_kind": str(kind), "subject_id": str(ident), "subject_repr": str(rest[0]) if rest else ""}
+    meta = getattr(subject, "_meta", None)
+    if meta is None:
+        raise TypeError("subject must be a model instance or a (kind, id, repr) tuple")
+    return {"subject_kind": meta.label_lower, "subject_id": str(subject.pk), "subject_repr": str(subject)}
+
+
+def _content_prepare(content: str | bytes, media_type: str | None) -> tuple[bytes, str]:
+    if isinstance(content, str):
+        return content.encode("utf-8"), media_type or "text/plain; charset=utf-8"
+    if isinstance(content, bytes | bytearray | memoryview):
+        return bytes(content), media_type or "application/octet-stream"
+    raise TypeError(f"content must be str or bytes, not {type(content).__name__}")
+
+
+def event_record(
+    *,
+    event_type: str,
+    actor: Any = None,
+    request: Any = None,
+    subject: Any = None,
+    **fields: Any,
+) -> LogEntry:
+    """Append one record to the audit log and return it.
+
+    ``event_type``: a name from ``audit.catalogue.EVENT_TYPES``.
+    ``actor``: the user who acted (id and username are copied); default ``request.user`` if signed
+    in; ``None`` with no request means the platform itself (give ``actor_username="system:..."``).
+    ``request``: the Django request, for source IP, port and user agent.
+    ``subject``: what the event is about: a model instance or a ``(kind, id, repr)`` tuple.
+
+    Other keyword fields (all optional): ``actor_id``, ``actor_username``, ``source_ip``,
+    ``source_port``, ``user_agent``, ``subject_kind``, ``subject_id``, ``subject_repr``,
+    ``filing_number``, ``model_record``, ``checkpoint_sha256``, ``keyword_library_version``,
+    ``decision`` ('allowed', 'refused', 'blocked'), ``risk_codes`` (iterable of codes such as
+    'A.1.2'), ``produce_id``, ``input_sha256`` / ``output_sha256`` (hex) or ``input_content`` /
+    ``output_content`` (str or bytes, stored apart and digested; ``input_media_type`` /
+    ``output_media_type`` name their type), ``payload`` (dict matching the catalogue).
+
+    Raises ``PayloadError`` (a ``ValueError``) for an unknown type or a payload that does not match,
+    ``TypeError`` for an unknown field.
+    """
+    unknown = set(fields) - _FIELDS_ACCEPTED
+    if unknown:
+        raise TypeError(f"event_record() got unknown field(s): {', '.join(sorted(unknown))}")
+    event = event_type_get(event_type)
+    payload = fields.pop("payload", None) or {}
+    payload_validate(event, payload)
+    try:
+        payload_text = integrity.payload_canonical(payload)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"{event_type}: payload is not plain JSON ({exc})") from None
+
+    values: dict[str, Any] = {}
+    if request is not None:
+        values["source_ip"], values["source_port"] = _client_address(request)
+        values["user_agent"] = request.META.get("HTTP_USER_AGENT", "")
+        if actor is None and getattr(request, "user", None) is not None and request.user.is_authenticated:
+            actor = request.user
+    if actor is not None:
+        values["actor_id"] = str(actor.pk)
+        values["actor_username"] = actor.get_username() if hasattr(actor, "get_username") else str(actor)
+    values.update(_subject_fields(subject))
+    values.update({k: v for k, v in fields.items() if v is not None and not k.endswith(("_content", "_media_type"))})
+
+    decision = values.get("decision") or ""
+    if decision not in Decision.values:
+        raise PayloadError(f"decision must be one of {Decision.values}, not {decision!r}")
+    codes = values.get("risk_codes") or ()
+    if isinstance(codes, str):
+        codes = [codes]
+    codes = sorted({str(c) for c in codes})
+    bad = [c for c in codes if not _RISK_CODE.match(c)]
+    if bad:
+        raise PayloadError(f"risk codes must be short codes like 'A.1.2', not {bad!r}")
+    risk_codes = ";".join(codes)
+    if len(risk_codes) > 512:
+        raise PayloadError("too many risk codes for one record")
+
+    contents: list[Content] = []
+    now = timezone.now()
+    for side in ("input", "output"):
+        content = fields.get(f"{side}_content")
+        digest = values.get(f"{side}_sha256") or ""
+        if content is not None:
+            body, media_type = _content_prepare(content, fields.get(f"{side}_media_type"))
+            computed = hashlib.sha256(body).hexdigest()
+            if digest and digest != computed:
+                raise PayloadError(f"{side}_sha256 does not match {side}_content")
+            digest = computed
+            contents.append(
+                Content(digest=digest, media_type=media_type[:100], size=len(body), body=body, created_at=now)
+            )
+        digest = str(digest).lower()
+        if digest and not _HEX64.match(digest):
+            raise PayloadError(f"{side}_sha256 must be 64 hex digits")
+        values[f"{side}_sha256"] = digest
+
+    port = values.get("source_port")
+    if port not in (None, ""):
+        try:
+            port = int(port)
+        except (TypeError, ValueError):
+            raise PayloadError(f"source_port must be a whole number, not {port!r}") from None
+    row: dict[str, Any] = {name: _text(values.get(name), name) for name in _TEXT_FIELDS}
+    row.update(
+        source_port=port if port not in (None, "") else None,
+        event_type=event_type,
+        decision=decision,
+        risk_codes=risk_codes,
+        input_sha256=values["input_sha256"],
+        output_sha256=values["output_sha256"],
+        payload=payload_text,
+    )
+    return _entry_append(row, contents)
+
+
+def _entry_params(row: dict[str, Any]) -> tuple[list[Any], str]:
+    """The insert parameters after ``seq`` and the record hash; sets ``row["created_at"]``."""
+    # The hash does not cover the sequence number, so the record is complete before it gets one.
+    row["created_at"] = created_at = timezone.now()
+    canonical = [row[name] for name in integrity.RECORD_FIELDS]
+    canonical[0] = integrity.time_canonical(created_at)
+    row_hash = integrity.record_hash(canonical)
+    params = [*(row[name] for name in integrity.RECORD_FIELDS), row_hash]
+    params[0] = connection.ops.adapt_datetimefield_value(created_at)
+    return params, row_hash
+
+
+def _entry_append(row: dict[str, Any], contents: list[Content]) -> LogEntry:
+    params, row_hash = _entry_params(row)
+    if connection.vendor == "postgresql" and not contents and connection.get_autocommit():
+        # Outside a transaction the two statements run as one implicit transaction: one round trip,
+        # no BEGIN and COMMIT of their own.
+        with connection.cursor() as cursor:
+            cursor.execute(_APPEND_SQL_POSTGRESQL, params)
+            seq = cursor.fetchone()[0]
+        return LogEntry(seq=seq, record_hash=row_hash, **row)
+    # Without a savepoint: if the insert fails the caller's transaction is rolled back anyway.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if contents:
+            Content.objects.bulk_create(contents, ignore_conflicts=True)
+        if connection.vendor == "postgresql":
+            cursor.execute(_APPEND_SQL_POSTGRESQL, params)
+            seq = cursor.fetchone()[0]
+        else:
+            # Bumping the counter takes SQLite's write lock until commit: the next writer gets the
+            # next number only after this record is committed, or this one again after a rollback.
+            cursor.execute(_NEXT_SEQ_SQL)
+            seq = cursor.fetchone()[0]
+            cursor.execute(_INSERT_SQL, [seq, *params])
+    return LogEntry(seq=seq, record_hash=row_hash, **row)
+
+
+def numbers_given_out() -> int:
+    """The highest sequence number given out so far: committed, still in flight, or rolled back."""
+    with connection.cursor() as cursor:
+        cursor.execute(_GIVEN_OUT_SQL[connection.vendor])
+        return int(cursor.fetchone()[0])
+
+
+def numbers_gap_free() -> bool:
+    """Whether a number is only given out to a record that commits (SQLite); on PostgreSQL a rolled-back
+    writer leaves a hole until the sealer records its number as void."""
+    return connection.vendor != "postgresql"
+
+
+def _family_writer(family: str):  # type: ignore[no-untyped-def]
+    def write(
+        *, event_type: str, actor: Any = None, request: Any = None, subject: Any = None, **fields: Any
+    ) -> LogEntry:
+        if not event_type.startswith(f"{family}."):
+            raise PayloadError(f"{family}_event() writes {family}.* events, not {event_type!r}")
+        return event_record(event_type=event_type, actor=actor, request=request, subject=subject, **fields)
+
+    write.__name__ = f"{family}_event"
+    write.__doc__ = f"Append a ``{family}.*`` event; same arguments as ``event_record``."
+    return write
+
+
+generation_event = _family_writer("generation")
+
+
+filing_event = _family_writer("filing")
+
+
+auth_event = _family_writer("auth")
+
+
+user_event = _family_writer("user")
+
+
+label_event = _family_writer("label")
+
+
+complaint_event = _family_writer("complaint")
+
+
+audit_event = _family_writer("audit")
+
+
+incident_event = _family_writer("incident")
