@@ -14,7 +14,9 @@ import torch
 from generation.ml.checkpoints import checkpoint_dumps, checkpoint_loads, checkpoint_sha256
 from generation.ml.data import DigitData
 from generation.ml.nets.gan import ConditionalGan, GanConfig
-from generation.ml.training import EVAL_SEED, _Clock, _GanTrainer, train
+from generation.ml.training import EVAL_SEED, train
+from generation.ml.training.base import Clock as _Clock
+from generation.ml.training.gan import GanTrainer as _GanTrainer
 
 NEW_KEYS = (
     "ema_warmup",
