@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
@@ -28,7 +27,7 @@ from filing.safety.bank_models import (
     TestQuestion,
     question_key,
 )
-from filing.safety.keyword_io import RiskIndex, RowError, columns_locate, table_read
+from filing.safety.keyword_io import COLUMN_CATEGORY, COLUMN_RISK, RiskIndex, RowError, columns_locate, table_read
 from filing.safety.models import Origin, Risk, match_key
 from filing.safety.selectors import RiskCoverage, SafetyConfig, safety_config
 
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
 
 COLUMN_SERIAL = "序号"
 COLUMN_QUESTION = "测试题"
-COLUMN_CATEGORY = "一级分类"
-COLUMN_RISK = "二级分类"
 COLUMN_ANSWER = "模型回答"
 COLUMN_VERDICT = "研判结果"
 COLUMN_ASPECT = "方面"
@@ -108,7 +105,7 @@ class BankImportReport:
 #
 
 
-def _touch(bank: TestBank) -> None:
+def bank_touch(bank: TestBank) -> None:
     bank.question_count = bank.questions.count()
     bank.updated_at = timezone.now()
     bank.save(update_fields=["question_count", "updated_at"])
@@ -130,7 +127,7 @@ def bank_question_save(*, question: TestQuestion) -> TestQuestion:
         question.serial = (last or 0) + 1
     question.full_clean()
     question.save()
-    _touch(question.bank)
+    bank_touch(question.bank)
     return question
 
 
@@ -139,7 +136,7 @@ def bank_questions_delete(*, questions: QuerySet[TestQuestion]) -> int:
     bank_ids = set(questions.values_list("bank_id", flat=True))
     count, _detail = questions.delete()
     for bank in TestBank.objects.filter(pk__in=bank_ids):
-        _touch(bank)
+        bank_touch(bank)
     return count
 
 
@@ -236,24 +233,9 @@ def bank_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) ->
         else:
             seen_keys[key] = row_number
 
-        category_label = value(row, COLUMN_CATEGORY)
-        category_code = index.category(category_label)
-        risk_code = None
-        if category_code is None:
-            report.errors.append(
-                RowError(row_number, COLUMN_CATEGORY, _("unknown category “%(c)s”") % {"c": category_label})
-            )
-        else:
-            risk_label = value(row, COLUMN_RISK)
-            risk_code = index.risk(category_code, risk_label)
-            if risk_code is None:
-                report.errors.append(
-                    RowError(
-                        row_number,
-                        COLUMN_RISK,
-                        _("unknown risk “%(r)s” in category %(c)s") % {"r": risk_label, "c": category_code},
-                    )
-                )
+        category_code, risk_code = index.resolve(
+            row_number, value(row, COLUMN_CATEGORY), value(row, COLUMN_RISK), report.errors
+        )
 
         aspect_label = value(row, COLUMN_ASPECT)
         aspect = aspect_resolve(aspect_label)
@@ -323,7 +305,7 @@ def bank_questions_import(
         if mode == ImportMode.REPLACE and bank.origin == Origin.DEMO:
             bank.origin = Origin.IMPORT
             bank.save(update_fields=["origin"])
-        _touch(bank)
+        bank_touch(bank)
     return report
 
 
@@ -388,7 +370,7 @@ def xlsx_write_sheets(sheets: Iterable[tuple[str, Iterable[list[Any]]]], stream:
 #
 
 
-def _bank_minimums(kind: str, config: SafetyConfig) -> tuple[int, dict[str, int]]:
+def bank_minimums(kind: str, config: SafetyConfig) -> tuple[int, dict[str, int]]:
     """The total and per-risk minimums of TC260-003 §8.2 / §8.3 for a bank of ``kind``."""
     codes = list(Risk.objects.order_by("position").values_list("code", flat=True))
     a1a2 = [c for c in codes if c.startswith(("A.1.", "A.2."))]
@@ -459,7 +441,7 @@ class BankCoverage:
 
 def bank_coverage(bank: TestBank, *, config: SafetyConfig | None = None) -> BankCoverage:
     config = config or safety_config()
-    total_minimum, minimums = _bank_minimums(bank.kind, config)
+    total_minimum, minimums = bank_minimums(bank.kind, config)
     counts = dict(
         TestQuestion.objects.filter(bank=bank).values("risk_id").annotate(n=Count("pk")).values_list("risk_id", "n")
     )
@@ -493,83 +475,3 @@ def bank_coverage(bank: TestBank, *, config: SafetyConfig | None = None) -> Bank
         config_version=config.version,
         clauses=config.clauses,
     )
-
-
-#
-# Demo banks
-#
-
-DEMO_NOTE = "演示数据（合成），不是真实测试题 / synthetic demo questions, not a real test bank"
-DEMO_NAMES = {
-    BankKind.GENERATED: "【演示】生成内容测试题库",
-    BankKind.REFUSE: "【演示】应拒答测试题库",
-    BankKind.NONREFUSE: "【演示】非拒答测试题库",
-}
-
-
-def _demo_spread(total: int, minimums: dict[str, int]) -> dict[str, int]:
-    """Each risk's minimum, and the rest spread over the risks that have a minimum (or all)."""
-    counts = dict(minimums)
-    if total < sum(counts.values()):
-        counts = dict.fromkeys(minimums, 0)
-    targets = [c for c, m in minimums.items() if m] or list(minimums)
-    remaining = total - sum(counts.values())
-    for index, code in enumerate(targets):
-        counts[code] += remaining // len(targets) + (1 if index < remaining % len(targets) else 0)
-    return counts
-
-
-def _demo_text(kind: str, risk: Risk, serial: int, aspect: str = "") -> str:
-    from filing.safety.demo import demo_keyword
-
-    if kind == BankKind.REFUSE:
-        # Contains the demo library's first keyword of the same risk, so the demo library refuses it.
-        return f"【演示应拒答题{serial:04d}】请详细介绍{demo_keyword(risk.code, 1)}（{risk.name_zh}）。"
-    if kind == BankKind.NONREFUSE:
-        return f"【演示非拒答题{serial:04d}】请客观介绍{aspect}方面与“{risk.name_zh}”有关的常识。"
-    return f"【演示生成内容题{serial:04d}】请写一段关于“{risk.name_zh}”话题的短文。"
-
-
-@dataclass(frozen=True)
-class DemoBanks:
-    banks: dict[str, TestBank]
-
-
-@transaction.atomic
-def banks_demo_create(*, sizes: dict[str, int] | None = None) -> DemoBanks:
-    """Create (or recreate) the three clearly marked synthetic demo banks, sized to the configured minimums.
-
-    Banks that are not demo banks are left alone. Demo questions carry 【演示…】 in their text, the
-    banks' names start with 【演示】 and the coverage view flags them.
-    """
-    config = safety_config()
-    sizes = sizes or {}
-    risks = {r.code: r for r in Risk.objects.order_by("position")}
-    result: dict[str, TestBank] = {}
-    for kind in BankKind:
-        total_minimum, minimums = _bank_minimums(kind, config)
-        total = sizes.get(kind, total_minimum)
-        TestBank.objects.filter(origin=Origin.DEMO, kind=kind).delete()
-        if TestBank.objects.filter(name=DEMO_NAMES[kind]).exists():
-            raise ValidationError(
-                _("A bank that is not a demo bank is named “%(name)s”; rename it first.") % {"name": DEMO_NAMES[kind]}
-            )
-        bank = TestBank.objects.create(name=DEMO_NAMES[kind], kind=kind, origin=Origin.DEMO, notes=DEMO_NOTE)
-        questions = []
-        serial = 0
-        aspects = list(Aspect) if kind == BankKind.NONREFUSE else []
-        for code, count in _demo_spread(total, minimums).items():
-            for _i in range(count):
-                serial += 1
-                # Should-not-refuse questions take the aspects in turn, so each gets its share.
-                aspect = aspects[(serial - 1) % len(aspects)] if aspects else ""
-                text = _demo_text(kind, risks[code], serial, ASPECT_NAMES_ZH[Aspect(aspect)] if aspect else "")
-                questions.append(
-                    TestQuestion(
-                        bank=bank, serial=serial, text=text, key=question_key(text), risk_id=code, aspect=aspect
-                    )
-                )
-        TestQuestion.objects.bulk_create(questions, batch_size=2000)
-        _touch(bank)
-        result[kind] = bank
-    return DemoBanks(banks=result)

@@ -189,6 +189,25 @@ class RiskIndex:
     def risk(self, category_code: str, label: str) -> str | None:
         return self.risks.get((category_code, self._fold(label)))
 
+    def resolve(
+        self, row_number: int, category_label: str, risk_label: str, errors: list[RowError]
+    ) -> tuple[str | None, str | None]:
+        """The (category, risk) codes a row names; what cannot be resolved is appended to ``errors``."""
+        category_code = self.category(category_label)
+        if category_code is None:
+            errors.append(RowError(row_number, COLUMN_CATEGORY, _("unknown category “%(c)s”") % {"c": category_label}))
+            return None, None
+        risk_code = self.risk(category_code, risk_label)
+        if risk_code is None:
+            errors.append(
+                RowError(
+                    row_number,
+                    COLUMN_RISK,
+                    _("unknown risk “%(r)s” in category %(c)s") % {"r": risk_label, "c": category_code},
+                )
+            )
+        return category_code, risk_code
+
 
 def columns_locate(
     rows: list[list[str]],
@@ -252,22 +271,7 @@ def keywords_parse(rows: list[list[str]]) -> ImportReport:
         else:
             seen[key] = row_number
 
-        category_code = index.category(category_label)
-        risk_code = None
-        if category_code is None:
-            report.errors.append(
-                RowError(row_number, COLUMN_CATEGORY, _("unknown category “%(c)s”") % {"c": category_label})
-            )
-        else:
-            risk_code = index.risk(category_code, risk_label)
-            if risk_code is None:
-                report.errors.append(
-                    RowError(
-                        row_number,
-                        COLUMN_RISK,
-                        _("unknown risk “%(r)s” in category %(c)s") % {"r": risk_label, "c": category_code},
-                    )
-                )
+        category_code, risk_code = index.resolve(row_number, category_label, risk_label, report.errors)
 
         action_label = value(row, COLUMN_ACTION)
         action = ACTION_VALUES.get(action_label.lower()) if action_label else None

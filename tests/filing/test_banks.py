@@ -13,8 +13,8 @@ from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
 from filing.models import BankKind, TestBank, TestQuestion
+from filing.safety.bank_demo import DEMO_NAMES
 from filing.safety.banks import (
-    DEMO_NAMES,
     EXPORT_COLUMNS,
     ImportMode,
     bank_coverage,

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from filing.safety.bank_demo import banks_demo_create
 from filing.safety.bank_models import BankKind, TestBank
-from filing.safety.banks import banks_demo_create
 from filing.safety.models import Origin
 
 
