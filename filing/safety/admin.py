@@ -337,3 +337,4 @@ class KeywordLibraryVersionAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
 
 # Admin pages of the test banks and assessment runs.
 import filing.safety.bank_admin  # noqa: E402, F401
+import filing.safety.run_admin  # noqa: E402, F401
