@@ -221,7 +221,24 @@ def _match_key_set(instance: Any, field: str, *, empty: Any, taken: Any) -> None
         raise ValidationError({field: taken % {"new": text, "old": twin}})
 
 
-class Keyword(models.Model):
+class LibraryEntry(models.Model):
+    """What a keyword and an allowlist phrase both have: a match key (set by ``clean``), whether it is on, notes,
+    where it came from, and when."""
+
+    enabled = models.BooleanField(_("enabled"), default=True)
+    notes = models.TextField(_("notes"), blank=True)
+    origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.MANUAL)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(key=""), name="%(app_label)s_%(class)s_key_not_empty"),
+        ]
+
+
+class Keyword(LibraryEntry):
     """One entry of the keyword library (拦截关键词): a word or phrase, the risk it belongs to and what a hit does."""
 
     class Action(models.TextChoices):
@@ -238,20 +255,12 @@ class Keyword(models.Model):
     )
     risk = models.ForeignKey(Risk, on_delete=models.PROTECT, related_name="keywords", verbose_name=_("risk"))
     action = models.CharField(_("action"), max_length=8, choices=Action.choices, default=Action.BLOCK)
-    enabled = models.BooleanField(_("enabled"), default=True)
-    notes = models.TextField(_("notes"), blank=True)
-    origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.MANUAL)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    class Meta:
+    class Meta(LibraryEntry.Meta):
         verbose_name = _("keyword")
         verbose_name_plural = _("keywords")
         ordering = ("risk", "keyword")
         indexes = [models.Index(fields=("risk", "enabled"), name="filing_keyword_risk_enabled")]
-        constraints = [
-            models.CheckConstraint(condition=~models.Q(key=""), name="%(app_label)s_%(class)s_key_not_empty"),
-        ]
 
     def __str__(self) -> str:
         return self.keyword
@@ -265,7 +274,7 @@ class Keyword(models.Model):
         )
 
 
-class AllowlistPhrase(models.Model):
+class AllowlistPhrase(LibraryEntry):
     """An innocent phrase that contains a keyword (e.g. a place name). Hits inside it are not counted.
 
     Only the keyword hits the phrase covers are suppressed; the same keyword elsewhere in the text
@@ -274,19 +283,11 @@ class AllowlistPhrase(models.Model):
 
     phrase = models.CharField(_("phrase"), max_length=200)
     key = models.CharField(_("match key"), max_length=200, unique=True, editable=False)
-    enabled = models.BooleanField(_("enabled"), default=True)
-    notes = models.TextField(_("notes"), blank=True)
-    origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.MANUAL)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    class Meta:
+    class Meta(LibraryEntry.Meta):
         verbose_name = _("allowlist phrase")
         verbose_name_plural = _("allowlist phrases")
         ordering = ("phrase",)
-        constraints = [
-            models.CheckConstraint(condition=~models.Q(key=""), name="%(app_label)s_%(class)s_key_not_empty"),
-        ]
 
     def __str__(self) -> str:
         return self.phrase
