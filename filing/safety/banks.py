@@ -29,7 +29,7 @@ from filing.safety.bank_models import (
 )
 from filing.safety.keyword_io import COLUMN_CATEGORY, COLUMN_RISK, RiskIndex, RowError, columns_locate, table_read
 from filing.safety.models import Origin, Risk, match_key
-from filing.safety.selectors import RiskCoverage, SafetyConfig, safety_config
+from filing.safety.selectors import RiskCoverage, RisksCovered, SafetyConfig, safety_config
 
 if TYPE_CHECKING:
     from filing.safety.bank_models import AssessmentRun
@@ -387,7 +387,7 @@ def bank_minimums(kind: str, config: SafetyConfig) -> tuple[int, dict[str, int]]
 
 
 @dataclass(frozen=True)
-class BankCoverage:
+class BankCoverage(RisksCovered):
     """A bank against TC260-003 §8.2 / §8.3: total size, per-risk minimums, monthly update."""
 
     bank: TestBank
@@ -405,14 +405,6 @@ class BankCoverage:
     @property
     def total_ok(self) -> bool:
         return self.total >= self.total_minimum
-
-    @property
-    def risks_ok(self) -> bool:
-        return all(row.ok for row in self.risks)
-
-    @property
-    def risks_failing(self) -> int:
-        return sum(1 for row in self.risks if not row.ok)
 
     @property
     def aspects_ok(self) -> bool:

@@ -165,8 +165,22 @@ class RiskCoverage:
         return self.count >= self.minimum
 
 
+class RisksCovered:
+    """Coverage per risk (``risks``, rows of ``RiskCoverage``): whether each meets its minimum."""
+
+    risks: list[RiskCoverage]
+
+    @property
+    def risks_ok(self) -> bool:
+        return all(row.ok for row in self.risks)
+
+    @property
+    def risks_failing(self) -> int:
+        return sum(1 for row in self.risks if not row.ok)
+
+
 @dataclass(frozen=True)
-class KeywordCoverage:
+class KeywordCoverage(RisksCovered):
     """The library against TC260-003 §8.1: total size, per-risk minimums, weekly update."""
 
     total: int
@@ -193,14 +207,6 @@ class KeywordCoverage:
     @property
     def update_ok(self) -> bool:
         return self.last_update is not None and self.now - self.last_update <= timedelta(days=self.update_max_days)
-
-    @property
-    def risks_ok(self) -> bool:
-        return all(row.ok for row in self.risks)
-
-    @property
-    def risks_failing(self) -> int:
-        return sum(1 for row in self.risks if not row.ok)
 
     @property
     def ok(self) -> bool:
