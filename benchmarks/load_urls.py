@@ -1,0 +1,35 @@
+"""The load benchmark's URLs: the platform's own plus one baseline, ``GET /bench/plain/``.
+
+The baseline is a plain DRF view with no authentication that runs one database query.
+``bench_load`` serves it under gunicorn with ``benchmarks.load_settings``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import include, path
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+class PlainView(APIView):
+    """The baseline: DRF's request handling and one indexed query, nothing of the platform's own."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    def get(self, request: Request) -> Response:
+        from django.contrib.auth import get_user_model
+
+        first = get_user_model().objects.order_by("pk").values_list("pk", flat=True).first()
+        return Response({"first_user": first})
+
+
+urlpatterns = [
+    path("bench/plain/", PlainView.as_view()),
+    path("", include("genai_platform.urls")),
+]
