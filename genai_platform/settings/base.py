@@ -165,6 +165,8 @@ else:
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 # What a client is told to wait (Retry-After) when the database or the broker is unreachable.
 OUTAGE_RETRY_AFTER_SECONDS = env.int("GENAI_OUTAGE_RETRY_AFTER", default=30)
+# A job submission checks that the broker answers before storing the job; a good answer is trusted this long.
+BROKER_CHECK_SECONDS = env.float("GENAI_BROKER_CHECK_SECONDS", default=2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -4,8 +4,11 @@ the row that is the job's source of truth, queued once the transaction commits."
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -50,11 +53,22 @@ def job_enqueue(job: Job) -> None:
         BROKER.answered()
 
 
+_broker_seen_at = -math.inf  # when this process last found the broker reachable (time.monotonic())
+
+
 def broker_refusal() -> str | None:
     """Why no job can be taken now because the broker is unreachable, or None. Asked before anything
-    is stored, so that a refused submission leaves no row and can simply be sent again."""
+    is stored, so that a refused submission leaves no row and can simply be sent again.
+
+    A reachable broker is trusted for ``BROKER_CHECK_SECONDS`` (a check opens a connection); a broker
+    lost in that time fails the send after the commit instead, which loses nothing (``job_enqueue``).
+    """
+    global _broker_seen_at
+    if time.monotonic() - _broker_seen_at < settings.BROKER_CHECK_SECONDS:
+        return None
     check = broker_check()
     if check.ok:
+        _broker_seen_at = time.monotonic()
         BROKER.answered()
         return None
     BROKER.failed(RuntimeError(check.detail), "job submissions are refused with 503")
