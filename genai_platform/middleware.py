@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from genai_platform.outages import DATABASE
+from genai_platform.services import database_check
 
 # Errors of a database that cannot be reached or lost the connection (PEP 249), not of a bad query.
 DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
@@ -19,6 +20,10 @@ DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
 def database_unreachable(request: HttpRequest, exception: BaseException) -> bool:
     """Whether ``exception`` means the database cannot be reached; if so the outage is noted (and logged once)."""
     if not isinstance(exception, DATABASE_UNREACHABLE):
+        return False
+    if database_check().ok:
+        # The database answers: the error belongs to this request (a missing table, a lock timeout), and
+        # stays a 500 with its traceback in the log rather than passing for an outage.
         return False
     request._database_unreachable = True  # type: ignore[attr-defined]
     DATABASE.failed(exception, "pages and the API answer 503 until it answers")
