@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Late in the chain: its process_exception sees a view's database errors before the others do.
+    "genai_platform.middleware.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "genai_platform.urls"
@@ -114,8 +116,21 @@ else:
 # CACHES
 # ------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# While Redis is unreachable the cache falls back to one in each process (genai_platform.cache), and
+# tries Redis again after CACHE_RETRY_SECONDS; a short socket timeout keeps a lost Redis from stalling requests.
+CACHE_RETRY_SECONDS = env.float("GENAI_CACHE_RETRY_SECONDS", default=5.0)
+CACHE_SOCKET_TIMEOUT_SECONDS = env.float("GENAI_CACHE_SOCKET_TIMEOUT", default=1.0)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "genai_platform.cache.FallbackRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_SOCKET_TIMEOUT_SECONDS,
+                "socket_timeout": CACHE_SOCKET_TIMEOUT_SECONDS,
+            },
+        }
+    }
 else:
     # Web and worker are separate processes: a file cache is shared by both, locmem would not be.
     CACHES = {
@@ -148,6 +163,10 @@ else:
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600),
     }
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# What a client is told to wait (Retry-After) when the database or the broker is unreachable.
+OUTAGE_RETRY_AFTER_SECONDS = env.int("GENAI_OUTAGE_RETRY_AFTER", default=30)
+# A job submission checks that the broker answers before storing the job; a good answer is trusted this long.
+BROKER_CHECK_SECONDS = env.float("GENAI_BROKER_CHECK_SECONDS", default=2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

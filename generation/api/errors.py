@@ -10,6 +10,7 @@ import logging
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from genai_platform.middleware import database_unavailable_message, database_unreachable
 from generation.services import JobUnavailable
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,14 @@ def _fields(detail: Any) -> dict[str, list[str]]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler (settings ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``)."""
     headers: dict[str, str] = {}
+    request = context.get("request")
+    if request is not None and database_unreachable(getattr(request, "_request", request), exc):
+        headers["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER_SECONDS)
+        return Response(
+            error_body("database_unavailable", database_unavailable_message()),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers=headers,
+        )
     if isinstance(exc, JobUnavailable):
         if exc.code == "over_quota":
             # The user's own daily limit, not the service being down: 429 until local midnight.
@@ -72,7 +82,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             "minor_night",
         ):
             return Response(error_body(exc.code, exc.message), status=status.HTTP_403_FORBIDDEN)
-        return Response(error_body(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        if exc.code == "broker_unavailable":  # nothing was stored; the same request may be sent again
+            headers["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER_SECONDS)
+        return Response(error_body(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
     if isinstance(exc, DjangoValidationError):
         fields = {k: [str(m) for m in v] for k, v in exc.message_dict.items()} if hasattr(exc, "error_dict") else {}
         message = _("Some parameters are not valid; see the fields.") if fields else " ".join(exc.messages)

@@ -193,7 +193,13 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             400: OpenApiResponse(ERROR_RESPONSE, description="Invalid parameters, per field."),
             429: OpenApiResponse(ERROR_RESPONSE, description="Too many requests, or the daily quota is used up."),
             403: OpenApiResponse(ERROR_RESPONSE, description="No end_user role, or the account is suspended."),
-            503: OpenApiResponse(ERROR_RESPONSE, description="This kind of generation is not available now."),
+            503: OpenApiResponse(
+                ERROR_RESPONSE,
+                description=(
+                    "This kind of generation is not available now, or the job queue cannot be reached "
+                    "(code broker_unavailable, with Retry-After: nothing was stored, send the request again)."
+                ),
+            ),
             401: COMMON_ERRORS[401],
         },
     )

@@ -3,15 +3,22 @@ the row that is the job's source of truth, queued once the transaction commits."
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from audit import services as audit
+from genai_platform.outages import BROKER
+from genai_platform.services import broker_check
 from generation.checkpoints import checkpoint_serving
 from generation.enforcement import enforcement_apply, suspension_active
 from generation.models import Checkpoint, Job, NetKind
@@ -29,11 +36,43 @@ from generation.services.gate import (
 from generation.terms import terms_pending
 from generation.usage import quota_refusal, usage_job_counted, usage_job_given_back
 
+logger = logging.getLogger(__name__)
+
 
 def job_enqueue(job: Job) -> None:
+    """Send the job to the workers. Runs after the row is committed, so a broker that fails now loses
+    nothing: the job stays queued and the sweeper sends it again (``JOB_RESEND_SECONDS``)."""
     from generation.tasks import job_run_task
 
-    job_run_task.apply_async(kwargs={"job_id": job.pk})
+    try:
+        job_run_task.apply_async(kwargs={"job_id": job.pk})
+    except (KombuOperationalError, OSError) as exc:
+        BROKER.failed(exc, "jobs stay queued in the database and the sweeper sends them again")
+        logger.warning("job %s stored but not sent to the broker; the sweeper will send it", job.public_id)
+    else:
+        BROKER.answered()
+
+
+_broker_seen_at = -math.inf  # when this process last found the broker reachable (time.monotonic())
+
+
+def broker_refusal() -> str | None:
+    """Why no job can be taken now because the broker is unreachable, or None. Asked before anything
+    is stored, so that a refused submission leaves no row and can simply be sent again.
+
+    A reachable broker is trusted for ``BROKER_CHECK_SECONDS`` (a check opens a connection); a broker
+    lost in that time fails the send after the commit instead, which loses nothing (``job_enqueue``).
+    """
+    global _broker_seen_at
+    if time.monotonic() - _broker_seen_at < settings.BROKER_CHECK_SECONDS:
+        return None
+    check = broker_check()
+    if check.ok:
+        _broker_seen_at = time.monotonic()
+        BROKER.answered()
+        return None
+    BROKER.failed(RuntimeError(check.detail), "job submissions are refused with 503")
+    return _("Generation is temporarily unavailable because the job queue cannot be reached. Please try again later.")
 
 
 @transaction.atomic(durable=True)
@@ -91,7 +130,8 @@ def job_submit(
     """Validate and store a generation job, and enqueue it once the transaction commits.
 
     Raises ValidationError for bad parameters and JobUnavailable when the service cannot take the
-    job (the refusal is an audit event; ``code="over_quota"`` past the daily quota). With an
+    job (the refusal is an audit event; ``code="over_quota"`` past the daily quota;
+    ``code="broker_unavailable"``, with nothing stored, while the broker cannot be reached). With an
     ``idempotency_key`` a repeated call returns the job the first call created, even at the limit.
 
     The quota is checked first without a lock, so that a spent quota is refused before any moderation
@@ -102,6 +142,9 @@ def job_submit(
         existing = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
         if existing:
             return existing
+    unreachable = broker_refusal()
+    if unreachable:
+        raise JobUnavailable(unreachable, code="broker_unavailable")
     spent = quota_refusal(user=user)
     if spent:
         refusal_record(user=user, request=request, kind=kind, params=None, reason=spent, stage="policy")

@@ -9,6 +9,7 @@ import math
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -102,6 +103,7 @@ def generate(request: HttpRequest) -> HttpResponse:
         )
     reasons = {k: net_unavailable_reason(k, request.user) for k in GENERATION_FORMS}
     unavailable: str | None = None
+    retry_after: int | None = None
     if (
         request.method == "POST"
         and reasons[kind]
@@ -130,6 +132,8 @@ def generate(request: HttpRequest) -> HttpResponse:
             except JobUnavailable as exc:
                 # The section already says why a generator is unavailable: say it once.
                 unavailable = None if exc.message == reasons[kind] else exc.message
+                if exc.code == "broker_unavailable":  # nothing was stored: the same form may be sent again
+                    retry_after = settings.OUTAGE_RETRY_AFTER_SECONDS
             else:
                 return redirect("job", public_id=job.public_id)
     quota = quota_state(user=request.user)
@@ -145,7 +149,7 @@ def generate(request: HttpRequest) -> HttpResponse:
         }
         for k in GENERATION_FORMS
     ]
-    return render(
+    response = render(
         request,
         "generation/generate.html",
         {
@@ -161,8 +165,11 @@ def generate(request: HttpRequest) -> HttpResponse:
             "account_refusal": account_refusal(request.user),
             "minor": minor_mode(request.user),
         },
-        status=400 if request.method == "POST" else 200,
+        status=503 if retry_after else 400 if request.method == "POST" else 200,
     )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _own_job(request: HttpRequest, public_id: uuid.UUID) -> Job:

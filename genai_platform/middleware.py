@@ -1,0 +1,78 @@
+"""An unreachable database answers 503 with a plain message, not a 500 with a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+
+from genai_platform.outages import DATABASE
+from genai_platform.services import database_check
+
+# Errors of a database that cannot be reached or lost the connection (PEP 249), not of a bad query.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
+
+
+def database_unreachable(request: HttpRequest, exception: BaseException) -> bool:
+    """Whether ``exception`` means the database cannot be reached; if so the outage is noted (and logged once)."""
+    if not isinstance(exception, DATABASE_UNREACHABLE):
+        return False
+    if database_check().ok:
+        # The database answers: the error belongs to this request (a missing table, a lock timeout), and
+        # stays a 500 with its traceback in the log rather than passing for an outage.
+        return False
+    request._database_unreachable = True  # type: ignore[attr-defined]
+    DATABASE.failed(exception, "pages and the API answer 503 until it answers")
+    return True
+
+
+def database_unavailable_message() -> str:
+    return _("The service is temporarily unavailable. Please try again in a few minutes.")
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """503 with a Retry-After: the API's error body under /api/, otherwise a page that needs no database."""
+    message = database_unavailable_message()
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            {"error": {"code": "database_unavailable", "message": message, "fields": {}}},
+            status=503,
+            json_dumps_params={"ensure_ascii": False},
+        )
+    else:
+        # No request context: the context processors would ask the database for the user.
+        html = render_to_string("genai_platform/unavailable.html", {"message": message})
+        response = HttpResponse(html, status=503)
+    response["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseOutageMiddleware:
+    """Turns the database's connection errors raised by a view into 503s, and logs the outage once.
+
+    Django closes a broken connection when the request ends and opens a new one on the next request,
+    so the pages come back by themselves when the database does.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if DATABASE.down and not getattr(request, "_database_unreachable", False):
+            # Only a request that used the database shows that it answers again.
+            connection = connections[DEFAULT_DB_ALIAS]
+            if connection.connection is not None and not connection.errors_occurred:
+                DATABASE.answered()
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not database_unreachable(request, exception):
+            return None
+        return database_unavailable_response(request)
