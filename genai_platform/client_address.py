@@ -13,6 +13,7 @@ The same rule serves three readers, so that they always agree: the API's request
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -30,4 +31,9 @@ def client_address(request: Any) -> str:
         return remote
     hops = [hop.strip() for hop in forwarded.split(",")]
     # The same choice as DRF's SimpleRateThrottle.get_ident with NUM_PROXIES.
-    return hops[-min(proxies, len(hops))] or remote
+    chosen = hops[-min(proxies, len(hops))]
+    try:
+        return str(ipaddress.ip_address(chosen))
+    except ValueError:
+        # Not an address (a proxy set up otherwise than the setting says): the connection's address.
+        return remote

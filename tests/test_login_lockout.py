@@ -197,6 +197,13 @@ def test_token_endpoint_lockout_is_not_escaped_with_x_forwarded_for(user_with_ro
     assert response.status_code == 429 and not Token.objects.filter(user=user).exists()
 
 
+def test_token_endpoint_refuses_an_overlong_username_with_a_400():
+    response = _token(APIClient(), "x" * 300, "guess")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["username"]
+
+
 def test_token_endpoint_rate_is_not_escaped_with_x_forwarded_for(settings):
     """The request rate of the token endpoint counted per client address: a new X-Forwarded-For each time
     used to give a new allowance."""
@@ -220,6 +227,7 @@ def test_token_endpoint_rate_is_not_escaped_with_x_forwarded_for(settings):
         (1, "10.0.0.1, 203.0.113.1", "203.0.113.1"),
         (2, "10.0.0.1, 203.0.113.1, 198.51.100.7", "203.0.113.1"),
         (2, "203.0.113.1", "203.0.113.1"),
+        (1, "10.0.0.1, not-an-address", "192.0.2.10"),
     ],
 )
 def test_client_address_follows_the_trusted_proxy_count(settings, proxies, forwarded, expected):
