@@ -175,10 +175,57 @@ _CATALOGUE: tuple[EventType, ...] = (
         "A sign-in failed.",
         {
             "username": _key("string", "The name that was tried.", required=True, pi=True),
-            "reason": _key("string", "bad_credentials, inactive, locked, ..."),
+            "reason": _key("string", "bad_credentials, or locked_out (refused by the lockout, see auth.locked_out)."),
         },
     ),
     EventType("auth.logout", "A user signed out."),
+    EventType(
+        "auth.locked_out",
+        "A sign-in (web, admin or API token) was refused or locked out after too many failures for the account "
+        "or the client address; the right password does not sign in until the cool-off period has passed.",
+        {
+            "username": _key("string", "The name that was tried.", required=True, pi=True),
+            "failure_limit": _key("integer", "Failed sign-ins that lock out."),
+            "cool_off_seconds": _key("integer", "How long the lockout lasts after the last attempt."),
+        },
+    ),
+    EventType(
+        "user.signed_up",
+        "Someone signed up. ``subject`` is the new account. When the e-mail address given already belongs to an "
+        "account, the new account gets no address and that account's owner is told by e-mail.",
+        {
+            "email": _key("string", "The e-mail address given.", required=True, pi=True),
+            "email_in_use": _key("boolean", "The address already belonged to an account (it was not stored)."),
+        },
+    ),
+    EventType(
+        "user.password_changed",
+        "A user changed their password (signed in, knowing the old one); their API token ended with it "
+        "(``user.token_revoked``). ``subject`` is the user.",
+    ),
+    EventType(
+        "user.password_reset",
+        "A password was set anew with a reset link sent by e-mail; the API token ended with it "
+        "(``user.token_revoked``). ``subject`` is the user.",
+    ),
+    EventType(
+        "user.token_created",
+        "An API token was created. ``subject`` is the user.",
+        {"how": _key("string", "api (exchanged for the password) or account_page (a new token).", required=True)},
+    ),
+    EventType(
+        "user.token_revoked",
+        "An API token stopped working. ``subject`` is the user.",
+        {
+            "reason": _key(
+                "string",
+                "user (revoked by its owner), replaced (a new token replaced it), password_changed (the password "
+                "was changed or reset, also by an operator), deactivated (the account was deactivated), "
+                "closure_requested (the user asked to close the account) or closed.",
+                required=True,
+            ),
+        },
+    ),
     EventType(
         "user.suspended",
         "A user was suspended (e.g. after repeated violations). ``subject`` is the user.",

@@ -1,9 +1,16 @@
-"""Sign-ins, failed sign-ins and sign-outs become audit events (the security log of CSL Art 23)."""
+"""Sign-ins, failed sign-ins, lockouts and sign-outs become audit events (the security log of CSL Art 23).
+
+django-axes (an app listed before ``audit``, so its receivers run first) counts the failures and flags a
+request it refused or locked out; such an attempt is recorded as ``auth.login_failed`` with the reason
+``locked_out`` and, from axes' ``user_locked_out`` signal, as ``auth.locked_out``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
 
@@ -22,7 +29,25 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
             event_type="auth.login_failed",
             request=request,
             actor_username=username,
-            payload={"username": username, "reason": "bad_credentials"},
+            payload={
+                "username": username,
+                "reason": "locked_out" if getattr(request, "axes_locked_out", False) else "bad_credentials",
+            },
+        )
+
+
+def _locked_out(sender: Any, request: Any = None, username: str | None = None, **kwargs: Any) -> None:
+    name = str(username or "")[:150]
+    with transaction.atomic():
+        audit.auth_event(
+            event_type="auth.locked_out",
+            request=request,
+            actor_username=name,
+            payload={
+                "username": name,
+                "failure_limit": settings.AXES_FAILURE_LIMIT,
+                "cool_off_seconds": int(settings.AXES_COOLOFF_TIME.total_seconds()),
+            },
         )
 
 
@@ -37,3 +62,4 @@ def connect() -> None:
     user_logged_in.connect(_logged_in, dispatch_uid="audit.auth_login")
     user_login_failed.connect(_login_failed, dispatch_uid="audit.auth_login_failed")
     user_logged_out.connect(_logged_out, dispatch_uid="audit.auth_logout")
+    user_locked_out.connect(_locked_out, dispatch_uid="audit.auth_locked_out")

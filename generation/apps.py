@@ -20,3 +20,11 @@ class GenerationConfig(AppConfig):
         from generation.dataset_items import dataset_items_read
 
         dataset_item_reader_register(dataset_items_read)
+
+        # A new password or a deactivation ends the account's API token, whatever saves the user row.
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import pre_save
+
+        from generation.accounts import user_pre_save
+
+        pre_save.connect(user_pre_save, sender=get_user_model(), dispatch_uid="generation.user_pre_save")

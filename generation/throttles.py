@@ -9,6 +9,8 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
+from genai_platform.client_address import client_address
+
 
 class _SettingsRateThrottle(SimpleRateThrottle):
     """Reads its rate from settings at request time, so a changed setting applies without restart."""
@@ -16,6 +18,10 @@ class _SettingsRateThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
         rates: Any = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
         return rates.get(self.scope)
+
+    def get_ident(self, request: Request) -> str:
+        # X-Forwarded-For only as far as the trusted proxies wrote it (GENAI_TRUSTED_PROXY_COUNT).
+        return client_address(request)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         ident = request.user.pk if request.user and request.user.is_authenticated else self.get_ident(request)

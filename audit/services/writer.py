@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit import integrity
 from audit.catalogue import PayloadError, event_type_get, payload_validate
 from audit.models import Content, Decision, LogEntry
+from genai_platform.client_address import client_address
 
 # Columns of ``audit_logentry`` in the order the writer inserts them.
 _INSERT_COLUMNS = ("seq", *integrity.RECORD_FIELDS, "record_hash")
@@ -110,9 +111,7 @@ def _text(value: Any, name: str) -> str:
 
 def _client_address(request: Any) -> tuple[str, int | None]:
     meta = request.META
-    raw_ip = meta.get(settings.AUDIT_CLIENT_IP_HEADER or "REMOTE_ADDR", "") or ""
-    # A proxy header may list several hops; the last one was added by the proxy we trust.
-    ip = raw_ip.split(",")[-1].strip()
+    ip = client_address(request)
     raw_port = meta.get(settings.AUDIT_CLIENT_PORT_HEADER or "REMOTE_PORT", "") or ""
     try:
         port: int | None = int(str(raw_port).split(",")[-1].strip())

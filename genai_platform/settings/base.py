@@ -11,6 +11,7 @@ README.md lists every variable read here.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Before "audit": its receivers of failed sign-ins run first and flag a locked-out attempt (audit.signals).
+    "axes",
     "genai_platform",
     "audit",
     "filing",
@@ -71,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Late in the chain: its process_exception sees a view's database errors before the others do.
     "genai_platform.middleware.DatabaseOutageMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the page or API answer that says how long to wait.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "genai_platform.urls"
@@ -213,6 +218,28 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # ------------------------------------------------------------------------------
+# SIGN-IN LOCKOUT (django-axes): the web log-in, the admin log-in and the API token endpoint
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# ------------------------------------------------------------------------------
+# The axes backend comes first: it refuses a locked-out attempt before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed sign-ins that lock out, counted within the cool-off period for an account (from any address) and
+# for a client address (on any accounts); the lock lasts the cool-off period after the last attempt.
+AXES_FAILURE_LIMIT = env.int("GENAI_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("GENAI_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success does not clear the count: otherwise signing in to one's own account would reset an address's count.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "genai_platform.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "generation.lockout.lockout_response"
+# The audit log is the record of sign-ins; axes keeps only the counts it needs.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
+# ------------------------------------------------------------------------------
 # INTERNATIONALISATION
 # ------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -266,6 +293,11 @@ SPECTACULAR_SETTINGS = {
 # SECURITY
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 # ------------------------------------------------------------------------------
+# Reverse proxies in front of the platform that append to X-Forwarded-For; 0: no proxy, the client is
+# REMOTE_ADDR and the header is ignored. The one setting from which the client address is read everywhere:
+# the API's throttles, the audit log and the sign-in lockout (genai_platform.client_address).
+TRUSTED_PROXY_COUNT = env.int("GENAI_TRUSTED_PROXY_COUNT", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -304,6 +336,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # django-axes logs each failed sign-in as a warning; the audit log records them (auth.*).
+        "axes": {"level": "ERROR"},
         # The filesystem broker has no host name, which kombu warns about on every connection.
         **({"kombu.connection": {"level": "ERROR"}} if CELERY_BROKER_URL.startswith("filesystem://") else {}),
     },
@@ -363,9 +397,8 @@ AUDIT_ANCHOR_PATH = env("GENAI_AUDIT_ANCHOR_PATH", default=str(DATA_DIR / "audit
 # Key of the keyed hash that stands for people in pseudonymised exports; derived from
 # SECRET_KEY when unset (then rotating SECRET_KEY changes the pseudonyms).
 AUDIT_PSEUDONYM_KEY = env("GENAI_AUDIT_PSEUDONYM_KEY", default="")
-# Request header (Django META name, e.g. HTTP_X_REAL_IP) carrying the client address and port
-# when a proxy sits in front; empty means REMOTE_ADDR / REMOTE_PORT.
-AUDIT_CLIENT_IP_HEADER = env("GENAI_AUDIT_CLIENT_IP_HEADER", default="")
+# The client address of each record follows TRUSTED_PROXY_COUNT (see SECURITY). Its port: the request header
+# (Django META name) with the client port behind a proxy; empty means REMOTE_PORT.
 AUDIT_CLIENT_PORT_HEADER = env("GENAI_AUDIT_CLIENT_PORT_HEADER", default="")
 # Exports up to this many rows stream straight to the browser; larger ones run on the exports queue.
 AUDIT_EXPORT_STREAM_MAX_ROWS = env.int("GENAI_AUDIT_EXPORT_STREAM_MAX_ROWS", default=50_000)

@@ -19,3 +19,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file rather than an in-memory database: worker threads and subprocesses started by the
     # integration tests must see what the test wrote.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+
+# The suite signs in many times from one address: no lockout unless a test asks for it (the lockout tests
+# set a low limit with override_settings).
+AXES_FAILURE_LIMIT = 10_000
+
+# The lockout backend, except that Client.login (which passes no request) signs in as before.
+AUTHENTICATION_BACKENDS = [
+    "tests.login_backend.RequestlessLoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]

@@ -176,7 +176,8 @@ class ReportSerializer(serializers.ModelSerializer[Complaint]):
 
 
 class TokenCreateSerializer(serializers.Serializer):
-    username = serializers.CharField()
+    # As long as a username can be (the sign-in lockout stores the name tried).
+    username = serializers.CharField(max_length=150)
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 

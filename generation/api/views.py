@@ -396,5 +396,5 @@ class TokenApi(APIView):
         responses={204: None, **COMMON_ERRORS},
     )
     def delete(self, request: Request) -> Response:
-        token_revoke(user=request.user)
+        token_revoke(user=request.user, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

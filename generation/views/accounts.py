@@ -21,6 +21,7 @@ from generation.accounts import (
     closure_cancel,
     closure_request,
     closure_what_stays,
+    password_changed,
     token_exists,
     token_replace,
     user_sign_up,
@@ -73,6 +74,8 @@ def signup(request: HttpRequest) -> HttpResponse:
             request=request,
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        # The same words whether or not the address was already registered (generation.accounts.user_sign_up).
+        messages.info(request, _("We have sent a message to the email address you gave."))
         if minor_mode(user) is not None:
             messages.success(request, _("Your account is ready, in minor mode. A parent or guardian consents first."))
             return redirect("guardian-consent")
@@ -107,9 +110,18 @@ class LogoutView(auth_views.LogoutView):
     next_page = "home"
 
 
-password_change = auth_views.PasswordChangeView.as_view(
-    template_name="generation/account/password_change.html", success_url=reverse_lazy("password-change-done")
-)
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "generation/account/password_change.html"
+    success_url = reverse_lazy("password-change-done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        # Saving the new password ends the API token (generation.accounts.user_pre_save).
+        response = super().form_valid(form)
+        password_changed(user=form.user, request=self.request)
+        return response
+
+
+password_change = PasswordChangeView.as_view()
 
 
 password_change_done = auth_views.PasswordChangeDoneView.as_view(
@@ -130,9 +142,18 @@ password_reset_done = auth_views.PasswordResetDoneView.as_view(
 )
 
 
-password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
-    template_name="generation/account/password_reset_confirm.html", success_url=reverse_lazy("password-reset-complete")
-)
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "generation/account/password_reset_confirm.html"
+    success_url = reverse_lazy("password-reset-complete")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        # Saving the new password ends the API token (generation.accounts.user_pre_save).
+        response = super().form_valid(form)
+        password_changed(user=form.user, request=self.request, reset=True)
+        return response
+
+
+password_reset_confirm = PasswordResetConfirmView.as_view()
 
 
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
@@ -186,7 +207,7 @@ def account(request: HttpRequest) -> HttpResponse:
         )
         return redirect("account")
     elif action == "token":
-        token_key = token_replace(user=request.user)
+        token_key = token_replace(user=request.user, request=request)
     elif action == "close_account":
         close_form = AccountCloseForm(request.POST)
         if close_form.is_valid():
