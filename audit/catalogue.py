@@ -405,6 +405,17 @@ _CATALOGUE: tuple[EventType, ...] = (
         },
     ),
     EventType(
+        "audit.seal_refused",
+        "The sealer found a record not yet sealed that fails its check (changed, swapped, missing or "
+        "forged), sealed the records before it and stopped there. Written once per problem found; the "
+        "integrity banner shows it while the record stays unsealed.",
+        {
+            "seq": _key("integer", "Sequence number of the bad record.", required=True),
+            "kind": _key("string", "changed, reordered, deleted, inserted or forged.", required=True),
+            "problem": _key("string", "What is wrong, in a sentence.", required=True),
+        },
+    ),
+    EventType(
         "audit.legal_hold_set",
         "A legal hold was placed: records of the subject are not purged until it is released.",
         {"hold_id": _key("integer", "Id of the hold.", required=True), "reason": _key("string", "Why.")},

@@ -18,12 +18,22 @@ Seal
     hash (``leaf_digests``) so that a bad record can be pinpointed. The seal message is the JSON
     array of ``SEAL_PREFIX``-tagged fields below, including the hash of the previous seal, so
     seals form a chain; the message is signed with Ed25519.
+
+Record tag
+    HMAC-SHA256, with a key the database does not hold (``GENAI_AUDIT_TAG_KEY``), of ``TAG_PREFIX``
+    followed by the sequence number in decimal, a newline, and the record hash. The record hash is
+    the SHA-256 of the record's canonical fields, so the tag covers them and the record's place:
+    a record changed, moved to another number, or made up without the key fails it. The writer
+    tags every record as it appends it; the sealer and ``audit_verify`` check the tags of records
+    not yet sealed (once sealed, the seal covers them). Records sealed before tags existed have
+    none.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -35,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 RECORD_PREFIX = b"genai-platform audit record v1\n"
+TAG_PREFIX = b"genai-platform audit record tag v1\n"
 SEAL_PREFIX = "genai-platform audit seal v1"
 PURGE_PREFIX = "genai-platform audit purge v1"
 MANIFEST_PREFIX = b"genai-platform audit export manifest v1\n"
@@ -98,6 +109,56 @@ def record_hash(values: Sequence[Any]) -> str:
         )
     )
     return hashlib.sha256(RECORD_PREFIX + b"[" + text.encode() + b"]").hexdigest()
+
+
+def record_hash_or_none(values: Sequence[Any]) -> str | None:
+    """``record_hash``, or None for values no writer produces (NULL in a text column, a port that is not a number)."""
+    try:
+        return record_hash(values)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def record_tag(key: bytes, seq: int, record_hash_hex: str) -> str:
+    """The keyed tag of the record at ``seq`` with this record hash (hex)."""
+    return hmac.digest(key, TAG_PREFIX + b"%d\n%s" % (seq, record_hash_hex.encode()), "sha256").hex()
+
+
+# Kinds of problem, shared by the sealer and the verifier.
+CHANGED = "changed"
+DELETED = "deleted"
+INSERTED = "inserted"
+REORDERED = "reordered"
+FORGED = "forged"
+UNREADABLE = "unreadable"
+
+# How far from its place the sealer and verifier look for the number a moved record's tag was made for.
+_MOVED_SEARCH = 64
+
+
+def tagged_record_problem(row: Sequence[Any], key: bytes) -> tuple[str, str] | None:
+    """What is wrong with a record not yet sealed, or None.
+
+    ``row`` is ``(seq, *RECORD_FIELDS values with created_at as canonical text, record_hash,
+    record_tag)``. Values no writer produces (NULLs, wrong types) are reported, not raised.
+    """
+    seq, values, stored, tag = row[0], row[1:-2], row[-2], row[-1]
+    for name, value in zip(RECORD_FIELDS, values, strict=True):
+        if value is None and name != "source_port":
+            return CHANGED, f"its {name} is empty (NULL), which no writer stores"
+    computed = record_hash_or_none(values)
+    if computed is None:
+        return CHANGED, "a column holds a value of the wrong type"
+    if not isinstance(stored, str) or computed != stored:
+        return CHANGED, "its columns no longer match its stored record hash"
+    if not isinstance(tag, str) or not tag:
+        return FORGED, "it has no tag, so it was not written by the platform"
+    if hmac.compare_digest(tag, record_tag(key, seq, stored)):
+        return None
+    for other in range(max(1, seq - _MOVED_SEARCH), seq + _MOVED_SEARCH + 1):
+        if other != seq and hmac.compare_digest(tag, record_tag(key, other, stored)):
+            return REORDERED, f"it was written as record {other} (records were swapped or moved)"
+    return FORGED, "its tag does not verify (changed with its hash rewritten, or made up without the key)"
 
 
 def _leaf(digest: bytes) -> bytes:

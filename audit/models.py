@@ -48,7 +48,8 @@ class LogEntry(models.Model):
     Who and what are kept as text snapshots, never as foreign keys, so a record outlives what it
     names. Content (prompt text, output files) lives in ``Content``, referenced by its SHA-256, so
     it can be purged or withheld while the record and its hash stay. Written only by
-    ``audit.services``; ``record_hash`` covers every column except ``seq`` (see ``audit.integrity``).
+    ``audit.services``; ``record_hash`` covers every column except ``seq`` and ``record_tag``, and
+    ``record_tag`` covers ``seq`` and ``record_hash`` (see ``audit.integrity``).
     """
 
     seq = models.BigIntegerField(_("sequence number"), primary_key=True)
@@ -73,6 +74,9 @@ class LogEntry(models.Model):
     output_sha256 = models.CharField(_("output SHA-256"), max_length=64, blank=True)
     payload = models.TextField(_("payload"), default="{}")
     record_hash = models.CharField(_("record hash"), max_length=64)
+    # HMAC of seq and record_hash with a key outside the database (see ``audit.integrity``); empty on
+    # records sealed before tags existed.
+    record_tag = models.CharField(_("record tag"), max_length=64, blank=True)
 
     objects = LogEntryQuerySet.as_manager()
 

@@ -153,12 +153,36 @@ def seal_for(seq: int) -> Seal | None:
 # ------------------------------------------------------------------------------
 # Integrity banner and dashboards
 # ------------------------------------------------------------------------------
+def _payload_or_none(entry: LogEntry | None) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    try:
+        data = json.loads(entry.payload)
+    except (TypeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def integrity_status() -> dict[str, Any]:
+    """What the auditors' banner shows: the last seal, the records waiting, the last verification, and
+    ``seal_refused``: the sealer's report of a bad record that still blocks sealing (None if none does)."""
     last_seal = Seal.objects.order_by("-number").first()
+    sealed_to = last_seal.last_seq if last_seal else 0
     last_check = LogEntry.objects.filter(event_type="audit.verified").order_by("-seq").first()
-    unsealed = LogEntry.objects.filter(seq__gt=last_seal.last_seq if last_seal else 0).count()
-    check = json.loads(last_check.payload) if last_check else None
-    return {"last_seal": last_seal, "last_check": last_check, "check": check, "unsealed": unsealed}
+    unsealed = LogEntry.objects.filter(seq__gt=sealed_to).count()
+    check = _payload_or_none(last_check)
+    refusal = LogEntry.objects.filter(event_type="audit.seal_refused", seq__gt=sealed_to).order_by("-seq").first()
+    refused = _payload_or_none(refusal)
+    if refused is not None and not (isinstance(refused.get("seq"), int) and refused["seq"] > sealed_to):
+        refused = None
+    return {
+        "last_seal": last_seal,
+        "last_check": last_check,
+        "check": check,
+        "unsealed": unsealed,
+        "seal_refused": refused,
+        "seal_refused_at": refusal.created_at if refused is not None and refusal is not None else None,
+    }
 
 
 def requests_per_day(*, days: int = 30, today: date | None = None) -> list[tuple[date, int]]:

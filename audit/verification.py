@@ -5,14 +5,17 @@ Reads records in sequence order, one sealed block at a time (constant memory), a
 - every seal: numbered without gaps, chained to the previous one, its hash and Ed25519 signature;
 - every record of a block: its hash recomputed from its columns, against the stored hash and
   against the digest the seal kept for its position; the block's Merkle root;
-- records after the last seal: contiguous up to the last number given out (SQLite); on PostgreSQL
-  a missing number after the last seal may belong to a transaction still running or rolled back,
-  which the next seal records as void, so it is counted, not failed;
+- records after the last seal: their hash recomputed and their tag (an HMAC of the number and the
+  hash, with a key the database does not hold) checked, so a record changed, swapped or made up
+  since it was written is named; contiguous up to the last number given out (SQLite); on
+  PostgreSQL a missing number after the last seal may belong to a transaction still running or
+  rolled back, which the next seal records as void, so it is counted, not failed;
 - the newest seal kept outside the database (the anchor file): present in the database.
 
 A problem is reported with the first bad sequence number and one of the kinds below. Blocks
 deleted by a retention purge (named in a record whose signature verifies) are skipped; their
-seals still verify.
+seals still verify. A log too damaged to read (values of the wrong type, a garbled seal) is a
+problem too, named with the record it was reading: verification never ends in a traceback.
 """
 
 from __future__ import annotations
@@ -24,25 +27,29 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Max
 
 from audit import integrity
 from audit.models import LogEntry, Seal
-from audit.selectors import canonical_time_sql
 from audit.services import (
+    NumberSquattedError,
     anchor_read,
     audit_event,
     numbers_gap_free,
     numbers_given_out,
     public_keys,
     purge_signature_valid,
+    record_rows,
+    tag_key,
 )
 
-CHANGED = "changed"
-DELETED = "deleted"
-INSERTED = "inserted"
-REORDERED = "reordered"
+CHANGED = integrity.CHANGED
+DELETED = integrity.DELETED
+INSERTED = integrity.INSERTED
+REORDERED = integrity.REORDERED
+FORGED = integrity.FORGED
+UNREADABLE = integrity.UNREADABLE
 FORGED_SEAL = "forged seal"
 MISSING_SEAL = "missing seal"
 TAIL_CUT = "tail cut"
@@ -90,12 +97,7 @@ class VerifyResult:
 
 
 def _fetch(*, first: int, last: int) -> list[tuple[Any, ...]]:
-    columns = ", ".join(("seq", canonical_time_sql(), *integrity.RECORD_FIELDS[1:], "record_hash"))
-    # Only constant column names and expressions are put in the text; values go as parameters.
-    sql = f"SELECT {columns} FROM audit_logentry WHERE seq >= %s AND seq <= %s ORDER BY seq"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [first, last])
-        return cursor.fetchall()
+    return record_rows(first, last)
 
 
 def _rows(seq_from: int, seq_to: int | None, chunk: int = 5000) -> Iterator[tuple[Any, ...]]:
@@ -138,16 +140,21 @@ def block_rows(first_seq: int, last_seq: int) -> list[tuple[Any, ...]]:
     return _fetch(first=first_seq, last=last_seq)
 
 
-def _computed(row: tuple[Any, ...]) -> str:
-    return integrity.record_hash(row[1:-1])
+def _computed(row: tuple[Any, ...]) -> str | None:
+    """The record hash of a row as ``record_rows`` reads it; None if a column holds what no writer stores."""
+    return integrity.record_hash_or_none(row[1:-2])
 
 
 def _purged_blocks(keys: dict[str, bytes]) -> set[int]:
     purged: set[int] = set()
     for text in LogEntry.objects.filter(event_type="audit.purged").values_list("payload", flat=True):
-        payload = json.loads(text)
-        if purge_signature_valid(payload, keys):
-            purged.update(int(b[0]) for b in payload.get("blocks", []))
+        # A garbled payload names no purge: the blocks it would name are then checked as usual.
+        try:
+            payload = json.loads(text)
+            if isinstance(payload, dict) and purge_signature_valid(payload, keys):
+                purged.update(int(b[0]) for b in payload.get("blocks", []))
+        except (TypeError, ValueError, IndexError, KeyError):
+            continue
     return purged
 
 
@@ -191,9 +198,11 @@ def _block_problem(seal: Seal, rows: list[tuple[Any, ...]]) -> Problem | None:
     """Compare the records found in a sealed block with what the seal says it held."""
     # Fast path: every record present, in place, unchanged.
     if len(rows) == seal.record_count and rows and rows[0][0] == seal.first_seq and rows[-1][0] == seal.last_seq:
-        hashes = [integrity.record_hash(row[1:-1]) for row in rows]
+        computed_all = [_computed(row) for row in rows]
+        hashes = [h for h in computed_all if h is not None]
         if (
-            hashes == [row[-1] for row in rows]
+            len(hashes) == len(rows)
+            and hashes == [row[-2] for row in rows]
             and integrity.leaf_digests(hashes) == seal.leaf_digests
             and integrity.merkle_root(hashes) == seal.merkle_root
         ):
@@ -208,7 +217,9 @@ def _block_problem(seal: Seal, rows: list[tuple[Any, ...]]) -> Problem | None:
         if row is None:
             return Problem(seq, DELETED, f"record {seq} is sealed in seal {seal.number} but missing")
         actual = computed[seq]
-        if actual != row[-1]:
+        if actual is None:
+            return Problem(seq, CHANGED, "a column holds NULL or a value of the wrong type")
+        if actual != row[-2]:
             return Problem(seq, CHANGED, "its columns no longer match its stored record hash")
         if actual[: integrity.LEAF_DIGEST_CHARS] == digest:
             continue
@@ -225,15 +236,33 @@ def _block_problem(seal: Seal, rows: list[tuple[Any, ...]]) -> Problem | None:
         if following is not None and following[: integrity.LEAF_DIGEST_CHARS] == digest:
             return Problem(seq, INSERTED, f"record {seq} was not in seal {seal.number}; the records after it moved up")
         return Problem(seq, CHANGED, "it differs from the record sealed at this position (its hash was rewritten)")
-    if integrity.merkle_root([computed[seal.first_seq + i] for i in range(len(expected))]) != seal.merkle_root:
+    if integrity.merkle_root([str(computed[seal.first_seq + i]) for i in range(len(expected))]) != seal.merkle_root:
         return Problem(seal.first_seq, CHANGED, f"the Merkle root of seal {seal.number} does not match its records")
     return None
 
 
 def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_anchor: bool = True) -> VerifyResult:
-    """Verify the log, or the blocks overlapping ``seq_from..seq_to``; stop at the first problem."""
+    """Verify the log, or the blocks overlapping ``seq_from..seq_to``; stop at the first problem.
+
+    Whatever the database holds, the answer is a result: a value that cannot be read as the
+    platform writes it ends verification with an ``unreadable`` problem at the record (or the first
+    record of the seal) being read, not with an exception.
+    """
     result = VerifyResult()
+    at = [seq_from or 1]  # where verification is: the record or block being read
+    try:
+        return _log_verify(result, at, seq_from=seq_from, seq_to=seq_to, use_anchor=use_anchor)
+    except (DatabaseError, TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        result.ok = False
+        result.problem = Problem(at[0], UNREADABLE, f"the log cannot be read as written ({type(exc).__name__}: {exc})")
+        return result
+
+
+def _log_verify(
+    result: VerifyResult, at: list[int], *, seq_from: int | None, seq_to: int | None, use_anchor: bool
+) -> VerifyResult:
     keys = public_keys()
+    tagging_key = tag_key()
     purged = _purged_blocks(keys)
     lo = seq_from or 1
     hi = seq_to
@@ -251,6 +280,7 @@ def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_an
     rows = _rows(lo, hi)
     pending: tuple[Any, ...] | None = next(rows, None)
     for seal in Seal.objects.order_by("number").iterator(chunk_size=200):
+        at[0] = seal.first_seq if isinstance(seal.first_seq, int) else at[0]
         problem = _seal_problem(seal, prev, keys)
         if problem:
             return fail(problem)
@@ -285,15 +315,16 @@ def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_an
     gap_free = numbers_gap_free()
     expected = max(sealed_to + 1, lo)
     while pending is not None:
-        seq = pending[0]
+        seq = at[0] = pending[0]
         if seq > counter:
             return fail(Problem(seq, INSERTED, f"beyond the last number given out ({counter})"))
         if seq != expected:
             if gap_free:
                 return fail(Problem(expected, DELETED, f"record {expected} is missing (next present is {seq})"))
             result.unsettled += seq - expected
-        if _computed(pending) != pending[-1]:
-            return fail(Problem(seq, CHANGED, "its columns no longer match its stored record hash"))
+        found = integrity.tagged_record_problem(pending, tagging_key)
+        if found is not None:
+            return fail(Problem(seq, *found))
         result.records += 1
         result.unsealed += 1
         expected = seq + 1
@@ -369,15 +400,19 @@ def record_proof(entry: LogEntry) -> dict[str, Any] | None:
 def verification_record(*, seq_from: int | None = None, seq_to: int | None = None) -> VerifyResult:
     """Verify, then append the result as an ``audit.verified`` record (read by the integrity banner)."""
     result = log_verify(seq_from=seq_from, seq_to=seq_to)
-    audit_event(
-        event_type="audit.verified",
-        actor_username="system:audit_verify",
-        payload={
-            "ok": result.ok,
-            "first_bad_seq": result.problem.seq if result.problem else None,
-            "problem": str(result.problem) if result.problem else None,
-            "records": result.records,
-            "seals": result.seals,
-        },
-    )
+    try:
+        audit_event(
+            event_type="audit.verified",
+            actor_username="system:audit_verify",
+            payload={
+                "ok": result.ok,
+                "first_bad_seq": result.problem.seq if result.problem else None,
+                "problem": str(result.problem) if result.problem else None,
+                "records": result.records,
+                "seals": result.seals,
+            },
+        )
+    except (DatabaseError, NumberSquattedError) as exc:
+        # The result stands; that it could not be recorded is said next to it.
+        result.notes.append(f"the result could not be recorded in the log: {exc}")
     return result

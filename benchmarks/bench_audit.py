@@ -7,7 +7,7 @@ next to it and dropped at the end), otherwise on SQLite in a temporary directory
 log is never touched.
 
 - ingest: records/s written through ``audit.services`` by concurrent writer processes (each record
-  its own transaction, as in production) vs plain single-row INSERTs of rows of the same width
+  its own transaction, as in production, tagged with its HMAC) vs plain single-row INSERTs of rows of the same width
   into a table with the same indexes but no triggers, by the same number of processes; rounds in
   alternating order, median ratio. Goal >= 0.5x.
 - export: CSV rows/s of ``audit_export``'s writer vs ``COPY (SELECT ...) TO STDOUT WITH CSV`` of
@@ -82,8 +82,8 @@ def _ingest_child(args: tuple[str, str, int, int, str, Any]) -> None:
     else:
         from audit.integrity import RECORD_FIELDS
 
-        columns = ", ".join(("seq", *RECORD_FIELDS, "record_hash"))
-        sql = f"INSERT INTO bench_plain ({columns}) VALUES ({', '.join(['%s'] * (len(RECORD_FIELDS) + 2))})"  # noqa: S608
+        columns = ", ".join(("seq", *RECORD_FIELDS, "record_hash", "record_tag"))
+        sql = f"INSERT INTO bench_plain ({columns}) VALUES ({', '.join(['%s'] * (len(RECORD_FIELDS) + 3))})"  # noqa: S608
         from django.utils import timezone
 
         with connection.cursor() as cursor:
@@ -112,6 +112,7 @@ def _ingest_child(args: tuple[str, str, int, int, str, Any]) -> None:
                         "",
                         digest,
                         '{"job_id":"1","kind":"gan","latency_ms":120}',
+                        digest,
                         digest,
                     ],
                 )
@@ -195,12 +196,14 @@ def _bulk_load(rows: int, start_seq: int) -> None:
     from django.utils import timezone
 
     from audit import integrity
+    from audit.services import tag_key
 
+    key = tag_key()
     digest = hashlib.sha256(b"y").hexdigest()
     now = timezone.now()
     stamp = integrity.time_canonical(now)
     db_time = connection.ops.adapt_datetimefield_value(now)
-    columns = ("seq", *integrity.RECORD_FIELDS, "record_hash")
+    columns = ("seq", *integrity.RECORD_FIELDS, "record_hash", "record_tag")
     chunk = 20_000
     with connection.cursor() as cursor:
         for base in range(start_seq, start_seq + rows, chunk):
@@ -230,7 +233,7 @@ def _bulk_load(rows: int, start_seq: int) -> None:
                 ]
                 row_hash = integrity.record_hash(values)
                 values[0] = db_time
-                batch.append([seq, *values, row_hash])
+                batch.append([seq, *values, row_hash, integrity.record_tag(key, seq, row_hash)])
             if connection.vendor == "postgresql":
                 buffer = io.StringIO()
                 import csv
@@ -324,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{name} text" if name not in ("source_port",) else f"{name} integer" for name in RECORD_FIELDS
                 )
                 kind = "bigint" if connection.vendor == "postgresql" else "integer"
-                cursor.execute(f"CREATE TABLE bench_plain (seq {kind} PRIMARY KEY, {width}, record_hash text)")
+                cursor.execute(
+                    f"CREATE TABLE bench_plain (seq {kind} PRIMARY KEY, {width}, record_hash text, record_tag text)"
+                )
                 # The same secondary indexes as the log, so that the ratio is the cost of the protocol.
                 for columns in ("created_at", "event_type", "actor_id", "produce_id", "subject_kind, subject_id"):
                     name = "bench_plain_" + columns.replace(", ", "_")

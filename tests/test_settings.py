@@ -17,6 +17,7 @@ def _production_env(embedded_env: dict[str, str], **overrides: str) -> dict[str,
         "DJANGO_ALLOWED_HOSTS": "genai.example.cn",
         "GENAI_LABEL_SIGNING_KEY": signing_key_new(),
         "GENAI_AUDIT_SIGNING_KEY": signing_key_new(),
+        "GENAI_AUDIT_TAG_KEY": signing_key_new(),
     }
     for name, value in overrides.items():
         if value is None:
@@ -32,7 +33,13 @@ def _manage(python: str, env: dict[str, str], *args: str) -> subprocess.Complete
 
 @pytest.mark.parametrize(
     "missing",
-    ["DJANGO_SECRET_KEY", "GENAI_LABEL_SIGNING_KEY", "GENAI_AUDIT_SIGNING_KEY", "DJANGO_ALLOWED_HOSTS"],
+    [
+        "DJANGO_SECRET_KEY",
+        "GENAI_LABEL_SIGNING_KEY",
+        "GENAI_AUDIT_SIGNING_KEY",
+        "GENAI_AUDIT_TAG_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+    ],
 )
 def test_production_refuses_to_start_without_a_secret_and_names_it(python, embedded_env, missing):
     env = _production_env(embedded_env)
@@ -56,6 +63,17 @@ def test_production_rejects_a_malformed_signing_key(python, embedded_env):
     assert result.stderr.strip().splitlines() == [
         "genai-platform: configuration error: GENAI_LABEL_SIGNING_KEY must encode exactly 32 bytes "
         "(an Ed25519 seed); it encodes 12."
+    ]
+
+
+def test_production_rejects_a_short_audit_tag_key(python, embedded_env):
+    env = _production_env(embedded_env, GENAI_AUDIT_TAG_KEY="c2hvcnQ=")  # "short"
+
+    result = _manage(python, env, "check")
+
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "genai-platform: configuration error: GENAI_AUDIT_TAG_KEY must encode at least 32 bytes; it encodes 5."
     ]
 
 

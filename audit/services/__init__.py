@@ -28,8 +28,9 @@ Example::
         payload={"reason": "The prompt asks for ...", "stage": "input_moderation"},
     )
 
-By concern: ``writer`` (appending records), ``sealing`` (signed blocks and the anchor), ``retention`` (the
-purge and legal holds), ``keys`` (signing, verifying and pseudonym keys).
+By concern: ``writer`` (appending records, each with its keyed tag), ``sealing`` (checking records, signed
+blocks and the anchor), ``retention`` (the purge and legal holds), ``keys`` (signing, tagging, verifying and
+pseudonym keys).
 """
 
 from audit.catalogue import PayloadError
@@ -41,6 +42,7 @@ from audit.services.keys import (
     public_keys,
     purge_signature_valid,
     signing_key,
+    tag_key,
 )
 from audit.services.retention import (
     RETENTION_MINIMUM_DAYS,
@@ -49,9 +51,20 @@ from audit.services.retention import (
     legal_hold_set,
     retention_purge,
 )
-from audit.services.sealing import SealError, anchor_path, anchor_read, anchor_write, seal_as_dict, seals_make
+from audit.services.sealing import (
+    REFUSED_EVENT_TYPE,
+    SealError,
+    SealRefused,
+    anchor_path,
+    anchor_read,
+    anchor_write,
+    record_rows,
+    seal_as_dict,
+    seals_make,
+)
 from audit.services.writer import (
     VOID_EVENT_TYPE,
+    NumberSquattedError,
     audit_event,
     auth_event,
     complaint_event,
@@ -66,10 +79,13 @@ from audit.services.writer import (
 )
 
 __all__ = [
+    "NumberSquattedError",
     "PayloadError",
+    "REFUSED_EVENT_TYPE",
     "RETENTION_MINIMUM_DAYS",
     "RetentionError",
     "SealError",
+    "SealRefused",
     "VOID_EVENT_TYPE",
     "anchor_path",
     "anchor_read",
@@ -92,9 +108,11 @@ __all__ = [
     "public_key_raw",
     "public_keys",
     "purge_signature_valid",
+    "record_rows",
     "retention_purge",
     "seal_as_dict",
     "seals_make",
     "signing_key",
+    "tag_key",
     "user_event",
 ]

@@ -1,14 +1,26 @@
-"""The keys: the signing key of seals, the public keys that verify them, and the keyed hash of pseudonymised exports."""
+"""The keys: the signing key of seals, the HMAC key of record tags, the public keys that verify seals, and the keyed
+hash of pseudonymised exports."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 from typing import Any
 
 from django.conf import settings
 
 from audit import integrity
+
+
+@functools.lru_cache(maxsize=4)
+def _decoded(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def tag_key() -> bytes:
+    """The HMAC key of record tags (``GENAI_AUDIT_TAG_KEY``); the database never holds it."""
+    return _decoded(settings.AUDIT_TAG_KEY)
 
 
 def signing_key() -> Any:

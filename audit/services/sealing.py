@@ -1,10 +1,17 @@
 """Sealing: records are sealed in order into signed blocks (Merkle root, chained), voids fill the numbers rolled-back
-transactions took, and the newest seal is anchored outside the database."""
+transactions took, and the newest seal is anchored outside the database.
+
+Before a record is sealed its columns are hashed again and its tag checked (``audit.integrity``):
+a record changed, swapped, missing or forged is not sealed. The sealer seals the records before
+it, stops there, logs an error and writes one ``audit.seal_refused`` record, which the auditors'
+integrity banner shows while the bad record stays unsealed.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
@@ -18,18 +25,46 @@ from django.utils import timezone
 from audit import integrity
 from audit.catalogue import event_type_get
 from audit.models import LogEntry, Seal
-from audit.services.keys import signing_key
+from audit.selectors import canonical_time_sql
+from audit.services.keys import signing_key, tag_key
 from audit.services.writer import (
     _GIVEN_OUT_SQL,
     _TEXT_FIELDS,
     _VOID_SQL_POSTGRESQL,
     VOID_EVENT_TYPE,
     _entry_params,
+    audit_event,
+    numbers_given_out,
 )
+
+logger = logging.getLogger(__name__)
+
+
+REFUSED_EVENT_TYPE = "audit.seal_refused"
 
 
 class SealError(RuntimeError):
-    """Sealing cannot proceed (the records to seal are not contiguous)."""
+    """Sealing cannot proceed."""
+
+
+class SealRefused(SealError):
+    """A record not yet sealed fails its check; the records before it were sealed, it and those after were not."""
+
+    def __init__(self, seq: int, kind: str, detail: str) -> None:
+        super().__init__(f"record {seq}: {kind}: {detail}")
+        self.seq, self.kind, self.detail = seq, kind, detail
+        self.seals: list[Seal] = []  # the seals made before the bad record
+
+
+def record_rows(first: int, last: int) -> list[tuple[Any, ...]]:
+    """Records ``first..last`` in order as ``(seq, *RECORD_FIELDS with created_at as canonical text,
+    record_hash, record_tag)``: the form ``integrity.record_hash`` and ``tagged_record_problem`` take."""
+    columns = ", ".join(("seq", canonical_time_sql(), *integrity.RECORD_FIELDS[1:], "record_hash", "record_tag"))
+    # Only constant column names and expressions are put in the text; values go as parameters.
+    sql = f"SELECT {columns} FROM audit_logentry WHERE seq >= %s AND seq <= %s ORDER BY seq"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [first, last])
+        return cursor.fetchall()
 
 
 def _lock_sealing() -> None:
@@ -100,8 +135,8 @@ def _voids_record(cursor: Any, first: int, last: int) -> int:
             output_sha256="",
             payload=integrity.payload_canonical({"reason": "rolled_back"}),
         )
-        params, _hash = _entry_params(row)
-        cursor.execute(_VOID_SQL_POSTGRESQL, [seq, *params])
+        params, row_hash = _entry_params(row)
+        cursor.execute(_VOID_SQL_POSTGRESQL, [seq, *params, integrity.record_tag(tag_key(), seq, row_hash)])
     return len(holes)
 
 
@@ -115,14 +150,20 @@ def seals_make(
     transaction still running after ``settle_timeout`` seconds (``GENAI_AUDIT_SEAL_SETTLE_TIMEOUT``)
     leaves the records from the first missing number on to the next run.
 
+    Every record is checked before it is sealed (hash and tag). At the first bad one the records
+    before it are sealed and committed, the problem is recorded (``audit.seal_refused``) and
+    ``SealRefused`` is raised, naming it.
+
     The newest seal is also written to ``settings.AUDIT_ANCHOR_PATH`` after commit, so that a tail
     cut from the database (records and seals deleted) is detected against it.
     """
     size = block_size or settings.AUDIT_SEAL_BLOCK_SIZE
     timeout = settings.AUDIT_SEAL_SETTLE_TIMEOUT_SECONDS if settle_timeout is None else settle_timeout
     key = signing_key()
+    tagging_key = tag_key()
     kid = integrity.key_id(integrity.public_key_raw(key))
     made: list[Seal] = []
+    refused: SealRefused | None = None
     with transaction.atomic():
         _lock_sealing()
         last = Seal.objects.order_by("-number").first()
@@ -142,43 +183,90 @@ def seals_make(
         while max_blocks is None or len(made) < max_blocks:
             # A range of numbers rather than ORDER BY ... LIMIT: an index range scan whatever the statistics.
             last_wanted = next_seq + size - 1 if settled is None else min(settled, next_seq + size - 1)
-            rows = list(
-                LogEntry.objects.filter(seq__range=(next_seq, last_wanted))
-                .order_by("seq")
-                .values_list("seq", "record_hash")
-            )
-            for offset, (seq, _hash) in enumerate(rows):
-                if seq != next_seq + offset:
-                    if settled is None:  # a number whose transaction may still be running: seal up to it
-                        rows = rows[:offset]
-                        break
-                    raise SealError(f"cannot seal: record {next_seq + offset} is missing (next present is {seq})")
-            if not rows:
+            window = last_wanted - next_seq + 1
+            if window <= 0:
                 break
-            hashes = [h for _seq, h in rows]
-            number += 1
-            digests = integrity.leaf_digests(hashes)
-            fields: dict[str, Any] = {
-                "number": number,
-                "first_seq": rows[0][0],
-                "last_seq": rows[-1][0],
-                "record_count": len(rows),
-                "merkle_root": integrity.merkle_root(hashes),
-                "leaf_digests": digests,
-                "prev_seal_hash": prev_hash,
-                "sealed_at": integrity.time_canonical(timezone.now()),
-                "key_id": kid,
-            }
-            message = integrity.seal_message(**fields)
-            seal = Seal(**fields, seal_hash=hashlib.sha256(message).hexdigest(), signature=integrity.sign(key, message))
-            seal.save(force_insert=True)
-            made.append(seal)
-            prev_hash = seal.seal_hash
-            next_seq = seal.last_seq + 1
+            rows, refused = _rows_checked(record_rows(next_seq, last_wanted), next_seq, tagging_key, settled)
+            if rows:
+                seal = _seal_block(rows, number + 1, prev_hash, kid, key)
+                made.append(seal)
+                number, prev_hash, next_seq = seal.number, seal.seal_hash, seal.last_seq + 1
+            if refused or len(rows) < window:
+                break
+        complete = max_blocks is None or len(made) < max_blocks
+        if refused is None and complete and settled is not None:
+            refused = _missing_or_beyond(next_seq, settled)
         if made:
             newest = made[-1]
             transaction.on_commit(lambda: anchor_write(newest))
+    if refused is not None:
+        refused.seals = made
+        _refusal_record(refused)
+        raise refused
     return made
+
+
+def _rows_checked(
+    rows: list[tuple[Any, ...]], first: int, key: bytes, settled: int | None
+) -> tuple[list[tuple[int, str]], SealRefused | None]:
+    """``(seq, record_hash)`` of the records from ``first`` on that pass their checks, up to the first that does not."""
+    good: list[tuple[int, str]] = []
+    for offset, row in enumerate(rows):
+        seq = row[0]
+        if seq != first + offset:
+            if settled is None:  # a number whose transaction may still be running: seal up to it
+                return good, None
+            missing = first + offset
+            return good, SealRefused(
+                missing, integrity.DELETED, f"record {missing} is missing (the next present is {seq})"
+            )
+        problem = integrity.tagged_record_problem(row, key)
+        if problem is not None:
+            return good, SealRefused(seq, *problem)
+        good.append((seq, row[-2]))
+    return good, None
+
+
+def _seal_block(rows: list[tuple[int, str]], number: int, prev_hash: str, kid: str, key: Any) -> Seal:
+    hashes = [h for _seq, h in rows]
+    fields: dict[str, Any] = {
+        "number": number,
+        "first_seq": rows[0][0],
+        "last_seq": rows[-1][0],
+        "record_count": len(rows),
+        "merkle_root": integrity.merkle_root(hashes),
+        "leaf_digests": integrity.leaf_digests(hashes),
+        "prev_seal_hash": prev_hash,
+        "sealed_at": integrity.time_canonical(timezone.now()),
+        "key_id": kid,
+    }
+    message = integrity.seal_message(**fields)
+    seal = Seal(**fields, seal_hash=hashlib.sha256(message).hexdigest(), signature=integrity.sign(key, message))
+    seal.save(force_insert=True)
+    return seal
+
+
+def _missing_or_beyond(next_seq: int, settled: int) -> SealRefused | None:
+    """After sealing up to ``settled``: a settled number without a record, or a record beyond every number given out."""
+    if next_seq <= settled:
+        # SQLite: every number given out is committed; on PostgreSQL voids filled the rolled-back ones.
+        return SealRefused(next_seq, integrity.DELETED, f"record {next_seq} is missing")
+    beyond = LogEntry.objects.filter(seq__gt=settled).order_by("seq").values_list("seq", flat=True).first()
+    # A number is given out before its record is written: read the numbers given out after the record.
+    if beyond is not None and beyond > numbers_given_out():
+        return SealRefused(beyond, integrity.INSERTED, "it lies beyond the last number given out")
+    return None
+
+
+def _refusal_record(refused: SealRefused) -> None:
+    """Log the refusal, and record it once (not again at every run while the same record blocks sealing)."""
+    logger.error("audit sealing stopped: %s", refused)
+    payload = {"seq": refused.seq, "kind": refused.kind, "problem": refused.detail}
+    last = LogEntry.objects.filter(event_type=REFUSED_EVENT_TYPE).order_by("-seq").values_list("payload", flat=True)
+    previous = last.first()
+    if previous is not None and previous == integrity.payload_canonical(payload):
+        return
+    audit_event(event_type=REFUSED_EVENT_TYPE, actor_username="system:audit-sealer", payload=payload)
 
 
 def seal_as_dict(seal: Seal) -> dict[str, Any]:

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit import integrity
 from audit.catalogue import PayloadError, event_type_get, payload_validate
 from audit.models import Content, Decision, LogEntry
+from audit.services.keys import tag_key
 from genai_platform.client_address import client_address
 
 # Columns of ``audit_logentry`` in the order the writer inserts them.
-_INSERT_COLUMNS = ("seq", *integrity.RECORD_FIELDS, "record_hash")
+_INSERT_COLUMNS = ("seq", *integrity.RECORD_FIELDS, "record_hash", "record_tag")
 
 
-# Built once from constant column names; values always go as parameters.
-_INSERT_SQL = "INSERT INTO audit_logentry ({}) VALUES ({})".format(  # noqa: S608
-    ", ".join(_INSERT_COLUMNS), ", ".join(["%s"] * len(_INSERT_COLUMNS))
+_COLUMN_LIST = ", ".join(_INSERT_COLUMNS)
+
+
+# Built once from constant column names; values always go as parameters. A number already taken
+# (a row put there behind the writer's back) inserts nothing, and the writer takes the next number:
+# the squatter is left for the sealer, whose tag check names it.
+_INSERT_SQL = "INSERT INTO audit_logentry ({}) VALUES ({}) ON CONFLICT (seq) DO NOTHING".format(  # noqa: S608
+    _COLUMN_LIST, ", ".join(["%s"] * len(_INSERT_COLUMNS))
 )
 
 
@@ -29,25 +36,26 @@ _INSERT_SQL = "INSERT INTO audit_logentry ({}) VALUES ({})".format(  # noqa: S60
 _NEXT_SEQ_SQL = "UPDATE audit_sequence SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq"
 
 
-# PostgreSQL: one round trip of two statements. The first gives the transaction its id before the
-# second takes a number, so that a sealer which sees a number given out can wait for every
-# transaction that may still hold it (``_numbers_settled``).
-_COLUMN_LIST = ", ".join(_INSERT_COLUMNS)
+# PostgreSQL: the transaction gets its id before it takes a number, so that a sealer which sees a
+# number given out can wait for every transaction that may still hold it (``_numbers_settled``).
+# The number is taken before the insert because the record's tag covers it.
+_TAKE_SEQ_SQL_POSTGRESQL = "SELECT pg_current_xact_id(); SELECT nextval('audit_logentry_seq')"
 
 
-_APPEND_SQL_POSTGRESQL = (
-    "SELECT pg_current_xact_id(); INSERT INTO audit_logentry ("  # noqa: S608 (constant column names)
-    + _COLUMN_LIST
-    + ") VALUES (nextval('audit_logentry_seq'), "
-    + ", ".join(["%s"] * (len(_INSERT_COLUMNS) - 1))
-    + ") RETURNING seq"
+# Outside a transaction: two round trips, one implicit commit. A squatter on the number makes the
+# INSERT fail; the transaction is rolled back and the record written again under a new number.
+_BEGIN_TAKE_SEQ_SQL_POSTGRESQL = "BEGIN; " + _TAKE_SEQ_SQL_POSTGRESQL
+_INSERT_COMMIT_SQL_POSTGRESQL = "INSERT INTO audit_logentry ({}) VALUES ({}); COMMIT".format(  # noqa: S608
+    _COLUMN_LIST, ", ".join(["%s"] * len(_INSERT_COLUMNS))
 )
 
 
 # The sealer's record of a number whose transaction rolled back.
-_VOID_SQL_POSTGRESQL = "INSERT INTO audit_logentry ({}) VALUES ({}) ON CONFLICT (seq) DO NOTHING".format(  # noqa: S608
-    ", ".join(_INSERT_COLUMNS), ", ".join(["%s"] * len(_INSERT_COLUMNS))
-)
+_VOID_SQL_POSTGRESQL = _INSERT_SQL
+
+
+# Attempts at a free number before giving up (each failed one means a row was put in the log by hand).
+_SQUATTED_MAX = 100
 
 
 _GIVEN_OUT_SQL = {
@@ -243,8 +251,9 @@ def event_record(
 
 
 def _entry_params(row: dict[str, Any]) -> tuple[list[Any], str]:
-    """The insert parameters after ``seq`` and the record hash; sets ``row["created_at"]``."""
-    # The hash does not cover the sequence number, so the record is complete before it gets one.
+    """The insert parameters after ``seq`` up to the record hash; sets ``row["created_at"]``."""
+    # The hash does not cover the sequence number, so the record is complete before it gets one;
+    # the tag, added once the number is known, covers both.
     row["created_at"] = created_at = timezone.now()
     canonical = [row[name] for name in integrity.RECORD_FIELDS]
     canonical[0] = integrity.time_canonical(created_at)
@@ -254,29 +263,65 @@ def _entry_params(row: dict[str, Any]) -> tuple[list[Any], str]:
     return params, row_hash
 
 
-def _entry_append(row: dict[str, Any], contents: list[Content]) -> LogEntry:
-    params, row_hash = _entry_params(row)
-    if connection.vendor == "postgresql" and not contents and connection.get_autocommit():
-        # Outside a transaction the two statements run as one implicit transaction: one round trip,
-        # no BEGIN and COMMIT of their own.
-        with connection.cursor() as cursor:
-            cursor.execute(_APPEND_SQL_POSTGRESQL, params)
-            seq = cursor.fetchone()[0]
-        return LogEntry(seq=seq, record_hash=row_hash, **row)
-    # Without a savepoint: if the insert fails the caller's transaction is rolled back anyway.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        if contents:
-            Content.objects.bulk_create(contents, ignore_conflicts=True)
-        if connection.vendor == "postgresql":
-            cursor.execute(_APPEND_SQL_POSTGRESQL, params)
-            seq = cursor.fetchone()[0]
+class NumberSquattedError(RuntimeError):
+    """Every number tried was already taken by a row the platform did not write."""
+
+
+def _squatted() -> NumberSquattedError:
+    return NumberSquattedError(
+        f"audit: {_SQUATTED_MAX} numbers in a row were already taken by rows put in the log by hand"
+    )
+
+
+def _append_postgresql_autocommit(cursor: Any, params: list[Any], row_hash: str, key: bytes) -> tuple[int, str]:
+    for _attempt in range(_SQUATTED_MAX):
+        try:
+            cursor.execute(_BEGIN_TAKE_SEQ_SQL_POSTGRESQL)
+            seq = int(cursor.fetchone()[0])
+            tag = integrity.record_tag(key, seq, row_hash)
+            cursor.execute(_INSERT_COMMIT_SQL_POSTGRESQL, [seq, *params, tag])
+        except IntegrityError:
+            cursor.execute("ROLLBACK")
+            continue
+        except BaseException:
+            with contextlib.suppress(Exception):
+                cursor.execute("ROLLBACK")
+            raise
+        return seq, tag
+    raise _squatted()
+
+
+def _append_in_transaction(cursor: Any, params: list[Any], row_hash: str, key: bytes) -> tuple[int, str]:
+    postgresql = connection.vendor == "postgresql"
+    for _attempt in range(_SQUATTED_MAX):
+        if postgresql:
+            cursor.execute(_TAKE_SEQ_SQL_POSTGRESQL)
         else:
             # Bumping the counter takes SQLite's write lock until commit: the next writer gets the
             # next number only after this record is committed, or this one again after a rollback.
             cursor.execute(_NEXT_SEQ_SQL)
-            seq = cursor.fetchone()[0]
-            cursor.execute(_INSERT_SQL, [seq, *params])
-    return LogEntry(seq=seq, record_hash=row_hash, **row)
+        seq = int(cursor.fetchone()[0])
+        tag = integrity.record_tag(key, seq, row_hash)
+        cursor.execute(_INSERT_SQL, [seq, *params, tag])
+        if cursor.rowcount == 1:
+            return seq, tag
+    raise _squatted()
+
+
+def _entry_append(row: dict[str, Any], contents: list[Content]) -> LogEntry:
+    params, row_hash = _entry_params(row)
+    key = tag_key()
+    if connection.vendor == "postgresql" and not contents and connection.get_autocommit():
+        # Outside a transaction: BEGIN and COMMIT travel with the statements, no round trip of their own.
+        with connection.cursor() as cursor:
+            seq, tag = _append_postgresql_autocommit(cursor, params, row_hash, key)
+    else:
+        # Without a savepoint: if the insert fails the caller's transaction is rolled back anyway.
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            if contents:
+                Content.objects.bulk_create(contents, ignore_conflicts=True)
+            seq, tag = _append_in_transaction(cursor, params, row_hash, key)
+    return LogEntry(seq=seq, record_hash=row_hash, record_tag=tag, **row)
 
 
 def numbers_given_out() -> int:

@@ -36,6 +36,9 @@ SECRET_KEY = secrets.secret_key(debug=DEBUG, data_dir=DATA_DIR)
 # Ed25519 keys: one signs the implicit labels of outputs, one seals the audit log.
 LABEL_SIGNING_KEY = secrets.signing_key("GENAI_LABEL_SIGNING_KEY", debug=DEBUG, data_dir=DATA_DIR)
 AUDIT_SIGNING_KEY = secrets.signing_key("GENAI_AUDIT_SIGNING_KEY", debug=DEBUG, data_dir=DATA_DIR)
+# HMAC key of the tag every audit record carries from the moment it is written (base64, at least
+# 32 bytes). Keep it out of the database's reach: whoever holds it can forge unsealed records.
+AUDIT_TAG_KEY = secrets.hmac_key("GENAI_AUDIT_TAG_KEY", debug=DEBUG, data_dir=DATA_DIR)
 
 if DEBUG:
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])

@@ -72,6 +72,25 @@ def signing_key(name: str, *, debug: bool, data_dir: Path) -> str:
     return value
 
 
+def hmac_key(name: str, *, debug: bool, data_dir: Path) -> str:
+    """A key for HMAC-SHA256, base64 of at least 32 random bytes (``signing_key_new`` makes one)."""
+    value = os.environ.get(name, "")
+    if not value:
+        if not debug:
+            fail(
+                f"{name} is not set; production mode (DJANGO_DEBUG=false) needs it "
+                "(make one with: python manage.py signing_key_new)."
+            )
+        value = _read_or_create(data_dir / "keys" / name.lower(), signing_key_new)
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        fail(f"{name} is not valid base64.")
+    if len(raw) < 32:
+        fail(f"{name} must encode at least 32 bytes; it encodes {len(raw)}.")
+    return value
+
+
 def required_list(name: str) -> list[str]:
     value = os.environ.get(name, "")
     items = [item.strip() for item in value.split(",") if item.strip()]

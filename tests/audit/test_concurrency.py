@@ -37,6 +37,7 @@ def test_many_processes_write_and_seal_without_gaps(tmp_path):
         GENAI_DATA_DIR=str(settings.DATA_DIR),
         GENAI_AUDIT_ANCHOR_PATH=settings.AUDIT_ANCHOR_PATH,
         GENAI_AUDIT_SIGNING_KEY=settings.AUDIT_SIGNING_KEY,
+        GENAI_AUDIT_TAG_KEY=settings.AUDIT_TAG_KEY,
         DJANGO_SECRET_KEY=settings.SECRET_KEY,
     )
     writers, per_writer = 4, 40

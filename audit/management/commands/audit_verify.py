@@ -26,6 +26,8 @@ class Command(BaseCommand):
             result = log_verify(seq_from=seq_from, seq_to=seq_to)
         else:
             result = verification_record(seq_from=seq_from, seq_to=seq_to)
+        for note in result.notes:
+            self.stderr.write(note)
         if result.ok:
             self.stdout.write(result.summary())
         else:
