@@ -49,7 +49,7 @@ class TrainingEpochInline(admin.TabularInline):
     def picture(self, obj: TrainingEpoch) -> str:
         if not obj.samples:
             return "-"
-        return format_html('<img src="{}" alt="" style="height:96px;image-rendering:pixelated">', obj.samples.url)
+        return format_html('<img src="{}" alt="" class="training-samples">', reverse("ops-samples", args=[obj.pk]))
 
 
 class TrainingRunStartForm(forms.ModelForm):

@@ -87,7 +87,7 @@ def test_pages_load_htmx_from_the_platform_not_a_cdn(client):
     page = _text(client.get("/"))
 
     scripts = re.findall(r'<script[^>]*src="([^"]+)"', page)
-    assert scripts == ["/static/generation/vendor/htmx-2.0.11/htmx.min.js"]
+    assert scripts == ["/static/generation/vendor/htmx-2.0.11/htmx.min.js", "/static/generation/site.js"]
 
 
 def test_the_vendored_htmx_is_the_file_its_readme_names():
