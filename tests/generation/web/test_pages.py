@@ -257,7 +257,11 @@ def test_deleting_history_removes_jobs_and_files_but_the_audit_log_keeps_its_rec
     assert not Job.objects.filter(pk=queued.pk).exists()
     assert not default_storage.exists(output.file.name)
     assert Output.objects.filter(pk=other.pk).exists()
-    assert LogEntry.objects.count() == records_before
+    # The earlier records stay; the deletion itself is one more.
+    assert LogEntry.objects.count() == records_before + 1
+    deleted = LogEntry.objects.order_by("-seq").first()
+    assert deleted.event_type == "user.history_deleted" and deleted.actor_username == user.username
+    assert deleted.payload_data == {"jobs_deleted": 2, "outputs_deleted": 1, "kept_running": 1}
     assert "仍在运行" in _text(response)
 
 
