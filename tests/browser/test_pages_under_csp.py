@@ -55,6 +55,7 @@ def test_admin_pages_work_under_the_policy(page, live_server, user_with_role, tr
         "/admin/generation/trainingrun/add/",
         "/admin/generation/checkpoint/",
         "/admin/filing/service/",
+        "/admin/filing/service/add/",
         "/admin/filing/complaint/",
         "/admin/filing/dataset/",
     ):
@@ -72,7 +73,11 @@ def test_admin_pages_work_under_the_policy(page, live_server, user_with_role, tr
     # The stylesheet replacing the inline style applies.
     assert pictures.first.evaluate("i => getComputedStyle(i).height") == "96px"
 
-    # The admin's own scripts run: the service list's select-all box ticks every row (actions.js).
+    # The admin's own scripts run: the two-box chooser of a service's testers is built by SelectFilter2.js.
+    page.goto("/admin/filing/service/add/")
+    page.wait_for_selector("#id_testers_from")
+
+    # And the service list's select-all box ticks every row (actions.js).
     page.goto("/admin/filing/service/")
     if page.locator("#action-toggle").count():
         page.locator("#action-toggle").check()
@@ -111,3 +116,26 @@ def test_the_api_docs_render_under_the_policy(page):
     page.goto("/api/docs/")
     page.wait_for_selector("text=/api/v1/jobs/")
     assert page.locator(".swagger-ui .opblock").count() > 5
+
+
+def test_a_superuser_grants_a_role_in_the_admin_and_the_log_says_so(page, django_user_model, user_with_role):
+    from django.contrib.auth.models import Group
+
+    from audit.models import LogEntry
+
+    django_user_model.objects.create_superuser(username="root", password=PASSWORD)
+    member = user_with_role(Role.END_USER, "member")
+    _admin_login(page, "root")
+    page.goto(f"/admin/auth/group/{Group.objects.get(name='auditor').pk}/change/")
+    page.wait_for_selector("#id_permissions_from")
+
+    page.goto(f"/admin/genai_platform/user/{member.pk}/change/")
+    page.wait_for_selector("#id_groups_from")
+    page.select_option("#id_groups_from", label="auditor")
+    page.locator("#id_groups_add").click()
+    page.locator("input[name=_save]").click()
+    page.wait_for_url("**/admin/genai_platform/user/")
+
+    record = LogEntry.objects.filter(event_type="user.access_changed").latest("seq")
+    assert record.actor_username == "root" and record.subject_id == str(member.pk)
+    assert record.payload_data["changes"] == {"groups": [["end_user"], ["auditor", "end_user"]]}
