@@ -146,6 +146,48 @@ _CATALOGUE: tuple[EventType, ...] = (
             "figures": _key("object", "The figures the gate judged."),
         },
     ),
+    # Training runs: what an operator starts or stops, and runs the platform's stopping cut short.
+    EventType(
+        "generation.training_started",
+        "An operator started a training run (in the admin or with manage.py train). ``subject`` is the run.",
+        {
+            "run_id": _key("integer", "Id of the training run.", required=True),
+            "kind": _KIND,
+            "origin": _key("string", "admin or terminal (manage.py train).", required=True),
+            "data": _key("string", "The training data asked for."),
+            "seed": _key("integer", "Random seed."),
+            "epochs": _key("integer", "Epochs asked for, if any."),
+            "minutes": _key("number", "Time budget in minutes, if any."),
+            "model_record": _key("string", "Model record the checkpoint would serve under, if named."),
+            "serve_if_better": _key("boolean", "Whether its checkpoint may take over serving on its own."),
+        },
+    ),
+    EventType(
+        "generation.training_cancelled",
+        "An operator cancelled a training run: a queued one at once, a running one at its next check (it keeps "
+        "its best epoch as an unmeasured checkpoint, which never serves on its own). ``subject`` is the run.",
+        {
+            "run_id": _key("integer", "Id of the training run.", required=True),
+            "kind": _KIND,
+            "status": _key("string", "The run's status when cancelled: queued or running.", required=True),
+        },
+    ),
+    EventType(
+        "generation.training_interrupted",
+        "A training run ended as interrupted because the platform stopped: its worker shut down or was lost, "
+        "or Ctrl-C in manage.py train. ``subject`` is the run.",
+        {
+            "run_id": _key("integer", "Id of the training run.", required=True),
+            "kind": _KIND,
+            "how": _key(
+                "string",
+                "worker_shutdown (warm shutdown), worker_lost (found orphaned when the worker came back), "
+                "ctrl_c (manage.py train) or ctrl_c_twice (stopped at once).",
+                required=True,
+            ),
+            "checkpoint_kept": _key("boolean", "Whether its best epoch was kept as a checkpoint.", required=True),
+        },
+    ),
     # Filing: the records operators keep for the service filing.
     EventType(
         "filing.changed",
@@ -293,6 +335,56 @@ _CATALOGUE: tuple[EventType, ...] = (
             "requested_at": _key("string", "ISO time the closure was asked for."),
             "jobs_deleted": _key("integer", "Generation jobs deleted."),
             "outputs_deleted": _key("integer", "Outputs deleted."),
+        },
+    ),
+    EventType(
+        "user.consent_changed",
+        "A user gave or withdrew a consent in their settings (or at sign-up). ``subject`` is the user.",
+        {
+            "consent": _key(
+                "string",
+                "inputs_for_training (prompts and parameters may help improve the nets) or labelling_obligation "
+                "(content without the visible label, with the duty to label it).",
+                required=True,
+            ),
+            "given": _key("boolean", "Whether the consent is now given.", required=True),
+            "previous": _key("boolean", "Whether it was given before (absent: never recorded)."),
+            "version": _key("string", "Version of the document consented to, if it has one."),
+        },
+    ),
+    EventType(
+        "user.history_deleted",
+        "A user deleted their generation history: jobs and output files. The audit records of the jobs stay. "
+        "``subject`` is the user.",
+        {
+            "jobs_deleted": _key("integer", "Jobs deleted (queued ones were cancelled first).", required=True),
+            "outputs_deleted": _key("integer", "Outputs deleted, with their files.", required=True),
+            "kept_running": _key("integer", "Jobs a worker was running, kept."),
+        },
+    ),
+    EventType(
+        "user.access_changed",
+        "An administrator changed who may do what for one account: created or deleted it, or changed its "
+        "active, staff or superuser flag, its roles (groups) or its own permissions. ``subject`` is the user.",
+        {
+            "action": _key("string", "created, changed or deleted.", required=True),
+            "changes": _key(
+                "object",
+                "{field: [old, new]} for is_active, is_staff, is_superuser, groups (role names) and "
+                "user_permissions (app_label.codename).",
+                required=True,
+            ),
+        },
+    ),
+    EventType(
+        "user.role_changed",
+        "An administrator changed a role (a group): created, renamed or deleted it, or changed its permissions. "
+        "``subject`` is the group.",
+        {
+            "action": _key("string", "created, changed or deleted.", required=True),
+            "changes": _key(
+                "object", "{field: [old, new]} for name and permissions (app_label.codename).", required=True
+            ),
         },
     ),
     # Labels.

@@ -1,14 +1,10 @@
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
 
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
-from genai_platform.models import User, WorkerHeartbeat
+from genai_platform.models import WorkerHeartbeat
 
-
-@admin.register(User)
-class PlatformUserAdmin(UserAdmin):
-    list_display = ("username", "email", "is_active", "is_staff", "last_login", "date_joined")
-    list_filter = ("is_active", "is_staff", "is_superuser", "groups")
+# The users' and roles' admin pages are generation.admin.access: each change of who may do what is an audit
+# event, and the audit log sits above this kernel.
 
 
 @admin.register(WorkerHeartbeat)

@@ -1,4 +1,8 @@
-"""An unreachable database answers 503 with a plain message, not a 500 with a traceback."""
+"""Middleware of the kernel: 503s for an unreachable database, and the Permissions-Policy header.
+
+An unreachable database answers 503 with a plain message, not a 500 with a traceback. Django writes the
+other security headers, django-csp the Content-Security-Policy.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
@@ -76,3 +80,22 @@ class DatabaseOutageMiddleware:
         if not database_unreachable(request, exception):
             return None
         return database_unavailable_response(request)
+
+
+def permissions_policy_header(policy: dict[str, list[str]]) -> str:
+    """``{"camera": [], "fullscreen": ["self"]}`` → ``camera=(), fullscreen=(self)``."""
+    return ", ".join(f"{feature}=({' '.join(origins)})" for feature, origins in policy.items())
+
+
+class PermissionsPolicyMiddleware:
+    """Adds ``Permissions-Policy`` from ``settings.PERMISSIONS_POLICY`` to every response that has none."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+        self.header = permissions_policy_header(settings.PERMISSIONS_POLICY)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if self.header and "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = self.header
+        return response

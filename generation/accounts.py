@@ -87,7 +87,7 @@ def user_sign_up(*, user: Any, inputs_for_training: bool, date_of_birth: date, r
         user.email = ""
     user.save()
     user_role_add(user=user, role=Role.END_USER)
-    user_settings_update(user=user, inputs_for_training=inputs_for_training)
+    user_settings_update(user=user, inputs_for_training=inputs_for_training, request=request)
     terms_accept(user=user, request=request)
     age_declare(user=user, date_of_birth=date_of_birth, request=request)
     audit.user_event(
@@ -272,7 +272,7 @@ def closure_cancel(*, user: Any, request: Any = None, how: str = "signed_in") ->
 
 def _close(closure: AccountClosure) -> None:
     user = closure.user
-    counts = history_delete(user=user)
+    counts = history_delete(user=user, audited=False)  # counted in the user.closed record below
     with transaction.atomic():
         for model in (UserSettings, PhoneVerification, PhoneCode, AgeDeclaration, DailyUsage, RefusalStreak):
             model.objects.filter(user_id=user.pk).delete()

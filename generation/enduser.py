@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit import services as audit
 from filing.models import Complaint
 from filing.services import complaint_create
 from generation.checkpoints import checkpoint_serving
@@ -67,28 +68,58 @@ def user_settings_get(*, user: Any) -> UserSettings:
     return found or UserSettings(user=user)
 
 
-def user_settings_update(*, user: Any, inputs_for_training: bool) -> UserSettings:
-    stored, _created = UserSettings.objects.update_or_create(
-        user=user, defaults={"inputs_for_training": inputs_for_training}
-    )
+@transaction.atomic
+def user_settings_update(*, user: Any, inputs_for_training: bool, request: Any = None) -> UserSettings:
+    """Store the user's consent to training use of their inputs; a change (or the first choice) is a
+    ``user.consent_changed`` audit record, written in the same transaction."""
+    stored = UserSettings.objects.select_for_update().filter(user=user).first()
+    previous = stored.inputs_for_training if stored is not None else None
+    if stored is None:
+        stored = UserSettings.objects.create(user=user, inputs_for_training=inputs_for_training)
+    elif previous != inputs_for_training:
+        stored.inputs_for_training = inputs_for_training
+        stored.save(update_fields=["inputs_for_training", "updated_at"])
+    if previous != inputs_for_training:
+        audit.user_event(
+            event_type="user.consent_changed",
+            actor=user,
+            request=request,
+            subject=user,
+            payload={"consent": "inputs_for_training", "given": inputs_for_training, "previous": previous},
+        )
     return stored
 
 
-def history_delete(*, user: Any) -> dict[str, int]:
+def history_delete(*, user: Any, request: Any = None, audited: bool = True) -> dict[str, int]:
     """Delete the user's jobs and their output files. Jobs a worker is running are left alone.
 
     Queued jobs are cancelled first so no worker starts them. The audit log keeps its records,
     which hold digests of the prompts and outputs, as the law requires; complaints keep the ProduceID.
+    The deletion is a ``user.history_deleted`` record in the same transaction, unless ``audited`` is False
+    (closing an account counts what it deleted in its own ``user.closed`` record). The files, copies without
+    the visible label included, are deleted after the rows.
     """
-    Job.objects.filter(user=user, status=Job.Status.QUEUED).update(
-        status=Job.Status.CANCELLED, finished_at=timezone.now(), reason=_("Cancelled by the user.")
-    )
-    jobs = Job.objects.filter(user=user).exclude(status=Job.Status.RUNNING)
-    names = list(Output.objects.filter(job__in=jobs).exclude(file="").values_list("file", flat=True))
     with transaction.atomic():
+        Job.objects.filter(user=user, status=Job.Status.QUEUED).update(
+            status=Job.Status.CANCELLED, finished_at=timezone.now(), reason=_("Cancelled by the user.")
+        )
+        jobs = Job.objects.filter(user=user).exclude(status=Job.Status.RUNNING)
+        names = list(Output.objects.filter(job__in=jobs).exclude(file="").values_list("file", flat=True))
+        names += list(
+            Output.objects.filter(job__in=jobs).exclude(file_unlabelled="").values_list("file_unlabelled", flat=True)
+        )
         outputs = Output.objects.filter(job__in=jobs).count()
         deleted_jobs = jobs.count()
         jobs.delete()
+        kept_running = Job.objects.filter(user=user).count()
+        if audited:
+            audit.user_event(
+                event_type="user.history_deleted",
+                actor=user,
+                request=request,
+                subject=user,
+                payload={"jobs_deleted": deleted_jobs, "outputs_deleted": outputs, "kept_running": kept_running},
+            )
     for name in names:
         default_storage.delete(name)
-    return {"jobs": deleted_jobs, "outputs": outputs, "kept_running": Job.objects.filter(user=user).count()}
+    return {"jobs": deleted_jobs, "outputs": outputs, "kept_running": kept_running}

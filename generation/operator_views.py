@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from genai_platform.roles import Role, role_required
-from generation.models import TrainingRun
+from generation.models import TrainingEpoch, TrainingRun
 from generation.quality import FIGURE_NAMES, GateCheck, figure_name
 
 
@@ -50,7 +51,7 @@ def _run_state(run: TrainingRun) -> dict[str, object]:
                 "losses": e.losses,
                 "metrics": e.metrics,
                 "seconds": e.seconds,
-                "samples": e.samples.url if e.samples else None,
+                "samples": reverse("ops-samples", args=[e.pk]) if e.samples else None,
             }
             for e in run.epoch_reports.order_by("epoch")
         ],
@@ -69,3 +70,17 @@ def training_watch(request: HttpRequest, run_id: int) -> HttpResponse:
 def training_state(request: HttpRequest, run_id: int) -> JsonResponse:
     run = get_object_or_404(TrainingRun, pk=run_id)
     return JsonResponse(_run_state(run))
+
+
+@never_cache
+@role_required(Role.OPERATOR)
+def training_samples(request: HttpRequest, epoch_id: int) -> HttpResponseBase:
+    """The picture of samples after one epoch. Stored files are never served from MEDIA_URL: operators only."""
+    epoch = get_object_or_404(TrainingEpoch, pk=epoch_id)
+    if not epoch.samples:
+        raise Http404
+    try:
+        handle = epoch.samples.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(handle, content_type="image/png")

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit import services as audit
 from filing.selectors import dataset_training_refusal
 from filing.services import dataset_register
 from generation.checkpoints import (
@@ -89,11 +90,15 @@ def training_run_create(
     enqueue: bool = True,
     model_record: Any = None,
     serve_if_better: bool = False,
+    origin: str = "admin",
+    request: Any = None,
 ) -> TrainingRun:
     """Record a training run and send it to the training queue.
 
     Its checkpoint serves only if the operator named the approved model record of the public service it is a
     version of and asked for it (``serve_if_better``); otherwise it is kept for an operator to serve explicitly.
+    ``origin`` says where the operator started it (admin or terminal): a ``generation.training_started`` audit
+    record, in the transaction that stores the run.
     """
     data = training_request_validate(kind=kind, data=data, epochs=epochs, minutes=minutes)
     if serve_if_better and model_record is None:
@@ -117,6 +122,25 @@ def training_run_create(
             serve_if_better=serve_if_better,
             requested_by=requested_by,
             is_demo=is_demo,
+        )
+        audit.generation_event(
+            event_type="generation.training_started",
+            actor=requested_by,
+            request=request,
+            subject=run,
+            model_record=str(model_record) if model_record is not None else None,
+            actor_username=None if requested_by is not None or request is not None else f"system:{origin}",
+            payload={
+                "run_id": run.pk,
+                "kind": kind,
+                "origin": origin,
+                "data": data,
+                "seed": seed,
+                "epochs": epochs,
+                "minutes": minutes,
+                "model_record": str(model_record) if model_record is not None else None,
+                "serve_if_better": serve_if_better,
+            },
         )
         if enqueue:
             transaction.on_commit(lambda: _enqueue(run))
@@ -170,26 +194,78 @@ def _claim(run_id: int, worker: str) -> TrainingRun | None:
         return run
 
 
-def training_run_cancel(*, run: TrainingRun) -> None:
-    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.CANCELLED, phase=TrainingRun.Phase.DONE, finished_at=timezone.now()
+@transaction.atomic
+def training_run_cancel(*, run: TrainingRun, actor: Any = None, request: Any = None) -> bool:
+    """Cancel a queued run at once, or ask a running one to stop at its next check (it keeps its best epoch).
+
+    Returns whether there was anything to cancel; that is a ``generation.training_cancelled`` audit record."""
+    locked = TrainingRun.objects.select_for_update().filter(pk=run.pk).first()
+    if locked is None or locked.status not in (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING):
+        return False
+    if locked.status == TrainingRun.Status.RUNNING and locked.cancel_requested:
+        return False
+    status = locked.status
+    if status == TrainingRun.Status.QUEUED:
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=TrainingRun.Status.CANCELLED, phase=TrainingRun.Phase.DONE, finished_at=timezone.now()
+        )
+    else:
+        TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    audit.generation_event(
+        event_type="generation.training_cancelled",
+        actor=actor,
+        request=request,
+        subject=locked,
+        payload={"run_id": locked.pk, "kind": locked.kind, "status": status},
     )
-    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(cancel_requested=True)
+    return True
 
 
 def training_runs_interrupt(*, worker: str) -> int:
-    """Ask the runs ``worker`` is training to stop soon and keep their best epoch (the worker is shutting down)."""
+    """Ask the runs ``worker`` is training to stop soon and keep their best epoch (the worker is shutting down).
+
+    The run records ``generation.training_interrupted`` when it stops."""
     return TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, worker=worker).update(interrupt_requested=True)
 
 
+def _interrupted_record(run: TrainingRun, *, how: str, kept: bool) -> None:
+    audit.generation_event(
+        event_type="generation.training_interrupted",
+        actor=None,
+        actor_username=f"system:{run.worker or 'worker'}",
+        subject=run,
+        payload={"run_id": run.pk, "kind": run.kind, "how": how, "checkpoint_kept": kept},
+    )
+
+
+@transaction.atomic
 def training_runs_orphaned(*, worker: str) -> int:
     """Mark as interrupted the runs ``worker`` was training when it died without a chance to stop them."""
-    return TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, worker=worker).update(
+    runs = list(TrainingRun.objects.select_for_update().filter(status=TrainingRun.Status.RUNNING, worker=worker))
+    for run in runs:
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=TrainingRun.Status.INTERRUPTED,
+            phase=TrainingRun.Phase.DONE,
+            error=_("The worker stopped while training; nothing was kept from this run."),
+            finished_at=timezone.now(),
+        )
+        _interrupted_record(run, how="worker_lost", kept=False)
+    return len(runs)
+
+
+@transaction.atomic
+def training_run_abandon(*, run_id: int) -> None:
+    """End a run stopped at once by a second Ctrl-C in ``manage.py train``: interrupted, nothing kept."""
+    run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.status in TrainingRun.FINISHED:
+        return
+    TrainingRun.objects.filter(pk=run.pk).update(
         status=TrainingRun.Status.INTERRUPTED,
         phase=TrainingRun.Phase.DONE,
-        error=_("The worker stopped while training; nothing was kept from this run."),
+        error="interrupted",
         finished_at=timezone.now(),
     )
+    _interrupted_record(run, how="ctrl_c_twice", kept=False)
 
 
 def _stop_requested(run: TrainingRun) -> str | None:
@@ -258,8 +334,12 @@ def training_run_execute(
         return None
     progress = _Progress(run)
 
+    interrupted_here = False
+
     def stop_reason() -> str | None:
+        nonlocal interrupted_here
         if interrupted is not None and interrupted():
+            interrupted_here = True
             return "interrupt"
         return _stop_requested(run)
 
@@ -353,4 +433,6 @@ def training_run_execute(
         run.progress = 1.0
         run.finished_at = timezone.now()
         run.save()
+        if stopped == "interrupt":
+            _interrupted_record(run, how="ctrl_c" if interrupted_here else "worker_shutdown", kept=True)
     return run

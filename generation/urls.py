@@ -5,6 +5,7 @@ from generation import operator_views, views
 urlpatterns = [
     path("ops/training/<int:run_id>/", operator_views.training_watch, name="ops-training-watch"),
     path("ops/training/<int:run_id>/state.json", operator_views.training_state, name="ops-training-state"),
+    path("ops/training/epochs/<int:epoch_id>/samples.png", operator_views.training_samples, name="ops-samples"),
     # End users: accounts.
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),

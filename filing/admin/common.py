@@ -60,7 +60,7 @@ class EmergencyStopActions:
     def generation_state(self, obj: Any) -> str:
         if obj.generation_stopped_at is None:
             return gettext("running")
-        return format_html('<strong style="color:#ba2121">{}</strong>', gettext("stopped"))
+        return format_html('<strong class="status-bad">{}</strong>', gettext("stopped"))
 
 
 def file_download(request: HttpRequest, field_file: Any) -> HttpResponseBase:

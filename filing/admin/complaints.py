@@ -135,7 +135,7 @@ class ComplaintAdmin(FilingModelAdmin):
     def due_shown(self, obj: Complaint) -> str:
         text = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M") if obj.due_at else "—"
         if obj.is_overdue:
-            return format_html('<strong style="color:#ba2121">{} ({})</strong>', text, gettext("overdue"))
+            return format_html('<strong class="status-bad">{} ({})</strong>', text, gettext("overdue"))
         return text
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:

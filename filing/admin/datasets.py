@@ -106,7 +106,7 @@ class DatasetAdmin(FilingModelAdmin):
     @admin.display(description=_("source safety"), ordering="safety_status")
     def safety_status_shown(self, obj: Dataset) -> str:
         if obj.safety_status == Dataset.SafetyStatus.FAILED:
-            return format_html('<strong style="color:#ba2121">{}</strong>', obj.get_safety_status_display())
+            return format_html('<strong class="status-bad">{}</strong>', obj.get_safety_status_display())
         return obj.get_safety_status_display()
 
     @admin.display(description=_("training runs and checkpoints that used it"))

@@ -266,9 +266,9 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
     def readiness_shown(self, obj: Service) -> str:
         missing = [item for item in readiness_checklist(obj) if not item.ok]
         if not missing:
-            return format_html('<span style="color:#3a7d44">{}</span>', gettext("complete"))
+            return format_html('<span class="status-good">{}</span>', gettext("complete"))
         return format_html(
-            '<span style="color:#ba2121" title="{}">{}</span>',
+            '<span class="status-bad" title="{}">{}</span>',
             "; ".join(str(item.title) for item in missing),
             ngettext("%(n)d item missing", "%(n)d items missing", len(missing)) % {"n": len(missing)},
         )

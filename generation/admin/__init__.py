@@ -3,4 +3,4 @@
 Importing the modules registers their pages.
 """
 
-from generation.admin import checkpoints, jobs, training, users  # noqa: F401
+from generation.admin import access, checkpoints, jobs, training, users  # noqa: F401

@@ -49,7 +49,7 @@ class TrainingEpochInline(admin.TabularInline):
     def picture(self, obj: TrainingEpoch) -> str:
         if not obj.samples:
             return "-"
-        return format_html('<img src="{}" alt="" style="height:96px;image-rendering:pixelated">', obj.samples.url)
+        return format_html('<img src="{}" alt="" class="training-samples">', reverse("ops-samples", args=[obj.pk]))
 
 
 class TrainingRunStartForm(forms.ModelForm):
@@ -199,6 +199,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
                 requested_by=request.user,
                 model_record=obj.model_record,
                 serve_if_better=obj.serve_if_better,
+                origin="admin",
+                request=request,
             )
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
@@ -241,6 +243,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Cancel the selected training runs"))
     def cancel(self, request: HttpRequest, queryset: QuerySet[TrainingRun]) -> None:
-        for run in queryset:
-            training_run_cancel(run=run)
-        self.message_user(request, _("Cancellation requested."), messages.SUCCESS)
+        cancelled = sum(training_run_cancel(run=run, actor=request.user, request=request) for run in queryset)
+        self.message_user(
+            request, _("Cancellation requested for %(n)d training run(s).") % {"n": cancelled}, messages.SUCCESS
+        )

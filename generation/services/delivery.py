@@ -61,17 +61,34 @@ def service_offering_unlabelled() -> Any:
 
 
 @transaction.atomic
-def labelling_obligation_set(*, user: Any, service: Any, accepted: bool) -> None:
-    """Record that ``user`` accepted (or withdrew from) the labelling obligation of ``service``."""
+def labelling_obligation_set(*, user: Any, service: Any, accepted: bool, request: Any = None) -> None:
+    """Record that ``user`` accepted (or withdrew from) the labelling obligation of ``service``; a change is a
+    ``user.consent_changed`` audit record in the same transaction."""
     from generation.models import UserSettings
 
+    stored = UserSettings.objects.select_for_update().filter(user=user).first()
+    before = stored.labelling_obligation_version if stored is not None else ""
+    version = service.labelling_obligation_version if accepted else ""
     UserSettings.objects.update_or_create(
         user=user,
         defaults={
-            "labelling_obligation_version": service.labelling_obligation_version if accepted else "",
+            "labelling_obligation_version": version,
             "labelling_obligation_accepted_at": timezone.now() if accepted else None,
         },
     )
+    if before != version:
+        audit.user_event(
+            event_type="user.consent_changed",
+            actor=user,
+            request=request,
+            subject=user,
+            payload={
+                "consent": "labelling_obligation",
+                "given": accepted,
+                "previous": bool(before),
+                "version": service.labelling_obligation_version,
+            },
+        )
 
 
 def output_unlabelled_open(*, user: Any, output: Output) -> tuple[Any, str]:

@@ -177,7 +177,7 @@ def account(request: HttpRequest) -> HttpResponse:
         settings_form = UserSettingsForm(request.POST)
         if settings_form.is_valid():
             allowed = settings_form.cleaned_data["inputs_for_training"]
-            user_settings_update(user=request.user, inputs_for_training=allowed)
+            user_settings_update(user=request.user, inputs_for_training=allowed, request=request)
             messages.success(
                 request,
                 _("Saved: your inputs may be used to improve the nets.")
@@ -188,7 +188,7 @@ def account(request: HttpRequest) -> HttpResponse:
     elif action == "delete_history":
         delete_form = HistoryDeleteForm(request.POST)
         if delete_form.is_valid():
-            counts = history_delete(user=request.user)
+            counts = history_delete(user=request.user, request=request)
             text = _("Deleted %(jobs)d jobs and %(outputs)d outputs.") % counts
             if counts["kept_running"]:
                 text += " " + _("%(n)d jobs still running were kept; delete again once they finish.") % {
@@ -198,7 +198,7 @@ def account(request: HttpRequest) -> HttpResponse:
             return redirect("account")
     elif action == "labelling" and labelling_service is not None:
         accepted = request.POST.get("accept") == "1"
-        labelling_obligation_set(user=request.user, service=labelling_service, accepted=accepted)
+        labelling_obligation_set(user=request.user, service=labelling_service, accepted=accepted, request=request)
         messages.success(
             request,
             _("Saved: you accepted the labelling obligation.")

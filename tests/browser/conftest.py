@@ -74,16 +74,42 @@ def browser() -> Iterator[Any]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+# Reports every Content-Security-Policy violation of a page to the console, where ``csp_watch`` collects it.
+_CSP_REPORTER = (
+    "document.addEventListener('securitypolicyviolation', e => console.error("
+    "'CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' in ' + e.sourceFile"
+    " + ':' + e.lineNumber));"
+)
+
+
+def csp_watch(context: Any) -> list[str]:
+    """Collect the Content-Security-Policy violations of every tab of ``context`` (the pages must have none)."""
+    violations: list[str] = []
+    context.add_init_script(_CSP_REPORTER)
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text or message.text.startswith("CSP violation"):
+            violations.append(f"{message.page.url if message.page else ''}: {message.text}")
+
+    context.on("console", on_console)
+    return violations
+
+
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    """A fresh browser tab (own cookies) in Simplified Chinese, at desktop width."""
+    """A fresh browser tab (own cookies) in Simplified Chinese, at desktop width.
+
+    A test fails when a page it visited broke the Content-Security-Policy: a blocked inline script or style, or
+    a file from another origin, is what the policy forbids and what such a page would lose."""
     context = browser.new_context(
         base_url=live_server.url, locale="zh-CN", viewport=DESKTOP, accept_downloads=True, timezone_id="Asia/Shanghai"
     )
     context.set_default_timeout(20_000)
+    violations = csp_watch(context)
     tab = context.new_page()
     yield tab
     context.close()
+    assert violations == [], "\n".join(violations)
 
 
 @pytest.fixture

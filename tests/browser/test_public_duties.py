@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from filing.models import Complaint, Service
 from generation.models import Job, Suspension
+from tests.browser.conftest import csp_watch
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -57,6 +58,7 @@ def operator_page(browser: Any, live_server: Any, user_with_role: Any) -> Iterat
         base_url=live_server.url, locale="zh-CN", viewport={"width": 1280, "height": 900}, timezone_id="Asia/Shanghai"
     )
     context.set_default_timeout(20_000)
+    violations = csp_watch(context)
     tab = context.new_page()
     tab.goto("/admin/login/?next=/admin/")
     tab.get_by_label("用户名").fill("operator")
@@ -65,6 +67,7 @@ def operator_page(browser: Any, live_server: Any, user_with_role: Any) -> Iterat
     tab.wait_for_url("**/admin/")
     yield tab
     context.close()
+    assert violations == [], "\n".join(violations)
 
 
 def _sign_up(page: Any, username: str) -> None:

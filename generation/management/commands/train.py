@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.models import NetKind, TrainingRun
-from generation.training_runs import training_run_create, training_run_execute
+from generation.training_runs import training_run_abandon, training_run_create, training_run_execute
 
 BAR_WIDTH = 30
 
@@ -38,7 +38,9 @@ class Command(BaseCommand):
         if epochs is None and minutes is None:
             minutes = 5.0
         try:
-            run = training_run_create(kind=kind, seed=seed, epochs=epochs, minutes=minutes, enqueue=worker)
+            run = training_run_create(
+                kind=kind, seed=seed, epochs=epochs, minutes=minutes, enqueue=worker, origin="terminal"
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(
@@ -70,9 +72,7 @@ class Command(BaseCommand):
                     run_id=run.pk, worker="terminal", on_epoch=progress, interrupted=interrupted.is_set
                 )
             except KeyboardInterrupt:
-                TrainingRun.objects.filter(pk=run.pk).update(
-                    status=TrainingRun.Status.INTERRUPTED, phase=TrainingRun.Phase.DONE, error="interrupted"
-                )
+                training_run_abandon(run_id=run.pk)
                 raise CommandError("Interrupted twice; the run is marked interrupted and nothing was kept.") from None
             finally:
                 signal.signal(signal.SIGINT, previous)

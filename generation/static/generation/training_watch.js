@@ -79,7 +79,6 @@
       const fig = document.createElement("figure");
       const img = document.createElement("img");
       img.src = e.samples; img.alt = `epoch ${e.epoch}`; img.height = 112;
-      img.style.imageRendering = "pixelated";
       const cap = document.createElement("figcaption");
       cap.textContent = `epoch ${e.epoch}`;
       fig.append(img, cap);

@@ -87,7 +87,7 @@ def test_pages_load_htmx_from_the_platform_not_a_cdn(client):
     page = _text(client.get("/"))
 
     scripts = re.findall(r'<script[^>]*src="([^"]+)"', page)
-    assert scripts == ["/static/generation/vendor/htmx-2.0.11/htmx.min.js"]
+    assert scripts == ["/static/generation/vendor/htmx-2.0.11/htmx.min.js", "/static/generation/site.js"]
 
 
 def test_the_vendored_htmx_is_the_file_its_readme_names():
@@ -257,7 +257,11 @@ def test_deleting_history_removes_jobs_and_files_but_the_audit_log_keeps_its_rec
     assert not Job.objects.filter(pk=queued.pk).exists()
     assert not default_storage.exists(output.file.name)
     assert Output.objects.filter(pk=other.pk).exists()
-    assert LogEntry.objects.count() == records_before
+    # The earlier records stay; the deletion itself is one more.
+    assert LogEntry.objects.count() == records_before + 1
+    deleted = LogEntry.objects.order_by("-seq").first()
+    assert deleted.event_type == "user.history_deleted" and deleted.actor_username == user.username
+    assert deleted.payload_data == {"jobs_deleted": 2, "outputs_deleted": 1, "kept_running": 1}
     assert "仍在运行" in _text(response)
 
 
