@@ -58,9 +58,18 @@ class SafeCsvWriter:
 
     def __init__(self, stream: IO[str], **options: Any) -> None:
         self._writer = csv.writer(stream, **options)
+        # csv.writer quotes a field holding a character of the line terminator, and no other line break:
+        # with "\n" as terminator a lone carriage return would go out bare, and every reader (Python's
+        # included) takes it as the end of a row. Such a row is written with every field quoted.
+        self._quote_all = None
+        if "\r" not in self._writer.dialect.lineterminator:
+            self._quote_all = csv.writer(stream, **{**options, "quoting": csv.QUOTE_ALL})
 
     def writerow(self, row: Iterable[Any]) -> Any:
-        return self._writer.writerow(row_safe(row))
+        values = row_safe(row)
+        if self._quote_all is not None and any(isinstance(v, str) and "\r" in v for v in values):
+            return self._quote_all.writerow(values)
+        return self._writer.writerow(values)
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:

@@ -53,6 +53,14 @@ def test_csv_writer_quotes_text_cells_only():
     assert numbers.getvalue() == "-1,2.5,\r\n"  # numbers stay numbers
 
 
+def test_csv_rows_with_a_carriage_return_read_back_whole_with_a_newline_terminator():
+    # csv.writer leaves a lone carriage return unquoted when the terminator is "\n" (the audit export's).
+    out = io.StringIO()
+    writer = csv_writer(out, lineterminator="\n")
+    writer.writerows([["a\rb", "\rCR", None, 3], ["plain", "x", "", 4]])
+    assert csv_cells(out.getvalue()) == [["a\rb", "'\rCR", "", "3"], ["plain", "x", "", "4"]]
+
+
 def test_xlsx_cells_are_strings_never_formulas_or_error_values():
     assert spreadsheets._ERROR_CODES == frozenset(ERROR_CODES)
     workbook = Workbook(write_only=True)

@@ -76,9 +76,9 @@ def _export(tmp_path, fmt, *, start, user=None, pseudonymise=False, include_cont
 def _rewrite(path: Path, fmt: str, old: str, new: str) -> None:
     """Change the first ``old`` in the file's text (in an XLSX: in its sheet) to ``new``."""
     if fmt == "csv":
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # no newline translation: a lone "\r" is data here
         assert old in text
-        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        path.write_bytes(text.replace(old, new, 1).encode("utf-8"))
         return
     with zipfile.ZipFile(path) as archive:
         parts = {name: archive.read(name) for name in archive.namelist()}
@@ -116,7 +116,7 @@ def test_formula_cells_are_quoted_and_both_verifiers_read_the_exact_values(
     assert manifest["formula_safe_cells"] is True
     for payload in FORMULA_PAYLOADS:
         if fmt == "csv":
-            assert_csv_safe(csv_cells(path.read_text(encoding="utf-8")), payload)
+            assert_csv_safe(csv_cells(path.read_bytes().decode("utf-8")), payload)
         else:
             assert_xlsx_safe(path.read_bytes(), payload)
 
@@ -159,7 +159,7 @@ def test_database_and_python_writers_quote_the_same_cells(tmp_path, formulas, ps
     path, _, _ = _export(tmp_path, "csv", start=formulas, pseudonymise=pseudonymise)
     export = export_create(user=None, fmt="csv", filters=LogFilters(seq_from=str(formulas)), pseudonymise=pseudonymise)
     streamed = b"".join(export_stream(export=export)).decode()
-    from_file = csv_cells(path.read_text(encoding="utf-8"))
+    from_file = csv_cells(path.read_bytes().decode("utf-8"))
     from_stream = csv_cells(streamed)[: len(from_file)]
     assert from_file[0] == from_stream[0]
     at = from_file[0].index("payload")
@@ -173,7 +173,7 @@ def test_database_and_python_writers_quote_the_same_cells(tmp_path, formulas, ps
 def test_jsonl_stays_raw(tmp_path, formulas):
     path, manifest_path, manifest = _export(tmp_path, "jsonl", start=formulas)
     assert manifest["formula_safe_cells"] is False
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows = [json.loads(line) for line in path.read_bytes().decode("utf-8").split("\n") if line]
     assert {row["filing_number"] for row in rows} == set(FORMULA_PAYLOADS)
     assert verify_export.verify(path, manifest_path, services.public_key_b64()).ok
 
