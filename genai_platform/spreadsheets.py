@@ -66,8 +66,9 @@ class SafeCsvWriter:
             self._quote_all = csv.writer(stream, **{**options, "quoting": csv.QUOTE_ALL})
 
     def writerow(self, row: Iterable[Any]) -> Any:
-        values = row_safe(row)
-        if self._quote_all is not None and any(isinstance(v, str) and "\r" in v for v in values):
+        # cell_safe written out: big audit exports go through here, and a call per cell costs.
+        values = [QUOTE + v if isinstance(v, str) and v[:1] in QUOTED_FIRST else v for v in row]
+        if self._quote_all is not None and "\r" in "\0".join([v for v in values if isinstance(v, str)]):
             return self._quote_all.writerow(values)
         return self._writer.writerow(values)
 
