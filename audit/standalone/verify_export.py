@@ -163,10 +163,10 @@ def _unquoted(columns: list[str], values: list[Any]) -> tuple[list[Any], list[st
     unsafe: list[str] = []
     for name, value in zip(columns, values, strict=False):
         if isinstance(value, str) and value[:1] in QUOTED_FIRST:
-            if value[0] == QUOTE and value[1:2] in QUOTED_FIRST:
-                value = value[1:]
-            else:
+            unquoted = cell_unquote(value)
+            if unquoted is value:  # no quote of the export's to take off
                 unsafe.append(name)
+            value = unquoted
         out.append(value)
     return out + list(values[len(out) :]), unsafe
 
