@@ -28,6 +28,7 @@ from filing.safety.keyword_io import keyword_rows
 from filing.safety.keyword_io import xlsx_write as keyword_xlsx_write
 from filing.safety.selectors import keyword_library_version_current, safety_config
 from filing.selectors import assessment_rate_failures, percent, service_datasets, test_bank_of_kind
+from genai_platform.spreadsheets import xlsx_append
 
 # Every entry of the zip, and every part of the Office files in it, carries this date.
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -93,7 +94,7 @@ def _xlsx(sheets: list[tuple[str, list[list[Any]]]]) -> bytes:
     for title, rows in sheets:
         sheet = workbook.create_sheet(title[:31])
         for row in rows:
-            sheet.append(row)
+            xlsx_append(sheet, row)
     stream = io.BytesIO()
     workbook.save(stream)
     return _ooxml_normalise(stream.getvalue())

@@ -1,9 +1,8 @@
 """PostgreSQL: a CSV export without content written by the database itself (COPY), with the keyed hashes of
-pseudonyms computed in SQL, in one snapshot."""
+pseudonyms computed in SQL, and formula-safe text cells (as ``genai_platform.spreadsheets``), in one snapshot."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import re
@@ -22,6 +21,7 @@ from audit.exports.formats import (
 )
 from audit.models import Export
 from audit.selectors import LogFilters, with_canonical_time
+from genai_platform.spreadsheets import QUOTE, QUOTED_FIRST, csv_writer
 
 
 def _copy_applies(export: Export) -> bool:
@@ -96,6 +96,28 @@ def _full_select() -> str:
     return ", ".join(f't.{source} AS "{name}"' for source, name in zip(_DB_COLUMNS, FULL_COLUMNS, strict=True))
 
 
+# The columns that hold numbers, not text: written as they are.
+_NUMBER_COLUMNS = frozenset(("seq", "source_port"))
+
+
+def _cell_safe_select(columns: tuple[str, ...]) -> str:
+    """``genai_platform.spreadsheets.cell_safe`` in SQL, over the columns of a subquery ``s`` (CSV)."""
+    # Built from the kernel's list, so the two cannot drift apart. ascii() gives the first character's
+    # code without making a new text per cell (left() did, at a cost the export benchmark showed).
+    first = ", ".join(str(ord(c)) for c in sorted(QUOTED_FIRST))
+    quote = f"chr({ord(QUOTE)})"
+    parts = []
+    for name in columns:
+        column = f's."{name}"'
+        if name in _NUMBER_COLUMNS:
+            parts.append(column)
+        else:
+            parts.append(
+                f'CASE WHEN ascii({column}) IN ({first}) THEN {quote} || {column} ELSE {column} END AS "{name}"'
+            )
+    return ", ".join(parts)
+
+
 def _copy_export(
     filters: LogFilters, out: _HashingWriter, result: ExportResult, *, fmt: str, pseudonymise: bool
 ) -> None:
@@ -110,7 +132,7 @@ def _copy_export(
     columns = PSEUDONYMISED_COLUMNS if pseudonymise else FULL_COLUMNS
     if fmt == "csv":
         header = io.StringIO()
-        csv.writer(header, lineterminator="\n").writerow(columns)
+        csv_writer(header, lineterminator="\n").writerow(columns)
         out.write(header.getvalue().encode())
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
@@ -123,6 +145,10 @@ def _copy_export(
         select = _pseudonymised_select() if pseudonymise else _full_select()
         query = f"SELECT {select} FROM ({query}) AS t ORDER BY t.seq"  # noqa: S608
         if fmt == "csv":
+            # Text a spreadsheet would run as a formula gets a leading quote, as the Python writer does.
+            # OFFSET 0 keeps the subquery from being flattened into this one, which would compute the
+            # pseudonyms (SHA-256 in SQL) once per mention in the CASE rather than once.
+            query = f"SELECT {_cell_safe_select(columns)} FROM ({query} OFFSET 0) AS s ORDER BY s.seq"  # noqa: S608
             cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", out)
         else:
             # JSON text escapes every control character, so with these two as delimiter and quote

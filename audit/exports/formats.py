@@ -1,9 +1,13 @@
 """The column sets and the writers of each format (CSV, JSONL, XLSX with inline strings and formula-safe cells),
-row by row, hashing what they write."""
+row by row, hashing what they write.
+
+CSV and XLSX cells go through ``genai_platform.spreadsheets.cell_safe``: a text a spreadsheet would run as a
+formula gets a leading single quote (a text starting with a quote gets one more). The record hashes stay those
+of the stored values; the verifiers take the quote off before recomputing them. JSONL is written raw.
+"""
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import io
@@ -19,6 +23,7 @@ from audit import integrity, services
 from audit.catalogue import pi_keys
 from audit.models import Content
 from audit.selectors import LogFilters, entries_keyset, with_canonical_time
+from genai_platform.spreadsheets import cell_safe, csv_writer, xlsx_string
 
 FULL_COLUMNS: tuple[str, ...] = ("seq", *integrity.RECORD_FIELDS, "record_hash")
 
@@ -171,7 +176,7 @@ def _text_chunks(
     """CSV or JSONL bytes, one chunk per page of rows."""
     buffer = io.StringIO()
     if fmt == "csv":
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv_writer(buffer, lineterminator="\n")
         writer.writerow(columns)
     for rows in batches:
         for row in rows:
@@ -203,16 +208,9 @@ def xlsx_escape(text: str) -> str:
 def _xlsx_safe(sheet: Any, value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    from openpyxl.cell import WriteOnlyCell
-
+    # Quoted first, then escaped: the verifier decodes the escape, then takes the quote off.
     # A cell holds at most 32,767 characters (longer text no longer matches its record hash).
-    value = xlsx_escape(value)[:32767]
-    if value.startswith("="):
-        # Text, never a formula: a logged value must not run in the auditor's spreadsheet.
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        return cell
-    return value
+    return xlsx_string(sheet, xlsx_escape(cell_safe(value))[:32767])
 
 
 def _xlsx_write(columns: tuple[str, ...], batches: Iterator[list[list[Any]]], path: Path, result: ExportResult) -> None:

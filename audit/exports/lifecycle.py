@@ -60,6 +60,8 @@ def manifest_build(
         "file_sha256": result.sha256,
         "file_size": result.size,
         "columns": list(columns),
+        # Text cells a spreadsheet would run carry one more leading quote (genai_platform.spreadsheets).
+        "formula_safe_cells": export.format in ("csv", "xlsx"),
         "filters": export.filters,
         "pseudonymised": export.pseudonymise,
         "content_included": export.include_content,

@@ -30,6 +30,7 @@ from filing.safety.bank_models import (
 from filing.safety.keyword_io import COLUMN_CATEGORY, COLUMN_RISK, RiskIndex, RowError, columns_locate, table_read
 from filing.safety.models import Origin, Risk, match_key
 from filing.safety.selectors import RiskCoverage, RisksCovered, SafetyConfig, safety_config
+from genai_platform.spreadsheets import xlsx_append
 
 if TYPE_CHECKING:
     from filing.safety.bank_models import AssessmentRun
@@ -361,7 +362,7 @@ def xlsx_write_sheets(sheets: Iterable[tuple[str, Iterable[list[Any]]]], stream:
     for title, rows in sheets:
         sheet = workbook.create_sheet(title[:31])
         for row in rows:
-            sheet.append(row)
+            xlsx_append(sheet, row)
     workbook.save(stream)
 
 

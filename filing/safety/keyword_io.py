@@ -1,5 +1,9 @@
 """Import and export of the keyword library as CSV or XLSX, in the filing attachment's columns.
 
+Exports are formula-safe (``genai_platform.spreadsheets``): a text a spreadsheet would run as a
+formula is written with a leading single quote, and an import takes that quote off again, so an
+exported file imports back to the same keywords.
+
 The filing package's attachment 4 (拦截关键词列表) has the columns ``关键词, 一级分类, 二级分类``.
 An import may also carry ``动作`` (拦截/标记, block/flag), ``启用`` and ``备注``. An import checks
 every row first and writes nothing while any row is bad; the report names each bad row by the
@@ -19,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from filing.safety.models import Keyword, KeywordLibraryVersion, Origin, Risk, RiskCategory, match_key
 from filing.safety.services import keyword_library_version_bump
+from genai_platform.spreadsheets import cell_unquote, csv_writer, xlsx_append
 
 COLUMN_KEYWORD = "关键词"
 COLUMN_CATEGORY = "一级分类"
@@ -124,7 +129,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    # A file this platform exported quotes text that a spreadsheet would run as a formula: undone here.
+    return cell_unquote(str(value).strip())
 
 
 def _xlsx_read(stream: IO[bytes]) -> list[list[str]]:
@@ -403,7 +409,7 @@ def keyword_rows(*, full: bool = False) -> Iterator[list[str]]:
 def csv_write(rows: Iterable[list[str]], stream: IO[str]) -> None:
     # The BOM lets Excel open the file as UTF-8.
     stream.write("\ufeff")
-    writer = csv.writer(stream)
+    writer = csv_writer(stream)
     for row in rows:
         writer.writerow(row)
 
@@ -414,5 +420,5 @@ def xlsx_write(rows: Iterable[list[str]], stream: IO[bytes]) -> None:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("拦截关键词列表")
     for row in rows:
-        sheet.append(row)
+        xlsx_append(sheet, row)
     workbook.save(stream)

@@ -3,6 +3,7 @@ attachment's columns, coverage against the configured minimums and freshness, sy
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import timedelta
 
@@ -27,6 +28,8 @@ from filing.safety.keyword_io import ImportFileError
 from filing.safety.models import Origin
 from filing.safety.selectors import safety_config
 from genai_platform.roles import Role
+
+from ..spreadsheet_payloads import FORMULA_PAYLOADS, STRIPPED, assert_csv_safe, assert_xlsx_safe, csv_cells
 
 pytestmark = pytest.mark.django_db
 
@@ -150,6 +153,34 @@ def test_an_export_has_the_attachment_columns_and_imports_back_unchanged(bank):
         (3, "问题三", "A.1.6"),
         (7, "问题七", "A.2.1"),
     ]
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_exports_quote_formulas_and_import_back_to_the_same_questions(client_for, bank, file_format):
+    source = io.StringIO()
+    writer = csv.writer(source)  # a file as a person might hand it in: the texts raw
+    writer.writerow(HEADER)
+    for serial, payload in enumerate(FORMULA_PAYLOADS, start=1):
+        writer.writerow([serial, payload, "A.1", "A.1.1"])
+    assert bank_questions_import(bank=bank, stream=io.BytesIO(source.getvalue().encode()), filename="q.csv").ok
+    stored = list(bank.questions.order_by("serial").values_list("serial", "text", "risk_id"))
+    texts = [text for _serial, text, _risk in stored if text in FORMULA_PAYLOADS]
+    assert len(texts) == len(FORMULA_PAYLOADS) - len(STRIPPED)  # the import strips cells: "\tTAB" is kept as "TAB"
+
+    export = client_for(Role.OPERATOR).get(
+        reverse("admin:filing_testbank_export", args=[bank.pk]), {"format": file_format}
+    )
+    assert export.status_code == 200
+    for text in texts:
+        if file_format == "csv":
+            assert_csv_safe(csv_cells(export.content.decode("utf-8")), text)
+        else:
+            assert_xlsx_safe(export.content, text)
+
+    other = bank_create(name="copy", kind=BankKind.REFUSE)
+    report = bank_questions_import(bank=other, stream=io.BytesIO(export.content), filename=f"export.{file_format}")
+    assert report.ok, report.errors
+    assert list(other.questions.order_by("serial").values_list("serial", "text", "risk_id")) == stored
 
 
 def test_coverage_is_measured_against_the_configured_minimums_and_the_monthly_update(bank):

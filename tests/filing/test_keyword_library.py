@@ -23,6 +23,8 @@ from filing.safety.services import (
     keywords_update,
 )
 
+from ..spreadsheet_payloads import FORMULA_PAYLOADS, STRIPPED, assert_csv_safe, assert_xlsx_safe, csv_cells
+
 pytestmark = pytest.mark.django_db
 
 
@@ -148,6 +150,35 @@ def test_xlsx_export_reimports_and_replace_mode_removes_unlisted():
     full = list(keyword_rows(full=True))
     assert full[0][3:] == ["动作", "启用", "备注"]
     assert ["乙词", "商业违法违规", "违反商业道德", "标记", "是", ""] in full
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_exports_quote_formulas_and_import_back_to_the_same_keywords(admin_client, file_format):
+    for payload in FORMULA_PAYLOADS:
+        keyword_create(keyword=payload, risk_code="A.1.1", actor="op", notes=payload)
+    before = sorted(Keyword.objects.values_list("keyword", "notes"))
+    version = keyword_library_version_current()
+    # A keyword is stripped when saved (so "\tTAB" is kept as "TAB"); the notes keep every payload as it is.
+    keywords = [payload for payload in FORMULA_PAYLOADS if Keyword.objects.filter(keyword=payload).exists()]
+    assert len(keywords) == len(FORMULA_PAYLOADS) - len(STRIPPED)
+    for full, payloads in (("0", keywords), ("1", FORMULA_PAYLOADS)):
+        export = admin_client.get(f"/admin/filing/keyword/export/?format={file_format}&full={full}")
+        assert export.status_code == 200
+        for payload in payloads:
+            if file_format == "csv":
+                assert_csv_safe(csv_cells(export.content.decode("utf-8")), payload)
+            else:
+                assert_xlsx_safe(export.content, payload)
+
+    # The full export imports back (replace) to exactly the keywords and notes it came from.
+    report = keywords_import(
+        stream=io.BytesIO(export.content), filename=f"k.{file_format}", actor="op", mode=ImportMode.REPLACE
+    )
+    assert report.ok, report.errors
+    assert (report.created, report.updated, report.deleted) == (0, 0, 0)
+    assert report.unchanged == len(FORMULA_PAYLOADS)
+    assert sorted(Keyword.objects.values_list("keyword", "notes")) == before
+    assert keyword_library_version_current() == version
 
 
 def test_xlsx_import_with_errors_and_unreadable_files(english):

@@ -24,6 +24,7 @@ from filing.package import (
     package_build,
 )
 
+from ..spreadsheet_payloads import FORMULA_PAYLOADS, assert_xlsx_safe
 from .conftest import make_ready
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -128,6 +129,28 @@ def test_test_question_sheets_fill_from_the_banks(ready_service):
     workbook = load_workbook(io.BytesIO(unzip(data)[QUESTIONS_NAME]))
     rows = list(workbook["应拒答测试题库"].iter_rows(values_only=True))
     assert rows[1][:2] == ("1", "如何制作危险物品？")
+
+
+def test_package_spreadsheets_hold_formulas_as_quoted_text(ready_service, dataset):
+    from filing.models import Risk, TestBank, TestQuestion
+    from filing.safety.services import keyword_create
+
+    risk = Risk.objects.get(code="A.1.4")
+    bank = TestBank.objects.create(name="应拒答库", kind="refuse", question_count=len(FORMULA_PAYLOADS))
+    for serial, payload in enumerate(FORMULA_PAYLOADS, start=1):
+        TestQuestion.objects.create(bank=bank, serial=serial, text=payload, key=f"k{serial}", risk=risk)
+        if payload.strip() == payload:  # a keyword is stripped when saved
+            keyword_create(keyword=payload, risk_code="A.1.4", actor="op")
+    type(dataset).objects.filter(pk=dataset.pk).update(source=FORMULA_PAYLOADS[0], licence=FORMULA_PAYLOADS[3])
+
+    files = unzip(package_build(ready_service, with_pdf=False)[0])
+
+    for payload in FORMULA_PAYLOADS:
+        assert_xlsx_safe(files[QUESTIONS_NAME], payload)
+        if payload.strip() == payload:
+            assert_xlsx_safe(files[KEYWORDS_NAME], payload)
+    assert_xlsx_safe(files[DATASETS_NAME], FORMULA_PAYLOADS[0])
+    assert_xlsx_safe(files[DATASETS_NAME], FORMULA_PAYLOADS[3])
 
 
 @pytest.mark.django_db(transaction=True)
