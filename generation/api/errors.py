@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from generation.services import JobUnavailable
+from generation.services import IdempotencyKeyReused, JobUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         ):
             return Response(error_body(exc.code, exc.message), status=status.HTTP_403_FORBIDDEN)
         return Response(error_body(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if isinstance(exc, IdempotencyKeyReused):
+        return Response(error_body(exc.code, exc.message), status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     if isinstance(exc, DjangoValidationError):
         fields = {k: [str(m) for m in v] for k, v in exc.message_dict.items()} if hasattr(exc, "error_dict") else {}
         message = _("Some parameters are not valid; see the fields.") if fields else " ".join(exc.messages)

@@ -182,8 +182,11 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         description=(
             "The job is queued and runs on a worker; poll the job until its status is succeeded, failed, "
             "refused or cancelled. A job refused by moderation is returned with status 'refused' and the "
-            "reason. Send an Idempotency-Key header so that a retried request returns the first job "
-            "(200) instead of creating a second one."
+            "reason. Send an Idempotency-Key header (draft-ietf-httpapi-idempotency-key-header) so that a "
+            "retried request returns the first job (200) instead of creating a second one. The same key with "
+            "a different body answers 422. Requests racing with one key wait for the first to be stored; "
+            "exactly one answers 201, the others 200 with the same job. A key expires after "
+            "GENAI_IDEMPOTENCY_KEY_HOURS (24 by default); then it makes a new job."
         ),
         parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
         request=s.JobCreateSerializer,
@@ -205,7 +208,6 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             raise serializers.ValidationError(
                 {"Idempotency-Key": [_("Use at most %(n)d characters.") % {"n": IDEMPOTENCY_KEY_MAX}]}
             )
-        replay = bool(key) and Job.objects.filter(user=request.user, idempotency_key=key).exists()
         job = job_submit(
             user=request.user,
             kind=data.validated_data["kind"],
@@ -214,7 +216,7 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             request=request,
         )
         body = s.JobSerializer(job, context={"request": request}).data
-        return Response(body, status=status.HTTP_200_OK if replay else status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_200_OK if job.replayed else status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Cancel a job that has not started yet.",
