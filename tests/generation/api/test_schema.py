@@ -140,3 +140,22 @@ def test_every_end_user_operation_documents_its_errors_with_the_error_body(schem
 
 def test_a_reused_idempotency_key_is_documented_as_422(schema):
     assert "422" in schema["paths"]["/api/v1/jobs/"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/audit/api/records/",
+        "/audit/api/records/{seq}/",
+        "/audit/api/records/{seq}/proof/",
+        "/audit/api/seals/",
+        "/audit/api/seals/{number}/",
+    ],
+)
+def test_the_audit_api_documents_its_errors_and_the_proof_its_own_body(schema, path):
+    responses = schema["paths"][path]["get"]["responses"]
+
+    assert {"200", "401", "403", "404"} <= set(responses)
+    assert responses["403"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    if path.endswith("/proof/"):
+        assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/RecordProof")

@@ -1,10 +1,10 @@
-"""Schemathesis against the live end-user API: every operation of the served schema, with generated valid and
-invalid requests, a fixed number of examples each and a time budget. No answer may be a server error, and every
-answer must match the schema (status code, content type, headers and body).
+"""Schemathesis against the live API (the end-user API as an end user, the audit API as an auditor): every
+operation of the served schema, with generated valid and invalid requests, a fixed number of examples each and a
+time budget. No answer may be a server error, and every answer must match the schema (status code, content type,
+headers and body).
 
 The app runs in pytest-django's live server (a real HTTP server in a thread, the whole middleware stack) with
-the real database and broker; jobs that are accepted stay queued, no worker runs.
-"""
+the real database and broker; jobs that are accepted stay queued, no worker runs."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ from schemathesis.checks import (
 )
 from schemathesis.core.failures import FailureGroup
 
+from audit import services as audit
+from audit.models import LogEntry
 from genai_platform.roles import Role
 from generation.models import Job
 from tests.generation.api.helpers import job_make, output_make
@@ -42,7 +44,7 @@ EXAMPLES = 8
 # Seconds for the generated requests of one operation (both modes); past it, the operation sends no more of them,
 # so that a slow machine shortens the run instead of timing out (its fixed requests are always sent).
 OPERATION_SECONDS = 3.0
-TOKEN = "schemathesis0000000000000000000000000000"
+TOKENS = {"fuzzer": "schemathesis0000000000000000000000000000", "auditor": "schemathesis1111111111111111111111111111"}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -65,13 +67,18 @@ def platform(user_with_role, settings) -> dict[str, Any]:
         "DEFAULT_THROTTLE_RATES": rates | {"enduser": "100000/min", "enduser_jobs": "100000/min"}
     }
     user = user_with_role(Role.END_USER, "fuzzer")
+    auditor = user_with_role(Role.AUDITOR, "auditor")
     succeeded = job_make(user, kind="gan")
     text = job_make(user, kind="lm")
     queued = job_make(user, status=Job.Status.QUEUED)
+    sealed = audit.seals_make()[-1]
+    audit.audit_event(event_type="audit.verified", actor_username="system:test", payload={"ok": True})  # unsealed
     return {
-        "user": user,
+        "users": [user, auditor],
         "public_id": [str(succeeded.public_id), str(queued.public_id)],
         "produce_id": [output_make(succeeded).produce_id, output_make(text).produce_id],
+        "seq": [sealed.first_seq, LogEntry.objects.order_by("-seq").values_list("seq", flat=True)[0]],
+        "number": [sealed.number],
     }
 
 
@@ -102,9 +109,10 @@ FIXED = {
 }
 
 
-def _token(user: Any) -> None:
+def _tokens(users: list[Any]) -> None:
     # The run revokes the token (DELETE auth/token/): put it back before each request.
-    Token.objects.get_or_create(user=user, defaults={"key": TOKEN})
+    for user in users:
+        Token.objects.get_or_create(user=user, defaults={"key": TOKENS[user.username]})
 
 
 def _generate(operation: Any, mode: GenerationMode, deadline: float, send: Callable[[Any], None]) -> None:
@@ -135,14 +143,16 @@ def _generate(operation: Any, mode: GenerationMode, deadline: float, send: Calla
 
 
 def test_the_live_api_answers_every_generated_request_as_its_schema_says(live_server, platform):
-    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/").include(path_regex=r"^/api/v1/")
+    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/")
     session = requests.Session()
-    headers = {"Authorization": f"Token {TOKEN}", "Accept-Language": "en"}
     failures: dict[str, str] = {}  # one example of each kind of failure
     answered: dict[str, set[int]] = {}  # the status codes each operation answered with
 
     def send(case: Any) -> None:
-        _token(platform["user"])
+        # The auditor's API as an auditor, the end-user API as an end user.
+        caller = "auditor" if case.operation.path.startswith("/audit/") else "fuzzer"
+        headers = {"Authorization": f"Token {TOKENS[caller]}", "Accept-Language": "en"}
+        _tokens(platform["users"])
         session.cookies.clear()  # each request stands alone: no CSRF or session cookie carried over
         cache.clear()  # the throttle counters of the token endpoint
         response = case.call(base_url=live_server.url, session=session, headers=headers)
@@ -171,6 +181,9 @@ def test_the_live_api_answers_every_generated_request_as_its_schema_says(live_se
         assert 200 in answered[label], label
     for label in ("GET /api/v1/outputs/{produce_id}/", "GET /api/v1/reports/", "GET /api/v1/nets/"):
         assert 200 in answered[label], label
+    for operation in operations:
+        if operation.path.startswith("/audit/"):
+            assert 200 in answered[operation.label], operation.label
     assert {201, 200, 422} <= answered["POST /api/v1/jobs/"]
     assert 201 in answered["POST /api/v1/reports/"]
     assert not failures, f"{len(failures)} kinds of failure:\n\n" + "\n\n".join(failures.values())
