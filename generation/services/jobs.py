@@ -167,6 +167,11 @@ def job_submit(
     if replayed:
         return replayed
     spent = quota_refusal(user=user)
+    if spent and idempotency_key:
+        # A duplicate whose first request committed (and took the last unit) since the lookup above.
+        replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
+        if replayed:
+            return replayed
     if spent:
         refusal_record(user=user, request=request, kind=kind, params=None, reason=spent, stage="policy")
         raise JobUnavailable(spent, code="over_quota")

@@ -134,7 +134,10 @@ def test_the_service_raises_for_the_same_key_with_other_parameters(alice, gan_se
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(120)
-def test_parallel_requests_with_one_key_make_one_job_and_one_201(alice, gan_serving, settings, audit_log):
+@pytest.mark.parametrize("quota", [50, 1], ids=["quota-left", "last-unit"])
+def test_parallel_requests_with_one_key_make_one_job_and_one_201(alice, gan_serving, settings, audit_log, quota):
+    # With one unit of quota left, the duplicates still get the job (200), not 429.
+    settings.GENERATION_DAILY_QUOTA = quota
     settings.REST_FRAMEWORK = settings.REST_FRAMEWORK | {
         "DEFAULT_THROTTLE_RATES": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] | {"enduser_jobs": "1000/min"}
     }
