@@ -40,8 +40,8 @@ def heartbeat(request: HttpRequest) -> JsonResponse:
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """404: the API's JSON error body under /api/, Django's page elsewhere."""
-    if request.path.startswith("/api/"):
+    """404: the API's JSON error body under /api/ and /audit/api/, Django's page elsewhere."""
+    if request.path.startswith(("/api/", "/audit/api/")):
         from django.utils.translation import gettext as _
 
         return JsonResponse(

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -18,7 +19,28 @@ from audit.api.serializers import LogEntrySerializer, SealSerializer
 from audit.models import LogEntry, Seal
 from audit.selectors import FilterError, LogFilters
 from audit.verification import record_proof
+from genai_platform.openapi import error_responses
 from genai_platform.roles import HasRole, Role
+
+# Every operation: not signed in, not an auditor (no throttle); a list also a bad filter or cursor.
+ERRORS = error_responses(401, 403, e403="Signed in without the auditor role.")
+LIST_ERRORS = ERRORS | error_responses(400, 404, e400="A bad filter.", e404="A cursor that is not valid.")
+DETAIL_ERRORS = ERRORS | error_responses(404, e404="No such record or seal.")
+PROOF = inline_serializer(
+    "RecordProof",
+    {
+        "sealed": serializers.BooleanField(help_text="False until a seal covers the record; then nothing else."),
+        "valid": serializers.BooleanField(required=False),
+        "record_hash": serializers.CharField(required=False),
+        "seal": SealSerializer(required=False),
+        "path": inline_serializer(
+            "ProofStep",
+            {"side": serializers.ChoiceField(choices=["L", "R"]), "hash": serializers.CharField()},
+            many=True,
+            required=False,
+        ),
+    },
+)
 
 
 class NewestFirst(CursorPagination):
@@ -26,6 +48,11 @@ class NewestFirst(CursorPagination):
     page_size = 50
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: LogEntrySerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(responses={200: LogEntrySerializer, **DETAIL_ERRORS}),
+    proof=extend_schema(responses={200: PROOF, **DETAIL_ERRORS}),
+)
 class LogEntryViewSet(viewsets.ReadOnlyModelViewSet[LogEntry]):
     """Records, newest first; filter with the query parameters of the auditor pages."""
 
@@ -60,6 +87,10 @@ class LogEntryViewSet(viewsets.ReadOnlyModelViewSet[LogEntry]):
         )
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: SealSerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(responses={200: SealSerializer, **DETAIL_ERRORS}),
+)
 class SealViewSet(viewsets.ReadOnlyModelViewSet[Seal]):
     serializer_class = SealSerializer
     permission_classes = [HasRole.of(Role.AUDITOR)]

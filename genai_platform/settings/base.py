@@ -471,6 +471,9 @@ MODERATION_VERSION_CHECK_SECONDS = env.float("GENAI_MODERATION_VERSION_CHECK_SEC
 # ------------------------------------------------------------------------------
 # Jobs one end user may submit per calendar day (TIME_ZONE); 0 means no limit.
 GENERATION_DAILY_QUOTA = env.int("GENAI_DAILY_JOB_QUOTA", default=50)
+# Hours an Idempotency-Key of a job submission stays bound to its job (IETF Idempotency-Key draft); after
+# that the same key makes a new job.
+GENERATION_IDEMPOTENCY_KEY_HOURS = env.float("GENAI_IDEMPOTENCY_KEY_HOURS", default=24.0)
 # Requests per user to the end-user API, and job submissions per user (web and API), as "N/period".
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "enduser": env("GENAI_API_RATE", default="120/min"),

@@ -20,7 +20,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from genai_platform.middleware import database_unavailable_message, database_unreachable
-from generation.services import JobUnavailable
+from generation.services import IdempotencyKeyReused, JobUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         if exc.code == "broker_unavailable":  # nothing was stored; the same request may be sent again
             headers["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER_SECONDS)
         return Response(error_body(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
+    if isinstance(exc, IdempotencyKeyReused):
+        return Response(error_body(exc.code, exc.message), status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     if isinstance(exc, DjangoValidationError):
         fields = {k: [str(m) for m in v] for k, v in exc.message_dict.items()} if hasattr(exc, "error_dict") else {}
         message = _("Some parameters are not valid; see the fields.") if fields else " ".join(exc.messages)

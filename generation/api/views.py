@@ -15,7 +15,7 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from filing.models import Complaint
+from genai_platform.openapi import error_responses
 from genai_platform.roles import HasRole, Role
 from generation.accounts import token_issue, token_revoke
 from generation.api import serializers as s
@@ -41,24 +42,11 @@ from generation.throttles import EndUserThrottle, JobCreateThrottle, TokenThrott
 from generation.usage import quota_state
 
 IDEMPOTENCY_KEY_MAX = 128
-ERROR_RESPONSE = inline_serializer(
-    "Error",
-    {
-        "error": inline_serializer(
-            "ErrorDetail",
-            {
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
-            },
-        )
-    },
-)
-COMMON_ERRORS = {
-    401: OpenApiResponse(ERROR_RESPONSE, description="Not signed in."),
-    403: OpenApiResponse(ERROR_RESPONSE, description="Signed in without the end_user role."),
-    429: OpenApiResponse(ERROR_RESPONSE, description="Too many requests; see Retry-After."),
-}
+# Every operation of an end user: not signed in, no end_user role, too many requests.
+COMMON_ERRORS = error_responses(401, 403, 429, e403="Signed in without the end_user role.")
+# A list: a bad filter, a page past the end.
+LIST_ERRORS = COMMON_ERRORS | error_responses(400, 404, e400="A bad filter or page size.", e404="No such page.")
+DETAIL_ERRORS = COMMON_ERRORS | error_responses(404, e404="No such object of yours.")
 
 
 # ------------------------------------------------------------------------------
@@ -144,7 +132,6 @@ class NetsApi(EndUserApi, APIView):
 # ------------------------------------------------------------------------------
 # Jobs
 # ------------------------------------------------------------------------------
-@extend_schema(responses={**COMMON_ERRORS})
 class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.JobSerializer
     pagination_class = Pagination
@@ -169,11 +156,15 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             OpenApiParameter("kind", OpenApiTypes.STR, enum=NetKind.values),
             OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
         ],
+        responses={200: s.JobSerializer(many=True), **LIST_ERRORS},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(summary="One of the caller's jobs, with its outputs once it succeeded.")
+    @extend_schema(
+        summary="One of the caller's jobs, with its outputs once it succeeded.",
+        responses={200: s.JobSerializer, **DETAIL_ERRORS},
+    )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().retrieve(request, *args, **kwargs)
 
@@ -182,25 +173,35 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         description=(
             "The job is queued and runs on a worker; poll the job until its status is succeeded, failed, "
             "refused or cancelled. A job refused by moderation is returned with status 'refused' and the "
-            "reason. Send an Idempotency-Key header so that a retried request returns the first job "
-            "(200) instead of creating a second one."
+            "reason. Send an Idempotency-Key header (draft-ietf-httpapi-idempotency-key-header) so that a "
+            "retried request returns the first job (200) instead of creating a second one. The same key with "
+            "a different body answers 422. Requests racing with one key wait for the first to be stored; "
+            "exactly one answers 201, the others 200 with the same job. A key expires after "
+            "GENAI_IDEMPOTENCY_KEY_HOURS (24 by default); then it makes a new job."
         ),
         parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
         request=s.JobCreateSerializer,
         responses={
-            201: s.JobSerializer,
+            201: OpenApiResponse(s.JobSerializer, description="The job, stored and queued (or refused)."),
             200: OpenApiResponse(s.JobSerializer, description="The job an earlier request with this key created."),
-            400: OpenApiResponse(ERROR_RESPONSE, description="Invalid parameters, per field."),
-            429: OpenApiResponse(ERROR_RESPONSE, description="Too many requests, or the daily quota is used up."),
-            403: OpenApiResponse(ERROR_RESPONSE, description="No end_user role, or the account is suspended."),
-            503: OpenApiResponse(
-                ERROR_RESPONSE,
-                description=(
+            **COMMON_ERRORS,
+            **error_responses(
+                400,
+                403,
+                415,
+                422,
+                429,
+                503,
+                e400="Invalid parameters, per field.",
+                e403="No end_user role, or the account may not generate now (suspended, terms, verification).",
+                e415="The body is not JSON.",
+                e422="The Idempotency-Key was already used with a different body.",
+                e429="Too many requests, or the daily quota is used up; see Retry-After.",
+                e503=(
                     "This kind of generation is not available now, or the job queue cannot be reached "
                     "(code broker_unavailable, with Retry-After: nothing was stored, send the request again)."
                 ),
             ),
-            401: COMMON_ERRORS[401],
         },
     )
     def create(self, request: Request) -> Response:
@@ -211,7 +212,6 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             raise serializers.ValidationError(
                 {"Idempotency-Key": [_("Use at most %(n)d characters.") % {"n": IDEMPOTENCY_KEY_MAX}]}
             )
-        replay = bool(key) and Job.objects.filter(user=request.user, idempotency_key=key).exists()
         job = job_submit(
             user=request.user,
             kind=data.validated_data["kind"],
@@ -220,15 +220,15 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             request=request,
         )
         body = s.JobSerializer(job, context={"request": request}).data
-        return Response(body, status=status.HTTP_200_OK if replay else status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_200_OK if job.replayed else status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Cancel a job that has not started yet.",
         request=None,
         responses={
             200: s.JobSerializer,
-            404: OpenApiResponse(ERROR_RESPONSE, description="No such job of yours."),
-            409: OpenApiResponse(ERROR_RESPONSE, description="The job has already started or finished."),
+            **DETAIL_ERRORS,
+            **error_responses(409, e409="The job has already started or finished."),
         },
     )
     @action(detail=True, methods=["post"])
@@ -255,7 +255,6 @@ class FileRenderer(BaseRenderer):
         return json.dumps(data, ensure_ascii=False).encode()
 
 
-@extend_schema(responses={**COMMON_ERRORS})
 class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.OutputSerializer
     pagination_class = Pagination
@@ -268,6 +267,7 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
     @extend_schema(
         summary="The caller's outputs, newest first.",
         parameters=[OpenApiParameter("job", OpenApiTypes.UUID, description="Only the outputs of this job.")],
+        responses={200: s.OutputSerializer(many=True), **LIST_ERRORS},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
@@ -282,7 +282,10 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
             queryset = queryset.filter(job__public_id=job)
         return queryset
 
-    @extend_schema(summary="Metadata of one output (text outputs include the text).")
+    @extend_schema(
+        summary="Metadata of one output (text outputs include the text).",
+        responses={200: s.OutputSerializer, **DETAIL_ERRORS},
+    )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().retrieve(request, *args, **kwargs)
 
@@ -296,8 +299,13 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
         responses={
             (200, "image/png"): OpenApiTypes.BINARY,
             (200, "text/markdown"): OpenApiTypes.STR,
-            404: OpenApiResponse(ERROR_RESPONSE, description="No such output of yours."),
-            410: OpenApiResponse(ERROR_RESPONSE, description="The service removed this output."),
+            **DETAIL_ERRORS,
+            **error_responses(
+                403,
+                410,
+                e403="No end_user role, or no delivery without the visible label for this caller.",
+                e410="The service removed this output.",
+            ),
         },
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, FileRenderer])
@@ -318,7 +326,6 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
 # ------------------------------------------------------------------------------
 # Reports
 # ------------------------------------------------------------------------------
-@extend_schema(responses={**COMMON_ERRORS})
 class ReportViewSet(EndUserApi, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ReportSerializer
     pagination_class = Pagination
@@ -326,7 +333,9 @@ class ReportViewSet(EndUserApi, mixins.ListModelMixin, mixins.CreateModelMixin, 
     def get_queryset(self) -> QuerySet[Complaint]:
         return reports_of(user=self.request.user)
 
-    @extend_schema(summary="The caller's reports, newest first.")
+    @extend_schema(
+        summary="The caller's reports, newest first.", responses={200: s.ReportSerializer(many=True), **LIST_ERRORS}
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
@@ -334,7 +343,11 @@ class ReportViewSet(EndUserApi, mixins.ListModelMixin, mixins.CreateModelMixin, 
         summary="Report one of the caller's outputs (illegal, harmful, wrong label, ...).",
         description="Filed as a complaint linked to the output by its ProduceID; it is answered by due_at.",
         request=s.ReportCreateSerializer,
-        responses={201: s.ReportSerializer, 400: ERROR_RESPONSE, 404: ERROR_RESPONSE},
+        responses={
+            201: s.ReportSerializer,
+            **COMMON_ERRORS,
+            **error_responses(400, 404, e404="No output of yours with this ProduceID."),
+        },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = s.ReportCreateSerializer(data=request.data)
@@ -376,7 +389,10 @@ class TokenApi(APIView):
         operation_id="token_create",
         summary="Get the API token of a user (created on first use). Send it as 'Authorization: Token <key>'.",
         request=s.TokenCreateSerializer,
-        responses={200: s.TokenSerializer, 400: ERROR_RESPONSE, 429: COMMON_ERRORS[429]},
+        responses={
+            200: s.TokenSerializer,
+            **error_responses(400, 429, e400="No username or password, or they are not right."),
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:

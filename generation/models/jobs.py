@@ -28,6 +28,8 @@ class Job(models.Model):
         CANCELLED = "cancelled", _("cancelled")
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.REFUSED, Status.CANCELLED)
+    # Not a field: job_submit sets it to True on the job an earlier request with the same idempotency key made.
+    replayed: bool = False
 
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
@@ -46,6 +48,12 @@ class Job(models.Model):
         _("moderation verdicts"), default=dict, blank=True, help_text=_("input and output verdicts, without keywords")
     )
     idempotency_key = models.CharField(_("idempotency key"), max_length=128, null=True, blank=True)
+    request_hash = models.CharField(
+        _("request hash"),
+        max_length=64,
+        blank=True,
+        help_text=_("SHA-256 of the request's kind and parameters, compared when its idempotency key comes again"),
+    )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     worker = models.CharField(_("worker"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)

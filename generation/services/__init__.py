@@ -21,11 +21,12 @@ from generation.services.gate import (
     policy_refusal,
     tunes_offered,
 )
-from generation.services.jobs import job_cancel, job_submit
+from generation.services.jobs import IdempotencyKeyReused, job_cancel, job_submit, request_hash
 from generation.services.running import OutputBlocked, job_run, job_sample, jobs_sweep, net_load
 
 __all__ = [
     "Deliverable",
+    "IdempotencyKeyReused",
     "JobUnavailable",
     "OutputBlocked",
     "UnlabelledRefused",
@@ -43,6 +44,7 @@ __all__ = [
     "outputs_remove",
     "policy_refusal",
     "produce_id_for",
+    "request_hash",
     "producer_code_for",
     "service_offering_unlabelled",
     "tunes_offered",

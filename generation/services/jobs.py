@@ -3,9 +3,12 @@ the row that is the job's source of truth, queued once the transaction commits."
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +40,55 @@ from generation.terms import terms_pending
 from generation.usage import quota_refusal, usage_job_counted, usage_job_given_back
 
 logger = logging.getLogger(__name__)
+
+
+class IdempotencyKeyReused(Exception):
+    """An idempotency key came again with a different request than the one it was first sent with."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def request_hash(kind: str, params: dict[str, Any]) -> str:
+    """SHA-256 of a job request in canonical JSON (sorted keys, no spaces, ASCII escapes), stored with the job."""
+    canonical = json.dumps({"kind": kind, "params": params}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _job_replayed(*, user: Any, idempotency_key: str | None, digest: str) -> Job | None:
+    """The job an earlier request with this idempotency key made, marked ``replayed``; None for a new key.
+
+    The one idempotency lookup: ``job_submit`` runs it before any work and again under the user's row lock,
+    where it is authoritative. A key older than ``GENERATION_IDEMPOTENCY_KEY_HOURS`` has expired: it is
+    released from its job, and the request makes a new one. Raises IdempotencyKeyReused when the key's job
+    was made from a different request.
+    """
+    if not idempotency_key:
+        return None
+    job = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
+    if job is None:
+        return None
+    if job.created_at < timezone.now() - timedelta(hours=settings.GENERATION_IDEMPOTENCY_KEY_HOURS):
+        Job.objects.filter(pk=job.pk, idempotency_key=idempotency_key).update(idempotency_key=None)
+        return None
+    if job.request_hash and job.request_hash != digest:
+        raise IdempotencyKeyReused(
+            _(
+                "This idempotency key was already used for a different request. Send the same request to get "
+                "its job again, or use a new key for a new request."
+            )
+        )
+    job.replayed = True
+    return job
+
+
+def _user_locked(user: Any) -> None:
+    """Lock the user's row until the transaction ends: one user's submissions store their jobs one at a time.
+    (SQLite's IMMEDIATE transactions hold the write lock from the start.)"""
+    get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
 
 
 def job_enqueue(job: Job) -> None:
@@ -86,9 +138,14 @@ def _job_refused_by_moderation(
     checkpoint: Checkpoint,
     verdict: Any,
     idempotency_key: str | None,
+    digest: str,
 ) -> Job:
     from generation.moderation import refusal_message
 
+    _user_locked(user)
+    replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
+    if replayed:
+        return replayed
     outcome = enforcement_apply(user=user)
     reason = " ".join(part for part in (refusal_message(verdict), outcome.sentence()) if part)
     job = Job.objects.create(
@@ -102,6 +159,7 @@ def _job_refused_by_moderation(
         risk_codes=list(verdict.risk_codes),
         moderation={"input": verdict.as_dict()},
         idempotency_key=idempotency_key or None,
+        request_hash=digest,
         finished_at=timezone.now(),
     )
     audit.generation_event(
@@ -131,21 +189,31 @@ def job_submit(
 
     Raises ValidationError for bad parameters and JobUnavailable when the service cannot take the
     job (the refusal is an audit event; ``code="over_quota"`` past the daily quota;
-    ``code="broker_unavailable"``, with nothing stored, while the broker cannot be reached). With an
-    ``idempotency_key`` a repeated call returns the job the first call created, even at the limit.
+    ``code="broker_unavailable"``, with nothing stored, while the broker cannot be reached).
+
+    With an ``idempotency_key`` (the IETF Idempotency-Key draft), a repeated call with the same kind and
+    parameters returns the job the first call stored, even at the limit, with ``job.replayed`` set; the
+    same key with a different request raises IdempotencyKeyReused. Calls racing with one key queue on the
+    user's row lock: the first stores the job, the others then return it. A key expires
+    ``GENERATION_IDEMPOTENCY_KEY_HOURS`` after its job was made; then it makes a new job.
 
     The quota is checked first without a lock, so that a spent quota is refused before any moderation
     work, and again in the transaction that stores the job, with the user's row locked, so that two
     requests racing for the last unit cannot both pass.
     """
-    if idempotency_key:
-        existing = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
-        if existing:
-            return existing
+    digest = request_hash(kind, params)
+    replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
+    if replayed:
+        return replayed
     unreachable = broker_refusal()
     if unreachable:
         raise JobUnavailable(unreachable, code="broker_unavailable")
     spent = quota_refusal(user=user)
+    if spent and idempotency_key:
+        # A duplicate whose first request committed (and took the last unit) since the lookup above.
+        replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
+        if replayed:
+            return replayed
     if spent:
         refusal_record(user=user, request=request, kind=kind, params=None, reason=spent, stage="policy")
         raise JobUnavailable(spent, code="over_quota")
@@ -192,6 +260,7 @@ def job_submit(
                 checkpoint=checkpoint,
                 verdict=verdict,
                 idempotency_key=idempotency_key,
+                digest=digest,
             )
     try:
         return _job_create(
@@ -201,6 +270,7 @@ def job_submit(
             seed=seed,
             checkpoint=checkpoint,
             idempotency_key=idempotency_key,
+            digest=digest,
             request=request,
             input_verdict=verdict,
         )
@@ -219,11 +289,14 @@ def _job_create(
     seed: int,
     checkpoint: Checkpoint,
     idempotency_key: str | None,
+    digest: str,
     request: Any,
     input_verdict: Any = None,
 ) -> Job:
-    # Held until this transaction ends (SQLite's IMMEDIATE transactions hold the write lock from the start).
-    get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
+    _user_locked(user)
+    replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
+    if replayed:
+        return replayed
     spent = quota_refusal(user=user)
     if spent:
         raise JobUnavailable(spent, code="over_quota")
@@ -234,6 +307,7 @@ def _job_create(
         seed=seed,
         checkpoint=checkpoint,
         idempotency_key=idempotency_key or None,
+        request_hash=digest,
         risk_codes=list(input_verdict.risk_codes) if input_verdict else [],
         moderation={"input": input_verdict.as_dict()} if input_verdict else {},
         enqueued_at=timezone.now(),
@@ -242,8 +316,11 @@ def _job_create(
         with transaction.atomic():
             job.save()
     except IntegrityError:
-        # Two requests with the same key raced; the other one won.
-        return Job.objects.get(user=user, idempotency_key=idempotency_key)
+        # Only a writer that bypasses the user's row lock can get here first; its job is the answer.
+        replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
+        if replayed is None:
+            raise
+        return replayed
     usage_job_counted(job=job)
     audit.generation_event(
         event_type="generation.requested",

@@ -31,6 +31,7 @@ from generation.minors import minor_mode
 from generation.models import Job, NetKind, Output
 from generation.params import limits
 from generation.services import (
+    IdempotencyKeyReused,
     JobUnavailable,
     UnlabelledRefused,
     account_refusal,
@@ -129,6 +130,9 @@ def generate(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
+            except IdempotencyKeyReused:
+                # A form sent before (the browser's back button) and changed: the page below has a fresh key.
+                unavailable = _("This form was already sent with other values. Check them and send it again.")
             except JobUnavailable as exc:
                 # The section already says why a generator is unavailable: say it once.
                 unavailable = None if exc.message == reasons[kind] else exc.message

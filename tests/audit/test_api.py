@@ -48,3 +48,11 @@ def test_api_is_read_only_and_for_auditors_only(client_for, logged):
     assert client.delete(url).status_code == 405
     for role in (Role.END_USER, Role.OPERATOR):
         assert client_for(role).get("/audit/api/records/").status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/audit/api/records/1.5e-3/", "/audit/api/records/x.y/proof/", "/audit/api/seals/-/"])
+def test_an_address_the_api_does_not_route_answers_with_the_error_body(client_for, path):
+    response = client_for(Role.AUDITOR).get(path)
+
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"

@@ -91,3 +91,71 @@ def test_schema_and_docs_are_served_without_any_cdn(client_for):
     assert schema.status_code == 200 and b"/api/v1/jobs/" in schema.content
     assert "/static/drf_spectacular_sidecar/" in docs
     assert not re.search(r"(src|href)=\"https?://", docs)
+
+
+SUCCESS = {
+    ("/api/v1/jobs/", "get"): "200",
+    ("/api/v1/jobs/", "post"): "201",
+    ("/api/v1/jobs/{public_id}/", "get"): "200",
+    ("/api/v1/jobs/{public_id}/cancel/", "post"): "200",
+    ("/api/v1/outputs/", "get"): "200",
+    ("/api/v1/outputs/{produce_id}/", "get"): "200",
+    ("/api/v1/outputs/{produce_id}/download/", "get"): "200",
+    ("/api/v1/reports/", "get"): "200",
+    ("/api/v1/reports/", "post"): "201",
+    ("/api/v1/nets/", "get"): "200",
+    ("/api/v1/auth/token/", "post"): "200",
+    ("/api/v1/auth/token/", "delete"): "204",
+}
+
+
+@pytest.mark.parametrize(("path", "method"), list(SUCCESS))
+def test_every_operation_documents_its_success_response(schema, path, method):
+    assert SUCCESS[path, method] in schema["paths"][path][method]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("path", "item"),
+    [("/api/v1/jobs/", "Job"), ("/api/v1/outputs/", "Output"), ("/api/v1/reports/", "Report")],
+)
+def test_the_lists_answer_a_page_of_their_items(schema, path, item):
+    page = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    paginated = schema["components"]["schemas"][page["$ref"].rsplit("/", 1)[1]]
+
+    assert set(paginated["properties"]) == {"count", "next", "previous", "results"}
+    assert paginated["properties"]["results"]["items"]["$ref"].endswith(f"/{item}")
+
+
+@pytest.mark.parametrize(
+    ("path", "method"), [op for op in SUCCESS if op[0] != "/api/v1/auth/token/" or op[1] != "post"]
+)
+def test_every_end_user_operation_documents_its_errors_with_the_error_body(schema, path, method):
+    responses = schema["paths"][path][method]["responses"]
+    errors = {code for code in responses if code.startswith("4")}
+
+    assert {"401", "403", "429"} <= errors
+    for code in errors:
+        assert responses[code]["content"]["application/json"]["schema"]["$ref"].endswith("/Error"), code
+
+
+def test_a_reused_idempotency_key_is_documented_as_422(schema):
+    assert "422" in schema["paths"]["/api/v1/jobs/"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/audit/api/records/",
+        "/audit/api/records/{seq}/",
+        "/audit/api/records/{seq}/proof/",
+        "/audit/api/seals/",
+        "/audit/api/seals/{number}/",
+    ],
+)
+def test_the_audit_api_documents_its_errors_and_the_proof_its_own_body(schema, path):
+    responses = schema["paths"][path]["get"]["responses"]
+
+    assert {"200", "401", "403", "404"} <= set(responses)
+    assert responses["403"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    if path.endswith("/proof/"):
+        assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/RecordProof")

@@ -316,6 +316,17 @@ def test_submitting_the_same_form_twice_makes_one_job(enduser, serving):
     assert Job.objects.count() == 1
 
 
+def test_a_form_sent_again_with_other_values_makes_no_second_job_and_says_why(enduser, serving):
+    data = {"kind": "gan", "gan-digit": "5", "gan-count": "1", "idempotency_key": "form-456"}
+    enduser.post("/generate/", data)
+
+    again = enduser.post("/generate/", data | {"gan-digit": "6"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert again.status_code == 400
+    assert "This form was already sent with other values" in _text(again)
+    assert Job.objects.get().params["digit"] == 5
+
+
 def test_bad_parameters_are_shown_next_to_their_fields(enduser, serving, settings):
     response = enduser.post("/generate/", {"kind": "gan", "gan-count": "999"})
 
