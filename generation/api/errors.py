@@ -1,7 +1,8 @@
 """One shape for every API error: ``{"error": {"code", "message", "fields"}}``.
 
 ``code`` is a stable machine-readable word, ``message`` a sentence for people (in the request's
-language), ``fields`` maps each bad input field to its messages (empty when no field is at fault).
+language), ``fields`` maps each bad input field to its messages (empty when no field is at fault). A field
+inside an object is named by its path with dots: ``params.opening``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils import timezone
@@ -18,6 +20,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from genai_platform.hygiene import api_error_body
 from generation.services import JobUnavailable
 
 logger = logging.getLogger(__name__)
@@ -33,8 +36,7 @@ class Gone(exceptions.APIException):
     default_code = "removed"
 
 
-def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+error_body = api_error_body
 
 
 def _messages(detail: Any) -> list[str]:
@@ -51,9 +53,11 @@ def _fields(detail: Any) -> dict[str, list[str]]:
     return {}
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler (settings ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``)."""
     headers: dict[str, str] = {}
+    if isinstance(exc, RequestDataTooBig):
+        return None  # raised again by DRF: genai_platform.hygiene.RequestSizeMiddleware answers 413
     if isinstance(exc, JobUnavailable):
         if exc.code == "over_quota":
             # The user's own daily limit, not the service being down: 429 until local midnight.

@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from filing.models import Complaint
+from genai_platform.hygiene import JSONParser
 from genai_platform.roles import HasRole, Role
 from generation.accounts import token_issue, token_revoke
 from generation.api import serializers as s
@@ -151,6 +152,8 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     lookup_field = "public_id"
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
     throttle_classes = [EndUserThrottle, JobCreateThrottle]
+    # A job is created from JSON only: a form-encoded or multipart body is a 415.
+    parser_classes = [JSONParser]
 
     def get_queryset(self) -> QuerySet[Job]:
         # Only the caller's own jobs: another user's job id resolves to 404.
@@ -191,6 +194,8 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             201: s.JobSerializer,
             200: OpenApiResponse(s.JobSerializer, description="The job an earlier request with this key created."),
             400: OpenApiResponse(ERROR_RESPONSE, description="Invalid parameters, per field."),
+            413: OpenApiResponse(ERROR_RESPONSE, description="The request body is larger than the limit."),
+            415: OpenApiResponse(ERROR_RESPONSE, description="The body is not JSON."),
             429: OpenApiResponse(ERROR_RESPONSE, description="Too many requests, or the daily quota is used up."),
             403: OpenApiResponse(ERROR_RESPONSE, description="No end_user role, or the account is suspended."),
             503: OpenApiResponse(ERROR_RESPONSE, description="This kind of generation is not available now."),
