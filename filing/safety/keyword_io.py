@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -151,21 +153,60 @@ def _too_large(size: int) -> ImportFileError:
     )
 
 
-def _xlsx_read(stream: IO[bytes]) -> list[list[str]]:
-    import zipfile
+# A row's start tag, with any namespace prefix: "<" cannot occur in XML text unescaped, so each match is a row.
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+# The sheet's declared extent, e.g. ref="A1:C1200000" (the last row is the second number, or the only one).
+_DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\s+ref="[A-Za-z]*(\d+)(?::[A-Za-z]*(\d+))?"')
+_SCAN_CHUNK_BYTES = 1 << 16
 
+
+def _xlsx_rows_check(archive: zipfile.ZipFile) -> None:
+    """Refuse a workbook any of whose sheets has more rows than the limit, reading no further than that.
+
+    Every sheet counts: openpyxl scans a whole sheet that declares no dimension while it opens the
+    workbook. A declared dimension over the limit refuses at once; otherwise the row tags are counted as
+    the sheet unzips, in constant memory, up to the limit.
+    """
+    limit = settings.IMPORT_MAX_ROWS
+    for member in archive.infolist():
+        name = member.filename
+        if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+            continue
+        rows = 0
+        tail = b""
+        with archive.open(member) as source:
+            while chunk := source.read(_SCAN_CHUNK_BYTES):
+                buffer = tail + chunk
+                cut = buffer.rfind(b"<")  # a tag starting here may go on in the next chunk
+                if cut == -1:
+                    tail = b""
+                    continue
+                scanned, tail = buffer[:cut], buffer[cut:]
+                if rows == 0 and (declared := _DIMENSION.search(scanned)):
+                    if int(declared.group(2) or declared.group(1)) > limit:
+                        raise _too_many_rows()
+                rows += len(_ROW_TAG.findall(scanned))
+                if rows > limit:
+                    raise _too_many_rows()
+            rows += len(_ROW_TAG.findall(tail))
+        if rows > limit:
+            raise _too_many_rows()
+
+
+def _xlsx_read(stream: IO[bytes]) -> list[list[str]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     # The members' sizes as the zip declares them bound what reading them can unpack (zipfile stops
-    # there), so the sum is checked before anything is decompressed.
+    # there), so the sum is checked before anything is decompressed; then the rows are counted.
     try:
         with zipfile.ZipFile(stream) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            if unpacked > settings.IMPORT_MAX_UNPACKED_BYTES:
+                raise _too_large(unpacked)
+            _xlsx_rows_check(archive)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise ImportFileError(_("The file is not a readable XLSX workbook.")) from exc
-    if unpacked > settings.IMPORT_MAX_UNPACKED_BYTES:
-        raise _too_large(unpacked)
     stream.seek(0)
     try:
         workbook = load_workbook(stream, read_only=True, data_only=True)
@@ -173,10 +214,7 @@ def _xlsx_read(stream: IO[bytes]) -> list[list[str]]:
         raise ImportFileError(_("The file is not a readable XLSX workbook.")) from exc
     try:
         sheet = workbook.worksheets[0]
-        # The sheet's own <dimension> refuses an oversized sheet without reading a row. It may be missing or
-        # wrong, so the rows are then read as they are (not cut to it) and counted.
-        if (sheet.max_row or 0) > settings.IMPORT_MAX_ROWS:
-            raise _too_many_rows()
+        # A wrong <dimension> would cut the rows short: read them as they are, and count them again.
         sheet.reset_dimensions()
         rows: list[list[str]] = []
         for values in sheet.iter_rows(values_only=True):
