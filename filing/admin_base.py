@@ -12,10 +12,11 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from audit.selectors import subject_history
+from genai_platform.admin_mixins import CleanTextAdminMixin
 from genai_platform.roles import Role, user_has_role
 
 
-class FilingModelAdmin(admin.ModelAdmin):
+class FilingModelAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     """The admin of a filing record. Its History page shows the record's audit history: every change, whether
     made in the admin, through a service or by a task, with who made it (Django's own admin log would show
     only the admin's)."""

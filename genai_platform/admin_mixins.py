@@ -6,6 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from genai_platform.hygiene import CleanTextFormMixin
+
 
 class ReadOnlyAdminMixin:
     """Records the platform writes (or ships): operators look at them and never add or change them here.
@@ -21,3 +23,13 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.allow_delete and super().has_delete_permission(request, obj)  # type: ignore[misc]
+
+
+class CleanTextAdminMixin:
+    """The admin's add and change forms refuse text that cannot be stored (``genai_platform.hygiene``)."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
+        if issubclass(form, CleanTextFormMixin):
+            return form
+        return type(form.__name__, (CleanTextFormMixin, form), {"__module__": form.__module__})

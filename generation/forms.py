@@ -13,13 +13,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from filing.models import Complaint
+from genai_platform.hygiene import CleanTextFormMixin
 from generation.enduser import REPORT_CATEGORIES
 from generation.models import Job, NetKind
 from generation.params import SEED_MAX, limits
 from generation.tunes import Tune
 
 
-class NoSuffixForm(forms.Form):
+class NoSuffixForm(CleanTextFormMixin, forms.Form):
     """Labels that are whole sentences (check boxes) read badly with a colon after them."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -27,7 +28,7 @@ class NoSuffixForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
+class SignUpForm(CleanTextFormMixin, UserCreationForm):  # type: ignore[type-arg]
     email = forms.EmailField(
         label=_("Email"),
         help_text=_("Used only to reset your password."),
@@ -78,7 +79,7 @@ class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
         return born
 
 
-class PhoneForm(forms.Form):
+class PhoneForm(CleanTextFormMixin, forms.Form):
     phone = forms.CharField(
         label=_("Mobile number"),
         max_length=20,
@@ -86,7 +87,7 @@ class PhoneForm(forms.Form):
     )
 
 
-class PhoneCodeForm(forms.Form):
+class PhoneCodeForm(CleanTextFormMixin, forms.Form):
     code = forms.CharField(
         label=_("Code from the text message"),
         max_length=6,
@@ -147,7 +148,7 @@ def _seed_field() -> forms.IntegerField:
     )
 
 
-class GenerationForm(forms.Form):
+class GenerationForm(CleanTextFormMixin, forms.Form):
     """Base of the three generation forms; ``params()`` is what goes to ``job_submit``."""
 
     kind: str = ""
@@ -290,7 +291,7 @@ class ReportForm(NoSuffixForm):
     )
 
 
-class HistoryFilterForm(forms.Form):
+class HistoryFilterForm(CleanTextFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=[("", _("all kinds")), *NetKind.choices], required=False)
     status = forms.ChoiceField(label=_("Status"), choices=[("", _("any status")), *Job.Status.choices], required=False)
 

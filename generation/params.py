@@ -39,13 +39,11 @@ def _int(params: dict[str, Any], name: str, default: int | None, low: int, high:
         if default is None:
             errors[name] = _("This field is required.")
         return default or 0
-    try:
-        value = int(raw)
-        if isinstance(raw, float) and raw != value:
-            raise ValueError
-    except (TypeError, ValueError):
+    # Strict: a JSON number without a fraction. true is not 1 and "2" is not 2 (the web forms send ints).
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or (isinstance(raw, float) and not raw.is_integer()):
         errors[name] = _("Enter a whole number.")
         return 0
+    value = int(raw)
     if not low <= value <= high:
         errors[name] = _("Enter a number from %(low)d to %(high)d.") % {"low": low, "high": high}
     return value
@@ -53,11 +51,12 @@ def _int(params: dict[str, Any], name: str, default: int | None, low: int, high:
 
 def _float(params: dict[str, Any], name: str, default: float, low: float, high: float, errors: dict[str, str]) -> float:
     raw = params.get(name, default)
-    try:
-        value = float(raw if raw not in (None, "") else default)
-    except (TypeError, ValueError):
+    if raw in (None, ""):
+        raw = default
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
         errors[name] = _("Enter a number.")
         return default
+    value = float(raw)
     if not low <= value <= high:
         errors[name] = _("Enter a number from %(low)s to %(high)s.") % {"low": low, "high": high}
     return value

@@ -16,9 +16,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
+from genai_platform.hygiene import CleanTextFormMixin
 
 
-class ReasonActionForm(ActionForm):
+class ReasonActionForm(CleanTextFormMixin, ActionForm):
     """The action bar with a text box for actions that need a reason (return, reject, resolve ...)."""
 
     reason = forms.CharField(label=_("reason / note"), required=False, max_length=2000)

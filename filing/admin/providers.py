@@ -22,6 +22,7 @@ from filing.admin_base import FilingModelAdmin
 from filing.exports import filing_export_request
 from filing.models import Document, ModelRecord, Provider, Service, ServiceTransition
 from filing.selectors import readiness_checklist, service_audience, service_generators, service_public
+from genai_platform.hygiene import CleanTextFormMixin
 
 
 class ServiceInline(admin.TabularInline):
@@ -93,12 +94,12 @@ class TransitionInline(admin.TabularInline):
         return False
 
 
-class FiledForm(forms.Form):
+class FiledForm(CleanTextFormMixin, forms.Form):
     filing_number = forms.CharField(label=_("filing number"), max_length=100)
     filed_on = forms.DateField(label=_("filed on"), widget=forms.DateInput(attrs={"type": "date"}))
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(CleanTextFormMixin, forms.Form):
     reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 4}), max_length=2000)
 
 

@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from filing.safety.models import Keyword, KeywordLibraryVersion, Origin, Risk, RiskCategory, match_key
 from filing.safety.services import keyword_library_version_bump
+from genai_platform.hygiene import text_problem
 from genai_platform.spreadsheets import cell_unquote, csv_writer, xlsx_append
 
 COLUMN_KEYWORD = "关键词"
@@ -61,7 +66,6 @@ BOOLEAN_VALUES = {
     "yes": True,
     "no": False,
 }
-MAX_ROWS = 1_000_000
 
 
 class ImportFileError(Exception):
@@ -115,13 +119,21 @@ class ImportReport:
 
 
 def table_read(stream: IO[bytes], filename: str) -> list[list[str]]:
-    """The rows of a CSV or XLSX file as lists of stripped strings."""
+    """The rows of a CSV or XLSX file as lists of stripped strings.
+
+    A file over the limits (``IMPORT_MAX_ROWS``, ``IMPORT_MAX_UNPACKED_BYTES``) is refused before it is read
+    in full, and a cell with a character that cannot be stored (``genai_platform.hygiene``) refuses the
+    whole file, naming the row.
+    """
     name = filename.lower()
     if name.endswith(".xlsx"):
-        return _xlsx_read(stream)
-    if name.endswith(".csv"):
-        return _csv_read(stream.read())
-    raise ImportFileError(_("Only .csv and .xlsx files can be imported, not “%(name)s”.") % {"name": filename})
+        rows = _xlsx_read(stream)
+    elif name.endswith(".csv"):
+        rows = _csv_read(stream)
+    else:
+        raise ImportFileError(_("Only .csv and .xlsx files can be imported, not “%(name)s”.") % {"name": filename})
+    _cells_check(rows)
+    return rows
 
 
 def _cell(value: Any) -> str:
@@ -133,29 +145,98 @@ def _cell(value: Any) -> str:
     return cell_unquote(str(value).strip())
 
 
-def _xlsx_read(stream: IO[bytes]) -> list[list[str]]:
-    import zipfile
+def _too_many_rows() -> ImportFileError:
+    return ImportFileError(
+        _("The file has more than %(n)d rows, the most one import takes; split it into several files.")
+        % {"n": settings.IMPORT_MAX_ROWS}
+    )
 
+
+def _too_large(size: int) -> ImportFileError:
+    return ImportFileError(
+        _("The file unpacks to %(size)s, more than the %(limit)s one import takes; split it into several files.")
+        % {"size": filesizeformat(size), "limit": filesizeformat(settings.IMPORT_MAX_UNPACKED_BYTES)}
+    )
+
+
+# A row's start tag, with any namespace prefix: "<" cannot occur in XML text unescaped, so each match is a row.
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+# The sheet's declared extent, e.g. ref="A1:C1200000" (the last row is the second number, or the only one).
+_DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\s+ref="[A-Za-z]*(\d+)(?::[A-Za-z]*(\d+))?"')
+_SCAN_CHUNK_BYTES = 1 << 16
+
+
+def _xlsx_rows_check(archive: zipfile.ZipFile) -> None:
+    """Refuse a workbook any of whose sheets has more rows than the limit, reading no further than that.
+
+    Every sheet counts: openpyxl scans a whole sheet that declares no dimension while it opens the
+    workbook. A declared dimension over the limit refuses at once; otherwise the row tags are counted as
+    the sheet unzips, in constant memory, up to the limit.
+    """
+    limit = settings.IMPORT_MAX_ROWS
+    for member in archive.infolist():
+        name = member.filename
+        if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+            continue
+        rows = 0
+        tail = b""
+        with archive.open(member) as source:
+            while chunk := source.read(_SCAN_CHUNK_BYTES):
+                buffer = tail + chunk
+                cut = buffer.rfind(b"<")  # a tag starting here may go on in the next chunk
+                if cut == -1:
+                    tail = b""
+                    continue
+                scanned, tail = buffer[:cut], buffer[cut:]
+                if rows == 0 and (declared := _DIMENSION.search(scanned)):
+                    if int(declared.group(2) or declared.group(1)) > limit:
+                        raise _too_many_rows()
+                rows += len(_ROW_TAG.findall(scanned))
+                if rows > limit:
+                    raise _too_many_rows()
+            rows += len(_ROW_TAG.findall(tail))
+        if rows > limit:
+            raise _too_many_rows()
+
+
+def _xlsx_read(stream: IO[bytes]) -> list[list[str]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    # The members' sizes as the zip declares them bound what reading them can unpack (zipfile stops
+    # there), so the sum is checked before anything is decompressed; then the rows are counted.
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+            if unpacked > settings.IMPORT_MAX_UNPACKED_BYTES:
+                raise _too_large(unpacked)
+            _xlsx_rows_check(archive)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ImportFileError(_("The file is not a readable XLSX workbook.")) from exc
+    stream.seek(0)
     try:
         workbook = load_workbook(stream, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ImportFileError(_("The file is not a readable XLSX workbook.")) from exc
     try:
         sheet = workbook.worksheets[0]
-        rows = []
-        for index, values in enumerate(sheet.iter_rows(values_only=True)):
-            if index >= MAX_ROWS:
-                raise ImportFileError(_("The file has more than %(n)d rows.") % {"n": MAX_ROWS})
+        # A wrong <dimension> would cut the rows short: read them as they are, and count them again.
+        sheet.reset_dimensions()
+        rows: list[list[str]] = []
+        for values in sheet.iter_rows(values_only=True):
+            if len(rows) >= settings.IMPORT_MAX_ROWS:
+                raise _too_many_rows()
             rows.append([_cell(v) for v in values])
         return rows
     finally:
         workbook.close()
 
 
-def _csv_read(data: bytes) -> list[list[str]]:
+def _csv_read(stream: IO[bytes]) -> list[list[str]]:
+    limit = settings.IMPORT_MAX_UNPACKED_BYTES
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise _too_large(len(data) + len(stream.read()))
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -164,7 +245,34 @@ def _csv_read(data: bytes) -> list[list[str]]:
             continue
     else:
         raise ImportFileError(_("The CSV file is neither UTF-8 nor GB18030 text."))
-    return [[_cell(v) for v in row] for row in csv.reader(io.StringIO(text, newline=""))]
+    rows: list[list[str]] = []
+    for row in csv.reader(io.StringIO(text, newline="")):
+        if len(rows) >= settings.IMPORT_MAX_ROWS:
+            raise _too_many_rows()
+        rows.append([_cell(v) for v in row])
+    return rows
+
+
+# Bad cells named in the refusal; the rest are counted.
+_BAD_CELLS_NAMED = 5
+
+
+def _cells_check(rows: list[list[str]]) -> None:
+    bad = [
+        (row_number, column_number, problem)
+        for row_number, row in enumerate(rows, start=1)
+        for column_number, value in enumerate(row, start=1)
+        if (problem := text_problem(value))
+    ]
+    if not bad:
+        return
+    lines = [
+        _("Row %(row)d, column %(column)d: %(message)s") % {"row": row, "column": column, "message": problem}
+        for row, column, problem in bad[:_BAD_CELLS_NAMED]
+    ]
+    if len(bad) > _BAD_CELLS_NAMED:
+        lines.append(_("%(n)d more cells have such characters.") % {"n": len(bad) - _BAD_CELLS_NAMED})
+    raise ImportFileError(" ".join([_("Nothing was imported."), *lines]))
 
 
 #

@@ -34,9 +34,10 @@ from filing.safety.banks import (
     xlsx_write_sheets,
 )
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
+from genai_platform.hygiene import CleanTextFormMixin
 
 
-class AssessmentRunForm(forms.Form):
+class AssessmentRunForm(CleanTextFormMixin, forms.Form):
     generated_bank = forms.ModelChoiceField(
         label=_("generated-content bank"), queryset=TestBank.objects.filter(kind=BankKind.GENERATED)
     )
@@ -63,7 +64,7 @@ class AssessmentRunForm(forms.Form):
     nonrefuse_size = forms.IntegerField(label=_("should-not-refuse questions"), required=False, min_value=0)
 
 
-class ApplyForm(forms.Form):
+class ApplyForm(CleanTextFormMixin, forms.Form):
     self_assessment = forms.ModelChoiceField(  # type: ignore[var-annotated]
         label=_("draft security self-assessment"), queryset=None
     )

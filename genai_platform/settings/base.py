@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "genai_platform.middleware.PermissionsPolicyMiddleware",
+    "genai_platform.hygiene.RequestSizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -288,7 +289,23 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
+    # Every string of a request body is checked for characters that cannot be stored (genai_platform.hygiene).
+    "DEFAULT_PARSER_CLASSES": [
+        "genai_platform.hygiene.JSONParser",
+        "genai_platform.hygiene.FormParser",
+        "genai_platform.hygiene.MultiPartParser",
+    ],
 }
+# ------------------------------------------------------------------------------
+# REQUEST INPUT (genai_platform.hygiene)
+# ------------------------------------------------------------------------------
+# Largest request body, uploaded files not counted; a larger one gets 413 (Django's default, 2.5 MiB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("GENAI_REQUEST_MAX_BYTES", default=2_621_440)
+# An uploaded spreadsheet (keyword library, test bank) is refused before it is read in full when it
+# has more rows than this, or when it unpacks to more bytes (XLSX: its zip members; CSV: the file).
+IMPORT_MAX_ROWS = env.int("GENAI_IMPORT_MAX_ROWS", default=100_000)
+IMPORT_MAX_UNPACKED_BYTES = env.int("GENAI_IMPORT_MAX_UNPACKED_BYTES", default=50 * 1024 * 1024)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "genai-platform API",
     "DESCRIPTION": "Generation jobs, outputs and reports for end users; audit log for auditors.",

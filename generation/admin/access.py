@@ -17,6 +17,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from audit import services as audit
+from genai_platform.admin_mixins import CleanTextAdminMixin
 from genai_platform.models import User
 
 _USER_FLAGS = ("is_active", "is_staff", "is_superuser")
@@ -85,7 +86,7 @@ class _AccessAuditMixin:
 
 
 @admin.register(User)
-class PlatformUserAdmin(_AccessAuditMixin, UserAdmin):
+class PlatformUserAdmin(CleanTextAdminMixin, _AccessAuditMixin, UserAdmin):
     list_display = ("username", "email", "is_active", "is_staff", "last_login", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser", "groups")
     event_type = "user.access_changed"

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing.models import ModelRecord
 from filing.selectors import service_audience, service_public
+from genai_platform.hygiene import CleanTextFormMixin
 from generation.admin.common import ReadOnlyAdminMixin, figure_table
 from generation.checkpoints import ServingRefused, checkpoint_serve, checkpoint_serving, serving_records
 from generation.models import (
@@ -23,7 +24,7 @@ from generation.models import (
 from generation.quality import GATE_RULES, GateCheck, figure_format, figure_name, figures_readable
 
 
-class ServeForm(forms.Form):
+class ServeForm(CleanTextFormMixin, forms.Form):
     """The explicit action that makes a checkpoint serve: under which model record, and why if the gate failed."""
 
     record = forms.ModelChoiceField(

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from filing.models import Incident
+from genai_platform.hygiene import CleanTextFormMixin
 from generation.admin.common import ReadOnlyAdminMixin
 from generation.models import (
     Job,
@@ -42,7 +43,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = (OutputInline,)
 
 
-class RemoveForm(forms.Form):
+class RemoveForm(CleanTextFormMixin, forms.Form):
     reason = forms.CharField(
         label=_("Why the content is removed"),
         max_length=2000,

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from filing.models import ModelRecord
+from genai_platform.admin_mixins import CleanTextAdminMixin
 from generation.admin.common import figure_table
 from generation.models import (
     TrainingEpoch,
@@ -88,7 +89,7 @@ class TrainingRunStartForm(forms.ModelForm):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_display = (
         "__str__",
         "kind",

@@ -1,7 +1,8 @@
 """One shape for every API error: ``{"error": {"code", "message", "fields"}}``.
 
 ``code`` is a stable machine-readable word, ``message`` a sentence for people (in the request's
-language), ``fields`` maps each bad input field to its messages (empty when no field is at fault).
+language), ``fields`` maps each bad input field to its messages (empty when no field is at fault). A field
+inside an object is named by its path with dots: ``params.opening``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils import timezone
@@ -19,6 +21,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from genai_platform.hygiene import api_error_body
 from genai_platform.middleware import database_unavailable_message, database_unreachable
 from generation.services import IdempotencyKeyReused, JobUnavailable
 
@@ -35,8 +38,7 @@ class Gone(exceptions.APIException):
     default_code = "removed"
 
 
-def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+error_body = api_error_body
 
 
 def _messages(detail: Any) -> list[str]:
@@ -53,9 +55,11 @@ def _fields(detail: Any) -> dict[str, list[str]]:
     return {}
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler (settings ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``)."""
     headers: dict[str, str] = {}
+    if isinstance(exc, RequestDataTooBig):
+        return None  # raised again by DRF: genai_platform.hygiene.RequestSizeMiddleware answers 413
     request = context.get("request")
     if request is not None and database_unreachable(getattr(request, "_request", request), exc):
         headers["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER_SECONDS)

@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from filing.models import Complaint
+from genai_platform.hygiene import JSONParser
 from genai_platform.openapi import error_responses
 from genai_platform.roles import HasRole, Role
 from generation.accounts import token_issue, token_revoke
@@ -138,6 +139,8 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     lookup_field = "public_id"
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
     throttle_classes = [EndUserThrottle, JobCreateThrottle]
+    # A job is created from JSON only: a form-encoded or multipart body is a 415.
+    parser_classes = [JSONParser]
 
     def get_queryset(self) -> QuerySet[Job]:
         # Only the caller's own jobs: another user's job id resolves to 404.
@@ -188,12 +191,14 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             **error_responses(
                 400,
                 403,
+                413,
                 415,
                 422,
                 429,
                 503,
                 e400="Invalid parameters, per field.",
                 e403="No end_user role, or the account may not generate now (suspended, terms, verification).",
+                e413="The request body is larger than the limit.",
                 e415="The body is not JSON.",
                 e422="The Idempotency-Key was already used with a different body.",
                 e429="Too many requests, or the daily quota is used up; see Retry-After.",

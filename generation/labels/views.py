@@ -20,12 +20,12 @@ from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from genai_platform.hygiene import MultiPartParser, api_error_body
 from genai_platform.roles import Role, user_has_role
 from generation.labels.signing import public_key_jwks, public_key_pem
 from generation.labels.verify import MAX_VERIFY_BYTES, Verdict, VerifyResult, verify_file
@@ -165,16 +165,11 @@ class LabelVerifyApi(APIView):
     )
     def post(self, request: Request) -> Response:
         if _too_large(request._request):
-            return Response(
-                {
-                    "detail": _("The file is larger than the %(mb)d MB this service reads.")
-                    % {"mb": MAX_VERIFY_BYTES >> 20}
-                },
-                status=413,
-            )
+            message = _("The file is larger than the %(mb)d MB this service reads.") % {"mb": MAX_VERIFY_BYTES >> 20}
+            return Response(api_error_body("too_large", message, {"file": [message]}), status=413)
         outcome = _upload_verify(request.FILES.get("file"))
         if isinstance(outcome, str):
-            return Response({"detail": outcome}, status=400)
+            return Response(api_error_body("invalid", outcome, {"file": [outcome]}), status=400)
         status = 400 if outcome.verdict is Verdict.UNREADABLE else 200
         body = outcome.as_dict()
         records = _audit_records(request._request, outcome)

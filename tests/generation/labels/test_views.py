@@ -73,7 +73,8 @@ def test_api_verdicts(client: Client, provider, labelled_png: bytes) -> None:  #
     assert response.status_code == 400 and response.json()["verdict"] == "unreadable"
 
     response = client.post("/api/v1/labels/verify/", {})
-    assert response.status_code == 400 and response.json()["detail"]
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid" and response.json()["error"]["fields"]["file"]
 
 
 def test_api_refuses_an_oversized_body_before_reading_it(client: Client) -> None:
@@ -84,6 +85,8 @@ def test_api_refuses_an_oversized_body_before_reading_it(client: Client) -> None
         CONTENT_LENGTH=str(MAX_VERIFY_BYTES * 2),
     )
     assert response.status_code == 413
+    assert set(response.json()) == {"error"}
+    assert response.json()["error"]["code"] == "too_large" and "file" in response.json()["error"]["fields"]
 
 
 def test_command_genuine_and_failures(tmp_path: Path, labelled_png: bytes, capsys: pytest.CaptureFixture[str]) -> None:
