@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from genai_platform.hygiene import MultiPartParser, api_error_body
+from genai_platform.openapi import error_responses
 from genai_platform.roles import Role, user_has_role
 from generation.labels.signing import public_key_jwks, public_key_pem
 from generation.labels.verify import MAX_VERIFY_BYTES, Verdict, VerifyResult, verify_file
@@ -158,8 +159,9 @@ class LabelVerifyApi(APIView):
         request={"multipart/form-data": VerifyInputSerializer},
         responses={
             200: VerifyOutputSerializer,
+            # The error body when no file came; the verdict's body when the file cannot be read as a label.
             400: OpenApiResponse(description="No file, or a file that cannot be read."),
-            413: OpenApiResponse(description="The upload is larger than the limit."),
+            **error_responses(413, e413="The upload is larger than the limit."),
         },
         summary="Verify the content label of a file",
     )
