@@ -49,7 +49,16 @@ from audit.services.retention import (
     legal_hold_set,
     retention_purge,
 )
-from audit.services.sealing import SealError, anchor_path, anchor_read, anchor_write, seal_as_dict, seals_make
+from audit.services.sealing import (
+    SealError,
+    anchor_path,
+    anchor_read,
+    anchor_restore,
+    anchor_write,
+    seal_as_dict,
+    seal_newest_read,
+    seals_make,
+)
 from audit.services.writer import (
     VOID_EVENT_TYPE,
     audit_event,
@@ -73,6 +82,7 @@ __all__ = [
     "VOID_EVENT_TYPE",
     "anchor_path",
     "anchor_read",
+    "anchor_restore",
     "anchor_write",
     "audit_event",
     "auth_event",
@@ -94,6 +104,7 @@ __all__ = [
     "purge_signature_valid",
     "retention_purge",
     "seal_as_dict",
+    "seal_newest_read",
     "seals_make",
     "signing_key",
     "user_event",
