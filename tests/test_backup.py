@@ -62,6 +62,20 @@ for n in range(3):
 audit.seals_make()
 """
 
+# Writes records for argv[1] seconds, sealing every 20 (and so moving the anchor), then prints how many.
+_WRITER = """
+import sys, time, django
+django.setup()
+from audit import services as audit
+end, n = time.monotonic() + float(sys.argv[1]), 0
+while time.monotonic() < end:
+    audit.audit_event(event_type="audit.legal_hold_released", actor_username="system:test", payload={"hold_id": n})
+    n += 1
+    if n % 20 == 0:
+        audit.seals_make()
+print(n)
+"""
+
 _DOWNLOAD_AND_VERIFY = """
 import json, sys, django
 django.setup()
@@ -205,6 +219,28 @@ def test_a_backup_older_than_the_anchor_here_is_reported_as_a_cut_log(made):  # 
     verified = host.manage("audit_verify", "--no-record", check=False)
     assert verified.returncode == 1
     assert "tail cut" in verified.stderr and f"seal {ahead['number']}" in verified.stderr
+
+
+def test_a_backup_taken_while_records_are_written_and_sealed_restores_to_a_log_that_verifies(made):  # type: ignore[no-untyped-def]
+    # given an installation whose log is written and sealed while the backup runs
+    busy = made["installation"]("busy")
+    busy.manage("restore", str(made["backup"]))
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, "12"], cwd=BASE_DIR, env=busy.env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        # when it is backed up in the middle of that
+        backup = made["root"] / "busy.tar.gz"
+        busy.manage("backup", str(backup))
+    finally:
+        written = int(writer.communicate(timeout=120)[0].split()[-1])
+    assert writer.returncode == 0 and written > 0
+
+    # then the restored copy is one consistent state: its log, seals and anchor verify
+    copy = made["installation"]("busy-copy")
+    copy.manage("restore", str(backup))
+    verified = copy.manage("audit_verify", "--no-record")
+    assert verified.stdout.startswith("OK"), verified.stdout
 
 
 def test_restore_refuses_an_installation_with_data(made):  # type: ignore[no-untyped-def]

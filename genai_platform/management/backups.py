@@ -15,7 +15,10 @@ newest seal in the manifest is read from that snapshot. The anchor is copied bef
 it never names a seal the snapshot lacks. The files are copied after the snapshot: a file the snapshot names
 was stored before the row naming it was committed, so it is in the backup unless it was deleted while the
 backup ran (a user deleting their history); files stored after the snapshot may be in the backup without a
-row naming them, which is harmless. ``restore`` reports named files that are missing.
+row naming them, which is harmless. ``restore`` reports named files that are missing. On PostgreSQL the audit
+log's number sequence is dumped as it stands when pg_dump reads it, which may be past the snapshot's records
+(sequences are not transactional): the first seal after a restore records those numbers as void, as it does
+for writers that rolled back.
 
 The signing keys are not in a backup: they are secrets, kept apart (environment variables in production, the
 files under the data directory's ``keys/`` in development). The manifest names the key ids, and ``restore``
