@@ -293,6 +293,7 @@ def test_backup_and_restore_of_paths_that_do_not_work_end_in_a_sentence(made, tm
         (("backup", str(not_a_folder)), "is a file, not a folder"),
         (("restore", str(tmp_path / "missing.tar.gz")), "does not exist"),
         (("restore", str(not_a_folder)), "not a readable backup archive"),
+        (("backup", str(source.data_dir / "media" / "backups")), "is inside the stored files"),
         # a folder nobody may create, root included
         (("backup", "/proc/genai-backup"), "Cannot write the backup"),
     ]

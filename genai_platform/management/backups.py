@@ -159,6 +159,8 @@ def _target_prepare(target: Path) -> tuple[Path, Path | None]:
     """The directory to write the backup into, and the archive to make of it (``None``: keep the directory)."""
     name = target.name
     archive = name.endswith((".tar", ".tar.gz", ".tgz"))
+    if target.resolve().is_relative_to(Path(settings.MEDIA_ROOT).resolve()):
+        raise BackupError(f"{target} is inside the stored files ({settings.MEDIA_ROOT}); write the backup elsewhere.")
     if archive:
         if target.exists():
             raise BackupError(f"{target} already exists; give a new file name.")
@@ -413,13 +415,14 @@ def _postgresql_restore(folder: Path, manifest: dict[str, Any]) -> None:
             f"install the client tools of version {dump_major} or later."
         )
     connections.close_all()
+    # Owners and privileges come back as they were: with the audit tables owned by a role of their own and the
+    # application granted only SELECT and INSERT (audit/README.md), the restore keeps that separation. It runs
+    # as the owning role (the one that runs migrate), and the roles must exist on the server.
     _run_tool(
         [
             "pg_restore",
             "--clean",
             "--if-exists",
-            "--no-owner",
-            "--no-privileges",
             "--single-transaction",
             "--exit-on-error",
             f"--dbname={connection.settings_dict['NAME']}",
