@@ -57,9 +57,11 @@ from audit.services.sealing import (
     SealRefused,
     anchor_path,
     anchor_read,
+    anchor_restore,
     anchor_write,
     record_rows,
     seal_as_dict,
+    seal_newest_read,
     seals_make,
 )
 from audit.services.writer import (
@@ -89,6 +91,7 @@ __all__ = [
     "VOID_EVENT_TYPE",
     "anchor_path",
     "anchor_read",
+    "anchor_restore",
     "anchor_write",
     "audit_event",
     "auth_event",
@@ -111,6 +114,7 @@ __all__ = [
     "record_rows",
     "retention_purge",
     "seal_as_dict",
+    "seal_newest_read",
     "seals_make",
     "signing_key",
     "tag_key",

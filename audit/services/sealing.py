@@ -304,9 +304,38 @@ def anchor_write(seal: Seal) -> None:
     current = anchor_read() if path.exists() else None
     if current and int(current.get("number", 0)) >= seal.number:
         return
+    _anchor_file_write(path, dict(seal_as_dict(seal), leaf_digests=seal.leaf_digests))
+
+
+def _anchor_file_write(path: Path, body: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = dict(seal_as_dict(seal), leaf_digests=seal.leaf_digests)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".last-seal-")
     with os.fdopen(fd, "w") as f:
         json.dump(body, f, indent=1)
     os.replace(tmp, path)
+
+
+# The newest seal as (number, last sequence number); plain SQL so that any DB-API cursor can read it,
+# for instance the one reading a backup's database snapshot.
+_SEAL_NEWEST_SQL = "SELECT number, last_seq FROM audit_seal ORDER BY number DESC LIMIT 1"
+
+
+def seal_newest_read(cursor: Any) -> tuple[int, int]:
+    """``(number, last_seq)`` of the newest seal seen by ``cursor`` (a DB-API cursor); ``(0, 0)`` when none."""
+    cursor.execute(_SEAL_NEWEST_SQL)
+    row = cursor.fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def anchor_restore(body: dict[str, Any]) -> dict[str, Any] | None:
+    """Put a backup's copy of the anchor in place, unless the anchor here is at least as far on.
+
+    Returns ``None`` when the backup's anchor was installed, or the anchor kept here when it was newer (or the
+    same seal number): the anchor never moves backwards, so a restored log that ends before the anchor here
+    is reported by ``audit_verify`` as a cut tail rather than passing.
+    """
+    current = anchor_read()
+    if current is not None and int(current.get("number", 0)) >= int(body["number"]):
+        return current
+    _anchor_file_write(anchor_path(), body)
+    return None

@@ -261,3 +261,22 @@ def test_seals_of_an_earlier_key_verify_once_that_key_is_listed(sealed, settings
     keys = client.get("/audit/public-key").json()
     assert keys["public_key"] != old_public
     assert [k["public_key"] for k in keys["previous_keys"]] == [old_public]
+
+
+def test_a_backups_anchor_never_moves_the_anchor_here_backwards(sealed, records):
+    # given the anchor of a backup made now, and a log that went on: more records, sealed, the anchor moved on
+    older = services.anchor_read()
+    records(3)
+    services.anchor_write(services.seals_make()[-1])
+    newer = services.anchor_read()
+    assert older is not None and newer is not None and newer["number"] > older["number"]
+
+    # when the backup's anchor is put back, it is refused and the newer one kept
+    kept = services.anchor_restore(older)
+
+    # then the anchor here still names the newer seal
+    assert kept == newer and services.anchor_read() == newer
+
+    # and on a host with no anchor, the backup's is installed
+    services.anchor_path().unlink()
+    assert services.anchor_restore(older) is None and services.anchor_read() == older
