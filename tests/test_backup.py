@@ -31,6 +31,7 @@ _KEYS = {
     "DJANGO_SECRET_KEY": "backup-test-" + "k" * 50,
     "GENAI_LABEL_SIGNING_KEY": base64.b64encode(bytes(range(32))).decode(),
     "GENAI_AUDIT_SIGNING_KEY": base64.b64encode(bytes(range(32, 64))).decode(),
+    "GENAI_AUDIT_TAG_KEY": base64.b64encode(bytes(range(64, 96))).decode(),
 }
 
 _MAKE_PLATFORM = """
@@ -82,7 +83,9 @@ django.setup()
 from django.test import Client
 from generation.labels import verify_file
 client = Client()
-assert client.login(username="maker", password="pw-123456-long")
+# Through the sign-in page: the restored password hash works, and the lockout backend sees a request.
+signed_in = client.post("/accounts/login/", {"username": "maker", "password": "pw-123456-long"})
+assert signed_in.status_code == 302, signed_in.status_code
 response = client.get(f"/outputs/{sys.argv[1]}/file/?download=1")
 data = b"".join(response.streaming_content) if response.streaming else response.content
 result = verify_file(data, filename="output.png")
@@ -248,6 +251,26 @@ def test_restore_refuses_an_installation_with_data(made):  # type: ignore[no-unt
 
     assert result.returncode == 1
     assert "already has users, jobs or audit records" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "message"),
+    [
+        ("GENAI_AUDIT_TAG_KEY", "tagged with another key"),
+        ("GENAI_AUDIT_SIGNING_KEY", "sealed with another key"),
+        ("GENAI_LABEL_SIGNING_KEY", "labelled with another key"),
+    ],
+)
+def test_restore_refuses_keys_that_cannot_verify_the_backup(made, variable, message):  # type: ignore[no-untyped-def]
+    target = made["installation"](f"other-{variable.lower()}")
+    target.env[variable] = base64.b64encode(bytes(range(100, 132))).decode()
+    target.manage("migrate", "-v", "0")
+
+    result = target.manage("restore", str(made["backup"]), check=False)
+
+    assert result.returncode == 1
+    assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -43,6 +43,7 @@ from audit.services.keys import (
     purge_signature_valid,
     signing_key,
     tag_key,
+    tag_key_id,
 )
 from audit.services.retention import (
     RETENTION_MINIMUM_DAYS,
@@ -118,5 +119,6 @@ __all__ = [
     "seals_make",
     "signing_key",
     "tag_key",
+    "tag_key_id",
     "user_event",
 ]

@@ -23,6 +23,12 @@ def tag_key() -> bytes:
     return _decoded(settings.AUDIT_TAG_KEY)
 
 
+def tag_key_id() -> str:
+    """A name of the tag key that does not reveal it: backups record it, so that a restore can tell whether the
+    configured key verifies the tags of the records not yet sealed."""
+    return hmac.new(tag_key(), b"genai-platform audit tag key id", "sha256").hexdigest()[:16]
+
+
 def signing_key() -> Any:
     return integrity.private_key_from_seed(settings.AUDIT_SIGNING_KEY)
 

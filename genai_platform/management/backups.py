@@ -115,6 +115,7 @@ def _key_ids() -> dict[str, str]:
     return {
         "audit": integrity.key_id(audit.public_key_raw()),
         "label": label_signing.key_id(),
+        "audit_tag": audit.tag_key_id(),
     }
 
 
@@ -376,6 +377,11 @@ def _keys_check(manifest: dict[str, Any]) -> None:
         raise BackupError(
             "The audit log of this backup was sealed with another key: set GENAI_AUDIT_SIGNING_KEY to the key in use "
             "when the backup was made (or list its public key in GENAI_AUDIT_PREVIOUS_PUBLIC_KEYS)."
+        )
+    if wanted.get("audit_tag") and wanted["audit_tag"] != audit.tag_key_id():
+        raise BackupError(
+            "The audit records of this backup were tagged with another key: set GENAI_AUDIT_TAG_KEY to the key in "
+            "use when the backup was made, or the records not yet sealed will not verify."
         )
     if wanted.get("label") and wanted["label"] not in label_signing.public_keys():
         raise BackupError(
