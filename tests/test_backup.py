@@ -9,6 +9,7 @@ folder and database.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -285,6 +286,22 @@ def test_restore_refuses_a_backup_whose_hash_does_not_match(made):  # type: igno
 
     assert result.returncode == 1
     assert f"the SHA-256 of {output} does not match" in result.stderr
+    assert not (fresh.data_dir / output).exists(), "nothing was restored"
+
+
+def test_restore_refuses_a_backup_whose_file_and_manifest_were_both_rewritten(made):  # type: ignore[no-untyped-def]
+    folder = _unpacked(made, "rewritten")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    output = next(name for name in manifest["files"] if name.startswith("media/outputs/"))
+    (folder / output).write_bytes((folder / output).read_bytes() + b"x")
+    manifest["files"][output]["sha256"] = hashlib.sha256((folder / output).read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    fresh = made["installation"]("rewritten-target")
+
+    result = fresh.manage("restore", str(folder), check=False)
+
+    assert result.returncode == 1
+    assert "signature does not verify" in result.stderr
     assert not (fresh.data_dir / output).exists(), "nothing was restored"
 
 

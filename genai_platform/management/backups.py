@@ -21,8 +21,9 @@ log's number sequence is dumped as it stands when pg_dump reads it, which may be
 for writers that rolled back.
 
 The signing keys are not in a backup: they are secrets, kept apart (environment variables in production, the
-files under the data directory's ``keys/`` in development). The manifest names the key ids, and ``restore``
-refuses a backup whose audit log or labels the configured keys cannot verify.
+files under the data directory's ``keys/`` in development). The manifest names the key ids and is signed with
+the audit log's key; ``restore`` refuses a backup whose manifest signature, audit log or labels the configured
+keys cannot verify.
 """
 
 from __future__ import annotations
@@ -296,8 +297,40 @@ def _backup_write(workdir: Path) -> dict[str, Any]:
         "key_ids": _key_ids(),
         "files": files,
     }
+    manifest["signature"] = _manifest_sign(manifest)
     (workdir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return manifest
+
+
+# What the signature of a manifest covers: this prefix and the manifest without its signature, as canonical JSON.
+_SIGNED_PREFIX = b"genai-platform backup manifest v1\n"
+
+
+def _manifest_signed_bytes(manifest: dict[str, Any]) -> bytes:
+    body = {key: value for key, value in manifest.items() if key != "signature"}
+    return _SIGNED_PREFIX + json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _manifest_sign(manifest: dict[str, Any]) -> dict[str, str]:
+    """Signed with the audit log's key: hashes alone catch damage, the signature catches a rewritten manifest."""
+    return {
+        "key_id": integrity.key_id(audit.public_key_raw()),
+        "ed25519": integrity.sign(audit.signing_key(), _manifest_signed_bytes(manifest)),
+    }
+
+
+def _signature_check(manifest: dict[str, Any]) -> None:
+    signature = manifest.get("signature")
+    if not isinstance(signature, dict) or not isinstance(signature.get("ed25519"), str):
+        raise BackupError("The manifest is not signed: it was not written by `manage.py backup` of this platform.")
+    public = audit.public_keys().get(str(signature.get("key_id")))
+    if public is None:
+        raise BackupError(
+            "The manifest was signed with another audit key: set GENAI_AUDIT_SIGNING_KEY to the key in use when the "
+            "backup was made (or list its public key in GENAI_AUDIT_PREVIOUS_PUBLIC_KEYS)."
+        )
+    if not integrity.signature_valid(public, _manifest_signed_bytes(manifest), signature["ed25519"]):
+        raise BackupError("The manifest's signature does not verify: the backup was changed after it was made.")
 
 
 # ------------------------------------------------------------------------------
@@ -453,9 +486,10 @@ def _files_missing() -> list[str]:
 def restore(*, source: Path, force: bool = False) -> RestoreReport:
     """Restore the backup at ``source`` into the configured database, MEDIA_ROOT and anchor.
 
-    Refuses (``BackupError``) before changing anything when a hash does not match the manifest, when the
-    backup is of another database vendor, when the configured keys cannot verify its log or labels, and, unless
-    ``force``, when the installation already has data or a stored file with other content.
+    Refuses (``BackupError``) before changing anything when a hash does not match the manifest or the manifest's
+    signature does not verify, when the backup is of another database vendor, when the configured keys cannot
+    verify its log or labels, and, unless ``force``, when the installation already has data or a stored file with
+    other content.
     """
     with tempfile.TemporaryDirectory(prefix="genai-restore-") as scratch:
         folder = _source_open(source, Path(scratch))
@@ -466,6 +500,7 @@ def restore(*, source: Path, force: bool = False) -> RestoreReport:
                 f"This is a backup of a {vendor} database; the installation here uses {connection.vendor}."
             )
         _keys_check(manifest)
+        _signature_check(manifest)
         if not force and installation_has_data():
             raise BackupError(
                 "The database here already has users, jobs or audit records; restore into an empty installation, "
