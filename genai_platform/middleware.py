@@ -1,6 +1,6 @@
-"""Middleware of the kernel: 503s for an unreachable database, and the Permissions-Policy header.
+"""Middleware of the kernel: 503s for an unreachable database or task queue, and the Permissions-Policy header.
 
-An unreachable database answers 503 with a plain message, not a 500 with a traceback. Django writes the
+An unreachable database or task queue answers 503 with a plain message, not a 500 with a traceback. Django writes the
 other security headers, django-csp the Content-Security-Policy.
 """
 
@@ -13,8 +13,9 @@ from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connec
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as KombuOperationalError
 
-from genai_platform.outages import DATABASE
+from genai_platform.outages import BROKER, DATABASE
 from genai_platform.services import database_check
 
 # Errors of a database that cannot be reached or lost the connection (PEP 249), not of a bad query.
@@ -38,13 +39,28 @@ def database_unavailable_message() -> str:
     return _("The service is temporarily unavailable. Please try again in a few minutes.")
 
 
-def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+def broker_unreachable(exception: BaseException) -> bool:
+    """Whether ``exception`` means the task queue cannot be reached (a view that starts work on a worker sent a
+    task); if so the outage is noted (and logged once)."""
+    if not isinstance(exception, KombuOperationalError):
+        return False
+    BROKER.failed(exception, "actions that start work on a worker answer 503 until it answers")
+    return True
+
+
+def broker_unavailable_message() -> str:
+    return _(
+        "The task queue cannot be reached, so this was not started. Please try again in a few minutes; if it was "
+        "recorded as waiting, it starts once the queue is back or can be started again."
+    )
+
+
+def unavailable_response(request: HttpRequest, *, code: str, message: str) -> HttpResponse:
     """503 with a Retry-After: the API's error body under /api/, otherwise a page that needs no database."""
-    message = database_unavailable_message()
     response: HttpResponse
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/audit/api/")):
         response = JsonResponse(
-            {"error": {"code": "database_unavailable", "message": message, "fields": {}}},
+            {"error": {"code": code, "message": message, "fields": {}}},
             status=503,
             json_dumps_params={"ensure_ascii": False},
         )
@@ -77,9 +93,11 @@ class DatabaseOutageMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not database_unreachable(request, exception):
-            return None
-        return database_unavailable_response(request)
+        if database_unreachable(request, exception):
+            return unavailable_response(request, code="database_unavailable", message=database_unavailable_message())
+        if broker_unreachable(exception):
+            return unavailable_response(request, code="broker_unavailable", message=broker_unavailable_message())
+        return None
 
 
 def permissions_policy_header(policy: dict[str, list[str]]) -> str:

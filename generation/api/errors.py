@@ -22,7 +22,12 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from genai_platform.hygiene import api_error_body
-from genai_platform.middleware import database_unavailable_message, database_unreachable
+from genai_platform.middleware import (
+    broker_unavailable_message,
+    broker_unreachable,
+    database_unavailable_message,
+    database_unreachable,
+)
 from generation.services import IdempotencyKeyReused, JobUnavailable
 
 logger = logging.getLogger(__name__)
@@ -65,6 +70,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headers["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER_SECONDS)
         return Response(
             error_body("database_unavailable", database_unavailable_message()),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers=headers,
+        )
+    if broker_unreachable(exc):
+        headers["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER_SECONDS)
+        return Response(
+            error_body("broker_unavailable", broker_unavailable_message()),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers=headers,
         )
