@@ -232,6 +232,16 @@ _CATALOGUE: tuple[EventType, ...] = (
         },
     ),
     EventType(
+        "auth.lockout_cleared",
+        "An administrator cleared a record of failed sign-ins in the admin, which lifts a lockout before its "
+        "cool-off period ends. One record for each record of failures cleared.",
+        {
+            "username": _key("string", "The name the failures were for.", required=True, pi=True),
+            "ip_address": _key("string", "The client address the failures came from.", pi=True),
+            "failures": _key("integer", "Failed sign-ins the record had counted."),
+        },
+    ),
+    EventType(
         "user.signed_up",
         "Someone signed up. ``subject`` is the new account. When the e-mail address given already belongs to an "
         "account, the new account gets no address and that account's owner is told by e-mail.",

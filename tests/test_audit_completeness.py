@@ -40,6 +40,7 @@ WRITTEN_ELSEWHERE: dict[str, str] = {
     "auth.login_failed": "test_auth_audit.py",
     "auth.logout": "test_auth_audit.py",
     "auth.locked_out": "test_login_lockout.py",
+    "auth.lockout_cleared": "test_login_lockout.py",
     "user.token_created": "generation/web/test_account_security.py",
     "user.token_revoked": "generation/web/test_account_security.py",
     "user.signed_up": "generation/web/test_account_security.py",

@@ -252,3 +252,32 @@ def test_the_audit_log_records_the_address_the_trusted_proxy_appended(client, dj
     client.post("/accounts/login/", {"username": "ann", "password": "wrong"}, HTTP_X_FORWARDED_FOR="1.1.1.1, 10.1.2.3")
 
     assert audit_log.get(event_type="auth.login_failed").source_ip == "10.1.2.3"
+
+
+@LOCKOUT
+def test_an_administrator_clearing_the_failures_unlocks_and_is_recorded(
+    client, user_with_role, django_user_model, audit_log
+):  # type: ignore[no-untyped-def]
+    from axes.models import AccessAttempt
+
+    user_with_role(Role.END_USER, "lou")
+    for i in range(LIMIT):
+        _web_login(client, "lou", f"wrong-{i}")
+    assert _web_login(client, "lou", PASSWORD).status_code == 429
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)
+    admin_client = Client()
+    admin_client.force_login(admin_user)
+
+    attempts = list(AccessAttempt.objects.filter(username="lou").values_list("pk", flat=True))
+    response = admin_client.post(
+        "/admin/axes/accessattempt/",
+        {"action": "delete_selected", "_selected_action": attempts, "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.filter(username="lou").exists()
+    cleared = audit_log.filter(event_type="auth.lockout_cleared")
+    assert cleared.count() == len(attempts)
+    assert cleared.first().payload_data["username"] == "lou"
+    assert cleared.first().actor_username == "root"
+    assert _web_login(client, "lou", PASSWORD).status_code == 302

@@ -1,5 +1,7 @@
 """Who may do what: the users' and the roles' (groups') admin pages, each change of access an audit event.
 
+Clearing a record of failed sign-ins in the admin (which lifts a lockout early) is one too: ``auth.lockout_cleared``.
+
 Every save or delete in these pages that changes an account's active, staff or superuser flag, its roles or its
 own permissions writes one ``user.access_changed`` record, and every change of a role's name or permissions one
 ``user.role_changed`` record, in the admin's transaction. The state is read before the form saves and after its
@@ -10,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
@@ -104,3 +109,35 @@ class RoleAdmin(_AccessAuditMixin, GroupAdmin):
 
     def access_state(self, obj: Any) -> dict[str, Any]:
         return role_state(obj)
+
+
+def _lockout_cleared(request: HttpRequest, attempt: AccessAttempt) -> None:
+    audit.auth_event(
+        event_type="auth.lockout_cleared",
+        request=request,
+        subject=("axes.accessattempt", str(attempt.pk), attempt.username or ""),
+        payload={
+            "username": attempt.username or "",
+            "ip_address": attempt.ip_address or "",
+            "failures": int(attempt.failures_since_start),
+        },
+    )
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class LockoutAdmin(AccessAttemptAdmin):
+    """django-axes' page of failed sign-ins; deleting a record (unlocking) is recorded in the audit log."""
+
+    def delete_model(self, request: HttpRequest, obj: AccessAttempt) -> None:
+        with transaction.atomic():
+            _lockout_cleared(request, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        with transaction.atomic():
+            for attempt in queryset:
+                _lockout_cleared(request, attempt)
+            super().delete_queryset(request, queryset)
