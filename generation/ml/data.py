@@ -7,6 +7,7 @@ is read from the compact file that the set-up step extracts from the npm package
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import importlib.metadata
@@ -31,6 +32,8 @@ import torch
 # Each piece is one line: "<tune name>：<body>". The full-width colon separates the tune from the text,
 # so a prompt such as "浣溪沙：" asks for a piece to that tune.
 from generation.ml.files import (
+    COLD_DIR,
+    COLD_SPLITS,
     DIGITS8_FILE,
     MNIST5K_FILE,
     SONGCI_LICENCE,
@@ -184,6 +187,71 @@ class TextCorpus:
         """What a filing dataset record holds of this text (``filing.services.dataset_register``'s arguments)."""
         items, size = self.text.count("\n") + 1, len(self.text.encode())
         return _facts(self, licence_text=self.licence_text, items=items, size_bytes=size)
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    """Short texts, each labelled 0 (safe) or 1 (offensive), with the topic it is about."""
+
+    texts: tuple[str, ...]
+    labels: tuple[int, ...]
+    topics: tuple[str, ...]
+    fingerprint: str
+    name: str
+    source: str
+    licence: str
+    licence_text: str
+
+    def __repr__(self) -> str:
+        return f"LabelledTexts(name={self.name!r}, items={len(self.texts)}, fingerprint={self.fingerprint[:12]}…)"
+
+    def facts(self) -> dict[str, Any]:
+        """What a filing dataset record holds of these texts (``filing.services.dataset_register``'s arguments)."""
+        size = sum(len(text.encode()) for text in self.texts)
+        return _facts(self, licence_text=self.licence_text, items=len(self.texts), size_bytes=size)
+
+
+def labelled_csv(path: Path, *, name: str, source: str, licence: str, licence_text: str) -> LabelledTexts:
+    """A CSV in COLD's layout: columns ``TEXT`` and ``label`` (0 or 1), and ``topic`` where there is one.
+
+    Raises ``ValueError`` naming the first row that has no text or a label other than 0 and 1.
+    """
+    data = path.read_bytes()
+    rows = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    missing = {"TEXT", "label"} - set(rows.fieldnames or ())
+    if missing:
+        raise ValueError(f"{path.name} has no column {', '.join(sorted(missing))}: it needs TEXT and label.")
+    texts, labels, topics = [], [], []
+    for number, row in enumerate(rows, start=2):
+        text, label = (row["TEXT"] or "").strip(), (row["label"] or "").strip()
+        if not text or label not in ("0", "1"):
+            raise ValueError(f"{path.name}, line {number}: a row needs a text and the label 0 or 1.")
+        texts.append(text)
+        labels.append(int(label))
+        topics.append((row.get("topic") or "").strip())
+    return LabelledTexts(
+        texts=tuple(texts),
+        labels=tuple(labels),
+        topics=tuple(topics),
+        fingerprint=_sha256_bytes(data),
+        name=name,
+        source=source,
+        licence=licence,
+        licence_text=licence_text,
+    )
+
+
+def cold(split: str = "train") -> LabelledTexts:
+    """COLD's ``train`` or ``dev`` split, from the copy in the repository (``generation/ml/corpora/cold``)."""
+    if split not in COLD_SPLITS:
+        raise ValueError(f"COLD has the splits {', '.join(COLD_SPLITS)}, not {split!r}.")
+    return labelled_csv(
+        COLD_DIR / f"{split}.csv",
+        name=f"COLD {split} (Chinese offensive language)",
+        source=f"COLDataset (thu-coai, EMNLP 2022), COLDataset/{split}.csv, unchanged",
+        licence="Apache-2.0",
+        licence_text=(COLD_DIR / "LICENSE").read_text("utf-8"),
+    )
 
 
 def _say(message: str) -> None:

@@ -17,6 +17,10 @@ SONGCI_TEXT = f"songci-{SONGCI_VERSION}.txt"
 SONGCI_LICENCE = f"songci-{SONGCI_VERSION}.LICENSE.txt"
 SONGCI_META = f"songci-{SONGCI_VERSION}.json"
 
+# COLD (Chinese offensive language), train and dev splits, copied unchanged into the repository with its licence.
+COLD_DIR = Path(__file__).resolve().parent / "corpora" / "cold"
+COLD_SPLITS = ("train", "dev")
+
 
 def default_cache_dir() -> Path:
     """Folder outside the repository for prepared data and cached helper nets (env ``GENAI_CACHE_DIR``)."""

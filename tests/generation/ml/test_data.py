@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from generation.ml import data
+from generation.ml.files import COLD_DIR
 
 
 def _package_path(package: str, relative: str) -> Path:
@@ -87,3 +88,37 @@ def test_songci_prepare_without_npm_says_so_once(tmp_path: Path, monkeypatch: py
     assert data.songci_prepare(cache=tmp_path, report=said.append) is None
     assert len(said) == 1 and "npm is missing" in said[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cold_splits_load_from_the_repository_with_their_licence() -> None:
+    train, dev = data.cold("train"), data.cold("dev")
+
+    assert (len(train.texts), len(dev.texts)) == (25_726, 6_431)
+    assert set(train.labels) == {0, 1} and 0.45 < sum(train.labels) / len(train.labels) < 0.55
+    assert set(train.topics) == {"race", "gender", "region"}
+    assert train.fingerprint == hashlib.sha256((COLD_DIR / "train.csv").read_bytes()).hexdigest()
+    assert train.licence == "Apache-2.0" and "Apache License" in train.licence_text
+    assert train.facts()["items"] == 25_726 and train.facts()["sha256"] == train.fingerprint
+    # The splits are COLD's own: a few short comments (30) occur in both, as in the original files.
+    assert len(set(train.texts) & set(dev.texts)) < 50
+
+
+def test_a_labelled_csv_with_a_bad_row_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("TEXT,label\n好的,0\n这不行,2\n", encoding="utf-8")
+
+    with pytest.raises(ValueError, match="mine.csv, line 3"):
+        data.labelled_csv(path, name="mine", source="here", licence="-", licence_text="")
+
+
+def test_a_labelled_csv_without_its_columns_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("text,verdict\n好的,0\n", encoding="utf-8")
+
+    with pytest.raises(ValueError, match="no column TEXT, label"):
+        data.labelled_csv(path, name="mine", source="here", licence="-", licence_text="")
+
+
+def test_cold_has_no_test_split_here() -> None:
+    with pytest.raises(ValueError, match="splits train, dev"):
+        data.cold("test")
