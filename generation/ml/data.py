@@ -56,7 +56,7 @@ def _sha256_bytes(data: bytes) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
-def _facts(data: DigitData | TextCorpus, **more: Any) -> dict[str, Any]:
+def _facts(data: DigitData | TextCorpus | LabelledTexts, **more: Any) -> dict[str, Any]:
     return {"name": data.name, "sha256": data.fingerprint, "source": data.source, "licence": data.licence, **more}
 
 
