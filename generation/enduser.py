@@ -19,7 +19,7 @@ from filing.models import Complaint
 from filing.services import complaint_create
 from generation.checkpoints import checkpoint_serving
 from generation.models import Job, Output, UserSettings
-from generation.services import policy_refusal
+from generation.services import consent_change_record, policy_refusal
 
 
 def net_unavailable_reason(kind: str, user: Any = None) -> str | None:
@@ -80,12 +80,12 @@ def user_settings_update(*, user: Any, inputs_for_training: bool, request: Any =
         stored.inputs_for_training = inputs_for_training
         stored.save(update_fields=["inputs_for_training", "updated_at"])
     if previous != inputs_for_training:
-        audit.user_event(
-            event_type="user.consent_changed",
-            actor=user,
+        consent_change_record(
+            user=user,
             request=request,
-            subject=user,
-            payload={"consent": "inputs_for_training", "given": inputs_for_training, "previous": previous},
+            consent="inputs_for_training",
+            given=inputs_for_training,
+            previous=previous,
         )
     return stored
 

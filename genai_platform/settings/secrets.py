@@ -53,8 +53,8 @@ def signing_key_new() -> str:
     return base64.b64encode(_secrets.token_bytes(32)).decode()
 
 
-def signing_key(name: str, *, debug: bool, data_dir: Path) -> str:
-    """An Ed25519 private key seed, base64-encoded, validated here so a typo fails at start-up."""
+def _key_b64(name: str, *, debug: bool, data_dir: Path) -> tuple[str, bytes]:
+    """The base64 value of ``name`` from the environment, made once under ``data_dir/keys`` in development."""
     value = os.environ.get(name, "")
     if not value:
         if not debug:
@@ -64,9 +64,14 @@ def signing_key(name: str, *, debug: bool, data_dir: Path) -> str:
             )
         value = _read_or_create(data_dir / "keys" / name.lower(), signing_key_new)
     try:
-        raw = base64.b64decode(value, validate=True)
+        return value, base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         fail(f"{name} is not valid base64.")
+
+
+def signing_key(name: str, *, debug: bool, data_dir: Path) -> str:
+    """An Ed25519 private key seed, base64-encoded, validated here so a typo fails at start-up."""
+    value, raw = _key_b64(name, debug=debug, data_dir=data_dir)
     if len(raw) != 32:
         fail(f"{name} must encode exactly 32 bytes (an Ed25519 seed); it encodes {len(raw)}.")
     return value
@@ -74,18 +79,7 @@ def signing_key(name: str, *, debug: bool, data_dir: Path) -> str:
 
 def hmac_key(name: str, *, debug: bool, data_dir: Path) -> str:
     """A key for HMAC-SHA256, base64 of at least 32 random bytes (``signing_key_new`` makes one)."""
-    value = os.environ.get(name, "")
-    if not value:
-        if not debug:
-            fail(
-                f"{name} is not set; production mode (DJANGO_DEBUG=false) needs it "
-                "(make one with: python manage.py signing_key_new)."
-            )
-        value = _read_or_create(data_dir / "keys" / name.lower(), signing_key_new)
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        fail(f"{name} is not valid base64.")
+    value, raw = _key_b64(name, debug=debug, data_dir=data_dir)
     if len(raw) < 32:
         fail(f"{name} must encode at least 32 bytes; it encodes {len(raw)}.")
     return value

@@ -5,6 +5,7 @@ re-exported here."""
 from generation.services.delivery import (
     Deliverable,
     UnlabelledRefused,
+    consent_change_record,
     labelling_obligation_set,
     output_unlabelled_open,
     outputs_remove,
@@ -30,6 +31,7 @@ __all__ = [
     "JobUnavailable",
     "OutputBlocked",
     "UnlabelledRefused",
+    "consent_change_record",
     "account_refusal",
     "checkpoint_tunes",
     "job_cancel",

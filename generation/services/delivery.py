@@ -77,18 +77,27 @@ def labelling_obligation_set(*, user: Any, service: Any, accepted: bool, request
         },
     )
     if before != version:
-        audit.user_event(
-            event_type="user.consent_changed",
-            actor=user,
+        consent_change_record(
+            user=user,
             request=request,
-            subject=user,
-            payload={
-                "consent": "labelling_obligation",
-                "given": accepted,
-                "previous": bool(before),
-                "version": service.labelling_obligation_version,
-            },
+            consent="labelling_obligation",
+            given=accepted,
+            previous=bool(before),
+            version=service.labelling_obligation_version,
         )
+
+
+def consent_change_record(
+    *, user: Any, request: Any, consent: str, given: bool, previous: bool | None, **more: Any
+) -> None:
+    """One ``user.consent_changed`` record: ``consent`` names what was given or withdrawn."""
+    audit.user_event(
+        event_type="user.consent_changed",
+        actor=user,
+        request=request,
+        subject=user,
+        payload={"consent": consent, "given": given, "previous": previous, **more},
+    )
 
 
 def output_unlabelled_open(*, user: Any, output: Output) -> tuple[Any, str]:
