@@ -65,7 +65,11 @@ class Job(models.Model):
         verbose_name = _("generation job")
         verbose_name_plural = _("generation jobs")
         ordering = ("-created_at",)
-        indexes = [models.Index(fields=("status", "created_at"), name="generation_job_status_created")]
+        indexes = [
+            models.Index(fields=("status", "created_at"), name="generation_job_status_created"),
+            # A user's jobs, newest first: the history page and GET /api/v1/jobs/ read them in this order.
+            models.Index(fields=("user", "-created_at", "-id"), name="generation_job_user_newest"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=("user", "idempotency_key"),
