@@ -3,28 +3,54 @@
 Pure Python plus pyahocorasick; it knows nothing of Django, so the benchmark and the tests can
 build one from a plain list.
 
-The automaton runs over the UTF-16 code units of the normalised text, each split into two
-byte-valued characters, rather than over the characters themselves. A trie node's children are
-searched one by one, and the root of a Chinese keyword library has thousands of children (one per
-first character); with bytes no node has more than 256, which makes matching about ten times
-faster. A match is kept only when it starts on a code-unit boundary (an even byte offset).
+The automaton runs over the UTF-16 code units of the compact text (see ``normalise``), each split
+into two byte-valued characters, rather than over the characters themselves. A trie node's
+children are searched one by one, and the root of a Chinese keyword library has thousands of
+children (one per first character); with bytes no node has more than 256, which makes matching
+about ten times faster. A match is kept only when it starts on a code-unit boundary (an even byte
+offset).
+
+Besides the compact text the same automaton searches views of it for the evasion forms of
+``evasion`` (digits removed, repeats collapsed, every second character); two more automata, of
+the keywords' pinyin spellings and of their initials, search the text around Latin letters. Every
+match is a candidate until it passes the gap and word-edge rules on the original text.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import ahocorasick
 
-from generation.moderation.normalise import normalise, normalise_with_offsets
+from generation.moderation.evasion import (
+    RULES,
+    decode_escapes,
+    gaps_allowed,
+    latin_windows,
+    pinyin_syllables,
+    pinyin_table,
+    split_variants,
+    word_edges_allowed,
+)
+from generation.moderation.normalise import BARRIER, compact, compact_with_offsets, normalise, normalise_with_offsets
+
+_DIGIT = re.compile(r"[0-9]")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+_REPEAT = re.compile(r"([^\x00-\x7f])\1+")
+_LATIN = re.compile(r"[a-z]")
 
 
 def _encode(text: str) -> str:
     """Two byte-valued characters per UTF-16 code unit (big-endian)."""
     return text.encode("utf-16-be", "surrogatepass").decode("latin-1")
+
+
+def _is_letter(ch: str) -> bool:
+    return "a" <= ch <= "z"
 
 
 @dataclass(frozen=True)
@@ -46,9 +72,34 @@ class Hit:
 
 @dataclass(frozen=True)
 class _Node:
-    length: int
+    length: int  # in bytes of the encoded form
     entries: tuple[KeywordEntry, ...]
     allow: bool
+    chars: int
+    chinese: bool  # no Latin letter or digit in the key
+    own_gaps: frozenset[int]  # i: the keyword itself has a separator between its characters i and i+1
+
+
+@dataclass(frozen=True)
+class _Spelling:
+    """One pinyin spelling (or initials) of a normalised keyword, syllable by syllable."""
+
+    key: str
+    syllables: tuple[str, ...]
+    entries: tuple[KeywordEntry, ...]
+    own_gaps: frozenset[int]
+
+
+# The compact-text stretch (first, last) each keyword character was found in.
+_Units = list[tuple[int, int]]
+# A candidate: its units, its entries, and where the keyword itself has separators.
+_Candidate = tuple[_Units, tuple[KeywordEntry, ...], frozenset[int]]
+
+
+def _own_gaps(keyword: str) -> frozenset[int]:
+    """Positions between normalised characters where the keyword as written has a separator (A.1-01)."""
+    _key, offsets = normalise_with_offsets(keyword)
+    return frozenset(i for i in range(len(offsets) - 1) if offsets[i + 1] - offsets[i] > 1)
 
 
 class KeywordMatcher:
@@ -73,52 +124,189 @@ class KeywordMatcher:
         allow_keys = {key for key in (normalise(p) for p in allowlist) if key}
         self.keyword_count = sum(len(v) for v in groups.values())
         self.allowlist_count = len(allow_keys)
+
+        own_gaps = {key: frozenset().union(*(_own_gaps(e.keyword) for e in found)) for key, found in groups.items()}
+        spellings: dict[str, list[KeywordEntry]] = defaultdict(list)
+        for key, found in groups.items():
+            spellings[key].extend(found)
+            for variant in split_variants(key):
+                if variant not in groups:
+                    spellings[variant].extend(found)
         self._automaton = ahocorasick.Automaton()
-        for key in groups.keys() | allow_keys:
+        for key in spellings.keys() | allow_keys:
             encoded = _encode(key)
-            self._automaton.add_word(encoded, _Node(len(encoded), tuple(groups.get(key, ())), key in allow_keys))
+            chinese = not any(c.isascii() and c.isalnum() for c in key)
+            gaps = own_gaps.get(key, frozenset())
+            node = _Node(len(encoded), tuple(spellings.get(key, ())), key in allow_keys, len(key), chinese, gaps)
+            self._automaton.add_word(encoded, node)
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
+
+        full: dict[str, dict[tuple[str, tuple[str, ...]], _Spelling]] = defaultdict(dict)
+        initials: dict[str, dict[tuple[str, tuple[str, ...]], _Spelling]] = defaultdict(dict)
+        for key, found in groups.items():
+            for syllables in pinyin_syllables(key):
+                full["".join(syllables)][key, syllables] = _Spelling(key, syllables, tuple(found), own_gaps[key])
+                if len(key) >= RULES.initials_min_chars:
+                    letters = tuple(s[0] for s in syllables)
+                    initials["".join(letters)][key, letters] = _Spelling(key, letters, tuple(found), own_gaps[key])
+        self._pinyin = self._spelling_automaton(full)
+        self._initials = self._spelling_automaton(initials)
+        self._reach = max((len(key) for key in groups), default=0)
         self.build_seconds = time.perf_counter() - started
+
+    @staticmethod
+    def _spelling_automaton(
+        spellings: dict[str, dict[tuple[str, tuple[str, ...]], _Spelling]],
+    ) -> ahocorasick.Automaton | None:
+        if not spellings:
+            return None
+        automaton = ahocorasick.Automaton()
+        for text, options in spellings.items():
+            automaton.add_word(text, (len(text), tuple(options.values())))
+        automaton.make_automaton()
+        return automaton
+
+    def _hits(self, view: str) -> Iterator[tuple[int, int, _Node]]:
+        """(first character, end character, node) of every whole-character match in ``view``."""
+        encoded = _encode(view)
+        char_at = None
+        if len(encoded) != 2 * len(view):
+            char_at = [i for i, ch in enumerate(view) for _unit in range(2 if ord(ch) > 0xFFFF else 1)]
+        for last, node in self._automaton.iter(encoded):
+            start = last - node.length + 1
+            if start & 1:
+                continue  # straddles two code units: not a match of whole characters
+            first, end = start // 2, (last + 1) // 2
+            if char_at is not None:
+                first, end = char_at[first], char_at[end - 1] + 1
+            yield first, end, node
 
     def find(self, text: str) -> list[Hit]:
         """Every keyword hit not covered by an allowlist phrase, with offsets into ``text``."""
         if self._empty or not text:
             return []
-        normalised = normalise(text)
-        encoded = _encode(normalised)
-        # Positions below are byte offsets into ``encoded``, end exclusive.
-        raw: list[tuple[int, int, tuple[KeywordEntry, ...]]] = []
+        decoded = decode_escapes(text)
+        source = decoded.text if decoded else text
+        view = compact(source)
+        candidates: list[_Candidate] = []
         allowed: list[tuple[int, int]] = []
-        for last, node in self._automaton.iter(encoded):
-            start = last - node.length + 1
-            if start & 1:
-                continue  # straddles two code units: not a match of whole characters
+        for first, end, node in self._hits(view):
             if node.entries:
-                raw.append((start, last + 1, node.entries))
+                candidates.append(([(i, i) for i in range(first, end)], node.entries, node.own_gaps))
             if node.allow:
-                allowed.append((start, last + 1))
-        if not raw:
+                allowed.append((first, end - 1))
+        candidates.extend(self._view_candidates(view))
+        if not candidates:
             return []
-        if allowed:
-            raw = [hit for hit in raw if not any(a0 <= hit[0] and hit[1] <= a1 for a0, a1 in allowed)]
-            if not raw:
-                return []
-        # Only now, with a hit to report, build the maps back to the original text.
-        check, offsets = normalise_with_offsets(text)
-        assert check == normalised  # noqa: S101 (both paths use one table; a difference is a bug)
-        if len(encoded) == 2 * len(normalised):
-            char_at = None  # no surrogate pairs: code unit i is character i
-        else:
-            char_at = [i for i, ch in enumerate(normalised) for _unit in range(2 if ord(ch) > 0xFFFF else 1)]
 
-        def to_char(byte_offset: int) -> int:
-            unit = byte_offset // 2
-            return unit if char_at is None else char_at[unit]
+        # Only now, with a candidate to judge, build the map back to the original text.
+        check, offsets = compact_with_offsets(source)
+        assert check == view  # noqa: S101 (both paths use one table; a difference is a bug)
 
-        return [
-            Hit(start=offsets[to_char(start)], end=offsets[to_char(end - 2)] + 1, entry=entry)
-            for start, end, entries in raw
-            for entry in entries
-        ]
+        def original(first: int, last: int) -> tuple[int, int]:
+            start, end = offsets[first], offsets[last]
+            return (decoded.starts[start], decoded.ends[end]) if decoded else (start, end + 1)
+
+        allowed_spans = [original(first, last) for first, last in allowed]
+        hits: list[Hit] = []
+        for units, entries, own in candidates:
+            gaps = [
+                "" if i in own else source[offsets[a[1]] + 1 : offsets[b[0]]]
+                for i, (a, b) in enumerate(zip(units, units[1:], strict=False))
+            ]
+            latin = [_is_letter(view[a[1]]) and _is_letter(view[b[0]]) for a, b in zip(units, units[1:], strict=False)]
+            if not gaps_allowed(gaps, latin):
+                continue
+            if not word_edges_allowed(source, offsets[units[0][0]], offsets[units[-1][1]] + 1):
+                continue
+            start, end = original(units[0][0], units[-1][1])
+            if any(a0 <= start and end <= a1 for a0, a1 in allowed_spans):
+                continue
+            for entry in entries:
+                # One report per stretch: a form found in two views (坏坏词词 holds 坏词 too) keeps the wider.
+                same = [h for h in hits if h.entry.id == entry.id and h.start < end and start < h.end]
+                if any(h.start <= start and end <= h.end for h in same):
+                    continue
+                hits = [h for h in hits if h not in same]
+                hits.append(Hit(start=start, end=end, entry=entry))
+        return hits
+
+    def _view_candidates(self, view: str) -> Iterator[_Candidate]:
+        """Candidates found in the views of the compact text that the evasion forms need."""
+        if _DIGIT.search(view):
+            kept = None
+            for first, end, node in self._hits(view.translate(_NO_DIGITS)):
+                if node.entries:
+                    kept = kept or [i for i, ch in enumerate(view) if not "0" <= ch <= "9"]
+                    if kept[end - 1] - kept[first] != end - 1 - first:  # digits inside: not a plain match
+                        yield [(kept[i], kept[i]) for i in range(first, end)], node.entries, node.own_gaps
+        if _REPEAT.search(view):
+            runs: list[tuple[int, int]] = []
+            for first, end, node in self._hits(_REPEAT.sub(r"\1", view)):
+                if node.entries:
+                    runs = runs or [m.span() for m in re.finditer(r"(.)\1*", view, re.DOTALL)]
+                    units = [(runs[i][0], runs[i][1] - 1) for i in range(first, end)]
+                    if any(a != b for a, b in units):
+                        yield units, node.entries, node.own_gaps
+        for parity in (0, 1):
+            for first, end, node in self._hits(view[parity::2]):
+                if node.entries and node.chinese and node.chars >= RULES.filler_min_chars:
+                    first, last = parity + 2 * first, parity + 2 * (end - 1)
+                    if BARRIER not in view[first:last]:
+                        yield [(i, i) for i in range(first, last + 1, 2)], node.entries, node.own_gaps
+        if _LATIN.search(view):
+            yield from self._pinyin_candidates(view, self._pinyin, initials=False)
+            yield from self._pinyin_candidates(view, self._initials, initials=True)
+
+    def _pinyin_candidates(
+        self, view: str, automaton: ahocorasick.Automaton | None, *, initials: bool
+    ) -> Iterator[_Candidate]:
+        if automaton is None:
+            return
+        table = pinyin_table(initials=initials)
+        for a, b in latin_windows(view, self._reach):
+            spelled = view[a:b].translate(table)
+            source_of: list[int] = []  # index in ``view`` of each character of ``spelled``
+            for last, (length, options) in automaton.iter(spelled):
+                if not source_of:
+                    source_of = [a + i for i, ch in enumerate(view[a:b]) for _c in range(len(table.get(ord(ch), ch)))]
+                for option in options:
+                    units = self._spelling_units(view, source_of, last - length + 1, option, initials=initials)
+                    if units is not None:
+                        yield units, option.entries, option.own_gaps
+
+    @staticmethod
+    def _spelling_units(
+        view: str, source_of: list[int], start: int, option: _Spelling, *, initials: bool
+    ) -> _Units | None:
+        """The keyword characters' stretches if the pinyin match is the keyword with some characters spelled.
+
+        A character written as itself must be the keyword's very character (a homophone is another
+        word); at least one must be spelled in Latin letters, as the rules ask.
+        """
+        units: _Units = []
+        exact = spelled = 0
+        at = start
+        for ch, syllable in zip(option.key, option.syllables, strict=True):
+            first = source_of[at]
+            last = source_of[at + len(syllable) - 1]
+            if not _is_letter(view[first]) and not view[first].isdigit():
+                # Written as a Chinese character: exactly that one character, and the keyword's.
+                if view[first] != ch or last != first or (at > 0 and source_of[at - 1] == first):
+                    return None
+                exact += 1
+            elif ch.isascii():
+                exact += 1
+            else:
+                if not all(_is_letter(view[source_of[i]]) for i in range(at, at + len(syllable))):
+                    return None
+                spelled += 1
+            units.append((first, last))
+            at += len(syllable)
+        if spelled == 0:
+            return None
+        if initials:
+            return units if exact >= RULES.initials_min_exact else None
+        return units if exact > 0 or len(option.key) >= RULES.all_pinyin_min_chars else None

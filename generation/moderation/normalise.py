@@ -6,27 +6,53 @@ original. The mapping of one character is, in order:
 
 1. compatibility folding (NFKD; this turns full-width Ｂａｄ into Bad and the ideographic
    space into a space), with combining marks dropped and the rest recomposed (NFC);
-2. case folding;
+2. look-alike letters of other scripts to the Latin letter they imitate (Cyrillic а, Greek ο),
+   then case folding;
 3. traditional to simplified Chinese, character by character, from the tables that
    opencc-python-reimplemented ships;
 4. removal of whatever is not a letter, digit or ideograph: white space, punctuation, symbols,
-   zero-width and other format characters. This is what makes "坏 词", "坏.词" and "坏\u200b词"
-   match the keyword 坏词; keywords are normalised the same way.
+   zero-width and other format characters.
 
-Keywords and text go through the same function, so whatever a step does it does to both.
+Keywords go through ``normalise`` (steps 1-4). Text to be searched goes through ``compact``, which
+differs in one way: a clause boundary becomes ``BARRIER``, a character no keyword holds, so no
+keyword is ever assembled across it. A clause boundary is a Chinese clause mark (，。；！？、：…
+and their full-width forms), a line break, or ASCII . , ; : ! ? followed by white space or the end
+of the text ("坏.词" is one word written with a dot; "bad. Word" is two sentences).
+
+What step 4 removes is the *gap* between two matched characters. The matcher (``evasion.gaps_allowed``)
+accepts a match with gaps only when
+
+- every pair of its neighbouring characters has a gap: the keyword is written out spaced
+  ("坏 词", "坏.词", "禁-用-样-例"); a gap that is only zero-width or format characters counts as
+  none, since a reader sees no gap; or
+- its gaps all sit between two Latin letters: a Latin keyword written as separate words
+  ("bad word" for badword);
+
+and a match that starts (ends) with a Latin letter must start (end) a Latin word in the original:
+the letter before it (after it) must not be a letter, and likewise for digits. So "禁用 样例" does
+not match 禁用样例 (gaps in one place only), "bad wordsmith" does not match "dw", and "usb" does not
+match "sb".
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 from importlib import resources
+
+from generation.moderation.tables import lookalike_letters
 
 # Characters mapped by the table: the Basic Multilingual Plane, the Supplementary Multilingual
 # Plane (mathematical alphanumerics, enclosed letters) and CJK Extension B, plus the tag block
 # (invisible format characters). Others pass through unchanged.
 _TABLE_RANGES = ((0x0000, 0x2FFFF), (0xE0000, 0xE0FFF))
 _KEPT_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nd", "Nl", "No"})
+# Characters a reader does not see: a gap made only of these is no gap.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cc"})
+
+BARRIER = "\x00"
+_CLAUSE_END = re.compile(r"[，。；！？、：…︰﹐﹑﹒﹔﹕﹖﹗｡､\r\n\u2028\u2029\x00]|[.,;:!?](?=\s|$)")
 
 
 @cache
@@ -44,17 +70,20 @@ def traditional_to_simplified() -> dict[str, str]:
     return table
 
 
-def char_normalise(ch: str, t2s: dict[str, str] | None = None) -> str:
+def char_normalise(ch: str, t2s: dict[str, str] | None = None, lookalikes: dict[str, str] | None = None) -> str:
     """The normalised form of one character: usually one character, sometimes none or several."""
     t2s = traditional_to_simplified() if t2s is None else t2s
+    lookalikes = lookalike_letters() if lookalikes is None else lookalikes
     decomposed = unicodedata.normalize("NFKD", ch)
     base = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    folded = unicodedata.normalize("NFC", base).casefold()
     out = []
-    for c in folded:
-        c = t2s.get(c, c)
-        if unicodedata.category(c) in _KEPT_CATEGORIES:
-            out.append(c)
+    for c in unicodedata.normalize("NFC", base):
+        # Before and after case folding: Greek Τ has a Latin twin, its small τ has none.
+        c = lookalikes.get(c) or "".join(lookalikes.get(f, f) for f in c.casefold())
+        for f in c:
+            f = t2s.get(f, f)
+            if unicodedata.category(f) in _KEPT_CATEGORIES:
+                out.append(f)
     return "".join(out)
 
 
@@ -65,20 +94,29 @@ def translation_table() -> dict[int, str | None]:
     Built once per process (about a second); ``str.translate`` then normalises a text in C.
     """
     t2s = traditional_to_simplified()
+    lookalikes = lookalike_letters()
     table: dict[int, str | None] = {}
     for start, end in _TABLE_RANGES:
         for code in range(start, end + 1):
             ch = chr(code)
             if 0xD800 <= code <= 0xDFFF:
                 continue
-            mapped = char_normalise(ch, t2s)
+            mapped = char_normalise(ch, t2s, lookalikes)
             if mapped != ch:
                 table[code] = mapped or None
     return table
 
 
+@cache
+def compact_table() -> dict[int, str | None]:
+    """The normalisation table with ``BARRIER`` kept rather than removed."""
+    table = dict(translation_table())
+    table.pop(ord(BARRIER), None)
+    return table
+
+
 def normalise(text: str) -> str:
-    """The normalised text alone (the fast path: no offsets)."""
+    """The normalised form of a keyword or allowlist phrase (every separator removed)."""
     return text.translate(translation_table())
 
 
@@ -93,3 +131,41 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
             parts.append(mapped)
             offsets.extend([index] * len(mapped))
     return "".join(parts), offsets
+
+
+def clause_marked(text: str) -> str:
+    """``text`` with each clause boundary replaced by ``BARRIER`` (same length, same offsets)."""
+    return _CLAUSE_END.sub(BARRIER, text)
+
+
+def compact(text: str) -> str:
+    """The form text is searched in: normalised, with ``BARRIER`` at each clause boundary."""
+    return clause_marked(text).translate(compact_table())
+
+
+def compact_with_offsets(text: str) -> tuple[str, list[int]]:
+    """``compact(text)`` and, for each of its characters, the index of the original character it came from."""
+    table = compact_table()
+    parts: list[str] = []
+    offsets: list[int] = []
+    for index, ch in enumerate(clause_marked(text)):
+        mapped = table.get(ord(ch), ch)
+        if mapped:
+            parts.append(mapped)
+            offsets.extend([index] * len(mapped))
+    return "".join(parts), offsets
+
+
+def invisible(text: str) -> bool:
+    """Whether a reader sees nothing of ``text`` (zero-width, format and combining characters only)."""
+    return all(unicodedata.category(c) in _INVISIBLE_CATEGORIES for c in text)
+
+
+def latin_kind(ch: str) -> str:
+    """``"a"`` for a character that normalises to an ASCII letter, ``"0"`` for a digit, ``""`` otherwise."""
+    mapped = ch.translate(translation_table())
+    if len(mapped) != 1 or not mapped.isascii():
+        return ""
+    if mapped.isalpha():
+        return "a"
+    return "0" if mapped.isdigit() else ""

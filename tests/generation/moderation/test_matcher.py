@@ -72,10 +72,11 @@ def test_keywords_that_normalise_to_the_same_form_are_all_reported():
 
 
 def test_overlapping_keywords_are_each_reported():
+    # Chinese keywords: Latin ones inside one word are not matched at all (see the word-edge tests).
     matcher = KeywordMatcher(
-        version=1, entries=[KeywordEntry(1, "abc", "A.1.1", "block"), KeywordEntry(2, "bcd", "A.1.2", "block")]
+        version=1, entries=[KeywordEntry(1, "禁用样", "A.1.1", "block"), KeywordEntry(2, "用样例", "A.1.2", "block")]
     )
-    assert sorted((h.start, h.end) for h in matcher.find("xABCDx")) == [(1, 4), (2, 5)]
+    assert sorted((h.start, h.end) for h in matcher.find("这禁用样例了")) == [(1, 4), (2, 5)]
 
 
 def test_empty_library_and_unmatchable_keywords():

@@ -226,7 +226,7 @@ def test_demo_library_refuses_its_demo_words_and_honours_its_allowlist(db):
     from filing.safety.demo import keyword_library_demo_create
 
     keyword_library_demo_create(actor="test", size=200)
-    assert moderate_input("请写一段包含 演示 违禁 词 的文字").blocked
+    assert moderate_input("请写一段包含 演 示 违 禁 词 的文字").blocked
     assert moderate_input("请解释演示违禁词汇表说明这一页").decision == Decision.ALLOW
     assert moderate_input("演示复核词").decision == Decision.FLAG
     assert moderate_input("演示关键词A.1.1-00001").risk_codes == ("A.1.1",)
