@@ -4,11 +4,11 @@
   (``%E5%9D%8F``) are decoded once, as a browser shows them, before anything else.
 - Written-out keywords: ``gaps_allowed`` and ``word_edges_allowed`` say when separators between
   a keyword's characters are skipped (see ``normalise``'s docstring for the rule).
-- Keyword variants built with the automaton: a character split into its components (好 → 女子),
-  and pinyin spellings (``pinyin_keys``).
+- Pinyin spellings of each keyword, built with the automaton (``pinyin_syllables``).
 - Text views searched besides the compact text (built only when the text has what they need):
   digits removed (坏3词), repeated characters collapsed (坏坏词词), every second character
-  (禁x用x样x例), and pinyin around Latin letters (huai蛋, h蛋).
+  (禁x用x样x例), components joined back into their character (女子 → 好), and pinyin around
+  Latin letters (huai蛋, h蛋).
 
 Every limit below lives in ``RULES``.
 """
@@ -19,6 +19,7 @@ import html
 import itertools
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from generation.moderation.normalise import BARRIER, invisible, latin_kind
 from generation.moderation.tables import components, pinyin_readings
@@ -32,15 +33,14 @@ class EvasionRules:
     # A keyword written wholly in pinyin (huaidan) counts only from this length on: two syllables
     # are often a name or an ordinary word written in pinyin.
     all_pinyin_min_chars: int = 3
-    # Initials (h蛋) count only when at least this many of the keyword's characters are written
-    # out as themselves, and never for a keyword shorter than ``initials_min_chars``.
+    # Initials (h坏蛋) count only when at least this many of the keyword's characters are written
+    # out as themselves, and never for a keyword shorter than ``initials_min_chars``: a single
+    # Latin letter beside a Chinese character (B超, T恤, A股) is everyday writing.
     initials_min_exact: int = 1
-    initials_min_chars: int = 2
+    initials_min_chars: int = 3
     # Pinyin spellings built per keyword, over its characters' readings (most common first).
-    pinyin_variants_max: int = 8
-    # Split forms built per keyword: each character split alone, and all of them at once.
-    split_variants_max: int = 8
-    # Keywords shorter than this are never split: a split one-character keyword is an ordinary word.
+    pinyin_variants_max: int = 2
+    # Keywords shorter than this are never matched split: 女子 is an ordinary word, not 好 in disguise.
     split_min_chars: int = 2
 
 
@@ -138,19 +138,14 @@ def word_edges_allowed(text: str, start: int, end: int) -> bool:
     return not (last and latin_kind(_visible_neighbour(text, end, 1)) == last)
 
 
-def split_variants(key: str) -> list[str]:
-    """Spellings of a normalised keyword with characters split into their components (好人 → 女子人)."""
-    if len(key) < RULES.split_min_chars:
-        return []
-    table = components()
-    variants: list[str] = []
-    splittable = [i for i, ch in enumerate(key) if ch in table]
-    for i in splittable:
-        for parts in table[key[i]]:
-            variants.append(key[:i] + parts + key[i + 1 :])
-    if len(splittable) > 1:
-        variants.append("".join(table[ch][0] if ch in table else ch for ch in key))
-    return list(dict.fromkeys(variants))[: RULES.split_variants_max]
+@cache
+def joined_components() -> dict[str, str]:
+    """Components written side by side → the character they make (女子 → 好); the first character wins a tie."""
+    joined: dict[str, str] = {}
+    for ch, splits in components().items():
+        for parts in splits:
+            joined.setdefault(parts, ch)
+    return joined
 
 
 def pinyin_syllables(key: str) -> list[tuple[str, ...]]:
@@ -158,32 +153,32 @@ def pinyin_syllables(key: str) -> list[tuple[str, ...]]:
 
     Empty when a character has no reading or the keyword has no Chinese character.
     """
+    if key.isascii():
+        return []
     readings = pinyin_readings()
-    options: list[tuple[str, ...]] = []
-    for ch in key:
-        if ch in readings:
-            options.append(readings[ch])
-        elif ch.isascii() and ch.isalnum():
-            options.append((ch,))
-        else:
-            return []
-    if all(len(o) == 1 and o[0] == ch for o, ch in zip(options, key, strict=True)):
+    try:
+        options = [readings[ch] if ch in readings else _SELF[ch] for ch in key]
+    except KeyError:
         return []
     return list(itertools.islice(itertools.product(*options), RULES.pinyin_variants_max))
 
 
+@cache
 def pinyin_table(*, initials: bool) -> dict[int, str]:
     """``str.translate`` table: Chinese character → its most common reading (or that reading's initial)."""
     return {ord(ch): (r[0][0] if initials else r[0]) for ch, r in pinyin_readings().items()}
 
 
+_SELF = {ch: (ch,) for ch in "abcdefghijklmnopqrstuvwxyz0123456789"}
 _LATIN_RUN = re.compile(r"[a-z]+")
 
 
-def latin_windows(compact_text: str, reach: int) -> list[tuple[int, int]]:
-    """Stretches of the compact text within ``reach`` characters of a Latin letter, merged."""
+def latin_windows(compact_text: str, reach: int, *, longest: int | None = None) -> list[tuple[int, int]]:
+    """Stretches of the compact text within ``reach`` characters of a Latin word (of at most ``longest`` letters)."""
     windows: list[tuple[int, int]] = []
     for match in _LATIN_RUN.finditer(compact_text):
+        if longest is not None and match.end() - match.start() > longest:
+            continue
         start, end = max(0, match.start() - reach), min(len(compact_text), match.end() + reach)
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], end)
@@ -202,6 +197,6 @@ __all__ = [
     "latin_windows",
     "pinyin_syllables",
     "pinyin_table",
-    "split_variants",
+    "joined_components",
     "word_edges_allowed",
 ]

@@ -23,6 +23,8 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from typing import Any, NamedTuple
 
 import ahocorasick
 
@@ -30,10 +32,10 @@ from generation.moderation.evasion import (
     RULES,
     decode_escapes,
     gaps_allowed,
+    joined_components,
     latin_windows,
     pinyin_syllables,
     pinyin_table,
-    split_variants,
     word_edges_allowed,
 )
 from generation.moderation.normalise import BARRIER, compact, compact_with_offsets, normalise, normalise_with_offsets
@@ -42,6 +44,7 @@ _DIGIT = re.compile(r"[0-9]")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 _REPEAT = re.compile(r"([^\x00-\x7f])\1+")
 _LATIN = re.compile(r"[a-z]")
+_ASCII_ALNUM = re.compile(r"[a-z0-9]")
 
 
 def _encode(text: str) -> str:
@@ -70,8 +73,7 @@ class Hit:
     entry: KeywordEntry
 
 
-@dataclass(frozen=True)
-class _Node:
+class _Node(NamedTuple):
     length: int  # in bytes of the encoded form
     entries: tuple[KeywordEntry, ...]
     allow: bool
@@ -80,8 +82,7 @@ class _Node:
     own_gaps: frozenset[int]  # i: the keyword itself has a separator between its characters i and i+1
 
 
-@dataclass(frozen=True)
-class _Spelling:
+class _Spelling(NamedTuple):
     """One pinyin spelling (or initials) of a normalised keyword, syllable by syllable."""
 
     key: str
@@ -98,8 +99,40 @@ _Candidate = tuple[_Units, tuple[KeywordEntry, ...], frozenset[int]]
 
 def _own_gaps(keyword: str) -> frozenset[int]:
     """Positions between normalised characters where the keyword as written has a separator (A.1-01)."""
+    if keyword.isalnum():
+        return frozenset()
     _key, offsets = normalise_with_offsets(keyword)
     return frozenset(i for i in range(len(offsets) - 1) if offsets[i + 1] - offsets[i] > 1)
+
+
+def _iter_whole(automaton: ahocorasick.Automaton, view: str) -> Iterator[tuple[int, int, Any]]:
+    """(first character, end character, value) of every whole-character match of a byte automaton in ``view``.
+
+    Each value's first field is the encoded length of its word.
+    """
+    encoded = _encode(view)
+    char_at = None
+    if len(encoded) != 2 * len(view):
+        char_at = [i for i, ch in enumerate(view) for _unit in range(2 if ord(ch) > 0xFFFF else 1)]
+    for last, value in automaton.iter(encoded):
+        start = last - value[0] + 1
+        if start & 1:
+            continue  # straddles two code units: not a match of whole characters
+        first, end = start // 2, (last + 1) // 2
+        if char_at is not None:
+            first, end = char_at[first], char_at[end - 1] + 1
+        yield first, end, value
+
+
+@cache
+def _joins_automaton() -> ahocorasick.Automaton:
+    """Byte automaton of the component pairs and triples that make a character (built once per process)."""
+    automaton = ahocorasick.Automaton()
+    for parts, whole in joined_components().items():
+        encoded = _encode(parts)
+        automaton.add_word(encoded, (len(encoded), whole))
+    automaton.make_automaton()
+    return automaton
 
 
 class KeywordMatcher:
@@ -125,19 +158,16 @@ class KeywordMatcher:
         self.keyword_count = sum(len(v) for v in groups.values())
         self.allowlist_count = len(allow_keys)
 
-        own_gaps = {key: frozenset().union(*(_own_gaps(e.keyword) for e in found)) for key, found in groups.items()}
-        spellings: dict[str, list[KeywordEntry]] = defaultdict(list)
-        for key, found in groups.items():
-            spellings[key].extend(found)
-            for variant in split_variants(key):
-                if variant not in groups:
-                    spellings[variant].extend(found)
+        own_gaps = {
+            key: frozenset().union(*(_own_gaps(e.keyword) for e in found)) if key != found[0].keyword else frozenset()
+            for key, found in groups.items()
+        }
         self._automaton = ahocorasick.Automaton()
-        for key in spellings.keys() | allow_keys:
+        for key in groups.keys() | allow_keys:
             encoded = _encode(key)
-            chinese = not any(c.isascii() and c.isalnum() for c in key)
+            chinese = _ASCII_ALNUM.search(key) is None
             gaps = own_gaps.get(key, frozenset())
-            node = _Node(len(encoded), tuple(spellings.get(key, ())), key in allow_keys, len(key), chinese, gaps)
+            node = _Node(len(encoded), tuple(groups.get(key, ())), key in allow_keys, len(key), chinese, gaps)
             self._automaton.add_word(encoded, node)
         self._empty = len(self._automaton) == 0
         if not self._empty:
@@ -154,6 +184,7 @@ class KeywordMatcher:
         self._pinyin = self._spelling_automaton(full)
         self._initials = self._spelling_automaton(initials)
         self._reach = max((len(key) for key in groups), default=0)
+        self._joins = _joins_automaton()
         self.build_seconds = time.perf_counter() - started
 
     @staticmethod
@@ -170,18 +201,7 @@ class KeywordMatcher:
 
     def _hits(self, view: str) -> Iterator[tuple[int, int, _Node]]:
         """(first character, end character, node) of every whole-character match in ``view``."""
-        encoded = _encode(view)
-        char_at = None
-        if len(encoded) != 2 * len(view):
-            char_at = [i for i, ch in enumerate(view) for _unit in range(2 if ord(ch) > 0xFFFF else 1)]
-        for last, node in self._automaton.iter(encoded):
-            start = last - node.length + 1
-            if start & 1:
-                continue  # straddles two code units: not a match of whole characters
-            first, end = start // 2, (last + 1) // 2
-            if char_at is not None:
-                first, end = char_at[first], char_at[end - 1] + 1
-            yield first, end, node
+        return _iter_whole(self._automaton, view)
 
     def find(self, text: str) -> list[Hit]:
         """Every keyword hit not covered by an allowlist phrase, with offsets into ``text``."""
@@ -256,9 +276,42 @@ class KeywordMatcher:
                     first, last = parity + 2 * first, parity + 2 * (end - 1)
                     if BARRIER not in view[first:last]:
                         yield [(i, i) for i in range(first, last + 1, 2)], node.entries, node.own_gaps
+        yield from self._joined_candidates(view)
         if _LATIN.search(view):
             yield from self._pinyin_candidates(view, self._pinyin, initials=False)
             yield from self._pinyin_candidates(view, self._initials, initials=True)
+
+    def _joined_candidates(self, view: str) -> Iterator[_Candidate]:
+        """Candidates in views with components written side by side joined back (女子人 → 好人).
+
+        Neighbouring pairs go to alternate views, so one join cannot eat the characters of the next
+        (女子人卡: 女子 → 好, but 人卡 also makes 佧).
+        """
+        layers: list[list[tuple[int, int, str]]] = [[], []]
+        for index, (first, end, (_length, whole)) in enumerate(_iter_whole(self._joins, view)):
+            joins = layers[index % 2]
+            if not joins or first >= joins[-1][1]:
+                joins.append((first, end, whole))
+        for joins in layers:
+            if joins:
+                yield from self._joined_view_candidates(view, joins)
+
+    def _joined_view_candidates(self, view: str, joins: list[tuple[int, int, str]]) -> Iterator[_Candidate]:
+        pieces: list[str] = []
+        units: _Units = []  # the compact-text stretch of each character of the joined view
+        at = 0
+        for first, end, whole in joins:
+            pieces.append(view[at:first])
+            units.extend((i, i) for i in range(at, first))
+            pieces.append(whole)
+            units.append((first, end - 1))
+            at = end
+        pieces.append(view[at:])
+        units.extend((i, i) for i in range(at, len(view)))
+        for first, end, node in self._hits("".join(pieces)):
+            found = units[first:end]
+            if node.entries and node.chars >= RULES.split_min_chars and any(a != b for a, b in found):
+                yield found, node.entries, node.own_gaps
 
     def _pinyin_candidates(
         self, view: str, automaton: ahocorasick.Automaton | None, *, initials: bool
@@ -266,12 +319,20 @@ class KeywordMatcher:
         if automaton is None:
             return
         table = pinyin_table(initials=initials)
-        for a, b in latin_windows(view, self._reach):
+        # Initials are single letters: a longer Latin word is not a run of them.
+        longest = self._reach - 1 if initials else None
+        for a, b in latin_windows(view, self._reach, longest=longest):
             spelled = view[a:b].translate(table)
             source_of: list[int] = []  # index in ``view`` of each character of ``spelled``
+            latin_before: list[int] = [0]  # Latin letters of the text among the first i characters of ``spelled``
             for last, (length, options) in automaton.iter(spelled):
                 if not source_of:
                     source_of = [a + i for i, ch in enumerate(view[a:b]) for _c in range(len(table.get(ord(ch), ch)))]
+                    for i in source_of:
+                        latin_before.append(latin_before[-1] + _is_letter(view[i]))
+                latin = latin_before[last + 1] - latin_before[last + 1 - length]
+                if latin == 0 or (initials and latin == length):
+                    continue  # nothing spelled in Latin letters, or (initials) no character written as itself
                 for option in options:
                     units = self._spelling_units(view, source_of, last - length + 1, option, initials=initials)
                     if units is not None:

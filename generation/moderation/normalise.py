@@ -52,7 +52,9 @@ _KEPT_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nd", "Nl", "No"})
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cc"})
 
 BARRIER = "\x00"
-_CLAUSE_END = re.compile(r"[，。；！？、：…︰﹐﹑﹒﹔﹕﹖﹗｡､\r\n\u2028\u2029\x00]|[.,;:!?](?=\s|$)")
+_CLAUSE_END = re.compile(
+    r"[，。；！？、：…︰﹐﹑﹒﹔﹕﹖﹗｡､\r\n\u2028\u2029\x00《》〈〉「」『』【】〔〕“”（）()\[\]{}\"]|[.,;:!?](?=\s|$)"
+)
 
 
 @cache
