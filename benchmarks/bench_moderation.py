@@ -7,10 +7,17 @@ measures, in one run:
   (the regex is given a time budget; its throughput is measured on as many prompts as fit);
 - p50/p99 latency of the full step for a 2,000-character prompt, as wall time and as thread CPU
   time (the second is not inflated by other processes on a shared machine);
-- automaton build time and the resident memory it adds.
+- automaton build time and the resident memory it adds;
+- p50/p99 CPU time of the full step for a 500-character prompt, against a baseline measured in the
+  same run: the plain step (normalise, one automaton pass, no evasion views or rules);
+- at 100,000 keywords: the share of the evasion set (tests/generation/moderation/data/evasions.json)
+  caught with its keywords added to the library, and the share of innocent text refused (Song ci
+  lines, COLD's safe dev comments) among texts holding no keyword literally.
 
 Run: ``python benchmarks/run.py moderation`` (or ``python benchmarks/bench_moderation.py``).
-Goals from the issue: full step >= 50x the regex, p99 <= 1 ms at 100,000 keywords.
+Goals: full step >= 50x the regex, p99 <= 1 ms at 100,000 keywords (2,000 characters);
+keyword step p99 <= 1.5 ms at 500 characters; evasion set >= 95% caught; over-refusal <= 1%.
+Experiment records: benchmarks/docs/moderation.md.
 """
 
 from __future__ import annotations
@@ -26,8 +33,16 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generation.moderation.matcher import KeywordEntry, KeywordMatcher
+import json
+
+import ahocorasick
+
+from generation.ml.data import cold, songci
+from generation.moderation.matcher import KeywordEntry, KeywordMatcher, _encode
+from generation.moderation.measures import catch_rate, over_refusal_rate
 from generation.moderation.normalise import normalise, translation_table
+
+EVASIONS = Path(__file__).resolve().parent.parent / "tests" / "generation" / "moderation" / "data" / "evasions.json"
 
 SIZES = (10_000, 100_000)
 PROMPTS = 300
@@ -113,6 +128,7 @@ def run_size(size: int, alphabet: list[str]) -> dict[str, float]:
     # Throughput: prompts of 200-2,000 characters, one in ten with a (spaced-out) keyword.
     prompts = [prompt_make(rng.randint(200, 2000), rng, keywords, with_hit=i % 10 == 0) for i in range(PROMPTS)]
     chars = sum(map(len, prompts))
+    matcher.find("预热 warm-up 女子 3")  # tables built once per process (pinyin, components) are not throughput
     started = time.perf_counter()
     hits = sum(len(matcher.find(p)) for p in prompts)
     ac_seconds = time.perf_counter() - started
@@ -163,6 +179,31 @@ def run_size(size: int, alphabet: list[str]) -> dict[str, float]:
         f"max {timings[-1]:.3f} ms   (goal p99 <= 1 ms at 100,000)"
     )
     print(f"  2,000-char prompt, CPU   : p50 {statistics.median(cpu_timings):.3f} ms, p99 {cpu_p99:.3f} ms")
+
+    # 500 characters: the full step against the plain one (what matching was before the evasion forms).
+    plain = ahocorasick.Automaton()
+    for word in keywords:
+        encoded = _encode(normalise(word))
+        plain.add_word(encoded, len(encoded))
+    plain.make_automaton()
+
+    def plain_find(text: str) -> int:
+        return sum(1 for last, length in plain.iter(_encode(normalise(text))) if not (last - length + 1) & 1)
+
+    short_prompts = [prompt_make(500, rng, keywords, with_hit=i % 10 == 0) for i in range(200)]
+    full_500 = cpu_times(matcher.find, short_prompts)
+    plain_500 = cpu_times(plain_find, short_prompts)
+    full_p99, plain_p99 = full_500[int(len(full_500) * 0.99) - 1], plain_500[int(len(plain_500) * 0.99) - 1]
+    print(
+        f"  500-char prompt, CPU     : p50 {statistics.median(full_500):.3f} ms, p99 {full_p99:.3f} ms   "
+        f"(goal p99 <= 1.5 ms at 100,000)"
+    )
+    print(
+        f"  plain step (baseline)    : p50 {statistics.median(plain_500):.3f} ms, p99 {plain_p99:.3f} ms; "
+        f"full / plain p99 {full_p99 / plain_p99:.1f}x"
+    )
+    if size == max(SIZES):
+        quality(keywords, entries)
     return {
         "size": size,
         "build_seconds": build_seconds,
@@ -173,6 +214,43 @@ def run_size(size: int, alphabet: list[str]) -> dict[str, float]:
         "p99_ms": p99,
         "cpu_p99_ms": cpu_p99,
     }
+
+
+def cpu_times(step: object, prompts: list[str]) -> list[float]:
+    """Sorted thread CPU milliseconds of ``step(prompt)`` over LATENCY_RUNS runs, the collector paused."""
+    timings = []
+    gc.disable()
+    try:
+        for i in range(LATENCY_RUNS):
+            prompt = prompts[i % len(prompts)]
+            started = time.thread_time()
+            step(prompt)  # type: ignore[operator]
+            timings.append((time.thread_time() - started) * 1000)
+    finally:
+        gc.enable()
+    return sorted(timings)
+
+
+def quality(keywords: list[str], entries: list[KeywordEntry]) -> None:
+    """Evasion catch rate and over-refusal of the keyword layer at this library size."""
+    evasions = json.loads(EVASIONS.read_text(encoding="utf-8"))
+    extra = [KeywordEntry(len(entries) + i, w, "A.1.8", "block") for i, w in enumerate(evasions["keywords"])]
+    library = keywords + evasions["keywords"]
+    matcher = KeywordMatcher(version=2, entries=entries + extra)
+    caught = catch_rate(matcher, ((v["keyword"], v["text"]) for v in evasions["variants"]))
+    print(f"  evasion set caught       : {caught.rate:8.1%} of {caught.total} variants   (goal >= 95%)")
+    corpus = songci()
+    lines = [line for line in corpus.text.splitlines() if line.strip()]
+    refused = over_refusal_rate(matcher, lines, library)
+    print(
+        f"  refused, {corpus.name[:20]:20}: {refused.rate:8.2%} of {refused.total:,} lines without keyword (goal <= 1%)"
+    )
+    data = cold("dev")
+    safe = [text for text, label in zip(data.texts, data.labels, strict=True) if label == 0]
+    refused = over_refusal_rate(matcher, safe, library)
+    print(
+        f"  refused, COLD dev safe   : {refused.rate:8.2%} of {refused.total:,} comments without a keyword (goal <= 1%)"
+    )
 
 
 def main() -> None:
