@@ -16,7 +16,7 @@ from generation.moderation.moderators import (
     moderate_input,
     moderate_output,
 )
-from generation.moderation.verdict import Decision, Direction, Span, Verdict
+from generation.moderation.verdict import Decision, Direction, Score, Span, Verdict
 
 __all__ = [
     "CompositeModerator",
@@ -25,6 +25,7 @@ __all__ = [
     "KeywordModerator",
     "ModerationUnavailable",
     "Moderator",
+    "Score",
     "Span",
     "Verdict",
     "default_moderator",

@@ -147,6 +147,8 @@ class CompositeModerator:
             library_version=max(v.library_version for v in verdicts),
             latency_ms=(time.perf_counter() - started) * 1000,
             moderator="+".join(v.moderator for v in verdicts),
+            scores=tuple(s for v in verdicts for s in v.scores),
+            layers=tuple(layer for v in verdicts for layer in (v.layers or ((v.moderator, v.decision),))),
         )
 
 

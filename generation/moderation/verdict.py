@@ -30,6 +30,21 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Score:
+    """A classifier's score of the whole text for one risk, the threshold it was judged by, and the outcome."""
+
+    risk_code: str
+    score: float
+    threshold: float
+    action: str  # what crossing the threshold does: "block" or "flag"
+    model: str  # the classifier's version (its checkpoint's SHA-256, shortened)
+
+    @property
+    def crossed(self) -> bool:
+        return self.score >= self.threshold
+
+
+@dataclass(frozen=True)
 class Verdict:
     decision: Decision
     direction: Direction
@@ -38,6 +53,16 @@ class Verdict:
     library_version: int
     latency_ms: float
     moderator: str
+    scores: tuple[Score, ...] = ()
+    # The decision of each layer that took part, by the layer's name ("keyword", "classifier").
+    layers: tuple[tuple[str, Decision], ...] = ()
+
+    def layer_decision(self, name: str) -> Decision | None:
+        """What the layer ``name`` decided on its own (None: it did not take part)."""
+        for layer, decision in self.layers or ((self.moderator, self.decision),):
+            if layer == name:
+                return decision
+        return None
 
     @property
     def blocked(self) -> bool:
@@ -66,6 +91,17 @@ class Verdict:
             "library_version": self.library_version,
             "latency_ms": round(self.latency_ms, 3),
             "moderator": self.moderator,
+            "scores": [
+                {
+                    "risk_code": s.risk_code,
+                    "score": round(s.score, 4),
+                    "threshold": s.threshold,
+                    "action": s.action,
+                    "model": s.model,
+                }
+                for s in self.scores
+            ],
+            "layers": {name: decision.value for name, decision in self.layers or ((self.moderator, self.decision),)},
         }
 
 

@@ -23,6 +23,7 @@ from generation.moderation import (
     KeywordModerator,
     ModerationUnavailable,
     Moderator,
+    Score,
     Span,
     Verdict,
     default_moderator_set,
@@ -230,3 +231,38 @@ def test_demo_library_refuses_its_demo_words_and_honours_its_allowlist(db):
     assert moderate_input("请解释演示违禁词汇表说明这一页").decision == Decision.ALLOW
     assert moderate_input("演示复核词").decision == Decision.FLAG
     assert moderate_input("演示关键词A.1.1-00001").risk_codes == ("A.1.1",)
+
+
+class _ScoringModerator:
+    """A second layer that always scores the text at 0.9 for one risk and blocks it."""
+
+    name = "classifier"
+
+    def moderate(self, text: str, *, direction: Direction) -> Verdict:
+        score = Score(risk_code="A.2.1", score=0.9, threshold=0.5, action="block", model="abc123")
+        return Verdict(
+            decision=Decision.BLOCK,
+            direction=direction,
+            risk_codes=("A.2.1",),
+            spans=(),
+            library_version=0,
+            latency_ms=0.1,
+            moderator=self.name,
+            scores=(score,),
+        )
+
+
+def test_composite_keeps_each_layers_decision_and_the_scores(library):
+    composite = CompositeModerator([KeywordModerator(), _ScoringModerator()])
+    verdict = composite.moderate("今天天气很好", direction=Direction.OUTPUT)
+    assert verdict.decision == Decision.BLOCK
+    assert verdict.layer_decision("keyword") == Decision.ALLOW
+    assert verdict.layer_decision("classifier") == Decision.BLOCK
+    assert verdict.layer_decision("other") is None
+    stored = verdict.as_dict()
+    assert stored["layers"] == {"keyword": "allow", "classifier": "block"}
+    assert stored["scores"] == [
+        {"risk_code": "A.2.1", "score": 0.9, "threshold": 0.5, "action": "block", "model": "abc123"}
+    ]
+    alone = KeywordModerator().moderate("这里只有可疑词", direction=Direction.OUTPUT)
+    assert alone.layer_decision("keyword") == Decision.FLAG and alone.as_dict()["layers"] == {"keyword": "flag"}
