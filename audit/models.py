@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 
@@ -34,6 +35,28 @@ class LogEntryQuerySet(models.QuerySet["LogEntry"]):
             | models.Q(risk_codes__endswith=f";{code}")
             | models.Q(risk_codes__contains=f";{code};")
         )
+
+    def matching(self, text: str) -> LogEntryQuerySet:
+        """Records whose subject or payload values contain ``text`` (case-insensitive; keys are not searched).
+
+        PostgreSQL: ILIKE on ``audit_search_text``, the expression of the trigram index (migration 0004),
+        which narrows any search of three characters or more. SQLite: LIKE on the subject and on each
+        value ``json_tree`` finds in the payload (case-insensitive for ASCII letters, as SQLite's LIKE is).
+        """
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        if connection.vendor == "postgresql":
+            sql = "audit_search_text(subject_repr, payload) ILIKE %s"
+            params: tuple[str, ...] = (pattern,)
+        else:
+            # json_tree fails on text that is not JSON, which the writer never stores: such a record is
+            # searched as raw text rather than failing the whole query.
+            sql = (
+                "(subject_repr LIKE %s ESCAPE '\\' OR CASE WHEN json_valid(payload) THEN EXISTS ("
+                "SELECT 1 FROM json_tree(payload) WHERE type IN ('text', 'integer', 'real') "
+                "AND value LIKE %s ESCAPE '\\') ELSE payload LIKE %s ESCAPE '\\' END)"
+            )
+            params = (pattern, pattern, pattern)
+        return self.filter(RawSQL(sql, params, output_field=models.BooleanField()))  # noqa: S611 (constant SQL)
 
     def of_event_type(self, pattern: str) -> LogEntryQuerySet:
         """``generation.refused`` exactly, or a whole family with ``generation.*``."""
