@@ -38,7 +38,7 @@ def verification_queued() -> None:
 
 
 def verification_forget() -> None:
-    """The verification could not be sent (no broker): nothing is under way."""
+    """The verification ended, or could not be sent (no broker): nothing is under way."""
     cache.delete(_KEY)
 
 
