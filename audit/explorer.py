@@ -133,13 +133,22 @@ def _bar_index_sql() -> str:
     return "(CAST(strftime('%%s', created_at) AS INTEGER) - %s) / %s"
 
 
-def histogram(qs: QuerySet[LogEntry], time_range: TimeRange) -> list[Bar]:
-    """Matching records per bar over ``time_range`` (``qs`` already keeps to it), every bar listed, empty or not."""
+def bar_counts(qs: QuerySet[LogEntry], time_range: TimeRange) -> tuple[QuerySet[Any], datetime, int]:
+    """The query of ``(bar number, records)`` pairs, the first bar's edge and the bar width in seconds."""
     width = bar_width(time_range.end - time_range.start)
     first = _first_edge(time_range.start, width)
-    origin = int(first.timestamp())
-    bar = RawSQL(_bar_index_sql(), (origin, width), output_field=IntegerField())  # noqa: S611 (constant SQL)
-    counts = dict(qs.order_by().annotate(bar=bar).values_list("bar").annotate(n=Count("*")).values_list("bar", "n"))
+    bar = RawSQL(_bar_index_sql(), (int(first.timestamp()), width), output_field=IntegerField())  # noqa: S611
+    return (
+        qs.order_by().annotate(bar=bar).values_list("bar").annotate(n=Count("*")).values_list("bar", "n"),
+        first,
+        width,
+    )
+
+
+def histogram(qs: QuerySet[LogEntry], time_range: TimeRange) -> list[Bar]:
+    """Matching records per bar over ``time_range`` (``qs`` already keeps to it), every bar listed, empty or not."""
+    query, first, width = bar_counts(qs, time_range)
+    counts = dict(query)
     bars = []
     index = 0
     edge = first
