@@ -3,8 +3,9 @@
 The indexed text is ``audit_search_text(subject_repr, payload)``: the subject, then the string and
 number values of the payload (not its keys, which every record of a type shares). Trigrams work on
 Chinese as on English when the database's LC_CTYPE knows CJK letters (C.UTF-8 or any *.UTF-8
-locale does; plain C does not, and the index then only narrows Latin text). The function falls back
-to the raw payload for text jsonb refuses (a ``\\u0000`` escape), so that no insert can fail on it.
+locale does; plain C does not, and the index then only narrows Latin text). The payload is JSON as
+the writer stores it; the one escape jsonb refuses, ``\\u0000``, makes the function index the raw
+payload instead, so that no insert fails on it.
 
 Built CONCURRENTLY, outside a transaction, so a large log keeps taking records while it builds.
 SQLite has no such index: the search there reads the records of the range (``LogEntryQuerySet.matching``).
@@ -14,17 +15,17 @@ from django.db import migrations
 
 _FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    # SQL, not PL/pgSQL: the planner inlines it, and it may run in parallel workers (an exception block could not).
     r"""
     CREATE OR REPLACE FUNCTION audit_search_text(subject text, payload text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-    BEGIN
-        RETURN subject || ' ' || coalesce(
-            jsonb_path_query_array(payload::jsonb, 'strict $.** ? (@.type() == "string" || @.type() == "number")')::text,
-            ''
-        );
-    EXCEPTION WHEN others THEN
-        RETURN subject || ' ' || payload;
-    END;
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT subject || ' ' || CASE
+            WHEN strpos(payload, '\u0000') = 0 THEN coalesce(
+                jsonb_path_query_array(payload::jsonb, 'strict $.** ? (@.type() == "string" || @.type() == "number")')::text,
+                ''
+            )
+            ELSE payload
+        END
     $$
     """,
     "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logentry_search ON audit_logentry "

@@ -474,6 +474,8 @@ except (ZoneInfoNotFoundError, ValueError):
 # histogram draws (the bar width is the smallest that keeps to it), and how often the integrity banner asks
 # how a running verification is getting on.
 AUDIT_LOG_PAGE_SIZE = 50
+# A page is looked for first among this many sequence numbers next to where it starts (audit.explorer).
+AUDIT_LOG_PAGE_WINDOW = 20_000
 AUDIT_LOG_DEFAULT_RANGE = "24h"
 AUDIT_HISTOGRAM_MAX_BARS = 100
 AUDIT_BANNER_POLL_SECONDS = 2

@@ -253,11 +253,16 @@ def _follow(auditor, query: dict[str, str], direction: str) -> list[list[int]]: 
         response = auditor.get("/audit/?" + link)
 
 
-def test_older_and_newer_pages_meet_every_record_once(auditor, settings):
+@pytest.mark.parametrize("window", [4, 20_000])  # pages found past the window, and within it
+def test_older_and_newer_pages_meet_every_record_once(auditor, settings, window):
     settings.AUDIT_LOG_PAGE_SIZE = 5
+    settings.AUDIT_LOG_PAGE_WINDOW = window
     actor = _actor()
-    written = [_write(actor, payload={"job_id": f"j{i}"}) for i in range(23)]
-    _write(_actor())  # another actor's record in between does not shift the pages
+    written = []
+    for i in range(23):
+        written.append(_write(actor, payload={"job_id": f"j{i}"}))
+        if i % 3 == 0:
+            _write(_actor())  # other actors' records in between do not shift the pages
     query = {"range": "1h", "actor": actor}
 
     older = _follow(auditor, query, "older")
