@@ -37,25 +37,20 @@ class LogEntryQuerySet(models.QuerySet["LogEntry"]):
         )
 
     def matching(self, text: str) -> LogEntryQuerySet:
-        """Records whose subject or payload values contain ``text`` (case-insensitive; keys are not searched).
+        """Records whose subject or payload contains ``text``, case-insensitively.
 
-        PostgreSQL: ILIKE on ``audit_search_text``, the expression of the trigram index (migration 0004),
-        which narrows any search of three characters or more. SQLite: LIKE on the subject and on each
-        value ``json_tree`` finds in the payload (case-insensitive for ASCII letters, as SQLite's LIKE is).
+        The payload is searched as stored: compact JSON with Chinese as it is, so its values and its keys
+        match (a quote inside a value is stored as ``\\"``). PostgreSQL: ILIKE on ``audit_search_text``, the
+        expression of the trigram index (migration 0004), which narrows any search of three characters or
+        more. SQLite: LIKE, unindexed (case-insensitive for ASCII letters only).
         """
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         if connection.vendor == "postgresql":
             sql = "audit_search_text(subject_repr, payload) ILIKE %s"
             params: tuple[str, ...] = (pattern,)
         else:
-            # json_tree fails on text that is not JSON, which the writer never stores: such a record is
-            # searched as raw text rather than failing the whole query.
-            sql = (
-                "(subject_repr LIKE %s ESCAPE '\\' OR CASE WHEN json_valid(payload) THEN EXISTS ("
-                "SELECT 1 FROM json_tree(payload) WHERE type IN ('text', 'integer', 'real') "
-                "AND value LIKE %s ESCAPE '\\') ELSE payload LIKE %s ESCAPE '\\' END)"
-            )
-            params = (pattern, pattern, pattern)
+            sql = "(subject_repr LIKE %s ESCAPE '\\' OR payload LIKE %s ESCAPE '\\')"
+            params = (pattern, pattern)
         return self.filter(RawSQL(sql, params, output_field=models.BooleanField()))  # noqa: S611 (constant SQL)
 
     def of_event_type(self, pattern: str) -> LogEntryQuerySet:

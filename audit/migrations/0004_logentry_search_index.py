@@ -1,11 +1,10 @@
-"""PostgreSQL: a trigram index for the auditors' search over subjects and payload values.
+"""PostgreSQL: a trigram index for the auditors' search over subjects and payloads.
 
-The indexed text is ``audit_search_text(subject_repr, payload)``: the subject, then the string and
-number values of the payload (not its keys, which every record of a type shares). Trigrams work on
-Chinese as on English when the database's LC_CTYPE knows CJK letters (C.UTF-8 or any *.UTF-8
-locale does; plain C does not, and the index then only narrows Latin text). The payload is JSON as
-the writer stores it; the one escape jsonb refuses, ``\\u0000``, makes the function index the raw
-payload instead, so that no insert fails on it.
+The indexed text is ``audit_search_text(subject_repr, payload)``: the subject, a space and the payload's
+JSON text as stored (its values, and its keys). It parses nothing, so no stored value, however garbled,
+can make an insert fail on the index. Trigrams work on Chinese as on English when the database's
+LC_CTYPE knows CJK letters (C.UTF-8 or any *.UTF-8 locale does; plain C does not, and the index then
+only narrows Latin text).
 
 Built CONCURRENTLY, outside a transaction, so a large log keeps taking records while it builds.
 SQLite has no such index: the search there reads the records of the range (``LogEntryQuerySet.matching``).
@@ -15,18 +14,10 @@ from django.db import migrations
 
 _FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    # SQL, not PL/pgSQL: the planner inlines it, and it may run in parallel workers (an exception block could not).
-    r"""
+    # SQL, so that the planner inlines it and parallel workers may run it.
+    """
     CREATE OR REPLACE FUNCTION audit_search_text(subject text, payload text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT subject || ' ' || CASE
-            WHEN strpos(payload, '\u0000') = 0 THEN coalesce(
-                jsonb_path_query_array(payload::jsonb, 'strict $.** ? (@.type() == "string" || @.type() == "number")')::text,
-                ''
-            )
-            ELSE payload
-        END
-    $$
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT subject || ' ' || payload $$
     """,
     "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logentry_search ON audit_logentry "
     "USING gin (audit_search_text(subject_repr, payload) gin_trgm_ops)",

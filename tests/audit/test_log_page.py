@@ -198,7 +198,7 @@ def test_a_bar_links_to_its_own_stretch_of_time_with_the_same_filters(auditor):
 # ------------------------------------------------------------------------------
 # Search
 # ------------------------------------------------------------------------------
-def test_search_finds_subjects_and_payload_values_in_chinese_and_english_not_keys(auditor):
+def test_search_finds_subjects_and_payloads_in_chinese_and_english(auditor):
     actor = _actor()
     violent = _write(
         actor,
@@ -219,7 +219,8 @@ def test_search_finds_subjects_and_payload_values_in_chinese_and_english_not_key
     assert found("暴力") == [violent]  # two characters: too short for trigrams, still found
     assert found("secret garden") == [subject]  # case does not matter
     assert found("50% off_") == [percent]  # % and _ are themselves
-    assert found("reason") == []  # a key, not a value
+    assert found("提示词含有暴力内容") == [violent]
+    assert found("暴力 内容") == []
     assert found("input_moderation", decision="refused") == [violent]
     assert found("input_moderation", decision="allowed") == []
     assert found("暴力", range="15m") == [violent]
@@ -233,10 +234,10 @@ def test_postgresql_search_uses_the_trigram_index():
         cursor.execute("SET LOCAL enable_indexscan = off")
         plan = qs.explain()
     assert "audit_logentry_search" in plan
-    # The fallback keeps a payload jsonb cannot read searchable instead of failing the insert.
+    # The indexed text parses nothing: a payload that is not JSON is indexed (and found) as it is.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT audit_search_text('s', %s)", ['{"a":"\\u0000x"}'])
-        assert cursor.fetchone()[0] == 's {"a":"\\u0000x"}'
+        cursor.execute("SELECT audit_search_text('s', %s)", ['{"a":"\\u0000x"} not json'])
+        assert cursor.fetchone()[0] == 's {"a":"\\u0000x"} not json'
 
 
 # ------------------------------------------------------------------------------
