@@ -42,3 +42,37 @@ def bar_chart(
     parts.append("</svg>")
     # Every piece of outside text above went through escape().
     return mark_safe("".join(parts))  # noqa: S308
+
+
+def histogram_chart(
+    bars: Sequence[tuple[str, int, str]], *, title: str, width: int = 960, height: int = 120
+) -> SafeString:
+    """Vertical bars, one per ``(description, count, link)``, each a link to its own stretch of time.
+
+    The whole height of a bar's column is its link, so an empty bar can be clicked too; its title (the
+    description and the count) is what a pointer shows and a screen reader reads. The drawing stretches
+    to the width it is given (no text inside, which would stretch with it).
+    """
+    if not bars:
+        return format_html('<p class="empty">{}</p>', title)
+    top = max(count for _d, count, _l in bars) or 1
+    step = width / len(bars)
+    gap = min(2.0, step * 0.2)
+    parts = [
+        f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+        f'preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg" class="histogram">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, (description, count, link) in enumerate(bars):
+        x = i * step
+        tall = max(height * count / top, 1.5) if count else 0.0
+        label = escape(f"{description}: {count}")
+        parts.append(
+            f'<a href="{escape(link)}" aria-label="{label}" class="bar">'
+            f'<rect x="{x:.2f}" y="0" width="{step:.2f}" height="{height}" class="hit"></rect>'
+            f'<rect x="{x + gap / 2:.2f}" y="{height - tall:.2f}" width="{max(step - gap, 0.5):.2f}" '
+            f'height="{tall:.2f}" class="value"></rect><title>{label}</title></a>'
+        )
+    parts.append("</svg>")
+    # Every piece of outside text above went through escape().
+    return mark_safe("".join(parts))  # noqa: S308

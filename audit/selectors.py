@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from audit.catalogue import EVENT_TYPES
 from audit.models import Decision, Export, LogEntry, Seal
+from audit.progress import verification_running
 
 
 class FilterError(ValueError):
@@ -39,6 +41,8 @@ class LogFilters:
     produce_id: str = ""
     seq_from: str = ""
     seq_to: str = ""
+    # Text in the subject or a payload value (LogEntryQuerySet.matching).
+    search: str = ""
 
     @classmethod
     def names(cls) -> list[str]:
@@ -83,6 +87,8 @@ class LogFilters:
             qs = qs.with_risk_code(self.risk_code)
         if self.produce_id:
             qs = qs.filter(produce_id=self.produce_id)
+        if self.search:
+            qs = qs.matching(self.search)
         for name, lookup in (("seq_from", "seq__gte"), ("seq_to", "seq__lte")):
             value = getattr(self, name)
             if value:
@@ -163,9 +169,16 @@ def _payload_or_none(entry: LogEntry | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def zone_label() -> str:
+    """``Asia/Shanghai, UTC+08:00``: the current zone (AUDIT_TIME_ZONE on the auditors' pages) and its offset now."""
+    offset = timezone.localtime().strftime("%z")
+    return f"{timezone.get_current_timezone_name()}, UTC{offset[:3]}:{offset[3:]}"
+
+
 def integrity_status() -> dict[str, Any]:
-    """What the auditors' banner shows: the last seal, the records waiting, the last verification, and
-    ``seal_refused``: the sealer's report of a bad record that still blocks sealing (None if none does)."""
+    """What the auditors' banner shows: a verification under way, the last seal, the records waiting, the last
+    verification, and ``seal_refused``: the sealer's report of a bad record that still blocks sealing (None if
+    none does)."""
     last_seal = Seal.objects.order_by("-number").first()
     sealed_to = last_seal.last_seq if last_seal else 0
     last_check = LogEntry.objects.filter(event_type="audit.verified").order_by("-seq").first()
@@ -176,7 +189,11 @@ def integrity_status() -> dict[str, Any]:
     if refused is not None and not (isinstance(refused.get("seq"), int) and refused["seq"] > sealed_to):
         refused = None
     return {
+        "verification": verification_running(),
+        "poll_seconds": settings.AUDIT_BANNER_POLL_SECONDS,
+        "zone": zone_label(),
         "last_seal": last_seal,
+        "sealed_at": parse_datetime(last_seal.sealed_at) if last_seal else None,
         "last_check": last_check,
         "check": check,
         "unsealed": unsealed,

@@ -15,6 +15,7 @@ urlpatterns = [
     path("exports/<uuid:export_id>/download/", views.export_download, name="export-download"),
     path("exports/<uuid:export_id>/manifest.json", views.export_manifest, name="export-manifest"),
     path("verify/", views.verify_now, name="verify"),
+    path("integrity/", views.integrity_banner, name="integrity"),
     path("public-key", views.public_key, name="public-key"),
     path("api/", include("audit.api.urls")),
 ]

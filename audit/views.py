@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
+from datetime import time as datetime_time
 from datetime import timedelta
+from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,19 +22,30 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from audit import charts, integrity, selectors, services
+from audit import charts, explorer, integrity, selectors, services
 from audit.catalogue import EVENT_TYPES
 from audit.exports import CONTENT_TYPES, export_create, export_file_name, export_start, export_stream
 from audit.models import Content, Decision, Export, LogEntry
+from audit.progress import verification_forget, verification_queued
 from audit.selectors import FilterError, LogFilters
 from audit.verification import record_proof
 from genai_platform.roles import Role, role_required
 
-PAGE_SIZE = 50
+
+def in_audit_time_zone(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Shows, and reads typed-in, times in AUDIT_TIME_ZONE on the auditors' pages."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with timezone.override(settings.AUDIT_TIME_ZONE):
+            return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def _filters_or_error(data: Any) -> tuple[LogFilters, str]:
@@ -45,38 +59,109 @@ def _can_read_content(request: HttpRequest) -> bool:
     return bool(request.user.has_perm("audit.read_content"))
 
 
+def _record_number(data: Any, name: str) -> int | None:
+    value = str(data.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise FilterError(_("%(name)s must be a record number") % {"name": name})
+    return int(value)
+
+
+def _range_query(time_range: explorer.TimeRange, typed_end: bool) -> dict[str, str]:
+    """How the URL names the range: a preset stays relative to now, so a shared link means "the last hour"."""
+    if time_range.preset != explorer.CUSTOM:
+        return {"range": time_range.preset}
+    query = {"range": explorer.CUSTOM, "time_from": explorer.local_text(time_range.start)}
+    if typed_end:
+        query["time_to"] = explorer.local_text(time_range.end)
+    return query
+
+
+def _bar_range(bar: explorer.Bar) -> dict[str, str]:
+    return {
+        "range": explorer.CUSTOM,
+        "time_from": explorer.local_text(bar.start),
+        "time_to": explorer.local_text(bar.end),
+    }
+
+
+def _bar_text(bar: explorer.Bar) -> str:
+    start, end = timezone.localtime(bar.start), timezone.localtime(bar.end)
+    if end.date() == start.date():
+        tail = f"{end:%H:%M}"
+    elif end.date() == start.date() + timedelta(days=1) and end.time() == datetime_time.min:
+        tail = "24:00"
+    else:
+        tail = f"{end:%Y-%m-%d %H:%M}"
+    return f"{start:%Y-%m-%d %H:%M}–{tail}"
+
+
 @never_cache
 @require_GET
 @role_required(Role.AUDITOR)
+@in_audit_time_zone
 def log_list(request: HttpRequest) -> HttpResponse:
-    filters, error = _filters_or_error(request.GET)
-    qs = filters.queryset().order_by("-seq")
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        qs = qs.filter(seq__lt=int(before))
-    entries = list(qs[: PAGE_SIZE + 1])
-    more = len(entries) > PAGE_SIZE
-    entries = entries[:PAGE_SIZE]
-    query = filters.as_dict()
+    errors = []
+    try:
+        time_range = explorer.time_range_from(request.GET)
+    except FilterError as exc:
+        errors.append(str(exc))
+        time_range = explorer.time_range_from({})
+    filters, error = _filters_or_error(request.GET.dict() | time_range.as_filters())
+    if error:
+        errors.append(error)
+        filters = LogFilters(**time_range.as_filters())
+    try:
+        before = _record_number(request.GET, "before")
+        after = _record_number(request.GET, "after")
+    except FilterError as exc:
+        errors.append(str(exc))
+        before = after = None
+    qs = filters.queryset()
+    page = explorer.log_page(qs, before=before, after=after, size=settings.AUDIT_LOG_PAGE_SIZE)
+    bars = explorer.histogram(qs, time_range)
+
+    # The view as a query string: filters and search, then the range; links change one part of it.
+    kept = {k: v for k, v in filters.as_dict().items() if k not in ("time_from", "time_to")}
+    view = kept | _range_query(time_range, typed_end=bool(request.GET.get("time_to")))
     context = {
-        "entries": entries,
+        "entries": page.entries,
         "filters": filters,
-        "filter_error": error,
+        "filter_error": " ".join(errors),
         "event_types": sorted(EVENT_TYPES),
         "families": sorted({name.split(".")[0] + ".*" for name in EVENT_TYPES}),
         "decisions": [d for d in Decision if d.value],
-        "query": urlencode(query),
-        "next_query": urlencode(query | {"before": entries[-1].seq}) if more and entries else "",
+        "time_range": time_range,
+        "custom_from": explorer.local_text(time_range.start)[:16] if time_range.preset == explorer.CUSTOM else "",
+        "custom_to": view.get("time_to", "")[:16],
+        "presets": [
+            (name, label, urlencode(kept | {"range": name}), name == time_range.preset)
+            for name, (_span, label) in explorer.PRESETS.items()
+        ],
+        "zone": selectors.zone_label(),
+        "histogram": charts.histogram_chart(
+            [(_bar_text(bar), bar.count, "?" + urlencode(kept | _bar_range(bar))) for bar in bars],
+            title=_("Matching records over the range"),
+        ),
+        "bar_rows": [(bar, _bar_text(bar), "?" + urlencode(kept | _bar_range(bar))) for bar in bars],
+        "bar_max": max((bar.count for bar in bars), default=0),
+        "bars": bars,
+        "bars_total": sum(bar.count for bar in bars),
+        "newest_query": urlencode(view) if before is not None or after is not None else "",
+        "older_query": urlencode(view | {"before": page.older}) if page.older is not None else "",
+        "newer_query": urlencode(view | {"after": page.newer}) if page.newer is not None else "",
         "status": selectors.integrity_status(),
         "can_read_content": _can_read_content(request),
         "stream_max_rows": settings.AUDIT_EXPORT_STREAM_MAX_ROWS,
     }
-    return render(request, "audit/log_list.html", context, status=400 if error else 200)
+    return render(request, "audit/log_list.html", context, status=400 if errors else 200)
 
 
 @never_cache
 @require_GET
 @role_required(Role.AUDITOR)
+@in_audit_time_zone
 def record_detail(request: HttpRequest, seq: int) -> HttpResponse:
     entry = get_object_or_404(LogEntry, seq=seq)
     proof = record_proof(entry)
@@ -100,6 +185,7 @@ def record_detail(request: HttpRequest, seq: int) -> HttpResponse:
 @never_cache
 @require_GET
 @role_required(Role.AUDITOR)
+@in_audit_time_zone
 def dashboards(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - timedelta(days=30)
     per_day = selectors.requests_per_day(days=30)
@@ -172,6 +258,7 @@ def _own_export(request: HttpRequest, export_id: Any) -> Export:
 @never_cache
 @require_GET
 @role_required(Role.AUDITOR)
+@in_audit_time_zone
 def export_list(request: HttpRequest) -> HttpResponse:
     exports = Export.objects.filter(created_by_id=str(request.user.pk)).order_by("-created_at")[:50]
     return render(request, "audit/export_list.html", {"exports": exports, "status": selectors.integrity_status()})
@@ -180,6 +267,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 @role_required(Role.AUDITOR)
+@in_audit_time_zone
 def export_detail(request: HttpRequest, export_id: Any) -> HttpResponse:
     export = _own_export(request, export_id)
     running = export.status in (Export.Status.QUEUED, Export.Status.RUNNING)
@@ -214,18 +302,43 @@ def export_manifest(request: HttpRequest, export_id: Any) -> HttpResponse:
 
 @require_POST
 @role_required(Role.AUDITOR)
+@in_audit_time_zone
 def verify_now(request: HttpRequest) -> HttpResponse:
+    """Starts a verification; the banner then follows it (htmx asks for the banner alone, and gets it)."""
     from kombu.exceptions import OperationalError
 
     from audit.tasks import verify_task
 
+    notice = ""
+    verification_queued()
     try:
         verify_task.delay()
     except OperationalError:
-        messages.error(request, _("The task queue cannot be reached; run manage.py audit_verify instead."))
+        verification_forget()
+        notice = _("The task queue cannot be reached; run manage.py audit_verify instead.")
+    if request.headers.get("HX-Request"):
+        return _banner(request, notice=notice)
+    if notice:
+        messages.error(request, notice)
     else:
         messages.info(request, _("Verification started; the banner shows its result when it ends."))
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(back)
     return redirect("audit:log")
+
+
+def _banner(request: HttpRequest, *, notice: str = "") -> HttpResponse:
+    return render(request, "audit/_banner.html", {"status": selectors.integrity_status(), "notice": notice})
+
+
+@never_cache
+@require_GET
+@role_required(Role.AUDITOR)
+@in_audit_time_zone
+def integrity_banner(request: HttpRequest) -> HttpResponse:
+    """The integrity banner alone: what it polls while a verification runs."""
+    return _banner(request)
 
 
 @require_GET
