@@ -115,25 +115,27 @@ class _Spellings:
     texts: _Strings | None
 
     @classmethod
-    def build(cls, words: dict[str, list[tuple[int, str]]], *, prefixes: bool) -> _Spellings | None:
-        """From automaton word → [(option, whole spelling)]."""
+    def build(cls, words: dict[str, list[int]], codes: array[int], texts: list[str] | None) -> _Spellings | None:
+        """From automaton word → the options it stands for, as positions in ``codes`` (and ``texts``)."""
         if not words:
             return None
         automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         lengths = array("q")
         options = array("q")
         bounds = array("q", [0])
-        texts: list[str] = []
+        order: list[int] = []
         for index, (word, found) in enumerate(words.items()):
             automaton.add_word(word, index)
             lengths.append(len(word))
-            # Longest first: a match stops looking once the spellings left are too short to reach a Latin letter.
-            for option, text in sorted(found, key=lambda item: -len(item[1])):
-                options.append(option)
-                texts.append(text)
+            if texts is not None:
+                # Longest first: a match stops looking once the spellings left are too short to reach a Latin letter.
+                found.sort(key=lambda i: -len(texts[i]))
+                order.extend(found)
+            options.extend(codes[i] for i in found)
             bounds.append(len(options))
+        words.clear()
         automaton.make_automaton()
-        return cls(automaton, lengths, options, bounds, _Strings(texts) if prefixes else None)
+        return cls(automaton, lengths, options, bounds, None if texts is None else _Strings([texts[i] for i in order]))
 
 
 # The compact-text stretch (first, last) each keyword character was found in.
@@ -253,21 +255,26 @@ class KeywordMatcher:
         """
         pinyin_min = min(2, RULES.all_pinyin_min_chars)
         variants = RULES.pinyin_variants_max
-        seeds: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        initials: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        seeds: dict[str, list[int]] = defaultdict(list)
+        seed_codes = array("q")
+        spellings: list[str] = []
+        initials: dict[str, list[int]] = defaultdict(list)
+        initials_codes = array("q")
         for group, key in enumerate(groups):
             if len(key) < pinyin_min:
                 continue
             seen: set[str] = set()
             for variant, syllables in enumerate(pinyin_syllables(key)):
-                spelling = "".join(syllables)
-                seeds["".join(syllables[:_SEED_SYLLABLES])].append((group * variants + variant, spelling))
+                seeds["".join(syllables[:_SEED_SYLLABLES])].append(len(seed_codes))
+                seed_codes.append(group * variants + variant)
+                spellings.append("".join(syllables))
                 if len(key) >= RULES.initials_min_chars:
                     letters = "".join(s[0] for s in syllables)
                     if letters not in seen:
                         seen.add(letters)
-                        initials[letters].append((group * variants + variant, letters))
-        return _Spellings.build(seeds, prefixes=True), _Spellings.build(initials, prefixes=False)
+                        initials[letters].append(len(initials_codes))
+                        initials_codes.append(group * variants + variant)
+        return _Spellings.build(seeds, seed_codes, spellings), _Spellings.build(initials, initials_codes, None)
 
     def _candidate(self, units: _Units, group: int) -> _Candidate | None:
         """A candidate for the group's keywords (none for an allowlist phrase alone)."""
