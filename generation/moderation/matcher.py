@@ -101,7 +101,7 @@ class _Strings:
 class _Spellings:
     """Pinyin spellings (or initials) of the keywords, found through an automaton of their starts.
 
-    The automaton's value i numbers its word, ``lengths[i]`` long; the options it stands for are
+    The automaton's value i numbers its word, ``lengths[i]`` long (``longest`` at most); the options it stands for are
     ``options[bounds[i]:bounds[i + 1]]``,
     each ``group * RULES.pinyin_variants_max + variant`` (variant: which of the keyword's
     ``pinyin_syllables``). ``texts`` holds each option's whole spelling when the automaton holds
@@ -110,6 +110,7 @@ class _Spellings:
 
     automaton: ahocorasick.Automaton
     lengths: array[int]
+    longest: int
     options: array[int]
     bounds: array[int]
     texts: _Strings | None
@@ -135,7 +136,8 @@ class _Spellings:
             bounds.append(len(options))
         words.clear()
         automaton.make_automaton()
-        return cls(automaton, lengths, options, bounds, None if texts is None else _Strings([texts[i] for i in order]))
+        ordered = None if texts is None else _Strings([texts[i] for i in order])
+        return cls(automaton, lengths, max(lengths), options, bounds, ordered)
 
 
 # The compact-text stretch (first, last) each keyword character was found in.
@@ -441,12 +443,19 @@ class KeywordMatcher:
         for a, b in windows_around(latin, len(view), self._reach):
             marked = view[a:b].translate(table)  # Chinese characters in capitals, the text's own letters in small
             spelled = marked.translate(_ASCII_LOWER)
-            runs = [(m.start(), m.end()) for m in _LATIN_RUN.finditer(marked)]
+            # next_latin[i]: where the first Latin letter of the text at or after i is in ``spelled``.
+            next_latin: list[int] = []
+            for run in _LATIN_RUN.finditer(marked):
+                next_latin.extend([run.start()] * (run.start() - len(next_latin)))
+                next_latin.extend(range(run.start(), run.end()))
+            last_latin = len(next_latin) - 1
+            next_latin.extend([len(spelled)] * (len(spelled) + 1 - len(next_latin)))
             source_of: list[int] = []  # index in ``view`` of each character of ``spelled``
-            for last, value in spellings.automaton.iter(spelled):
+            # A match starting after the last Latin letter spells nothing in it: its start is not looked at.
+            for last, value in spellings.automaton.iter(spelled, 0, last_latin + spellings.longest):
                 start = last - spellings.lengths[value] + 1
                 # A spelling must reach the first Latin letter of the text at or after its start.
-                reach = next((max(s, start) for s, e in runs if e > start), len(spelled)) - start
+                reach = next_latin[start] - start
                 for option in range(spellings.bounds[value], spellings.bounds[value + 1]):
                     spelling = spellings.texts[option]
                     if len(spelling) <= reach:

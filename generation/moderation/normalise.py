@@ -151,22 +151,21 @@ def compact_with_offsets(text: str) -> tuple[str, list[int]]:
 def _uneven(*, compact: bool) -> re.Pattern[str]:
     """Matches every character whose normalised form may not be exactly one character.
 
-    That is every character that is not a letter or digit (``\\W``, and ``_``), and the few letters
-    and digits the table removes or expands (ß, ﬁ, ¼); a class of a few ranges, which the regular
-    expression engine tests far faster than ``str.translate`` looks characters up.
+    In the Basic Multilingual Plane exactly those: a class of a few hundred ranges, which the
+    regular expression engine tests with a bitmap, far faster than ``str.translate`` looks
+    characters up. Beyond it every character (rare in text; ``_offsets`` looks each one up).
     """
-    nonword = re.compile(r"[\W_]")
     table = compact_table() if compact else translation_table()
     ranges: list[list[int]] = []
     for code in sorted(table):
         mapped = table[code]
-        if (mapped is None or len(mapped) != 1) and not nonword.match(chr(code)):
+        if code <= 0xFFFF and (mapped is None or len(mapped) != 1):
             if ranges and ranges[-1][1] == code - 1:
                 ranges[-1][1] = code
             else:
                 ranges.append([code, code])
     members = "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
-    return re.compile(rf"[\W_{members}]")
+    return re.compile(f"[{members}\U00010000-\U0010ffff]")
 
 
 def _offsets(text: str, *, compact: bool) -> list[int]:
