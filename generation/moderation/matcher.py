@@ -90,11 +90,11 @@ class _Strings:
     """A list of strings kept as one: 100,000 separate short strings cost 50 bytes each in headers."""
 
     def __init__(self, items: Sequence[str]) -> None:
-        self._text = "".join(items)
-        self._bounds = array("q", accumulate(map(len, items), initial=0))
+        self.text = "".join(items)
+        self.bounds = array("q", accumulate(map(len, items), initial=0))  # string i is text[bounds[i]:bounds[i + 1]]
 
     def __getitem__(self, index: int) -> str:
-        return self._text[self._bounds[index] : self._bounds[index + 1]]
+        return self.text[self.bounds[index] : self.bounds[index + 1]]
 
 
 @dataclass(frozen=True)
@@ -440,6 +440,7 @@ class KeywordMatcher:
         if spellings is None or spellings.texts is None:
             return
         table = _marked_pinyin_table()
+        texts, bounds = spellings.texts.text, spellings.texts.bounds
         for a, b in windows_around(latin, len(view), self._reach):
             marked = view[a:b].translate(table)  # Chinese characters in capitals, the text's own letters in small
             spelled = marked.translate(_ASCII_LOWER)
@@ -453,14 +454,18 @@ class KeywordMatcher:
             source_of: list[int] = []  # index in ``view`` of each character of ``spelled``
             # A match starting after the last Latin letter spells nothing in it: its start is not looked at.
             for last, value in spellings.automaton.iter(spelled, 0, last_latin + spellings.longest):
-                start = last - spellings.lengths[value] + 1
+                seed = spellings.lengths[value]
+                start = last - seed + 1
                 # A spelling must reach the first Latin letter of the text at or after its start.
                 reach = next_latin[start] - start
+                after = spelled[last + 1 : last + 2]  # the letter after the start: most spellings differ there
                 for option in range(spellings.bounds[value], spellings.bounds[value + 1]):
-                    spelling = spellings.texts[option]
-                    if len(spelling) <= reach:
+                    at, end = bounds[option], bounds[option + 1]
+                    if end - at <= reach:
                         break
-                    if not spelled.startswith(spelling, start):
+                    if end - at > seed and texts[at + seed] != after:
+                        continue
+                    if texts[at:end] != spelled[start : start + end - at]:
                         continue
                     if not source_of:
                         source_of = [
@@ -514,6 +519,7 @@ class KeywordMatcher:
         if spellings is None:
             return
         table = pinyin_table(initials=True)
+        keys, bounds = self._keys.text, self._keys.bounds
         for a, b in windows_around(latin, len(view), self._reach, longest=self._reach - 1):
             part = view[a:b]
             latin_before: list[int] = []
@@ -530,8 +536,7 @@ class KeywordMatcher:
                 at = own.start() if own else 0
                 for option in range(spellings.bounds[value], spellings.bounds[value + 1]):
                     group = spellings.options[option] // RULES.pinyin_variants_max
-                    key = self._keys[group]
-                    if key[at] == written[at] and _initials_match(written, key):
+                    if keys[bounds[group] + at] == written[at] and _initials_match(written, self._keys[group]):
                         units = [(i, i) for i in range(a + start, a + last + 1)]
                         if candidate := self._candidate(units, group):
                             yield candidate
