@@ -12,6 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -58,15 +59,15 @@ def risk_class(code: str) -> str:
 def payload_text(key: str) -> RawSQL:
     """The string value of a top-level payload key, read by the database (NULL when absent)."""
     if connection.vendor == "postgresql":
-        # The payload is compact JSON text (quotes inside values escaped), so the key's pattern cannot match a value.
-        return RawSQL("substring(payload from %s)", (f'"{key}":"([^"]*)"',), output_field=TextField())  # noqa: S611
+        # The payload is JSON text with the quotes inside values escaped, so the key's pattern cannot match a value.
+        return RawSQL("substring(payload from %s)", (f'"{key}"\\s*:\\s*"([^"]*)"',), output_field=TextField())  # noqa: S611
     return RawSQL("json_extract(payload, %s)", (f"$.{key}",), output_field=TextField())  # noqa: S611
 
 
 def payload_number(key: str) -> RawSQL:
     if connection.vendor == "postgresql":
         sql = "CAST(substring(payload from %s) AS double precision)"
-        return RawSQL(sql, (f'"{key}":(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)',), output_field=FloatField())  # noqa: S611
+        return RawSQL(sql, (f'"{key}"\\s*:\\s*(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)',), output_field=FloatField())  # noqa: S611
     return RawSQL("CAST(json_extract(payload, %s) AS REAL)", (f"$.{key}",), output_field=FloatField())  # noqa: S611
 
 
@@ -102,9 +103,9 @@ class Refusals:
         return n / self.checked if self.checked else 0.0
 
 
-def refusals(time_range: TimeRange, *, accepted: int) -> Refusals:
-    """Refusals in the range by kind and, for content refusals, by risk class; ``accepted`` requests in the range."""
-    rows = (
+def refusals_query(time_range: TimeRange) -> QuerySet[Any, tuple[str | None, str | None, str, int]]:
+    """``(reason code, stage, risk codes, records)`` of the refusals in the range."""
+    return (
         in_range(time_range)
         .filter(event_type="generation.refused")
         .order_by()
@@ -112,10 +113,14 @@ def refusals(time_range: TimeRange, *, accepted: int) -> Refusals:
         .values_list("code", "stage", "risk_codes")
         .annotate(n=Count("*"))
     )
+
+
+def refusals(time_range: TimeRange, *, accepted: int) -> Refusals:
+    """Refusals in the range by kind and, for content refusals, by risk class; ``accepted`` requests in the range."""
     by_kind = {CONTENT: 0, NOT_READY: 0, POLICY: 0, UNRECORDED: 0}
     by_class: dict[str, int] = {}
     by_reason: dict[str, int] = {}
-    for code, stage, codes, n in rows:
+    for code, stage, codes, n in refusals_query(time_range):
         kind = refusal_kind(code, stage, codes)
         by_kind[kind] += n
         if kind == CONTENT:
@@ -294,3 +299,32 @@ def _due(payload: str) -> datetime | None:
         return None
     parsed = parse_datetime(value) if isinstance(value, str) else None
     return parsed if parsed is not None and timezone.is_aware(parsed) else None
+
+
+# ------------------------------------------------------------------------------
+# The whole page
+# ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Figures:
+    requests: dict[str, list[int]]
+    refusals: Refusals
+    top_codes: list[tuple[str, int]]
+    latency: Latency
+    exports: dict[str, list[int]]
+    suspensions: dict[str, list[int]]
+    complaints: list[Complaint]
+
+
+def figures(time_range: TimeRange) -> Figures:
+    """Every panel's figures over ``time_range``: what the dashboard reads, in one place (and what its benchmark
+    times)."""
+    requests = counts_over_time(time_range, REQUEST_EVENTS)
+    return Figures(
+        requests=requests,
+        refusals=refusals(time_range, accepted=sum(requests["generation.requested"])),
+        top_codes=top_risk_codes(time_range),
+        latency=latency(time_range),
+        exports=counts_over_time(time_range, EXPORT_EVENTS),
+        suspensions=counts_over_time(time_range, SUSPENSION_EVENTS),
+        complaints=complaints(time_range),
+    )

@@ -245,7 +245,9 @@ def _time_panel(
     }
 
 
-def _bar_list(items: list[tuple[str, float, str]], *, value_text: Callable[[float], str] = str) -> dict[str, Any]:
+def _bar_list(
+    items: list[tuple[str, float, str]], *, value_text: Callable[[float], str] = lambda v: f"{v:g}"
+) -> dict[str, Any]:
     """Horizontal bars (label, value, link) drawn as lengths relative to the axis maximum."""
     axis = charts.nice_top(max((value for _l, value, _k in items), default=0))
     return {
@@ -262,13 +264,10 @@ def _bar_list(items: list[tuple[str, float, str]], *, value_text: Callable[[floa
 def dashboards(request: HttpRequest) -> HttpResponse:
     """Every panel over one time range, chosen as on the log page; each bar opens the log narrowed to it."""
     time_range, error = _time_range_or_error(request.GET)
-    requests = dashboard.counts_over_time(time_range, dashboard.REQUEST_EVENTS)
+    figures = dashboard.figures(time_range)
+    requests, refused, latency = figures.requests, figures.refusals, figures.latency
+    exports, suspensions, complaints = figures.exports, figures.suspensions, figures.complaints
     accepted = sum(requests["generation.requested"])
-    refused = dashboard.refusals(time_range, accepted=accepted)
-    latency = dashboard.latency(time_range)
-    exports = dashboard.counts_over_time(time_range, dashboard.EXPORT_EVENTS)
-    suspensions = dashboard.counts_over_time(time_range, dashboard.SUSPENSION_EVENTS)
-    complaints = dashboard.complaints(time_range)
     complaint_states = {
         dashboard.OVERDUE: _("Open and overdue"),
         dashboard.OPEN: _("Open, not yet due"),
@@ -314,7 +313,7 @@ def dashboards(request: HttpRequest) -> HttpResponse:
                 )
                 for category, n in refused.by_class
             ],
-            value_text=lambda v: f"{v:.1f}%",
+            value_text=lambda v: f"{v:.1f}%".replace(".0%", "%"),
         ),
         "refusal_class_rows": [
             (
@@ -338,9 +337,7 @@ def dashboards(request: HttpRequest) -> HttpResponse:
             )
             for code, n in refused.by_reason
         ],
-        "codes": _bar_list(
-            [(code, n, _log_link(time_range, risk_code=code)) for code, n in dashboard.top_risk_codes(time_range)]
-        ),
+        "codes": _bar_list([(code, n, _log_link(time_range, risk_code=code)) for code, n in figures.top_codes]),
         "latency": latency,
         "latency_p50": _seconds(latency.overall.p50),
         "latency_p95": _seconds(latency.overall.p95),
