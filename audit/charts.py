@@ -48,13 +48,15 @@ def columns_chart(
     *,
     title: str,
     top: float,
+    classes: Sequence[str],
     stacked: bool = True,
     width: int = 960,
     height: int = 160,
 ) -> SafeString:
     """Vertical bars over time, one column per stretch, each holding one ``(value, link, description)`` per series.
 
-    Stacked, the series pile up; otherwise each is drawn over the one before, narrower (for figures that
+    ``classes`` names each series' CSS class (its colour, which the legend repeats). Stacked, the series pile
+    up; otherwise each is drawn over the one before, narrower (for figures that
     contain each other, such as p95 over p50). Each piece is a link; a column with nothing shows its
     links on a hover band the full height. The axis labels are the page's (HTML, outside the drawing, which
     stretches).
@@ -84,8 +86,9 @@ def columns_chart(
                 if series == 0
                 else ""
             )
+            css = escape(classes[series])
             parts.append(
-                f'<a href="{escape(link)}" aria-label="{escape(description)}" class="bar s{series}">{band}'
+                f'<a href="{escape(link)}" aria-label="{escape(description)}" class="bar {css}">{band}'
                 f'<rect x="{left:.2f}" y="{y:.2f}" width="{wide:.2f}" height="{tall:.2f}" class="value"></rect>'
                 f"<title>{escape(description)}</title></a>"
             )

@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from datetime import time as datetime_time
-from datetime import timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -194,14 +194,13 @@ def _time_range_or_error(data: Any) -> tuple[explorer.TimeRange, str]:
         return explorer.time_range_from({}), str(exc)
 
 
-def _log_link(time_range: explorer.TimeRange | explorer.Bar | tuple[Any, Any], **filters: str) -> str:
-    """The log page filtered to ``filters`` over a range, a bar, or a ``(start, end)`` stretch."""
-    if isinstance(time_range, tuple):
-        time_range = explorer.Bar(start=time_range[0], end=time_range[1], count=0)
-    if isinstance(time_range, explorer.TimeRange) and time_range.preset != explorer.CUSTOM:
-        span = {"range": time_range.preset}
-    else:
-        span = _bar_range(explorer.Bar(start=time_range.start, end=time_range.end, count=0))
+def _log_link(stretch: explorer.TimeRange | tuple[datetime, datetime], **filters: str) -> str:
+    """The log page filtered to ``filters`` over the page's range (a preset stays one) or a bar's ``(start, end)``."""
+    if isinstance(stretch, explorer.TimeRange):
+        if stretch.preset != explorer.CUSTOM:
+            return reverse("audit:log") + "?" + urlencode(filters | {"range": stretch.preset})
+        stretch = (stretch.start, stretch.end)
+    span = _bar_range(explorer.Bar(start=stretch[0], end=stretch[1], count=0))
     return reverse("audit:log") + "?" + urlencode(filters | span)
 
 
@@ -235,7 +234,9 @@ def _time_panel(
         top = max((v or 0 for s in series for v in s[1]), default=0)
     axis = charts.nice_top(top)
     return {
-        "svg": charts.columns_chart(columns, title=title, top=axis, stacked=stacked),
+        "svg": charts.columns_chart(
+            columns, title=title, top=axis, classes=[css for _l, _v, _f, css in series], stacked=stacked
+        ),
         "axis_top": value_text(axis),
         "axis_mid": value_text(axis / 2),
         "legend": [(css, label) for label, _v, _f, css in series],
