@@ -134,32 +134,40 @@ def _bar_index_sql() -> str:
     return "(CAST(strftime('%%s', created_at) AS INTEGER) - %s) / %s"
 
 
-def bar_counts(qs: QuerySet[LogEntry], time_range: TimeRange) -> tuple[QuerySet[Any], datetime, int]:
-    """The query of ``(bar number, records)`` pairs, the first bar's edge and the bar width in seconds."""
+def bar_sql(time_range: TimeRange) -> tuple[RawSQL, datetime, int]:
+    """The expression of a record's bar number over ``time_range``, the first bar's edge and the width in seconds."""
     width = bar_width(time_range.end - time_range.start)
     first = _first_edge(time_range.start, width)
     bar = RawSQL(_bar_index_sql(), (int(first.timestamp()), width), output_field=IntegerField())  # noqa: S611
+    return bar, first, width
+
+
+def bar_counts(qs: QuerySet[LogEntry], time_range: TimeRange, *by: str) -> tuple[QuerySet[Any], datetime, int]:
+    """The query of ``(bar number, *by, records)`` rows, the first bar's edge and the bar width in seconds."""
+    bar, first, width = bar_sql(time_range)
     return (
-        qs.order_by().annotate(bar=bar).values_list("bar").annotate(n=Count("*")).values_list("bar", "n"),
+        qs.order_by().annotate(bar=bar).values_list("bar", *by).annotate(n=Count("*")).values_list("bar", *by, "n"),
         first,
         width,
     )
 
 
-def histogram(qs: QuerySet[LogEntry], time_range: TimeRange) -> list[Bar]:
-    """Matching records per bar over ``time_range`` (``qs`` already keeps to it), every bar listed, empty or not."""
-    query, first, width = bar_counts(qs, time_range)
-    counts = dict(query)
-    bars = []
-    index = 0
-    edge = first
+def bar_spans(time_range: TimeRange) -> list[tuple[datetime, datetime]]:
+    """Every bar's ``(start, end)`` over ``time_range``, in order: the bar numbers are their indexes."""
+    width = bar_width(time_range.end - time_range.start)
+    spans = []
+    edge = _first_edge(time_range.start, width)
     while edge < time_range.end:
         following = edge + timedelta(seconds=width)
-        start, end = max(edge, time_range.start), min(following, time_range.end)
-        bars.append(Bar(start=start, end=end, count=counts.get(index, 0)))
-        index += 1
+        spans.append((max(edge, time_range.start), min(following, time_range.end)))
         edge = following
-    return bars
+    return spans
+
+
+def histogram(qs: QuerySet[LogEntry], time_range: TimeRange) -> list[Bar]:
+    """Matching records per bar over ``time_range`` (``qs`` already keeps to it), every bar listed, empty or not."""
+    counts = dict(bar_counts(qs, time_range)[0])
+    return [Bar(start=start, end=end, count=counts.get(i, 0)) for i, (start, end) in enumerate(bar_spans(time_range))]
 
 
 # ------------------------------------------------------------------------------

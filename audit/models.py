@@ -28,7 +28,13 @@ class Decision(models.TextChoices):
 
 class LogEntryQuerySet(models.QuerySet["LogEntry"]):
     def with_risk_code(self, code: str) -> LogEntryQuerySet:
+        """Records naming ``code``, or with ``A.1.*`` any code of the class ``A.1`` (``A.1`` itself included)."""
         # risk_codes holds the sorted codes joined by ';'.
+        if code.endswith(".*"):
+            whole = code[:-2]
+            return self.with_risk_code(whole) | self.filter(
+                models.Q(risk_codes__startswith=f"{whole}.") | models.Q(risk_codes__contains=f";{whole}.")
+            )
         return self.filter(
             models.Q(risk_codes=code)
             | models.Q(risk_codes__startswith=f"{code};")

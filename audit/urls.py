@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.log_list, name="log"),
     path("records/<int:seq>/", views.record_detail, name="record"),
     path("dashboards/", views.dashboards, name="dashboards"),
+    path("trace/<str:kind>/<str:ident>/", views.trace, name="trace"),
     path("catalogue/", views.catalogue, name="catalogue"),
     path("exports/", views.export_list, name="exports"),
     path("exports/new/", views.export_new, name="export-new"),

@@ -478,6 +478,9 @@ AUDIT_LOG_PAGE_SIZE = 50
 AUDIT_LOG_PAGE_WINDOW = 20_000
 AUDIT_LOG_DEFAULT_RANGE = "24h"
 AUDIT_HISTOGRAM_MAX_BARS = 100
+# The dashboard: risk codes in its top list, complaints listed in its table.
+AUDIT_DASHBOARD_TOP_CODES = 10
+AUDIT_DASHBOARD_TABLE_ROWS = 20
 AUDIT_BANNER_POLL_SECONDS = 2
 # After changing GENAI_AUDIT_SIGNING_KEY, list the earlier public keys (base64, comma-separated;
 # see /audit/public-key) so that the seals and manifests they signed still verify.

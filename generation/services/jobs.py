@@ -172,7 +172,13 @@ def _job_refused_by_moderation(
         decision="refused",
         risk_codes=list(verdict.risk_codes),
         input_content=job_input(kind, params),
-        payload={"job_id": str(job.public_id), "kind": kind, "reason": reason, "stage": "input_moderation"},
+        payload={
+            "job_id": str(job.public_id),
+            "kind": kind,
+            "reason": reason,
+            "stage": "input_moderation",
+            "reason_code": "content",
+        },
     )
     return job
 
@@ -215,7 +221,7 @@ def job_submit(
         if replayed:
             return replayed
     if spent:
-        refusal_record(user=user, request=request, kind=kind, params=None, reason=spent, stage="policy")
+        refusal_record(user=user, request=request, kind=kind, params=None, reason=spent, code="over_quota")
         raise JobUnavailable(spent, code="over_quota")
     if kind not in NetKind.values:
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
@@ -224,7 +230,7 @@ def job_submit(
     refusal = policy_refusal(checkpoint, user)
     if refusal:
         reason, code = refusal
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code=code)
         raise JobUnavailable(reason, code=code)
     assert checkpoint is not None
     pending = terms_pending(user)
@@ -233,19 +239,19 @@ def job_submit(
             "The terms have changed (%(documents)s): read them and accept them on the terms page before you "
             "generate again."
         ) % {"documents": ", ".join(f"{v.title} {v.version}" for v in pending)}
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code="terms_not_accepted")
         raise JobUnavailable(reason, code="terms_not_accepted")
     if suspension_active(user):
         reason = _(
             "Your account may not generate content at the moment because several of your requests broke the "
             "content rules. If you think this is a mistake, contact us through the complaints page."
         )
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code="user_suspended")
         raise JobUnavailable(reason, code="user_suspended")
     account = account_refusal(user)
     if account:
         reason, code = account
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code=code)
         raise JobUnavailable(reason, code=code)
     verdict = None
     if kind == NetKind.LM and cleaned["opening"]:
@@ -276,7 +282,7 @@ def job_submit(
         )
     except JobUnavailable as exc:
         if exc.code == "over_quota":  # lost the race for the last unit of quota; nothing was stored
-            refusal_record(user=user, request=request, kind=kind, params=None, reason=exc.message, stage="policy")
+            refusal_record(user=user, request=request, kind=kind, params=None, reason=exc.message, code="over_quota")
         raise
 
 
