@@ -491,9 +491,11 @@ _CATALOGUE: tuple[EventType, ...] = (
     ),
     EventType(
         "audit.number_void",
-        "Written by the sealer on PostgreSQL for a sequence number whose transaction rolled back, so that "
-        "the sealed chain has no gaps. Its subject id is the number.",
-        {"reason": _key("string", "Why the number has no record: rolled_back.")},
+        "Written by the sealer on PostgreSQL for a sequence number that has no record when it is sealed: "
+        "its transaction rolled back, or its record was deleted before sealing (the database keeps nothing "
+        "that tells the two apart). The sealed chain has no gaps, and audit_verify and the integrity banner "
+        "name every such number. Its subject id is the number.",
+        {"reason": _key("string", "no_record_when_sealed (rolled_back in records sealed before that wording).")},
     ),
     EventType(
         "audit.verified",
@@ -504,6 +506,8 @@ _CATALOGUE: tuple[EventType, ...] = (
             "problem": _key("string", "What was wrong."),
             "records": _key("integer", "Records checked."),
             "seals": _key("integer", "Seals checked."),
+            "missing": _key("integer", "Sealed numbers without a record (rolled back or deleted before sealing)."),
+            "missing_numbers": _key("array", "The latest of those numbers."),
         },
     ),
     EventType(
