@@ -374,8 +374,10 @@ _CATALOGUE: tuple[EventType, ...] = (
     ),
     EventType(
         "user.access_changed",
-        "An administrator changed who may do what for one account: created or deleted it, or changed its "
-        "active, staff or superuser flag, its roles (groups) or its own permissions. ``subject`` is the user.",
+        "Who may do what changed for one account, in the admin or through the platform's role service "
+        "(sign-up gives the end-user role, the demo data its users' roles): the account was created or "
+        "deleted, or its active, staff or superuser flag, its roles (groups) or its own permissions changed. "
+        "``subject`` is the user; the actor is who made the change, or system:... for the platform.",
         {
             "action": _key("string", "created, changed or deleted.", required=True),
             "changes": _key(
