@@ -37,18 +37,19 @@ from django.db.models import Max
 from audit import integrity
 from audit.models import LogEntry, Seal
 from audit.services import (
+    MISSING_WORDS,
     VOID_EVENT_TYPE,
     NumberSquattedError,
     anchor_read,
     audit_event,
     numbers_gap_free,
     numbers_given_out,
+    numbers_text,
     public_keys,
     purge_signature_valid,
     record_rows,
     tag_key,
 )
-from audit.services.sealing import MISSING_WORDS, numbers_text
 
 CHANGED = integrity.CHANGED
 DELETED = integrity.DELETED

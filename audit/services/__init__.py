@@ -54,6 +54,7 @@ from audit.services.retention import (
     retention_purge,
 )
 from audit.services.sealing import (
+    MISSING_WORDS,
     REFUSED_EVENT_TYPE,
     SealError,
     SealRefused,
@@ -61,6 +62,7 @@ from audit.services.sealing import (
     anchor_read,
     anchor_restore,
     anchor_write,
+    numbers_text,
     record_rows,
     seal_as_dict,
     seal_newest_read,
@@ -83,6 +85,7 @@ from audit.services.writer import (
 )
 
 __all__ = [
+    "MISSING_WORDS",
     "NumberSquattedError",
     "PayloadError",
     "REFUSED_EVENT_TYPE",
@@ -107,6 +110,7 @@ __all__ = [
     "legal_hold_set",
     "numbers_gap_free",
     "numbers_given_out",
+    "numbers_text",
     "pseudonym",
     "pseudonym_key",
     "public_key_b64",
