@@ -29,11 +29,15 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Seconds the ingest writers may take to set up and meet at the start.
+_START_TIMEOUT = 120
 sys.path.insert(0, str(BASE_DIR))
 
 
@@ -59,7 +63,7 @@ def _ingest_child(args: tuple[str, str, int, int, str, Any]) -> None:
 
     digest = hashlib.sha256(b"x").hexdigest()
     connection.ensure_connection()
-    barrier.wait()
+    barrier.wait(timeout=_START_TIMEOUT)
     if mode == "audit":
         for i in range(count):
             services.generation_event(
@@ -269,7 +273,18 @@ def _run_ingest(ctx: Any, url: str, data_dir: str, writers: int, per_writer: int
     ]
     for p in procs:
         p.start()
-    barrier.wait()
+    try:
+        barrier.wait(timeout=_START_TIMEOUT)
+    except threading.BrokenBarrierError:
+        # A writer that died before the start (a refused connection, the machine out of memory) would otherwise
+        # leave the others waiting for ever.
+        for p in procs:
+            p.terminate()
+            p.join()
+        codes = ", ".join(str(p.exitcode) for p in procs)
+        raise SystemExit(
+            f"the {mode} ingest writers did not all start within {_START_TIMEOUT} s (exit codes {codes})"
+        ) from None
     start = time.perf_counter()
     for p in procs:
         p.join()
