@@ -381,8 +381,10 @@ _CATALOGUE: tuple[EventType, ...] = (
     ),
     EventType(
         "user.access_changed",
-        "An administrator changed who may do what for one account: created or deleted it, or changed its "
-        "active, staff or superuser flag, its roles (groups) or its own permissions. ``subject`` is the user.",
+        "Who may do what changed for one account, in the admin or through the platform's role service "
+        "(sign-up gives the end-user role, the demo data its users' roles): the account was created or "
+        "deleted, or its active, staff or superuser flag, its roles (groups) or its own permissions changed. "
+        "``subject`` is the user; the actor is who made the change, or system:... for the platform.",
         {
             "action": _key("string", "created, changed or deleted.", required=True),
             "changes": _key(
@@ -499,9 +501,11 @@ _CATALOGUE: tuple[EventType, ...] = (
     ),
     EventType(
         "audit.number_void",
-        "Written by the sealer on PostgreSQL for a sequence number whose transaction rolled back, so that "
-        "the sealed chain has no gaps. Its subject id is the number.",
-        {"reason": _key("string", "Why the number has no record: rolled_back.")},
+        "Written by the sealer on PostgreSQL for a sequence number that has no record when it is sealed: "
+        "its transaction rolled back, or its record was deleted before sealing (the database keeps nothing "
+        "that tells the two apart). The sealed chain has no gaps, and audit_verify and the integrity banner "
+        "name every such number. Its subject id is the number.",
+        {"reason": _key("string", "no_record_when_sealed (rolled_back in records sealed before that wording).")},
     ),
     EventType(
         "audit.verified",
@@ -512,6 +516,8 @@ _CATALOGUE: tuple[EventType, ...] = (
             "problem": _key("string", "What was wrong."),
             "records": _key("integer", "Records checked."),
             "seals": _key("integer", "Seals checked."),
+            "missing": _key("integer", "Sealed numbers without a record (rolled back or deleted before sealing)."),
+            "missing_numbers": _key("array", "The latest of those numbers."),
         },
     ),
     EventType(

@@ -85,7 +85,9 @@ def time_canonical(value: datetime) -> str:
     """UTC, always with microseconds: the one text form of a record's time."""
     if value.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    v = value.astimezone(UTC)
+    # The same text as strftime("%Y-%m-%dT%H:%M:%S.%fZ"), at a fraction of its cost (it runs for every record).
+    return f"{v.year}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}Z"
 
 
 def payload_canonical(payload: dict[str, Any]) -> str:

@@ -176,8 +176,8 @@ def zone_label() -> str:
 
 def integrity_status() -> dict[str, Any]:
     """What the auditors' banner shows: a verification under way, the last seal, the records waiting, the last
-    verification, and ``seal_refused``: the sealer's report of a bad record that still blocks sealing (None if
-    none does)."""
+    verification (with the numbers it found sealed without a record), and ``seal_refused``: the sealer's report of
+    a bad record that still blocks sealing (None if none does)."""
     last_seal = Seal.objects.order_by("-number").first()
     sealed_to = last_seal.last_seq if last_seal else 0
     last_check = LogEntry.objects.filter(event_type="audit.verified").order_by("-seq").first()
@@ -187,6 +187,8 @@ def integrity_status() -> dict[str, Any]:
     refused = _payload_or_none(refusal)
     if refused is not None and not (isinstance(refused.get("seq"), int) and refused["seq"] > sealed_to):
         refused = None
+    missing = check.get("missing") if check is not None else None
+    numbers = check.get("missing_numbers") if check is not None else None
     return {
         "verification": verification_running(),
         "poll_seconds": settings.AUDIT_BANNER_POLL_SECONDS,
@@ -195,6 +197,9 @@ def integrity_status() -> dict[str, Any]:
         "sealed_at": parse_datetime(last_seal.sealed_at) if last_seal else None,
         "last_check": last_check,
         "check": check,
+        # Numbers sealed without a record (rolled back or deleted before sealing), as the last verification found.
+        "missing": missing if isinstance(missing, int) else 0,
+        "missing_numbers": ", ".join(str(n) for n in numbers) if isinstance(numbers, list) else "",
         "unsealed": unsealed,
         "seal_refused": refused,
         "seal_refused_at": refusal.created_at if refused is not None and refusal is not None else None,

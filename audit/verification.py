@@ -8,8 +8,11 @@ Reads records in sequence order, one sealed block at a time (constant memory), a
 - records after the last seal: their hash recomputed and their tag (an HMAC of the number and the
   hash, with a key the database does not hold) checked, so a record changed, swapped or made up
   since it was written is named; contiguous up to the last number given out (SQLite); on
-  PostgreSQL a missing number after the last seal may belong to a transaction still running or
-  rolled back, which the next seal records as void, so it is counted, not failed;
+  PostgreSQL a missing number after the last seal may belong to a transaction still running,
+  rolled back, or to a record deleted since: it is named, not failed, and the next seal records it
+  as void;
+- numbers the sealer found without a record (``audit.number_void``, PostgreSQL: rolled back or
+  deleted before sealing): named in the result, the latest ``AUDIT_MISSING_NUMBERS_LISTED`` of them;
 - the newest seal kept outside the database (the anchor file): present in the database.
 
 A problem is reported with the first bad sequence number and one of the kinds below. Blocks
@@ -27,17 +30,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Max
 
 from audit import integrity
 from audit.models import LogEntry, Seal
 from audit.services import (
+    MISSING_WORDS,
+    VOID_EVENT_TYPE,
     NumberSquattedError,
     anchor_read,
     audit_event,
     numbers_gap_free,
     numbers_given_out,
+    numbers_text,
     public_keys,
     purge_signature_valid,
     record_rows,
@@ -53,6 +60,9 @@ UNREADABLE = integrity.UNREADABLE
 FORGED_SEAL = "forged seal"
 MISSING_SEAL = "missing seal"
 TAIL_CUT = "tail cut"
+
+# Where ``event_type`` is in a row as ``record_rows`` reads it (the sequence number comes first).
+_EVENT_TYPE_AT = 1 + integrity.RECORD_FIELDS.index("event_type")
 
 
 @dataclass
@@ -73,12 +83,35 @@ class VerifyResult:
     seals: int = 0
     purged_blocks: int = 0
     unsealed: int = 0
-    # PostgreSQL: numbers after the last seal without a record yet (in flight, or rolled back and
-    # to be recorded as void by the next seal).
+    # PostgreSQL: numbers after the last seal without a record yet (in flight, rolled back, or
+    # deleted; the next seal records them as void), and the first of them.
     unsettled: int = 0
+    unsettled_numbers: list[int] = field(default_factory=list)
+    # PostgreSQL: numbers sealed as void, having no record when sealed (rolled back or deleted
+    # before sealing), and the latest of them.
+    missing: int = 0
+    missing_numbers: list[int] = field(default_factory=list)
     last_seal: int = 0
     last_seq: int = 0
     notes: list[str] = field(default_factory=list)
+
+    def missing_note(self, seq: int) -> None:
+        self.missing += 1
+        self.missing_numbers.append(seq)
+        del self.missing_numbers[: -settings.AUDIT_MISSING_NUMBERS_LISTED]
+
+    def unsettled_note(self, first: int, last: int) -> None:
+        self.unsettled += last - first + 1
+        room = settings.AUDIT_MISSING_NUMBERS_LISTED - len(self.unsettled_numbers)
+        self.unsettled_numbers.extend(range(first, min(last, first + room - 1) + 1) if room > 0 else ())
+
+    def missing_text(self) -> str:
+        """``sequence numbers 1234, 1240 missing: rolled back or deleted before sealing``, or empty."""
+        if not self.missing:
+            return ""
+        listed = self.missing_numbers
+        of = f" (the latest {len(listed)} of {self.missing})" if self.missing > len(listed) else ""
+        return f"sequence numbers {numbers_text(listed)} missing: {MISSING_WORDS}{of}"
 
     def summary(self) -> str:
         if self.problem:
@@ -89,10 +122,13 @@ class VerifyResult:
         if self.unsealed:
             text += f"; {self.unsealed} records after seal {self.last_seal} are not sealed yet"
         if self.unsettled:
+            listed = self.unsettled_numbers
             text += (
-                f"; {self.unsettled} numbers after seal {self.last_seal} have no record yet "
-                "(in flight, or rolled back: the next seal records those as void)"
+                f"; numbers {numbers_text(listed, more=self.unsettled - len(listed))} after seal {self.last_seal} "
+                "have no record yet (in flight, rolled back or deleted: the next seal records them as missing)"
             )
+        if self.missing:
+            text += f"; {self.missing_text()}"
         return text
 
 
@@ -320,6 +356,9 @@ def _log_verify(
         if problem:
             return fail(problem)
         result.records += len(block)
+        for row in block:
+            if row[_EVENT_TYPE_AT] == VOID_EVENT_TYPE and (hi is None or lo <= row[0] <= hi):
+                result.missing_note(row[0])
         if progress is not None:
             progress(seal.last_seq)
     result.last_seal = prev.number if prev else 0
@@ -337,10 +376,12 @@ def _log_verify(
         if seq != expected:
             if gap_free:
                 return fail(Problem(expected, DELETED, f"record {expected} is missing (next present is {seq})"))
-            result.unsettled += seq - expected
+            result.unsettled_note(expected, seq - 1)
         found = integrity.tagged_record_problem(pending, tagging_key)
         if found is not None:
             return fail(Problem(seq, *found))
+        if pending[_EVENT_TYPE_AT] == VOID_EVENT_TYPE:
+            result.missing_note(seq)
         result.records += 1
         result.unsealed += 1
         expected = seq + 1
@@ -351,7 +392,7 @@ def _log_verify(
             return fail(
                 Problem(expected, TAIL_CUT, f"records {expected}..{counter} were given numbers but are missing")
             )
-        result.unsettled += counter - expected + 1
+        result.unsettled_note(expected, counter)
 
     if use_anchor:
         problem = _anchor_problem(prev, keys)
@@ -428,6 +469,8 @@ def verification_record(
                 "problem": str(result.problem) if result.problem else None,
                 "records": result.records,
                 "seals": result.seals,
+                "missing": result.missing,
+                "missing_numbers": result.missing_numbers,
             },
         )
     except (DatabaseError, NumberSquattedError) as exc:

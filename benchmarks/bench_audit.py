@@ -9,7 +9,7 @@ log is never touched.
 - ingest: records/s written through ``audit.services`` by concurrent writer processes (each record
   its own transaction, as in production, tagged with its HMAC) vs plain single-row INSERTs of rows of the same width
   into a table with the same indexes but no triggers, by the same number of processes; rounds in
-  alternating order, median ratio. Goal >= 0.5x.
+  alternating order, median ratio. Goal >= 0.8x.
 - export: CSV rows/s of ``audit_export``'s writer vs ``COPY (SELECT ...) TO STDOUT WITH CSV`` of
   the same rows (SQLite: a bare cursor into csv.writer). Goal >= 0.3x. On PostgreSQL CSV exports
   (full and pseudonymised) are themselves written by COPY; JSONL goes row by row through Python
@@ -29,11 +29,15 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Seconds the ingest writers may take to set up and meet at the start.
+_START_TIMEOUT = 120
 sys.path.insert(0, str(BASE_DIR))
 
 
@@ -59,7 +63,7 @@ def _ingest_child(args: tuple[str, str, int, int, str, Any]) -> None:
 
     digest = hashlib.sha256(b"x").hexdigest()
     connection.ensure_connection()
-    barrier.wait()
+    barrier.wait(timeout=_START_TIMEOUT)
     if mode == "audit":
         for i in range(count):
             services.generation_event(
@@ -269,7 +273,18 @@ def _run_ingest(ctx: Any, url: str, data_dir: str, writers: int, per_writer: int
     ]
     for p in procs:
         p.start()
-    barrier.wait()
+    try:
+        barrier.wait(timeout=_START_TIMEOUT)
+    except threading.BrokenBarrierError:
+        # A writer that died before the start (a refused connection, the machine out of memory) would otherwise
+        # leave the others waiting for ever.
+        for p in procs:
+            p.terminate()
+            p.join()
+        codes = ", ".join(str(p.exitcode) for p in procs)
+        raise SystemExit(
+            f"the {mode} ingest writers did not all start within {_START_TIMEOUT} s (exit codes {codes})"
+        ) from None
     start = time.perf_counter()
     for p in procs:
         p.join()
@@ -292,7 +307,7 @@ def _ingest_rounds(ctx: Any, url: str, data_dir: str, args: argparse.Namespace) 
             f"{rates['plain']:,.0f} rows/s = {ratios[-1]:.2f}x"
         )
     plain = sorted(plains)[len(plains) // 2]
-    print(f"ingest: median {sorted(ratios)[len(ratios) // 2]:.2f}x over {args.rounds} rounds (goal >= 0.5x)")
+    print(f"ingest: median {sorted(ratios)[len(ratios) // 2]:.2f}x over {args.rounds} rounds (goal >= 0.8x)")
 
     return plain
 

@@ -16,7 +16,8 @@ def users_make(count: int) -> list[str]:
     from django.contrib.auth import get_user_model
 
     from filing.models import Service
-    from genai_platform.roles import Role, user_role_add
+    from genai_platform.roles import Role
+    from generation.access import user_role_add
     from generation.accounts import token_replace
     from generation.identity import _verification_store, verification_of
     from generation.minors import age_declare

@@ -12,20 +12,38 @@ from django.utils import timezone
 
 from filing.history import acting_as
 from filing.models import FilingExport, Service
+from genai_platform.outages import BROKER, BROKER_SEND_ERRORS, NEVER_SENT
 
 logger = logging.getLogger(__name__)
 
 
 def filing_export_request(*, service: Service, actor: Any) -> FilingExport:
-    """Queue a build of the package of ``service``; the task is sent once the row is committed."""
-    from filing.tasks import package_export_task
+    """Queue a build of the package of ``service``; the task is sent once the row is committed.
 
+    If the broker cannot be reached then, the export is marked failed at once with a reason to start it again,
+    rather than left queued with nothing to run it.
+    """
     with transaction.atomic():
         export = FilingExport.objects.create(
             service=service, requested_by=actor if getattr(actor, "pk", None) else None, step="queued"
         )
-        transaction.on_commit(lambda: package_export_task.delay(export.pk))
+        transaction.on_commit(lambda: _export_send(export))
     return export
+
+
+def _export_send(export: FilingExport) -> None:
+    from filing.tasks import package_export_task
+
+    try:
+        package_export_task.delay(export.pk)
+    except BROKER_SEND_ERRORS as exc:
+        BROKER.failed(exc, "filing exports and training runs started now are marked failed")
+        export.status, export.error, export.finished_at = FilingExport.Status.FAILED, str(NEVER_SENT), timezone.now()
+        FilingExport.objects.filter(pk=export.pk, status=FilingExport.Status.QUEUED).update(
+            status=export.status, error=export.error, finished_at=export.finished_at
+        )
+    else:
+        BROKER.answered()
 
 
 def _progress(export_id: int, percent: int, step: str) -> None:

@@ -10,6 +10,9 @@ import logging
 import threading
 import time
 
+from django.utils.translation import gettext_lazy
+from kombu.exceptions import OperationalError as KombuOperationalError
+
 logger = logging.getLogger("genai_platform.outages")
 
 
@@ -62,3 +65,10 @@ class Outage:
 CACHE = Outage("cache (Redis)")
 DATABASE = Outage("database")
 BROKER = Outage("broker")
+
+# What sending a task raises when the broker cannot be reached.
+BROKER_SEND_ERRORS = (KombuOperationalError, OSError)
+
+# The error of background work (a filing export, a training run) whose task could not be sent after its row was
+# stored: it is marked failed at once, so that nobody waits for it.
+NEVER_SENT = gettext_lazy("The task queue could not be reached when this was started, so it never ran. Start it again.")

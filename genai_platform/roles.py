@@ -80,13 +80,8 @@ def user_has_role(user: Any, *roles: Role) -> bool:
     return any(role.value in cached for role in roles)
 
 
-def user_role_add(*, user: Any, role: Role) -> None:
-    group_model = global_apps.get_model("auth", "Group")
-    group, _ = group_model.objects.get_or_create(name=role.value)
-    user.groups.add(group)
-    if role in ADMIN_ROLES and not user.is_staff:
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
+def role_cache_clear(user: Any) -> None:
+    """Forget the role names ``user_has_role`` read for ``user``, after its roles changed."""
     if hasattr(user, "_role_names"):
         del user._role_names
 

@@ -37,7 +37,8 @@ from rest_framework.authtoken.models import Token
 from audit import services as audit
 from filing.history import current_actor
 from filing.models import Complaint
-from genai_platform.roles import Role, user_role_add
+from genai_platform.roles import Role
+from generation.access import user_role_add
 from generation.enduser import history_delete, user_settings_update
 from generation.minors import age_declare
 from generation.models import (
@@ -86,7 +87,7 @@ def user_sign_up(*, user: Any, inputs_for_training: bool, date_of_birth: date, r
     if existing is not None:
         user.email = ""
     user.save()
-    user_role_add(user=user, role=Role.END_USER)
+    user_role_add(user=user, role=Role.END_USER, actor=user, request=request)
     user_settings_update(user=user, inputs_for_training=inputs_for_training, request=request)
     terms_accept(user=user, request=request)
     age_declare(user=user, date_of_birth=date_of_birth, request=request)

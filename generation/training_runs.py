@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from filing.selectors import dataset_training_refusal
 from filing.services import dataset_register
+from genai_platform.outages import BROKER, BROKER_SEND_ERRORS, NEVER_SENT
 from generation.checkpoints import (
     checkpoint_beats,
     checkpoint_promote,
@@ -148,9 +149,21 @@ def training_run_create(
 
 
 def _enqueue(run: TrainingRun) -> None:
+    """Send the run to the training queue; a broker that cannot be reached marks it failed at once, with a reason
+    to start it again, rather than leaving it queued with nothing to run it."""
     from generation.tasks import training_run_task
 
-    training_run_task.apply_async(kwargs={"run_id": run.pk})
+    try:
+        training_run_task.apply_async(kwargs={"run_id": run.pk})
+    except BROKER_SEND_ERRORS as exc:
+        BROKER.failed(exc, "filing exports and training runs started now are marked failed")
+        run.status, run.phase, run.error = TrainingRun.Status.FAILED, TrainingRun.Phase.DONE, str(NEVER_SENT)
+        run.finished_at = timezone.now()
+        TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
+            status=run.status, phase=run.phase, error=run.error, finished_at=run.finished_at
+        )
+    else:
+        BROKER.answered()
 
 
 def _training_data(run: TrainingRun) -> Any:

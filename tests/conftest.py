@@ -73,7 +73,8 @@ def python() -> str:
 
 @pytest.fixture
 def user_with_role(django_user_model):  # type: ignore[no-untyped-def]
-    from genai_platform.roles import Role, user_role_add
+    from genai_platform.roles import Role
+    from generation.access import user_role_add
 
     def make(role: Role | None, username: str | None = None):  # type: ignore[no-untyped-def]
         name = username or (role.value if role else "norole")

@@ -304,6 +304,28 @@ def role_permissions_changed_in_the_admin(ctx: Any) -> list[dict[str, Any]]:
     return [{"action": "changed", "_subject": str(auditor.pk), "_actor": "root"}]
 
 
+def roles_given_and_taken_in_code(ctx: Any) -> list[dict[str, Any]]:
+    from generation.access import user_role_add, user_role_remove
+
+    user = ctx.enduser.user
+    user_role_add(user=user, role=Role.OPERATOR, actor=ctx.superuser.user)
+    user_role_remove(user=user, role=Role.OPERATOR)
+    return [
+        {
+            "action": "changed",
+            "changes": {"groups": [["end_user"], ["end_user", "operator"]], "is_staff": [False, True]},
+            "_actor": "root",
+            "_subject": str(user.pk),
+        },
+        {
+            "action": "changed",
+            "changes": {"groups": [["end_user", "operator"], ["end_user"]]},
+            "_actor": "system:platform",
+            "_subject": str(user.pk),
+        },
+    ]
+
+
 def service_testers_changed_in_the_admin(ctx: Any) -> list[dict[str, Any]]:
     from tests.generation.factories import service_serving
 
@@ -327,6 +349,7 @@ ACTIONS: list[tuple[Callable[[Any], list[dict[str, Any]]], str]] = [
     (user_flags_and_roles_changed_in_the_admin, "user.access_changed"),
     (user_created_and_deleted_in_the_admin, "user.access_changed"),
     (role_permissions_changed_in_the_admin, "user.role_changed"),
+    (roles_given_and_taken_in_code, "user.access_changed"),
     (service_testers_changed_in_the_admin, "filing.changed"),
 ]
 

@@ -41,7 +41,8 @@ django.setup()
 from django.contrib.auth import get_user_model
 from audit import services as audit
 from generation import services
-from genai_platform.roles import Role, user_role_add
+from genai_platform.roles import Role
+from generation.access import user_role_add
 from tests.generation.factories import checkpoint_tiny, service_serving
 user = get_user_model().objects.create_user(username="maker", password="pw-123456-long")
 user_role_add(user=user, role=Role.END_USER)

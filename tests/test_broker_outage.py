@@ -65,3 +65,40 @@ def test_the_api_answers_a_lost_task_queue_with_503_and_its_error_body(broker_un
     assert response is not None and response.status_code == 503
     assert response.data["error"]["code"] == "broker_unavailable"
     assert response["Retry-After"]
+
+
+@pytest.mark.django_db
+def test_a_filing_export_started_while_the_task_queue_is_lost_fails_at_once_with_the_reason(
+    broker_unreachable, django_capture_on_commit_callbacks, client_for
+) -> None:  # type: ignore[no-untyped-def]
+    from filing.exports import filing_export_request
+    from filing.models import FilingExport
+    from tests.generation.factories import service_serving
+
+    service = service_serving()
+    with django_capture_on_commit_callbacks(execute=True):
+        export = filing_export_request(service=service, actor=None)
+
+    stored = FilingExport.objects.get(pk=export.pk)
+    assert stored.status == FilingExport.Status.FAILED  # not left queued with nothing to run it
+    assert "task queue could not be reached" in stored.error and "Start it again" in stored.error
+    assert stored.finished_at is not None
+    assert BROKER.down
+    page = client_for(Role.OPERATOR).get(f"/admin/filing/filingexport/{export.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "task queue could not be reached" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_training_run_started_while_the_task_queue_is_lost_fails_at_once_with_the_reason(
+    broker_unreachable, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    from generation.models import TrainingRun
+    from generation.training_runs import training_run_create
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = training_run_create(kind="lm", epochs=1, enqueue=True, origin="terminal")
+
+    stored = TrainingRun.objects.get(pk=run.pk)
+    assert (stored.status, stored.phase) == (TrainingRun.Status.FAILED, TrainingRun.Phase.DONE)
+    assert "task queue could not be reached" in stored.error
+    assert stored.status in TrainingRun.FINISHED  # what `manage.py train --worker` and the watch page wait for

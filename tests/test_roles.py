@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from genai_platform.roles import ROLE_PERMISSIONS, Role, roles_sync, user_has_role
+from generation.access import user_role_add, user_role_remove
 
 pytestmark = [pytest.mark.smoke, pytest.mark.django_db]
 
@@ -46,3 +47,60 @@ def test_role_protected_view_redirects_anonymous_and_refuses_other_roles(client,
     assert client_for(Role.END_USER).get("/ops/heartbeat/").status_code == 403
     assert client_for(Role.AUDITOR, "aud").get("/ops/heartbeat/").status_code == 403
     assert client_for(Role.OPERATOR, "op").get("/ops/heartbeat/").status_code == 200
+
+
+def _access_records(audit_log, user):  # type: ignore[no-untyped-def]
+    return [r.payload_data for r in audit_log.filter(event_type="user.access_changed", subject_id=str(user.pk))]
+
+
+def test_giving_and_taking_a_role_in_code_is_one_access_record_each(django_user_model, audit_log):
+    user = django_user_model.objects.create_user(username="coded", password="pw-for-tests-123")
+
+    user_role_add(user=user, role=Role.OPERATOR)
+    assert user_has_role(user, Role.OPERATOR)
+    user_role_add(user=user, role=Role.OPERATOR)  # no change: no record
+    user_role_remove(user=user, role=Role.OPERATOR)
+    assert not user_has_role(user, Role.OPERATOR)
+
+    assert _access_records(audit_log, user) == [
+        {"action": "changed", "changes": {"groups": [[], ["operator"]], "is_staff": [False, True]}},
+        {"action": "changed", "changes": {"groups": [["operator"], []]}},
+    ]
+    record = audit_log.filter(event_type="user.access_changed", subject_id=str(user.pk)).first()
+    assert record.actor_username == "system:platform"
+
+
+def test_a_role_given_in_the_admin_is_one_access_record(django_user_model, audit_log):
+    from django.test import Client
+
+    from tests.test_audit_completeness import _admin_form_post
+
+    root = django_user_model.objects.create_superuser(username="root", password="pw-for-tests-123")
+    user = django_user_model.objects.create_user(username="target", password="pw-for-tests-123")
+    client = Client()
+    client.force_login(root)
+
+    auditor = Group.objects.get(name=Role.AUDITOR)
+    _admin_form_post(client, f"/admin/genai_platform/user/{user.pk}/change/", groups=[auditor.pk])
+
+    records = audit_log.filter(event_type="user.access_changed", subject_id=str(user.pk))
+    assert [(r.actor_username, r.payload_data) for r in records] == [
+        ("root", {"action": "changed", "changes": {"groups": [[], ["auditor"]]}})
+    ]
+
+
+def test_signing_up_records_the_end_user_role(django_user_model, audit_log):
+    from datetime import date
+
+    from generation.accounts import user_sign_up
+
+    user = user_sign_up(
+        user=django_user_model(username="newbie", email="newbie@example.com"),
+        inputs_for_training=False,
+        date_of_birth=date(1990, 1, 1),
+    )
+
+    records = audit_log.filter(event_type="user.access_changed", subject_id=str(user.pk))
+    assert [(r.actor_username, r.payload_data) for r in records] == [
+        ("newbie", {"action": "changed", "changes": {"groups": [[], ["end_user"]]}})
+    ]

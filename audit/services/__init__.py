@@ -5,9 +5,10 @@ and then calls it). Every call appends one record in the caller's transaction: i
 rolls back, the record goes too.
 
 Sequence numbers: on PostgreSQL they come from a sequence, so that concurrent writers commit (and
-flush) together; a number taken by a transaction that rolls back is sealed later as an
-``audit.number_void`` record, once no transaction that could hold it is still running, so the
-sealed chain has no gaps. On SQLite, which serialises writers anyway, a counter row bumped in the
+flush) together; a number without a record (its transaction rolled back, or its record was deleted
+before sealing: nothing tells the two apart) is sealed later as an ``audit.number_void`` record, once
+no transaction that could hold it is still running, so the sealed chain has no gaps and
+``audit_verify`` names the number. On SQLite, which serialises writers anyway, a counter row bumped in the
 writer's transaction gives a rolled-back number back. Record the event as the last step of a
 transaction, so that the sealer seldom waits for it.
 
@@ -53,6 +54,7 @@ from audit.services.retention import (
     retention_purge,
 )
 from audit.services.sealing import (
+    MISSING_WORDS,
     REFUSED_EVENT_TYPE,
     SealError,
     SealRefused,
@@ -60,6 +62,7 @@ from audit.services.sealing import (
     anchor_read,
     anchor_restore,
     anchor_write,
+    numbers_text,
     record_rows,
     seal_as_dict,
     seal_newest_read,
@@ -82,6 +85,7 @@ from audit.services.writer import (
 )
 
 __all__ = [
+    "MISSING_WORDS",
     "NumberSquattedError",
     "PayloadError",
     "REFUSED_EVENT_TYPE",
@@ -106,6 +110,7 @@ __all__ = [
     "legal_hold_set",
     "numbers_gap_free",
     "numbers_given_out",
+    "numbers_text",
     "pseudonym",
     "pseudonym_key",
     "public_key_b64",

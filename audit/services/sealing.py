@@ -1,5 +1,10 @@
-"""Sealing: records are sealed in order into signed blocks (Merkle root, chained), voids fill the numbers rolled-back
-transactions took, and the newest seal is anchored outside the database.
+"""Sealing: records are sealed in order into signed blocks (Merkle root, chained), voids fill the numbers that have
+no record (PostgreSQL), and the newest seal is anchored outside the database.
+
+On PostgreSQL a number without a record may be a rolled-back transaction's or a record deleted before its seal: the
+database keeps no trace that tells the two apart. So the sealer never seals such a number as anything but missing:
+its ``audit.number_void`` record says "no record when sealed", is sealed and signed with the block, and
+``audit_verify`` and the auditors' banner name every such number.
 
 Before a record is sealed its columns are hashed again and its tag checked (``audit.integrity``):
 a record changed, swapped, missing or forged is not sealed. The sealer seals the records before
@@ -41,6 +46,18 @@ logger = logging.getLogger(__name__)
 
 
 REFUSED_EVENT_TYPE = "audit.seal_refused"
+
+
+# The reason an ``audit.number_void`` record gives, and how a number without a record is described wherever it is
+# reported: the sealer cannot tell a rolled-back transaction's number from a record deleted before its seal.
+VOID_REASON = "no_record_when_sealed"
+MISSING_WORDS = "rolled back or deleted before sealing"
+
+
+def numbers_text(numbers: list[int], *, more: int = 0) -> str:
+    """``1234, 1240`` (and how many more are not listed)."""
+    text = ", ".join(str(n) for n in numbers)
+    return f"{text} and {more} more" if more else text
 
 
 class SealError(RuntimeError):
@@ -108,11 +125,12 @@ def _numbers_settled(cursor: Any, *, timeout: float) -> int | None:
     return given_out
 
 
-def _voids_record(cursor: Any, first: int, last: int) -> int:
-    """Seal-time records for the numbers of ``first..last`` that have no record (their writers rolled back)."""
+def _voids_record(cursor: Any, first: int, last: int) -> list[int]:
+    """Seal-time records for the numbers of ``first..last`` that have no record: rolled back, or deleted before
+    sealing. Returns those numbers."""
     cursor.execute("SELECT count(*) FROM audit_logentry WHERE seq BETWEEN %s AND %s", [first, last])
     if cursor.fetchone()[0] == last - first + 1:
-        return 0
+        return []
     cursor.execute(
         "SELECT g FROM generate_series(%s::bigint, %s::bigint) AS g "
         "WHERE NOT EXISTS (SELECT 1 FROM audit_logentry AS e WHERE e.seq = g) ORDER BY g",
@@ -133,11 +151,19 @@ def _voids_record(cursor: Any, first: int, last: int) -> int:
             risk_codes="",
             input_sha256="",
             output_sha256="",
-            payload=integrity.payload_canonical({"reason": "rolled_back"}),
+            payload=integrity.payload_canonical({"reason": VOID_REASON}),
         )
         params, row_hash = _entry_params(row)
         cursor.execute(_VOID_SQL_POSTGRESQL, [seq, *params, integrity.record_tag(tag_key(), seq, row_hash)])
-    return len(holes)
+    if holes:
+        logger.warning(
+            "audit: sequence numbers %s had no record when sealed (%s); sealed as void",
+            numbers_text(
+                holes[: settings.AUDIT_MISSING_NUMBERS_LISTED], more=len(holes[settings.AUDIT_MISSING_NUMBERS_LISTED :])
+            ),
+            MISSING_WORDS,
+        )
+    return holes
 
 
 def seals_make(
@@ -146,7 +172,8 @@ def seals_make(
     """Seal every record not yet sealed, in blocks of at most ``block_size``; return the new seals.
 
     On PostgreSQL only numbers whose transactions have all ended are sealed, and the numbers among
-    them that have no record (rolled back) are first recorded as ``audit.number_void``; a
+    them that have no record (rolled back, or deleted before sealing) are first recorded as
+    ``audit.number_void``, named in a warning and reported by ``audit_verify`` from then on; a
     transaction still running after ``settle_timeout`` seconds (``GENAI_AUDIT_SEAL_SETTLE_TIMEOUT``)
     leaves the records from the first missing number on to the next run.
 

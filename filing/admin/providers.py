@@ -20,7 +20,7 @@ from filing import services
 from filing.admin.common import EmergencyStopActions, ReasonActionForm, download_link, number_warning, refusal_show
 from filing.admin_base import FilingModelAdmin
 from filing.exports import filing_export_request
-from filing.models import Document, ModelRecord, Provider, Service, ServiceTransition
+from filing.models import Document, FilingExport, ModelRecord, Provider, Service, ServiceTransition
 from filing.selectors import readiness_checklist, service_audience, service_generators, service_public
 from genai_platform.hygiene import CleanTextFormMixin
 
@@ -380,6 +380,9 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
         for service in queryset:
             export = filing_export_request(service=service, actor=request.user)
             url = reverse("admin:filing_filingexport_change", args=[export.pk])
+            if export.status == FilingExport.Status.FAILED:
+                self.message_user(request, f"{service}: {export.error}", messages.ERROR)
+                continue
             self.message_user(
                 request,
                 format_html(

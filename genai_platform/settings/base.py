@@ -453,6 +453,9 @@ AUDIT_SEAL_BLOCK_SIZE = env.int("GENAI_AUDIT_SEAL_BLOCK_SIZE", default=1000)
 AUDIT_SEAL_INTERVAL_SECONDS = env.int("GENAI_AUDIT_SEAL_INTERVAL", default=60)
 # PostgreSQL: how long the sealer waits for transactions that may hold unrecorded sequence numbers.
 AUDIT_SEAL_SETTLE_TIMEOUT_SECONDS = env.float("GENAI_AUDIT_SEAL_SETTLE_TIMEOUT", default=10.0)
+# How many sequence numbers without a record (PostgreSQL: rolled back or deleted before sealing) audit_verify and
+# the integrity banner list by number; the count of all of them is always given.
+AUDIT_MISSING_NUMBERS_LISTED = 20
 # The newest signed seal is also kept here, outside the database, to detect a cut tail. With
 # several hosts, point it at storage the sealing workers share and the database admins cannot write.
 AUDIT_ANCHOR_PATH = env("GENAI_AUDIT_ANCHOR_PATH", default=str(DATA_DIR / "audit" / "last-seal.json"))

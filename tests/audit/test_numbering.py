@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, connections, transaction
 
 from audit import services
 from audit.models import LogEntry, Seal
 from audit.verification import log_verify
+from genai_platform.roles import Role
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -32,7 +35,7 @@ def _write(name: str) -> int:
     ).seq
 
 
-def test_a_rolled_back_number_is_sealed_as_void_and_the_chain_verifies():
+def test_a_rolled_back_number_is_sealed_as_void_and_the_chain_verifies(client_for):
     before = _write("before")
     with pytest.raises(RuntimeError), transaction.atomic():
         lost = _write("rolled-back")
@@ -44,12 +47,21 @@ def test_a_rolled_back_number_is_sealed_as_void_and_the_chain_verifies():
     services.seals_make()
     void = LogEntry.objects.get(seq=lost)
     assert void.event_type == services.VOID_EVENT_TYPE
-    assert (void.subject_id, json.loads(void.payload)) == (str(lost), {"reason": "rolled_back"})
+    assert (void.subject_id, json.loads(void.payload)) == (str(lost), {"reason": "no_record_when_sealed"})
     assert void.actor_username == "system:audit-sealer"
     assert not LogEntry.objects.filter(actor_username="rolled-back").exists()
     result = log_verify()
     assert result.ok and result.unsealed == 0 and result.unsettled == 0, result.summary()
     assert Seal.objects.order_by("-number").first().last_seq == after
+
+    # audit_verify passes and names the number as a known gap; so does the auditors' banner, from its record.
+    out = StringIO()
+    call_command("audit_verify", stdout=out)
+    assert out.getvalue().startswith("OK:")
+    assert f"{lost} missing: rolled back or deleted before sealing" in out.getvalue()
+    page = client_for(Role.AUDITOR).get("/audit/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "no record: rolled back or deleted before sealing (latest: " in page
+    assert f"{lost})." in page or f"{lost}, " in page
 
 
 def test_the_sealer_waits_for_a_running_transaction_and_never_voids_its_number():

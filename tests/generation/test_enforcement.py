@@ -128,7 +128,7 @@ def test_deleting_ones_history_resets_neither_the_refusals_nor_the_quota(user, s
 
 
 def test_a_suspended_user_sees_why_for_how_long_and_how_to_appeal_before_submitting(user, client):
-    from genai_platform.roles import user_role_add
+    from generation.access import user_role_add
 
     user_role_add(user=user, role=Role.END_USER)
     for _ in range(safety_config().suspension_consecutive_refusals):
