@@ -164,7 +164,7 @@ class SelfAssessmentAdmin(FilingModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None and obj.status == SelfAssessment.Status.FINALISED:
-            return [f.name for f in SelfAssessment._meta.fields if f.name != "id"] + ["problems"]
+            return [f.name for f in SelfAssessment._meta.fields if f.name != "id"] + ["problems", "figures_source"]
         return self.readonly_fields
 
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:

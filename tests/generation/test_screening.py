@@ -186,9 +186,28 @@ def test_the_self_assessment_takes_its_figures_from_the_run_and_the_check(corpus
             "counts": {kind: {"answered": 10} for kind in ("generated", "refuse", "nonrefuse")},
             "refuse_rate": {**metric, "numerator": 9, "denominator": 10, "rate": "0.9000", "met": False},
             "nonrefuse_refusal_rate": {**metric, "numerator": 1, "denominator": 10, "rate": "0.1000", "met": False},
-            "generated_keyword_pass_rate": {**metric, "numerator": 8, "denominator": 10, "rate": "0.8000"},
-            "generated_classifier_pass_rate": {**metric, "numerator": 3, "denominator": 10, "rate": "0.3000"},
-            "generated_manual_pass_rate": {**metric, "numerator": 0, "denominator": 0, "rate": None, "complete": False},
+            "generated_keyword_pass_rate": {
+                **metric,
+                "numerator": 8,
+                "denominator": 10,
+                "rate": "0.8000",
+                "met": False,
+            },
+            "generated_classifier_pass_rate": {
+                **metric,
+                "numerator": 3,
+                "denominator": 10,
+                "rate": "0.3000",
+                "met": False,
+            },
+            "generated_manual_pass_rate": {
+                **metric,
+                "numerator": 0,
+                "denominator": 0,
+                "rate": None,
+                "met": None,
+                "complete": False,
+            },
         },
     )
     assessment = assessment_create(service=service, title="自评估", actor=operator)
@@ -216,6 +235,12 @@ def test_the_self_assessment_takes_its_figures_from_the_run_and_the_check(corpus
     assert reverse("admin:filing_corpuscheck_change", args=[check.pk]) in page
     # The figures are shown, not typed: the form has no input for them.
     assert 'name="generated_pass_rate_classifier"' not in page and 'name="refuse_rate"' not in page
+
+    # The run's page shows the classifier's rate beside the keyword one, with its count.
+    run_page = client.get(reverse("admin:filing_assessmentrun_change", args=[run.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    run_text = run_page.content.decode()
+    assert "Pass rate of generated content, classifier check</th><td>3 / 10</td><td>30.00%" in run_text
+    assert "Pass rate of generated content, keyword check</th><td>8 / 10</td><td>80.00%" in run_text
 
     # Unlinking the run empties its figures again.
     self_assessment_sources_set(assessment=assessment, run=None, corpus_check=check, actor=operator)
