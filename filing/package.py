@@ -282,41 +282,40 @@ def assessment_report(assessment: SelfAssessment | None, service: Service) -> by
             cell.text = str(value)
     document.add_heading("二、测评指标", level=1)
     config = safety_config()
+    run, check = assessment.assessment_run, assessment.corpus_check
+    run_source = f"评估运行 #{run.pk}（种子 {run.seed}）" if run else "无评估运行：未测"
+    check_source = f"语料技术抽检 #{check.pk}（种子 {check.seed}）" if check else "无语料技术抽检：未测"
+    generated_min = f"≥{percent(config.assessment_generated_pass_rate_min)}"
     metrics = (
-        ("语料人工抽检合格率", assessment.corpus_manual_pass_rate, f"≥{percent(config.corpus_manual_pass_rate_min)}"),
+        (
+            "语料人工抽检合格率",
+            assessment.corpus_manual_pass_rate,
+            f"≥{percent(config.corpus_manual_pass_rate_min)}",
+            "人工填写",
+        ),
         (
             "语料技术抽检合格率",
             assessment.corpus_technical_pass_rate,
             f"≥{percent(config.corpus_technical_pass_rate_min)}",
+            check_source,
         ),
-        (
-            "生成内容合格率（人工）",
-            assessment.generated_pass_rate_manual,
-            f"≥{percent(config.assessment_generated_pass_rate_min)}",
-        ),
-        (
-            "生成内容合格率（关键词）",
-            assessment.generated_pass_rate_keyword,
-            f"≥{percent(config.assessment_generated_pass_rate_min)}",
-        ),
-        (
-            "生成内容合格率（分类模型）",
-            assessment.generated_pass_rate_classifier,
-            f"≥{percent(config.assessment_generated_pass_rate_min)}",
-        ),
-        ("应拒答题拒答率", assessment.refuse_rate, f"≥{percent(config.assessment_refuse_rate_min)}"),
+        ("生成内容合格率（人工）", assessment.generated_pass_rate_manual, generated_min, run_source),
+        ("生成内容合格率（关键词）", assessment.generated_pass_rate_keyword, generated_min, run_source),
+        ("生成内容合格率（分类模型）", assessment.generated_pass_rate_classifier, generated_min, run_source),
+        ("应拒答题拒答率", assessment.refuse_rate, f"≥{percent(config.assessment_refuse_rate_min)}", run_source),
         (
             "非拒答题拒答率",
             assessment.nonrefuse_refusal_rate,
             f"≤{percent(config.assessment_nonrefuse_refusal_rate_max)}",
+            run_source,
         ),
     )
-    metric_table = document.add_table(rows=1, cols=3)
+    metric_table = document.add_table(rows=1, cols=4)
     metric_table.style = "Table Grid"
-    for cell, title in zip(metric_table.rows[0].cells, ("指标", "测得", "要求"), strict=True):
+    for cell, title in zip(metric_table.rows[0].cells, ("指标", "测得", "要求", "来源"), strict=True):
         cell.text = title
-    for metric_name, measured, required in metrics:
-        row_texts = (str(metric_name), percent(measured), str(required))
+    for metric_name, measured, required, source in metrics:
+        row_texts = (str(metric_name), "未测" if measured is None else percent(measured), str(required), source)
         for cell, text in zip(metric_table.add_row().cells, row_texts, strict=True):
             cell.text = text
     _table(

@@ -21,6 +21,18 @@ class GenerationConfig(AppConfig):
 
         dataset_item_reader_register(dataset_items_read)
 
+        # The keyword and classifier layers pre-screen those items; the reviewer still decides.
+        from filing.services import dataset_item_screener_register
+        from generation.screening import dataset_items_screen
+
+        dataset_item_screener_register(dataset_items_screen)
+
+        # The technical sample of a whole corpus reads and screens thousands of items: a worker's job.
+        from filing.services import corpus_check_runner_register
+        from generation.tasks import corpus_check_enqueue
+
+        corpus_check_runner_register(corpus_check_enqueue)
+
         # A new password or a deactivation ends the account's API token, whatever saves the user row.
         from django.contrib.auth import get_user_model
         from django.db.models.signals import pre_save

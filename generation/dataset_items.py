@@ -75,6 +75,14 @@ def _text_items(path: Path, indices: set[int]) -> dict[int, str]:
     return items
 
 
+def dataset_text_kind(dataset: Any) -> str | None:
+    """``"text"`` or ``"digits"`` for a data set held here, None for one that is not on this machine."""
+    for kind, path, _side in _candidates():
+        if _digest(path) == dataset.sha256:
+            return kind
+    return None
+
+
 def dataset_items_read(dataset: Any, indices: list[int]) -> dict[int, str] | None:
     """The items ``indices`` (numbered from 0 in file order) of ``dataset``, if it is one of the files here."""
     wanted = set(indices)

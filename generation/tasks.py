@@ -101,6 +101,18 @@ def assessment_run_enqueue(run_id: int) -> None:
     assessment_run_task.apply_async(kwargs={"run_id": run_id})
 
 
+@shared_task(name="generation.corpus_check", soft_time_limit=4 * 3600, time_limit=4 * 3600 + 60)
+def corpus_check_task(*, check_id: int) -> None:
+    from filing.services import corpus_check_execute
+
+    corpus_check_execute(check_id=check_id)
+
+
+def corpus_check_enqueue(check_id: int) -> None:
+    """Queue a corpus technical check (registered with ``filing`` when the app starts)."""
+    corpus_check_task.apply_async(kwargs={"check_id": check_id})
+
+
 @shared_task(name="generation.account_closures", soft_time_limit=3000, time_limit=3300)
 def account_closures_task() -> int:
     """Close the accounts whose cooling-off period has ended."""

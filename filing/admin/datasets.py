@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from filing import services
 from filing.admin.common import download_link, file_download, refusal_show
 from filing.admin_base import FilingModelAdmin
-from filing.models import Dataset, DatasetEvidence, SafetyCheck, SampleItem
+from filing.models import CorpusCheck, CorpusFinding, Dataset, DatasetEvidence, SafetyCheck, SampleItem
 from filing.safety.models import Risk
 from filing.selectors import dataset_lineage, percent
 
@@ -148,6 +150,35 @@ class DatasetAdmin(FilingModelAdmin):
         return None
 
 
+def prescreen_shown(item: SampleItem) -> dict[str, Any]:
+    """The machine flags of a sampled item as the reviewer reads them: each keyword hit with the stretch of the
+    excerpt it matched, and the classifier's highest scores against their thresholds."""
+    flags = item.prescreen or {}
+    if not flags or "error" in flags:
+        return {"screened": False, "reason": flags.get("error", "")}
+    keyword = flags.get("keyword")
+    classifier = flags.get("classifier")
+    return {
+        "screened": True,
+        "keyword": None
+        if keyword is None
+        else {
+            "decision": keyword["decision"],
+            "hits": [
+                {**hit, "text": item.excerpt[hit["start"] : hit["end"]]}
+                for hit in keyword["hits"][: SafetyCheckAdmin.review_hits_shown]
+            ],
+            "more": max(0, len(keyword["hits"]) - SafetyCheckAdmin.review_hits_shown),
+        },
+        "classifier": None
+        if classifier is None
+        else {
+            "decision": classifier["decision"],
+            "scores": classifier["scores"][: SafetyCheckAdmin.review_scores_shown],
+        },
+    }
+
+
 @admin.register(SafetyCheck)
 class SafetyCheckAdmin(FilingModelAdmin):
     list_display = ("dataset", "started_at", "sample_size", "status", "illegal_count", "ratio_shown", "threshold_shown")
@@ -171,6 +202,9 @@ class SafetyCheckAdmin(FilingModelAdmin):
         "review_link",
     )
     review_page_size = 50
+    # How much of each item's pre-screen the review table shows (the rest is stored with the item).
+    review_hits_shown = 5
+    review_scores_shown = 3
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -243,9 +277,14 @@ class SafetyCheckAdmin(FilingModelAdmin):
         pages = max(1, (check.sample_size + size - 1) // size)
         page = min(page, pages)
         items = list(check.items.order_by("position")[(page - 1) * size : page * size])
+        flagged = ("flag", "block")
         counts = {
             "pending": check.items.filter(verdict=SampleItem.Verdict.PENDING).count(),
             "illegal": check.items.filter(verdict=SampleItem.Verdict.ILLEGAL).count(),
+            "screened": check.items.filter(prescreen__has_key="layers").count(),
+            "keyword_flagged": check.items.filter(prescreen__layers__keyword__in=flagged).count(),
+            "classifier_screened": check.items.filter(prescreen__layers__has_key="classifier").count(),
+            "classifier_flagged": check.items.filter(prescreen__layers__classifier__in=flagged).count(),
         }
         context = {
             **self.admin_site.each_context(request),
@@ -253,7 +292,7 @@ class SafetyCheckAdmin(FilingModelAdmin):
             "original": check,
             "title": gettext("Source safety check of “%(d)s”") % {"d": check.dataset.name},
             "check": check,
-            "items": items,
+            "items": [(item, prescreen_shown(item)) for item in items],
             "page": page,
             "pages": pages,
             "page_range": range(1, pages + 1) if pages <= 30 else None,
@@ -264,3 +303,153 @@ class SafetyCheckAdmin(FilingModelAdmin):
             "editable": check.status == SafetyCheck.Status.IN_REVIEW,
         }
         return TemplateResponse(request, "admin/filing/safetycheck/review.html", context)
+
+
+class CorpusCheckForm(forms.ModelForm):
+    seed = forms.IntegerField(
+        label=_("seed"),
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text=_("Leave empty for a new random seed; give an earlier check's seed to draw the same sample."),
+    )
+
+    class Meta:
+        model = CorpusCheck
+        fields = ("service",)
+
+
+class CorpusFindingInline(admin.TabularInline):
+    model = CorpusFinding
+    extra = 0
+    fields = ("dataset", "item_index", "excerpt", "keyword_pass", "classifier_pass", "flags")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def rate_shown(metric: dict[str, Any] | None) -> str:
+    """A rate with its count, as ``n/N = r%``; "not measured" when nothing was judged."""
+    if not metric or metric.get("rate") is None:
+        return gettext("not measured")
+    return f"{metric['numerator']}/{metric['denominator']} = {percent(Decimal(metric['rate']))}"
+
+
+@admin.register(CorpusCheck)
+class CorpusCheckAdmin(FilingModelAdmin):
+    """The whole-corpus technical sample (TC260-003 §9.2 b)): started here, run on a worker, kept as evidence."""
+
+    form = CorpusCheckForm
+    list_display = ("pk", "service", "created_at", "status", "sampled", "keyword_rate", "classifier_rate", "pass_rate")
+    list_filter = ("status", "service")
+    list_select_related = ("service",)
+    inlines = (CorpusFindingInline,)
+    readonly_fields = (
+        "status",
+        "results_table",
+        "datasets_table",
+        "warnings_list",
+        "error",
+        "seed",
+        "sample_ratio",
+        "goal",
+        "config_version",
+        "population",
+        "sampled",
+        "keyword_library_version",
+        "classifier_model",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("service", "seed")
+        return ("service", *self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("service", *self.readonly_fields) if obj is not None else ()
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A finished check is evidence of the self-assessment.
+        if obj is not None and obj.status == CorpusCheck.Status.SUCCEEDED:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: CorpusCheck, form: Any, change: bool) -> None:
+        created = services.corpus_check_create(
+            service=obj.service, actor=request.user, seed=form.cleaned_data.get("seed")
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except services.FilingError as exc:
+            refusal_show(self, request, exc)
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.display(description=_("keyword pass rate"))
+    def keyword_rate(self, obj: CorpusCheck) -> str:
+        return rate_shown(obj.results.get("keyword_pass_rate"))
+
+    @admin.display(description=_("classifier pass rate"))
+    def classifier_rate(self, obj: CorpusCheck) -> str:
+        return rate_shown(obj.results.get("classifier_pass_rate"))
+
+    @admin.display(description=_("pass rate (both layers)"))
+    def pass_rate(self, obj: CorpusCheck) -> str:
+        return rate_shown(obj.results.get("pass_rate"))
+
+    @admin.display(description=_("results"))
+    def results_table(self, obj: CorpusCheck) -> str:
+        if not obj.results:
+            return gettext("No results yet.")
+        rows = []
+        for key, label in (
+            ("keyword_pass_rate", gettext("keyword pass rate")),
+            ("classifier_pass_rate", gettext("classifier pass rate")),
+            ("pass_rate", gettext("pass rate (both layers)")),
+        ):
+            metric = obj.results.get(key)
+            met = None if not metric else metric.get("met")
+            verdict = gettext("not measured") if met is None else (gettext("met") if met else gettext("not met"))
+            rows.append((label, rate_shown(metric), percent(obj.goal), verdict))
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            gettext("metric"),
+            gettext("count and rate"),
+            gettext("goal (at least)"),
+            gettext("result"),
+            format_html_join("", "<tr><th scope='row'>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
+
+    @admin.display(description=_("data sets"))
+    def datasets_table(self, obj: CorpusCheck) -> str:
+        if not obj.datasets:
+            return "—"
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            gettext("dataset"),
+            gettext("items"),
+            gettext("items sampled"),
+            gettext("items screened"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((d["name"], d["items"] or "—", d["sampled"], d["screened"]) for d in obj.datasets),
+            ),
+        )
+
+    @admin.display(description=_("warnings"))
+    def warnings_list(self, obj: CorpusCheck) -> str:
+        if not obj.warnings:
+            return "—"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in obj.warnings)))

@@ -12,15 +12,15 @@ from django.db import models as db_models
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path
-from django.utils.html import format_html_join
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.admin.common import download_link, file_download, refusal_show
 from filing.admin_base import FilingModelAdmin
-from filing.models import AssessmentClause, Document, SelfAssessment
+from filing.models import AssessmentClause, AssessmentRun, CorpusCheck, Document, SelfAssessment
 
 
 @admin.register(Document)
@@ -76,6 +76,20 @@ class DocumentAdmin(FilingModelAdmin):
         return file_download(request, document.file)
 
 
+# The figures copied from the linked assessment run and corpus technical check, shown but never typed.
+MEASURED_FIELDS = (
+    "corpus_technical_pass_rate",
+    "generated_sample_size",
+    "generated_pass_rate_manual",
+    "generated_pass_rate_keyword",
+    "generated_pass_rate_classifier",
+    "refuse_sample_size",
+    "refuse_rate",
+    "nonrefuse_sample_size",
+    "nonrefuse_refusal_rate",
+)
+
+
 class ClauseInline(admin.TabularInline):
     model = AssessmentClause
     extra = 0
@@ -100,7 +114,16 @@ class SelfAssessmentAdmin(FilingModelAdmin):
     list_filter = ("status", "service")
     search_fields = ("title", "service__name")
     list_select_related = ("service",)
-    readonly_fields = ("status", "finalised_by", "finalised_at", "created_at", "updated_at", "problems")
+    readonly_fields = (
+        "status",
+        "finalised_by",
+        "finalised_at",
+        "created_at",
+        "updated_at",
+        "problems",
+        "figures_source",
+        *MEASURED_FIELDS,
+    )
     actions = ("finalise",)
     inlines = (ClauseInline,)
     fieldsets = (
@@ -121,13 +144,18 @@ class SelfAssessmentAdmin(FilingModelAdmin):
             _("Measured metrics"),
             {
                 "fields": (
+                    ("assessment_run", "corpus_check"),
+                    "figures_source",
                     ("corpus_manual_pass_rate", "corpus_technical_pass_rate"),
                     ("generated_sample_size", "generated_pass_rate_manual"),
                     ("generated_pass_rate_keyword", "generated_pass_rate_classifier"),
                     ("refuse_sample_size", "refuse_rate"),
                     ("nonrefuse_sample_size", "nonrefuse_refusal_rate"),
                 ),
-                "description": _("Rates between 0 and 1 (0.95 = 95%)."),
+                "description": _(
+                    "The figures of clauses 9.2 b), 9.3 and 9.4 are copied from the assessment run and the corpus "
+                    "technical check chosen here; they cannot be typed. Rates between 0 and 1 (0.95 = 95%)."
+                ),
             },
         ),
         (_("Conclusion"), {"fields": ("conclusion", ("finalised_by", "finalised_at"))}),
@@ -136,22 +164,66 @@ class SelfAssessmentAdmin(FilingModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None and obj.status == SelfAssessment.Status.FINALISED:
-            return [f.name for f in SelfAssessment._meta.fields if f.name != "id"] + ["problems"]
+            return [f.name for f in SelfAssessment._meta.fields if f.name != "id"] + ["problems", "figures_source"]
         return self.readonly_fields
 
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return super().get_inline_instances(request, obj) if obj is not None else []
 
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # Only finished runs and checks are evidence.
+        if db_field.name == "assessment_run":
+            kwargs["queryset"] = AssessmentRun.objects.filter(status=AssessmentRun.Status.SUCCEEDED)
+        elif db_field.name == "corpus_check":
+            kwargs["queryset"] = CorpusCheck.objects.filter(status=CorpusCheck.Status.SUCCEEDED).select_related(
+                "service"
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def save_model(self, request: HttpRequest, obj: SelfAssessment, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
-            return
-        created = services.assessment_create(service=obj.service, title=obj.title, actor=request.user)
-        for name in form.changed_data:
-            setattr(created, name, getattr(obj, name))
-        created.save()
-        obj.pk = created.pk
-        obj.refresh_from_db()
+        else:
+            created = services.assessment_create(service=obj.service, title=obj.title, actor=request.user)
+            for name in form.changed_data:
+                setattr(created, name, getattr(obj, name))
+            created.save()
+            obj.pk = created.pk
+            obj.refresh_from_db()
+        if obj.status == SelfAssessment.Status.DRAFT:
+            try:
+                notes = services.self_assessment_sources_set(
+                    assessment=obj, run=obj.assessment_run, corpus_check=obj.corpus_check, actor=request.user
+                )
+            except services.FilingError as exc:
+                refusal_show(self, request, exc)
+                return
+            for note in notes:
+                self.message_user(request, note, messages.WARNING)
+
+    @admin.display(description=_("where the figures come from"))
+    def figures_source(self, obj: SelfAssessment) -> str:
+        parts = []
+        for source, url_name, missing in (
+            (
+                obj.assessment_run,
+                "admin:filing_assessmentrun_change",
+                gettext(
+                    "No assessment run is linked: the generated-content and refusal figures (clauses 9.3, 9.4) are "
+                    "not measured."
+                ),
+            ),
+            (
+                obj.corpus_check,
+                "admin:filing_corpuscheck_change",
+                gettext("No corpus technical check is linked: its pass rate (clause 9.2 b) is not measured."),
+            ),
+        ):
+            if source is None:
+                parts.append(format_html("<div><strong>{}</strong></div>", missing))
+            else:
+                parts.append(format_html('<div><a href="{}">{}</a></div>', reverse(url_name, args=[source.pk]), source))
+        return format_html_join("", "{}", ((p,) for p in parts))
 
     @admin.display(description=_("signers complete"), boolean=True)
     def signers_complete(self, obj: SelfAssessment) -> bool:

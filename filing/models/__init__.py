@@ -6,6 +6,8 @@ keyword library: ``filing.safety.models``); test banks and assessment runs (``fi
 from filing.models.records import (
     AssessmentClause,
     Complaint,
+    CorpusCheck,
+    CorpusFinding,
     DatasetEvidence,
     Document,
     FilingExport,
@@ -35,6 +37,8 @@ __all__ = [
     "AssessmentSample",
     "BankKind",
     "Complaint",
+    "CorpusCheck",
+    "CorpusFinding",
     "Dataset",
     "DatasetEvidence",
     "Document",

@@ -15,6 +15,8 @@ from filing.history import HistoryModel
 __all__ = [
     "AssessmentClause",
     "Complaint",
+    "CorpusCheck",
+    "CorpusFinding",
     "DatasetEvidence",
     "Document",
     "FilingExport",
@@ -105,6 +107,15 @@ class SampleItem(models.Model):
     position = models.PositiveIntegerField(_("position"))
     item_index = models.PositiveBigIntegerField(_("item number in the dataset"))
     excerpt = models.TextField(_("excerpt"), blank=True)
+    prescreen = models.JSONField(
+        _("machine pre-screen"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "What the keyword and classifier layers found in the excerpt when the sample was drawn: advice to the "
+            "reviewer, whose verdict alone counts. Empty: not screened."
+        ),
+    )
     verdict = models.CharField(_("verdict"), max_length=8, choices=Verdict.choices, default=Verdict.PENDING)
     risk = models.ForeignKey(
         "filing.Risk", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("risk")
@@ -122,6 +133,71 @@ class SampleItem(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.position} (item {self.item_index})"
+
+
+class CorpusCheck(models.Model):
+    """The technical sample of a service's whole training corpus (TC260-003 §9.2 b)): at least the configured
+    share of the items of every data set its models were trained on, drawn with a seed and screened by the
+    keyword and the classifier layers. Each layer's pass rate is kept apart, and an item passes the check only
+    when both let it through. The goal and share in force are copied onto it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("finished")
+        FAILED = "failed", _("failed")
+
+    service = models.ForeignKey(
+        "filing.Service", on_delete=models.CASCADE, related_name="corpus_checks", verbose_name=_("service")
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    seed = models.BigIntegerField(_("seed"), help_text=_("The same seed draws the same sample."))
+    sample_ratio = models.DecimalField(_("share of each data set sampled"), max_digits=6, decimal_places=4)
+    goal = models.DecimalField(_("minimum pass rate"), max_digits=6, decimal_places=4)
+    config_version = models.PositiveIntegerField(_("safety configuration version"))
+    datasets = models.JSONField(
+        _("data sets"), default=list, help_text=_("Each data set with its items, the items sampled and screened.")
+    )
+    population = models.PositiveBigIntegerField(_("items in the screened data sets"), default=0)
+    sampled = models.PositiveIntegerField(_("items sampled"), default=0)
+    results = models.JSONField(_("results"), default=dict, blank=True)
+    keyword_library_version = models.PositiveIntegerField(_("keyword library version"), null=True, blank=True)
+    classifier_model = models.CharField(_("classifier version"), max_length=64, blank=True)
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.CharField(_("created by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("corpus technical check")
+        verbose_name_plural = _("corpus technical checks")
+        ordering = ("-created_at", "-pk")
+
+    def __str__(self) -> str:
+        return _("Corpus technical check %(pk)s (seed %(seed)s)") % {"pk": self.pk, "seed": self.seed}
+
+
+class CorpusFinding(models.Model):
+    """A sampled item of a corpus technical check that a layer did not let through, with what each layer found."""
+
+    check_run = models.ForeignKey(
+        CorpusCheck, on_delete=models.CASCADE, related_name="findings", verbose_name=_("check")
+    )
+    dataset = models.ForeignKey("filing.Dataset", on_delete=models.CASCADE, related_name="+", verbose_name=_("dataset"))
+    item_index = models.PositiveBigIntegerField(_("item number in the dataset"))
+    excerpt = models.TextField(_("excerpt"), blank=True)
+    keyword_pass = models.BooleanField(_("passes the keyword check"), null=True)
+    classifier_pass = models.BooleanField(_("passes the classifier check"), null=True)
+    flags = models.JSONField(_("what the layers found"), default=dict)
+
+    class Meta:
+        verbose_name = _("corpus finding")
+        verbose_name_plural = _("corpus findings")
+        ordering = ("check_run", "dataset", "item_index")
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}#{self.item_index}"
 
 
 class Document(HistoryModel):
@@ -203,7 +279,26 @@ class SelfAssessment(HistoryModel):
     signers_note = models.TextField(
         _("note on signers"), blank=True, help_text=_("Required when one person holds several signing roles.")
     )
-    # Measured metrics (TC260-003 §9.2-§9.4), written by assessment runs or entered by hand.
+    # Measured metrics (TC260-003 §9.2-§9.4). Those of §9.2 b), §9.3 and §9.4 are copied from the linked
+    # corpus technical check and assessment run, never typed; without a link they stay empty (not measured).
+    assessment_run = models.ForeignKey(
+        "filing.AssessmentRun",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="self_assessments",
+        verbose_name=_("assessment run the figures come from"),
+        help_text=_("A finished run: its sample sizes, pass rates and refusal rates are copied here."),
+    )
+    corpus_check = models.ForeignKey(
+        "filing.CorpusCheck",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="self_assessments",
+        verbose_name=_("corpus technical check the figure comes from"),
+        help_text=_("A finished check of this service's corpus: its pass rate is copied here."),
+    )
     corpus_manual_pass_rate = models.DecimalField(
         _("corpus manual pass rate"), max_digits=5, decimal_places=4, null=True, blank=True
     )

@@ -195,6 +195,12 @@ class AssessmentRun(models.Model):
     )
     model_record_label = models.CharField(_("model"), max_length=300, blank=True)
     keyword_library_version = models.PositiveIntegerField(_("keyword library version"), null=True, blank=True)
+    classifier_model = models.CharField(
+        _("classifier version"),
+        max_length=64,
+        blank=True,
+        help_text=_("The classifier's checkpoint (SHA-256, shortened) that judged the answers; empty: none did."),
+    )
     progress_done = models.PositiveIntegerField(_("questions answered"), default=0)
     progress_total = models.PositiveIntegerField(_("questions sampled"), default=0)
     results = models.JSONField(_("results"), default=dict, blank=True)
@@ -260,6 +266,7 @@ class AssessmentSample(models.Model):
     input_verdict = models.JSONField(_("input moderation"), default=dict, blank=True)
     output_verdict = models.JSONField(_("output moderation"), default=dict, blank=True)
     keyword_pass = models.BooleanField(_("passes the keyword check"), null=True, blank=True)
+    classifier_pass = models.BooleanField(_("passes the classifier check"), null=True, blank=True)
     review = models.CharField(
         _("manual review"), max_length=4, choices=Review.choices, default=Review.PENDING, blank=True
     )

@@ -315,13 +315,14 @@ def bank_questions_import(
 #
 
 
-def _verdict_label(sample_stage: str, refused: bool, kind: str, keyword_pass: bool | None, review: str) -> str:
+def _verdict_label(
+    sample_stage: str, refused: bool, kind: str, keyword_pass: bool | None, review: str, classifier_pass: bool | None
+) -> str:
     if kind == BankKind.GENERATED:
         if review:
             return "合格（人工）" if review == "pass" else "不合格（人工）"
-        if keyword_pass is None:
-            return ""
-        return "合格（关键词）" if keyword_pass else "不合格（关键词）"
+        layers = (("关键词", keyword_pass), ("分类模型", classifier_pass))
+        return "；".join(f"{'合格' if passed else '不合格'}（{name}）" for name, passed in layers if passed is not None)
     if sample_stage in ("pending", "invalid"):
         return ""
     return "拒答" if refused else "未拒答"
@@ -351,7 +352,7 @@ def assessment_sample_rows(*, run: AssessmentRun, kind: str) -> Iterator[list[st
             s.risk.category.name_zh,
             s.risk.name_zh,
             s.answer,
-            _verdict_label(s.stage, s.refused, s.bank_kind, s.keyword_pass, s.review),
+            _verdict_label(s.stage, s.refused, s.bank_kind, s.keyword_pass, s.review, s.classifier_pass),
         ]
 
 

@@ -84,6 +84,7 @@ METRICS = (
     ("refuse_rate", _("Refusal rate, should-refuse questions"), "≥"),
     ("nonrefuse_refusal_rate", _("Refusal rate, should-not-refuse questions"), "≤"),
     ("generated_keyword_pass_rate", _("Pass rate of generated content, keyword check"), "≥"),
+    ("generated_classifier_pass_rate", _("Pass rate of generated content, classifier check"), "≥"),
     ("generated_manual_pass_rate", _("Pass rate of generated content, manual review"), "≥"),
 )
 
@@ -110,6 +111,7 @@ class AssessmentRunAdmin(FilingModelAdmin):
         "model_record_label",
         "checkpoint_sha256",
         "keyword_library_version",
+        "classifier_model",
         "error",
         "worker",
         "created_by",
@@ -130,6 +132,7 @@ class AssessmentRunAdmin(FilingModelAdmin):
                     "model_record_label",
                     "checkpoint_sha256",
                     "keyword_library_version",
+                    "classifier_model",
                     "config_version",
                 )
             },
@@ -162,10 +165,14 @@ class AssessmentRunAdmin(FilingModelAdmin):
     def summary(self, obj: AssessmentRun) -> str:
         if not obj.results:
             return "—"
-        return " · ".join(
-            f"{_percent(obj.results[key]['rate'])}{'' if obj.results[key]['met'] is not False else ' ✗'}"
-            for key, _label, _sign in METRICS
-        )
+        shown = []
+        for key, _label, _sign in METRICS:
+            metric = obj.results.get(key)
+            if metric is None:  # a run from before the metric existed
+                shown.append("—")
+                continue
+            shown.append(f"{_percent(metric['rate'])}{'' if metric['met'] is not False else ' ✗'}")
+        return " · ".join(shown)
 
     @admin.display(description=_("results"))
     def results_table(self, obj: AssessmentRun) -> str:
@@ -173,7 +180,10 @@ class AssessmentRunAdmin(FilingModelAdmin):
             return str(_("No results yet."))
         rows = []
         for key, label, sign in METRICS:
-            metric = obj.results[key]
+            metric = obj.results.get(key)
+            if metric is None:  # a run from before the metric existed
+                rows.append((label, 0, 0, "—", sign, "—", _("not measured")))
+                continue
             met = metric["met"]
             verdict: Any = _("not measured") if met is None else (_("met") if met else _("not met"))
             if key == "generated_manual_pass_rate" and not metric.get("complete"):
@@ -402,8 +412,19 @@ class AssessmentRunAdmin(FilingModelAdmin):
 class AssessmentSampleAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
     """Every sampled question with its answer and verdicts: the evidence of a run (read-only)."""
 
-    list_display = ("run", "bank_kind", "position", "serial", "short_text", "risk", "stage", "keyword_pass", "review")
-    list_filter = ("bank_kind", "stage", "keyword_pass", "review", "run")
+    list_display = (
+        "run",
+        "bank_kind",
+        "position",
+        "serial",
+        "short_text",
+        "risk",
+        "stage",
+        "keyword_pass",
+        "classifier_pass",
+        "review",
+    )
+    list_filter = ("bank_kind", "stage", "keyword_pass", "classifier_pass", "review", "run")
     search_fields = ("text", "answer")
     list_select_related = ("risk", "run")
     list_per_page = 100

@@ -5,7 +5,8 @@ platform) and runs under ``acting_as(actor)``, so the change history names who a
 outside a request. Refusals raise ``FilingError`` with a message meant for the operator.
 
 By topic: ``providers`` (providers, services, the workflow, documents, the emergency stop), ``model_records``,
-``datasets`` (records and source safety checks), ``assessments`` (the self-assessment), ``complaints``.
+``datasets`` (records and source safety checks), ``corpus`` (the technical sample of a whole corpus),
+``assessments`` (the self-assessment), ``complaints``.
 """
 
 from filing.services.assessments import (
@@ -13,6 +14,7 @@ from filing.services.assessments import (
     assessment_finalise,
     assessment_metrics_record,
     assessment_problems,
+    self_assessment_sources_set,
 )
 from filing.services.common import FilingError, actor_name, ratio
 from filing.services.complaints import (
@@ -22,9 +24,16 @@ from filing.services.complaints import (
     complaint_status_record,
     complaint_take_on,
 )
+from filing.services.corpus import (
+    corpus_check_create,
+    corpus_check_execute,
+    corpus_check_runner_register,
+)
 from filing.services.datasets import (
     VerdictInput,
     dataset_item_reader_register,
+    dataset_item_screener_register,
+    dataset_items_screen,
     dataset_register,
     safety_check_finish,
     safety_check_start,
@@ -65,12 +74,18 @@ __all__ = [
     "assessment_finalise",
     "assessment_metrics_record",
     "assessment_problems",
+    "self_assessment_sources_set",
     "complaint_create",
     "complaint_received_record",
     "complaint_resolve",
     "complaint_status_record",
     "complaint_take_on",
+    "corpus_check_create",
+    "corpus_check_execute",
+    "corpus_check_runner_register",
     "dataset_item_reader_register",
+    "dataset_item_screener_register",
+    "dataset_items_screen",
     "dataset_register",
     "document_publish",
     "filing_number_warning",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -12,9 +13,12 @@ from filing.clauses import ASSESSMENT_CLAUSES
 from filing.history import acting_as
 from filing.models import (
     AssessmentClause,
+    AssessmentRun,
+    CorpusCheck,
     SelfAssessment,
     Service,
 )
+from filing.safety.assessments import self_assessment_figures_from_run
 from filing.services.common import FilingError, actor_name
 
 
@@ -60,7 +64,50 @@ def assessment_problems(assessment: SelfAssessment) -> list[str]:
     ]
     if no_evidence:
         problems.append(_("符合 needs evidence: %(c)s.") % {"c": ", ".join(no_evidence)})
+    unmeasured = [
+        c.clause
+        for c in clauses
+        if c.verdict == c.Verdict.CONFORMS
+        and (
+            (c.clause in RUN_CLAUSES and assessment.assessment_run_id is None)
+            or (c.clause in CORPUS_CHECK_CLAUSES and assessment.corpus_check_id is None)
+        )
+    ]
+    if unmeasured:
+        problems.append(
+            _("符合 needs measured figures, and no run or check supplies them: %(c)s.") % {"c": ", ".join(unmeasured)}
+        )
     return problems
+
+
+# The clauses whose figures come from an assessment run, and the one whose figure comes from a corpus check.
+RUN_CLAUSES = ("9.3", "9.4")
+CORPUS_CHECK_CLAUSES = ("9.2",)
+
+
+def self_assessment_sources_set(
+    *, assessment: SelfAssessment, run: AssessmentRun | None, corpus_check: CorpusCheck | None, actor: Any
+) -> list[str]:
+    """Link the assessment run and the corpus technical check the figures come from, and copy their figures
+    (an unlinked source leaves its figures empty: not measured). Returns notes on what was not copied."""
+    if assessment.status == SelfAssessment.Status.FINALISED:
+        raise FilingError(_("This assessment is finalised; start a new one to record new metrics."))
+    if run is not None and run.status != AssessmentRun.Status.SUCCEEDED:
+        raise FilingError(_("Only a finished run can be used as evidence."))
+    if corpus_check is not None and (
+        corpus_check.status != CorpusCheck.Status.SUCCEEDED or corpus_check.service_id != assessment.service_id
+    ):
+        raise FilingError(_("Only a finished corpus technical check of this service can be used as evidence."))
+    notes = self_assessment_figures_from_run(self_assessment=assessment, run=run)
+    rate = (corpus_check.results.get("pass_rate") or {}).get("rate") if corpus_check else None
+    if corpus_check is not None and rate is None:
+        notes.append(_("The corpus technical check has no pass rate of both layers: not measured."))
+    with acting_as(actor), transaction.atomic():
+        assessment.assessment_run = run
+        assessment.corpus_check = corpus_check
+        assessment.corpus_technical_pass_rate = None if rate is None else Decimal(rate)
+        assessment.save()
+    return notes
 
 
 def assessment_finalise(*, assessment: SelfAssessment, actor: Any) -> SelfAssessment:

@@ -67,11 +67,31 @@ def dataset_item_reader_register(reader: Any) -> None:
         _ITEM_READERS.append(reader)
 
 
-def _excerpts(dataset: Dataset, indices: list[int]) -> dict[int, str]:
+def dataset_excerpts(dataset: Dataset, indices: list[int]) -> dict[int, str]:
     for reader in _ITEM_READERS:
         found = reader(dataset, indices)
         if found:
             return {int(k): str(v)[:2000] for k, v in found.items()}
+    return {}
+
+
+# Callables that pre-screen sampled items with the moderation layers: screener(dataset, {index: text}) ->
+# {index: flags} or None. The app that holds the moderation registers one; the flags are advice to the
+# reviewer, stored with each item, and the reviewer's verdict alone counts.
+_ITEM_SCREENERS: list[Any] = []
+
+
+def dataset_item_screener_register(screener: Any) -> None:
+    if screener not in _ITEM_SCREENERS:
+        _ITEM_SCREENERS.append(screener)
+
+
+def dataset_items_screen(dataset: Dataset, excerpts: dict[int, str]) -> dict[int, dict[str, Any]]:
+    """The first registered screener's flags for ``excerpts`` ({} when none can screen them)."""
+    for screener in _ITEM_SCREENERS:
+        found = screener(dataset, excerpts)
+        if found is not None:
+            return {int(k): dict(v) for k, v in found.items()}
     return {}
 
 
@@ -83,8 +103,9 @@ def sample_indices(*, seed: int, population: int, size: int) -> list[int]:
 def safety_check_start(
     *, dataset: Dataset, actor: Any, seed: int | None = None, sample_size: int | None = None
 ) -> SafetyCheck:
-    """Draw the sample a reviewer will judge. The size defaults to the configured corpus sample
-    (``corpus_manual_sample_min``), capped by the dataset's item count."""
+    """Draw the sample a reviewer will judge, each item pre-screened by the keyword and classifier layers where
+    its text is held here. The size defaults to the configured corpus sample (``corpus_manual_sample_min``),
+    capped by the dataset's item count."""
     if not dataset.items:
         raise FilingError(
             _("Enter the number of items of “%(dataset)s” before checking it.") % {"dataset": dataset.name}
@@ -98,7 +119,8 @@ def safety_check_start(
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     indices = sample_indices(seed=seed, population=int(dataset.items), size=size)
-    excerpts = _excerpts(dataset, indices)
+    excerpts = dataset_excerpts(dataset, indices)
+    flags = dataset_items_screen(dataset, excerpts)
     with acting_as(actor), transaction.atomic():
         check = SafetyCheck.objects.create(
             dataset=dataset,
@@ -111,7 +133,13 @@ def safety_check_start(
         )
         SampleItem.objects.bulk_create(
             [
-                SampleItem(check_run=check, position=position, item_index=index, excerpt=excerpts.get(index, ""))
+                SampleItem(
+                    check_run=check,
+                    position=position,
+                    item_index=index,
+                    excerpt=excerpts.get(index, ""),
+                    prescreen=flags.get(index, {}),
+                )
                 for position, index in enumerate(indices, start=1)
             ],
             batch_size=1000,

@@ -196,6 +196,7 @@ CELERY_TASK_ROUTES = {
     "generation.training_*": {"queue": Queue.TRAINING.value},
     # An assessment answers thousands of questions: batch work, kept off the end users' queue.
     "generation.assessment_run": {"queue": Queue.TRAINING.value},
+    "generation.corpus_check": {"queue": Queue.TRAINING.value},
     "*.export*": {"queue": Queue.EXPORTS.value},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -107,6 +107,10 @@ def make_ready(service, model_record, dataset, *, actor=None):
     service.save()
     assessment = assessment_create(service=service, title="2026 自评估", actor=actor)
     AssessmentClause.objects.filter(assessment=assessment).update(verdict="conforms", evidence="见附件")
+    # 符合 on the measured clauses needs a linked run and corpus check; the figures here are set directly.
+    AssessmentClause.objects.filter(assessment=assessment, clause__in=("9.2", "9.3", "9.4")).update(
+        verdict="not_applicable", reason="测试：指标直接写入，无评估运行"
+    )
     assessment.legal_representative_signer = "张三"
     assessment.assessment_lead_signer = "李四"
     assessment.legality_lead_signer = "王五"

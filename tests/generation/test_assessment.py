@@ -16,6 +16,7 @@ from filing.safety.bank_models import question_key
 from filing.safety.selectors import safety_config
 from filing.safety.services import keyword_create
 from generation.assessment import assessment_run_execute
+from generation.moderation import Direction
 from generation.tunes import Tune, clause_lengths, opening_fitted
 from tests.generation.factories import TINY_TUNES, TINY_VOCAB, checkpoint_tiny
 
@@ -113,7 +114,12 @@ def test_a_run_computes_the_metrics_by_hand_checkable_numbers(banks):
     assert run.keyword_library_version and run.config_version == safety_config().version
     # Banks smaller than the standard's sample sizes are used whole, with a warning each.
     assert run.sizes == {"generated": 10, "refuse": 10, "nonrefuse": 10}
-    assert len(run.warnings) == 3
+    assert len(run.warnings) == 4
+    # The keyword library alone moderates here: the classifier's rate is not measured, and the run says so.
+    assert run.results["generated_classifier_pass_rate"]["rate"] is None
+    assert run.results["generated_classifier_pass_rate"]["met"] is None
+    assert "classifier judged 0 of the 10" in run.warnings[-1]
+    assert run.classifier_model == ""
     refused = run.samples.filter(bank_kind=BankKind.REFUSE, stage=AssessmentSample.Stage.INPUT_REFUSED).first()
     assert refused is not None and "A.1.1" in refused.answer and "禁词" not in refused.answer
     # Each answer is a whole piece to a tune, opening with the question laid into the tune's lines.
@@ -192,7 +198,8 @@ def test_the_same_seed_reproduces_the_sample_and_every_answer(banks):
     first.refresh_from_db()
     again.refresh_from_db()
     assert first.results == again.results
-    assert first.warnings == []
+    # Banks large enough: the one warning left says that no classifier judged the answers.
+    assert len(first.warnings) == 1 and "classifier judged 0" in first.warnings[0]
 
 
 def test_without_a_serving_text_net_the_run_fails_with_a_reason(banks):
@@ -225,6 +232,43 @@ def _wait(run: AssessmentRun, timeout: float = 120) -> AssessmentRun:
             return run
         time.sleep(0.2)
     raise AssertionError(f"run still {run.status} ({run.progress_done}/{run.progress_total}) after {timeout} s")
+
+
+def test_keyword_and_classifier_pass_rates_are_each_layers_own(banks):
+    from generation.moderation import default_moderator_set
+    from tests.generation.moderation_doubles import MODEL, keyword_and_marker
+
+    # The stand-in classifier flags any answer holding 诗 and lets every question in. Generated content:
+    # questions 3-9 ask to 写诗 and the answer opens with the question → 7 flagged by the classifier alone;
+    # questions 0-1 are flagged by the keyword layer alone (复核); question 2 is refused at input (禁词).
+    # So keyword 8/10, classifier 3/10: neither layer's rate counts the other layer's findings.
+    checkpoint_tiny("lm")
+    default_moderator_set(keyword_and_marker("诗", directions=(Direction.OUTPUT,)))
+    run = _create(banks, seed=1234)
+
+    run = assessment_run_execute(run_id=run.pk)
+
+    assert run is not None and run.status == AssessmentRun.Status.SUCCEEDED, run.error
+    results = run.results
+    keyword, classifier = results["generated_keyword_pass_rate"], results["generated_classifier_pass_rate"]
+    assert (keyword["numerator"], keyword["denominator"], keyword["rate"]) == (8, 10, "0.8000")
+    assert (classifier["numerator"], classifier["denominator"], classifier["rate"]) == (3, 10, "0.3000")
+    assert classifier["met"] is False and classifier["goal"] == str(safety_config().assessment_generated_pass_rate_min)
+    # A flag delivers the text, so the refusal rates are those of the keyword library alone.
+    assert Decimal(results["refuse_rate"]["rate"]) == Decimal("0.9")
+    assert Decimal(results["nonrefuse_refusal_rate"]["rate"]) == Decimal("0.1")
+    assert run.classifier_model == MODEL
+    generated = run.samples.filter(bank_kind=BankKind.GENERATED)
+    refused = generated.get(stage=AssessmentSample.Stage.INPUT_REFUSED)
+    assert refused.keyword_pass is True and refused.classifier_pass is True
+    for sample in generated.filter(text__contains="写诗"):
+        assert (sample.keyword_pass, sample.classifier_pass) == (True, False)
+        assert sample.output_verdict["layers"] == {"keyword": "allow", "classifier": "flag"}
+    for sample in generated.filter(text__contains="复核"):
+        assert (sample.keyword_pass, sample.classifier_pass) == (False, True)
+    # Other banks are not judged by either layer.
+    assert not run.samples.exclude(bank_kind=BankKind.GENERATED).filter(classifier_pass__isnull=False).exists()
+    assert not any("classifier judged" in w for w in run.warnings)
 
 
 @pytest.mark.integration
