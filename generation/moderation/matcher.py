@@ -453,7 +453,9 @@ class KeywordMatcher:
             next_latin.extend([len(spelled)] * (len(spelled) + 1 - len(next_latin)))
             source_of: list[int] = []  # index in ``view`` of each character of ``spelled``
             # A match starting after the last Latin letter spells nothing in it: its start is not looked at.
-            for last, value in spellings.automaton.iter(spelled, 0, last_latin + spellings.longest):
+            # (The end is clamped: the automaton reads past the end of the string when asked to.)
+            stop = min(len(spelled), last_latin + spellings.longest)
+            for last, value in spellings.automaton.iter(spelled, 0, stop):
                 seed = spellings.lengths[value]
                 start = last - seed + 1
                 # A spelling must reach the first Latin letter of the text at or after its start.
