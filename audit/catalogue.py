@@ -75,6 +75,8 @@ _CATALOGUE: tuple[EventType, ...] = (
             "reason": _key("string", "Why, as shown to the user.", required=True),
             "stage": _key("string", "policy or input_moderation."),
             "matched_terms": _key("array", "Keyword library entries hit (ids or terms)."),
+            "layers": _key("object", "Input moderation: each layer's own decision (keyword, classifier)."),
+            "scores": _key("array", "Input moderation: the classifier's scores, thresholds and version (model)."),
         },
     ),
     EventType(
@@ -96,6 +98,8 @@ _CATALOGUE: tuple[EventType, ...] = (
             "kind": _KIND,
             "matched_terms": _key("array", "Keyword library entries hit."),
             "latency_ms": _key("number", "Time from queued to finished, milliseconds."),
+            "layers": _key("object", "Each moderation layer's own decision (keyword, classifier)."),
+            "scores": _key("array", "The classifier's scores, thresholds and version (model)."),
         },
     ),
     EventType(
