@@ -47,6 +47,7 @@ def test_an_offensive_opening_without_keywords_is_refused_by_the_classifier(alic
     assert all(s["score"] >= s["threshold"] and s["action"] == "block" for s in stored["scores"])
     assert "A.2.4" in job.risk_codes
     record = LogEntry.objects.get(event_type="generation.refused", subject_id=str(job.pk))
-    assert record.payload["layers"] == {"keyword": "allow", "classifier": "block"}
-    assert record.payload["scores"] == stored["scores"]
+    payload = record.payload_data
+    assert payload["layers"] == {"keyword": "allow", "classifier": "block"}
+    assert payload["scores"] == stored["scores"]
     assert "A.2.4" in record.risk_codes
