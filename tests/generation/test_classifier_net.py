@@ -162,3 +162,13 @@ def test_classifier_eval_refuses_a_bad_file_with_a_sentence(tmp_path, content, m
 def test_classifier_eval_needs_a_serving_classifier(tmp_path):
     with pytest.raises(CommandError, match="No moderation classifier serves"):
         call_command("classifier_eval", str(_labelled_csv(tmp_path / "mine.csv")), stdout=io.StringIO())
+
+
+def test_manage_py_train_classifier_trains_in_this_process(small_cold):
+    out = io.StringIO()
+    call_command("train", "classifier", "--epochs", "1", stdout=out)
+
+    run = TrainingRun.objects.get(kind="classifier")
+    assert run.status == TrainingRun.Status.SUCCEEDED and run.data == "cold"
+    assert "best validation_error" in out.getvalue()
+    assert run.checkpoints.get().gate_checks
