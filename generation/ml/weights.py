@@ -32,6 +32,7 @@ from generation.bundled import MANIFEST_PATH, WEIGHTS_DIR, BundledFileDamaged, b
 from generation.ml import metrics
 from generation.ml.checkpoints import checkpoint_loads, checkpoint_sha256
 from generation.ml.data import DigitData, LabelledTexts, TextCorpus, cold, mnist5k, songci, text_split
+from generation.ml.nets.textclf import TextClassifierConfig
 from generation.ml.training import EpochReport, train
 from generation.ml.version import code_version
 from generation.tunes import tune_table
@@ -82,6 +83,9 @@ def run_digest(kind: str, entry: dict[str, Any], data_sha256: str, threads: int,
     facts = {"kind": kind, "entry": entry, "data": data_sha256, "threads": threads, "torch": torch.__version__}
     if kind == "gan":
         facts["classifier"] = classifier_sha256  # it chooses the GAN's best epoch and noise scale
+    if kind == "classifier":
+        # Its recipe leaves epochs and sizes to the configuration's defaults: a change of them is another run.
+        facts["config"] = TextClassifierConfig.from_dict(entry.get("config") or {}).to_dict()
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
 
