@@ -74,6 +74,13 @@ _CATALOGUE: tuple[EventType, ...] = (
             "kind": _KIND,
             "reason": _key("string", "Why, as shown to the user.", required=True),
             "stage": _key("string", "policy or input_moderation."),
+            "reason_code": _key(
+                "string",
+                "Why, as a code: content (the content checks refused the input; the only refusals refusal "
+                "rates count), net_not_ready, model_not_approved, service_not_open or stopped (the generator "
+                "could not serve), or an account or quota reason (over_quota, not_a_tester, terms_not_accepted, "
+                "user_suspended, phone_not_verified, minor mode codes). Absent on records written before it was.",
+            ),
             "matched_terms": _key("array", "Keyword library entries hit (ids or terms)."),
             "layers": _key("object", "Input moderation: each layer's own decision (keyword, classifier)."),
             "scores": _key("array", "Input moderation: the classifier's scores, thresholds and version (model)."),
@@ -418,6 +425,7 @@ _CATALOGUE: tuple[EventType, ...] = (
         {
             "category": _key("string", "What it is about."),
             "channel": _key("string", "web, api, email, phone, ..."),
+            "due_at": _key("string", "ISO time the answer is due (absent on records written before it was)."),
         },
     ),
     EventType(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 
@@ -27,13 +28,36 @@ class Decision(models.TextChoices):
 
 class LogEntryQuerySet(models.QuerySet["LogEntry"]):
     def with_risk_code(self, code: str) -> LogEntryQuerySet:
+        """Records naming ``code``, or with ``A.1.*`` any code of the class ``A.1`` (``A.1`` itself included)."""
         # risk_codes holds the sorted codes joined by ';'.
+        if code.endswith(".*"):
+            whole = code[:-2]
+            return self.with_risk_code(whole) | self.filter(
+                models.Q(risk_codes__startswith=f"{whole}.") | models.Q(risk_codes__contains=f";{whole}.")
+            )
         return self.filter(
             models.Q(risk_codes=code)
             | models.Q(risk_codes__startswith=f"{code};")
             | models.Q(risk_codes__endswith=f";{code}")
             | models.Q(risk_codes__contains=f";{code};")
         )
+
+    def matching(self, text: str) -> LogEntryQuerySet:
+        """Records whose subject or payload contains ``text``, case-insensitively.
+
+        The payload is searched as stored: compact JSON with Chinese as it is, so its values and its keys
+        match (a quote inside a value is stored as ``\\"``). PostgreSQL: ILIKE on ``audit_search_text``, the
+        expression of the trigram index (migration 0004), which narrows any search of three characters or
+        more. SQLite: LIKE, unindexed (case-insensitive for ASCII letters only).
+        """
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        if connection.vendor == "postgresql":
+            sql = "audit_search_text(subject_repr, payload) ILIKE %s"
+            params: tuple[str, ...] = (pattern,)
+        else:
+            sql = "(subject_repr LIKE %s ESCAPE '\\' OR payload LIKE %s ESCAPE '\\')"
+            params = (pattern, pattern)
+        return self.filter(RawSQL(sql, params, output_field=models.BooleanField()))  # noqa: S611 (constant SQL)
 
     def of_event_type(self, pattern: str) -> LogEntryQuerySet:
         """``generation.refused`` exactly, or a whole family with ``generation.*``."""

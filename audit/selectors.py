@@ -1,23 +1,24 @@
-"""Reads of the audit log: filters shared by the pages, exports and commands; dashboard figures."""
+"""Reads of the audit log: filters shared by the pages, exports and commands; the integrity banner."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from audit.catalogue import EVENT_TYPES
 from audit.models import Decision, Export, LogEntry, Seal
+from audit.progress import verification_running
 
 
 class FilterError(ValueError):
@@ -39,6 +40,8 @@ class LogFilters:
     produce_id: str = ""
     seq_from: str = ""
     seq_to: str = ""
+    # Text in the subject or a payload value (LogEntryQuerySet.matching).
+    search: str = ""
 
     @classmethod
     def names(cls) -> list[str]:
@@ -83,6 +86,8 @@ class LogFilters:
             qs = qs.with_risk_code(self.risk_code)
         if self.produce_id:
             qs = qs.filter(produce_id=self.produce_id)
+        if self.search:
+            qs = qs.matching(self.search)
         for name, lookup in (("seq_from", "seq__gte"), ("seq_to", "seq__lte")):
             value = getattr(self, name)
             if value:
@@ -151,7 +156,7 @@ def seal_for(seq: int) -> Seal | None:
 
 
 # ------------------------------------------------------------------------------
-# Integrity banner and dashboards
+# Integrity banner
 # ------------------------------------------------------------------------------
 def _payload_or_none(entry: LogEntry | None) -> dict[str, Any] | None:
     if entry is None:
@@ -163,9 +168,16 @@ def _payload_or_none(entry: LogEntry | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def zone_label() -> str:
+    """``Asia/Shanghai, UTC+08:00``: the current zone (AUDIT_TIME_ZONE on the auditors' pages) and its offset now."""
+    offset = timezone.localtime().strftime("%z")
+    return f"{timezone.get_current_timezone_name()}, UTC{offset[:3]}:{offset[3:]}"
+
+
 def integrity_status() -> dict[str, Any]:
-    """What the auditors' banner shows: the last seal, the records waiting, the last verification, and
-    ``seal_refused``: the sealer's report of a bad record that still blocks sealing (None if none does)."""
+    """What the auditors' banner shows: a verification under way, the last seal, the records waiting, the last
+    verification, and ``seal_refused``: the sealer's report of a bad record that still blocks sealing (None if
+    none does)."""
     last_seal = Seal.objects.order_by("-number").first()
     sealed_to = last_seal.last_seq if last_seal else 0
     last_check = LogEntry.objects.filter(event_type="audit.verified").order_by("-seq").first()
@@ -176,88 +188,17 @@ def integrity_status() -> dict[str, Any]:
     if refused is not None and not (isinstance(refused.get("seq"), int) and refused["seq"] > sealed_to):
         refused = None
     return {
+        "verification": verification_running(),
+        "poll_seconds": settings.AUDIT_BANNER_POLL_SECONDS,
+        "zone": zone_label(),
         "last_seal": last_seal,
+        "sealed_at": parse_datetime(last_seal.sealed_at) if last_seal else None,
         "last_check": last_check,
         "check": check,
         "unsealed": unsealed,
         "seal_refused": refused,
         "seal_refused_at": refusal.created_at if refused is not None and refusal is not None else None,
     }
-
-
-def requests_per_day(*, days: int = 30, today: date | None = None) -> list[tuple[date, int]]:
-    start = (today or timezone.localdate()) - timedelta(days=days - 1)
-    since = timezone.make_aware(datetime.combine(start, time.min))
-    rows = dict(
-        LogEntry.objects.filter(created_at__gte=since)
-        .of_event_type("generation.*")
-        .filter(event_type__in=("generation.requested", "generation.refused"))
-        .annotate(day=TruncDate("created_at"))
-        .values_list("day")
-        .annotate(n=Count("seq"))
-        .values_list("day", "n")
-    )
-    return [(start + timedelta(days=i), rows.get(start + timedelta(days=i), 0)) for i in range(days)]
-
-
-def refusal_rate_by_category(*, since: datetime | None = None) -> list[tuple[str, int, float]]:
-    """Per risk category (first part of the code, e.g. 'A.1'), refusals and their share of requests."""
-    qs = LogEntry.objects.filter(event_type__in=("generation.requested", "generation.refused"))
-    if since:
-        qs = qs.filter(created_at__gte=since)
-    total = qs.count()
-    counts: dict[str, int] = {}
-    for codes in qs.filter(event_type="generation.refused").exclude(risk_codes="").values_list("risk_codes", flat=True):
-        for category in {".".join(code.split(".")[:2]) for code in codes.split(";")}:
-            counts[category] = counts.get(category, 0) + 1
-    return sorted(((c, n, n / total if total else 0.0) for c, n in counts.items()), key=lambda r: -r[1])
-
-
-def top_risk_codes(*, limit: int = 10, since: datetime | None = None) -> list[tuple[str, int]]:
-    qs = LogEntry.objects.exclude(risk_codes="")
-    if since:
-        qs = qs.filter(created_at__gte=since)
-    counts: dict[str, int] = {}
-    for codes in qs.values_list("risk_codes", flat=True).iterator(chunk_size=5000):
-        for code in codes.split(";"):
-            counts[code] = counts.get(code, 0) + 1
-    return sorted(counts.items(), key=lambda r: (-r[1], r[0]))[:limit]
-
-
-def latency_percentiles(*, since: datetime | None = None) -> dict[str, float] | None:
-    """p50 / p90 / p99 of ``payload.latency_ms`` over finished generation jobs."""
-    qs = LogEntry.objects.filter(
-        event_type__in=("generation.succeeded", "generation.failed", "generation.output_blocked")
-    )
-    if since:
-        qs = qs.filter(created_at__gte=since)
-    values = sorted(
-        float(v)
-        for v in (
-            json.loads(p).get("latency_ms") for p in qs.values_list("payload", flat=True).iterator(chunk_size=5000)
-        )
-        if isinstance(v, int | float)
-    )
-    if not values:
-        return None
-
-    def pct(p: float) -> float:
-        return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-    return {"p50": pct(50), "p90": pct(90), "p99": pct(99), "count": float(len(values))}
-
-
-def exports_per_day(*, days: int = 30) -> list[tuple[date, int]]:
-    start = timezone.localdate() - timedelta(days=days - 1)
-    since = timezone.make_aware(datetime.combine(start, time.min))
-    rows = dict(
-        LogEntry.objects.filter(created_at__gte=since, event_type="audit.exported")
-        .annotate(day=TruncDate("created_at"))
-        .values_list("day")
-        .annotate(n=Count("seq"))
-        .values_list("day", "n")
-    )
-    return [(start + timedelta(days=i), rows.get(start + timedelta(days=i), 0)) for i in range(days)]
 
 
 def exports_recent(*, limit: int = 20) -> QuerySet[Export]:

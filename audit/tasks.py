@@ -22,10 +22,14 @@ def seal_task() -> int:
 
 @shared_task(name="audit.verify", soft_time_limit=3000, time_limit=3600)
 def verify_task() -> bool:
-    """Verify the whole log and record the result (shown in the auditors' integrity banner)."""
+    """Verify the whole log and record the result (shown in the auditors' integrity banner, with its progress)."""
+    from audit.progress import verification_forget, verification_reporter
     from audit.verification import verification_record
 
-    return verification_record().ok
+    try:
+        return verification_record(progress=verification_reporter()).ok
+    finally:
+        verification_forget()
 
 
 @shared_task(name="audit.purge", soft_time_limit=3000, time_limit=3600)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,8 +241,16 @@ def _block_problem(seal: Seal, rows: list[tuple[Any, ...]]) -> Problem | None:
     return None
 
 
-def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_anchor: bool = True) -> VerifyResult:
+def log_verify(
+    *,
+    seq_from: int | None = None,
+    seq_to: int | None = None,
+    use_anchor: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyResult:
     """Verify the log, or the blocks overlapping ``seq_from..seq_to``; stop at the first problem.
+
+    ``progress`` is called with the last sequence number checked after each sealed block.
 
     Whatever the database holds, the answer is a result: a value that cannot be read as the
     platform writes it ends verification with an ``unreadable`` problem at the record (or the first
@@ -251,7 +259,7 @@ def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_an
     result = VerifyResult()
     at = [seq_from or 1]  # where verification is: the record or block being read
     try:
-        return _log_verify(result, at, seq_from=seq_from, seq_to=seq_to, use_anchor=use_anchor)
+        return _log_verify(result, at, seq_from=seq_from, seq_to=seq_to, use_anchor=use_anchor, progress=progress)
     except (DatabaseError, TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
         result.ok = False
         result.problem = Problem(at[0], UNREADABLE, f"the log cannot be read as written ({type(exc).__name__}: {exc})")
@@ -259,7 +267,13 @@ def log_verify(*, seq_from: int | None = None, seq_to: int | None = None, use_an
 
 
 def _log_verify(
-    result: VerifyResult, at: list[int], *, seq_from: int | None, seq_to: int | None, use_anchor: bool
+    result: VerifyResult,
+    at: list[int],
+    *,
+    seq_from: int | None,
+    seq_to: int | None,
+    use_anchor: bool,
+    progress: Callable[[int], None] | None,
 ) -> VerifyResult:
     keys = public_keys()
     tagging_key = tag_key()
@@ -306,6 +320,8 @@ def _log_verify(
         if problem:
             return fail(problem)
         result.records += len(block)
+        if progress is not None:
+            progress(seal.last_seq)
     result.last_seal = prev.number if prev else 0
     sealed_to = prev.last_seq if prev else 0
 
@@ -397,9 +413,11 @@ def record_proof(entry: LogEntry) -> dict[str, Any] | None:
     return {"seal": seal, "proof": proof, "valid": valid}
 
 
-def verification_record(*, seq_from: int | None = None, seq_to: int | None = None) -> VerifyResult:
+def verification_record(
+    *, seq_from: int | None = None, seq_to: int | None = None, progress: Callable[[int], None] | None = None
+) -> VerifyResult:
     """Verify, then append the result as an ``audit.verified`` record (read by the integrity banner)."""
-    result = log_verify(seq_from=seq_from, seq_to=seq_to)
+    result = log_verify(seq_from=seq_from, seq_to=seq_to, progress=progress)
     try:
         audit_event(
             event_type="audit.verified",

@@ -7,7 +7,7 @@ measures, in one run:
   (the regex is given a time budget; its throughput is measured on as many prompts as fit);
 - p50/p99 latency of the full step for a 2,000-character prompt, as wall time and as thread CPU
   time (the second is not inflated by other processes on a shared machine);
-- automaton build time and the resident memory it adds;
+- automaton build time (wall and thread CPU) and the resident memory it adds;
 - p50/p99 CPU time of the full step for a 500-character prompt, against a baseline measured in the
   same run: the plain step (normalise, one automaton pass, no evasion views or rules);
 - at 100,000 keywords: the share of the evasion set (tests/generation/moderation/data/evasions.json)
@@ -18,9 +18,10 @@ measures, in one run:
   share of Song ci lines it would refuse or send for review at the shipped thresholds.
 
 Run: ``python benchmarks/run.py moderation`` (or ``python benchmarks/bench_moderation.py``).
-Goals: full step >= 50x the regex, p99 <= 1 ms at 100,000 keywords (2,000 characters);
-keyword step p99 <= 1.5 ms at 500 characters; evasion set >= 95% caught; over-refusal <= 1%;
-whole step (keywords and classifier) p99 <= 5 ms at 500 characters.
+Goals (``GOALS``, at 100,000 keywords): full step >= 50x the regex; CPU p99 <= 1.5 ms at 2,000
+characters and <= 1 ms at 500; build <= 3 s CPU; resident memory added <= 120 MiB (every web and
+worker process holds a matcher); evasion set >= 95% caught; over-refusal <= 1%. The whole step
+(keywords and classifier) p99 <= 5 ms at 500 characters.
 Experiment records: benchmarks/docs/moderation.md.
 """
 
@@ -54,6 +55,15 @@ PROMPTS = 300
 LATENCY_RUNS = 2_000
 REGEX_BUDGET_SECONDS = 8.0
 SEED = 20261129
+GOALS = {
+    "ratio": 50.0,
+    "p99_2000_ms": 1.5,
+    "p99_500_ms": 1.0,
+    "build_cpu_s": 3.0,
+    "rss_mib": 120.0,
+    "caught": 0.95,
+    "refused": 0.01,
+}
 
 # Sentences of the kind users send; prompts are random mixes of them, with the odd keyword,
 # full-width letter or inserted space.
@@ -126,7 +136,9 @@ def run_size(size: int, alphabet: list[str]) -> dict[str, float]:
 
     gc.collect()
     rss_before = rss_bytes()
+    cpu_started = time.thread_time()
     matcher = KeywordMatcher(version=1, entries=entries)
+    build_cpu = time.thread_time() - cpu_started
     build_seconds = matcher.build_seconds
     rss_added = rss_bytes() - rss_before
 
@@ -151,6 +163,11 @@ def run_size(size: int, alphabet: list[str]) -> dict[str, float]:
         if time.perf_counter() - started > REGEX_BUDGET_SECONDS:
             break
     regex_rate = regex_chars / (time.perf_counter() - started)
+    # Dropped before the latency runs: left in the process, the compiled alternation of 100,000
+    # keywords made the keyword step about 40% slower (2,000 characters, CPU p50 0.94 -> 1.30 ms),
+    # and no serving process holds one.
+    del pattern
+    gc.collect()
 
     # Latency: 2,000-character prompts, one in ten with a hit, each timed on its own.
     latency_prompts = [prompt_make(2000, rng, keywords, with_hit=i % 10 == 0) for i in range(200)]
@@ -174,16 +191,23 @@ def run_size(size: int, alphabet: list[str]) -> dict[str, float]:
     cpu_p99 = cpu_timings[int(len(cpu_timings) * 0.99) - 1]
 
     print(f"\n{size:,} keywords ({matcher.keyword_count:,} in the automaton)")
-    print(f"  automaton build          : {build_seconds:8.2f} s, +{rss_added / 2**20:6.1f} MiB resident")
+    print(
+        f"  automaton build          : {build_seconds:8.2f} s wall, {build_cpu:.2f} s CPU, "
+        f"+{rss_added / 2**20:6.1f} MiB resident   (goal <= {GOALS['build_cpu_s']:g} s CPU, "
+        f"+{GOALS['rss_mib']:g} MiB at 100,000)"
+    )
     print(f"  regex compile            : {regex_build:8.2f} s")
     print(f"  full step (normalise+AC) : {ac_rate / 1e6:8.2f} M chars/s on {PROMPTS} prompts, {hits} hits")
     print(f"  regex alternation        : {regex_rate / 1e6:8.4f} M chars/s on {regex_chars:,} chars, {regex_hits} hits")
-    print(f"  ratio AC / regex         : {ac_rate / regex_rate:8.1f}x   (goal >= 50x)")
+    print(f"  ratio AC / regex         : {ac_rate / regex_rate:8.1f}x   (goal >= {GOALS['ratio']:g}x)")
     print(
         f"  2,000-char prompt, wall  : p50 {statistics.median(timings):.3f} ms, p99 {p99:.3f} ms, "
-        f"max {timings[-1]:.3f} ms   (goal p99 <= 1 ms at 100,000)"
+        f"max {timings[-1]:.3f} ms"
     )
-    print(f"  2,000-char prompt, CPU   : p50 {statistics.median(cpu_timings):.3f} ms, p99 {cpu_p99:.3f} ms")
+    print(
+        f"  2,000-char prompt, CPU   : p50 {statistics.median(cpu_timings):.3f} ms, p99 {cpu_p99:.3f} ms   "
+        f"(goal p99 <= {GOALS['p99_2000_ms']:g} ms at 100,000)"
+    )
 
     # 500 characters: the full step against the plain one (what matching was before the evasion forms).
     plain = ahocorasick.Automaton()
@@ -201,7 +225,7 @@ def run_size(size: int, alphabet: list[str]) -> dict[str, float]:
     full_p99, plain_p99 = full_500[int(len(full_500) * 0.99) - 1], plain_500[int(len(plain_500) * 0.99) - 1]
     print(
         f"  500-char prompt, CPU     : p50 {statistics.median(full_500):.3f} ms, p99 {full_p99:.3f} ms   "
-        f"(goal p99 <= 1.5 ms at 100,000)"
+        f"(goal p99 <= {GOALS['p99_500_ms']:g} ms at 100,000)"
     )
     print(
         f"  plain step (baseline)    : p50 {statistics.median(plain_500):.3f} ms, p99 {plain_p99:.3f} ms; "
@@ -212,6 +236,7 @@ def run_size(size: int, alphabet: list[str]) -> dict[str, float]:
     return {
         "size": size,
         "build_seconds": build_seconds,
+        "build_cpu_seconds": build_cpu,
         "rss_mib": rss_added / 2**20,
         "ac_chars_per_s": ac_rate,
         "regex_chars_per_s": regex_rate,
@@ -243,18 +268,22 @@ def quality(keywords: list[str], entries: list[KeywordEntry]) -> None:
     library = keywords + evasions["keywords"]
     matcher = KeywordMatcher(version=2, entries=entries + extra)
     caught = catch_rate(matcher, ((v["keyword"], v["text"]) for v in evasions["variants"]))
-    print(f"  evasion set caught       : {caught.rate:8.1%} of {caught.total} variants   (goal >= 95%)")
+    print(
+        f"  evasion set caught       : {caught.rate:8.1%} of {caught.total} variants   (goal >= {GOALS['caught']:.0%})"
+    )
     corpus = songci()
     lines = [line for line in corpus.text.splitlines() if line.strip()]
     refused = over_refusal_rate(matcher, lines, library)
     print(
-        f"  refused, {corpus.name[:20]:20}: {refused.rate:8.2%} of {refused.total:,} lines without keyword (goal <= 1%)"
+        f"  refused, {corpus.name[:20]:20}: {refused.rate:8.2%} of {refused.total:,} lines without keyword "
+        f"(goal <= {GOALS['refused']:.0%})"
     )
     data = cold("dev")
     safe = [text for text, label in zip(data.texts, data.labels, strict=True) if label == 0]
     refused = over_refusal_rate(matcher, safe, library)
     print(
-        f"  refused, COLD dev safe   : {refused.rate:8.2%} of {refused.total:,} comments without a keyword (goal <= 1%)"
+        f"  refused, COLD dev safe   : {refused.rate:8.2%} of {refused.total:,} comments without a keyword "
+        f"(goal <= {GOALS['refused']:.0%})"
     )
 
 

@@ -80,8 +80,7 @@ FIGURE_NAMES: dict[str, tuple[Any, str]] = {
     "validation_precision": (_("precision of the offensive class on the texts held out from training"), "percent"),
     "validation_recall": (_("recall of the offensive class on the texts held out from training"), "percent"),
     "validation_items": (_("texts held out from training"), "0"),
-    "linear_loss": (_("n-gram part's training loss"), "3"),
-    "cnn_loss": (_("character CNN part's training loss"), "3"),
+    "train_loss": (_("training loss (cross-entropy with the L2 penalty)"), "3"),
 }
 
 

@@ -81,7 +81,11 @@ def complaint_received_record(*, complaint: Complaint, actor: Any = None, reques
         request=request,
         subject=complaint,
         produce_id=complaint.produce_id or None,
-        payload={"category": complaint.category, "channel": complaint.channel},
+        payload={
+            "category": complaint.category,
+            "channel": complaint.channel,
+            "due_at": complaint.due_at.isoformat() if complaint.due_at else None,
+        },
     )
 
 

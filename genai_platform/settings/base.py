@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 from kombu import Queue as KombuQueue
@@ -463,6 +464,24 @@ AUDIT_PSEUDONYM_KEY = env("GENAI_AUDIT_PSEUDONYM_KEY", default="")
 AUDIT_CLIENT_PORT_HEADER = env("GENAI_AUDIT_CLIENT_PORT_HEADER", default="")
 # Exports up to this many rows stream straight to the browser; larger ones run on the exports queue.
 AUDIT_EXPORT_STREAM_MAX_ROWS = env.int("GENAI_AUDIT_EXPORT_STREAM_MAX_ROWS", default=50_000)
+# The auditors' pages show and read times in this zone (an IANA name), Beijing time unless set.
+AUDIT_TIME_ZONE = env("GENAI_AUDIT_TIME_ZONE", default=TIME_ZONE)
+try:
+    ZoneInfo(AUDIT_TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    secrets.fail(f"GENAI_AUDIT_TIME_ZONE is not a time zone name such as Asia/Shanghai: {AUDIT_TIME_ZONE!r}")
+# The log page: records per page, the range it opens with (one of audit.explorer.PRESETS), the most bars its
+# histogram draws (the bar width is the smallest that keeps to it), and how often the integrity banner asks
+# how a running verification is getting on.
+AUDIT_LOG_PAGE_SIZE = 50
+# A page is looked for first among this many sequence numbers next to where it starts (audit.explorer).
+AUDIT_LOG_PAGE_WINDOW = 20_000
+AUDIT_LOG_DEFAULT_RANGE = "24h"
+AUDIT_HISTOGRAM_MAX_BARS = 100
+# The dashboard: risk codes in its top list, complaints listed in its table.
+AUDIT_DASHBOARD_TOP_CODES = 10
+AUDIT_DASHBOARD_TABLE_ROWS = 20
+AUDIT_BANNER_POLL_SECONDS = 2
 # After changing GENAI_AUDIT_SIGNING_KEY, list the earlier public keys (base64, comma-separated;
 # see /audit/public-key) so that the seals and manifests they signed still verify.
 AUDIT_PREVIOUS_PUBLIC_KEYS = env.list("GENAI_AUDIT_PREVIOUS_PUBLIC_KEYS", default=[])

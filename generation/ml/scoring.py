@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from generation.ml.checkpoints import checkpoint_loads
 from generation.ml.nets.textclf import TextClassifier
 
@@ -19,6 +17,4 @@ class TextScorer:
         self.labels: tuple[str, ...] = loaded.net.config.labels
 
     def score(self, text: str) -> float:
-        # Inference mode: no autograd bookkeeping at all, a little cheaper than the net's own no_grad.
-        with torch.inference_mode():
-            return float(self.net.probabilities([text])[0, -1])
+        return float(self.net.probabilities([text])[0, -1])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -170,20 +171,26 @@ def pinyin_table(*, initials: bool) -> dict[int, str]:
 
 
 _SELF = {ch: (ch,) for ch in "abcdefghijklmnopqrstuvwxyz0123456789"}
-_LATIN_RUN = re.compile(r"[a-z]+")
 
 
-def latin_windows(compact_text: str, reach: int, *, longest: int | None = None) -> list[tuple[int, int]]:
-    """Stretches of the compact text within ``reach`` characters of a Latin word (of at most ``longest`` letters)."""
+def windows_around(
+    spans: Iterable[tuple[int, int]], size: int, reach: int, *, longest: int | None = None
+) -> list[tuple[int, int]]:
+    """Stretches of a text ``size`` long within ``reach`` characters of ``spans`` (of at most ``longest``).
+
+    ``spans`` are in order. Overlapping and touching stretches are merged, so no span is ever cut at
+    a stretch's edge. The views that only matter near a Latin word, a digit, a repeat or a joined
+    character are searched in these stretches rather than over the whole text.
+    """
     windows: list[tuple[int, int]] = []
-    for match in _LATIN_RUN.finditer(compact_text):
-        if longest is not None and match.end() - match.start() > longest:
+    for first, end in spans:
+        if longest is not None and end - first > longest:
             continue
-        start, end = max(0, match.start() - reach), min(len(compact_text), match.end() + reach)
+        start, stop = max(0, first - reach), min(size, end + reach)
         if windows and start <= windows[-1][1]:
-            windows[-1] = (windows[-1][0], end)
+            windows[-1] = (windows[-1][0], max(windows[-1][1], stop))
         else:
-            windows.append((start, end))
+            windows.append((start, stop))
     return windows
 
 
@@ -194,9 +201,9 @@ __all__ = [
     "EvasionRules",
     "decode_escapes",
     "gaps_allowed",
-    "latin_windows",
     "pinyin_syllables",
     "pinyin_table",
     "joined_components",
+    "windows_around",
     "word_edges_allowed",
 ]

@@ -11,20 +11,27 @@ about ten times faster. A match is kept only when it starts on a code-unit bound
 offset).
 
 Besides the compact text the same automaton searches views of it for the evasion forms of
-``evasion`` (digits removed, repeats collapsed, every second character); two more automata, of
-the keywords' pinyin spellings and of their initials, search the text around Latin letters. Every
-match is a candidate until it passes the gap and word-edge rules on the original text.
+``evasion``: every second character over the whole text, and, only near what they need, digits
+removed, repeats collapsed and components joined. Two more automata, of the keywords' pinyin
+spellings and of their initials, search the text around Latin letters. Every match is a candidate
+until it passes the gap and word-edge rules on the original text.
+
+Every web and worker process holds a matcher, so it is kept small (about a third of the memory a
+tuple of Python objects per keyword would take): the automata store plain integers, keywords live
+in one string, and the pinyin automaton holds only each spelling's first two syllables, the rest
+being compared when those match.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, NamedTuple
+from itertools import accumulate
 
 import ahocorasick
 
@@ -33,18 +40,24 @@ from generation.moderation.evasion import (
     decode_escapes,
     gaps_allowed,
     joined_components,
-    latin_windows,
     pinyin_syllables,
     pinyin_table,
+    windows_around,
     word_edges_allowed,
 )
-from generation.moderation.normalise import BARRIER, compact, compact_with_offsets, normalise, normalise_with_offsets
+from generation.moderation.normalise import BARRIER, compact, compact_offsets, normalise, normalise_with_offsets
 
-_DIGIT = re.compile(r"[0-9]")
+_DIGIT_RUN = re.compile(r"[0-9]+")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 _REPEAT = re.compile(r"([^\x00-\x7f])\1+")
-_LATIN = re.compile(r"[a-z]")
+_LATIN_RUN = re.compile(r"[a-z]+")
 _ASCII_ALNUM = re.compile(r"[a-z0-9]")
+_NOT_LATIN = re.compile(r"[^a-z]")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+# Syllables of a pinyin spelling held in the pinyin automaton; the rest is compared on a match.
+_SEED_SYLLABLES = 2
+_NO_GAPS: frozenset[int] = frozenset()
 
 
 def _encode(text: str) -> str:
@@ -73,49 +86,86 @@ class Hit:
     entry: KeywordEntry
 
 
-class _Node(NamedTuple):
-    length: int  # in bytes of the encoded form
-    entries: tuple[KeywordEntry, ...]
-    allow: bool
-    chars: int
-    chinese: bool  # no Latin letter or digit in the key
-    own_gaps: frozenset[int]  # i: the keyword itself has a separator between its characters i and i+1
+class _Strings:
+    """A list of strings kept as one: 100,000 separate short strings cost 50 bytes each in headers."""
+
+    def __init__(self, items: Sequence[str]) -> None:
+        self.text = "".join(items)
+        self.bounds = array("q", accumulate(map(len, items), initial=0))  # string i is text[bounds[i]:bounds[i + 1]]
+
+    def __getitem__(self, index: int) -> str:
+        return self.text[self.bounds[index] : self.bounds[index + 1]]
 
 
-class _Spelling(NamedTuple):
-    """One pinyin spelling (or initials) of a normalised keyword, syllable by syllable."""
+@dataclass(frozen=True)
+class _Spellings:
+    """Pinyin spellings (or initials) of the keywords, found through an automaton of their starts.
 
-    key: str
-    syllables: tuple[str, ...]
-    entries: tuple[KeywordEntry, ...]
-    own_gaps: frozenset[int]
+    The automaton's value i numbers its word, ``lengths[i]`` long (``longest`` at most); the options it stands for are
+    ``options[bounds[i]:bounds[i + 1]]``,
+    each ``group * RULES.pinyin_variants_max + variant`` (variant: which of the keyword's
+    ``pinyin_syllables``). ``texts`` holds each option's whole spelling when the automaton holds
+    only its first syllables; ``None`` when it holds whole spellings.
+    """
+
+    automaton: ahocorasick.Automaton
+    lengths: array[int]
+    longest: int
+    options: array[int]
+    bounds: array[int]
+    texts: _Strings | None
+
+    @classmethod
+    def build(cls, words: dict[str, list[int]], codes: array[int], texts: list[str] | None) -> _Spellings | None:
+        """From automaton word → the options it stands for, as positions in ``codes`` (and ``texts``)."""
+        if not words:
+            return None
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        lengths = array("q")
+        options = array("q")
+        bounds = array("q", [0])
+        order: list[int] = []
+        for index, (word, found) in enumerate(words.items()):
+            automaton.add_word(word, index)
+            lengths.append(len(word))
+            if texts is not None:
+                # Longest first: a match stops looking once the spellings left are too short to reach a Latin letter.
+                found.sort(key=lambda i: -len(texts[i]))
+                order.extend(found)
+            options.extend(codes[i] for i in found)
+            bounds.append(len(options))
+        words.clear()
+        automaton.make_automaton()
+        ordered = None if texts is None else _Strings([texts[i] for i in order])
+        return cls(automaton, lengths, max(lengths), options, bounds, ordered)
 
 
 # The compact-text stretch (first, last) each keyword character was found in.
 _Units = list[tuple[int, int]]
 # A candidate: its units, its entries, and where the keyword itself has separators.
-_Candidate = tuple[_Units, tuple[KeywordEntry, ...], frozenset[int]]
+_Candidate = tuple[_Units, Sequence[KeywordEntry], frozenset[int]]
 
 
 def _own_gaps(keyword: str) -> frozenset[int]:
     """Positions between normalised characters where the keyword as written has a separator (A.1-01)."""
     if keyword.isalnum():
-        return frozenset()
+        return _NO_GAPS
     _key, offsets = normalise_with_offsets(keyword)
     return frozenset(i for i in range(len(offsets) - 1) if offsets[i + 1] - offsets[i] > 1)
 
 
-def _iter_whole(automaton: ahocorasick.Automaton, view: str) -> Iterator[tuple[int, int, Any]]:
+def _iter_whole(automaton: ahocorasick.Automaton, lengths: array[int], view: str) -> Iterator[tuple[int, int, int]]:
     """(first character, end character, value) of every whole-character match of a byte automaton in ``view``.
 
-    Each value's first field is the encoded length of its word.
+    A value i stands for a word ``lengths[i]`` bytes long. (The automata store 32-bit integers, too
+    few to hold the length beside the index.)
     """
     encoded = _encode(view)
     char_at = None
     if len(encoded) != 2 * len(view):
         char_at = [i for i, ch in enumerate(view) for _unit in range(2 if ord(ch) > 0xFFFF else 1)]
     for last, value in automaton.iter(encoded):
-        start = last - value[0] + 1
+        start = last - lengths[value] + 1
         if start & 1:
             continue  # straddles two code units: not a match of whole characters
         first, end = start // 2, (last + 1) // 2
@@ -125,14 +175,26 @@ def _iter_whole(automaton: ahocorasick.Automaton, view: str) -> Iterator[tuple[i
 
 
 @cache
-def _joins_automaton() -> ahocorasick.Automaton:
-    """Byte automaton of the component pairs and triples that make a character (built once per process)."""
-    automaton = ahocorasick.Automaton()
-    for parts, whole in joined_components().items():
+def _marked_pinyin_table() -> dict[int, str]:
+    """The pinyin table in capitals, so a view tells spelled characters from letters of the text."""
+    return {code: reading.upper() for code, reading in pinyin_table(initials=False).items()}
+
+
+@cache
+def _joins_automaton() -> tuple[ahocorasick.Automaton, array[int], tuple[str, ...]]:
+    """Byte automaton of the component pairs and triples that make a character, and the characters they make.
+
+    Built once per process.
+    """
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    joined = joined_components()
+    lengths = array("q")
+    for index, parts in enumerate(joined):
         encoded = _encode(parts)
-        automaton.add_word(encoded, (len(encoded), whole))
+        automaton.add_word(encoded, index)
+        lengths.append(len(encoded))
     automaton.make_automaton()
-    return automaton
+    return automaton, lengths, tuple(joined.values())
 
 
 class KeywordMatcher:
@@ -140,6 +202,9 @@ class KeywordMatcher:
 
     An allowlist phrase suppresses exactly the keyword hits that lie inside one of its own
     occurrences; the same keyword elsewhere in the text is still a hit.
+
+    Each distinct normalised keyword or phrase is a *group*, numbered in ``_keys``, and the main
+    automaton's value is the group.
     """
 
     def __init__(self, *, version: int, entries: Iterable[KeywordEntry], allowlist: Iterable[str] = ()) -> None:
@@ -158,50 +223,71 @@ class KeywordMatcher:
         self.keyword_count = sum(len(v) for v in groups.values())
         self.allowlist_count = len(allow_keys)
 
-        own_gaps = {
-            key: frozenset().union(*(_own_gaps(e.keyword) for e in found)) if key != found[0].keyword else frozenset()
-            for key, found in groups.items()
-        }
-        self._automaton = ahocorasick.Automaton()
-        for key in groups.keys() | allow_keys:
+        keys = [*groups, *sorted(allow_keys - groups.keys())]
+        self._keys = _Strings(keys)
+        self._entries = [entry for found in groups.values() for entry in found]
+        self._entry_bounds = array("q", accumulate((len(groups.get(key, ())) for key in keys), initial=0))
+        self._own_gaps: dict[int, frozenset[int]] = {}
+        for group, (key, found) in enumerate(groups.items()):
+            if key != found[0].keyword and (gaps := frozenset().union(*(_own_gaps(e.keyword) for e in found))):
+                self._own_gaps[group] = gaps
+        self._allow = bytearray(key in allow_keys for key in keys)
+        self._lengths = array("q")
+        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for group, key in enumerate(keys):
             encoded = _encode(key)
-            chinese = _ASCII_ALNUM.search(key) is None
-            gaps = own_gaps.get(key, frozenset())
-            node = _Node(len(encoded), tuple(groups.get(key, ())), key in allow_keys, len(key), chinese, gaps)
-            self._automaton.add_word(encoded, node)
+            self._automaton.add_word(encoded, group)
+            self._lengths.append(len(encoded))
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
 
-        full: dict[str, dict[tuple[str, tuple[str, ...]], _Spelling]] = defaultdict(dict)
-        initials: dict[str, dict[tuple[str, tuple[str, ...]], _Spelling]] = defaultdict(dict)
-        for key, found in groups.items():
-            for syllables in pinyin_syllables(key):
-                full["".join(syllables)][key, syllables] = _Spelling(key, syllables, tuple(found), own_gaps[key])
-                if len(key) >= RULES.initials_min_chars:
-                    letters = tuple(s[0] for s in syllables)
-                    initials["".join(letters)][key, letters] = _Spelling(key, letters, tuple(found), own_gaps[key])
-        self._pinyin = self._spelling_automaton(full)
-        self._initials = self._spelling_automaton(initials)
+        self._pinyin, self._initials = self._spellings_build(groups)
         self._reach = max((len(key) for key in groups), default=0)
-        self._joins = _joins_automaton()
+        self._joins, self._join_lengths, self._joined = _joins_automaton()
         self.build_seconds = time.perf_counter() - started
 
     @staticmethod
-    def _spelling_automaton(
-        spellings: dict[str, dict[tuple[str, tuple[str, ...]], _Spelling]],
-    ) -> ahocorasick.Automaton | None:
-        if not spellings:
-            return None
-        automaton = ahocorasick.Automaton()
-        for text, options in spellings.items():
-            automaton.add_word(text, (len(text), tuple(options.values())))
-        automaton.make_automaton()
-        return automaton
+    def _spellings_build(groups: dict[str, list[KeywordEntry]]) -> tuple[_Spellings | None, _Spellings | None]:
+        """The pinyin and initials automata, over the keywords the rules let match that way.
 
-    def _hits(self, view: str) -> Iterator[tuple[int, int, _Node]]:
-        """(first character, end character, node) of every whole-character match in ``view``."""
-        return _iter_whole(self._automaton, view)
+        A keyword matches in pinyin only with a character spelled and another written as itself,
+        or spelled whole from ``all_pinyin_min_chars`` characters on; in initials only from
+        ``initials_min_chars`` characters on.
+        """
+        pinyin_min = min(2, RULES.all_pinyin_min_chars)
+        variants = RULES.pinyin_variants_max
+        seeds: dict[str, list[int]] = defaultdict(list)
+        seed_codes = array("q")
+        spellings: list[str] = []
+        initials: dict[str, list[int]] = defaultdict(list)
+        initials_codes = array("q")
+        for group, key in enumerate(groups):
+            if len(key) < pinyin_min:
+                continue
+            seen: set[str] = set()
+            for variant, syllables in enumerate(pinyin_syllables(key)):
+                seeds["".join(syllables[:_SEED_SYLLABLES])].append(len(seed_codes))
+                seed_codes.append(group * variants + variant)
+                spellings.append("".join(syllables))
+                if len(key) >= RULES.initials_min_chars:
+                    letters = "".join(s[0] for s in syllables)
+                    if letters not in seen:
+                        seen.add(letters)
+                        initials[letters].append(len(initials_codes))
+                        initials_codes.append(group * variants + variant)
+        return _Spellings.build(seeds, seed_codes, spellings), _Spellings.build(initials, initials_codes, None)
+
+    def _candidate(self, units: _Units, group: int) -> _Candidate | None:
+        """A candidate for the group's keywords (none for an allowlist phrase alone)."""
+        entries = self._entries[self._entry_bounds[group] : self._entry_bounds[group + 1]]
+        if not entries:
+            return None
+        return units, entries, self._own_gaps.get(group, _NO_GAPS)
+
+    def _hits(self, view: str) -> Iterator[tuple[int, int, int]]:
+        """(first character, end character, group) of every whole-character match in ``view``."""
+        return _iter_whole(self._automaton, self._lengths, view)
 
     def find(self, text: str) -> list[Hit]:
         """Every keyword hit not covered by an allowlist phrase, with offsets into ``text``."""
@@ -212,18 +298,18 @@ class KeywordMatcher:
         view = compact(source)
         candidates: list[_Candidate] = []
         allowed: list[tuple[int, int]] = []
-        for first, end, node in self._hits(view):
-            if node.entries:
-                candidates.append(([(i, i) for i in range(first, end)], node.entries, node.own_gaps))
-            if node.allow:
+        for first, end, value in self._hits(view):
+            if candidate := self._candidate([(i, i) for i in range(first, end)], value):
+                candidates.append(candidate)
+            if self._allow[value]:
                 allowed.append((first, end - 1))
         candidates.extend(self._view_candidates(view))
         if not candidates:
             return []
 
         # Only now, with a candidate to judge, build the map back to the original text.
-        check, offsets = compact_with_offsets(source)
-        assert check == view  # noqa: S101 (both paths use one table; a difference is a bug)
+        offsets = compact_offsets(source)
+        assert len(offsets) == len(view)  # noqa: S101 (both paths use one table; a difference is a bug)
 
         def original(first: int, last: int) -> tuple[int, int]:
             start, end = offsets[first], offsets[last]
@@ -254,32 +340,59 @@ class KeywordMatcher:
         return hits
 
     def _view_candidates(self, view: str) -> Iterator[_Candidate]:
-        """Candidates found in the views of the compact text that the evasion forms need."""
-        if _DIGIT.search(view):
-            kept = None
-            for first, end, node in self._hits(view.translate(_NO_DIGITS)):
-                if node.entries:
-                    kept = kept or [i for i, ch in enumerate(view) if not "0" <= ch <= "9"]
-                    if kept[end - 1] - kept[first] != end - 1 - first:  # digits inside: not a plain match
-                        yield [(kept[i], kept[i]) for i in range(first, end)], node.entries, node.own_gaps
-        if _REPEAT.search(view):
-            runs: list[tuple[int, int]] = []
-            for first, end, node in self._hits(_REPEAT.sub(r"\1", view)):
-                if node.entries:
-                    runs = runs or [m.span() for m in re.finditer(r"(.)\1*", view, re.DOTALL)]
-                    units = [(runs[i][0], runs[i][1] - 1) for i in range(first, end)]
-                    if any(a != b for a, b in units):
-                        yield units, node.entries, node.own_gaps
+        """Candidates found in the views of the compact text that the evasion forms need.
+
+        Each view but the fillers' is searched only near what it needs (a digit, a repeat, a joined
+        character, a Latin word), within the longest keyword's length of it: a keyword found there
+        lies wholly inside that stretch.
+        """
+        yield from self._digit_candidates(view)
+        yield from self._repeat_candidates(view)
+        yield from self._filler_candidates(view)
+        yield from self._joined_candidates(view)
+        latin = [match.span() for match in _LATIN_RUN.finditer(view)]
+        if latin:
+            yield from self._pinyin_candidates(view, latin)
+            yield from self._initials_candidates(view, latin)
+
+    def _digit_candidates(self, view: str) -> Iterator[_Candidate]:
+        """Keywords with digits between their characters (坏3词)."""
+        for a, b in windows_around(_spans(_DIGIT_RUN, view), len(view), self._reach):
+            kept: list[int] = []
+            for first, end, value in self._hits(view[a:b].translate(_NO_DIGITS)):
+                kept = kept or [i for i in range(a, b) if not "0" <= view[i] <= "9"]
+                if kept[end - 1] - kept[first] != end - 1 - first:  # digits inside: not a plain match
+                    if candidate := self._candidate([(kept[i], kept[i]) for i in range(first, end)], value):
+                        yield candidate
+
+    def _repeat_candidates(self, view: str) -> Iterator[_Candidate]:
+        """Keywords with their characters repeated (坏坏词词)."""
+        for a, b in windows_around(_spans(_REPEAT, view), len(view), self._reach):
+            part = view[a:b]
+            units: _Units = []  # the stretch of ``view`` each character of the collapsed part stands for
+            for first, end, value in self._hits(_REPEAT.sub(r"\1", part)):
+                if not units:
+                    at = a
+                    for run in _REPEAT.finditer(part):
+                        units.extend((i, i) for i in range(at, a + run.start()))
+                        units.append((a + run.start(), a + run.end() - 1))
+                        at = a + run.end()
+                    units.extend((i, i) for i in range(at, b))
+                found = units[first:end]
+                if any(x != y for x, y in found) and (candidate := self._candidate(found, value)):
+                    yield candidate
+
+    def _filler_candidates(self, view: str) -> Iterator[_Candidate]:
+        """Keywords with one filler between every pair of characters (禁x用x样x例), over the whole text."""
         for parity in (0, 1):
-            for first, end, node in self._hits(view[parity::2]):
-                if node.entries and node.chinese and node.chars >= RULES.filler_min_chars:
+            for first, end, value in self._hits(view[parity::2]):
+                key = self._keys[value]
+                if len(key) >= RULES.filler_min_chars and _ASCII_ALNUM.search(key) is None:
                     first, last = parity + 2 * first, parity + 2 * (end - 1)
                     if BARRIER not in view[first:last]:
-                        yield [(i, i) for i in range(first, last + 1, 2)], node.entries, node.own_gaps
-        yield from self._joined_candidates(view)
-        if _LATIN.search(view):
-            yield from self._pinyin_candidates(view, self._pinyin, initials=False)
-            yield from self._pinyin_candidates(view, self._initials, initials=True)
+                        candidate = self._candidate([(i, i) for i in range(first, last + 1, 2)], value)
+                        if candidate:
+                            yield candidate
 
     def _joined_candidates(self, view: str) -> Iterator[_Candidate]:
         """Candidates in views with components written side by side joined back (女子人 → 好人).
@@ -288,59 +401,85 @@ class KeywordMatcher:
         (女子人卡: 女子 → 好, but 人卡 also makes 佧).
         """
         layers: list[list[tuple[int, int, str]]] = [[], []]
-        for index, (first, end, (_length, whole)) in enumerate(_iter_whole(self._joins, view)):
+        for index, (first, end, value) in enumerate(_iter_whole(self._joins, self._join_lengths, view)):
             joins = layers[index % 2]
             if not joins or first >= joins[-1][1]:
-                joins.append((first, end, whole))
+                joins.append((first, end, self._joined[value]))
         for joins in layers:
-            if joins:
-                yield from self._joined_view_candidates(view, joins)
+            at = 0
+            for a, b in windows_around([(first, end) for first, end, _whole in joins], len(view), self._reach):
+                inside = []
+                while at < len(joins) and joins[at][0] < b:
+                    inside.append(joins[at])
+                    at += 1
+                yield from self._joined_view_candidates(view, a, b, inside)
 
-    def _joined_view_candidates(self, view: str, joins: list[tuple[int, int, str]]) -> Iterator[_Candidate]:
+    def _joined_view_candidates(
+        self, view: str, a: int, b: int, joins: list[tuple[int, int, str]]
+    ) -> Iterator[_Candidate]:
         pieces: list[str] = []
         units: _Units = []  # the compact-text stretch of each character of the joined view
-        at = 0
+        at = a
         for first, end, whole in joins:
             pieces.append(view[at:first])
             units.extend((i, i) for i in range(at, first))
             pieces.append(whole)
             units.append((first, end - 1))
             at = end
-        pieces.append(view[at:])
-        units.extend((i, i) for i in range(at, len(view)))
-        for first, end, node in self._hits("".join(pieces)):
+        pieces.append(view[at:b])
+        units.extend((i, i) for i in range(at, b))
+        for first, end, value in self._hits("".join(pieces)):
             found = units[first:end]
-            if node.entries and node.chars >= RULES.split_min_chars and any(a != b for a, b in found):
-                yield found, node.entries, node.own_gaps
+            if len(self._keys[value]) >= RULES.split_min_chars and any(x != y for x, y in found):
+                if candidate := self._candidate(found, value):
+                    yield candidate
 
-    def _pinyin_candidates(
-        self, view: str, automaton: ahocorasick.Automaton | None, *, initials: bool
-    ) -> Iterator[_Candidate]:
-        if automaton is None:
+    def _pinyin_candidates(self, view: str, latin: list[tuple[int, int]]) -> Iterator[_Candidate]:
+        """Keywords with some characters spelled in pinyin (huai蛋), around Latin words (``latin``: their spans)."""
+        spellings = self._pinyin
+        if spellings is None or spellings.texts is None:
             return
-        table = pinyin_table(initials=initials)
-        # Initials are single letters: a longer Latin word is not a run of them.
-        longest = self._reach - 1 if initials else None
-        for a, b in latin_windows(view, self._reach, longest=longest):
-            spelled = view[a:b].translate(table)
+        table = _marked_pinyin_table()
+        texts, bounds = spellings.texts.text, spellings.texts.bounds
+        for a, b in windows_around(latin, len(view), self._reach):
+            marked = view[a:b].translate(table)  # Chinese characters in capitals, the text's own letters in small
+            spelled = marked.translate(_ASCII_LOWER)
+            # next_latin[i]: where the first Latin letter of the text at or after i is in ``spelled``.
+            next_latin: list[int] = []
+            for run in _LATIN_RUN.finditer(marked):
+                next_latin.extend([run.start()] * (run.start() - len(next_latin)))
+                next_latin.extend(range(run.start(), run.end()))
+            last_latin = len(next_latin) - 1
+            next_latin.extend([len(spelled)] * (len(spelled) + 1 - len(next_latin)))
             source_of: list[int] = []  # index in ``view`` of each character of ``spelled``
-            latin_before: list[int] = [0]  # Latin letters of the text among the first i characters of ``spelled``
-            for last, (length, options) in automaton.iter(spelled):
-                if not source_of:
-                    source_of = [a + i for i, ch in enumerate(view[a:b]) for _c in range(len(table.get(ord(ch), ch)))]
-                    for i in source_of:
-                        latin_before.append(latin_before[-1] + _is_letter(view[i]))
-                latin = latin_before[last + 1] - latin_before[last + 1 - length]
-                if latin == 0 or (initials and latin == length):
-                    continue  # nothing spelled in Latin letters, or (initials) no character written as itself
-                for option in options:
-                    units = self._spelling_units(view, source_of, last - length + 1, option, initials=initials)
-                    if units is not None:
-                        yield units, option.entries, option.own_gaps
+            # A match starting after the last Latin letter spells nothing in it: its start is not looked at.
+            for last, value in spellings.automaton.iter(spelled, 0, last_latin + spellings.longest):
+                seed = spellings.lengths[value]
+                start = last - seed + 1
+                # A spelling must reach the first Latin letter of the text at or after its start.
+                reach = next_latin[start] - start
+                after = spelled[last + 1 : last + 2]  # the letter after the start: most spellings differ there
+                for option in range(spellings.bounds[value], spellings.bounds[value + 1]):
+                    at, end = bounds[option], bounds[option + 1]
+                    if end - at <= reach:
+                        break
+                    if end - at > seed and texts[at + seed] != after:
+                        continue
+                    if texts[at:end] != spelled[start : start + end - at]:
+                        continue
+                    if not source_of:
+                        source_of = [
+                            a + i for i, ch in enumerate(view[a:b]) for _c in range(len(table.get(ord(ch), ch)))
+                        ]
+                    group, variant = divmod(spellings.options[option], RULES.pinyin_variants_max)
+                    key = self._keys[group]
+                    units = self._spelling_units(view, source_of, start, key, pinyin_syllables(key)[variant])
+                    if units is not None and (candidate := self._candidate(units, group)):
+                        yield candidate
 
     @staticmethod
     def _spelling_units(
-        view: str, source_of: list[int], start: int, option: _Spelling, *, initials: bool
+        view: str, source_of: list[int], start: int, key: str, syllables: Sequence[str]
     ) -> _Units | None:
         """The keyword characters' stretches if the pinyin match is the keyword with some characters spelled.
 
@@ -350,7 +489,7 @@ class KeywordMatcher:
         units: _Units = []
         exact = spelled = 0
         at = start
-        for ch, syllable in zip(option.key, option.syllables, strict=True):
+        for ch, syllable in zip(key, syllables, strict=True):
             first = source_of[at]
             last = source_of[at + len(syllable) - 1]
             if not _is_letter(view[first]) and not view[first].isdigit():
@@ -368,6 +507,61 @@ class KeywordMatcher:
             at += len(syllable)
         if spelled == 0:
             return None
-        if initials:
-            return units if exact >= RULES.initials_min_exact else None
-        return units if exact > 0 or len(option.key) >= RULES.all_pinyin_min_chars else None
+        return units if exact > 0 or len(key) >= RULES.all_pinyin_min_chars else None
+
+    def _initials_candidates(self, view: str, latin: list[tuple[int, int]]) -> Iterator[_Candidate]:
+        """Keywords with some characters written as their initial (h人卡), around short Latin words.
+
+        Initials are single letters, so a Latin word longer than a keyword is not a run of them,
+        and each character of the initials view stands for one character of the text.
+        """
+        spellings = self._initials
+        if spellings is None:
+            return
+        table = pinyin_table(initials=True)
+        keys, bounds = self._keys.text, self._keys.bounds
+        for a, b in windows_around(latin, len(view), self._reach, longest=self._reach - 1):
+            part = view[a:b]
+            latin_before: list[int] = []
+            for last, value in spellings.automaton.iter(part.translate(table)):
+                length = spellings.lengths[value]
+                start = last - length + 1
+                latin_before = latin_before or list(accumulate(map(_is_letter, part), initial=0))
+                latin_count = latin_before[last + 1] - latin_before[start]
+                if latin_count == 0 or latin_count == length:
+                    continue  # nothing written in initials, or no character written as itself
+                written = part[start : last + 1]
+                # The first character written as itself must be the keyword's: most options fail here.
+                own = _NOT_LATIN.search(written)
+                at = own.start() if own else 0
+                for option in range(spellings.bounds[value], spellings.bounds[value + 1]):
+                    group = spellings.options[option] // RULES.pinyin_variants_max
+                    if keys[bounds[group] + at] == written[at] and _initials_match(written, self._keys[group]):
+                        units = [(i, i) for i in range(a + start, a + last + 1)]
+                        if candidate := self._candidate(units, group):
+                            yield candidate
+
+
+def _initials_match(written: str, key: str) -> bool:
+    """Whether ``written`` (whose initials match ``key``'s) is the keyword with some characters as initials.
+
+    A character written as itself must be the keyword's very character; a digit stands only for itself.
+    """
+    exact = spelled = 0
+    for seen, ch in zip(written, key, strict=True):
+        if _is_letter(seen) or seen.isdigit():
+            if ch.isascii():
+                exact += 1
+            elif seen.isdigit():
+                return False
+            else:
+                spelled += 1
+        elif seen == ch:
+            exact += 1
+        else:
+            return False
+    return spelled > 0 and exact >= RULES.initials_min_exact
+
+
+def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+    return [match.span() for match in pattern.finditer(text)]

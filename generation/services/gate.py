@@ -142,9 +142,11 @@ def serving_facts(checkpoint: Checkpoint | None) -> dict[str, str]:
 
 
 def refusal_record(
-    *, user: Any, request: Any, kind: str, params: dict[str, Any] | None, reason: str, stage: str
+    *, user: Any, request: Any, kind: str, params: dict[str, Any] | None, reason: str, code: str
 ) -> None:
-    """The one writer of a request's refusal before any job exists (``params`` None: the input was not read)."""
+    """The one writer of a request's policy refusal before any job exists (``params`` None: the input was not
+    read). ``code`` says why (``net_not_ready``, ``over_quota``, ...), so that figures can tell a generator
+    that could not serve from content refused."""
     with transaction.atomic():
         audit.generation_event(
             event_type="generation.refused",
@@ -152,7 +154,7 @@ def refusal_record(
             request=request,
             decision="refused",
             input_content=job_input(kind, params) if params is not None else None,
-            payload={"kind": kind, "reason": reason, "stage": stage},
+            payload={"kind": kind, "reason": reason, "stage": "policy", "reason_code": code},
         )
 
 
@@ -162,5 +164,5 @@ def job_refuse_unavailable(*, user: Any, kind: str, request: Any = None) -> str 
     refusal = policy_refusal(checkpoint_serving(kind), user)
     if refusal is None:
         return None
-    refusal_record(user=user, request=request, kind=kind, params={}, reason=refusal[0], stage="policy")
+    refusal_record(user=user, request=request, kind=kind, params={}, reason=refusal[0], code=refusal[1])
     return refusal[0]

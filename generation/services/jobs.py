@@ -177,6 +177,7 @@ def _job_refused_by_moderation(
             "kind": kind,
             "reason": reason,
             "stage": "input_moderation",
+            "reason_code": "content",
             **verdict_audit_facts(verdict),
         },
     )
@@ -221,7 +222,7 @@ def job_submit(
         if replayed:
             return replayed
     if spent:
-        refusal_record(user=user, request=request, kind=kind, params=None, reason=spent, stage="policy")
+        refusal_record(user=user, request=request, kind=kind, params=None, reason=spent, code="over_quota")
         raise JobUnavailable(spent, code="over_quota")
     if kind not in GENERATOR_KINDS:
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
@@ -230,7 +231,7 @@ def job_submit(
     refusal = policy_refusal(checkpoint, user)
     if refusal:
         reason, code = refusal
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code=code)
         raise JobUnavailable(reason, code=code)
     assert checkpoint is not None
     pending = terms_pending(user)
@@ -239,19 +240,19 @@ def job_submit(
             "The terms have changed (%(documents)s): read them and accept them on the terms page before you "
             "generate again."
         ) % {"documents": ", ".join(f"{v.title} {v.version}" for v in pending)}
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code="terms_not_accepted")
         raise JobUnavailable(reason, code="terms_not_accepted")
     if suspension_active(user):
         reason = _(
             "Your account may not generate content at the moment because several of your requests broke the "
             "content rules. If you think this is a mistake, contact us through the complaints page."
         )
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code="user_suspended")
         raise JobUnavailable(reason, code="user_suspended")
     account = account_refusal(user)
     if account:
         reason, code = account
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, stage="policy")
+        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code=code)
         raise JobUnavailable(reason, code=code)
     verdict = None
     if kind == NetKind.LM and cleaned["opening"]:
@@ -282,7 +283,7 @@ def job_submit(
         )
     except JobUnavailable as exc:
         if exc.code == "over_quota":  # lost the race for the last unit of quota; nothing was stored
-            refusal_record(user=user, request=request, kind=kind, params=None, reason=exc.message, stage="policy")
+            refusal_record(user=user, request=request, kind=kind, params=None, reason=exc.message, code="over_quota")
         raise
 
 

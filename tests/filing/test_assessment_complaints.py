@@ -96,7 +96,7 @@ def test_complaint_gets_a_due_date_and_an_audit_event(service, end_user):
     assert complaint.user_id == str(end_user.pk)
     event = LogEntry.objects.get(event_type="complaint.received")
     assert event.produce_id == "abc-123" and event.actor_username == end_user.username
-    assert json.loads(event.payload) == {"category": "label", "channel": "web"}
+    assert json.loads(event.payload) == {"category": "label", "channel": "web", "due_at": complaint.due_at.isoformat()}
     assert not complaint.is_overdue
 
 

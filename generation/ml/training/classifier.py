@@ -6,7 +6,6 @@ stays unseen until the quality gate measures the chosen epoch on it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -75,22 +74,34 @@ def positive_scores(
     return np.concatenate(scores) if scores else np.zeros(0)
 
 
-def ngram_log_ratios(texts: Sequence[str], labels: Sequence[int], config: TextClassifierConfig) -> torch.Tensor:
-    """Naive-Bayes log-count ratio of each n-gram bucket: log P(bucket | offensive) / P(bucket | safe), add-one."""
-    counts = np.ones((2, config.ngram_buckets))
-    for text, label in zip(texts, labels, strict=True):
-        buckets = ngram_ids(code_points(text), n_max=config.ngram_max, buckets=config.ngram_buckets)
-        counts[1 if label else 0, buckets] += 1
-    ratio = np.log(counts[1] / counts[1].sum()) - np.log(counts[0] / counts[0].sum())
-    return torch.tensor(ratio, dtype=torch.float32)
+def ngram_matrix(texts: Sequence[str], config: TextClassifierConfig) -> torch.Tensor:
+    """Which n-gram buckets each text has: a sparse 0/1 matrix of texts × buckets."""
+    rows = [ngram_ids(code_points(text), n_max=config.ngram_max, buckets=config.ngram_buckets) for text in texts]
+    row_ids = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+    columns = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    indices = torch.from_numpy(np.stack([row_ids, columns]))
+    values = torch.ones(len(columns))
+    return torch.sparse_coo_tensor(indices, values, (len(rows), config.ngram_buckets)).coalesce()
+
+
+def ngram_log_ratios(present: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """Per bucket and label, the naive-Bayes log-count ratio log P(bucket | label) / P(bucket | others), add-one."""
+    one_hot = F.one_hot(labels, classes).float()
+    counts = torch.sparse.mm(present.t(), one_hot) + 1.0  # buckets × labels: texts of the label having the bucket
+    others = torch.sparse.mm(present.t(), 1.0 - one_hot) + 1.0
+    return torch.log(counts / counts.sum(0)) - torch.log(others / others.sum(0))
 
 
 class ClassifierTrainer:
+    """Fits the classifier by full-batch L-BFGS on its regularised log-loss; an epoch is a number of iterations."""
+
     def __init__(self, seed: int, config: TextClassifierConfig, data: LabelledTexts, clock_budget: int | None) -> None:
+        classes = len(config.labels)
         if len(set(data.labels)) < 2:
-            raise ValueError(f"{data.name} has texts of one label only; a classifier needs both.")
+            raise ValueError(f"{data.name} has texts of one label only; a classifier needs at least two.")
+        if max(data.labels) >= classes:
+            raise ValueError(f"{data.name} has labels up to {max(data.labels)}, but the classifier knows {classes}.")
         self.config = config
-        self.generator = torch.Generator().manual_seed(seed)
         order = np.random.default_rng(seed).permutation(len(data.texts))
         held = max(1, int(len(order) * config.validation_share))
         self.train_texts = [data.texts[i] for i in order[held:]]
@@ -98,59 +109,47 @@ class ClassifierTrainer:
         self.validation_texts = [data.texts[i] for i in order[:held]]
         self.validation_labels = [data.labels[i] for i in order[:held]]
         self.net = TextClassifier(config)
-        self.net.ngram_ratio.copy_(ngram_log_ratios(self.train_texts, self.train_labels.tolist(), config))
-        # The tables of hashed features get sparse gradients (only the rows a batch uses), with their own optimiser.
-        net = self.net
-        self.sparse = torch.optim.SparseAdam(
-            [
-                {"params": [net.linear.weight], "lr": config.linear_lr},
-                {"params": [net.char_embedding.weight, net.bigram_embedding.weight], "lr": config.lr},
-            ]
+        self.present = ngram_matrix(self.train_texts, config)
+        self.net.ngram_ratio.copy_(ngram_log_ratios(self.present, self.train_labels, classes))
+        self.optimizer = torch.optim.LBFGS(
+            [self.net.weight, self.net.bias],
+            max_iter=config.iterations_per_epoch,
+            history_size=20,
+            line_search_fn="strong_wolfe",
         )
-        tables = {id(net.linear.weight), id(net.char_embedding.weight), id(net.bigram_embedding.weight)}
-        dense = [p for p in net.parameters() if id(p) not in tables]
-        self.dense = torch.optim.Adam(dense, lr=config.lr)
-        self.steps_per_epoch = math.ceil(len(self.train_texts) / config.batch_size)
-        self.total_steps = clock_budget * self.steps_per_epoch if clock_budget else None
+        # The L2 penalty per text, so the optimum is scikit-learn's for the same C.
+        self.penalty = 1.0 / (2.0 * config.c * len(self.train_texts))
+        self.total_steps = clock_budget
         self.step = 0
 
-    def _lr_scale(self, clock: Clock) -> float:
-        return 0.5 * (1.0 + math.cos(math.pi * clock.progress(self.step, self.total_steps)))
+    def _loss(self) -> torch.Tensor:
+        net = self.net
+        logits = torch.sparse.mm(self.present, net.weight * net.ngram_ratio) + net.bias
+        return F.cross_entropy(logits, self.train_labels) + self.penalty * net.weight.pow(2).sum()
 
     def train_epoch(self, epoch: int, clock: Clock) -> tuple[dict[str, float], int]:
-        config = self.config
+        if clock.stop_now():
+            return {}, 0
         self.net.train()
-        order = torch.randperm(len(self.train_texts), generator=self.generator)
-        totals = {"linear_loss": 0.0, "cnn_loss": 0.0}
-        steps = 0
-        for start in range(0, len(order), config.batch_size):
-            if clock.stop_now():
-                break
-            rows = order[start : start + config.batch_size]
-            batch = self.net.encode([self.train_texts[i] for i in rows], max_chars=config.train_chars)
-            labels = self.train_labels[rows]
-            scale = self._lr_scale(clock)
-            self.sparse.param_groups[0]["lr"] = config.linear_lr * scale
-            self.sparse.param_groups[1]["lr"] = config.lr * scale
-            self.dense.param_groups[0]["lr"] = config.lr * scale
-            linear, cnn = self.net(batch)
-            linear_loss, cnn_loss = F.cross_entropy(linear, labels), F.cross_entropy(cnn, labels)
-            self.sparse.zero_grad(set_to_none=True)
-            self.dense.zero_grad(set_to_none=True)
-            (linear_loss + cnn_loss).backward()
-            self.sparse.step()
-            self.dense.step()
-            self.step += 1
-            steps += 1
-            totals["linear_loss"] += linear_loss.item()
-            totals["cnn_loss"] += cnn_loss.item()
-        return {name: total / max(steps, 1) for name, total in totals.items()}, steps
+
+        def closure() -> torch.Tensor:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self._loss()
+            loss.backward()
+            return loss
+
+        self.optimizer.step(closure)
+        self.step += 1
+        with torch.no_grad():
+            loss = self._loss().item()
+        return {"train_loss": loss}, 1
 
     def export_state(self) -> dict[str, torch.Tensor]:
-        return self.net.state_dict()
+        return {name: value.detach().clone() for name, value in self.net.state_dict().items()}
 
     def evaluate(self, should_stop: Callable[[], bool] | None = None) -> tuple[dict[str, float], float]:
         """Figures on the held-out share; the value compared between epochs is the error rate (lower is better)."""
+        self.net.eval()
         scores = positive_scores(self.net, self.validation_texts, should_stop=should_stop)
         figures = classification_figures(self.validation_labels, (scores >= 0.5).astype(int).tolist())
         error = 1.0 - figures.accuracy

@@ -80,6 +80,32 @@ def test_evasion_forms_are_caught_with_the_original_span(matcher, text, span, ke
     assert (span, keyword_id) in found(matcher, text)
 
 
+LONG_PROSE = "请帮我写一首关于秋天的七言绝句，要有落叶和远山。用Python读取CSV文件。" * 40
+
+
+@pytest.mark.parametrize(
+    ("form", "keyword_id"),
+    [
+        ("坏3词", 2),
+        ("禁禁用用样样例例", 3),
+        ("女子人卡", 4),
+        ("huai蛋", 1),
+        ("h人卡", 4),
+        ("禁x用x样x例", 3),
+    ],
+)
+def test_evasion_forms_deep_in_a_long_text_keep_their_offsets(matcher, form, keyword_id):
+    # The views are searched only near a digit, repeat, join or Latin word: far from the text's start.
+    text = f"{LONG_PROSE}看{form}。{LONG_PROSE}"
+    assert (form, keyword_id) in found(matcher, text)
+
+
+def test_a_repeat_after_a_doubled_latin_letter_keeps_its_offsets(matcher):
+    # Doubled Latin letters (oo) are not collapsed; the repeat view must not count them as a run.
+    assert found(matcher, "good坏坏词词") == [("坏坏词词", 2)]
+    assert found(matcher, "good job, 禁禁用用样样例例") == [("禁禁用用样样例例", 3)]
+
+
 @pytest.mark.parametrize(
     "text",
     [

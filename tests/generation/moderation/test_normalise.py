@@ -6,7 +6,15 @@ import random
 
 import pytest
 
-from generation.moderation.normalise import normalise, normalise_with_offsets
+from generation.moderation.normalise import (
+    clause_marked,
+    compact,
+    compact_offsets,
+    compact_table,
+    normalise,
+    normalise_with_offsets,
+    translation_table,
+)
 
 
 @pytest.mark.parametrize(
@@ -52,3 +60,19 @@ def test_fast_and_mapped_paths_agree_on_random_text():
         assert len(offsets) == len(normalised)
         assert offsets == sorted(offsets)
         assert all(0 <= i < len(text) for i in offsets)
+
+
+def _offsets_one_by_one(text: str, table: dict[int, str | None]) -> list[int]:
+    return [index for index, ch in enumerate(text) for _c in (table.get(ord(ch), ch) or "")]
+
+
+def test_offsets_agree_with_mapping_each_character_on_its_own():
+    # Letters and digits that expand (ß, ﬁ, ¼, ㈠) or vanish are looked at one by one, the rest copied.
+    rng = random.Random(11)
+    alphabet = "坏词壞詞ＡａAb ß\ufb01¼\u3220①é\u0301\u200b\ufdd0_-，。.!? \n文字𝐁𠀀"
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert normalise_with_offsets(text)[1] == _offsets_one_by_one(text, translation_table())
+        offsets = compact_offsets(text)
+        assert offsets == _offsets_one_by_one(clause_marked(text), compact_table())
+        assert len(offsets) == len(compact(text))

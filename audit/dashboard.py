@@ -1,0 +1,330 @@
+"""Reads behind the auditors' dashboard: each panel's figures over one time range (``explorer.TimeRange``).
+
+Counts say what they count. A request is one record (``generation.requested`` when accepted,
+``generation.refused`` when not); a finished job is one job however many outputs it made (each output is a
+``generation.succeeded`` record of its own); the rest count records. The database groups; Python only splits
+the few distinct risk-code lists and reason codes it returns, so a panel costs one grouped query.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, FloatField, Min, QuerySet, TextField
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from audit import explorer
+from audit.explorer import TimeRange
+from audit.models import LogEntry
+
+REQUEST_EVENTS = ("generation.requested", "generation.refused")
+FINISHED_EVENTS = ("generation.succeeded", "generation.failed", "generation.output_blocked")
+EXPORT_EVENTS = ("audit.exported",)
+SUSPENSION_EVENTS = ("user.suspended", "user.reinstated")
+COMPLAINT_SUBJECT = "filing.complaint"
+PERCENTILES = (0.5, 0.95)
+
+# What a refusal was for, from its payload's ``reason_code`` (see the catalogue's ``generation.refused``).
+CONTENT = "content"  # the content checks refused the input: the only kind a refusal rate counts
+NOT_READY = "not_ready"  # the generator could not serve (no net passed the gate, model not approved, stopped)
+POLICY = "policy"  # the account or the quota: the user may not generate now
+UNRECORDED = "unrecorded"  # a policy refusal written before reason codes were
+NOT_READY_CODES = frozenset({"net_not_ready", "model_not_approved", "service_not_open", "stopped"})
+
+
+def refusal_kind(reason_code: str | None, stage: str | None, risk_codes: str) -> str:
+    """The kind of a ``generation.refused`` record; records older than ``reason_code`` are read by their stage."""
+    if reason_code:
+        if reason_code == CONTENT:
+            return CONTENT
+        return NOT_READY if reason_code in NOT_READY_CODES else POLICY
+    if stage == "input_moderation" or (not stage and risk_codes):
+        return CONTENT
+    return UNRECORDED
+
+
+def risk_class(code: str) -> str:
+    """``A.1`` for ``A.1.6``: the first two parts of a risk code."""
+    return ".".join(code.split(".")[:2])
+
+
+def payload_text(key: str) -> RawSQL:
+    """The string value of a top-level payload key, read by the database (NULL when absent)."""
+    if connection.vendor == "postgresql":
+        # The payload is JSON text with the quotes inside values escaped, so the key's pattern cannot match a value.
+        return RawSQL("substring(payload from %s)", (f'"{key}"\\s*:\\s*"([^"]*)"',), output_field=TextField())  # noqa: S611
+    return RawSQL("json_extract(payload, %s)", (f"$.{key}",), output_field=TextField())  # noqa: S611
+
+
+def payload_number(key: str) -> RawSQL:
+    if connection.vendor == "postgresql":
+        sql = "CAST(substring(payload from %s) AS double precision)"
+        return RawSQL(sql, (f'"{key}"\\s*:\\s*(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)',), output_field=FloatField())  # noqa: S611
+    return RawSQL("CAST(json_extract(payload, %s) AS REAL)", (f"$.{key}",), output_field=FloatField())  # noqa: S611
+
+
+def in_range(time_range: TimeRange) -> QuerySet[LogEntry]:
+    return LogEntry.objects.filter(created_at__gte=time_range.start, created_at__lt=time_range.end)
+
+
+def counts_over_time(time_range: TimeRange, events: tuple[str, ...]) -> dict[str, list[int]]:
+    """Records of each of ``events`` per bar of ``explorer.bar_spans(time_range)``."""
+    bars = len(explorer.bar_spans(time_range))
+    series = {event: [0] * bars for event in events}
+    query = explorer.bar_counts(in_range(time_range).filter(event_type__in=events), time_range, "event_type")[0]
+    for bar, event, n in query:
+        if 0 <= bar < bars:
+            series[event][bar] += n
+    return series
+
+
+# ------------------------------------------------------------------------------
+# Refusals and risk codes
+# ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Refusals:
+    """``checked``: requests the content checks judged (accepted, or refused for content); the rates' base."""
+
+    checked: int
+    content: int
+    by_class: list[tuple[str, int]]
+    by_kind: dict[str, int]
+    by_reason: list[tuple[str, int]]
+
+    def rate(self, n: int) -> float:
+        return n / self.checked if self.checked else 0.0
+
+
+def refusals_query(time_range: TimeRange) -> QuerySet[Any, tuple[str | None, str | None, str, int]]:
+    """``(reason code, stage, risk codes, records)`` of the refusals in the range."""
+    return (
+        in_range(time_range)
+        .filter(event_type="generation.refused")
+        .order_by()
+        .annotate(code=payload_text("reason_code"), stage=payload_text("stage"))
+        .values_list("code", "stage", "risk_codes")
+        .annotate(n=Count("*"))
+    )
+
+
+def refusals(time_range: TimeRange, *, accepted: int) -> Refusals:
+    """Refusals in the range by kind and, for content refusals, by risk class; ``accepted`` requests in the range."""
+    by_kind = {CONTENT: 0, NOT_READY: 0, POLICY: 0, UNRECORDED: 0}
+    by_class: dict[str, int] = {}
+    by_reason: dict[str, int] = {}
+    for code, stage, codes, n in refusals_query(time_range):
+        kind = refusal_kind(code, stage, codes)
+        by_kind[kind] += n
+        if kind == CONTENT:
+            for category in {risk_class(c) for c in codes.split(";") if c}:
+                by_class[category] = by_class.get(category, 0) + n
+        else:
+            by_reason[code or ""] = by_reason.get(code or "", 0) + n
+    return Refusals(
+        checked=accepted + by_kind[CONTENT],
+        content=by_kind[CONTENT],
+        by_class=sorted(by_class.items(), key=lambda r: (-r[1], r[0])),
+        by_kind=by_kind,
+        by_reason=sorted(by_reason.items(), key=lambda r: (-r[1], r[0])),
+    )
+
+
+def top_risk_codes(time_range: TimeRange) -> list[tuple[str, int]]:
+    """The AUDIT_DASHBOARD_TOP_CODES risk codes named by the most records in the range, with their records."""
+    rows = (
+        in_range(time_range)
+        .exclude(risk_codes="")
+        .order_by()
+        .values_list("risk_codes")
+        .annotate(n=Count("*"))
+        .values_list("risk_codes", "n")
+    )
+    counts: dict[str, int] = {}
+    for codes, n in rows:
+        for code in set(codes.split(";")) - {""}:
+            counts[code] = counts.get(code, 0) + n
+    return sorted(counts.items(), key=lambda r: (-r[1], r[0]))[: settings.AUDIT_DASHBOARD_TOP_CODES]
+
+
+# ------------------------------------------------------------------------------
+# Job latency
+# ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Percentiles:
+    jobs: int  # finished jobs
+    timed: int  # of which with a latency recorded
+    p50: float | None  # milliseconds
+    p95: float | None
+
+
+@dataclass(frozen=True)
+class Latency:
+    overall: Percentiles
+    per_bar: list[Percentiles]
+    outputs: int  # generation.succeeded records: one per output
+
+
+def percentile(ordered: list[float], fraction: float) -> float | None:
+    """Linear interpolation between the closest ranks (PostgreSQL's percentile_cont) of sorted values."""
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _percentiles(latencies: list[float | None]) -> Percentiles:
+    timed = sorted(v for v in latencies if v is not None)
+    p50, p95 = (percentile(timed, f) for f in PERCENTILES)
+    return Percentiles(jobs=len(latencies), timed=len(timed), p50=p50, p95=p95)
+
+
+def latency(time_range: TimeRange) -> Latency:
+    """Per finished job (its records grouped by ``job_id``, the largest latency kept, in the bar it first
+    finished in): p50 and p95 over the range and per bar."""
+    bar = explorer.bar_sql(time_range)[0]
+    finished = in_range(time_range).filter(event_type__in=FINISHED_EVENTS)
+    outputs = finished.filter(event_type="generation.succeeded").count()
+    bars = len(explorer.bar_spans(time_range))
+    records = (
+        finished.order_by()
+        .annotate(job=payload_text("job_id"), ms=payload_number("latency_ms"), bar=bar)
+        .values_list("job", "ms", "bar")
+    )
+    empty = Percentiles(jobs=0, timed=0, p50=None, p95=None)
+    if connection.vendor == "postgresql":
+        sql, params = records.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH r(job, ms, bar) AS ({sql}), "  # noqa: S608 (the SQL is Django's, the values are parameters)
+                "jobs AS (SELECT job, max(ms) AS ms, min(bar) AS bar FROM r WHERE job IS NOT NULL GROUP BY job) "
+                "SELECT bar, count(*), count(ms), percentile_cont(%s) WITHIN GROUP (ORDER BY ms), "
+                "percentile_cont(%s) WITHIN GROUP (ORDER BY ms) FROM jobs GROUP BY ROLLUP (bar)",
+                (*params, *PERCENTILES),
+            )
+            rows = cursor.fetchall()
+        overall, per_bar = empty, [empty] * bars
+        for index, count, timed, p50, p95 in rows:
+            figures = Percentiles(jobs=count, timed=timed, p50=p50, p95=p95)
+            if index is None:
+                overall = figures
+            elif 0 <= index < bars:
+                per_bar[index] = figures
+        return Latency(overall=overall, per_bar=per_bar, outputs=outputs)
+    jobs: dict[str, tuple[float | None, int]] = {}
+    for job, ms, index in records.iterator(chunk_size=5000):
+        if job is None:
+            continue
+        known_ms, known_bar = jobs.get(job, (None, index))
+        largest = ms if known_ms is None else known_ms if ms is None else max(ms, known_ms)
+        jobs[job] = (largest, min(known_bar, index))
+    grouped: list[list[float | None]] = [[] for _ in range(bars)]
+    for ms, index in jobs.values():
+        if 0 <= index < bars:
+            grouped[index].append(ms)
+    return Latency(
+        overall=_percentiles([ms for ms, _i in jobs.values()]),
+        per_bar=[_percentiles(values) for values in grouped],
+        outputs=outputs,
+    )
+
+
+# ------------------------------------------------------------------------------
+# Complaints against their due dates
+# ------------------------------------------------------------------------------
+ANSWERED_ON_TIME, ANSWERED_LATE, OPEN, OVERDUE = "answered_on_time", "answered_late", "open", "overdue"
+COMPLAINT_STATES = (OVERDUE, OPEN, ANSWERED_LATE, ANSWERED_ON_TIME)
+
+
+@dataclass(frozen=True)
+class Complaint:
+    subject_id: str
+    subject_repr: str
+    received: datetime
+    due: datetime
+    answered: datetime | None
+    state: str
+
+
+def complaints(time_range: TimeRange, *, now: datetime | None = None) -> list[Complaint]:
+    """The complaints received in the range, most urgent first: overdue, open, answered late, answered on time.
+
+    The due date is the one ``complaint.received`` recorded; records written before it was recorded are
+    read as received + COMPLAINT_RESPONSE_DAYS. Answered: the first ``complaint.resolved`` of the complaint.
+    """
+    now = now or timezone.now()
+    received = list(
+        in_range(time_range)
+        .filter(event_type="complaint.received", subject_kind=COMPLAINT_SUBJECT)
+        .order_by("seq")
+        .values_list("subject_id", "subject_repr", "created_at", "payload")
+    )
+    answered = dict(
+        LogEntry.objects.filter(
+            event_type="complaint.resolved",
+            subject_kind=COMPLAINT_SUBJECT,
+            subject_id__in=[r[0] for r in received],
+        )
+        .order_by()
+        .values_list("subject_id")
+        .annotate(first=Min("created_at"))
+        .values_list("subject_id", "first")
+    )
+    rows = []
+    for ident, text, when, payload in received:
+        due = _due(payload) or when + timedelta(days=settings.COMPLAINT_RESPONSE_DAYS)
+        done = answered.get(ident)
+        if done is not None:
+            state = ANSWERED_ON_TIME if done <= due else ANSWERED_LATE
+        else:
+            state = OVERDUE if due < now else OPEN
+        rows.append(Complaint(ident, text, when, due, done, state))
+    rows.sort(key=lambda c: (COMPLAINT_STATES.index(c.state), c.due))
+    return rows
+
+
+def _due(payload: str) -> datetime | None:
+    try:
+        value = json.loads(payload).get("due_at")
+    except (TypeError, ValueError, AttributeError):
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    return parsed if parsed is not None and timezone.is_aware(parsed) else None
+
+
+# ------------------------------------------------------------------------------
+# The whole page
+# ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Figures:
+    requests: dict[str, list[int]]
+    refusals: Refusals
+    top_codes: list[tuple[str, int]]
+    latency: Latency
+    exports: dict[str, list[int]]
+    suspensions: dict[str, list[int]]
+    complaints: list[Complaint]
+
+
+def figures(time_range: TimeRange) -> Figures:
+    """Every panel's figures over ``time_range``: what the dashboard reads, in one place (and what its benchmark
+    times)."""
+    requests = counts_over_time(time_range, REQUEST_EVENTS)
+    return Figures(
+        requests=requests,
+        refusals=refusals(time_range, accepted=sum(requests["generation.requested"])),
+        top_codes=top_risk_codes(time_range),
+        latency=latency(time_range),
+        exports=counts_over_time(time_range, EXPORT_EVENTS),
+        suspensions=counts_over_time(time_range, SUSPENSION_EVENTS),
+        complaints=complaints(time_range),
+    )
