@@ -82,6 +82,8 @@ _CATALOGUE: tuple[EventType, ...] = (
                 "user_suspended, phone_not_verified, minor mode codes). Absent on records written before it was.",
             ),
             "matched_terms": _key("array", "Keyword library entries hit (ids or terms)."),
+            "layers": _key("object", "Input moderation: each layer's own decision (keyword, classifier)."),
+            "scores": _key("array", "Input moderation: the classifier's scores, thresholds and version (model)."),
         },
     ),
     EventType(
@@ -103,6 +105,8 @@ _CATALOGUE: tuple[EventType, ...] = (
             "kind": _KIND,
             "matched_terms": _key("array", "Keyword library entries hit."),
             "latency_ms": _key("number", "Time from queued to finished, milliseconds."),
+            "layers": _key("object", "Each moderation layer's own decision (keyword, classifier)."),
+            "scores": _key("array", "The classifier's scores, thresholds and version (model)."),
         },
     ),
     EventType(

@@ -227,7 +227,7 @@ def bench_gan(args: argparse.Namespace, digits: DigitData) -> LoadedNet:
         scale = loaded.extra["latent_scale"]
         print(f"  (noise scaled by {scale:g}, chosen after training by digit-FID against the training digits:")
         print(f"  {tried})")
-    bundled = (manifest().get("classifier") or {}).get("weights_sha256")
+    bundled = (manifest().get("digit_classifier") or {}).get("weights_sha256")
     where = (
         "bundled in the repository, the same on every machine"
         if bundled == metrics.weights_sha256(classifier)

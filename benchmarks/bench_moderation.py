@@ -12,12 +12,16 @@ measures, in one run:
   same run: the plain step (normalise, one automaton pass, no evasion views or rules);
 - at 100,000 keywords: the share of the evasion set (tests/generation/moderation/data/evasions.json)
   caught with its keywords added to the library, and the share of innocent text refused (Song ci
-  lines, COLD's safe dev comments) among texts holding no keyword literally.
+  lines, COLD's safe dev comments) among texts holding no keyword literally;
+- the classifier layer (the bundled text classifier, one torch thread): p50/p99 CPU time for a
+  500-character prompt, alone and with the keyword step of 10,000 keywords (the whole step), and the
+  share of Song ci lines it would refuse or send for review at the shipped thresholds.
 
 Run: ``python benchmarks/run.py moderation`` (or ``python benchmarks/bench_moderation.py``).
 Goals (``GOALS``, at 100,000 keywords): full step >= 50x the regex; CPU p99 <= 1.5 ms at 2,000
 characters and <= 1 ms at 500; build <= 3 s CPU; resident memory added <= 120 MiB (every web and
-worker process holds a matcher); evasion set >= 95% caught; over-refusal <= 1%.
+worker process holds a matcher); evasion set >= 95% caught; over-refusal <= 1%. The whole step
+(keywords and classifier) p99 <= 5 ms at 500 characters.
 Experiment records: benchmarks/docs/moderation.md.
 """
 
@@ -44,6 +48,7 @@ from generation.moderation.measures import catch_rate, over_refusal_rate
 from generation.moderation.normalise import normalise, translation_table
 
 EVASIONS = Path(__file__).resolve().parent.parent / "tests" / "generation" / "moderation" / "data" / "evasions.json"
+THRESHOLDS = Path(__file__).resolve().parent.parent / "filing" / "data" / "safety_thresholds.json"
 
 SIZES = (10_000, 100_000)
 PROMPTS = 300
@@ -282,6 +287,54 @@ def quality(keywords: list[str], entries: list[KeywordEntry]) -> None:
     )
 
 
+def classifier_step(alphabet: list[str]) -> None:
+    """CPU time of the classifier layer on 500-character prompts, alone and after the keyword step, and the share
+    of Song ci lines it refuses or flags at the shipped thresholds."""
+    import torch
+
+    from generation.bundled import bundled_bytes, manifest
+    from generation.ml.scoring import TextScorer
+
+    entry = manifest().get("nets", {}).get("classifier")
+    if entry is None:
+        print("classifier layer: no bundled classifier in the manifest; run `make weights`")
+        return
+    torch.set_num_threads(1)
+    scorer = TextScorer(bundled_bytes(entry), sha256=entry["sha256"])
+    shipped = {
+        row["key"]: float(row["value"])
+        for row in json.loads(THRESHOLDS.read_text(encoding="utf-8"))["thresholds"]
+        if row["key"].startswith("classifier_")
+    }
+    rng = random.Random(SEED)
+    keywords = keywords_make(SIZES[0], rng, alphabet)
+    matcher = KeywordMatcher(version=1, entries=[KeywordEntry(i, w, "A.1.8", "block") for i, w in enumerate(keywords)])
+    prompts = [prompt_make(500, rng, keywords, with_hit=i % 10 == 0) for i in range(200)]
+    for prompt in prompts[:20]:
+        scorer.score(prompt)  # warm-up: the first calls allocate
+
+    def whole(text: str) -> None:
+        matcher.find(text)
+        scorer.score(text)
+
+    alone, both = cpu_times(scorer.score, prompts), cpu_times(whole, prompts)
+    p99 = lambda timings: timings[int(len(timings) * 0.99) - 1]  # noqa: E731
+    print(f"classifier layer ({entry['sha256'][:12]}, 1 torch thread), 500-char prompt, CPU:")
+    print(f"  classifier alone         : p50 {statistics.median(alone):.3f} ms, p99 {p99(alone):.3f} ms")
+    print(
+        f"  keywords ({SIZES[0]:,}) + classifier: p50 {statistics.median(both):.3f} ms, p99 {p99(both):.3f} ms   "
+        "(goal p99 <= 5 ms)"
+    )
+    lines = [line for line in songci().text.splitlines() if line.strip()][:3000]
+    scores = [scorer.score(line) for line in lines]
+    refused = sum(s >= shipped["classifier_block_score_min"] for s in scores) / len(scores)
+    flagged = sum(shipped["classifier_flag_score_min"] <= s < shipped["classifier_block_score_min"] for s in scores)
+    print(
+        f"  Song ci lines            : refused {refused:.2%}, sent for review {flagged / len(scores):.2%} "
+        f"of {len(scores):,}"
+    )
+
+
 def main() -> None:
     started = time.perf_counter()
     translation_table()
@@ -289,6 +342,7 @@ def main() -> None:
     alphabet = gb2312_level1()
     for size in SIZES:
         run_size(size, alphabet)
+    classifier_step(alphabet)
 
 
 if __name__ == "__main__":

@@ -273,6 +273,7 @@ _RANKING: dict[str, tuple[str, bool]] = {
     "gan": ("digit_fid_ratio", True),
     "vae": ("test_nats", True),
     "lm": ("nats_per_char", True),
+    "classifier": ("macro_f1", False),
 }
 
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from filing.models import Complaint
 from genai_platform.hygiene import CleanTextFormMixin
 from generation.enduser import REPORT_CATEGORIES
-from generation.models import Job, NetKind
+from generation.models import GENERATOR_CHOICES, Job, NetKind
 from generation.params import SEED_MAX, limits
 from generation.tunes import Tune
 
@@ -292,7 +292,7 @@ class ReportForm(NoSuffixForm):
 
 
 class HistoryFilterForm(CleanTextFormMixin, forms.Form):
-    kind = forms.ChoiceField(label=_("Kind"), choices=[("", _("all kinds")), *NetKind.choices], required=False)
+    kind = forms.ChoiceField(label=_("Kind"), choices=[("", _("all kinds")), *GENERATOR_CHOICES], required=False)
     status = forms.ChoiceField(label=_("Status"), choices=[("", _("any status")), *Job.Status.choices], required=False)
 
 

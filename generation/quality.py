@@ -36,6 +36,10 @@ GATE_RULES: dict[str, tuple[GateRule, ...]] = {
         GateRule("bigram_margin", "quality_lm_bigram_margin_min", "min"),
         GateRule("whole_piece_rate", "quality_lm_whole_piece_rate_min", "min"),
     ),
+    NetKind.CLASSIFIER: (
+        GateRule("accuracy", "quality_classifier_accuracy_min", "min"),
+        GateRule("macro_f1", "quality_classifier_macro_f1_min", "min"),
+    ),
 }
 
 # How each figure reads to a person, and how it is shown: "percent", "ratio" (a multiple) or a number of decimals.
@@ -56,6 +60,11 @@ FIGURE_NAMES: dict[str, tuple[Any, str]] = {
     "whole_piece_rate": (_("whole pieces written from a tune's name alone"), "percent"),
     "free_form_rate": (_("pieces in their tune's form, written freely"), "percent"),
     "guided_form_rate": (_("pieces in their tune's form, guided by it"), "percent"),
+    "accuracy": (_("texts of the development split classified right"), "percent"),
+    "macro_f1": (_("macro-F1 over the offensive and the safe class"), "3"),
+    "precision": (_("offensive texts among those read as offensive (precision)"), "percent"),
+    "recall": (_("offensive texts read as offensive (recall)"), "percent"),
+    "items": (_("texts measured"), "0"),
     # Training-time metrics of each epoch.
     "fid": (_("digit-FID against the training digits"), "2"),
     "validation_nats": (_("validation −ELBO, nats per digit"), "1"),
@@ -65,6 +74,13 @@ FIGURE_NAMES: dict[str, tuple[Any, str]] = {
     "neg_elbo": (_("training −ELBO, nats per digit"), "1"),
     "reconstruction": (_("reconstruction, nats per digit"), "1"),
     "kl": (_("KL divergence, nats per digit"), "1"),
+    "validation_error": (_("texts held out from training classified wrong"), "percent"),
+    "validation_accuracy": (_("texts held out from training classified right"), "percent"),
+    "validation_macro_f1": (_("macro-F1 on the texts held out from training"), "3"),
+    "validation_precision": (_("precision of the offensive class on the texts held out from training"), "percent"),
+    "validation_recall": (_("recall of the offensive class on the texts held out from training"), "percent"),
+    "validation_items": (_("texts held out from training"), "0"),
+    "train_loss": (_("training loss (cross-entropy with the L2 penalty)"), "3"),
 }
 
 

@@ -37,6 +37,7 @@ from generation.checkpoints import (
 from generation.ml.version import code_version
 from generation.models import (
     DEFAULT_TRAINING_DATA,
+    TRAINING_DATA_OF_KIND,
     NetKind,
     TrainingData,
     TrainingEpoch,
@@ -54,18 +55,26 @@ PHASE_SPANS: dict[str, dict[str, tuple[float, float]]] = {
     },
     NetKind.VAE: {TrainingRun.Phase.TRAINING: (0.0, 0.95), TrainingRun.Phase.MEASURING: (0.95, 1.0)},
     NetKind.LM: {TrainingRun.Phase.TRAINING: (0.0, 0.9), TrainingRun.Phase.MEASURING: (0.9, 1.0)},
+    NetKind.CLASSIFIER: {TrainingRun.Phase.TRAINING: (0.0, 0.95), TrainingRun.Phase.MEASURING: (0.95, 1.0)},
 }
 
 
 def training_request_validate(*, kind: str, data: str | None, epochs: int | None, minutes: float | None) -> str:
     """Check what an operator asks to train; returns the training data to use (the net's default if none)."""
     if kind not in NetKind.values:
-        raise ValidationError({"kind": _("Unknown net: choose gan, vae or lm.")})
+        raise ValidationError({"kind": _("Unknown net: choose gan, vae, lm or classifier.")})
     if epochs is None and minutes is None:
         raise ValidationError(_("Give a number of epochs, a time budget in minutes, or both."))
     data = data or DEFAULT_TRAINING_DATA[NetKind(kind)]
-    if (kind == NetKind.LM) != (data == TrainingData.SONGCI):
-        raise ValidationError({"data": _("The language model trains on text, the GAN and the VAE on digits.")})
+    if data not in TRAINING_DATA_OF_KIND[NetKind(kind)]:
+        raise ValidationError(
+            {
+                "data": _(
+                    "The language model trains on text, the GAN and the VAE on digits, the classifier on labelled "
+                    "texts (COLD)."
+                )
+            }
+        )
     if epochs is not None and epochs < 1:
         raise ValidationError({"epochs": _("Train for at least one epoch.")})
     if minutes is not None and not 0 < minutes <= settings.TRAINING_MAX_MINUTES:
@@ -174,6 +183,8 @@ def _training_data(run: TrainingRun) -> Any:
         return data.mnist5k()
     if choice == TrainingData.DIGITS8:
         return data.digits8()
+    if choice == TrainingData.COLD:
+        return data.cold("train")
     return data.songci()
 
 
@@ -318,11 +329,11 @@ class _Progress:
 def _figures(run: TrainingRun, checkpoint: bytes, sha256: str, data: Any, should_stop: Callable[[], bool]) -> Any:
     """The quality gate's figures of the run's checkpoint, or None when the run was asked to stop meanwhile."""
     from generation.ml.checkpoints import checkpoint_loads
-    from generation.ml.evaluation import MeasurementStopped, figures_for
+    from generation.ml.evaluation import MeasurementStopped, figures_for, measured_on
 
     loaded = checkpoint_loads(checkpoint, expected_sha256=sha256)
     try:
-        return figures_for(run.kind, loaded.net, data, should_stop=should_stop)
+        return figures_for(run.kind, loaded.net, measured_on(run.kind, data), should_stop=should_stop)
     except MeasurementStopped:
         return None
 

@@ -20,7 +20,7 @@ def test_demo_data_creates_a_provider_a_service_and_one_user_per_role(capsys):
     provider = Provider.objects.get()
     service = Service.objects.get()
     assert service.provider == provider and service.may_serve
-    assert {r.code for r in service.model_records.filter(approval="approved")} == {"DGAN", "DVAE", "DSCI"}
+    assert {r.code for r in service.model_records.filter(approval="approved")} == {"DGAN", "DVAE", "DSCI", "DCLF"}
     # Each password is printed once and is the one that works.
     password_lines = [line for line in printed.splitlines() if line.startswith("  ")]
     assert len(password_lines) == 4

@@ -285,6 +285,7 @@ class ModelRecord(HistoryModel):
         GAN = "gan", _("GAN (generative adversarial network)")
         VAE = "vae", _("VAE (variational autoencoder)")
         TRANSFORMER = "transformer", _("self-attention (transformer)")
+        CLASSIFIER = "classifier", _("text classifier (content moderation)")
 
     class Approval(models.TextChoices):
         PENDING = "pending", _("pending approval")

@@ -28,7 +28,8 @@ class SafetyConfig:
 
     Field names are the keys of ``filing/data/safety_thresholds.json``; counts and days are ``int``,
     ratios are ``Decimal`` between 0 and 1, multiples and nats ``Decimal``. ``clauses`` maps each key to its source
-    clause. The ``quality_*`` thresholds are the quality gate a checkpoint passes before it may serve.
+    clause. The ``quality_*`` thresholds are the quality gate a checkpoint passes before it may serve; the
+    ``classifier_*`` ones turn the moderation classifier's score into a decision.
     """
 
     version: int
@@ -63,6 +64,10 @@ class SafetyConfig:
     quality_vae_nats_max: Decimal
     quality_lm_bigram_margin_min: Decimal
     quality_lm_whole_piece_rate_min: Decimal
+    quality_classifier_accuracy_min: Decimal
+    quality_classifier_macro_f1_min: Decimal
+    classifier_block_score_min: Decimal
+    classifier_flag_score_min: Decimal
     clauses: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
     def keyword_minimum_for(self, risk_code: str) -> int:

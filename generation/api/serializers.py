@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from filing.models import Complaint
 from generation.enduser import REPORT_CATEGORIES
-from generation.models import Job, NetKind, Output
+from generation.models import GENERATOR_CHOICES, Job, Output
 
 
 class LimitsSerializer(serializers.Serializer):
@@ -38,7 +38,7 @@ class TuneSerializer(serializers.Serializer):
 
 
 class NetSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=NetKind.choices)
+    kind = serializers.ChoiceField(choices=GENERATOR_CHOICES)
     name = serializers.CharField()
     available = serializers.BooleanField(help_text=_("Whether jobs of this kind are accepted now."))
     unavailable_reason = serializers.CharField(help_text=_("Why not, in plain words; empty when available."))
@@ -132,7 +132,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
 
 class JobCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=NetKind.choices)
+    kind = serializers.ChoiceField(choices=GENERATOR_CHOICES)
     params = serializers.DictField(
         help_text=_(
             "gan: digit, count, seed. vae: count, seed; or seed, interpolate_to_seed, steps. "
@@ -143,7 +143,7 @@ class JobCreateSerializer(serializers.Serializer):
 
 
 class JobFilterSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=NetKind.choices, required=False)
+    kind = serializers.ChoiceField(choices=GENERATOR_CHOICES, required=False)
     status = serializers.ChoiceField(choices=Job.Status.choices, required=False)
 
 

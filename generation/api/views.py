@@ -36,7 +36,7 @@ from generation.api import serializers as s
 from generation.api.errors import Conflict, Gone
 from generation.downloads import output_downloaded, output_file_response, output_unlabelled_response
 from generation.enduser import net_unavailable_reason, output_report_create, reports_of
-from generation.models import Job, NetKind, Output
+from generation.models import GENERATOR_KINDS, Job, NetKind, Output
 from generation.params import limits
 from generation.services import UnlabelledRefused, job_cancel, job_submit, tunes_offered
 from generation.throttles import EndUserThrottle, JobCreateThrottle, TokenThrottle
@@ -102,7 +102,7 @@ class NetsApi(EndUserApi, APIView):
     )
     def get(self, request: Request) -> Response:
         state = quota_state(user=request.user)
-        reasons = {kind: net_unavailable_reason(kind.value, request.user) for kind in NetKind}
+        reasons = {kind: net_unavailable_reason(kind.value, request.user) for kind in GENERATOR_KINDS}
         tunes = [
             {"name": t.name, "form": list(t.form), "pattern": t.pattern(), "characters": t.characters}
             for t in tunes_offered() or []
@@ -117,7 +117,7 @@ class NetsApi(EndUserApi, APIView):
                     "parameters": PARAMETER_HELP[kind],
                     "tunes": tunes if kind == NetKind.LM else [],
                 }
-                for kind in NetKind
+                for kind in GENERATOR_KINDS
             ],
             "limits": vars(limits()),
             "quota": {
@@ -156,7 +156,7 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     @extend_schema(
         summary="The caller's jobs, newest first.",
         parameters=[
-            OpenApiParameter("kind", OpenApiTypes.STR, enum=NetKind.values),
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=[kind.value for kind in GENERATOR_KINDS]),
             OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
         ],
         responses={200: s.JobSerializer(many=True), **LIST_ERRORS},

@@ -18,12 +18,13 @@ from torch import nn
 
 from generation.ml.nets.attention import CharTransformer, LmConfig
 from generation.ml.nets.gan import ConditionalGan, GanConfig
+from generation.ml.nets.textclf import TextClassifier, TextClassifierConfig
 from generation.ml.nets.vae import ConvVae, VaeConfig
 
 FORMAT = "genai-platform-checkpoint"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
-KINDS = ("gan", "vae", "lm")
+KINDS = ("gan", "vae", "lm", "classifier")
 WHOLE = "*"
 PRECISIONS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -63,6 +64,8 @@ def build_net(kind: str, config: dict[str, Any]) -> nn.Module:
         return ConvVae(VaeConfig.from_dict(config))
     if kind == "lm":
         return CharTransformer(LmConfig.from_dict(config))
+    if kind == "classifier":
+        return TextClassifier(TextClassifierConfig.from_dict(config))
     raise ValueError(f"Unknown net kind {kind!r}; expected one of {', '.join(KINDS)}.")
 
 

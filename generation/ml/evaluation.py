@@ -11,7 +11,10 @@ returns plain floats under stable keys, with the baselines or floors the figures
 - LM: ``nats_per_char`` on the held-out text beside ``bigram_nats_per_char`` (``bigram_margin`` is how much
   better the net is), and on the corpus's most common tunes ``whole_piece_rate`` (share of pieces the net,
   left to itself, ends as a whole piece) and ``free_form_rate`` / ``guided_form_rate`` (share of pieces in the
-  tune's most common form, left to itself and guided by the form).
+  tune's most common form, left to itself and guided by the form);
+- classifier: on COLD's development split, never trained on, ``accuracy``, ``macro_f1`` (over both classes),
+  ``precision`` and ``recall`` of the offensive class, and ``items``; a text is read as offensive when the
+  offensive class is the likelier one.
 """
 
 from __future__ import annotations
@@ -24,20 +27,33 @@ import numpy as np
 import torch
 
 from generation.ml import metrics
-from generation.ml.data import DigitData, TextCorpus, text_split
+from generation.ml.data import DigitData, LabelledTexts, TextCorpus, cold, text_split
 from generation.ml.metrics import MeasurementStopped
 from generation.ml.nets.attention import CharTransformer
 from generation.ml.nets.gan import ConditionalGan
+from generation.ml.nets.textclf import TextClassifier
 from generation.ml.nets.vae import ConvVae, binarize
 from generation.ml.sampling import gan_sample_labels, lm_sample, lm_sample_piece
+from generation.ml.training.classifier import classification_figures, positive_scores
 from generation.tunes import PIECE_END_MARKS, Tune, clause_lengths, tune_table
 
 GAN_DRAWS = 5
 LM_PIECES_PER_TUNE = 5
 FIGURE_SEED = 7000
+# A text is read as offensive when the classifier gives the offensive class at least this probability: the
+# likelier of the two classes. The moderation step's own thresholds are configuration (the safety thresholds).
+CLASSIFIER_FIGURE_SCORE = 0.5
 
 
-__all__ = ["MeasurementStopped", "figures_for", "gan_figures", "lm_figures", "vae_figures"]
+__all__ = [
+    "MeasurementStopped",
+    "classifier_figures",
+    "figures_for",
+    "gan_figures",
+    "lm_figures",
+    "measured_on",
+    "vae_figures",
+]
 
 Stop = Callable[[], bool] | None
 
@@ -185,7 +201,22 @@ def _share(pieces: list[tuple[Tune, str]], test: Callable[[Tune, str], bool]) ->
     return sum(test(tune, body) for tune, body in pieces) / len(pieces) if pieces else 0.0
 
 
-def figures_for(kind: str, net: Any, data: DigitData | TextCorpus, **options: Any) -> dict[str, Any]:
+def classifier_figures(net: TextClassifier, data: LabelledTexts, *, should_stop: Stop = None) -> dict[str, Any]:
+    """Accuracy, macro-F1, and the offensive class's precision and recall on ``data``."""
+    scores = positive_scores(net, data.texts, should_stop=should_stop)
+    return classification_figures(data.labels, (scores >= CLASSIFIER_FIGURE_SCORE).astype(int).tolist()).as_dict()
+
+
+def measured_on(kind: str, data: DigitData | TextCorpus | LabelledTexts) -> DigitData | TextCorpus | LabelledTexts:
+    """What the figures of a net of ``kind`` trained on ``data`` are measured on.
+
+    The generators' figures take the held-out part of their own data set (its test digits, its held-out text);
+    the classifier's, COLD's development split, which no training reads.
+    """
+    return cold("dev") if kind == "classifier" else data
+
+
+def figures_for(kind: str, net: Any, data: DigitData | TextCorpus | LabelledTexts, **options: Any) -> dict[str, Any]:
     """The figures of a net of ``kind`` on ``data`` (see the module's docstring for their keys)."""
     if kind == "gan":
         assert isinstance(data, DigitData)
@@ -196,4 +227,7 @@ def figures_for(kind: str, net: Any, data: DigitData | TextCorpus, **options: An
     if kind == "lm":
         assert isinstance(data, TextCorpus)
         return lm_figures(net, data, **options)
-    raise ValueError(f"Unknown net kind {kind!r}; expected gan, vae or lm.")
+    if kind == "classifier":
+        assert isinstance(data, LabelledTexts)
+        return classifier_figures(net, data, **options)
+    raise ValueError(f"Unknown net kind {kind!r}; expected gan, vae, lm or classifier.")

@@ -110,7 +110,7 @@ def digit_classifier_train(data: DigitData, *, epochs: int = CLASSIFIER_EPOCHS, 
 
 def _bundled_classifier(data: DigitData) -> DigitClassifier | None:
     """The classifier that ships in the repository, if it was trained on ``data`` (its hash checked)."""
-    entry = manifest().get("classifier")
+    entry = manifest().get("digit_classifier")
     if not entry or entry.get("key") != classifier_key(data):
         return None
     net = DigitClassifier()

@@ -1,13 +1,15 @@
 """The weights that ship in the repository: trained by the project's own code from ``generation/weights/recipe.json``.
 
     python -m generation.ml.weights build              # train what the recipe asks, measure, write the bundled files
-    python -m generation.ml.weights build --only lm    # one net (the others' files and the classifier are kept)
+    python -m generation.ml.weights build --only lm    # one net (the others' files and the digit classifier are kept)
+    python -m generation.ml.weights build --only classifier    # the moderation text classifier
     python -m generation.ml.weights check              # verify the bundled files and measure them again
     python -m generation.ml.weights seeds --only gan --seeds 0,1   # the recipe at other seeds, figures only
 
 ``build`` first trains the digit classifier that measures the GAN (so every machine measures with the same
-numbers), then each net for the recipe's epochs on the recipe's thread count, keeping the full checkpoint of
-each run in the work folder (``var/weights/`` by default), so measuring and writing again costs no training.
+numbers; ``--only digit_classifier``), then each net for the recipe's epochs on the recipe's thread count (the net
+``classifier`` is moderation's text classifier, ``text-classifier.pt``), keeping the full checkpoint of each run
+in the work folder (``var/weights/`` by default), so measuring and writing again costs no training.
 It then measures each net in full precision and as stored (only the parts serving and measuring need, in
 half precision), and writes the stored file, its SHA-256, its lineage and both sets of figures to the manifest.
 When the manifest already held figures for the same recipe, it prints them side by side with the new ones.
@@ -29,15 +31,20 @@ import torch
 from generation.bundled import MANIFEST_PATH, WEIGHTS_DIR, BundledFileDamaged, bundled_bytes, manifest, recipe
 from generation.ml import metrics
 from generation.ml.checkpoints import checkpoint_loads, checkpoint_sha256
-from generation.ml.data import DigitData, TextCorpus, mnist5k, songci, text_split
+from generation.ml.data import DigitData, LabelledTexts, TextCorpus, cold, mnist5k, songci, text_split
+from generation.ml.nets.textclf import TextClassifierConfig
 from generation.ml.training import EpochReport, train
 from generation.ml.version import code_version
 from generation.tunes import tune_table
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DEFAULT_WORK_DIR = BASE_DIR / "var" / "weights"
-KINDS = ("gan", "vae", "lm")
+KINDS = ("gan", "vae", "lm", "classifier")
+# The digit classifier that measures the GAN: its part name for ``--only`` and its key in the recipe and manifest.
+DIGIT_CLASSIFIER = "digit_classifier"
 CLASSIFIER_FILE = "digit-classifier.pt"
+# The bundled file of each net, where it is not named after the net.
+NET_FILES = {"classifier": "text-classifier.pt"}
 # How far a figure measured again may be from the one recorded (relative): float results differ between CPUs.
 CHECK_TOLERANCE = 0.005
 
@@ -51,13 +58,15 @@ def _say(message: str) -> None:
     sys.stdout.flush()
 
 
-def recipe_data(name: str, expected_sha256: str) -> DigitData | TextCorpus:
+def recipe_data(name: str, expected_sha256: str) -> DigitData | TextCorpus | LabelledTexts:
     """The data set ``name`` of the recipe, refused unless its bytes are the ones the recipe names."""
-    loaded: DigitData | TextCorpus
+    loaded: DigitData | TextCorpus | LabelledTexts
     if name == "mnist5k":
         loaded = mnist5k()
     elif name == "songci":
         loaded = songci()
+    elif name == "cold":
+        loaded = cold("train")
     else:
         raise RecipeError(f"The recipe names the data set {name!r}, which the project does not know.")
     if loaded.fingerprint != expected_sha256:
@@ -74,6 +83,9 @@ def run_digest(kind: str, entry: dict[str, Any], data_sha256: str, threads: int,
     facts = {"kind": kind, "entry": entry, "data": data_sha256, "threads": threads, "torch": torch.__version__}
     if kind == "gan":
         facts["classifier"] = classifier_sha256  # it chooses the GAN's best epoch and noise scale
+    if kind == "classifier":
+        # Its recipe leaves epochs and sizes to the configuration's defaults: a change of them is another run.
+        facts["config"] = TextClassifierConfig.from_dict(entry.get("config") or {}).to_dict()
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -88,7 +100,7 @@ def classifier_build(spec: dict[str, Any], data: DigitData, *, threads: int) -> 
     (WEIGHTS_DIR / CLASSIFIER_FILE).write_bytes(blob)
     _, predicted = metrics.classifier_features(net, data.test_x)
     accuracy = float((predicted == data.test_y.numpy()).mean())
-    _say(f"[classifier] {time.process_time() - started:.0f} CPU-s, test accuracy {accuracy:.2%}")
+    _say(f"[digit classifier] {time.process_time() - started:.0f} CPU-s, test accuracy {accuracy:.2%}")
     return {
         "file": CLASSIFIER_FILE,
         "sha256": hashlib.sha256(blob).hexdigest(),
@@ -104,7 +116,13 @@ def classifier_build(spec: dict[str, Any], data: DigitData, *, threads: int) -> 
 
 
 def net_train(
-    kind: str, entry: dict[str, Any], data: DigitData | TextCorpus, *, threads: int, digest: str, work_dir: Path
+    kind: str,
+    entry: dict[str, Any],
+    data: DigitData | TextCorpus | LabelledTexts,
+    *,
+    threads: int,
+    digest: str,
+    work_dir: Path,
 ) -> tuple[bytes, dict[str, Any]]:
     """The full checkpoint of the recipe's run of ``kind`` and the run's facts: from the work folder, or trained."""
     checkpoint_path = work_dir / f"{kind}-{digest}.ckpt"
@@ -118,19 +136,29 @@ def net_train(
 
     def progress(report: EpochReport) -> None:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in {**report.losses, **report.metrics}.items())
-        _say(f"  [{kind}] epoch {report.epoch:3d}/{entry['epochs']} {report.seconds:6.1f}s  {shown}")
+        _say(f"  [{kind}] epoch {report.epoch:3d} {report.seconds:6.1f}s  {shown}")
 
     trained_by = code_version()  # the code as it is when training starts
-    _say(f"[{kind}] training {entry['epochs']} epochs, seed {entry['seed']}, {threads} thread(s) ({trained_by})")
+    # No epochs: the configuration's. ``cpu_minutes`` is a ceiling the run must stay under, counted in CPU time per
+    # thread; it is checked, not given to the run as a budget, which would tie the learning rate to the machine.
+    epochs, cpu_minutes = entry["epochs"], entry.get("cpu_minutes")
+    shown_epochs = epochs or "the configuration's"
+    _say(f"[{kind}] training {shown_epochs} epochs, seed {entry['seed']}, {threads} thread(s) ({trained_by})")
     result = train(
         kind,  # type: ignore[arg-type]
         seed=entry["seed"],
-        epochs=entry["epochs"],
+        epochs=epochs,
+        budget_clock="cpu" if cpu_minutes else "wall",
         config=entry.get("config") or None,
         data=data,
         on_epoch=progress,
         threads=threads,
     )
+    if cpu_minutes and result.seconds > cpu_minutes * 60:
+        raise RecipeError(
+            f"The {kind} recipe trained for {result.seconds / 60:.1f} CPU minutes, over its {cpu_minutes}: "
+            "lower its epochs or its net's size."
+        )
     facts = {
         "checkpoint_sha256": result.checkpoint_sha256,
         "metric_name": result.metric_name,
@@ -160,7 +188,7 @@ def net_train(
 def seeds_try(kinds: list[str], seeds: list[int], *, work_dir: Path) -> int:
     """Train the recipe at other seeds (nothing bundled changes) and print each run's figures: how much of the
     bundled nets' quality is the recipe's and how much the seed's."""
-    from generation.ml.evaluation import figures_for
+    from generation.ml.evaluation import figures_for, measured_on
 
     spec = recipe()
     threads = spec["threads"]
@@ -172,17 +200,18 @@ def seeds_try(kinds: list[str], seeds: list[int], *, work_dir: Path) -> int:
             digest = run_digest(kind, entry, data.fingerprint, threads, _classifier_sha256())
             blob, _facts = net_train(kind, entry, data, threads=threads, digest=digest, work_dir=work_dir)
             loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
-            _say(f"[{kind}] seed {seed}: {_figures_line(figures_for(kind, loaded.net, data))}")
+            figures = figures_for(kind, loaded.net, measured_on(kind, data))
+            _say(f"[{kind}] seed {seed}: {_figures_line(figures)}")
     return 0
 
 
 def _classifier_sha256() -> str:
-    entry = manifest().get("classifier")
+    entry = manifest().get(DIGIT_CLASSIFIER)
     return entry["weights_sha256"] if entry else ""
 
 
 def train_only(kinds: list[str], *, work_dir: Path) -> None:
-    """Train (or find in the work folder) the recipe's runs of ``kinds``, with the bundled classifier in place."""
+    """Train (or find in the work folder) the recipe's runs of ``kinds``, with the bundled digit classifier in place."""
     spec = recipe()
     threads = spec["threads"]
     for kind in kinds:
@@ -214,6 +243,10 @@ SHOWN_FIGURES = (
     "whole_piece_rate",
     "free_form_rate",
     "guided_form_rate",
+    "accuracy",
+    "macro_f1",
+    "precision",
+    "recall",
 )
 
 
@@ -238,7 +271,7 @@ def _compare(kind: str, before: dict[str, Any] | None, after: dict[str, Any]) ->
 def net_build(kind: str, spec: dict[str, Any], *, work_dir: Path) -> dict[str, Any]:
     """Train (or reuse) the recipe's run of ``kind``, measure it, write its bundled file; returns its manifest entry."""
     from generation.ml.checkpoints import checkpoint_slim
-    from generation.ml.evaluation import figures_for
+    from generation.ml.evaluation import figures_for, measured_on
 
     entry = spec["nets"][kind]
     threads = spec["threads"]
@@ -247,13 +280,14 @@ def net_build(kind: str, spec: dict[str, Any], *, work_dir: Path) -> dict[str, A
     digest = run_digest(kind, entry, data.fingerprint, threads, _classifier_sha256())
     blob, facts = net_train(kind, entry, data, threads=threads, digest=digest, work_dir=work_dir)
     full = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
+    evaluation = measured_on(kind, data)
     started = time.process_time()
-    figures_full = figures_for(kind, full.net, data)
+    figures_full = figures_for(kind, full.net, evaluation)
     _say(f"[{kind}] full precision: {_figures_line(figures_full)} ({time.process_time() - started:.0f} CPU-s)")
     lineage = {
         "seed": entry["seed"],
         "data": entry["data"],
-        "epochs": entry["epochs"],
+        "epochs": facts["hyperparameters"]["epochs"],
         "config": entry.get("config", {}),
         "threads": threads,
         "recipe_digest": digest,
@@ -275,9 +309,9 @@ def net_build(kind: str, spec: dict[str, Any], *, work_dir: Path) -> dict[str, A
         extra={"lineage": lineage, "figures_full_precision": figures_full},
     )
     slim = checkpoint_loads(stored, expected_sha256=checkpoint_sha256(stored))
-    figures = figures_for(kind, slim.net, data)
+    figures = figures_for(kind, slim.net, evaluation)
     _say(f"[{kind}] as stored ({entry['precision']}, {', '.join(entry['parts'])}): {_figures_line(figures)}")
-    name = f"{kind}.pt"
+    name = NET_FILES.get(kind, f"{kind}.pt")
     (WEIGHTS_DIR / name).write_bytes(stored)
     parameters = sum(
         p.numel()
@@ -303,18 +337,18 @@ def net_build(kind: str, spec: dict[str, Any], *, work_dir: Path) -> dict[str, A
 
 
 def build(kinds: list[str], *, work_dir: Path) -> int:
-    """Train what the recipe asks (the classifier first), measure, write the bundled files and the manifest."""
+    """Train what the recipe asks (the digit classifier first), measure, write the bundled files and the manifest."""
     spec = recipe()
     threads = spec["threads"]
     current = dict(manifest())
-    if "classifier" in kinds or "classifier" not in current:
-        classifier_spec = spec["classifier"]
+    if DIGIT_CLASSIFIER in kinds or DIGIT_CLASSIFIER not in current:
+        classifier_spec = spec[DIGIT_CLASSIFIER]
         digits = recipe_data(classifier_spec["data"], spec["data"][classifier_spec["data"]])
         assert isinstance(digits, DigitData)
-        previous_classifier = current.get("classifier", {})
-        current["classifier"] = classifier_build(classifier_spec, digits, threads=threads)
-        same = previous_classifier.get("weights_sha256") == current["classifier"]["weights_sha256"]
-        _say(f"[classifier] reproduced the bundled classifier bit for bit: {'yes' if same else 'no'}")
+        previous_classifier = current.get(DIGIT_CLASSIFIER, {})
+        current[DIGIT_CLASSIFIER] = classifier_build(classifier_spec, digits, threads=threads)
+        same = previous_classifier.get("weights_sha256") == current[DIGIT_CLASSIFIER]["weights_sha256"]
+        _say(f"[digit classifier] reproduced the bundled digit classifier bit for bit: {'yes' if same else 'no'}")
         _manifest_write(current)  # the nets are measured with this classifier
     nets = dict(current.get("nets", {}))
     for kind in (k for k in kinds if k in KINDS):
@@ -331,7 +365,7 @@ def build(kinds: list[str], *, work_dir: Path) -> int:
 
 def check() -> int:
     """Verify every bundled file against the manifest and measure the nets again; 1 if anything differs."""
-    from generation.ml.evaluation import figures_for
+    from generation.ml.evaluation import figures_for, measured_on
 
     spec = recipe()
     torch.set_num_threads(spec["threads"])
@@ -341,7 +375,7 @@ def check() -> int:
         blob = bundled_bytes(entry)
         loaded = checkpoint_loads(blob, expected_sha256=entry["sha256"])
         data = recipe_data(entry["lineage"]["data"], spec["data"][entry["lineage"]["data"]])
-        figures = figures_for(kind, loaded.net, data)
+        figures = figures_for(kind, loaded.net, measured_on(kind, data))
         for key in SHOWN_FIGURES:
             if key in entry["figures"]:
                 recorded, now = entry["figures"][key], figures[key]
@@ -356,27 +390,26 @@ def check() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("build", "train", "classifier", "check", "seeds"):
+    parts = (DIGIT_CLASSIFIER, *KINDS)
+    for name in ("build", "train", DIGIT_CLASSIFIER, "check", "seeds"):
         command = sub.add_parser(name)
         command.add_argument("--seeds", default="", help="seeds: comma-separated seeds to try the recipe at")
-        command.add_argument(
-            "--only", default=",".join(("classifier", *KINDS)), help="comma-separated subset of classifier,gan,vae,lm"
-        )
+        command.add_argument("--only", default=",".join(parts), help=f"comma-separated subset of {','.join(parts)}")
         command.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
-    unknown = sorted(set(kinds) - {"classifier", *KINDS})
+    unknown = sorted(set(kinds) - set(parts))
     if unknown:
-        _say(f"Unknown parts: {', '.join(unknown)} (use classifier, gan, vae, lm).")
+        _say(f"Unknown parts: {', '.join(unknown)} (use {', '.join(parts)}).")
         return 2
     try:
-        if args.command == "classifier":
+        if args.command == DIGIT_CLASSIFIER:
             spec = recipe()
-            data = recipe_data(spec["classifier"]["data"], spec["data"][spec["classifier"]["data"]])
+            data = recipe_data(spec[DIGIT_CLASSIFIER]["data"], spec["data"][spec[DIGIT_CLASSIFIER]["data"]])
             assert isinstance(data, DigitData)
-            entry = classifier_build(spec["classifier"], data, threads=spec["threads"])
+            entry = classifier_build(spec[DIGIT_CLASSIFIER], data, threads=spec["threads"])
             current = dict(manifest())
-            current["classifier"] = entry
+            current[DIGIT_CLASSIFIER] = entry
             MANIFEST_PATH.write_text(json.dumps(current, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         elif args.command == "train":
             train_only([k for k in kinds if k in KINDS], work_dir=args.work_dir)

@@ -5,7 +5,10 @@
 from generation.models.jobs import Job, Output
 from generation.models.nets import (
     DEFAULT_TRAINING_DATA,
+    GENERATOR_CHOICES,
+    GENERATOR_KINDS,
     NET_TYPE_OF_KIND,
+    TRAINING_DATA_OF_KIND,
     Checkpoint,
     NetKind,
     TrainingData,
@@ -29,9 +32,12 @@ __all__ = [
     "AgeDeclaration",
     "Checkpoint",
     "DEFAULT_TRAINING_DATA",
+    "GENERATOR_CHOICES",
+    "GENERATOR_KINDS",
     "DailyUsage",
     "Job",
     "NET_TYPE_OF_KIND",
+    "TRAINING_DATA_OF_KIND",
     "NetKind",
     "Output",
     "PhoneCode",

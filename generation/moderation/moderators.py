@@ -1,8 +1,10 @@
 """The moderation step as an interface, and its keyword implementation.
 
 Callers use ``moderate_input`` / ``moderate_output`` (or a ``Moderator``) and read a ``Verdict``;
-they never see how it was reached. A classifier can be added later as another ``Moderator`` and
-combined with the keyword one through ``CompositeModerator`` without changing callers.
+they never see how it was reached. The default moderator combines two layers through
+``CompositeModerator``: the keyword library, which must load (else moderation is unavailable and
+nothing is generated), and the text classifier (``generation.moderation.classifier``), which stands
+aside with a logged warning while no classifier can be loaded, leaving the keyword layer to decide.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ from typing import Protocol, runtime_checkable
 
 from django.conf import settings
 
+from generation.moderation.classifier import ClassifierModerator
+from generation.moderation.errors import ModerationUnavailable
 from generation.moderation.matcher import KeywordEntry, KeywordMatcher
 from generation.moderation.verdict import Decision, Direction, Span, Verdict, decision_for
 
 logger = logging.getLogger(__name__)
-
-
-class ModerationUnavailable(Exception):
-    """No keyword library could be loaded; callers must refuse rather than let the text through."""
 
 
 @runtime_checkable
@@ -126,18 +126,31 @@ class KeywordModerator:
 
 
 class CompositeModerator:
-    """Runs several moderators; the strictest decision wins and their findings are merged."""
+    """Runs several moderators; the strictest decision wins and their findings are merged.
+
+    A moderator named in ``optional`` that raises ModerationUnavailable stands aside (it logs why itself) and
+    the others decide; any other that raises it makes the whole step unavailable, as does having none left.
+    """
 
     name = "composite"
 
-    def __init__(self, moderators: Sequence[Moderator]) -> None:
+    def __init__(self, moderators: Sequence[Moderator], *, optional: Sequence[str] = ()) -> None:
         if not moderators:
             raise ValueError("CompositeModerator needs at least one moderator")
         self.moderators = tuple(moderators)
+        self.optional = frozenset(optional)
 
     def moderate(self, text: str, *, direction: Direction) -> Verdict:
         started = time.perf_counter()
-        verdicts = [m.moderate(text, direction=direction) for m in self.moderators]
+        verdicts = []
+        for moderator in self.moderators:
+            try:
+                verdicts.append(moderator.moderate(text, direction=direction))
+            except ModerationUnavailable:
+                if moderator.name not in self.optional:
+                    raise
+        if not verdicts:
+            raise ModerationUnavailable("no moderation layer could be loaded")
         decisions = {v.decision.value for v in verdicts}
         return Verdict(
             decision=decision_for(decisions),
@@ -157,20 +170,29 @@ _default_lock = threading.Lock()
 
 
 def default_moderator() -> Moderator:
-    """The process-wide moderator the entry points use (the keyword moderator unless replaced)."""
+    """The process-wide moderator the entry points use: the keyword library, then the text classifier."""
     global _default
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = KeywordModerator()
+                _default = CompositeModerator(
+                    [KeywordModerator(), ClassifierModerator()], optional=(ClassifierModerator.name,)
+                )
     return _default
 
 
 def default_moderator_set(moderator: Moderator | None) -> None:
-    """Replace the process-wide moderator (None: back to a fresh keyword moderator on next use)."""
+    """Replace the process-wide moderator (None: back to a fresh default moderator on next use)."""
     global _default
     with _default_lock:
         _default = moderator
+
+
+def verdict_audit_facts(verdict: Verdict) -> dict[str, object]:
+    """What an audit record of a moderation decision carries beside its risk codes and library version: each
+    layer's own decision, and the classifier's scores with its version (the checkpoint it used)."""
+    stored = verdict.as_dict()
+    return {"layers": stored["layers"], "scores": stored["scores"]}
 
 
 def moderate_input(text: str) -> Verdict:
@@ -193,4 +215,5 @@ __all__ = [
     "default_moderator_set",
     "moderate_input",
     "moderate_output",
+    "verdict_audit_facts",
 ]

@@ -24,7 +24,7 @@ from genai_platform.outages import BROKER
 from genai_platform.services import broker_check
 from generation.checkpoints import checkpoint_serving
 from generation.enforcement import enforcement_apply, suspension_active
-from generation.models import Checkpoint, Job, NetKind
+from generation.models import GENERATOR_KINDS, Checkpoint, Job, NetKind
 from generation.params import params_clean
 from generation.services.gate import (
     JobUnavailable,
@@ -140,7 +140,7 @@ def _job_refused_by_moderation(
     idempotency_key: str | None,
     digest: str,
 ) -> Job:
-    from generation.moderation import refusal_message
+    from generation.moderation import refusal_message, verdict_audit_facts
 
     _user_locked(user)
     replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
@@ -178,6 +178,7 @@ def _job_refused_by_moderation(
             "reason": reason,
             "stage": "input_moderation",
             "reason_code": "content",
+            **verdict_audit_facts(verdict),
         },
     )
     return job
@@ -223,7 +224,7 @@ def job_submit(
     if spent:
         refusal_record(user=user, request=request, kind=kind, params=None, reason=spent, code="over_quota")
         raise JobUnavailable(spent, code="over_quota")
-    if kind not in NetKind.values:
+    if kind not in GENERATOR_KINDS:
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
     checkpoint = checkpoint_serving(kind)
     cleaned, seed = params_clean(kind, params, tunes=tunes_offered(checkpoint) if kind == NetKind.LM else None)

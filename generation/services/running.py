@@ -131,7 +131,7 @@ def _output_moderation(job: Job, samples: list[Any]) -> dict[str, Any] | None:
 
 @transaction.atomic
 def _block(job: Job, verdict: Any) -> None:
-    from generation.moderation import refusal_message
+    from generation.moderation import refusal_message, verdict_audit_facts
 
     reason = refusal_message(verdict)
     updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
@@ -151,7 +151,12 @@ def _block(job: Job, verdict: Any) -> None:
             keyword_library_version=str(verdict.library_version),
             decision="blocked",
             risk_codes=list(verdict.risk_codes),
-            payload={"job_id": str(job.public_id), "kind": job.kind, "latency_ms": latency_ms(job)},
+            payload={
+                "job_id": str(job.public_id),
+                "kind": job.kind,
+                "latency_ms": latency_ms(job),
+                **verdict_audit_facts(verdict),
+            },
         )
 
 

@@ -19,7 +19,7 @@ TINY_TUNES = [
     {"name": "慢词", "pieces": 2, "form": [9] * 28, "form_share": 0.5, "marks": "，。" * 14},
 ]
 TEST_USCC = "91110108MA0DEM0000"
-MODEL_CODES = {"gan": "TGAN", "vae": "TVAE", "lm": "TLMC"}
+MODEL_CODES = {"gan": "TGAN", "vae": "TVAE", "lm": "TLMC", "classifier": "TCLF"}
 
 
 TEST_FILING_NUMBER = "Beijing-CeShi-20260101"
@@ -64,9 +64,11 @@ def checkpoint_tiny(kind: str, *, seed: int = 0, activate: bool = True) -> Check
     from generation.ml.checkpoints import build_net, checkpoint_dumps, checkpoint_sha256
     from generation.ml.nets.attention import LmConfig
     from generation.ml.nets.gan import GanConfig
+    from generation.ml.nets.textclf import TextClassifierConfig
     from generation.ml.nets.vae import VaeConfig
 
     config = {
+        "classifier": lambda: TextClassifierConfig.tiny().to_dict(),
         "gan": lambda: GanConfig.tiny().to_dict(),
         "vae": lambda: VaeConfig.tiny().to_dict(),
         "lm": lambda: LmConfig.tiny().replace(vocab="\ufffd" + TINY_VOCAB).to_dict(),

@@ -19,7 +19,7 @@ from generation.bundled import BundledFileDamaged, bundled_bytes, manifest, reci
 from generation.models import Checkpoint, Job, TrainingRun
 from generation.quality import gate_verdict
 
-KINDS = ("gan", "vae", "lm")
+KINDS = ("gan", "vae", "lm", "classifier")
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def fresh_database() -> None:
 @pytest.fixture(scope="module")
 def nets() -> dict[str, dict]:  # type: ignore[type-arg]
     found = manifest().get("nets", {})
-    assert set(found) == set(KINDS), "generation/weights/manifest.json must list the gan, vae and lm nets"
+    assert set(found) == set(KINDS), "generation/weights/manifest.json must list the gan, vae, lm and classifier nets"
     return found
 
 
@@ -54,7 +54,10 @@ def test_every_bundled_net_carries_its_lineage_from_the_recipe(nets):
         lineage = entry["lineage"]
         wanted = spec["nets"][kind]
         recorded = (lineage["seed"], lineage["epochs"], lineage["data"])
-        assert recorded == (wanted["seed"], wanted["epochs"], wanted["data"])
+        # A recipe without epochs trains for its configuration's.
+        epochs = wanted["epochs"] or lineage["hyperparameters"]["epochs"]
+        assert recorded == (wanted["seed"], epochs, wanted["data"])
+        assert lineage["training_cpu_seconds"] <= wanted.get("cpu_minutes", float("inf")) * 60
         assert [d["sha256"] for d in lineage["datasets"]] == [spec["data"][wanted["data"]]]
         assert lineage["datasets"][0]["licence"] and lineage["datasets"][0]["source"]
         assert lineage["code_version"] and lineage["torch_version"].startswith("2.13")
@@ -77,6 +80,12 @@ def test_the_bundled_goals_hold(nets):
     assert nets["lm"]["figures"]["nats_per_char"] <= 4.3
     assert nets["lm"]["figures"]["guided_form_rate"] >= 0.8
     assert len(nets["lm"]["tunes"]) == 20
+    classifier = nets["classifier"]
+    assert classifier["figures"]["accuracy"] >= 0.82 and classifier["figures"]["macro_f1"] >= 0.81
+    assert classifier["figures"]["items"] == 6431  # COLD's whole dev split
+    # Stored in half precision, it reads the dev split as it did in full precision.
+    assert abs(classifier["figures"]["accuracy"] - classifier["figures_full_precision"]["accuracy"]) <= 0.002
+    assert classifier["size_bytes"] <= 8_000_000
 
 
 def test_a_changed_bundled_file_is_refused(nets):
@@ -100,7 +109,7 @@ def test_demo_data_on_a_fresh_database_registers_the_bundled_nets_and_serves_the
     call_command("demo_data", stdout=io.StringIO())
     call_command("demo_data", stdout=io.StringIO())  # a second run changes nothing
 
-    assert Checkpoint.objects.count() == 3
+    assert Checkpoint.objects.count() == 4
     for kind, entry in nets.items():
         checkpoint = Checkpoint.objects.get(kind=kind)
         assert checkpoint.sha256 == entry["sha256"] and checkpoint.is_active
@@ -111,7 +120,7 @@ def test_demo_data_on_a_fresh_database_registers_the_bundled_nets_and_serves_the
         assert run.seed == entry["lineage"]["seed"] and run.code_version == entry["lineage"]["code_version"]
         dataset = run.datasets.get()
         assert dataset.sha256 == entry["lineage"]["datasets"][0]["sha256"]
-    assert Dataset.objects.count() == 2  # the digits (GAN and VAE) and the Song ci
+    assert Dataset.objects.count() == 3  # the digits (GAN and VAE), the Song ci and COLD's train split
     assert not TrainingRun.objects.exclude(origin=TrainingRun.Origin.BUNDLED).exists()  # no training run
 
 

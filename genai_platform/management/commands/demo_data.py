@@ -27,11 +27,12 @@ DEMO_USCC = "91110108MA0DEM0000"
 DEMO_PROVIDER = "演示科技有限公司（示例数据）"
 DEMO_SERVICE = "演示生成式人工智能服务"
 # One model record per net, approved, so the demo service can serve while in internal testing; the bundled
-# weights of each net are registered under it.
+# weights of each net are registered under it (the text classifier moderates what the others are asked and write).
 DEMO_MODELS = (
     ("演示手写数字生成对抗网络", ModelRecord.NetType.GAN, "DGAN", "gan"),
     ("演示手写数字变分自编码器", ModelRecord.NetType.VAE, "DVAE", "vae"),
     ("演示宋词自注意力语言模型", ModelRecord.NetType.TRANSFORMER, "DSCI", "lm"),
+    ("演示冒犯言论文本分类模型（内容审核）", ModelRecord.NetType.CLASSIFIER, "DCLF", "classifier"),
 )
 
 # username, role, is_staff (operators and auditors work in the admin), is_superuser

@@ -1,4 +1,4 @@
-"""Train a net from a terminal: ``manage.py train gan|vae|lm [--epochs N] [--minutes M] [--seed S]``.
+"""Train a net from a terminal: ``manage.py train gan|vae|lm|classifier [--epochs N] [--minutes M] [--seed S]``.
 
 By default the training runs in this process with a progress bar; ``--worker`` hands it to the
 training queue instead and follows its progress. Either way it is an ordinary training run,
@@ -23,7 +23,7 @@ BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
-    help = "Train a net (gan, vae or lm) and keep its best checkpoint."
+    help = "Train a net (gan, vae, lm or the moderation classifier) and keep its best checkpoint."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("kind", choices=NetKind.values)

@@ -13,10 +13,10 @@ import torch
 
 from generation.ml.images import image_grid, png_encode
 
-Kind = Literal["gan", "vae", "lm"]
+Kind = Literal["gan", "vae", "lm", "classifier"]
 
 
-METRIC_NAMES = {"gan": "fid", "vae": "validation_nats", "lm": "nats_per_char"}
+METRIC_NAMES = {"gan": "fid", "vae": "validation_nats", "lm": "nats_per_char", "classifier": "validation_error"}
 
 
 # Fixed seed of the images drawn to measure each epoch, so epochs are compared on the same noise.

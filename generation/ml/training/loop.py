@@ -13,11 +13,13 @@ import torch
 
 from generation.ml import metrics
 from generation.ml.checkpoints import checkpoint_dumps, checkpoint_sha256
-from generation.ml.data import DigitData, TextCorpus, mnist5k, songci
+from generation.ml.data import DigitData, LabelledTexts, TextCorpus, cold, mnist5k, songci
 from generation.ml.nets.attention import LmConfig
 from generation.ml.nets.gan import GanConfig
+from generation.ml.nets.textclf import TextClassifierConfig
 from generation.ml.nets.vae import VaeConfig
 from generation.ml.training.base import METRIC_NAMES, Clock, EpochReport, Kind, SearchStopped, TrainResult
+from generation.ml.training.classifier import ClassifierTrainer
 from generation.ml.training.gan import GanTrainer, with_calibrated_latent_scale
 from generation.ml.training.lm import LmTrainer
 from generation.ml.training.vae import VaeTrainer
@@ -31,7 +33,7 @@ def train(
     epochs: int | None = None,
     minutes: float | None = None,
     config: dict[str, Any] | None = None,
-    data: DigitData | TextCorpus | None = None,
+    data: DigitData | TextCorpus | LabelledTexts | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     threads: int | None = None,
@@ -45,7 +47,8 @@ def train(
     The GAN's epochs are compared by digit-FID against its training digits and the VAE's on a tenth of
     its training digits held out from training, so the test digits are left for the benchmark; the
     LM's on its held-out text (with its learning rate decaying to the end of the budget, the last
-    epoch has been the best in every run measured).
+    epoch has been the best in every run measured); the classifier's by its error rate on a share of its
+    training texts held out from training (COLD's dev split is left for the quality gate).
     With an epoch budget the run is deterministic for a seed on CPU; a time budget is not, since the
     number of steps depends on the machine. ``threads`` sets torch's intra-op threads for the run
     (restored afterwards). ``cache_dir`` holds the digit classifier used for the GAN's metric.
@@ -54,7 +57,7 @@ def train(
     a run stopped by ``should_stop`` skips that search (or ends it early) and keeps its best epoch as it was.
     """
     if kind not in METRIC_NAMES:
-        raise ValueError(f"Unknown net kind {kind!r}; expected gan, vae or lm.")
+        raise ValueError(f"Unknown net kind {kind!r}; expected gan, vae, lm or classifier.")
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise ValueError(f"The seed must be a whole number from 0 to 2**63 - 1, got {seed!r}.")
     if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
@@ -80,14 +83,15 @@ def _train(
     epochs: int | None,
     minutes: float | None,
     config_values: dict[str, Any],
-    data: DigitData | TextCorpus | None,
+    data: DigitData | TextCorpus | LabelledTexts | None,
     on_epoch: Callable[[EpochReport], None] | None,
     clock: Clock,
     cache_dir: Path | None,
     on_phase: Callable[[str], None] | None = None,
 ) -> TrainResult:
     torch.manual_seed(seed)
-    trainer: GanTrainer | VaeTrainer | LmTrainer
+    trainer: GanTrainer | VaeTrainer | LmTrainer | ClassifierTrainer
+    dataset: DigitData | TextCorpus | LabelledTexts
     if kind in ("gan", "vae"):
         digits = mnist5k() if data is None else data
         if not isinstance(digits, DigitData):
@@ -100,7 +104,15 @@ def _train(
             vae_config = VaeConfig.from_dict(config_values)
             epochs = epochs if epochs is not None or minutes is not None else vae_config.epochs
             trainer = VaeTrainer(seed, vae_config, digits, cache_dir, epochs)
-        dataset: DigitData | TextCorpus = digits
+        dataset = digits
+    elif kind == "classifier":
+        texts = cold("train") if data is None else data
+        if not isinstance(texts, LabelledTexts):
+            raise ValueError(f"The classifier trains on labelled texts (LabelledTexts), not {type(texts).__name__}.")
+        classifier_config = TextClassifierConfig.from_dict(config_values)
+        epochs = epochs if epochs is not None or minutes is not None else classifier_config.epochs
+        trainer = ClassifierTrainer(seed, classifier_config, texts, epochs)
+        dataset = texts
     else:
         corpus = songci() if data is None else data
         if not isinstance(corpus, TextCorpus):
@@ -131,7 +143,7 @@ def _train(
             break  # asked to stop: the best epoch so far is kept, the cut one is not measured
         try:
             scores, value = trainer.evaluate(clock.stop_requested)
-            png = None if isinstance(trainer, LmTrainer) else trainer.sample_png()
+            png = trainer.sample_png() if isinstance(trainer, GanTrainer | VaeTrainer) else None
             text = trainer.sample_text() if isinstance(trainer, LmTrainer) else None
         except metrics.MeasurementStopped:
             if best is not None:
@@ -180,6 +192,8 @@ def _train(
     if isinstance(trainer, GanTrainer):
         # Which classifier measured the digit-FID: it is trained per machine, so figures compare only under one.
         hyperparameters["fid_classifier_sha256"] = metrics.weights_sha256(trainer.classifier)
+    if isinstance(trainer, ClassifierTrainer):
+        hyperparameters["steps"] = trainer.step
     tunes: list[dict[str, Any]] = []
     if isinstance(trainer, LmTrainer):
         hyperparameters["vocab_size"] = trainer.config.vocab_size
