@@ -16,7 +16,7 @@ def load(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('filing', '0015_real_name_required'),
+        ('filing', '0019_self_assessment_sources'),
     ]
 
     operations = [
