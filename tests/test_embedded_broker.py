@@ -23,7 +23,7 @@ def test_a_worker_connection_polls_the_files_as_often_as_configured(python, embe
     result = _interval(python, embedded_env | {"GENAI_EMBEDDED_BROKER_POLL_SECONDS": "0.35"})
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["kombu.transport.filesystem", "0.35"]
+    assert result.stdout.split() == ["genai_platform.broker", "0.35"]
 
 
 def test_the_embedded_default_polls_far_more_often_than_kombus_one_second(python, embedded_env):
@@ -31,7 +31,7 @@ def test_the_embedded_default_polls_far_more_often_than_kombus_one_second(python
 
     assert result.returncode == 0, result.stderr
     module, interval = result.stdout.split()
-    assert module == "kombu.transport.filesystem"
+    assert module == "genai_platform.broker"
     assert 0 < float(interval) <= 0.05
 
 
@@ -44,3 +44,40 @@ def test_an_unusable_interval_stops_the_start_with_one_line_naming_it(python, em
         "genai-platform: configuration error: GENAI_EMBEDDED_BROKER_POLL_SECONDS must be a number of seconds "
         f"above 0, at most 10: {value!r}"
     ]
+
+
+def test_a_message_shows_in_its_queue_only_once_written_whole(tmp_path, monkeypatch):
+    import os
+    from queue import Empty
+
+    from kombu import Connection
+
+    folders = {name: tmp_path / name for name in ("queue", "processed", "control")}
+    for folder in folders.values():
+        folder.mkdir()
+    options = {
+        "data_folder_in": str(folders["queue"]),
+        "data_folder_out": str(folders["queue"]),
+        "processed_folder": str(folders["processed"]),
+        "control_folder": str(folders["control"]),
+    }
+    connection = Connection("filesystem://", transport="genai_platform.broker:Transport", transport_options=options)
+    channel = connection.default_channel
+    # What a worker looking at the queue finds at the moment the message file is complete but not yet in place.
+    found_while_writing: list[object] = []
+    rename = os.replace
+
+    def look_then_rename(source: str, target: str) -> None:
+        try:
+            found_while_writing.append(channel._get("inference"))
+        except Empty:
+            found_while_writing.append(None)
+        rename(source, target)
+
+    monkeypatch.setattr(os, "replace", look_then_rename)
+
+    channel._put("inference", {"body": "job 7"})
+
+    assert found_while_writing == [None]
+    assert channel._get("inference") == {"body": "job 7"}
+    connection.release()

@@ -174,6 +174,8 @@ if not 0 < EMBEDDED_BROKER_POLL_SECONDS <= 10:
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, writing each message before it becomes visible (see the module).
+    CELERY_BROKER_TRANSPORT = "genai_platform.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
