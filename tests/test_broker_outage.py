@@ -25,9 +25,13 @@ def _closed_port() -> int:
 @pytest.fixture
 def broker_unreachable() -> Iterator[None]:
     """The Celery app pointed at a Redis port where nothing listens (a real refused connection), publishing once."""
-    saved = {name: app.conf[name] for name in ("broker_url", "broker_transport_options", "task_publish_retry")}
+    names = ("broker_url", "broker_transport", "broker_transport_options", "task_publish_retry")
+    saved = {name: app.conf[name] for name in names}
     app.conf.update(
-        broker_url=f"redis://127.0.0.1:{_closed_port()}/0", broker_transport_options={}, task_publish_retry=False
+        broker_url=f"redis://127.0.0.1:{_closed_port()}/0",
+        broker_transport=None,  # the embedded default names its transport, which would win over the URL's
+        broker_transport_options={},
+        task_publish_retry=False,
     )
     app._pool = None
     app.amqp._producer_pool = None

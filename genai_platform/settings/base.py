@@ -160,15 +160,29 @@ else:
 # ------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 BROKER_DIR = DATA_DIR / "broker"
+# Files raise no event, so an idle worker of the embedded broker looks for new messages this often;
+# it is also the longest a queued message waits there (kombu's own default, 1 s, showed on every job).
+_poll_seconds = env("GENAI_EMBEDDED_BROKER_POLL_SECONDS", default="0.02")
+try:
+    EMBEDDED_BROKER_POLL_SECONDS = float(_poll_seconds)
+except ValueError:
+    EMBEDDED_BROKER_POLL_SECONDS = 0.0
+if not 0 < EMBEDDED_BROKER_POLL_SECONDS <= 10:
+    secrets.fail(
+        f"GENAI_EMBEDDED_BROKER_POLL_SECONDS must be a number of seconds above 0, at most 10: {_poll_seconds!r}"
+    )
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, writing each message before it becomes visible (see the module).
+    CELERY_BROKER_TRANSPORT = "genai_platform.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        "polling_interval": EMBEDDED_BROKER_POLL_SECONDS,
     }
 else:
     # A message not acknowledged within this time is delivered again. Tasks are idempotent and
@@ -511,6 +525,10 @@ MODERATION_VERSION_CHECK_SECONDS = env.float("GENAI_MODERATION_VERSION_CHECK_SEC
 # ------------------------------------------------------------------------------
 # Jobs one end user may submit per calendar day (TIME_ZONE); 0 means no limit.
 GENERATION_DAILY_QUOTA = env.int("GENAI_DAILY_JOB_QUOTA", default=50)
+# The job page asks for its job's state this soon after loading, then twice as long after each answer
+# that changes nothing, up to the most: a quick job shows its result at once, a long one costs little.
+GENERATION_JOB_POLL_FIRST_SECONDS = 0.1
+GENERATION_JOB_POLL_MAX_SECONDS = 2.0
 # Hours an Idempotency-Key of a job submission stays bound to its job (IETF Idempotency-Key draft); after
 # that the same key makes a new job.
 GENERATION_IDEMPOTENCY_KEY_HOURS = env.float("GENAI_IDEMPOTENCY_KEY_HOURS", default=24.0)

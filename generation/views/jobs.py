@@ -240,7 +240,11 @@ def _job_context(job: Job) -> dict[str, Any]:
 @require_GET
 def job_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     job = _own_job(request, public_id)
-    return render(request, "generation/job.html", _job_context(job))
+    poll = {
+        "poll_first_ms": round(settings.GENERATION_JOB_POLL_FIRST_SECONDS * 1000),
+        "poll_max_ms": round(settings.GENERATION_JOB_POLL_MAX_SECONDS * 1000),
+    }
+    return render(request, "generation/job.html", _job_context(job) | poll)
 
 
 @never_cache

@@ -399,7 +399,9 @@ def test_a_kind_without_a_trained_net_says_so_once_and_cannot_be_submitted(endus
 # ------------------------------------------------------------------------------
 # Job page, live part, outputs
 # ------------------------------------------------------------------------------
-def test_the_job_page_polls_while_queued_and_the_live_part_answers_by_change(enduser):
+def test_the_job_page_polls_while_queued_and_the_live_part_answers_by_change(enduser, settings):
+    settings.GENERATION_JOB_POLL_FIRST_SECONDS = 0.25
+    settings.GENERATION_JOB_POLL_MAX_SECONDS = 3
     job = job_make(_user(enduser), status=Job.Status.QUEUED)
 
     page = _text(enduser.get(f"/jobs/{job.public_id}/"))
@@ -409,7 +411,9 @@ def test_the_job_page_polls_while_queued_and_the_live_part_answers_by_change(end
     Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
     finished = enduser.get(f"/jobs/{job.public_id}/live/?seen=running")
 
-    assert 'hx-trigger="every 1s"' in page and 'aria-live="polite"' in page
+    assert 'hx-trigger="job-poll"' in page and 'aria-live="polite"' in page
+    assert 'data-poll-first-ms="250" data-poll-max-ms="3000"' in page
+    assert "/static/generation/job_live.js" in page
     assert unchanged.status_code == 204
     assert changed.status_code == 200 and 'data-status="running"' in _text(changed)
     assert finished.status_code == 286 and 'data-status="succeeded"' in _text(finished)
