@@ -118,7 +118,7 @@ def test_a_run_computes_the_metrics_by_hand_checkable_numbers(banks):
     # The keyword library alone moderates here: the classifier's rate is not measured, and the run says so.
     assert run.results["generated_classifier_pass_rate"]["rate"] is None
     assert run.results["generated_classifier_pass_rate"]["met"] is None
-    assert "classifier judged 0 of the 10" in run.warnings[-1]
+    assert _says_classifier_judged(run.warnings[-1], judged=0, total=10)
     assert run.classifier_model == ""
     refused = run.samples.filter(bank_kind=BankKind.REFUSE, stage=AssessmentSample.Stage.INPUT_REFUSED).first()
     assert refused is not None and "A.1.1" in refused.answer and "禁词" not in refused.answer
@@ -199,7 +199,7 @@ def test_the_same_seed_reproduces_the_sample_and_every_answer(banks):
     again.refresh_from_db()
     assert first.results == again.results
     # Banks large enough: the one warning left says that no classifier judged the answers.
-    assert len(first.warnings) == 1 and "classifier judged 0" in first.warnings[0]
+    assert len(first.warnings) == 1 and _says_classifier_judged(first.warnings[0], judged=0, total=12)
 
 
 def test_without_a_serving_text_net_the_run_fails_with_a_reason(banks):
@@ -309,3 +309,10 @@ def test_the_command_queues_a_run_and_prints_its_metrics(celery_worker_thread, b
     assert "nonrefuse_refusal_rate: 1/10 = 10.00%" in text
     assert "generated_keyword_pass_rate: 8/10 = 80.00%" in text
     assert AssessmentRun.objects.get().seed == 8
+
+
+def _says_classifier_judged(warning: str, *, judged: int, total: int) -> bool:
+    """The run's warning that the classifier judged only some answers, in the language it was written in."""
+    english = f"classifier judged {judged} of the {total}" in warning
+    chinese = f"分类模型判定了 {total} 个生成内容回答中的 {judged} 个" in warning
+    return english or chinese
