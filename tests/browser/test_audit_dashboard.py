@@ -28,7 +28,7 @@ def _at(when: datetime, **fields: Any) -> int:
 
 def test_a_bar_opens_the_log_and_a_row_opens_its_jobs_trace(page, shoot, user_with_role, settings, tmp_path):
     settings.AUDIT_ANCHOR_PATH = str(tmp_path / "last-seal.json")
-    when = timezone.now() - timedelta(minutes=30)
+    when = (timezone.now() - timedelta(minutes=30)).replace(microsecond=0)
     job = str(uuid.uuid4())
     trail = [
         _at(when, event_type="generation.requested", subject=("generation.job", "9", "job 9"), payload={"job_id": job})
@@ -42,9 +42,10 @@ def test_a_bar_opens_the_log_and_a_row_opens_its_jobs_trace(page, shoot, user_wi
                 payload={"job_id": job, "latency_ms": 1800 + 400 * i},
             )
         )
+    # The refusals share one second, so that no bar boundary can fall between them.
     refused = [
         _at(
-            when + timedelta(seconds=5 + i),
+            when + timedelta(seconds=5, microseconds=1000 * i),
             event_type="generation.refused",
             decision="refused",
             risk_codes=["A.1.6"],
@@ -74,7 +75,7 @@ def test_a_bar_opens_the_log_and_a_row_opens_its_jobs_trace(page, shoot, user_wi
     # The refused part of the requests bar that holds the refusals above: the log over its stretch, refusals only.
     bars = page.locator("#requests svg.columns a.bar.s1")
     links = bars.evaluate_all("links => links.map(a => a.getAttribute('href'))")
-    local = timezone.localtime(when + timedelta(seconds=6), timezone.get_fixed_timezone(8 * 60)).strftime(
+    local = timezone.localtime(when + timedelta(seconds=5), timezone.get_fixed_timezone(8 * 60)).strftime(
         "%Y-%m-%dT%H:%M:%S"
     )
     index = next(
