@@ -1,12 +1,31 @@
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
+from django.dispatch import Signal
 from django.utils.translation import gettext_lazy as _
 
 from genai_platform.queues import Queue
 
+# Sent with ``user`` when an account is created as a superuser (``createsuperuser``, or code calling
+# ``create_superuser``): the access change's audit record is written by a receiver above the kernel.
+superuser_created = Signal()
+
+
+class UserManager(DjangoUserManager["User"]):
+    def create_superuser(  # type: ignore[override]
+        self, username: str, email: str | None = None, password: str | None = None, **extra_fields: Any
+    ) -> "User":
+        user = super().create_superuser(username, email, password, **extra_fields)
+        superuser_created.send(sender=self.model, user=user)
+        return user
+
 
 class User(AbstractUser):
     """A person using the platform. What they may do comes from their role groups (roles.py)."""
+
+    objects = UserManager()  # type: ignore[misc]
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -139,3 +139,9 @@ def user_role_remove(
     user.groups.remove(*Group.objects.filter(name=role.value))
     role_cache_clear(user)
     user_access_recorded(user=user, before=before, request=request, actor=actor, system=system)
+
+
+def superuser_created_recorded(sender: Any, user: Any, **kwargs: Any) -> None:
+    """Receiver of ``genai_platform.models.superuser_created``: the new superuser's access record, named as the
+    command line's (``createsuperuser`` runs with no signed-in actor)."""
+    user_access_recorded(user=user, before=None, system="system:createsuperuser")

@@ -15,6 +15,12 @@ class GenerationConfig(AppConfig):
 
         assessment_runner_register(assessment_run_enqueue)
 
+        # A superuser made on the command line gets the access record that the admin writes for its own changes.
+        from genai_platform.models import superuser_created
+        from generation.access import superuser_created_recorded
+
+        superuser_created.connect(superuser_created_recorded, dispatch_uid="generation.superuser_created")
+
         # Reviewers of a source safety check see the sampled items of the data sets this platform trains on.
         from filing.services import dataset_item_reader_register
         from generation.dataset_items import dataset_items_read

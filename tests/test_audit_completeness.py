@@ -326,6 +326,23 @@ def roles_given_and_taken_in_code(ctx: Any) -> list[dict[str, Any]]:
     ]
 
 
+def superuser_created_on_the_command_line(ctx: Any) -> list[dict[str, Any]]:
+    from django.core.management import call_command
+
+    from genai_platform.models import User
+
+    call_command("createsuperuser", "--noinput", username="night-admin", email="night@example.com", verbosity=0)
+    user = User.objects.get(username="night-admin")
+    return [
+        {
+            "action": "created",
+            "changes": {"is_superuser": [None, True], "is_staff": [None, True]},
+            "_actor": "system:createsuperuser",
+            "_subject": str(user.pk),
+        }
+    ]
+
+
 def service_testers_changed_in_the_admin(ctx: Any) -> list[dict[str, Any]]:
     from tests.generation.factories import service_serving
 
@@ -350,6 +367,7 @@ ACTIONS: list[tuple[Callable[[Any], list[dict[str, Any]]], str]] = [
     (user_created_and_deleted_in_the_admin, "user.access_changed"),
     (role_permissions_changed_in_the_admin, "user.role_changed"),
     (roles_given_and_taken_in_code, "user.access_changed"),
+    (superuser_created_on_the_command_line, "user.access_changed"),
     (service_testers_changed_in_the_admin, "filing.changed"),
 ]
 

@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from audit.models import LogEntry
 from filing.models import Provider, Service
 from genai_platform.roles import Role, user_has_role
 
@@ -27,6 +28,10 @@ def test_demo_data_creates_a_provider_a_service_and_one_user_per_role(capsys):
     for line in password_lines:
         username, *_, password = line.split()
         assert users[username].check_password(password)
+    # Every account it made has its access record, the superuser's included.
+    created = LogEntry.objects.filter(event_type="user.access_changed", actor_username="system:demo_data")
+    made = {r.subject_id for r in created if r.payload_data["action"] == "created"}
+    assert made == {str(u.pk) for u in users.values()}
 
 
 def test_demo_data_is_idempotent_and_prints_no_password_the_second_time(capsys):

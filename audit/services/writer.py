@@ -49,8 +49,15 @@ _TAKE_SEQ_SQL_POSTGRESQL = "SELECT pg_current_xact_id(); SELECT nextval('audit_l
 # Outside a transaction: two round trips, one implicit commit. A squatter on the number makes the
 # INSERT fail; the transaction is rolled back and the record written again under a new number.
 _BEGIN_TAKE_SEQ_SQL_POSTGRESQL = "BEGIN; " + _TAKE_SEQ_SQL_POSTGRESQL
-_INSERT_COMMIT_SQL_POSTGRESQL = "INSERT INTO audit_logentry ({}) VALUES ({}); COMMIT".format(  # noqa: S608
-    _COLUMN_LIST, ", ".join(["%s"] * len(_INSERT_COLUMNS))
+
+# The insert is prepared once per connection, so that the server plans it once rather than for every record.
+_PREPARED_NAME = "audit_logentry_append"
+_PREPARE_SQL_POSTGRESQL = "PREPARE {} AS INSERT INTO audit_logentry ({}) VALUES ({})".format(  # noqa: S608
+    _PREPARED_NAME, _COLUMN_LIST, ", ".join(f"${n}" for n in range(1, len(_INSERT_COLUMNS) + 1))
+)
+_NO_SUCH_PREPARED_STATEMENT = "26000"  # invalid_sql_statement_name
+_EXECUTE_COMMIT_SQL_POSTGRESQL = "EXECUTE {} ({}); COMMIT".format(  # noqa: S608
+    _PREPARED_NAME, ", ".join(["%s"] * len(_INSERT_COLUMNS))
 )
 
 
@@ -286,16 +293,31 @@ def _append_postgresql_autocommit(db: Any, params: list[Any], row_hash: str, key
     marks the connection unusable as any query does."""
     db.ensure_connection()
     with db.wrap_database_errors:
-        cursor = db.connection.cursor()
+        raw = db.connection
+        cursor = raw.cursor()
         try:
+            if getattr(db, "_audit_prepared_on", None) is not raw:
+                # A new connection (the first record, or a reconnect): prepare the insert on it first.
+                cursor.execute(_PREPARE_SQL_POSTGRESQL)
+                db._audit_prepared_on = raw
             for _attempt in range(_SQUATTED_MAX):
                 try:
                     cursor.execute(_BEGIN_TAKE_SEQ_SQL_POSTGRESQL)
                     seq = int(cursor.fetchone()[0])
                     tag = integrity.record_tag(key, seq, row_hash)
-                    cursor.execute(_INSERT_COMMIT_SQL_POSTGRESQL, [seq, *params, tag])
+                    cursor.execute(_EXECUTE_COMMIT_SQL_POSTGRESQL, [seq, *params, tag])
                 except db.Database.IntegrityError:
                     cursor.execute("ROLLBACK")
+                    continue
+                except db.Database.DatabaseError as error:
+                    if getattr(error, "pgcode", None) != _NO_SUCH_PREPARED_STATEMENT:
+                        with contextlib.suppress(Exception):
+                            cursor.execute("ROLLBACK")
+                        raise
+                    # Dropped behind the writer's back (DEALLOCATE, DISCARD ALL): prepare it again. The number
+                    # taken is left to the sealer, as for any rolled-back writer.
+                    cursor.execute("ROLLBACK")
+                    cursor.execute(_PREPARE_SQL_POSTGRESQL)
                     continue
                 except BaseException:
                     with contextlib.suppress(Exception):

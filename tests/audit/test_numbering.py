@@ -147,3 +147,18 @@ def test_a_long_transaction_in_another_database_does_not_hold_up_voiding():
     finally:
         other.rollback()
         other.close()
+
+
+def test_a_writer_prepares_its_insert_again_on_a_new_connection_or_after_it_was_dropped():
+    first = _write("prepared")
+    connection.close()
+    after_reconnect = _write("reconnected")
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a connection pooler's DISCARD ALL would
+    after_drop = _write("deallocated")
+
+    assert first < after_reconnect < after_drop
+    assert LogEntry.objects.filter(actor_username__in=["prepared", "reconnected", "deallocated"]).count() == 3
+    services.seals_make()
+    result = log_verify()
+    assert result.ok and result.unsealed == 0, result.summary()

@@ -20,7 +20,7 @@ from django.utils import timezone
 from filing.models import ModelRecord, Provider, Service
 from filing.services import provider_create, service_create, service_make_public
 from genai_platform.roles import Role
-from generation.access import user_role_add
+from generation.access import user_access_recorded, user_role_add
 
 # A synthetic code with a valid GB 32100 check character; it belongs to no real organisation.
 DEMO_USCC = "91110108MA0DEM0000"
@@ -82,6 +82,7 @@ class Command(BaseCommand):
             user = user_model.objects.create_user(
                 username=username, password=password, is_staff=is_staff, is_superuser=is_superuser
             )
+            user_access_recorded(user=user, before=None, system="system:demo_data")
             if role:
                 user_role_add(user=user, role=role, system="system:demo_data")
             created.append((username, role.value if role is not None else "admin (superuser)", password))
