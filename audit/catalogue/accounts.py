@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from audit.catalogue.schema import EventType, payload_key
+from audit.catalogue.schema import CHANGE_ACTION, EventType, payload_key
+
+_USERNAME_TRIED = payload_key("string", "The name that was tried.", required=True, pi=True)
+_PHONE = payload_key("string", "The number, masked.", required=True, pi=True)
 
 ACCOUNT_EVENTS: tuple[EventType, ...] = (
     # Accounts.
@@ -15,7 +18,7 @@ ACCOUNT_EVENTS: tuple[EventType, ...] = (
         "auth.login_failed",
         "A sign-in failed.",
         {
-            "username": payload_key("string", "The name that was tried.", required=True, pi=True),
+            "username": _USERNAME_TRIED,
             "reason": payload_key(
                 "string", "bad_credentials, or locked_out (refused by the lockout, see auth.locked_out)."
             ),
@@ -27,7 +30,7 @@ ACCOUNT_EVENTS: tuple[EventType, ...] = (
         "A sign-in (web, admin or API token) was refused or locked out after too many failures for the account "
         "or the client address; the right password does not sign in until the cool-off period has passed.",
         {
-            "username": payload_key("string", "The name that was tried.", required=True, pi=True),
+            "username": _USERNAME_TRIED,
             "failure_limit": payload_key("integer", "Failed sign-ins that lock out."),
             "cool_off_seconds": payload_key("integer", "How long the lockout lasts after the last attempt."),
         },
@@ -105,13 +108,13 @@ ACCOUNT_EVENTS: tuple[EventType, ...] = (
     EventType(
         "user.phone_code_sent",
         "A one-time code for real-name verification was sent to a mobile number. ``subject`` is the user.",
-        {"phone": payload_key("string", "The number, masked.", required=True, pi=True)},
+        {"phone": _PHONE},
     ),
     EventType(
         "user.phone_verified",
         "A user verified a mobile number (real-name verification); they may now generate. ``subject`` is the user.",
         {
-            "phone": payload_key("string", "The number, masked.", required=True, pi=True),
+            "phone": _PHONE,
             "method": payload_key("string", "sms_code, or demo_data for the demo account."),
         },
     ),
@@ -188,7 +191,7 @@ ACCOUNT_EVENTS: tuple[EventType, ...] = (
         "deleted, or its active, staff or superuser flag, its roles (groups) or its own permissions changed. "
         "``subject`` is the user; the actor is who made the change, or system:... for the platform.",
         {
-            "action": payload_key("string", "created, changed or deleted.", required=True),
+            "action": CHANGE_ACTION,
             "changes": payload_key(
                 "object",
                 "{field: [old, new]} for is_active, is_staff, is_superuser, groups (role names) and "
@@ -202,7 +205,7 @@ ACCOUNT_EVENTS: tuple[EventType, ...] = (
         "An administrator changed a role (a group): created, renamed or deleted it, or changed its permissions. "
         "``subject`` is the group.",
         {
-            "action": payload_key("string", "created, changed or deleted.", required=True),
+            "action": CHANGE_ACTION,
             "changes": payload_key(
                 "object", "{field: [old, new]} for name and permissions (app_label.codename).", required=True
             ),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from audit.catalogue.schema import EventType, payload_key
+from audit.catalogue.schema import CHANGE_ACTION, EventType, payload_key
+
+_SCOPE = payload_key("string", "service or model.", required=True)
+_OPERATOR_REASON = payload_key("string", "Why, as the operator wrote it.", required=True)
+_CHANGES = payload_key("object", "Fields the action changed: {field: [old, new]}.", pi=True)
 
 FILING_EVENTS: tuple[EventType, ...] = (
     # Filing: the records operators keep for the service filing.
@@ -11,7 +15,7 @@ FILING_EVENTS: tuple[EventType, ...] = (
         "A filing record (provider, service, model record, dataset, keyword library, ...) was created, "
         "changed or deleted. ``subject`` names the record.",
         {
-            "action": payload_key("string", "created, changed or deleted.", required=True),
+            "action": CHANGE_ACTION,
             "changes": payload_key("object", "Changed fields: {field: [old, new]}."),
         },
     ),
@@ -39,7 +43,7 @@ FILING_EVENTS: tuple[EventType, ...] = (
         {
             "status": payload_key("string", "New state.", required=True),
             "note": payload_key("string", "Handler's note."),
-            "changes": payload_key("object", "Fields the action changed: {field: [old, new]}.", pi=True),
+            "changes": _CHANGES,
         },
     ),
     EventType(
@@ -48,7 +52,7 @@ FILING_EVENTS: tuple[EventType, ...] = (
         {
             "action": payload_key("string", "Action taken (removed, warned, suspended, none, ...).", required=True),
             "reported_to_authority": payload_key("boolean", "Whether it was reported to the authority."),
-            "changes": payload_key("object", "Fields the action changed: {field: [old, new]}.", pi=True),
+            "changes": _CHANGES,
         },
     ),
     # Emergency stops and incidents (应急处置).
@@ -57,15 +61,15 @@ FILING_EVENTS: tuple[EventType, ...] = (
         "An operator stopped generation for a service or one model at once. ``subject`` is the service or model "
         "record.",
         {
-            "scope": payload_key("string", "service or model.", required=True),
-            "reason": payload_key("string", "Why, as the operator wrote it.", required=True),
+            "scope": _SCOPE,
+            "reason": _OPERATOR_REASON,
         },
     ),
     EventType(
         "incident.generation_resumed",
         "An operator let a stopped service or model generate again. ``subject`` is the service or model record.",
         {
-            "scope": payload_key("string", "service or model.", required=True),
+            "scope": _SCOPE,
             "note": payload_key("string", "Why it may generate again."),
         },
     ),
@@ -74,7 +78,7 @@ FILING_EVENTS: tuple[EventType, ...] = (
         "An output was removed: no longer viewable or downloadable. ``subject`` is the output, ``produce_id`` its "
         "ProduceID.",
         {
-            "reason": payload_key("string", "Why, as the operator wrote it.", required=True),
+            "reason": _OPERATOR_REASON,
             "incident_id": payload_key("integer", "The incident it belongs to, if any."),
         },
     ),

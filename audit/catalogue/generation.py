@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from audit.catalogue.schema import EventType, payload_key
 
+# The job's id: required once the job exists, optional on a refusal (which may come before there is one).
+_JOB_ID = payload_key("string", "Id of the generation job.", required=True)
 _JOB = payload_key("string", "Id of the generation job.")
 _KIND = payload_key("string", "What is generated: gan, vae or text.")
+_RUN_ID = payload_key("integer", "Id of the training run.", required=True)
+_LATENCY = payload_key("number", "Time from queued to finished, milliseconds.")
+_FIGURES = payload_key("object", "The figures the gate judged.")
 
 GENERATION_EVENTS: tuple[EventType, ...] = (
     # Generation: one record per step of a request, from the policy gate to the output.
@@ -13,7 +18,7 @@ GENERATION_EVENTS: tuple[EventType, ...] = (
         "generation.requested",
         "A generation request passed the policy gate and input moderation and was queued.",
         {
-            "job_id": payload_key("string", "Id of the generation job.", required=True),
+            "job_id": _JOB_ID,
             "kind": _KIND,
             "params": payload_key("object", "Sampling parameters (seed, count, length, ...)."),
         },
@@ -45,10 +50,10 @@ GENERATION_EVENTS: tuple[EventType, ...] = (
         "generation.succeeded",
         "A job finished; its outputs were labelled and stored. ``output_sha256`` is the digest of the output.",
         {
-            "job_id": payload_key("string", "Id of the generation job.", required=True),
+            "job_id": _JOB_ID,
             "kind": _KIND,
             "output_ids": payload_key("array", "Ids of the stored outputs."),
-            "latency_ms": payload_key("number", "Time from queued to finished, milliseconds."),
+            "latency_ms": _LATENCY,
             "label": payload_key("object", "Explicit and implicit label written (Labeling Measures)."),
         },
     ),
@@ -56,10 +61,10 @@ GENERATION_EVENTS: tuple[EventType, ...] = (
         "generation.output_blocked",
         "Output moderation blocked a generated output; nothing was delivered.",
         {
-            "job_id": payload_key("string", "Id of the generation job.", required=True),
+            "job_id": _JOB_ID,
             "kind": _KIND,
             "matched_terms": payload_key("array", "Keyword library entries hit."),
-            "latency_ms": payload_key("number", "Time from queued to finished, milliseconds."),
+            "latency_ms": _LATENCY,
             "layers": payload_key("object", "Each moderation layer's own decision (keyword, classifier)."),
             "scores": payload_key("array", "The classifier's scores, thresholds and version (model)."),
         },
@@ -68,7 +73,7 @@ GENERATION_EVENTS: tuple[EventType, ...] = (
         "generation.failed",
         "A job failed; nothing was delivered.",
         {
-            "job_id": payload_key("string", "Id of the generation job.", required=True),
+            "job_id": _JOB_ID,
             "kind": _KIND,
             "reason": payload_key("string", "The failure, in one line.", required=True),
             "latency_ms": payload_key("number", "Time from queued to failed, milliseconds."),
@@ -98,7 +103,7 @@ GENERATION_EVENTS: tuple[EventType, ...] = (
             "gate": payload_key("string", "The quality gate's verdict: passed, failed or unmeasured.", required=True),
             "overridden": payload_key("boolean", "Whether an operator overrode the gate for it."),
             "replaced": payload_key("array", "SHA-256 of the checkpoint(s) it replaced."),
-            "figures": payload_key("object", "The figures the gate judged."),
+            "figures": _FIGURES,
         },
     ),
     EventType(
@@ -109,7 +114,7 @@ GENERATION_EVENTS: tuple[EventType, ...] = (
             "reason": payload_key("string", "The operator's reason.", required=True),
             "gate": payload_key("string", "The gate's verdict that was overridden.", required=True),
             "failing": payload_key("array", "The figures that failed."),
-            "figures": payload_key("object", "The figures the gate judged."),
+            "figures": _FIGURES,
         },
     ),
     # Training runs: what an operator starts or stops, and runs the platform's stopping cut short.
@@ -117,7 +122,7 @@ GENERATION_EVENTS: tuple[EventType, ...] = (
         "generation.training_started",
         "An operator started a training run (in the admin or with manage.py train). ``subject`` is the run.",
         {
-            "run_id": payload_key("integer", "Id of the training run.", required=True),
+            "run_id": _RUN_ID,
             "kind": _KIND,
             "origin": payload_key("string", "admin or terminal (manage.py train).", required=True),
             "data": payload_key("string", "The training data asked for."),
@@ -133,7 +138,7 @@ GENERATION_EVENTS: tuple[EventType, ...] = (
         "An operator cancelled a training run: a queued one at once, a running one at its next check (it keeps "
         "its best epoch as an unmeasured checkpoint, which never serves on its own). ``subject`` is the run.",
         {
-            "run_id": payload_key("integer", "Id of the training run.", required=True),
+            "run_id": _RUN_ID,
             "kind": _KIND,
             "status": payload_key("string", "The run's status when cancelled: queued or running.", required=True),
         },
@@ -143,7 +148,7 @@ GENERATION_EVENTS: tuple[EventType, ...] = (
         "A training run ended as interrupted because the platform stopped: its worker shut down or was lost, "
         "or Ctrl-C in manage.py train. ``subject`` is the run.",
         {
-            "run_id": payload_key("integer", "Id of the training run.", required=True),
+            "run_id": _RUN_ID,
             "kind": _KIND,
             "how": payload_key(
                 "string",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from audit.catalogue.schema import EventType, payload_key
 
+_HOLD_ID = payload_key("integer", "Id of the hold.", required=True)
+
 LOG_EVENTS: tuple[EventType, ...] = (
     # The log itself.
     EventType(
@@ -70,11 +72,11 @@ LOG_EVENTS: tuple[EventType, ...] = (
     EventType(
         "audit.legal_hold_set",
         "A legal hold was placed: records of the subject are not purged until it is released.",
-        {"hold_id": payload_key("integer", "Id of the hold.", required=True), "reason": payload_key("string", "Why.")},
+        {"hold_id": _HOLD_ID, "reason": payload_key("string", "Why.")},
     ),
     EventType(
         "audit.legal_hold_released",
         "A legal hold was released.",
-        {"hold_id": payload_key("integer", "Id of the hold.", required=True)},
+        {"hold_id": _HOLD_ID},
     ),
 )

@@ -58,3 +58,7 @@ def payload_validate(event: EventType, payload: dict[str, Any]) -> None:
             raise PayloadError(f"{event.name}: payload key {name!r} must be a {key.type}, not a boolean")
         if not isinstance(value, accepted):
             raise PayloadError(f"{event.name}: payload key {name!r} must be a {key.type}, not {type(value).__name__}")
+
+
+# A key several areas declare alike: what happened to a record whose changes the event lists.
+CHANGE_ACTION = payload_key("string", "created, changed or deleted.", required=True)

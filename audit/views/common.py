@@ -1,4 +1,4 @@
-"""What the auditors' pages share: their time zone, reading filters, and how a bar of a chart is named."""
+"""What the auditors' pages share: who may read them, their time zone, reading filters, how a bar is named."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 
 from audit import explorer
 from audit.selectors import FilterError, LogFilters
+from genai_platform.roles import Role, role_required
 
 
 def in_audit_time_zone(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -25,6 +28,11 @@ def in_audit_time_zone(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
             return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def auditor_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponseBase]:
+    """A page auditors read (GET only, never cached, the ``auditor`` role), its times in AUDIT_TIME_ZONE."""
+    return never_cache(require_GET(role_required(Role.AUDITOR)(in_audit_time_zone(view))))
 
 
 def filters_or_error(data: Any) -> tuple[LogFilters, str]:

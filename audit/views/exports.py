@@ -11,13 +11,12 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import selectors
 from audit.exports import CONTENT_TYPES, export_create, export_file_name, export_start, export_stream
 from audit.models import Export
-from audit.views.common import can_read_content, filters_or_error, in_audit_time_zone
+from audit.views.common import auditor_page, can_read_content, filters_or_error
 from genai_platform.roles import Role, role_required
 
 
@@ -58,19 +57,13 @@ def _own_export(request: HttpRequest, export_id: Any) -> Export:
     return export
 
 
-@never_cache
-@require_GET
-@role_required(Role.AUDITOR)
-@in_audit_time_zone
+@auditor_page
 def export_list(request: HttpRequest) -> HttpResponse:
     exports = Export.objects.filter(created_by_id=str(request.user.pk)).order_by("-created_at")[:50]
     return render(request, "audit/export_list.html", {"exports": exports, "status": selectors.integrity_status()})
 
 
-@never_cache
-@require_GET
-@role_required(Role.AUDITOR)
-@in_audit_time_zone
+@auditor_page
 def export_detail(request: HttpRequest, export_id: Any) -> HttpResponse:
     export = _own_export(request, export_id)
     running = export.status in (Export.Status.QUEUED, Export.Status.RUNNING)

@@ -11,8 +11,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from audit import charts, explorer, selectors
 from audit import trace as audit_trace
@@ -20,8 +18,7 @@ from audit.catalogue import EVENT_TYPES
 from audit.models import Content, Decision, LogEntry
 from audit.selectors import FilterError, LogFilters
 from audit.verification import record_proof
-from audit.views.common import bar_range, bar_text, can_read_content, filters_or_error, in_audit_time_zone
-from genai_platform.roles import Role, role_required
+from audit.views.common import auditor_page, bar_range, bar_text, can_read_content, filters_or_error
 
 
 def _record_number(data: Any, name: str) -> int | None:
@@ -43,10 +40,7 @@ def _range_query(time_range: explorer.TimeRange, typed_end: bool) -> dict[str, s
     return query
 
 
-@never_cache
-@require_GET
-@role_required(Role.AUDITOR)
-@in_audit_time_zone
+@auditor_page
 def log_list(request: HttpRequest) -> HttpResponse:
     errors = []
     try:
@@ -106,10 +100,7 @@ def log_list(request: HttpRequest) -> HttpResponse:
     return render(request, "audit/log_list.html", context, status=400 if errors else 200)
 
 
-@never_cache
-@require_GET
-@role_required(Role.AUDITOR)
-@in_audit_time_zone
+@auditor_page
 def record_detail(request: HttpRequest, seq: int) -> HttpResponse:
     entry = get_object_or_404(LogEntry, seq=seq)
     proof = record_proof(entry)
@@ -141,10 +132,7 @@ def _object_link(request: HttpRequest, kind: str, ident: str) -> str:
         return ""
 
 
-@never_cache
-@require_GET
-@role_required(Role.AUDITOR)
-@in_audit_time_zone
+@auditor_page
 def trace(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
     """Every record about one job, output, complaint or filing record, in order, with its seal and proof."""
     if kind == audit_trace.OUTPUT:

@@ -12,13 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from audit import charts, dashboard, explorer, selectors
 from audit.selectors import FilterError
-from audit.views.common import bar_range, bar_text, in_audit_time_zone
-from genai_platform.roles import Role, role_required
+from audit.views.common import auditor_page, bar_range, bar_text
 
 
 def _time_range_or_error(data: Any) -> tuple[explorer.TimeRange, str]:
@@ -92,10 +89,7 @@ def _bar_list(
     }
 
 
-@never_cache
-@require_GET
-@role_required(Role.AUDITOR)
-@in_audit_time_zone
+@auditor_page
 def dashboards(request: HttpRequest) -> HttpResponse:
     """Every panel over one time range, chosen as on the log page; each bar opens the log narrowed to it."""
     time_range, error = _time_range_or_error(request.GET)

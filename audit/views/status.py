@@ -9,13 +9,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import integrity, selectors, services
 from audit.catalogue import EVENT_TYPES
 from audit.progress import verification_forget, verification_queued
-from audit.views.common import in_audit_time_zone
+from audit.views.common import auditor_page, in_audit_time_zone
 from genai_platform.roles import Role, role_required
 
 
@@ -51,10 +51,7 @@ def _banner(request: HttpRequest, *, notice: str = "") -> HttpResponse:
     return render(request, "audit/_banner.html", {"status": selectors.integrity_status(), "notice": notice})
 
 
-@never_cache
-@require_GET
-@role_required(Role.AUDITOR)
-@in_audit_time_zone
+@auditor_page
 def integrity_banner(request: HttpRequest) -> HttpResponse:
     """The integrity banner alone: what it polls while a verification runs."""
     return _banner(request)
