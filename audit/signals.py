@@ -22,33 +22,32 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         audit.auth_event(event_type="auth.login", actor=user, request=request, payload={"method": "password"})
 
 
-def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
-    username = str(credentials.get("username", ""))[:150]
+def _attempt_refused(event_type: str, request: Any, username: str, **payload: Any) -> None:
+    """A sign-in that signed no one in: the name tried, cut to the length of a user name, stands for the actor."""
+    name = username[:150]
     with transaction.atomic():
         audit.auth_event(
-            event_type="auth.login_failed",
-            request=request,
-            actor_username=username,
-            payload={
-                "username": username,
-                "reason": "locked_out" if getattr(request, "axes_locked_out", False) else "bad_credentials",
-            },
+            event_type=event_type, request=request, actor_username=name, payload={"username": name, **payload}
         )
+
+
+def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    _attempt_refused(
+        "auth.login_failed",
+        request,
+        str(credentials.get("username", "")),
+        reason="locked_out" if getattr(request, "axes_locked_out", False) else "bad_credentials",
+    )
 
 
 def _locked_out(sender: Any, request: Any = None, username: str | None = None, **kwargs: Any) -> None:
-    name = str(username or "")[:150]
-    with transaction.atomic():
-        audit.auth_event(
-            event_type="auth.locked_out",
-            request=request,
-            actor_username=name,
-            payload={
-                "username": name,
-                "failure_limit": settings.AXES_FAILURE_LIMIT,
-                "cool_off_seconds": int(settings.AXES_COOLOFF_TIME.total_seconds()),
-            },
-        )
+    _attempt_refused(
+        "auth.locked_out",
+        request,
+        str(username or ""),
+        failure_limit=settings.AXES_FAILURE_LIMIT,
+        cool_off_seconds=int(settings.AXES_COOLOFF_TIME.total_seconds()),
+    )
 
 
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

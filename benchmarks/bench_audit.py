@@ -40,15 +40,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 _START_TIMEOUT = 120
 sys.path.insert(0, str(BASE_DIR))
 
-
-def _setup(database_url: str, data_dir: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["GENAI_DATA_DIR"] = data_dir
-    os.environ["DJANGO_SETTINGS_MODULE"] = "genai_platform.settings.base"
-    os.environ.setdefault("GENAI_LOG_FORMAT", "text")
-    import django
-
-    django.setup()
+from benchmarks.scratch import django_setup, postgresql_scratch  # noqa: E402
 
 
 # ------------------------------------------------------------------------------
@@ -56,7 +48,7 @@ def _setup(database_url: str, data_dir: str) -> None:
 # ------------------------------------------------------------------------------
 def _ingest_child(args: tuple[str, str, int, int, str, Any]) -> None:
     database_url, data_dir, count, index, mode, barrier = args
-    _setup(database_url, data_dir)
+    django_setup(database_url, data_dir)
     from django.db import connection
 
     from audit import services
@@ -125,7 +117,7 @@ def _ingest_child(args: tuple[str, str, int, int, str, Any]) -> None:
 def _export_child(args: tuple[str, str, int, str, str, bool]) -> tuple[float, int]:
     """Export the first ``rows`` records; returns (seconds, peak RSS in KB)."""
     database_url, data_dir, rows, out, fmt, pseudonymise = args
-    _setup(database_url, data_dir)
+    django_setup(database_url, data_dir)
     from audit.exports import export_create, export_write_file
     from audit.selectors import LogFilters
 
@@ -137,7 +129,7 @@ def _export_child(args: tuple[str, str, int, str, str, bool]) -> tuple[float, in
 
 def _baseline_export_child(args: tuple[str, str, int]) -> float:
     database_url, data_dir, rows = args
-    _setup(database_url, data_dir)
+    django_setup(database_url, data_dir)
     from django.db import connection
 
     from audit.integrity import RECORD_FIELDS
@@ -174,24 +166,7 @@ def _scratch_database(tmp: str) -> tuple[str, Any]:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
         return f"sqlite:///{tmp}/bench.sqlite3", None
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg2
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") + "_auditbench"
-    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
+    return postgresql_scratch(url, "_auditbench")
 
 
 def _bulk_load(rows: int, start_seq: int) -> None:
@@ -330,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         url, drop = _scratch_database(tmp)
         data_dir = str(Path(tmp) / "data")
         try:
-            _setup(url, data_dir)
+            django_setup(url, data_dir)
             from django.core.management import call_command
             from django.db import connection
 

@@ -32,6 +32,11 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+from benchmarks.scratch import platform_start  # noqa: E402
+
 MANAGE = str(BASE_DIR / "manage.py")
 # Before: kombu's default, which the platform used until it set its own; after: the platform's default.
 INTERVALS: list[tuple[str, str | None]] = [("1 s (before)", "1.0"), ("default (after)", None)]
@@ -101,14 +106,7 @@ def _run_one(interval: str | None, rounds: int, idle_seconds: float) -> dict[str
         subprocess.run([sys.executable, MANAGE, "demo_data"], env=env, check=True, capture_output=True)
         port = _free_port()
         log_path = Path(folder) / "run.log"
-        with log_path.open("w") as log:
-            platform = subprocess.Popen(
-                [sys.executable, MANAGE, "run_platform", "--port", str(port), "--no-beat"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        platform = platform_start(MANAGE, env, port, log_path)
         try:
             while f":{port}/" not in log_path.read_text():
                 if platform.poll() is not None:

@@ -37,6 +37,8 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from benchmarks.scratch import django_setup, postgresql_scratch  # noqa: E402
+
 FIRST_PAGE_GOAL_MS = 150.0
 FIRST_PAGE_GROWTH_GOAL = 3.0
 HISTOGRAM_GOAL_MS = 300.0
@@ -89,37 +91,6 @@ SELECT g,
     md5(g::text) || md5(g::text), ''
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 """
-
-
-def _setup(database_url: str, data_dir: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["GENAI_DATA_DIR"] = data_dir
-    os.environ["DJANGO_SETTINGS_MODULE"] = "genai_platform.settings.base"
-    os.environ.setdefault("GENAI_LOG_FORMAT", "text")
-    import django
-
-    django.setup()
-
-
-def _scratch_database() -> tuple[str, Callable[[], None]]:
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg2
-
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    name = parts.path.lstrip("/") + "_explorerbench"
-    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
 def _load(rows: int, loaded: int) -> int:
@@ -264,10 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         # Started by benchmarks/run.py, whose settings name the configured database: run apart, on the scratch one.
         return subprocess.call([sys.executable, __file__, *(argv or [])])
 
-    url, drop = _scratch_database()
+    url, drop = postgresql_scratch(os.environ["DATABASE_URL"], "_explorerbench")
     try:
         with tempfile.TemporaryDirectory(prefix="explorerbench-") as tmp:
-            _setup(url, str(Path(tmp) / "data"))
+            django_setup(url, str(Path(tmp) / "data"))
             from django.core.management import call_command
             from django.db import connection
 

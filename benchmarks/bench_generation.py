@@ -350,6 +350,8 @@ def bench_startup(net: object) -> None:
     import subprocess
     import tempfile
 
+    from benchmarks.scratch import platform_start
+
     one_call = _timed(lambda: gan_sample(net, digit=7, count=1, seed=1))  # type: ignore[arg-type]
     manage = str(BASE_DIR / "manage.py")
     env = {
@@ -372,14 +374,7 @@ def bench_startup(net: object) -> None:
             print(f"Start-up: the demo data printed no password for enduser:\n{demo.stdout}")
             return
         prepared = time.perf_counter()
-        with log_path.open("w") as log:
-            proc = subprocess.Popen(
-                [sys.executable, manage, "run_platform", "--port", str(port), "--no-beat"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = platform_start(manage, env, port, log_path)
         try:
             base = f"http://localhost:{port}/"
             while base not in log_path.read_text() and proc.poll() is None:

@@ -23,6 +23,16 @@ from genai_platform.outages import CACHE
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+def _falling_back(name: str) -> Callable[..., Any]:
+    """The cache operation ``name``, on Redis while it answers, else on the local cache."""
+
+    def operation(self: FallbackRedisCache, *args: Any, **kwargs: Any) -> Any:
+        return self._either(name, *args, **kwargs)
+
+    operation.__name__ = operation.__qualname__ = name
+    return operation
+
+
 class FallbackRedisCache(RedisCache):
     """``RedisCache`` whose every operation falls back to a ``LocMemCache`` while Redis is unreachable."""
 
@@ -44,35 +54,15 @@ class FallbackRedisCache(RedisCache):
         CACHE.answered()
         return result
 
-    def add(self, *args: Any, **kwargs: Any) -> Any:
-        return self._either("add", *args, **kwargs)
-
-    def get(self, *args: Any, **kwargs: Any) -> Any:
-        return self._either("get", *args, **kwargs)
-
-    def set(self, *args: Any, **kwargs: Any) -> Any:
-        return self._either("set", *args, **kwargs)
-
-    def touch(self, *args: Any, **kwargs: Any) -> Any:
-        return self._either("touch", *args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        return self._either("delete", *args, **kwargs)
-
-    def get_many(self, *args: Any, **kwargs: Any) -> Any:
-        return self._either("get_many", *args, **kwargs)
-
-    def has_key(self, *args: Any, **kwargs: Any) -> Any:
-        return self._either("has_key", *args, **kwargs)
-
-    def incr(self, *args: Any, **kwargs: Any) -> Any:
-        return self._either("incr", *args, **kwargs)
-
-    def set_many(self, *args: Any, **kwargs: Any) -> Any:
-        return self._either("set_many", *args, **kwargs)
-
-    def delete_many(self, *args: Any, **kwargs: Any) -> Any:
-        return self._either("delete_many", *args, **kwargs)
-
-    def clear(self) -> Any:
-        return self._either("clear")
+    # The operations RedisCache sends to Redis; the cache's others (get_or_set, decr, the async ones) call these.
+    add = _falling_back("add")
+    get = _falling_back("get")
+    set = _falling_back("set")
+    touch = _falling_back("touch")
+    delete = _falling_back("delete")
+    get_many = _falling_back("get_many")
+    has_key = _falling_back("has_key")
+    incr = _falling_back("incr")
+    set_many = _falling_back("set_many")
+    delete_many = _falling_back("delete_many")
+    clear = _falling_back("clear")

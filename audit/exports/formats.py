@@ -35,24 +35,13 @@ _DB_COLUMNS: tuple[str, ...] = ("seq", "created_at_text", *integrity.RECORD_FIEL
 CONTENT_COLUMNS: tuple[str, ...] = ("input_content", "output_content")
 
 
+# A pseudonymised export: the actor (id and name) and the source address become one keyed hash each (``actor``,
+# ``source``); the port, the user agent and the subject's text are left out.
+_PSEUDONYMISED_AS = {"actor_id": "actor", "source_ip": "source"}
+_PSEUDONYMISED_OUT = frozenset(("actor_username", "source_port", "user_agent", "subject_repr"))
 PSEUDONYMISED_COLUMNS: tuple[str, ...] = (
     "seq",
-    "created_at",
-    "actor",
-    "source",
-    "event_type",
-    "subject_kind",
-    "subject_id",
-    "filing_number",
-    "model_record",
-    "checkpoint_sha256",
-    "keyword_library_version",
-    "decision",
-    "risk_codes",
-    "produce_id",
-    "input_sha256",
-    "output_sha256",
-    "payload",
+    *(_PSEUDONYMISED_AS.get(name, name) for name in integrity.RECORD_FIELDS if name not in _PSEUDONYMISED_OUT),
 )
 
 

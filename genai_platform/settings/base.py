@@ -6,33 +6,29 @@ PostgreSQL, ``REDIS_URL`` / ``CELERY_BROKER_URL`` switch the broker to Redis or 
 
 ``DJANGO_DEBUG=false`` is production mode: every secret must come from the environment, and the
 process refuses to start, with one line naming the variable, when one is missing.
-README.md lists every variable read here.
+README.md lists every variable read here and in the modules this one imports: ``environment`` (debug mode
+and the data folder), ``backing_services`` (database, cache, Celery) and ``security`` (passwords, the
+sign-in lockout, headers, HTTPS).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import environ
-from kombu import Queue as KombuQueue
 
 from genai_platform.queues import Queue
 from genai_platform.settings import secrets
 
-env = environ.Env()
-
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+# Groups of settings kept in modules of their own; every name they define is a setting of this module too.
+from genai_platform.settings.backing_services import *  # noqa: F403  (DATABASES, CACHES, CELERY_*)
+from genai_platform.settings.backing_services import CELERY_BEAT_SCHEDULE, CELERY_BROKER_URL
+from genai_platform.settings.environment import BASE_DIR, DATA_DIR, DEBUG, env
+from genai_platform.settings.security import *  # noqa: F403  (passwords, the sign-in lockout, SECURE_*, CSP)
+from genai_platform.settings.security import TRUSTED_PROXY_COUNT
 
 # ------------------------------------------------------------------------------
 # CORE
 # ------------------------------------------------------------------------------
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
-# Where the embedded default keeps its database, broker files, media and generated keys.
-DATA_DIR = Path(env("GENAI_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
-
 SECRET_KEY = secrets.secret_key(debug=DEBUG, data_dir=DATA_DIR)
 # Ed25519 keys: one signs the implicit labels of outputs, one seals the audit log.
 LABEL_SIGNING_KEY = secrets.signing_key("GENAI_LABEL_SIGNING_KEY", debug=DEBUG, data_dir=DATA_DIR)
@@ -110,160 +106,6 @@ TEMPLATES = [
 ]
 
 # ------------------------------------------------------------------------------
-# DATABASES
-# ------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process read while a worker writes; IMMEDIATE transactions take the write
-    # lock up front, so two writers queue on the timeout instead of failing with
-    # "database is locked" when a read lock cannot be upgraded.
-    DATABASES["default"]["OPTIONS"] = {
-        "timeout": env.int("GENAI_SQLITE_TIMEOUT", default=30),
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-
-# ------------------------------------------------------------------------------
-# CACHES
-# ------------------------------------------------------------------------------
-REDIS_URL = env("REDIS_URL", default="")
-# While Redis is unreachable the cache falls back to one in each process (genai_platform.cache), and
-# tries Redis again after CACHE_RETRY_SECONDS; a short socket timeout keeps a lost Redis from stalling requests.
-CACHE_RETRY_SECONDS = env.float("GENAI_CACHE_RETRY_SECONDS", default=5.0)
-CACHE_SOCKET_TIMEOUT_SECONDS = env.float("GENAI_CACHE_SOCKET_TIMEOUT", default=1.0)
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "genai_platform.cache.FallbackRedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {
-                "socket_connect_timeout": CACHE_SOCKET_TIMEOUT_SECONDS,
-                "socket_timeout": CACHE_SOCKET_TIMEOUT_SECONDS,
-            },
-        }
-    }
-else:
-    # Web and worker are separate processes: a file cache is shared by both, locmem would not be.
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(DATA_DIR / "cache"),
-        }
-    }
-
-# ------------------------------------------------------------------------------
-# CELERY
-# https://docs.celeryq.dev/en/stable/userguide/configuration.html
-# ------------------------------------------------------------------------------
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
-BROKER_DIR = DATA_DIR / "broker"
-# Files raise no event, so an idle worker of the embedded broker looks for new messages this often;
-# it is also the longest a queued message waits there (kombu's own default, 1 s, showed on every job).
-_poll_seconds = env("GENAI_EMBEDDED_BROKER_POLL_SECONDS", default="0.02")
-try:
-    EMBEDDED_BROKER_POLL_SECONDS = float(_poll_seconds)
-except ValueError:
-    EMBEDDED_BROKER_POLL_SECONDS = 0.0
-if not 0 < EMBEDDED_BROKER_POLL_SECONDS <= 10:
-    secrets.fail(
-        f"GENAI_EMBEDDED_BROKER_POLL_SECONDS must be a number of seconds above 0, at most 10: {_poll_seconds!r}"
-    )
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed", "control"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    # kombu's filesystem transport, writing each message before it becomes visible (see the module).
-    CELERY_BROKER_TRANSPORT = "genai_platform.broker:Transport"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-        "polling_interval": EMBEDDED_BROKER_POLL_SECONDS,
-    }
-else:
-    # A message not acknowledged within this time is delivered again. Tasks are idempotent and
-    # training runs checkpoint, so the value bounds recovery time rather than correctness.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600),
-    }
-CELERY_BROKER_CONNECTION_TIMEOUT = 3
-# What a client is told to wait (Retry-After) when the database or the broker is unreachable.
-OUTAGE_RETRY_AFTER_SECONDS = env.int("GENAI_OUTAGE_RETRY_AFTER", default=30)
-# A job submission checks that the broker answers before storing the job; a good answer is trusted this long.
-BROKER_CHECK_SECONDS = env.float("GENAI_BROKER_CHECK_SECONDS", default=2.0)
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
-# The database row of each job is the source of truth; the broker carries ids only.
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_DEFAULT_QUEUE = Queue.DEFAULT.value
-CELERY_TASK_QUEUES = [KombuQueue(q.value, routing_key=q.value) for q in Queue]
-CELERY_TASK_CREATE_MISSING_QUEUES = False
-# Which queue each task goes to, by task name; anything not listed goes to "default".
-CELERY_TASK_ROUTES = {
-    "generation.job_run": {"queue": Queue.INFERENCE.value},
-    "generation.training_*": {"queue": Queue.TRAINING.value},
-    # An assessment answers thousands of questions: batch work, kept off the end users' queue.
-    "generation.assessment_run": {"queue": Queue.TRAINING.value},
-    "generation.corpus_check": {"queue": Queue.TRAINING.value},
-    "*.export*": {"queue": Queue.EXPORTS.value},
-}
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TIMEZONE = "Asia/Shanghai"
-CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-HEARTBEAT_INTERVAL_SECONDS = env.int("GENAI_HEARTBEAT_INTERVAL", default=60)
-CELERY_BEAT_SCHEDULE = {
-    f"heartbeat-{queue.value}": {
-        "task": "platform.heartbeat",
-        "schedule": HEARTBEAT_INTERVAL_SECONDS,
-        "kwargs": {"queue": queue.value},
-        "options": {"queue": queue.value, "expires": HEARTBEAT_INTERVAL_SECONDS},
-    }
-    for queue in Queue
-}
-
-# ------------------------------------------------------------------------------
-# PASSWORDS
-# ------------------------------------------------------------------------------
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-
-# ------------------------------------------------------------------------------
-# SIGN-IN LOCKOUT (django-axes): the web log-in, the admin log-in and the API token endpoint
-# https://django-axes.readthedocs.io/en/latest/4_configuration.html
-# ------------------------------------------------------------------------------
-# The axes backend comes first: it refuses a locked-out attempt before the password is checked.
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-# Failed sign-ins that lock out, counted within the cool-off period for an account (from any address) and
-# for a client address (on any accounts); the lock lasts the cool-off period after the last attempt.
-AXES_FAILURE_LIMIT = env.int("GENAI_LOGIN_FAILURE_LIMIT", default=10)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("GENAI_LOGIN_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-# A success does not clear the count: otherwise signing in to one's own account would reset an address's count.
-AXES_RESET_ON_SUCCESS = False
-AXES_CLIENT_IP_CALLABLE = "genai_platform.client_address.client_address"
-AXES_LOCKOUT_CALLABLE = "generation.lockout.lockout_response"
-# The audit log is the record of sign-ins; axes keeps only the counts it needs.
-AXES_DISABLE_ACCESS_LOG = True
-AXES_VERBOSE = False
-
-# ------------------------------------------------------------------------------
 # INTERNATIONALISATION
 # ------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -311,6 +153,8 @@ REST_FRAMEWORK = {
         "genai_platform.hygiene.FormParser",
         "genai_platform.hygiene.MultiPartParser",
     ],
+    # Proxies whose X-Forwarded-For the throttles trust: the one setting the client address follows (security).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # ------------------------------------------------------------------------------
 # REQUEST INPUT (genai_platform.hygiene)
@@ -328,67 +172,6 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
-
-# ------------------------------------------------------------------------------
-# SECURITY
-# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
-# ------------------------------------------------------------------------------
-# Reverse proxies in front of the platform that append to X-Forwarded-For; 0: no proxy, the client is
-# REMOTE_ADDR and the header is ignored. The one setting from which the client address is read everywhere:
-# the API's throttles, the audit log and the sign-in lockout (genai_platform.client_address).
-TRUSTED_PROXY_COUNT = env.int("GENAI_TRUSTED_PROXY_COUNT", default=0)
-REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
-SESSION_COOKIE_HTTPONLY = True
-X_FRAME_OPTIONS = "DENY"
-SECURE_CONTENT_TYPE_NOSNIFF = True
-# Pages load scripts, styles, images and fonts from the platform's own origin only (static files and its views):
-# no inline code, no eval, no other site. Templates therefore keep scripts and styles in static files. data:
-# images are allowed for the icons the admin's and Swagger UI's stylesheets embed. django-csp writes the header.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
-        "font-src": ["'self'"],
-        "connect-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    }
-}
-# Links to other sites carry no path or query of ours (SecurityMiddleware writes the header).
-SECURE_REFERRER_POLICY = "same-origin"
-# Browser features no page of the platform uses, switched off for it and anything it embeds
-# (genai_platform.middleware writes the header).
-PERMISSIONS_POLICY: dict[str, list[str]] = {
-    feature: []
-    for feature in (
-        "accelerometer",
-        "autoplay",
-        "camera",
-        "display-capture",
-        "geolocation",
-        "gyroscope",
-        "magnetometer",
-        "microphone",
-        "midi",
-        "payment",
-        "usb",
-    )
-}
-if not DEBUG:
-    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    # Load balancers probe these over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-    SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
-    if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # ------------------------------------------------------------------------------
 # EMAIL
@@ -477,7 +260,7 @@ AUDIT_ANCHOR_PATH = env("GENAI_AUDIT_ANCHOR_PATH", default=str(DATA_DIR / "audit
 # Key of the keyed hash that stands for people in pseudonymised exports; derived from
 # SECRET_KEY when unset (then rotating SECRET_KEY changes the pseudonyms).
 AUDIT_PSEUDONYM_KEY = env("GENAI_AUDIT_PSEUDONYM_KEY", default="")
-# The client address of each record follows TRUSTED_PROXY_COUNT (see SECURITY). Its port: the request header
+# The client address of each record follows TRUSTED_PROXY_COUNT (settings.security). Its port: the request header
 # (Django META name) with the client port behind a proxy; empty means REMOTE_PORT.
 AUDIT_CLIENT_PORT_HEADER = env("GENAI_AUDIT_CLIENT_PORT_HEADER", default="")
 # Exports up to this many rows stream straight to the browser; larger ones run on the exports queue.

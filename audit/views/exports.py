@@ -1,0 +1,96 @@
+"""Exports: starting one (streamed at once when small), the list of one's own, the file and its manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from audit import selectors
+from audit.exports import CONTENT_TYPES, export_create, export_file_name, export_start, export_stream
+from audit.models import Export
+from audit.views.common import auditor_page, can_read_content, filters_or_error
+from genai_platform.roles import Role, role_required
+
+
+@require_POST
+@role_required(Role.AUDITOR)
+def export_new(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("audit.export_logentry"):
+        raise PermissionDenied
+    filters, error = filters_or_error(request.POST)
+    fmt = request.POST.get("format", "")
+    if error or fmt not in CONTENT_TYPES:
+        messages.error(request, error or _("Choose CSV, JSONL or XLSX."))
+        return redirect("audit:log")
+    include_content = request.POST.get("content") == "1"
+    if include_content and not can_read_content(request):
+        raise PermissionDenied
+    export = export_create(
+        user=request.user,
+        fmt=fmt,
+        filters=filters,
+        pseudonymise=request.POST.get("pseudonymise", "1") == "1",
+        include_content=include_content,
+    )
+    if fmt != "xlsx" and (export.rows_total or 0) <= settings.AUDIT_EXPORT_STREAM_MAX_ROWS:
+        response = StreamingHttpResponse(export_stream(export=export), content_type=CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{export_file_name(export)}"'
+        response["X-Audit-Export-Id"] = str(export.id)
+        response["X-Audit-Manifest"] = request.build_absolute_uri(f"/audit/exports/{export.id}/manifest.json")
+        return response  # type: ignore[return-value]  # role_required is typed for HttpResponse
+    export_start(export=export)
+    return redirect("audit:export-detail", export_id=export.id)
+
+
+def _own_export(request: HttpRequest, export_id: Any) -> Export:
+    export = get_object_or_404(Export, pk=export_id)
+    if export.created_by_id != str(request.user.pk) and not request.user.is_superuser:
+        raise Http404
+    return export
+
+
+@auditor_page
+def export_list(request: HttpRequest) -> HttpResponse:
+    exports = Export.objects.filter(created_by_id=str(request.user.pk)).order_by("-created_at")[:50]
+    return render(request, "audit/export_list.html", {"exports": exports, "status": selectors.integrity_status()})
+
+
+@auditor_page
+def export_detail(request: HttpRequest, export_id: Any) -> HttpResponse:
+    export = _own_export(request, export_id)
+    running = export.status in (Export.Status.QUEUED, Export.Status.RUNNING)
+    return render(request, "audit/export_detail.html", {"export": export, "running": running})
+
+
+@require_GET
+@role_required(Role.AUDITOR)
+def export_download(request: HttpRequest, export_id: Any) -> HttpResponse:
+    export = _own_export(request, export_id)
+    if export.status != Export.Status.DONE or not export.file_name:
+        raise Http404
+    try:
+        stored = default_storage.open(export.file_name, "rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(  # type: ignore[return-value]  # role_required is typed for HttpResponse
+        stored, as_attachment=True, filename=export_file_name(export)
+    )
+
+
+@require_GET
+@role_required(Role.AUDITOR)
+def export_manifest(request: HttpRequest, export_id: Any) -> HttpResponse:
+    export = _own_export(request, export_id)
+    if not export.manifest:
+        raise Http404
+    response = JsonResponse(export.manifest, json_dumps_params={"ensure_ascii": False, "indent": 1})
+    response["Content-Disposition"] = f'attachment; filename="{export_file_name(export)}.manifest.json"'
+    return response
