@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -125,7 +126,11 @@ def _event_exported(export: Export, result: ExportResult, status: str) -> None:
 
 
 def export_file_name(export: Export) -> str:
-    stamp = export.created_at.strftime("%Y%m%dT%H%M%S") if export.created_at else "export"
+    """``audit-20261207T143000+0800-1a2b3c4d.csv``: the time in the zone of the auditors' pages, with its offset."""
+    if export.created_at:
+        stamp = timezone.localtime(export.created_at, ZoneInfo(settings.AUDIT_TIME_ZONE)).strftime("%Y%m%dT%H%M%S%z")
+    else:
+        stamp = "export"
     return f"audit-{stamp}-{str(export.id)[:8]}.{EXTENSIONS[export.format]}"
 
 

@@ -1,4 +1,4 @@
-"""Exports: starting one (streamed at once when small), the list of one's own, the file and its manifest."""
+"""Exports: starting one (sent at once when small, in every format), the list of one's own, the file and its manifest."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import selectors
-from audit.exports import CONTENT_TYPES, export_create, export_file_name, export_start, export_stream
+from audit.exports import CONTENT_TYPES, export_create, export_file_name, export_run, export_start, export_stream
 from audit.models import Export
 from audit.views.common import auditor_page, can_read_content, filters_or_error
 from genai_platform.roles import Role, role_required
@@ -40,14 +41,36 @@ def export_new(request: HttpRequest) -> HttpResponse:
         pseudonymise=request.POST.get("pseudonymise", "1") == "1",
         include_content=include_content,
     )
-    if fmt != "xlsx" and (export.rows_total or 0) <= settings.AUDIT_EXPORT_STREAM_MAX_ROWS:
+    small = settings.AUDIT_EXPORT_XLSX_STREAM_MAX_ROWS if fmt == "xlsx" else settings.AUDIT_EXPORT_STREAM_MAX_ROWS
+    if (export.rows_total or 0) > small:
+        export_start(export=export)
+        return redirect("audit:export-detail", export_id=export.id)
+    # Small: the file comes back in this response, and is listed with its manifest like a background export.
+    response: HttpResponseBase
+    if fmt == "xlsx":
+        # A workbook is complete only at its end: written here as the worker would write it, then sent.
+        try:
+            export_run(export_id=str(export.id))
+        except Exception:  # export_run logged it and marked the export failed; its page says why
+            return redirect("audit:export-detail", export_id=export.id)
+        export.refresh_from_db()
+        response = _stored_file(export)
+    else:
         response = StreamingHttpResponse(export_stream(export=export), content_type=CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="{export_file_name(export)}"'
-        response["X-Audit-Export-Id"] = str(export.id)
-        response["X-Audit-Manifest"] = request.build_absolute_uri(f"/audit/exports/{export.id}/manifest.json")
-        return response  # type: ignore[return-value]  # role_required is typed for HttpResponse
-    export_start(export=export)
-    return redirect("audit:export-detail", export_id=export.id)
+    response["X-Audit-Export-Id"] = str(export.id)
+    response["X-Audit-Manifest"] = request.build_absolute_uri(f"/audit/exports/{export.id}/manifest.json")
+    return response  # type: ignore[return-value]  # role_required is typed for HttpResponse
+
+
+def _stored_file(export: Export) -> FileResponse:
+    if export.status != Export.Status.DONE or not export.file_name:
+        raise Http404
+    try:
+        stored = default_storage.open(export.file_name, "rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(stored, as_attachment=True, filename=export_file_name(export))
 
 
 def _own_export(request: HttpRequest, export_id: Any) -> Export:
@@ -73,16 +96,7 @@ def export_detail(request: HttpRequest, export_id: Any) -> HttpResponse:
 @require_GET
 @role_required(Role.AUDITOR)
 def export_download(request: HttpRequest, export_id: Any) -> HttpResponse:
-    export = _own_export(request, export_id)
-    if export.status != Export.Status.DONE or not export.file_name:
-        raise Http404
-    try:
-        stored = default_storage.open(export.file_name, "rb")
-    except FileNotFoundError:
-        raise Http404 from None
-    return FileResponse(  # type: ignore[return-value]  # role_required is typed for HttpResponse
-        stored, as_attachment=True, filename=export_file_name(export)
-    )
+    return _stored_file(_own_export(request, export_id))  # type: ignore[return-value]  # typed for HttpResponse
 
 
 @require_GET

@@ -265,6 +265,8 @@ AUDIT_PSEUDONYM_KEY = env("GENAI_AUDIT_PSEUDONYM_KEY", default="")
 AUDIT_CLIENT_PORT_HEADER = env("GENAI_AUDIT_CLIENT_PORT_HEADER", default="")
 # Exports up to this many rows stream straight to the browser; larger ones run on the exports queue.
 AUDIT_EXPORT_STREAM_MAX_ROWS = env.int("GENAI_AUDIT_EXPORT_STREAM_MAX_ROWS", default=50_000)
+# A workbook is written whole before it is sent, so XLSX exports are built in the request only up to this many rows.
+AUDIT_EXPORT_XLSX_STREAM_MAX_ROWS = env.int("GENAI_AUDIT_EXPORT_XLSX_STREAM_MAX_ROWS", default=10_000)
 # The auditors' pages show and read times in this zone (an IANA name), Beijing time unless set.
 AUDIT_TIME_ZONE = env("GENAI_AUDIT_TIME_ZONE", default=TIME_ZONE)
 try:

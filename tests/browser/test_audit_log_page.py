@@ -3,6 +3,7 @@ the integrity banner that follows a verification (run by a real worker) to its r
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from unittest import mock
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from audit import services
 from audit.progress import verification_forget
+from audit.standalone import verify_export
 from genai_platform.roles import Role
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -99,3 +101,40 @@ def test_range_search_bar_and_live_verification(page, shoot, user_with_role, cel
     assert banner.locator(".last-check time").get_attribute("title").endswith("(Asia/Shanghai, UTC+08:00)")
     assert banner.get_attribute("hx-trigger") is None  # it stopped asking
     shoot(page, "audit-log-verified")
+
+
+def test_an_xlsx_export_comes_back_at_once_and_its_manifest_downloads_from_the_list(
+    page, shoot, user_with_role, settings, tmp_path
+):
+    settings.AUDIT_ANCHOR_PATH = str(tmp_path / "last-seal.json")
+    now = timezone.now()
+    for i in range(3):
+        _write(now - timedelta(minutes=5 + i), "an ordinary refusal", "browser-export")
+    services.seals_make()
+
+    user_with_role(Role.AUDITOR, "auditor")
+    page.goto("/accounts/login/?next=/audit/")
+    page.get_by_label("用户名").fill("auditor")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url("**/audit/")
+
+    # A small workbook is the response itself, as CSV and JSONL are; its name carries Beijing time.
+    with page.expect_download() as started:
+        page.locator("form.export button[value=xlsx]").click()
+    workbook = started.value
+    assert re.fullmatch(r"audit-\d{8}T\d{6}\+0800-[0-9a-f]{8}\.xlsx", workbook.suggested_filename)
+    workbook_path = tmp_path / workbook.suggested_filename
+    workbook.save_as(workbook_path)
+
+    # The list of exports offers the file and its signed manifest side by side.
+    page.goto("/audit/exports/")
+    shoot(page, "audit-exports")
+    row = page.locator("table.log tbody tr").first
+    with page.expect_download() as fetched:
+        row.locator('a[href$="/manifest.json"]').click()
+    manifest_path = tmp_path / fetched.value.suggested_filename
+    fetched.value.save_as(manifest_path)
+    assert manifest_path.name == workbook.suggested_filename + ".manifest.json"
+    report = verify_export.verify(workbook_path, manifest_path, services.public_key_b64())
+    assert report.ok, report.problems
