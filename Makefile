@@ -31,8 +31,8 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# Each benchmark runs on a scratch database of its own (benchmarks/run.py); the configured one is never touched.
 bench: setup
-	$(PY) manage.py migrate --noinput -v 0
 	DJANGO_LOG_LEVEL=$${DJANGO_LOG_LEVEL:-WARNING} $(PY) benchmarks/run.py $(BENCH_ARGS)
 
 # Retrain the bundled nets from generation/weights/recipe.json and write their files and manifest.

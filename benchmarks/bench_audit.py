@@ -27,6 +27,7 @@ import io
 import multiprocessing
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import threading
@@ -299,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = parts - {"ingest", "verify", "export"}
     if unknown or not parts:
         parser.error(f"--only takes ingest, verify and export; not {', '.join(sorted(unknown)) or 'nothing'}")
+
+    from django.conf import settings
+
+    if settings.configured:
+        # Started by benchmarks/run.py, whose settings name the run's database: run apart, on a scratch one of its own.
+        return subprocess.call([sys.executable, __file__, *(argv or [])])
 
     ctx = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="auditbench-") as tmp:
