@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -181,16 +181,16 @@ def _own_job(request: HttpRequest, public_id: uuid.UUID) -> Job:
 
 
 PARAMETER_LABELS: dict[str, Any] = {
-    "digit": _lazy("Digit"),
-    "count": _lazy("How many images"),
-    "interpolate_to_seed": _lazy("Morph to seed"),
-    "steps": _lazy("Steps"),
-    "tune": _lazy("Tune (词牌)"),
-    "opening": _lazy("Opening"),
-    "temperature": _lazy("Temperature"),
-    "top_k": _lazy("Top-k"),
-    "prompt": _lazy("Prompt"),
-    "length": _lazy("Characters to write"),
+    "digit": gettext_lazy("Digit"),
+    "count": gettext_lazy("How many images"),
+    "interpolate_to_seed": gettext_lazy("Morph to seed"),
+    "steps": gettext_lazy("Steps"),
+    "tune": gettext_lazy("Tune (词牌)"),
+    "opening": gettext_lazy("Opening"),
+    "temperature": gettext_lazy("Temperature"),
+    "top_k": gettext_lazy("Top-k"),
+    "prompt": gettext_lazy("Prompt"),
+    "length": gettext_lazy("Characters to write"),
 }
 
 
