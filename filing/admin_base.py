@@ -1,5 +1,5 @@
-"""The base of the filing's admin pages (``filing.admin`` and ``filing.safety``'s): a History page that shows the
-record's audit history."""
+"""The base of the filing's admin pages (``filing.admin`` and ``filing.safety``'s): the admin's own pages beyond
+add, change and list, and a History page that shows the record's audit history."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
 from audit.selectors import subject_history
@@ -23,6 +24,30 @@ class FilingModelAdmin(CleanTextAdminMixin, admin.ModelAdmin):
 
     object_history_template = "admin/filing/audit_history.html"
 
+    # The admin's own pages beyond add, change and list: name -> route below the model's admin URL. The page is
+    # the method ``<name>_view``; its URL is named ``<app label>_<model name>_<name>``.
+    own_pages: dict[str, str] = {}
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        wrap = self.admin_site.admin_view
+        return [
+            *(
+                path(route, wrap(getattr(self, f"{name}_view")), name=f"{opts.app_label}_{opts.model_name}_{name}")
+                for name, route in self.own_pages.items()
+            ),
+            *super().get_urls(),
+        ]
+
+    def page_response(self, request: HttpRequest, template: str, title: Any, **context: Any) -> TemplateResponse:
+        """One of the admin's own pages (they extend ``admin/filing/page.html``): the admin site's context, the
+        model's options and the page's title, with ``context``."""
+        return TemplateResponse(
+            request,
+            template,
+            {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **context},
+        )
+
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         obj = self.get_object(request, object_id)
         if obj is None:
@@ -34,12 +59,10 @@ class FilingModelAdmin(CleanTextAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         entries = subject_history(kind=obj._meta.label_lower, ident=str(obj.pk))
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "object": obj,
             "title": _("History: %(object)s") % {"object": obj},
+            "object": obj,
             "entries": [(entry, entry.payload_data) for entry in entries],
             "may_see_log": user_has_role(request.user, Role.AUDITOR),
             **(extra_context or {}),
         }
-        return TemplateResponse(request, self.object_history_template, context)
+        return self.page_response(request, self.object_history_template, **context)

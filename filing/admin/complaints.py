@@ -10,7 +10,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -85,6 +84,7 @@ class ComplaintAdmin(FilingModelAdmin):
     readonly_fields = ("number", "due_at", "resolved_at", "user_id", "attachment_link")
     action_form = ReasonActionForm
     actions = ("take_on", "resolve", "reject")
+    own_pages = {"attachment": "<int:pk>/attachment/"}
     fieldsets = (
         (
             None,
@@ -117,13 +117,6 @@ class ComplaintAdmin(FilingModelAdmin):
     @admin.display(description=_("file identifying the content"))
     def attachment_link(self, obj: Complaint) -> str:
         return download_link("admin:filing_complaint_attachment", obj.pk) if obj.pk and obj.attachment else "—"
-
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        urls = super().get_urls()
-        if self.model is Complaint:
-            urls = [path("<int:pk>/attachment/", wrap(self.attachment_view), name="filing_complaint_attachment"), *urls]
-        return urls
 
     def attachment_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         complaint = get_object_or_404(Complaint, pk=pk)
@@ -198,6 +191,8 @@ class ComplaintAdmin(FilingModelAdmin):
 class PersonalInformationRequestAdmin(ComplaintAdmin):
     """Personal-information requests (access, copy, correction, deletion, account closure), with their own
     deadline in working days."""
+
+    own_pages: dict[str, str] = {}  # their attachments are served by the complaints' page
 
     def get_list_display(self, request: HttpRequest) -> Any:
         return ("number", "received_at", "pi_request", "contact", "status", "due_shown", "handler")

@@ -11,8 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -65,6 +64,7 @@ class DatasetAdmin(FilingModelAdmin):
     readonly_fields = ("sha256", "safety_status", "lineage", "created_at", "updated_at")
     actions = ("start_safety_check",)
     inlines = (EvidenceInline, SafetyCheckInline)
+    own_pages = {"evidence_download": "evidence/<int:pk>/download/"}
     fieldsets = (
         (None, {"fields": ("name", ("source_type", "origin"), "source", "sha256")}),
         (_("Licence"), {"fields": ("licence", "licence_text")}),
@@ -88,14 +88,7 @@ class DatasetAdmin(FilingModelAdmin):
 
         return super().get_queryset(request).annotate(evidence_n=Count("evidence"))
 
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("evidence/<int:pk>/download/", wrap(self.evidence_download), name="filing_dataset_evidence_download"),
-            *super().get_urls(),
-        ]
-
-    def evidence_download(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+    def evidence_download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         evidence = get_object_or_404(DatasetEvidence, pk=pk)
         if not self.has_view_permission(request, evidence.dataset):
             raise PermissionDenied
@@ -201,6 +194,7 @@ class SafetyCheckAdmin(FilingModelAdmin):
         "finished_at",
         "review_link",
     )
+    own_pages = {"review": "<int:pk>/review/"}
     review_page_size = 50
     # How much of each item's pre-screen the review table shows (the rest is stored with the item).
     review_hits_shown = 5
@@ -221,13 +215,6 @@ class SafetyCheckAdmin(FilingModelAdmin):
     def review_link(self, obj: SafetyCheck) -> str:
         url = reverse("admin:filing_safetycheck_review", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, gettext("Review the sample"))
-
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/review/", wrap(self.review_view), name="filing_safetycheck_review"),
-            *super().get_urls(),
-        ]
 
     def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         check = get_object_or_404(SafetyCheck.objects.select_related("dataset"), pk=pk)
@@ -286,23 +273,22 @@ class SafetyCheckAdmin(FilingModelAdmin):
             "classifier_screened": check.items.filter(prescreen__layers__has_key="classifier").count(),
             "classifier_flagged": check.items.filter(prescreen__layers__classifier__in=flagged).count(),
         }
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": check,
-            "title": gettext("Source safety check of “%(d)s”") % {"d": check.dataset.name},
-            "check": check,
-            "items": [(item, prescreen_shown(item)) for item in items],
-            "page": page,
-            "pages": pages,
-            "page_range": range(1, pages + 1) if pages <= 30 else None,
-            "counts": counts,
-            "risks": Risk.objects.order_by("position"),
-            "verdicts": SampleItem.Verdict.choices,
-            "threshold": percent(check.threshold),
-            "editable": check.status == SafetyCheck.Status.IN_REVIEW,
-        }
-        return TemplateResponse(request, "admin/filing/safetycheck/review.html", context)
+        return self.page_response(
+            request,
+            "admin/filing/safetycheck/review.html",
+            gettext("Source safety check of “%(d)s”") % {"d": check.dataset.name},
+            original=check,
+            check=check,
+            items=[(item, prescreen_shown(item)) for item in items],
+            page=page,
+            pages=pages,
+            page_range=range(1, pages + 1) if pages <= 30 else None,
+            counts=counts,
+            risks=Risk.objects.order_by("position"),
+            verdicts=SampleItem.Verdict.choices,
+            threshold=percent(check.threshold),
+            editable=check.status == SafetyCheck.Status.IN_REVIEW,
+        )
 
 
 class CorpusCheckForm(forms.ModelForm):

@@ -12,7 +12,7 @@ from django.db import models as db_models
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +31,7 @@ class DocumentAdmin(FilingModelAdmin):
     list_select_related = ("service",)
     readonly_fields = ("published_at", "created_at", "updated_at")
     actions = ("publish",)
+    own_pages = {"download": "<int:pk>/download/"}
     fieldsets = (
         (None, {"fields": ("service", "kind", ("title", "version"), "file", "effective_on", "notes")}),
         (
@@ -61,13 +62,6 @@ class DocumentAdmin(FilingModelAdmin):
     @admin.display(description=_("file"))
     def download(self, obj: Document) -> str:
         return download_link("admin:filing_document_download", obj.pk) if obj.file else "—"
-
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/download/", wrap(self.download_view), name="filing_document_download"),
-            *super().get_urls(),
-        ]
 
     def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         document = get_object_or_404(Document, pk=pk)

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -35,6 +35,7 @@ class FilingExportAdmin(FilingModelAdmin):
         "finished_at",
     )
     fields = readonly_fields
+    own_pages = {"download": "<int:pk>/download/"}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -62,13 +63,6 @@ class FilingExportAdmin(FilingModelAdmin):
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:filing_filingexport_download", args=[obj.pk]), gettext("download")
         )
-
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/download/", wrap(self.download_view), name="filing_filingexport_download"),
-            *super().get_urls(),
-        ]
 
     def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         from django.http import FileResponse

@@ -10,8 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models as db_models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -202,6 +201,7 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
     actions = ("export_package", "submit_selected", "self_assess_selected", "stop_generation", "resume_generation")
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
     inlines = (ModelRecordInline, DocumentInline, TransitionInline)
+    own_pages = {"step": "<int:pk>/step/<str:action>/", "public": "<int:pk>/public/"}
     fieldsets = (
         (None, {"fields": ("provider", ("name", "version"), ("is_public", "who_it_serves"))}),
         (
@@ -285,14 +285,6 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
         super().save_related(request, form, formsets, change)
         services.service_testers_recorded(service=service, before=before, actor=request.user, request=request)
 
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/step/<str:action>/", wrap(self.step_view), name="filing_service_step"),
-            path("<int:pk>/public/", wrap(self.public_view), name="filing_service_public"),
-            *super().get_urls(),
-        ]
-
     def public_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Make the service the public one, after showing what that changes for end users."""
         service = get_object_or_404(Service.objects.select_related("provider"), pk=pk)
@@ -309,17 +301,16 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
                     request, gettext("“%(s)s” is now the public service.") % {"s": service}, messages.SUCCESS
                 )
             return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": service,
-            "title": _("Make this the public service"),
-            "change_url": change_url,
-            "current": service_public(),
-            "audience": service_audience(service),
-            "records": service_generators(service),
-        }
-        return TemplateResponse(request, "admin/filing/service/public.html", context)
+        return self.page_response(
+            request,
+            "admin/filing/service/public.html",
+            _("Make this the public service"),
+            original=service,
+            change_url=change_url,
+            current=service_public(),
+            audience=service_audience(service),
+            records=service_generators(service),
+        )
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         extra_context = dict(extra_context or {})
@@ -363,17 +354,16 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
                 if warning:
                     self.message_user(request, warning, messages.WARNING)
             return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": service,
-            "title": label,
-            "form": form,
-            "change_url": change_url,
+        return self.page_response(
+            request,
+            "admin/filing/service/step.html",
+            label,
+            original=service,
+            form=form,
+            change_url=change_url,
             # Deregistering the public service stops it for everyone.
-            "stops_public": service.is_public and action == "deregister" and service.may_serve,
-        }
-        return TemplateResponse(request, "admin/filing/service/step.html", context)
+            stops_public=service.is_public and action == "deregister" and service.may_serve,
+        )
 
     @admin.action(description=_("Export the filing package (background job)"))
     def export_package(self, request: HttpRequest, queryset: Any) -> None:
