@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import ReasonActionForm, download_link, file_download, refusal_show
+from filing.admin.common import ReasonActionForm, download_link, each_selected_run, file_download
 from filing.admin_base import FilingModelAdmin
 from filing.history import history_collected
 from filing.models import Complaint, PersonalInformationRequest
@@ -169,14 +169,15 @@ class ComplaintAdmin(FilingModelAdmin):
 
     def _close(self, request: HttpRequest, queryset: Any, *, rejected: bool) -> None:
         reason = request.POST.get("reason", "")
-        for complaint in queryset:
-            try:
-                services.complaint_resolve(
-                    complaint=complaint, resolution=reason, actor=request.user, rejected=rejected
-                )
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-                return
+        each_selected_run(
+            self,
+            request,
+            queryset,
+            lambda complaint: services.complaint_resolve(
+                complaint=complaint, resolution=reason, actor=request.user, rejected=rejected
+            ),
+            stop_at_refusal=True,
+        )
 
     @admin.action(description=_("Resolve the selected complaints (describe the resolution)"))
     def resolve(self, request: HttpRequest, queryset: Any) -> None:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import download_link, file_download, refusal_show
+from filing.admin.common import download_link, each_selected_run, file_download, refusal_show
 from filing.admin_base import FilingModelAdmin
 from filing.models import AssessmentClause, AssessmentRun, CorpusCheck, Document, SelfAssessment
 
@@ -49,15 +49,16 @@ class DocumentAdmin(FilingModelAdmin):
 
     @admin.action(description=_("Publish on the site (end users accept it before generating again)"))
     def publish(self, request: HttpRequest, queryset: Any) -> None:
-        for document in queryset:
-            try:
-                services.document_publish(document=document, actor=request.user, request=request)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-                continue
-            self.message_user(
-                request, gettext("Published: %(d)s. End users accept it before generating again.") % {"d": document}
-            )
+        each_selected_run(
+            self,
+            request,
+            queryset,
+            lambda document: services.document_publish(document=document, actor=request.user, request=request),
+            lambda document: (
+                gettext("Published: %(d)s. End users accept it before generating again.") % {"d": document}
+            ),
+            level=messages.INFO,
+        )
 
     @admin.display(description=_("file"))
     def download(self, obj: Document) -> str:
@@ -234,10 +235,10 @@ class SelfAssessmentAdmin(FilingModelAdmin):
 
     @admin.action(description=_("Finalise the selected assessments"))
     def finalise(self, request: HttpRequest, queryset: Any) -> None:
-        for assessment in queryset:
-            try:
-                services.assessment_finalise(assessment=assessment, actor=request.user)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-            else:
-                self.message_user(request, gettext("Finalised: %(a)s.") % {"a": assessment}, messages.SUCCESS)
+        each_selected_run(
+            self,
+            request,
+            queryset,
+            lambda assessment: services.assessment_finalise(assessment=assessment, actor=request.user),
+            lambda assessment: gettext("Finalised: %(a)s.") % {"a": assessment},
+        )

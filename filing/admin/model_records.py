@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import EmergencyStopActions, ReasonActionForm, number_warning, refusal_show
+from filing.admin.common import EmergencyStopActions, ReasonActionForm, each_selected_run, number_warning
 from filing.admin_base import FilingModelAdmin
 from filing.models import ModelRecord
 from filing.selectors import model_record_serving
@@ -129,21 +129,23 @@ class ModelRecordAdmin(EmergencyStopActions, FilingModelAdmin):
 
     @admin.action(description=_("Approve the selected model records"))
     def approve(self, request: HttpRequest, queryset: Any) -> None:
-        for record in queryset:
-            try:
-                services.model_record_approve(record=record, actor=request.user)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-            else:
-                self.message_user(request, gettext("Approved: %(r)s.") % {"r": record}, messages.SUCCESS)
+        each_selected_run(
+            self,
+            request,
+            queryset,
+            lambda record: services.model_record_approve(record=record, actor=request.user),
+            lambda record: gettext("Approved: %(r)s.") % {"r": record},
+        )
 
     @admin.action(description=_("Reject the selected model records (give the reason)"))
     def reject(self, request: HttpRequest, queryset: Any) -> None:
         reason = request.POST.get("reason", "")
-        for record in queryset:
-            try:
-                services.model_record_reject(record=record, reason=reason, actor=request.user)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-                return
-            self.message_user(request, gettext("Rejected: %(r)s.") % {"r": record}, messages.WARNING)
+        each_selected_run(
+            self,
+            request,
+            queryset,
+            lambda record: services.model_record_reject(record=record, reason=reason, actor=request.user),
+            lambda record: gettext("Rejected: %(r)s.") % {"r": record},
+            level=messages.WARNING,
+            stop_at_refusal=True,
+        )

@@ -16,7 +16,14 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import EmergencyStopActions, ReasonActionForm, download_link, number_warning, refusal_show
+from filing.admin.common import (
+    EmergencyStopActions,
+    ReasonActionForm,
+    download_link,
+    each_selected_run,
+    number_warning,
+    refusal_show,
+)
 from filing.admin_base import FilingModelAdmin
 from filing.exports import filing_export_request
 from filing.models import Document, FilingExport, ModelRecord, Provider, Service, ServiceTransition
@@ -382,13 +389,13 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
             )
 
     def _bulk_step(self, request: HttpRequest, queryset: Any, action: str) -> None:
-        for service in queryset:
-            try:
-                _step_run(action, service, {}, request.user)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-            else:
-                self.message_user(request, gettext("“%(s)s” done.") % {"s": service}, messages.SUCCESS)
+        each_selected_run(
+            self,
+            request,
+            queryset,
+            lambda service: _step_run(action, service, {}, request.user),
+            lambda service: gettext("“%(s)s” done.") % {"s": service},
+        )
 
     @admin.action(description=_("Submit the filing of the selected services"))
     def submit_selected(self, request: HttpRequest, queryset: Any) -> None:
