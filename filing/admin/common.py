@@ -101,8 +101,22 @@ def file_download(request: HttpRequest, field_file: Any) -> HttpResponseBase:
     return FileResponse(handle, as_attachment=True, filename=filename)
 
 
-def download_link(url_name: str, pk: int) -> str:
-    return format_html('<a href="{}">{}</a>', reverse(url_name, args=[pk]), gettext("download"))
+def download_link(url_name: str, obj: Any, stored: Any) -> str:
+    """A link that downloads ``stored``, a file of ``obj``, through the admin page ``url_name``; a dash while there
+    is none."""
+    if not (obj.pk and stored):
+        return "—"
+    return format_html('<a href="{}">{}</a>', reverse(url_name, args=[obj.pk]), gettext("download"))
+
+
+class FileInline(admin.TabularInline):
+    """Rows that each hold a stored ``file``, with a column that downloads it through ``download_url_name``."""
+
+    download_url_name = ""
+
+    @admin.display(description=_("download"))
+    def download(self, obj: Any) -> str:
+        return download_link(self.download_url_name, obj, obj.file)
 
 
 def number_warning(admin_obj: admin.ModelAdmin, request: HttpRequest, number: str) -> None:

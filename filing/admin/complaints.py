@@ -116,7 +116,7 @@ class ComplaintAdmin(FilingModelAdmin):
 
     @admin.display(description=_("file identifying the content"))
     def attachment_link(self, obj: Complaint) -> str:
-        return download_link("admin:filing_complaint_attachment", obj.pk) if obj.pk and obj.attachment else "—"
+        return download_link("admin:filing_complaint_attachment", obj, obj.attachment)
 
     def attachment_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         complaint = get_object_or_404(Complaint, pk=pk)

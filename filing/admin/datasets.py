@@ -17,22 +17,19 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import download_link, file_download, refusal_show
+from filing.admin.common import FileInline, file_download, refusal_show
 from filing.admin_base import FilingModelAdmin
 from filing.models import CorpusCheck, CorpusFinding, Dataset, DatasetEvidence, SafetyCheck, SampleItem
 from filing.safety.models import Risk
 from filing.selectors import dataset_lineage, percent
 
 
-class EvidenceInline(admin.TabularInline):
+class EvidenceInline(FileInline):
     model = DatasetEvidence
     extra = 1
     fields = ("kind", "file", "note", "uploaded_at", "download")
     readonly_fields = ("uploaded_at", "download")
-
-    @admin.display(description=_("download"))
-    def download(self, obj: DatasetEvidence) -> str:
-        return download_link("admin:filing_dataset_evidence_download", obj.pk) if obj.pk and obj.file else "—"
+    download_url_name = "admin:filing_dataset_evidence_download"
 
 
 class SafetyCheckInline(admin.TabularInline):

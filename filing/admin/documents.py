@@ -62,7 +62,7 @@ class DocumentAdmin(FilingModelAdmin):
 
     @admin.display(description=_("file"))
     def download(self, obj: Document) -> str:
-        return download_link("admin:filing_document_download", obj.pk) if obj.file else "—"
+        return download_link("admin:filing_document_download", obj, obj.file)
 
     def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         document = get_object_or_404(Document, pk=pk)

@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from filing import services
 from filing.admin.common import (
     EmergencyStopActions,
+    FileInline,
     ReasonActionForm,
-    download_link,
     each_selected_run,
     number_warning,
     refusal_show,
@@ -77,15 +77,12 @@ class ModelRecordInline(admin.TabularInline):
         return False
 
 
-class DocumentInline(admin.TabularInline):
+class DocumentInline(FileInline):
     model = Document
     extra = 0
     fields = ("kind", "version", "title", "file", "effective_on", "download")
     readonly_fields = ("download",)
-
-    @admin.display(description=_("download"))
-    def download(self, obj: Document) -> str:
-        return download_link("admin:filing_document_download", obj.pk) if obj.pk and obj.file else "—"
+    download_url_name = "admin:filing_document_download"
 
 
 class TransitionInline(admin.TabularInline):
