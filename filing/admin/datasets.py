@@ -22,6 +22,7 @@ from filing.admin_base import FilingModelAdmin
 from filing.models import CorpusCheck, CorpusFinding, Dataset, DatasetEvidence, SafetyCheck, SampleItem
 from filing.safety.models import Risk
 from filing.selectors import dataset_lineage, percent
+from genai_platform.admin_mixins import ReadOnlyAdminMixin
 
 
 class EvidenceInline(FileInline):
@@ -302,15 +303,11 @@ class CorpusCheckForm(forms.ModelForm):
         fields = ("service",)
 
 
-class CorpusFindingInline(admin.TabularInline):
+class CorpusFindingInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CorpusFinding
     extra = 0
     fields = ("dataset", "item_index", "excerpt", "keyword_pass", "classifier_pass", "flags")
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def rate_shown(metric: dict[str, Any] | None) -> str:

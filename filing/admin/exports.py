@@ -16,10 +16,11 @@ from django.utils.translation import gettext_lazy as _
 
 from filing.admin_base import FilingModelAdmin
 from filing.models import FilingExport
+from genai_platform.admin_mixins import ReadOnlyAdminMixin
 
 
 @admin.register(FilingExport)
-class FilingExportAdmin(FilingModelAdmin):
+class FilingExportAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
     list_display = ("service", "created_at", "status", "progress_shown", "download", "requested_by")
     list_filter = ("status",)
     readonly_fields = (
@@ -36,12 +37,7 @@ class FilingExportAdmin(FilingModelAdmin):
     )
     fields = readonly_fields
     own_pages = {"download": "<int:pk>/download/"}
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    allow_delete = True
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         export = self.get_object(request, object_id)

@@ -28,6 +28,7 @@ from filing.admin_base import FilingModelAdmin
 from filing.exports import filing_export_request
 from filing.models import Document, FilingExport, ModelRecord, Provider, Service, ServiceTransition
 from filing.selectors import readiness_checklist, service_audience, service_generators, service_public
+from genai_platform.admin_mixins import ReadOnlyAdminMixin
 from genai_platform.hygiene import CleanTextFormMixin
 
 
@@ -85,16 +86,12 @@ class DocumentInline(FileInline):
     download_url_name = "admin:filing_document_download"
 
 
-class TransitionInline(admin.TabularInline):
+class TransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ServiceTransition
     extra = 0
     fields = ("at", "from_status", "to_status", "actor", "note")
     readonly_fields = fields
-    can_delete = False
     verbose_name_plural = _("status history")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class FiledForm(CleanTextFormMixin, forms.Form):
