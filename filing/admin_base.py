@@ -1,10 +1,12 @@
 """The base of the filing's admin pages (``filing.admin`` and ``filing.safety``'s): the admin's own pages beyond
-add, change and list, and a History page that shows the record's audit history."""
+add, change and list, a History page that shows the record's audit history, and the seed field of the forms
+that draw a random sample."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -15,6 +17,13 @@ from django.utils.translation import gettext_lazy as _
 from audit.selectors import subject_history
 from genai_platform.admin_mixins import CleanTextAdminMixin
 from genai_platform.roles import Role, user_has_role
+
+
+class SeedField(forms.IntegerField):
+    """The seed of a random sample: left empty for a new random one, or an earlier one to draw the same sample."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(label=_("seed"), required=False, min_value=0, max_value=2**31 - 1, **kwargs)
 
 
 class FilingModelAdmin(CleanTextAdminMixin, admin.ModelAdmin):

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.admin.common import FileInline, file_download, refusal_show
-from filing.admin_base import FilingModelAdmin
+from filing.admin_base import FilingModelAdmin, SeedField
 from filing.models import CorpusCheck, CorpusFinding, Dataset, DatasetEvidence, SafetyCheck, SampleItem
 from filing.safety.models import Risk
 from filing.selectors import dataset_lineage, percent
@@ -290,12 +290,8 @@ class SafetyCheckAdmin(FilingModelAdmin):
 
 
 class CorpusCheckForm(forms.ModelForm):
-    seed = forms.IntegerField(
-        label=_("seed"),
-        required=False,
-        min_value=0,
-        max_value=2**31 - 1,
-        help_text=_("Leave empty for a new random seed; give an earlier check's seed to draw the same sample."),
+    seed = SeedField(
+        help_text=_("Leave empty for a new random seed; give an earlier check's seed to draw the same sample.")
     )
 
     class Meta:

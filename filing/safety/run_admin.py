@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from filing.admin_base import FilingModelAdmin
+from filing.admin_base import FilingModelAdmin, SeedField
 from filing.safety.assessments import (
     assessment_run_apply,
     assessment_run_create,
@@ -42,13 +42,7 @@ class AssessmentRunForm(CleanTextFormMixin, forms.Form):
     nonrefuse_bank = forms.ModelChoiceField(
         label=_("should-not-refuse bank"), queryset=TestBank.objects.filter(kind=BankKind.NONREFUSE)
     )
-    seed = forms.IntegerField(
-        label=_("seed"),
-        required=False,
-        min_value=0,
-        max_value=2**31 - 1,
-        help_text=_("Leave empty for a new random seed; give an earlier run's seed to reproduce it."),
-    )
+    seed = SeedField(help_text=_("Leave empty for a new random seed; give an earlier run's seed to reproduce it."))
     generated_size = forms.IntegerField(
         label=_("generated-content questions"),
         required=False,
