@@ -26,6 +26,24 @@ class ReasonActionForm(CleanTextFormMixin, ActionForm):
     reason = forms.CharField(label=_("reason / note"), required=False, max_length=2000)
 
 
+class TakeOfflineForm(forms.ModelForm):
+    """A record's form whose change may stop a generator for the people using it: the change is refused, saying
+    so (``offline_warning``), until the operator ticks the box ``take_offline`` (declared by the form, with its own
+    words)."""
+
+    def offline_warning(self, cleaned: dict[str, Any]) -> str | None:
+        """Why saving ``cleaned`` stops a generator; None when it does not."""
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("take_offline"):
+            warning = self.offline_warning(cleaned)
+            if warning:
+                raise forms.ValidationError(warning)
+        return cleaned
+
+
 def refusal_show(admin_obj: admin.ModelAdmin, request: HttpRequest, exc: Exception) -> None:
     admin_obj.message_user(request, str(exc), messages.ERROR)
 

@@ -20,6 +20,7 @@ from filing.admin.common import (
     EmergencyStopActions,
     FileInline,
     ReasonActionForm,
+    TakeOfflineForm,
     each_selected_run,
     number_warning,
     refusal_show,
@@ -134,7 +135,7 @@ def _step_run(action: str, service: Service, data: dict[str, Any], actor: Any) -
     return None
 
 
-class ServiceForm(forms.ModelForm):
+class ServiceForm(TakeOfflineForm):
     """Turning internal testing off on the public service before it is filed stops every generator for its
     testers: said first, and done only when the operator ticks that it may."""
 
@@ -144,8 +145,7 @@ class ServiceForm(forms.ModelForm):
         help_text=_("Only asked when the change would stop the public service for the people using it."),
     )
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
+    def offline_warning(self, cleaned: dict[str, Any]) -> str | None:
         service = self.instance
         if (
             service.pk
@@ -153,16 +153,12 @@ class ServiceForm(forms.ModelForm):
             and "internal_testing" in self.changed_data
             and not cleaned.get("internal_testing")
             and not service.open_to_public
-            and not cleaned.get("take_offline")
         ):
-            raise forms.ValidationError(
-                gettext(
-                    "“%(service)s” is the public service and is not filed yet: turning internal testing off stops it "
-                    "for its testers. Tick the box below to do it anyway."
-                )
-                % {"service": service}
-            )
-        return cleaned
+            return gettext(
+                "“%(service)s” is the public service and is not filed yet: turning internal testing off stops it "
+                "for its testers. Tick the box below to do it anyway."
+            ) % {"service": service}
+        return None
 
 
 @admin.register(Service)
