@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import reverse
@@ -105,10 +106,14 @@ class EmergencyStopActions:
         return format_html('<strong class="status-bad">{}</strong>', gettext("stopped"))
 
 
-def file_download(request: HttpRequest, field_file: Any) -> HttpResponseBase:
-    """A stored file, served to whoever passed the admin's permission check (media is not public)."""
+def file_download(
+    admin_obj: admin.ModelAdmin, request: HttpRequest, field_file: Any, *, owner: Any
+) -> HttpResponseBase:
+    """A stored file, served only to whoever may view its ``owner`` record in ``admin_obj`` (media is not public)."""
     from django.http import FileResponse, Http404
 
+    if not admin_obj.has_view_permission(request, owner):
+        raise PermissionDenied
     if not field_file:
         raise Http404
     filename = (field_file.name or "").rsplit("/", 1)[-1]

@@ -6,7 +6,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -120,9 +119,7 @@ class ComplaintAdmin(FilingModelAdmin):
 
     def attachment_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         complaint = get_object_or_404(Complaint, pk=pk)
-        if not self.has_view_permission(request, complaint):
-            raise PermissionDenied
-        return file_download(request, complaint.attachment)
+        return file_download(self, request, complaint.attachment, owner=complaint)
 
     @admin.display(description=_("answer due"), ordering="due_at")
     def due_shown(self, obj: Complaint) -> str:

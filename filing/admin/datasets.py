@@ -88,9 +88,7 @@ class DatasetAdmin(FilingModelAdmin):
 
     def evidence_download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         evidence = get_object_or_404(DatasetEvidence, pk=pk)
-        if not self.has_view_permission(request, evidence.dataset):
-            raise PermissionDenied
-        return file_download(request, evidence.file)
+        return file_download(self, request, evidence.file, owner=evidence.dataset)
 
     @admin.display(description=_("evidence files"), ordering="evidence_n")
     def evidence_count(self, obj: Dataset) -> int:

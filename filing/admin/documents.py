@@ -7,7 +7,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db import models as db_models
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
@@ -66,9 +65,7 @@ class DocumentAdmin(FilingModelAdmin):
 
     def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         document = get_object_or_404(Document, pk=pk)
-        if not self.has_view_permission(request, document):
-            raise PermissionDenied
-        return file_download(request, document.file)
+        return file_download(self, request, document.file, owner=document)
 
 
 # The figures copied from the linked assessment run and corpus technical check, shown but never typed.
