@@ -3,6 +3,7 @@ stop actions, file downloads."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -49,45 +50,44 @@ def refusal_show(admin_obj: admin.ModelAdmin, request: HttpRequest, exc: Excepti
     admin_obj.message_user(request, str(exc), messages.ERROR)
 
 
-def each_selected_run(
-    admin_obj: Any,
-    request: HttpRequest,
-    queryset: Any,
-    act: Callable[[Any], object],
-    done: Callable[[Any], str] | None = None,
-    *,
-    level: int = messages.SUCCESS,
-    stop_at_refusal: bool = False,
-) -> None:
-    """An admin action's work on each selected record: ``act(record)``, then the message ``done(record)``. A
-    refusal is shown as an error and the action goes on with the next record, or ends if ``stop_at_refusal``."""
-    for record in queryset:
-        try:
-            act(record)
-        except services.FilingError as exc:
-            refusal_show(admin_obj, request, exc)
-            if stop_at_refusal:
-                return
-            continue
-        if done is not None:
-            admin_obj.message_user(request, done(record), level)
+def each_selected(
+    done: Callable[[Any], str] | None = None, *, level: int = messages.SUCCESS, stop_at_refusal: bool = False
+) -> Callable[[Callable[[Any, HttpRequest, Any], object]], Callable[[Any, HttpRequest, Any], None]]:
+    """Makes an admin action of a method that works on one record: it runs on each selected record, and says
+    ``done(record)`` after each. A refusal is shown as an error and the action goes on with the next record, or
+    ends if ``stop_at_refusal``."""
+
+    def decorate(act: Callable[[Any, HttpRequest, Any], object]) -> Callable[[Any, HttpRequest, Any], None]:
+        @functools.wraps(act)
+        def action(admin_obj: Any, request: HttpRequest, queryset: Any) -> None:
+            for record in queryset:
+                try:
+                    act(admin_obj, request, record)
+                except services.FilingError as exc:
+                    refusal_show(admin_obj, request, exc)
+                    if stop_at_refusal:
+                        return
+                    continue
+                if done is not None:
+                    admin_obj.message_user(request, done(record), level)
+
+        return action
+
+    return decorate
 
 
 class EmergencyStopActions:
     """Admin actions that stop generation at once for the selected services or model records, and resume it."""
 
     @admin.action(description=_("Stop generation now (give the reason)"), permissions=["change"])
-    def stop_generation(self, request: HttpRequest, queryset: Any) -> None:
+    @each_selected(
+        lambda target: gettext("Generation stopped for %(t)s; end users see that it is paused.") % {"t": target},
+        level=messages.WARNING,
+        stop_at_refusal=True,
+    )
+    def stop_generation(self, request: HttpRequest, target: Any) -> None:
         reason = request.POST.get("reason", "")
-        each_selected_run(
-            self,
-            request,
-            queryset,
-            lambda target: services.generation_stop(target=target, reason=reason, actor=request.user, request=request),
-            lambda target: gettext("Generation stopped for %(t)s; end users see that it is paused.") % {"t": target},
-            level=messages.WARNING,
-            stop_at_refusal=True,
-        )
+        services.generation_stop(target=target, reason=reason, actor=request.user, request=request)
 
     @admin.action(description=_("Let it generate again"), permissions=["change"])
     def resume_generation(self, request: HttpRequest, queryset: Any) -> None:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import ReasonActionForm, download_link, each_selected_run, file_download
+from filing.admin.common import ReasonActionForm, download_link, each_selected, file_download
 from filing.admin_base import FilingModelAdmin
 from filing.history import history_collected
 from filing.models import Complaint, PersonalInformationRequest
@@ -164,25 +164,19 @@ class ComplaintAdmin(FilingModelAdmin):
         for complaint in queryset.filter(status=Complaint.Status.RECEIVED):
             services.complaint_take_on(complaint=complaint, actor=request.user)
 
-    def _close(self, request: HttpRequest, queryset: Any, *, rejected: bool) -> None:
+    def _close(self, request: HttpRequest, complaint: Complaint, *, rejected: bool) -> None:
         reason = request.POST.get("reason", "")
-        each_selected_run(
-            self,
-            request,
-            queryset,
-            lambda complaint: services.complaint_resolve(
-                complaint=complaint, resolution=reason, actor=request.user, rejected=rejected
-            ),
-            stop_at_refusal=True,
-        )
+        services.complaint_resolve(complaint=complaint, resolution=reason, actor=request.user, rejected=rejected)
 
     @admin.action(description=_("Resolve the selected complaints (describe the resolution)"))
-    def resolve(self, request: HttpRequest, queryset: Any) -> None:
-        self._close(request, queryset, rejected=False)
+    @each_selected(stop_at_refusal=True)
+    def resolve(self, request: HttpRequest, complaint: Complaint) -> None:
+        self._close(request, complaint, rejected=False)
 
     @admin.action(description=_("Reject the selected complaints with reasons"))
-    def reject(self, request: HttpRequest, queryset: Any) -> None:
-        self._close(request, queryset, rejected=True)
+    @each_selected(stop_at_refusal=True)
+    def reject(self, request: HttpRequest, complaint: Complaint) -> None:
+        self._close(request, complaint, rejected=True)
 
 
 @admin.register(PersonalInformationRequest)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import download_link, each_selected_run, file_download, refusal_show
+from filing.admin.common import download_link, each_selected, file_download, refusal_show
 from filing.admin_base import FilingModelAdmin
 from filing.models import AssessmentClause, AssessmentRun, CorpusCheck, Document, SelfAssessment
 
@@ -47,17 +47,12 @@ class DocumentAdmin(FilingModelAdmin):
     )
 
     @admin.action(description=_("Publish on the site (end users accept it before generating again)"))
-    def publish(self, request: HttpRequest, queryset: Any) -> None:
-        each_selected_run(
-            self,
-            request,
-            queryset,
-            lambda document: services.document_publish(document=document, actor=request.user, request=request),
-            lambda document: (
-                gettext("Published: %(d)s. End users accept it before generating again.") % {"d": document}
-            ),
-            level=messages.INFO,
-        )
+    @each_selected(
+        lambda document: gettext("Published: %(d)s. End users accept it before generating again.") % {"d": document},
+        level=messages.INFO,
+    )
+    def publish(self, request: HttpRequest, document: Document) -> None:
+        services.document_publish(document=document, actor=request.user, request=request)
 
     @admin.display(description=_("file"))
     def download(self, obj: Document) -> str:
@@ -231,11 +226,6 @@ class SelfAssessmentAdmin(FilingModelAdmin):
         return format_html_join("", "<div>{}</div>", ((p,) for p in found)) if found else gettext("Ready to finalise.")
 
     @admin.action(description=_("Finalise the selected assessments"))
-    def finalise(self, request: HttpRequest, queryset: Any) -> None:
-        each_selected_run(
-            self,
-            request,
-            queryset,
-            lambda assessment: services.assessment_finalise(assessment=assessment, actor=request.user),
-            lambda assessment: gettext("Finalised: %(a)s.") % {"a": assessment},
-        )
+    @each_selected(lambda assessment: gettext("Finalised: %(a)s.") % {"a": assessment})
+    def finalise(self, request: HttpRequest, assessment: SelfAssessment) -> None:
+        services.assessment_finalise(assessment=assessment, actor=request.user)

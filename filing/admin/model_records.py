@@ -16,7 +16,7 @@ from filing.admin.common import (
     EmergencyStopActions,
     ReasonActionForm,
     TakeOfflineForm,
-    each_selected_run,
+    each_selected,
     number_warning,
 )
 from filing.admin_base import FilingModelAdmin
@@ -129,24 +129,13 @@ class ModelRecordAdmin(EmergencyStopActions, FilingModelAdmin):
         return format_html_join(", ", "{}", ((str(cp),) for cp in checkpoints))
 
     @admin.action(description=_("Approve the selected model records"))
-    def approve(self, request: HttpRequest, queryset: Any) -> None:
-        each_selected_run(
-            self,
-            request,
-            queryset,
-            lambda record: services.model_record_approve(record=record, actor=request.user),
-            lambda record: gettext("Approved: %(r)s.") % {"r": record},
-        )
+    @each_selected(lambda record: gettext("Approved: %(r)s.") % {"r": record})
+    def approve(self, request: HttpRequest, record: ModelRecord) -> None:
+        services.model_record_approve(record=record, actor=request.user)
 
     @admin.action(description=_("Reject the selected model records (give the reason)"))
-    def reject(self, request: HttpRequest, queryset: Any) -> None:
-        reason = request.POST.get("reason", "")
-        each_selected_run(
-            self,
-            request,
-            queryset,
-            lambda record: services.model_record_reject(record=record, reason=reason, actor=request.user),
-            lambda record: gettext("Rejected: %(r)s.") % {"r": record},
-            level=messages.WARNING,
-            stop_at_refusal=True,
-        )
+    @each_selected(
+        lambda record: gettext("Rejected: %(r)s.") % {"r": record}, level=messages.WARNING, stop_at_refusal=True
+    )
+    def reject(self, request: HttpRequest, record: ModelRecord) -> None:
+        services.model_record_reject(record=record, reason=request.POST.get("reason", ""), actor=request.user)

@@ -21,7 +21,7 @@ from filing.admin.common import (
     FileInline,
     ReasonActionForm,
     TakeOfflineForm,
-    each_selected_run,
+    each_selected,
     number_warning,
     refusal_show,
 )
@@ -133,6 +133,10 @@ def _step_run(action: str, service: Service, data: dict[str, Any], actor: Any) -
     elif action == "deregister":
         services.service_deregister(service=service, reason=data["reason"], actor=actor)
     return None
+
+
+def _step_done(service: Service) -> str:
+    return gettext("“%(s)s” done.") % {"s": service}
 
 
 class ServiceForm(TakeOfflineForm):
@@ -378,19 +382,12 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
                 messages.SUCCESS,
             )
 
-    def _bulk_step(self, request: HttpRequest, queryset: Any, action: str) -> None:
-        each_selected_run(
-            self,
-            request,
-            queryset,
-            lambda service: _step_run(action, service, {}, request.user),
-            lambda service: gettext("“%(s)s” done.") % {"s": service},
-        )
-
     @admin.action(description=_("Submit the filing of the selected services"))
-    def submit_selected(self, request: HttpRequest, queryset: Any) -> None:
-        self._bulk_step(request, queryset, "submit")
+    @each_selected(_step_done)
+    def submit_selected(self, request: HttpRequest, service: Service) -> None:
+        _step_run("submit", service, {}, request.user)
 
     @admin.action(description=_("Mark the selected services self-assessed"))
-    def self_assess_selected(self, request: HttpRequest, queryset: Any) -> None:
-        self._bulk_step(request, queryset, "self_assess")
+    @each_selected(_step_done)
+    def self_assess_selected(self, request: HttpRequest, service: Service) -> None:
+        _step_run("self_assess", service, {}, request.user)
