@@ -327,7 +327,6 @@ class AssessmentRunAdmin(FilingModelAdmin):
             "admin/filing/assessmentrun/start.html",
             _("Use run %(pk)d in a security self-assessment") % {"pk": run.pk},
             form=form,
-            error=None,
             intro=_(
                 "The run's sample sizes and rates are written onto the chosen draft self-assessment, and a "
                 "summary of the run is added to the evidence of clauses 9.3 and 9.4."
