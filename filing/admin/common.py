@@ -1,5 +1,6 @@
-"""What the filing's admin pages share: the reason field of actions, refusals shown as messages, the emergency
-stop actions, file downloads."""
+"""What the filing's admin pages share: the reason field of actions, the form that asks before a change takes a
+generator offline, actions written for one record, refusals shown as messages, the emergency stop actions, file
+columns and downloads."""
 
 from __future__ import annotations
 
