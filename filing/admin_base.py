@@ -1,19 +1,29 @@
-"""The base of the filing's admin pages (``filing.admin`` and ``filing.safety``'s): a History page that shows the
-record's audit history."""
+"""The base of the filing's admin pages (``filing.admin`` and ``filing.safety``'s): the admin's own pages beyond
+add, change and list, a History page that shows the record's audit history, and the seed field of the forms
+that draw a random sample."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
 from audit.selectors import subject_history
 from genai_platform.admin_mixins import CleanTextAdminMixin
 from genai_platform.roles import Role, user_has_role
+
+
+class SeedField(forms.IntegerField):
+    """The seed of a random sample: left empty for a new random one, or an earlier one to draw the same sample."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(label=_("seed"), required=False, min_value=0, max_value=2**31 - 1, **kwargs)
 
 
 class FilingModelAdmin(CleanTextAdminMixin, admin.ModelAdmin):
@@ -22,6 +32,30 @@ class FilingModelAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     only the admin's)."""
 
     object_history_template = "admin/filing/audit_history.html"
+
+    # The admin's own pages beyond add, change and list: name -> route below the model's admin URL. The page is
+    # the method ``<name>_view``; its URL is named ``<app label>_<model name>_<name>``.
+    own_pages: dict[str, str] = {}
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        wrap = self.admin_site.admin_view
+        return [
+            *(
+                path(route, wrap(getattr(self, f"{name}_view")), name=f"{opts.app_label}_{opts.model_name}_{name}")
+                for name, route in self.own_pages.items()
+            ),
+            *super().get_urls(),
+        ]
+
+    def page_response(self, request: HttpRequest, template: str, title: Any, **context: Any) -> TemplateResponse:
+        """One of the admin's own pages (they extend ``admin/filing/page.html``): the admin site's context, the
+        model's options and the page's title, with ``context``."""
+        return TemplateResponse(
+            request,
+            template,
+            {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **context},
+        )
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         obj = self.get_object(request, object_id)
@@ -34,12 +68,10 @@ class FilingModelAdmin(CleanTextAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         entries = subject_history(kind=obj._meta.label_lower, ident=str(obj.pk))
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "object": obj,
             "title": _("History: %(object)s") % {"object": obj},
+            "object": obj,
             "entries": [(entry, entry.payload_data) for entry in entries],
             "may_see_log": user_has_role(request.user, Role.AUDITOR),
             **(extra_context or {}),
         }
-        return TemplateResponse(request, self.object_history_template, context)
+        return self.page_response(request, self.object_history_template, **context)

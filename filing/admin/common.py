@@ -1,13 +1,17 @@
-"""What the filing's admin pages share: the reason field of actions, refusals shown as messages, the emergency
-stop actions, file downloads."""
+"""What the filing's admin pages share: the reason field of actions, the form that asks before a change takes a
+generator offline, actions written for one record, refusals shown as messages, the emergency stop actions, file
+columns and downloads."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import reverse
@@ -25,27 +29,66 @@ class ReasonActionForm(CleanTextFormMixin, ActionForm):
     reason = forms.CharField(label=_("reason / note"), required=False, max_length=2000)
 
 
+class TakeOfflineForm(forms.ModelForm):
+    """A record's form whose change may stop a generator for the people using it: the change is refused, saying
+    so (``offline_warning``), until the operator ticks the box ``take_offline`` (declared by the form, with its own
+    words)."""
+
+    def offline_warning(self, cleaned: dict[str, Any]) -> str | None:
+        """Why saving ``cleaned`` stops a generator; None when it does not."""
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("take_offline"):
+            warning = self.offline_warning(cleaned)
+            if warning:
+                raise forms.ValidationError(warning)
+        return cleaned
+
+
 def refusal_show(admin_obj: admin.ModelAdmin, request: HttpRequest, exc: Exception) -> None:
     admin_obj.message_user(request, str(exc), messages.ERROR)
+
+
+def each_selected(
+    done: Callable[[Any], str] | None = None, *, level: int = messages.SUCCESS, stop_at_refusal: bool = False
+) -> Callable[[Callable[[Any, HttpRequest, Any], object]], Callable[[Any, HttpRequest, Any], None]]:
+    """Makes an admin action of a method that works on one record: it runs on each selected record, and says
+    ``done(record)`` after each. A refusal is shown as an error and the action goes on with the next record, or
+    ends if ``stop_at_refusal``."""
+
+    def decorate(act: Callable[[Any, HttpRequest, Any], object]) -> Callable[[Any, HttpRequest, Any], None]:
+        @functools.wraps(act)
+        def action(admin_obj: Any, request: HttpRequest, queryset: Any) -> None:
+            for record in queryset:
+                try:
+                    act(admin_obj, request, record)
+                except services.FilingError as exc:
+                    refusal_show(admin_obj, request, exc)
+                    if stop_at_refusal:
+                        return
+                    continue
+                if done is not None:
+                    admin_obj.message_user(request, done(record), level)
+
+        return action
+
+    return decorate
 
 
 class EmergencyStopActions:
     """Admin actions that stop generation at once for the selected services or model records, and resume it."""
 
     @admin.action(description=_("Stop generation now (give the reason)"), permissions=["change"])
-    def stop_generation(self, request: HttpRequest, queryset: Any) -> None:
+    @each_selected(
+        lambda target: gettext("Generation stopped for %(t)s; end users see that it is paused.") % {"t": target},
+        level=messages.WARNING,
+        stop_at_refusal=True,
+    )
+    def stop_generation(self, request: HttpRequest, target: Any) -> None:
         reason = request.POST.get("reason", "")
-        for target in queryset:
-            try:
-                services.generation_stop(target=target, reason=reason, actor=request.user, request=request)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)  # type: ignore[arg-type]
-                return
-            self.message_user(  # type: ignore[attr-defined]
-                request,
-                gettext("Generation stopped for %(t)s; end users see that it is paused.") % {"t": target},
-                messages.WARNING,
-            )
+        services.generation_stop(target=target, reason=reason, actor=request.user, request=request)
 
     @admin.action(description=_("Let it generate again"), permissions=["change"])
     def resume_generation(self, request: HttpRequest, queryset: Any) -> None:
@@ -64,10 +107,14 @@ class EmergencyStopActions:
         return format_html('<strong class="status-bad">{}</strong>', gettext("stopped"))
 
 
-def file_download(request: HttpRequest, field_file: Any) -> HttpResponseBase:
-    """A stored file, served to whoever passed the admin's permission check (media is not public)."""
+def file_download(
+    admin_obj: admin.ModelAdmin, request: HttpRequest, field_file: Any, *, owner: Any
+) -> HttpResponseBase:
+    """A stored file, served only to whoever may view its ``owner`` record in ``admin_obj`` (media is not public)."""
     from django.http import FileResponse, Http404
 
+    if not admin_obj.has_view_permission(request, owner):
+        raise PermissionDenied
     if not field_file:
         raise Http404
     filename = (field_file.name or "").rsplit("/", 1)[-1]
@@ -78,8 +125,22 @@ def file_download(request: HttpRequest, field_file: Any) -> HttpResponseBase:
     return FileResponse(handle, as_attachment=True, filename=filename)
 
 
-def download_link(url_name: str, pk: int) -> str:
-    return format_html('<a href="{}">{}</a>', reverse(url_name, args=[pk]), gettext("download"))
+def download_link(url_name: str, obj: Any, stored: Any) -> str:
+    """A link that downloads ``stored``, a file of ``obj``, through the admin page ``url_name``; a dash while there
+    is none."""
+    if not (obj.pk and stored):
+        return "—"
+    return format_html('<a href="{}">{}</a>', reverse(url_name, args=[obj.pk]), gettext("download"))
+
+
+class FileInline(admin.TabularInline):
+    """Rows that each hold a stored ``file``, with a column that downloads it through ``download_url_name``."""
+
+    download_url_name = ""
+
+    @admin.display(description=_("download"))
+    def download(self, obj: Any) -> str:
+        return download_link(self.download_url_name, obj, obj.file)
 
 
 def number_warning(admin_obj: admin.ModelAdmin, request: HttpRequest, number: str) -> None:

@@ -6,18 +6,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import ReasonActionForm, download_link, file_download, refusal_show
+from filing.admin.common import ReasonActionForm, download_link, each_selected, file_download
 from filing.admin_base import FilingModelAdmin
 from filing.history import history_collected
 from filing.models import Complaint, PersonalInformationRequest
@@ -85,6 +83,7 @@ class ComplaintAdmin(FilingModelAdmin):
     readonly_fields = ("number", "due_at", "resolved_at", "user_id", "attachment_link")
     action_form = ReasonActionForm
     actions = ("take_on", "resolve", "reject")
+    own_pages = {"attachment": "<int:pk>/attachment/"}
     fieldsets = (
         (
             None,
@@ -116,20 +115,11 @@ class ComplaintAdmin(FilingModelAdmin):
 
     @admin.display(description=_("file identifying the content"))
     def attachment_link(self, obj: Complaint) -> str:
-        return download_link("admin:filing_complaint_attachment", obj.pk) if obj.pk and obj.attachment else "—"
-
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        urls = super().get_urls()
-        if self.model is Complaint:
-            urls = [path("<int:pk>/attachment/", wrap(self.attachment_view), name="filing_complaint_attachment"), *urls]
-        return urls
+        return download_link("admin:filing_complaint_attachment", obj, obj.attachment)
 
     def attachment_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         complaint = get_object_or_404(Complaint, pk=pk)
-        if not self.has_view_permission(request, complaint):
-            raise PermissionDenied
-        return file_download(request, complaint.attachment)
+        return file_download(self, request, complaint.attachment, owner=complaint)
 
     @admin.display(description=_("answer due"), ordering="due_at")
     def due_shown(self, obj: Complaint) -> str:
@@ -174,30 +164,27 @@ class ComplaintAdmin(FilingModelAdmin):
         for complaint in queryset.filter(status=Complaint.Status.RECEIVED):
             services.complaint_take_on(complaint=complaint, actor=request.user)
 
-    def _close(self, request: HttpRequest, queryset: Any, *, rejected: bool) -> None:
+    def _close(self, request: HttpRequest, complaint: Complaint, *, rejected: bool) -> None:
         reason = request.POST.get("reason", "")
-        for complaint in queryset:
-            try:
-                services.complaint_resolve(
-                    complaint=complaint, resolution=reason, actor=request.user, rejected=rejected
-                )
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-                return
+        services.complaint_resolve(complaint=complaint, resolution=reason, actor=request.user, rejected=rejected)
 
     @admin.action(description=_("Resolve the selected complaints (describe the resolution)"))
-    def resolve(self, request: HttpRequest, queryset: Any) -> None:
-        self._close(request, queryset, rejected=False)
+    @each_selected(stop_at_refusal=True)
+    def resolve(self, request: HttpRequest, complaint: Complaint) -> None:
+        self._close(request, complaint, rejected=False)
 
     @admin.action(description=_("Reject the selected complaints with reasons"))
-    def reject(self, request: HttpRequest, queryset: Any) -> None:
-        self._close(request, queryset, rejected=True)
+    @each_selected(stop_at_refusal=True)
+    def reject(self, request: HttpRequest, complaint: Complaint) -> None:
+        self._close(request, complaint, rejected=True)
 
 
 @admin.register(PersonalInformationRequest)
 class PersonalInformationRequestAdmin(ComplaintAdmin):
     """Personal-information requests (access, copy, correction, deletion, account closure), with their own
     deadline in working days."""
+
+    own_pages: dict[str, str] = {}  # their attachments are served by the complaints' page
 
     def get_list_display(self, request: HttpRequest) -> Any:
         return ("number", "received_at", "pi_request", "contact", "status", "due_shown", "handler")

@@ -11,29 +11,26 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import download_link, file_download, refusal_show
-from filing.admin_base import FilingModelAdmin
+from filing.admin.common import FileInline, file_download, refusal_show
+from filing.admin_base import FilingModelAdmin, SeedField
 from filing.models import CorpusCheck, CorpusFinding, Dataset, DatasetEvidence, SafetyCheck, SampleItem
 from filing.safety.models import Risk
 from filing.selectors import dataset_lineage, percent
+from genai_platform.admin_mixins import ReadOnlyAdminMixin
 
 
-class EvidenceInline(admin.TabularInline):
+class EvidenceInline(FileInline):
     model = DatasetEvidence
     extra = 1
     fields = ("kind", "file", "note", "uploaded_at", "download")
     readonly_fields = ("uploaded_at", "download")
-
-    @admin.display(description=_("download"))
-    def download(self, obj: DatasetEvidence) -> str:
-        return download_link("admin:filing_dataset_evidence_download", obj.pk) if obj.pk and obj.file else "—"
+    download_url_name = "admin:filing_dataset_evidence_download"
 
 
 class SafetyCheckInline(admin.TabularInline):
@@ -65,6 +62,7 @@ class DatasetAdmin(FilingModelAdmin):
     readonly_fields = ("sha256", "safety_status", "lineage", "created_at", "updated_at")
     actions = ("start_safety_check",)
     inlines = (EvidenceInline, SafetyCheckInline)
+    own_pages = {"evidence_download": "evidence/<int:pk>/download/"}
     fieldsets = (
         (None, {"fields": ("name", ("source_type", "origin"), "source", "sha256")}),
         (_("Licence"), {"fields": ("licence", "licence_text")}),
@@ -88,18 +86,9 @@ class DatasetAdmin(FilingModelAdmin):
 
         return super().get_queryset(request).annotate(evidence_n=Count("evidence"))
 
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("evidence/<int:pk>/download/", wrap(self.evidence_download), name="filing_dataset_evidence_download"),
-            *super().get_urls(),
-        ]
-
-    def evidence_download(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+    def evidence_download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         evidence = get_object_or_404(DatasetEvidence, pk=pk)
-        if not self.has_view_permission(request, evidence.dataset):
-            raise PermissionDenied
-        return file_download(request, evidence.file)
+        return file_download(self, request, evidence.file, owner=evidence.dataset)
 
     @admin.display(description=_("evidence files"), ordering="evidence_n")
     def evidence_count(self, obj: Dataset) -> int:
@@ -201,6 +190,7 @@ class SafetyCheckAdmin(FilingModelAdmin):
         "finished_at",
         "review_link",
     )
+    own_pages = {"review": "<int:pk>/review/"}
     review_page_size = 50
     # How much of each item's pre-screen the review table shows (the rest is stored with the item).
     review_hits_shown = 5
@@ -221,13 +211,6 @@ class SafetyCheckAdmin(FilingModelAdmin):
     def review_link(self, obj: SafetyCheck) -> str:
         url = reverse("admin:filing_safetycheck_review", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, gettext("Review the sample"))
-
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/review/", wrap(self.review_view), name="filing_safetycheck_review"),
-            *super().get_urls(),
-        ]
 
     def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         check = get_object_or_404(SafetyCheck.objects.select_related("dataset"), pk=pk)
@@ -286,32 +269,27 @@ class SafetyCheckAdmin(FilingModelAdmin):
             "classifier_screened": check.items.filter(prescreen__layers__has_key="classifier").count(),
             "classifier_flagged": check.items.filter(prescreen__layers__classifier__in=flagged).count(),
         }
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": check,
-            "title": gettext("Source safety check of “%(d)s”") % {"d": check.dataset.name},
-            "check": check,
-            "items": [(item, prescreen_shown(item)) for item in items],
-            "page": page,
-            "pages": pages,
-            "page_range": range(1, pages + 1) if pages <= 30 else None,
-            "counts": counts,
-            "risks": Risk.objects.order_by("position"),
-            "verdicts": SampleItem.Verdict.choices,
-            "threshold": percent(check.threshold),
-            "editable": check.status == SafetyCheck.Status.IN_REVIEW,
-        }
-        return TemplateResponse(request, "admin/filing/safetycheck/review.html", context)
+        return self.page_response(
+            request,
+            "admin/filing/safetycheck/review.html",
+            gettext("Source safety check of “%(d)s”") % {"d": check.dataset.name},
+            original=check,
+            check=check,
+            items=[(item, prescreen_shown(item)) for item in items],
+            page=page,
+            pages=pages,
+            page_range=range(1, pages + 1) if pages <= 30 else None,
+            counts=counts,
+            risks=Risk.objects.order_by("position"),
+            verdicts=SampleItem.Verdict.choices,
+            threshold=percent(check.threshold),
+            editable=check.status == SafetyCheck.Status.IN_REVIEW,
+        )
 
 
 class CorpusCheckForm(forms.ModelForm):
-    seed = forms.IntegerField(
-        label=_("seed"),
-        required=False,
-        min_value=0,
-        max_value=2**31 - 1,
-        help_text=_("Leave empty for a new random seed; give an earlier check's seed to draw the same sample."),
+    seed = SeedField(
+        help_text=_("Leave empty for a new random seed; give an earlier check's seed to draw the same sample.")
     )
 
     class Meta:
@@ -319,15 +297,11 @@ class CorpusCheckForm(forms.ModelForm):
         fields = ("service",)
 
 
-class CorpusFindingInline(admin.TabularInline):
+class CorpusFindingInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CorpusFinding
     extra = 0
     fields = ("dataset", "item_index", "excerpt", "keyword_pass", "classifier_pass", "flags")
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def rate_shown(metric: dict[str, Any] | None) -> str:

@@ -7,18 +7,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db import models as db_models
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import download_link, file_download, refusal_show
+from filing.admin.common import download_link, each_selected, file_download, refusal_show
 from filing.admin_base import FilingModelAdmin
 from filing.models import AssessmentClause, AssessmentRun, CorpusCheck, Document, SelfAssessment
 
@@ -31,6 +30,7 @@ class DocumentAdmin(FilingModelAdmin):
     list_select_related = ("service",)
     readonly_fields = ("published_at", "created_at", "updated_at")
     actions = ("publish",)
+    own_pages = {"download": "<int:pk>/download/"}
     fieldsets = (
         (None, {"fields": ("service", "kind", ("title", "version"), "file", "effective_on", "notes")}),
         (
@@ -47,33 +47,20 @@ class DocumentAdmin(FilingModelAdmin):
     )
 
     @admin.action(description=_("Publish on the site (end users accept it before generating again)"))
-    def publish(self, request: HttpRequest, queryset: Any) -> None:
-        for document in queryset:
-            try:
-                services.document_publish(document=document, actor=request.user, request=request)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-                continue
-            self.message_user(
-                request, gettext("Published: %(d)s. End users accept it before generating again.") % {"d": document}
-            )
+    @each_selected(
+        lambda document: gettext("Published: %(d)s. End users accept it before generating again.") % {"d": document},
+        level=messages.INFO,
+    )
+    def publish(self, request: HttpRequest, document: Document) -> None:
+        services.document_publish(document=document, actor=request.user, request=request)
 
     @admin.display(description=_("file"))
     def download(self, obj: Document) -> str:
-        return download_link("admin:filing_document_download", obj.pk) if obj.file else "—"
-
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/download/", wrap(self.download_view), name="filing_document_download"),
-            *super().get_urls(),
-        ]
+        return download_link("admin:filing_document_download", obj, obj.file)
 
     def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         document = get_object_or_404(Document, pk=pk)
-        if not self.has_view_permission(request, document):
-            raise PermissionDenied
-        return file_download(request, document.file)
+        return file_download(self, request, document.file, owner=document)
 
 
 # The figures copied from the linked assessment run and corpus technical check, shown but never typed.
@@ -239,11 +226,6 @@ class SelfAssessmentAdmin(FilingModelAdmin):
         return format_html_join("", "<div>{}</div>", ((p,) for p in found)) if found else gettext("Ready to finalise.")
 
     @admin.action(description=_("Finalise the selected assessments"))
-    def finalise(self, request: HttpRequest, queryset: Any) -> None:
-        for assessment in queryset:
-            try:
-                services.assessment_finalise(assessment=assessment, actor=request.user)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-            else:
-                self.message_user(request, gettext("Finalised: %(a)s.") % {"a": assessment}, messages.SUCCESS)
+    @each_selected(lambda assessment: gettext("Finalised: %(a)s.") % {"a": assessment})
+    def finalise(self, request: HttpRequest, assessment: SelfAssessment) -> None:
+        services.assessment_finalise(assessment=assessment, actor=request.user)

@@ -9,17 +9,18 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing.admin_base import FilingModelAdmin
 from filing.models import FilingExport
+from genai_platform.admin_mixins import ReadOnlyAdminMixin
 
 
 @admin.register(FilingExport)
-class FilingExportAdmin(FilingModelAdmin):
+class FilingExportAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
     list_display = ("service", "created_at", "status", "progress_shown", "download", "requested_by")
     list_filter = ("status",)
     readonly_fields = (
@@ -35,12 +36,8 @@ class FilingExportAdmin(FilingModelAdmin):
         "finished_at",
     )
     fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    own_pages = {"download": "<int:pk>/download/"}
+    allow_delete = True
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         export = self.get_object(request, object_id)
@@ -62,13 +59,6 @@ class FilingExportAdmin(FilingModelAdmin):
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:filing_filingexport_download", args=[obj.pk]), gettext("download")
         )
-
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/download/", wrap(self.download_view), name="filing_filingexport_download"),
-            *super().get_urls(),
-        ]
 
     def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         from django.http import FileResponse

@@ -12,13 +12,19 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import EmergencyStopActions, ReasonActionForm, number_warning, refusal_show
+from filing.admin.common import (
+    EmergencyStopActions,
+    ReasonActionForm,
+    TakeOfflineForm,
+    each_selected,
+    number_warning,
+)
 from filing.admin_base import FilingModelAdmin
 from filing.models import ModelRecord
 from filing.selectors import model_record_serving
 
 
-class ModelRecordForm(forms.ModelForm):
+class ModelRecordForm(TakeOfflineForm):
     """A model record whose checkpoint serves the public: a change that would stop that is said first, and made
     only when the operator ticks that it may take the generator offline."""
 
@@ -47,26 +53,21 @@ class ModelRecordForm(forms.ModelForm):
     # Fields whose change stops a record's checkpoint from serving (another service, another kind of net).
     STOPPING_FIELDS = ("service", "net_type")
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
+    def offline_warning(self, cleaned: dict[str, Any]) -> str | None:
         record = self.instance
         stopping = [name for name in self.STOPPING_FIELDS if name in self.changed_data]
-        if record.pk and stopping and not cleaned.get("take_offline"):
-            stored = ModelRecord.objects.select_related("service").get(pk=record.pk)
-            if model_record_serving(stored):
-                raise forms.ValidationError(
-                    gettext(
-                        "This model record serves end users of “%(service)s” now. Changing its %(fields)s takes "
-                        "that generator offline. Tick the box below to do it anyway."
-                    )
-                    % {
-                        "service": stored.service,
-                        "fields": ", ".join(
-                            str(getattr(ModelRecord._meta.get_field(n), "verbose_name", n)) for n in stopping
-                        ),
-                    }
-                )
-        return cleaned
+        if not (record.pk and stopping):
+            return None
+        stored = ModelRecord.objects.select_related("service").get(pk=record.pk)
+        if not model_record_serving(stored):
+            return None
+        return gettext(
+            "This model record serves end users of “%(service)s” now. Changing its %(fields)s takes "
+            "that generator offline. Tick the box below to do it anyway."
+        ) % {
+            "service": stored.service,
+            "fields": ", ".join(str(getattr(ModelRecord._meta.get_field(n), "verbose_name", n)) for n in stopping),
+        }
 
 
 @admin.register(ModelRecord)
@@ -128,22 +129,13 @@ class ModelRecordAdmin(EmergencyStopActions, FilingModelAdmin):
         return format_html_join(", ", "{}", ((str(cp),) for cp in checkpoints))
 
     @admin.action(description=_("Approve the selected model records"))
-    def approve(self, request: HttpRequest, queryset: Any) -> None:
-        for record in queryset:
-            try:
-                services.model_record_approve(record=record, actor=request.user)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-            else:
-                self.message_user(request, gettext("Approved: %(r)s.") % {"r": record}, messages.SUCCESS)
+    @each_selected(lambda record: gettext("Approved: %(r)s.") % {"r": record})
+    def approve(self, request: HttpRequest, record: ModelRecord) -> None:
+        services.model_record_approve(record=record, actor=request.user)
 
     @admin.action(description=_("Reject the selected model records (give the reason)"))
-    def reject(self, request: HttpRequest, queryset: Any) -> None:
-        reason = request.POST.get("reason", "")
-        for record in queryset:
-            try:
-                services.model_record_reject(record=record, reason=reason, actor=request.user)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-                return
-            self.message_user(request, gettext("Rejected: %(r)s.") % {"r": record}, messages.WARNING)
+    @each_selected(
+        lambda record: gettext("Rejected: %(r)s.") % {"r": record}, level=messages.WARNING, stop_at_refusal=True
+    )
+    def reject(self, request: HttpRequest, record: ModelRecord) -> None:
+        services.model_record_reject(record=record, reason=request.POST.get("reason", ""), actor=request.user)

@@ -10,18 +10,26 @@ from django.core.exceptions import PermissionDenied
 from django.db import models as db_models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import EmergencyStopActions, ReasonActionForm, download_link, number_warning, refusal_show
+from filing.admin.common import (
+    EmergencyStopActions,
+    FileInline,
+    ReasonActionForm,
+    TakeOfflineForm,
+    each_selected,
+    number_warning,
+    refusal_show,
+)
 from filing.admin_base import FilingModelAdmin
 from filing.exports import filing_export_request
 from filing.models import Document, FilingExport, ModelRecord, Provider, Service, ServiceTransition
 from filing.selectors import readiness_checklist, service_audience, service_generators, service_public
+from genai_platform.admin_mixins import ReadOnlyAdminMixin
 from genai_platform.hygiene import CleanTextFormMixin
 
 
@@ -71,27 +79,20 @@ class ModelRecordInline(admin.TabularInline):
         return False
 
 
-class DocumentInline(admin.TabularInline):
+class DocumentInline(FileInline):
     model = Document
     extra = 0
     fields = ("kind", "version", "title", "file", "effective_on", "download")
     readonly_fields = ("download",)
-
-    @admin.display(description=_("download"))
-    def download(self, obj: Document) -> str:
-        return download_link("admin:filing_document_download", obj.pk) if obj.pk and obj.file else "—"
+    download_url_name = "admin:filing_document_download"
 
 
-class TransitionInline(admin.TabularInline):
+class TransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ServiceTransition
     extra = 0
     fields = ("at", "from_status", "to_status", "actor", "note")
     readonly_fields = fields
-    can_delete = False
     verbose_name_plural = _("status history")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class FiledForm(CleanTextFormMixin, forms.Form):
@@ -134,7 +135,11 @@ def _step_run(action: str, service: Service, data: dict[str, Any], actor: Any) -
     return None
 
 
-class ServiceForm(forms.ModelForm):
+def _step_done(service: Service) -> str:
+    return gettext("“%(s)s” done.") % {"s": service}
+
+
+class ServiceForm(TakeOfflineForm):
     """Turning internal testing off on the public service before it is filed stops every generator for its
     testers: said first, and done only when the operator ticks that it may."""
 
@@ -144,8 +149,7 @@ class ServiceForm(forms.ModelForm):
         help_text=_("Only asked when the change would stop the public service for the people using it."),
     )
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
+    def offline_warning(self, cleaned: dict[str, Any]) -> str | None:
         service = self.instance
         if (
             service.pk
@@ -153,16 +157,12 @@ class ServiceForm(forms.ModelForm):
             and "internal_testing" in self.changed_data
             and not cleaned.get("internal_testing")
             and not service.open_to_public
-            and not cleaned.get("take_offline")
         ):
-            raise forms.ValidationError(
-                gettext(
-                    "“%(service)s” is the public service and is not filed yet: turning internal testing off stops it "
-                    "for its testers. Tick the box below to do it anyway."
-                )
-                % {"service": service}
-            )
-        return cleaned
+            return gettext(
+                "“%(service)s” is the public service and is not filed yet: turning internal testing off stops it "
+                "for its testers. Tick the box below to do it anyway."
+            ) % {"service": service}
+        return None
 
 
 @admin.register(Service)
@@ -202,6 +202,7 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
     actions = ("export_package", "submit_selected", "self_assess_selected", "stop_generation", "resume_generation")
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
     inlines = (ModelRecordInline, DocumentInline, TransitionInline)
+    own_pages = {"step": "<int:pk>/step/<str:action>/", "public": "<int:pk>/public/"}
     fieldsets = (
         (None, {"fields": ("provider", ("name", "version"), ("is_public", "who_it_serves"))}),
         (
@@ -285,14 +286,6 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
         super().save_related(request, form, formsets, change)
         services.service_testers_recorded(service=service, before=before, actor=request.user, request=request)
 
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/step/<str:action>/", wrap(self.step_view), name="filing_service_step"),
-            path("<int:pk>/public/", wrap(self.public_view), name="filing_service_public"),
-            *super().get_urls(),
-        ]
-
     def public_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Make the service the public one, after showing what that changes for end users."""
         service = get_object_or_404(Service.objects.select_related("provider"), pk=pk)
@@ -309,17 +302,16 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
                     request, gettext("“%(s)s” is now the public service.") % {"s": service}, messages.SUCCESS
                 )
             return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": service,
-            "title": _("Make this the public service"),
-            "change_url": change_url,
-            "current": service_public(),
-            "audience": service_audience(service),
-            "records": service_generators(service),
-        }
-        return TemplateResponse(request, "admin/filing/service/public.html", context)
+        return self.page_response(
+            request,
+            "admin/filing/service/public.html",
+            _("Make this the public service"),
+            original=service,
+            change_url=change_url,
+            current=service_public(),
+            audience=service_audience(service),
+            records=service_generators(service),
+        )
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         extra_context = dict(extra_context or {})
@@ -363,17 +355,16 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
                 if warning:
                     self.message_user(request, warning, messages.WARNING)
             return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": service,
-            "title": label,
-            "form": form,
-            "change_url": change_url,
+        return self.page_response(
+            request,
+            "admin/filing/service/step.html",
+            label,
+            original=service,
+            form=form,
+            change_url=change_url,
             # Deregistering the public service stops it for everyone.
-            "stops_public": service.is_public and action == "deregister" and service.may_serve,
-        }
-        return TemplateResponse(request, "admin/filing/service/step.html", context)
+            stops_public=service.is_public and action == "deregister" and service.may_serve,
+        )
 
     @admin.action(description=_("Export the filing package (background job)"))
     def export_package(self, request: HttpRequest, queryset: Any) -> None:
@@ -391,19 +382,12 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
                 messages.SUCCESS,
             )
 
-    def _bulk_step(self, request: HttpRequest, queryset: Any, action: str) -> None:
-        for service in queryset:
-            try:
-                _step_run(action, service, {}, request.user)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-            else:
-                self.message_user(request, gettext("“%(s)s” done.") % {"s": service}, messages.SUCCESS)
-
     @admin.action(description=_("Submit the filing of the selected services"))
-    def submit_selected(self, request: HttpRequest, queryset: Any) -> None:
-        self._bulk_step(request, queryset, "submit")
+    @each_selected(_step_done)
+    def submit_selected(self, request: HttpRequest, service: Service) -> None:
+        _step_run("submit", service, {}, request.user)
 
     @admin.action(description=_("Mark the selected services self-assessed"))
-    def self_assess_selected(self, request: HttpRequest, queryset: Any) -> None:
-        self._bulk_step(request, queryset, "self_assess")
+    @each_selected(_step_done)
+    def self_assess_selected(self, request: HttpRequest, service: Service) -> None:
+        _step_run("self_assess", service, {}, request.user)

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
 from filing.admin_base import FilingModelAdmin
@@ -28,34 +24,12 @@ from filing.safety.banks import (
     bank_questions_delete,
     bank_questions_import,
     bank_rows,
-    xlsx_write_sheets,
 )
-from filing.safety.keyword_io import ImportFileError, csv_write
-
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def xlsx_attachment(data: bytes, *, filename: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
-    return response
-
-
-class BankImportForm(forms.Form):
-    file = forms.FileField(label=_("file (.xlsx or .csv)"))
-    mode = forms.ChoiceField(
-        label=_("mode"),
-        choices=(
-            (ImportMode.REPLACE, _("replace: the bank becomes exactly the file")),
-            (ImportMode.APPEND, _("append: add the file's questions, which must be new to the bank")),
-        ),
-        initial=ImportMode.REPLACE,
-        widget=forms.RadioSelect,
-    )
+from filing.safety.table_admin import TableAdmin, table_download
 
 
 @admin.register(TestBank)
-class TestBankAdmin(FilingModelAdmin):
+class TestBankAdmin(TableAdmin):
     """The three kinds of test bank; each bank is imported, exported and checked against the minimums."""
 
     change_list_template = "admin/filing/testbank/change_list.html"
@@ -67,6 +41,14 @@ class TestBankAdmin(FilingModelAdmin):
         (None, {"fields": ("name", "kind", "notes")}),
         (_("Record"), {"fields": ("question_count", "origin", "created_at", "updated_at")}),
     )
+    own_pages = {"import": "<int:bank_id>/import/", "export": "<int:bank_id>/export/", "coverage": "coverage/"}
+    import_file_label = _("file (.xlsx or .csv)")
+    import_modes = (
+        (ImportMode.REPLACE, _("replace: the bank becomes exactly the file")),
+        (ImportMode.APPEND, _("append: add the file's questions, which must be new to the bank")),
+    )
+    coverage_template = "admin/filing/testbank/coverage.html"
+    coverage_title = _("Test bank coverage")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # The kind of a bank with questions is fixed: runs and coverage depend on it.
@@ -93,82 +75,36 @@ class TestBankAdmin(FilingModelAdmin):
             _("questions"),
         )
 
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:bank_id>/import/", wrap(self.import_view), name="filing_testbank_import"),
-            path("<int:bank_id>/export/", wrap(self.export_view), name="filing_testbank_export"),
-            path("coverage/", wrap(self.coverage_view), name="filing_testbank_coverage"),
-            *super().get_urls(),
-        ]
-
-    def _context(self, request: HttpRequest, title: Any, **extra: Any) -> dict[str, Any]:
-        return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **extra}
-
     def import_view(self, request: HttpRequest, bank_id: int) -> HttpResponse:
         bank = get_object_or_404(TestBank, pk=bank_id)
         if not self.has_change_permission(request, bank):
             raise PermissionDenied
-        report = None
-        file_error = None
-        form = BankImportForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                report = bank_questions_import(
-                    bank=bank, stream=upload, filename=upload.name, mode=form.cleaned_data["mode"]
-                )
-            except ImportFileError as exc:
-                file_error = str(exc)
-            if report is not None and report.ok:
-                self.message_user(
-                    request,
-                    _("Imported into %(bank)s: %(c)d questions added, %(d)d removed.")
-                    % {"bank": bank.name, "c": report.created, "d": report.deleted},
-                    messages.SUCCESS,
-                )
-                return redirect("admin:filing_testbank_changelist")
-        return TemplateResponse(
+        return self.import_page(
             request,
             "admin/filing/testbank/import.html",
-            self._context(
-                request,
-                _("Import questions into %(bank)s") % {"bank": bank.name},
-                bank=bank,
-                form=form,
-                report=report,
-                file_error=file_error,
-                columns=BANK_COLUMNS,
+            _("Import questions into %(bank)s") % {"bank": bank.name},
+            rows_import=lambda upload, mode: bank_questions_import(
+                bank=bank, stream=upload, filename=upload.name, mode=mode
             ),
+            done=lambda report: (
+                _("Imported into %(bank)s: %(c)d questions added, %(d)d removed.")
+                % {"bank": bank.name, "c": report.created, "d": report.deleted}
+            ),
+            bank=bank,
+            columns=BANK_COLUMNS,
         )
 
     def export_view(self, request: HttpRequest, bank_id: int) -> HttpResponse:
         bank = get_object_or_404(TestBank, pk=bank_id)
         if not self.has_view_permission(request, bank):
             raise PermissionDenied
-        file_format = request.GET.get("format", "xlsx")
-        name = f"{SHEET_NAMES[BankKind(bank.kind)]}-{bank.pk}-{timezone.localtime():%Y%m%d}"
-        if file_format == "csv":
-            text = io.StringIO()
-            csv_write(bank_rows(bank=bank), text)
-            return xlsx_attachment(
-                text.getvalue().encode("utf-8"), filename=f"{name}.csv", content_type="text/csv; charset=utf-8"
-            )
-        if file_format == "xlsx":
-            data = io.BytesIO()
-            xlsx_write_sheets([(SHEET_NAMES[BankKind(bank.kind)], bank_rows(bank=bank))], data)
-            return xlsx_attachment(data.getvalue(), filename=f"{name}.xlsx", content_type=XLSX_TYPE)
-        return HttpResponseBadRequest(_("Unknown format; use csv or xlsx."))
-
-    def coverage_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        coverages = [bank_coverage(bank) for bank in TestBank.objects.order_by("kind", "name")]
-        return TemplateResponse(
-            request,
-            "admin/filing/testbank/coverage.html",
-            self._context(request, _("Test bank coverage"), coverages=coverages),
+        sheet = SHEET_NAMES[BankKind(bank.kind)]
+        return table_download(
+            request, name=f"{sheet}-{bank.pk}-{timezone.localtime():%Y%m%d}", sheet=sheet, rows=bank_rows(bank=bank)
         )
+
+    def coverage(self) -> dict[str, Any]:
+        return {"coverages": [bank_coverage(bank) for bank in TestBank.objects.order_by("kind", "name")]}
 
 
 @admin.register(TestQuestion)

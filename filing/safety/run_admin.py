@@ -12,13 +12,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from filing.admin_base import FilingModelAdmin
+from filing.admin_base import FilingModelAdmin, SeedField
 from filing.safety.assessments import (
     assessment_run_apply,
     assessment_run_create,
@@ -26,13 +25,9 @@ from filing.safety.assessments import (
     assessment_samples_review,
     self_assessment_model,
 )
-from filing.safety.bank_admin import XLSX_TYPE, xlsx_attachment
 from filing.safety.bank_models import AssessmentRun, AssessmentSample, BankKind, TestBank
-from filing.safety.banks import (
-    SHEET_NAMES,
-    assessment_sample_rows,
-    xlsx_write_sheets,
-)
+from filing.safety.banks import SHEET_NAMES, assessment_sample_rows, xlsx_write_sheets
+from filing.safety.table_admin import XLSX_TYPE, attachment
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
 from genai_platform.hygiene import CleanTextFormMixin
 
@@ -47,13 +42,7 @@ class AssessmentRunForm(CleanTextFormMixin, forms.Form):
     nonrefuse_bank = forms.ModelChoiceField(
         label=_("should-not-refuse bank"), queryset=TestBank.objects.filter(kind=BankKind.NONREFUSE)
     )
-    seed = forms.IntegerField(
-        label=_("seed"),
-        required=False,
-        min_value=0,
-        max_value=2**31 - 1,
-        help_text=_("Leave empty for a new random seed; give an earlier run's seed to reproduce it."),
-    )
+    seed = SeedField(help_text=_("Leave empty for a new random seed; give an earlier run's seed to reproduce it."))
     generated_size = forms.IntegerField(
         label=_("generated-content questions"),
         required=False,
@@ -98,6 +87,7 @@ class AssessmentRunAdmin(FilingModelAdmin):
     list_filter = ("status",)
     search_fields = ("seed", "model_record_label", "checkpoint_sha256", "created_by")
     actions = ("resume_runs",)
+    own_pages = {"review": "<int:run_id>/review/", "export": "<int:run_id>/export/", "apply": "<int:run_id>/apply/"}
     readonly_fields = (
         "status",
         "progress_bar",
@@ -237,18 +227,6 @@ class AssessmentRunAdmin(FilingModelAdmin):
                 resumed += 1
         self.message_user(request, _("%(n)d runs queued again.") % {"n": resumed})
 
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:run_id>/review/", wrap(self.review_view), name="filing_assessmentrun_review"),
-            path("<int:run_id>/export/", wrap(self.export_view), name="filing_assessmentrun_export"),
-            path("<int:run_id>/apply/", wrap(self.apply_view), name="filing_assessmentrun_apply"),
-            *super().get_urls(),
-        ]
-
-    def _context(self, request: HttpRequest, title: Any, **extra: Any) -> dict[str, Any]:
-        return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **extra}
-
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
@@ -278,10 +256,8 @@ class AssessmentRunAdmin(FilingModelAdmin):
                     messages.SUCCESS,
                 )
                 return redirect("admin:filing_assessmentrun_change", run.pk)
-        return TemplateResponse(
-            request,
-            "admin/filing/assessmentrun/start.html",
-            self._context(request, _("Start an assessment run"), form=form, error=error),
+        return self.page_response(
+            request, "admin/filing/assessmentrun/start.html", _("Start an assessment run"), form=form, error=error
         )
 
     def change_view(
@@ -317,7 +293,7 @@ class AssessmentRunAdmin(FilingModelAdmin):
         summary.append(["checkpoint SHA-256", run.checkpoint_sha256, "", "", ""])
         data = io.BytesIO()
         xlsx_write_sheets([("评估结果", summary), *sheets], data)
-        return xlsx_attachment(
+        return attachment(
             data.getvalue(), filename=f"安全评估-{run.pk}-{timezone.localtime():%Y%m%d}.xlsx", content_type=XLSX_TYPE
         )
 
@@ -346,18 +322,14 @@ class AssessmentRunAdmin(FilingModelAdmin):
                 for note in notes:
                     self.message_user(request, note, messages.WARNING)
                 return redirect("admin:filing_assessmentrun_change", run.pk)
-        return TemplateResponse(
+        return self.page_response(
             request,
             "admin/filing/assessmentrun/start.html",
-            self._context(
-                request,
-                _("Use run %(pk)d in a security self-assessment") % {"pk": run.pk},
-                form=form,
-                error=None,
-                intro=_(
-                    "The run's sample sizes and rates are written onto the chosen draft self-assessment, and a "
-                    "summary of the run is added to the evidence of clauses 9.3 and 9.4."
-                ),
+            _("Use run %(pk)d in a security self-assessment") % {"pk": run.pk},
+            form=form,
+            intro=_(
+                "The run's sample sizes and rates are written onto the chosen draft self-assessment, and a "
+                "summary of the run is added to the evidence of clauses 9.3 and 9.4."
             ),
         )
 
@@ -392,19 +364,17 @@ class AssessmentRunAdmin(FilingModelAdmin):
                 self.message_user(request, _("%(n)d reviews saved.") % {"n": changed}, messages.SUCCESS)
             return HttpResponseRedirect(request.get_full_path())
         run.refresh_from_db()
-        return TemplateResponse(
+        manual = run.results.get("generated_manual_pass_rate", {})
+        return self.page_response(
             request,
             "admin/filing/assessmentrun/review.html",
-            self._context(
-                request,
-                _("Manual review of generated content, run %(pk)d") % {"pk": run.pk},
-                run=run,
-                page=page,
-                show=show,
-                manual=run.results.get("generated_manual_pass_rate", {}),
-                manual_rate=_percent(run.results.get("generated_manual_pass_rate", {}).get("rate")),
-                can_review=self.has_add_permission(request),
-            ),
+            _("Manual review of generated content, run %(pk)d") % {"pk": run.pk},
+            run=run,
+            page=page,
+            show=show,
+            manual=manual,
+            manual_rate=_percent(manual.get("rate")),
+            can_review=self.has_add_permission(request),
         )
 
 

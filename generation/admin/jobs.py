@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from filing.models import Incident
+from genai_platform import admin_mixins
 from genai_platform.hygiene import CleanTextFormMixin
 from generation.admin.common import ReadOnlyAdminMixin
 from generation.models import (
@@ -22,15 +23,11 @@ from generation.models import (
 from generation.services import outputs_remove
 
 
-class OutputInline(admin.TabularInline):
+class OutputInline(admin_mixins.ReadOnlyAdminMixin, admin.TabularInline):
     model = Output
     extra = 0
-    can_delete = False
     fields = ("index", "produce_id", "media", "file", "sha256")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Job)

@@ -5,8 +5,7 @@ Nothing is written unless every row is good.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.core.management.base import CommandParser
 
@@ -19,32 +18,20 @@ class Command(TabularImportCommand):
         "Import keywords from a .csv or .xlsx file; every bad row is reported and nothing is imported "
         "until none is left."
     )
+    modes = (ImportMode.MERGE, ImportMode.REPLACE)
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--mode", choices=[ImportMode.MERGE, ImportMode.REPLACE], default=ImportMode.MERGE)
         parser.add_argument("--actor", default="manage.py keywords_import")
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        path: Path = options["path"]
-        self.file_check(path)
-        report = self.table_import(
-            path,
-            lambda stream: keywords_import(
-                stream=stream,
-                filename=path.name,
-                actor=options["actor"],
-                mode=options["mode"],
-                dry_run=options["dry_run"],
-            ),
-            dry_run=options["dry_run"],
+    def rows_import(self, stream: IO[bytes], *, filename: str, target: Any, options: dict[str, Any]) -> Any:
+        return keywords_import(
+            stream=stream, filename=filename, actor=options["actor"], mode=options["mode"], dry_run=options["dry_run"]
         )
-        if report is None:
-            return
+
+    def summary(self, report: Any, *, target: Any) -> str:
         version = report.version.number if report.version else "unchanged"
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{report.created} added, {report.updated} changed, {report.unchanged} unchanged, "
-                f"{report.deleted} deleted; library version {version}."
-            )
+        return (
+            f"{report.created} added, {report.updated} changed, {report.unchanged} unchanged, "
+            f"{report.deleted} deleted; library version {version}."
         )
