@@ -51,11 +51,6 @@ def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# ----------------------------------------------------------------------------------------------
-# Digits
-# ----------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, kw_only=True, repr=False)
 class _DataSet:
     """What every data set says of itself: where it comes from, under which licence, and how much it holds."""
@@ -86,6 +81,11 @@ class _DataSet:
     def __repr__(self) -> str:
         said, _items, _size = self._extent()
         return f"{type(self).__name__}(name={self.name!r}, {said}, fingerprint={self.fingerprint[:12]}…)"
+
+
+# ----------------------------------------------------------------------------------------------
+# Digits
+# ----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, repr=False)
