@@ -43,7 +43,8 @@ import json
 import ahocorasick
 
 from generation.ml.data import cold, songci
-from generation.moderation.matcher import KeywordEntry, KeywordMatcher, _encode
+from generation.moderation.automata import encode
+from generation.moderation.matcher import KeywordEntry, KeywordMatcher
 from generation.moderation.measures import catch_rate, over_refusal_rate
 from generation.moderation.normalise import normalise, translation_table
 
@@ -212,12 +213,12 @@ def run_size(size: int, alphabet: list[str]) -> dict[str, float]:
     # 500 characters: the full step against the plain one (what matching was before the evasion forms).
     plain = ahocorasick.Automaton()
     for word in keywords:
-        encoded = _encode(normalise(word))
+        encoded = encode(normalise(word))
         plain.add_word(encoded, len(encoded))
     plain.make_automaton()
 
     def plain_find(text: str) -> int:
-        return sum(1 for last, length in plain.iter(_encode(normalise(text))) if not (last - length + 1) & 1)
+        return sum(1 for last, length in plain.iter(encode(normalise(text))) if not (last - length + 1) & 1)
 
     short_prompts = [prompt_make(500, rng, keywords, with_hit=i % 10 == 0) for i in range(200)]
     full_500 = cpu_times(matcher.find, short_prompts)

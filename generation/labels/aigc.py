@@ -99,6 +99,16 @@ class AigcLabel:
         return json.dumps(body, separators=(",", ":"), ensure_ascii=True)
 
 
+def utf8_within(data: bytes, limit: int, *, too_large: str, not_utf8: str) -> str:
+    """``data`` decoded, if it is at most ``limit`` bytes of UTF-8; else LabelFormatError saying which it is not."""
+    if len(data) > limit:
+        raise LabelFormatError(too_large)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LabelFormatError(not_utf8) from None
+
+
 def json_nesting_within(text: str, limit: int) -> bool:
     """Whether the JSON ``text`` nests objects and arrays at most ``limit`` deep, checked by a scan that
     skips strings, before anything hands it to the recursive JSON parser."""
@@ -160,15 +170,13 @@ def label_from_mapping(data: object) -> AigcLabel:
 
 def label_from_json(text: str | bytes) -> AigcLabel:
     """Parse a label in wrapped or bare JSON form, with size and nesting bounded."""
+    too_large = _("The label JSON is larger than a label can be.")
     if isinstance(text, bytes):
-        if len(text) > MAX_LABEL_JSON_BYTES:
-            raise LabelFormatError(_("The label JSON is larger than a label can be."))
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise LabelFormatError(_("The label JSON is not valid UTF-8.")) from None
+        text = utf8_within(
+            text, MAX_LABEL_JSON_BYTES, too_large=too_large, not_utf8=_("The label JSON is not valid UTF-8.")
+        )
     if len(text) > MAX_LABEL_JSON_BYTES:
-        raise LabelFormatError(_("The label JSON is larger than a label can be."))
+        raise LabelFormatError(too_large)
     _json_depth_check(text)
     try:
         data = json.loads(text, object_pairs_hook=_object_without_duplicates)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
-from generation.labels.aigc import FIELDS, LABEL_KEY, MAX_LABEL_JSON_BYTES, AigcLabel, LabelFormatError
+from generation.labels.aigc import FIELDS, LABEL_KEY, MAX_LABEL_JSON_BYTES, AigcLabel, LabelFormatError, utf8_within
 
 DELIMITER = "---"
 MAX_MARKDOWN_BYTES = 4 * 1024 * 1024
@@ -120,14 +120,13 @@ def _block_parse(lines: list[str], scan: MarkdownLabelScan) -> None:
 
 def markdown_labels_scan(data: bytes) -> MarkdownLabelScan:
     """Read the front matter block(s) at the head of a Markdown file; raise LabelFormatError."""
-    if len(data) > MAX_MARKDOWN_BYTES:
-        raise LabelFormatError(
-            _("The text file is larger than the %(mb)d MB this service reads.") % {"mb": MAX_MARKDOWN_BYTES >> 20}
-        )
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise LabelFormatError(_("The text file is not valid UTF-8.")) from None
+    utf8_within(
+        data,
+        MAX_MARKDOWN_BYTES,
+        too_large=_("The text file is larger than the %(mb)d MB this service reads.")
+        % {"mb": MAX_MARKDOWN_BYTES >> 20},
+        not_utf8=_("The text file is not valid UTF-8."),
+    )
     scan = MarkdownLabelScan()
     rest = data
     for _block in range(MAX_FRONT_MATTER_BLOCKS):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
-from generation.labels.aigc import LABEL_KEY, AigcLabel, LabelFormatError
+from generation.labels.aigc import LABEL_KEY, AigcLabel, LabelFormatError, utf8_within
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XMP_KEYWORD = b"XML:com.adobe.xmp"
@@ -198,12 +198,12 @@ def _unescape(text: str) -> str:
 
 def xmp_aigc_values(xmp: bytes) -> list[str]:
     """Every TC260:AIGC value in an XMP packet (element or attribute form), bounded and entity-free."""
-    if len(xmp) > MAX_TEXT_BYTES:
-        raise LabelFormatError(_("The XMP metadata is larger than the size a label can have."))
-    try:
-        text = xmp.decode("utf-8")
-    except UnicodeDecodeError:
-        raise LabelFormatError(_("The XMP metadata is not valid UTF-8.")) from None
+    text = utf8_within(
+        xmp,
+        MAX_TEXT_BYTES,
+        too_large=_("The XMP metadata is larger than the size a label can have."),
+        not_utf8=_("The XMP metadata is not valid UTF-8."),
+    )
     if re.search(r"<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", text, re.IGNORECASE):
         raise LabelFormatError(_("The XMP metadata declares a document type or entities; it is refused unread."))
     values: list[str] = []

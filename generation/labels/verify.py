@@ -28,9 +28,9 @@ from generation.labels.aigc import (
 )
 from generation.labels.codes import ProducerCode, producer_code_parse
 from generation.labels.explicit import text_has_notice
-from generation.labels.jpeg import jpeg_labels_scan
+from generation.labels.jpeg import JpegLabelScan, jpeg_labels_scan
 from generation.labels.markdown import MAX_MARKDOWN_BYTES, markdown_labels_scan
-from generation.labels.png import MAX_PNG_BYTES, PNG_SIGNATURE, png_labels_scan
+from generation.labels.png import MAX_PNG_BYTES, PNG_SIGNATURE, PngLabelScan, png_labels_scan
 from generation.labels.signing import Carrier, content_digest, seal_verify
 
 MAX_JSON_BYTES = 1024 * 1024
@@ -171,21 +171,29 @@ def _judge(
     )
 
 
-def verify_png(data: bytes, *, own_usccs: Iterable[str] | None = None) -> VerifyResult:
+def _verify_image(
+    data: bytes,
+    scanner: Callable[[bytes], PngLabelScan | JpegLabelScan],
+    *,
+    carrier: Carrier,
+    file_type: str,
+    own_usccs: Iterable[str] | None,
+) -> VerifyResult:
+    """The verdict on an image whose labels ``scanner`` finds (and takes out, leaving the signed content)."""
     try:
-        scan = png_labels_scan(data)
+        scan = scanner(data)
     except LabelFormatError as exc:
-        return VerifyResult(Verdict.UNREADABLE, str(exc), "png")
-    return _judge(scan.labels, content=scan.content, carrier=Carrier.PNG, file_type="png", own_usccs=own_usccs)
+        return VerifyResult(Verdict.UNREADABLE, str(exc), file_type)
+    return _judge(scan.labels, content=scan.content, carrier=carrier, file_type=file_type, own_usccs=own_usccs)
+
+
+def verify_png(data: bytes, *, own_usccs: Iterable[str] | None = None) -> VerifyResult:
+    return _verify_image(data, png_labels_scan, carrier=Carrier.PNG, file_type="png", own_usccs=own_usccs)
 
 
 def verify_jpeg(data: bytes, *, own_usccs: Iterable[str] | None = None) -> VerifyResult:
     """JPEG is read, not written: labels of other producers (and missing or double labels) are reported."""
-    try:
-        scan = jpeg_labels_scan(data)
-    except LabelFormatError as exc:
-        return VerifyResult(Verdict.UNREADABLE, str(exc), "jpeg")
-    return _judge(scan.labels, content=scan.content, carrier=Carrier.JPEG, file_type="jpeg", own_usccs=own_usccs)
+    return _verify_image(data, jpeg_labels_scan, carrier=Carrier.JPEG, file_type="jpeg", own_usccs=own_usccs)
 
 
 def verify_markdown(data: bytes, *, own_usccs: Iterable[str] | None = None) -> VerifyResult:

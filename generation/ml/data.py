@@ -51,42 +51,59 @@ def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass(frozen=True, kw_only=True, repr=False)
+class _DataSet:
+    """What every data set says of itself: where it comes from, under which licence, and how much it holds."""
+
+    fingerprint: str  # SHA-256 of the bytes it was read from
+    name: str
+    source: str
+    licence: str
+    licence_text: str = ""
+
+    def _extent(self) -> tuple[str, int, int]:
+        """How its ``repr`` states its size, its items, and its size in bytes."""
+        raise NotImplementedError
+
+    def facts(self) -> dict[str, Any]:
+        """What a filing dataset record holds of this data set (``filing.services.dataset_register``'s arguments)."""
+        _said, items, size = self._extent()
+        return {
+            "name": self.name,
+            "sha256": self.fingerprint,
+            "source": self.source,
+            "licence": self.licence,
+            "licence_text": self.licence_text,
+            "items": items,
+            "size_bytes": size,
+        }
+
+    def __repr__(self) -> str:
+        said, _items, _size = self._extent()
+        return f"{type(self).__name__}(name={self.name!r}, {said}, fingerprint={self.fingerprint[:12]}…)"
+
+
 # ----------------------------------------------------------------------------------------------
 # Digits
 # ----------------------------------------------------------------------------------------------
 
 
-def _facts(data: DigitData | TextCorpus | LabelledTexts, **more: Any) -> dict[str, Any]:
-    return {"name": data.name, "sha256": data.fingerprint, "source": data.source, "licence": data.licence, **more}
-
-
-@dataclass(frozen=True)
-class DigitData:
+@dataclass(frozen=True, repr=False)
+class DigitData(_DataSet):
     """Grey-scale digit images split into train and test; pixels are uint8 0-255, labels int64 0-9."""
 
     train_x: torch.Tensor
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
-    fingerprint: str
-    name: str
-    source: str
-    licence: str
 
     @property
     def image_size(self) -> int:
         return int(self.train_x.shape[-1])
 
-    def facts(self) -> dict[str, Any]:
-        """What a filing dataset record holds of these digits (``filing.services.dataset_register``'s arguments)."""
+    def _extent(self) -> tuple[str, int, int]:
         items, size = self.train_x.shape[0] + self.test_x.shape[0], self.train_x.numel() + self.test_x.numel()
-        return _facts(self, licence_text="", items=int(items), size_bytes=int(size))
-
-    def __repr__(self) -> str:
-        return (
-            f"DigitData(name={self.name!r}, train={tuple(self.train_x.shape)}, test={tuple(self.test_x.shape)}, "
-            f"fingerprint={self.fingerprint[:12]}…)"
-        )
+        return f"train={tuple(self.train_x.shape)}, test={tuple(self.test_x.shape)}", int(items), int(size)
 
 
 def _stratified_split(
@@ -169,46 +186,26 @@ def digits8(*, seed: int = 0, test_fraction: float = 0.2) -> DigitData:
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TextCorpus:
+@dataclass(frozen=True, repr=False)
+class TextCorpus(_DataSet):
     """A training text: one piece per line."""
 
     text: str
-    fingerprint: str
-    name: str
-    source: str
-    licence: str
-    licence_text: str
 
-    def __repr__(self) -> str:
-        return f"TextCorpus(name={self.name!r}, chars={len(self.text)}, fingerprint={self.fingerprint[:12]}…)"
-
-    def facts(self) -> dict[str, Any]:
-        """What a filing dataset record holds of this text (``filing.services.dataset_register``'s arguments)."""
-        items, size = self.text.count("\n") + 1, len(self.text.encode())
-        return _facts(self, licence_text=self.licence_text, items=items, size_bytes=size)
+    def _extent(self) -> tuple[str, int, int]:
+        return f"chars={len(self.text)}", self.text.count("\n") + 1, len(self.text.encode())
 
 
-@dataclass(frozen=True)
-class LabelledTexts:
+@dataclass(frozen=True, repr=False)
+class LabelledTexts(_DataSet):
     """Short texts, each labelled 0 (safe) or 1 (offensive), with the topic it is about."""
 
     texts: tuple[str, ...]
     labels: tuple[int, ...]
     topics: tuple[str, ...]
-    fingerprint: str
-    name: str
-    source: str
-    licence: str
-    licence_text: str
 
-    def __repr__(self) -> str:
-        return f"LabelledTexts(name={self.name!r}, items={len(self.texts)}, fingerprint={self.fingerprint[:12]}…)"
-
-    def facts(self) -> dict[str, Any]:
-        """What a filing dataset record holds of these texts (``filing.services.dataset_register``'s arguments)."""
-        size = sum(len(text.encode()) for text in self.texts)
-        return _facts(self, licence_text=self.licence_text, items=len(self.texts), size_bytes=size)
+    def _extent(self) -> tuple[str, int, int]:
+        return f"items={len(self.texts)}", len(self.texts), sum(len(text.encode()) for text in self.texts)
 
 
 def labelled_csv(path: Path, *, name: str, source: str, licence: str, licence_text: str) -> LabelledTexts:

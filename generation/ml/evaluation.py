@@ -216,18 +216,19 @@ def measured_on(kind: str, data: DigitData | TextCorpus | LabelledTexts) -> Digi
     return cold("dev") if kind == "classifier" else data
 
 
+# Each kind of net: the data its figures are measured on, and the function that measures them.
+_FIGURES: dict[str, tuple[type, Callable[..., dict[str, Any]]]] = {
+    "gan": (DigitData, gan_figures),
+    "vae": (DigitData, vae_figures),
+    "lm": (TextCorpus, lm_figures),
+    "classifier": (LabelledTexts, classifier_figures),
+}
+
+
 def figures_for(kind: str, net: Any, data: DigitData | TextCorpus | LabelledTexts, **options: Any) -> dict[str, Any]:
     """The figures of a net of ``kind`` on ``data`` (see the module's docstring for their keys)."""
-    if kind == "gan":
-        assert isinstance(data, DigitData)
-        return gan_figures(net, data, **options)
-    if kind == "vae":
-        assert isinstance(data, DigitData)
-        return vae_figures(net, data, **options)
-    if kind == "lm":
-        assert isinstance(data, TextCorpus)
-        return lm_figures(net, data, **options)
-    if kind == "classifier":
-        assert isinstance(data, LabelledTexts)
-        return classifier_figures(net, data, **options)
-    raise ValueError(f"Unknown net kind {kind!r}; expected gan, vae, lm or classifier.")
+    if kind not in _FIGURES:
+        raise ValueError(f"Unknown net kind {kind!r}; expected gan, vae, lm or classifier.")
+    data_type, figures = _FIGURES[kind]
+    assert isinstance(data, data_type)
+    return figures(net, data, **options)

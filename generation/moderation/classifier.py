@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from django.conf import settings
 
 from generation.moderation.errors import ModerationUnavailable
 from generation.moderation.verdict import Decision, Direction, Score, Verdict, decision_for
+from generation.moderation.versioned import VersionChecked
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def _classifier_load(version: tuple[str, int], previous: LoadedClassifier | None
     )
 
 
-class ClassifierModerator:
+class ClassifierModerator(VersionChecked[tuple[str, int]]):
     """Scores every text with the serving classifier; refuses or flags it when the score crosses a threshold."""
 
     name = "classifier"
@@ -112,27 +112,20 @@ class ClassifierModerator:
         version_loader: Callable[[], tuple[str, int]] = _serving_version,
         classifier_loader: Callable[[tuple[str, int], LoadedClassifier | None], LoadedClassifier] = _classifier_load,
     ) -> None:
-        self.check_seconds = (
-            float(getattr(settings, "MODERATION_VERSION_CHECK_SECONDS", 2.0))
-            if check_seconds is None
-            else check_seconds
-        )
-        self._version_loader = version_loader
+        super().__init__(check_seconds=check_seconds, version_loader=version_loader)
         self._classifier_loader = classifier_loader
         self._loaded: LoadedClassifier | None = None
         self._unavailable = "not loaded yet"
-        self._checked_at = float("-inf")
-        self._lock = threading.Lock()
 
     def classifier(self) -> LoadedClassifier:
         """The classifier in force; raises ClassifierUnavailable when none could be loaded."""
         current = self._loaded
-        if time.monotonic() - self._checked_at < self.check_seconds:
+        if not self._due():
             if current is None:
                 raise ClassifierUnavailable(self._unavailable)
             return current
         with self._lock:
-            if time.monotonic() - self._checked_at >= self.check_seconds:
+            if self._due():
                 self._check()
             if self._loaded is None:
                 raise ClassifierUnavailable(self._unavailable)

@@ -3,18 +3,12 @@
 Pure Python plus pyahocorasick; it knows nothing of Django, so the benchmark and the tests can
 build one from a plain list.
 
-The automaton runs over the UTF-16 code units of the compact text (see ``normalise``), each split
-into two byte-valued characters, rather than over the characters themselves. A trie node's
-children are searched one by one, and the root of a Chinese keyword library has thousands of
-children (one per first character); with bytes no node has more than 256, which makes matching
-about ten times faster. A match is kept only when it starts on a code-unit boundary (an even byte
-offset).
-
-Besides the compact text the same automaton searches views of it for the evasion forms of
+The automaton runs over the UTF-16 code units of the compact text (see ``normalise``) written as
+bytes (see ``automata``). Besides the compact text it searches views of it for the evasion forms of
 ``evasion``: every second character over the whole text, and, only near what they need, digits
 removed, repeats collapsed and components joined. Two more automata, of the keywords' pinyin
-spellings and of their initials, search the text around Latin letters. Every match is a candidate
-until it passes the gap and word-edge rules on the original text.
+spellings and of their initials (``spellings``), search the text around Latin letters. Every match
+is a candidate until it passes the gap and word-edge rules on the original text.
 
 Every web and worker process holds a matcher, so it is kept small (about a third of the memory a
 tuple of Python objects per keyword would take): the automata store plain integers, keywords live
@@ -30,22 +24,27 @@ from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import accumulate
 
-import ahocorasick
-
+from generation.moderation.automata import Strings, byte_automaton, iter_whole, joins_automaton
 from generation.moderation.evasion import (
     RULES,
     decode_escapes,
     gaps_allowed,
-    joined_components,
     pinyin_syllables,
     pinyin_table,
     windows_around,
     word_edges_allowed,
 )
 from generation.moderation.normalise import BARRIER, compact, compact_offsets, normalise, normalise_with_offsets
+from generation.moderation.spellings import (
+    Units,
+    initials_match,
+    is_letter,
+    marked_pinyin_table,
+    spelling_units,
+    spellings_build,
+)
 
 _DIGIT_RUN = re.compile(r"[0-9]+")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
@@ -55,18 +54,7 @@ _ASCII_ALNUM = re.compile(r"[a-z0-9]")
 _NOT_LATIN = re.compile(r"[^a-z]")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
-# Syllables of a pinyin spelling held in the pinyin automaton; the rest is compared on a match.
-_SEED_SYLLABLES = 2
 _NO_GAPS: frozenset[int] = frozenset()
-
-
-def _encode(text: str) -> str:
-    """Two byte-valued characters per UTF-16 code unit (big-endian)."""
-    return text.encode("utf-16-be", "surrogatepass").decode("latin-1")
-
-
-def _is_letter(ch: str) -> bool:
-    return "a" <= ch <= "z"
 
 
 @dataclass(frozen=True)
@@ -86,64 +74,8 @@ class Hit:
     entry: KeywordEntry
 
 
-class _Strings:
-    """A list of strings kept as one: 100,000 separate short strings cost 50 bytes each in headers."""
-
-    def __init__(self, items: Sequence[str]) -> None:
-        self.text = "".join(items)
-        self.bounds = array("q", accumulate(map(len, items), initial=0))  # string i is text[bounds[i]:bounds[i + 1]]
-
-    def __getitem__(self, index: int) -> str:
-        return self.text[self.bounds[index] : self.bounds[index + 1]]
-
-
-@dataclass(frozen=True)
-class _Spellings:
-    """Pinyin spellings (or initials) of the keywords, found through an automaton of their starts.
-
-    The automaton's value i numbers its word, ``lengths[i]`` long (``longest`` at most); the options it stands for are
-    ``options[bounds[i]:bounds[i + 1]]``,
-    each ``group * RULES.pinyin_variants_max + variant`` (variant: which of the keyword's
-    ``pinyin_syllables``). ``texts`` holds each option's whole spelling when the automaton holds
-    only its first syllables; ``None`` when it holds whole spellings.
-    """
-
-    automaton: ahocorasick.Automaton
-    lengths: array[int]
-    longest: int
-    options: array[int]
-    bounds: array[int]
-    texts: _Strings | None
-
-    @classmethod
-    def build(cls, words: dict[str, list[int]], codes: array[int], texts: list[str] | None) -> _Spellings | None:
-        """From automaton word → the options it stands for, as positions in ``codes`` (and ``texts``)."""
-        if not words:
-            return None
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        lengths = array("q")
-        options = array("q")
-        bounds = array("q", [0])
-        order: list[int] = []
-        for index, (word, found) in enumerate(words.items()):
-            automaton.add_word(word, index)
-            lengths.append(len(word))
-            if texts is not None:
-                # Longest first: a match stops looking once the spellings left are too short to reach a Latin letter.
-                found.sort(key=lambda i: -len(texts[i]))
-                order.extend(found)
-            options.extend(codes[i] for i in found)
-            bounds.append(len(options))
-        words.clear()
-        automaton.make_automaton()
-        ordered = None if texts is None else _Strings([texts[i] for i in order])
-        return cls(automaton, lengths, max(lengths), options, bounds, ordered)
-
-
-# The compact-text stretch (first, last) each keyword character was found in.
-_Units = list[tuple[int, int]]
 # A candidate: its units, its entries, and where the keyword itself has separators.
-_Candidate = tuple[_Units, Sequence[KeywordEntry], frozenset[int]]
+_Candidate = tuple[Units, Sequence[KeywordEntry], frozenset[int]]
 
 
 def _own_gaps(keyword: str) -> frozenset[int]:
@@ -152,49 +84,6 @@ def _own_gaps(keyword: str) -> frozenset[int]:
         return _NO_GAPS
     _key, offsets = normalise_with_offsets(keyword)
     return frozenset(i for i in range(len(offsets) - 1) if offsets[i + 1] - offsets[i] > 1)
-
-
-def _iter_whole(automaton: ahocorasick.Automaton, lengths: array[int], view: str) -> Iterator[tuple[int, int, int]]:
-    """(first character, end character, value) of every whole-character match of a byte automaton in ``view``.
-
-    A value i stands for a word ``lengths[i]`` bytes long. (The automata store 32-bit integers, too
-    few to hold the length beside the index.)
-    """
-    encoded = _encode(view)
-    char_at = None
-    if len(encoded) != 2 * len(view):
-        char_at = [i for i, ch in enumerate(view) for _unit in range(2 if ord(ch) > 0xFFFF else 1)]
-    for last, value in automaton.iter(encoded):
-        start = last - lengths[value] + 1
-        if start & 1:
-            continue  # straddles two code units: not a match of whole characters
-        first, end = start // 2, (last + 1) // 2
-        if char_at is not None:
-            first, end = char_at[first], char_at[end - 1] + 1
-        yield first, end, value
-
-
-@cache
-def _marked_pinyin_table() -> dict[int, str]:
-    """The pinyin table in capitals, so a view tells spelled characters from letters of the text."""
-    return {code: reading.upper() for code, reading in pinyin_table(initials=False).items()}
-
-
-@cache
-def _joins_automaton() -> tuple[ahocorasick.Automaton, array[int], tuple[str, ...]]:
-    """Byte automaton of the component pairs and triples that make a character, and the characters they make.
-
-    Built once per process.
-    """
-    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-    joined = joined_components()
-    lengths = array("q")
-    for index, parts in enumerate(joined):
-        encoded = _encode(parts)
-        automaton.add_word(encoded, index)
-        lengths.append(len(encoded))
-    automaton.make_automaton()
-    return automaton, lengths, tuple(joined.values())
 
 
 class KeywordMatcher:
@@ -224,7 +113,7 @@ class KeywordMatcher:
         self.allowlist_count = len(allow_keys)
 
         keys = [*groups, *sorted(allow_keys - groups.keys())]
-        self._keys = _Strings(keys)
+        self._keys = Strings(keys)
         self._entries = [entry for found in groups.values() for entry in found]
         self._entry_bounds = array("q", accumulate((len(groups.get(key, ())) for key in keys), initial=0))
         self._own_gaps: dict[int, frozenset[int]] = {}
@@ -232,53 +121,15 @@ class KeywordMatcher:
             if key != found[0].keyword and (gaps := frozenset().union(*(_own_gaps(e.keyword) for e in found))):
                 self._own_gaps[group] = gaps
         self._allow = bytearray(key in allow_keys for key in keys)
-        self._lengths = array("q")
-        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        for group, key in enumerate(keys):
-            encoded = _encode(key)
-            self._automaton.add_word(encoded, group)
-            self._lengths.append(len(encoded))
+        self._automaton, self._lengths = byte_automaton(keys)
         self._empty = len(self._automaton) == 0
-        if not self._empty:
-            self._automaton.make_automaton()
 
-        self._pinyin, self._initials = self._spellings_build(groups)
+        self._pinyin, self._initials = spellings_build(groups)
         self._reach = max((len(key) for key in groups), default=0)
-        self._joins, self._join_lengths, self._joined = _joins_automaton()
+        self._joins, self._join_lengths, self._joined = joins_automaton()
         self.build_seconds = time.perf_counter() - started
 
-    @staticmethod
-    def _spellings_build(groups: dict[str, list[KeywordEntry]]) -> tuple[_Spellings | None, _Spellings | None]:
-        """The pinyin and initials automata, over the keywords the rules let match that way.
-
-        A keyword matches in pinyin only with a character spelled and another written as itself,
-        or spelled whole from ``all_pinyin_min_chars`` characters on; in initials only from
-        ``initials_min_chars`` characters on.
-        """
-        pinyin_min = min(2, RULES.all_pinyin_min_chars)
-        variants = RULES.pinyin_variants_max
-        seeds: dict[str, list[int]] = defaultdict(list)
-        seed_codes = array("q")
-        spellings: list[str] = []
-        initials: dict[str, list[int]] = defaultdict(list)
-        initials_codes = array("q")
-        for group, key in enumerate(groups):
-            if len(key) < pinyin_min:
-                continue
-            seen: set[str] = set()
-            for variant, syllables in enumerate(pinyin_syllables(key)):
-                seeds["".join(syllables[:_SEED_SYLLABLES])].append(len(seed_codes))
-                seed_codes.append(group * variants + variant)
-                spellings.append("".join(syllables))
-                if len(key) >= RULES.initials_min_chars:
-                    letters = "".join(s[0] for s in syllables)
-                    if letters not in seen:
-                        seen.add(letters)
-                        initials[letters].append(len(initials_codes))
-                        initials_codes.append(group * variants + variant)
-        return _Spellings.build(seeds, seed_codes, spellings), _Spellings.build(initials, initials_codes, None)
-
-    def _candidate(self, units: _Units, group: int) -> _Candidate | None:
+    def _candidate(self, units: Units, group: int) -> _Candidate | None:
         """A candidate for the group's keywords (none for an allowlist phrase alone)."""
         entries = self._entries[self._entry_bounds[group] : self._entry_bounds[group + 1]]
         if not entries:
@@ -287,7 +138,7 @@ class KeywordMatcher:
 
     def _hits(self, view: str) -> Iterator[tuple[int, int, int]]:
         """(first character, end character, group) of every whole-character match in ``view``."""
-        return _iter_whole(self._automaton, self._lengths, view)
+        return iter_whole(self._automaton, self._lengths, view)
 
     def find(self, text: str) -> list[Hit]:
         """Every keyword hit not covered by an allowlist phrase, with offsets into ``text``."""
@@ -322,7 +173,7 @@ class KeywordMatcher:
                 "" if i in own else source[offsets[a[1]] + 1 : offsets[b[0]]]
                 for i, (a, b) in enumerate(zip(units, units[1:], strict=False))
             ]
-            latin = [_is_letter(view[a[1]]) and _is_letter(view[b[0]]) for a, b in zip(units, units[1:], strict=False)]
+            latin = [is_letter(view[a[1]]) and is_letter(view[b[0]]) for a, b in zip(units, units[1:], strict=False)]
             if not gaps_allowed(gaps, latin):
                 continue
             if not word_edges_allowed(source, offsets[units[0][0]], offsets[units[-1][1]] + 1):
@@ -369,7 +220,7 @@ class KeywordMatcher:
         """Keywords with their characters repeated (坏坏词词)."""
         for a, b in windows_around(_spans(_REPEAT, view), len(view), self._reach):
             part = view[a:b]
-            units: _Units = []  # the stretch of ``view`` each character of the collapsed part stands for
+            units: Units = []  # the stretch of ``view`` each character of the collapsed part stands for
             for first, end, value in self._hits(_REPEAT.sub(r"\1", part)):
                 if not units:
                     at = a
@@ -401,7 +252,7 @@ class KeywordMatcher:
         (女子人卡: 女子 → 好, but 人卡 also makes 佧).
         """
         layers: list[list[tuple[int, int, str]]] = [[], []]
-        for index, (first, end, value) in enumerate(_iter_whole(self._joins, self._join_lengths, view)):
+        for index, (first, end, value) in enumerate(iter_whole(self._joins, self._join_lengths, view)):
             joins = layers[index % 2]
             if not joins or first >= joins[-1][1]:
                 joins.append((first, end, self._joined[value]))
@@ -418,7 +269,7 @@ class KeywordMatcher:
         self, view: str, a: int, b: int, joins: list[tuple[int, int, str]]
     ) -> Iterator[_Candidate]:
         pieces: list[str] = []
-        units: _Units = []  # the compact-text stretch of each character of the joined view
+        units: Units = []  # the compact-text stretch of each character of the joined view
         at = a
         for first, end, whole in joins:
             pieces.append(view[at:first])
@@ -439,7 +290,7 @@ class KeywordMatcher:
         spellings = self._pinyin
         if spellings is None or spellings.texts is None:
             return
-        table = _marked_pinyin_table()
+        table = marked_pinyin_table()
         texts, bounds = spellings.texts.text, spellings.texts.bounds
         for a, b in windows_around(latin, len(view), self._reach):
             marked = view[a:b].translate(table)  # Chinese characters in capitals, the text's own letters in small
@@ -475,41 +326,9 @@ class KeywordMatcher:
                         ]
                     group, variant = divmod(spellings.options[option], RULES.pinyin_variants_max)
                     key = self._keys[group]
-                    units = self._spelling_units(view, source_of, start, key, pinyin_syllables(key)[variant])
+                    units = spelling_units(view, source_of, start, key, pinyin_syllables(key)[variant])
                     if units is not None and (candidate := self._candidate(units, group)):
                         yield candidate
-
-    @staticmethod
-    def _spelling_units(
-        view: str, source_of: list[int], start: int, key: str, syllables: Sequence[str]
-    ) -> _Units | None:
-        """The keyword characters' stretches if the pinyin match is the keyword with some characters spelled.
-
-        A character written as itself must be the keyword's very character (a homophone is another
-        word); at least one must be spelled in Latin letters, as the rules ask.
-        """
-        units: _Units = []
-        exact = spelled = 0
-        at = start
-        for ch, syllable in zip(key, syllables, strict=True):
-            first = source_of[at]
-            last = source_of[at + len(syllable) - 1]
-            if not _is_letter(view[first]) and not view[first].isdigit():
-                # Written as a Chinese character: exactly that one character, and the keyword's.
-                if view[first] != ch or last != first or (at > 0 and source_of[at - 1] == first):
-                    return None
-                exact += 1
-            elif ch.isascii():
-                exact += 1
-            else:
-                if not all(_is_letter(view[source_of[i]]) for i in range(at, at + len(syllable))):
-                    return None
-                spelled += 1
-            units.append((first, last))
-            at += len(syllable)
-        if spelled == 0:
-            return None
-        return units if exact > 0 or len(key) >= RULES.all_pinyin_min_chars else None
 
     def _initials_candidates(self, view: str, latin: list[tuple[int, int]]) -> Iterator[_Candidate]:
         """Keywords with some characters written as their initial (h人卡), around short Latin words.
@@ -528,7 +347,7 @@ class KeywordMatcher:
             for last, value in spellings.automaton.iter(part.translate(table)):
                 length = spellings.lengths[value]
                 start = last - length + 1
-                latin_before = latin_before or list(accumulate(map(_is_letter, part), initial=0))
+                latin_before = latin_before or list(accumulate(map(is_letter, part), initial=0))
                 latin_count = latin_before[last + 1] - latin_before[start]
                 if latin_count == 0 or latin_count == length:
                     continue  # nothing written in initials, or no character written as itself
@@ -538,31 +357,10 @@ class KeywordMatcher:
                 at = own.start() if own else 0
                 for option in range(spellings.bounds[value], spellings.bounds[value + 1]):
                     group = spellings.options[option] // RULES.pinyin_variants_max
-                    if keys[bounds[group] + at] == written[at] and _initials_match(written, self._keys[group]):
+                    if keys[bounds[group] + at] == written[at] and initials_match(written, self._keys[group]):
                         units = [(i, i) for i in range(a + start, a + last + 1)]
                         if candidate := self._candidate(units, group):
                             yield candidate
-
-
-def _initials_match(written: str, key: str) -> bool:
-    """Whether ``written`` (whose initials match ``key``'s) is the keyword with some characters as initials.
-
-    A character written as itself must be the keyword's very character; a digit stands only for itself.
-    """
-    exact = spelled = 0
-    for seen, ch in zip(written, key, strict=True):
-        if _is_letter(seen) or seen.isdigit():
-            if ch.isascii():
-                exact += 1
-            elif seen.isdigit():
-                return False
-            else:
-                spelled += 1
-        elif seen == ch:
-            exact += 1
-        else:
-            return False
-    return spelled > 0 and exact >= RULES.initials_min_exact
 
 
 def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:

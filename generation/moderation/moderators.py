@@ -15,12 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from django.conf import settings
-
 from generation.moderation.classifier import ClassifierModerator
 from generation.moderation.errors import ModerationUnavailable
 from generation.moderation.matcher import KeywordEntry, KeywordMatcher
 from generation.moderation.verdict import Decision, Direction, Span, Verdict, decision_for
+from generation.moderation.versioned import VersionChecked
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ def _library_matcher() -> KeywordMatcher:
     )
 
 
-class KeywordModerator:
+class KeywordModerator(VersionChecked[int]):
     """Matches the keyword library in force, rebuilding its automaton when the library version changes.
 
     The automaton is cached in the process. At most every ``check_seconds`` a call asks the
@@ -67,24 +66,16 @@ class KeywordModerator:
         version_loader: Callable[[], int] = _library_version,
         matcher_loader: Callable[[], KeywordMatcher] = _library_matcher,
     ) -> None:
-        self.check_seconds = (
-            float(getattr(settings, "MODERATION_VERSION_CHECK_SECONDS", 2.0))
-            if check_seconds is None
-            else check_seconds
-        )
-        self._version_loader = version_loader
+        super().__init__(check_seconds=check_seconds, version_loader=version_loader)
         self._matcher_loader = matcher_loader
         self._matcher: KeywordMatcher | None = None
-        self._checked_at = float("-inf")
-        self._lock = threading.Lock()
 
     def matcher(self) -> KeywordMatcher:
-        now = time.monotonic()
         current = self._matcher
-        if current is not None and now - self._checked_at < self.check_seconds:
+        if current is not None and not self._due():
             return current
         with self._lock:
-            if self._matcher is not None and time.monotonic() - self._checked_at < self.check_seconds:
+            if self._matcher is not None and not self._due():
                 return self._matcher
             try:
                 version = self._version_loader()

@@ -8,7 +8,8 @@ from typing import Any, Self
 import torch
 from torch import nn
 
-from generation.ml.nets.config import ConfigMixin
+from generation.ml.nets.config import ConfigMixin, augment_shift_check, image_size_check
+from generation.ml.nets.layers import conv_stack, dropout
 
 # The settings of the first GanConfig (every checkpoint's config holds them all), and the value each later
 # setting that changes the weights' shapes had before it existed.
@@ -93,8 +94,7 @@ class GanConfig(ConfigMixin):
     latent_scale_draws: int = 3
 
     def __post_init__(self) -> None:
-        if self.image_size % 4 or self.image_size < 8:
-            raise ValueError(f"GAN image_size must be a multiple of 4 and at least 8, got {self.image_size}.")
+        image_size_check("GAN", self.image_size)
         if self.loss not in ("bce", "hinge"):
             raise ValueError(f"GAN loss must be 'bce' or 'hinge', got {self.loss!r}.")
         if not 0.0 <= self.label_smoothing < 0.5:
@@ -124,10 +124,7 @@ class GanConfig(ConfigMixin):
             )
         if self.latent_scale_draws < 1:
             raise ValueError(f"GAN latent_scale_draws must be 1 or more, got {self.latent_scale_draws!r}.")
-        if not 0 <= self.augment_shift < self.image_size // 4:
-            raise ValueError(
-                f"GAN augment_shift must be from 0 to below a quarter of the image size, got {self.augment_shift!r}."
-            )
+        augment_shift_check("GAN", self.augment_shift, self.image_size)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None = None, **overrides: Any) -> Self:
@@ -207,7 +204,7 @@ class Discriminator(nn.Module):
             nn.LeakyReLU(0.2, inplace=True),
             *([BatchStd(config.d_batch_std)] if config.d_batch_std else []),
             nn.Flatten(),
-            *([nn.Dropout(config.d_dropout)] if config.d_dropout else []),
+            *dropout(config.d_dropout),
             _sn(nn.Linear((2 * width + bool(config.d_batch_std)) * base * base, 4 * width), sn),
             nn.LeakyReLU(0.2, inplace=True),
         )
@@ -258,11 +255,7 @@ class ConditionalGan(nn.Module):
 
 
 def _g_convs(channels: int, count: int, classes: int) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for _ in range(count):
-        conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        layers += [conv, _batch_norm(channels, classes), nn.ReLU(True)]
-    return layers
+    return conv_stack(channels, count, norm=lambda width: _batch_norm(width, classes))
 
 
 def _batch_norm(channels: int, classes: int) -> nn.Module:

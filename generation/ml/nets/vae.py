@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from generation.ml.nets.config import ConfigMixin
+from generation.ml.nets.config import ConfigMixin, augment_shift_check, image_size_check
+from generation.ml.nets.layers import conv_stack, dropout
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,10 @@ class VaeConfig(ConfigMixin):
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.image_size % 4 or self.image_size < 8:
-            raise ValueError(f"VAE image_size must be a multiple of 4 and at least 8, got {self.image_size}.")
+        image_size_check("VAE", self.image_size)
         if self.decoder_convs < 0:
             raise ValueError(f"VAE decoder_convs must be 0 or more, got {self.decoder_convs!r}.")
-        if not 0 <= self.augment_shift < self.image_size // 4:
-            raise ValueError(
-                f"VAE augment_shift must be from 0 to below a quarter of the image size, got {self.augment_shift!r}."
-            )
+        augment_shift_check("VAE", self.augment_shift, self.image_size)
         if not 0.0 < self.lr_final_fraction <= 1.0:
             raise ValueError(f"VAE lr_final_fraction must be above 0 and at most 1, got {self.lr_final_fraction!r}.")
         if not 0.0 <= self.dropout < 1.0:
@@ -64,13 +61,13 @@ class ConvVae(nn.Module):
             nn.Flatten(),
             nn.Linear(2 * width * base * base, config.hidden),
             nn.ReLU(inplace=True),
-            *_dropout(config.dropout),
+            *dropout(config.dropout),
             nn.Linear(config.hidden, 2 * config.latent_dim),
         )
         self.decoder_in = nn.Sequential(
             nn.Linear(config.latent_dim, config.hidden),
             nn.ReLU(inplace=True),
-            *_dropout(config.dropout),
+            *dropout(config.dropout),
             nn.Linear(config.hidden, 2 * width * base * base),
             nn.ReLU(inplace=True),
         )
@@ -78,13 +75,13 @@ class ConvVae(nn.Module):
         self.decoder = nn.Sequential(
             nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),
             nn.ReLU(inplace=True),
-            *_convs(width, config.decoder_convs),
+            *conv_stack(width, config.decoder_convs),
             *(
                 (nn.ConvTranspose2d(width, top, 4, stride=2, padding=1), nn.ReLU(inplace=True))
                 if config.decoder_convs
                 else ()
             ),
-            *_convs(top, config.decoder_convs - 1),
+            *conv_stack(top, config.decoder_convs - 1),
             nn.Conv2d(top, 1, 3, padding=1)
             if config.decoder_convs
             else nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),
@@ -110,17 +107,6 @@ class ConvVae(nn.Module):
         reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
         return reconstruction + kl, reconstruction, kl
-
-
-def _dropout(p: float) -> list[nn.Module]:
-    return [nn.Dropout(p)] if p else []
-
-
-def _convs(channels: int, count: int) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for _ in range(max(0, count)):
-        layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(inplace=True)]
-    return layers
 
 
 def binarize(images: torch.Tensor) -> torch.Tensor:

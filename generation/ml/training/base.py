@@ -6,12 +6,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import torch
 
+from generation.ml.data import DigitData
 from generation.ml.images import image_grid, png_encode
+from generation.ml.nets.gan import GanConfig
+from generation.ml.nets.vae import VaeConfig
 
 Kind = Literal["gan", "vae", "lm", "classifier"]
 
@@ -126,6 +129,14 @@ class Clock:
             if self.should_stop():
                 self.reason = "request"
         return self.reason is not None
+
+
+DigitConfig = TypeVar("DigitConfig", GanConfig, VaeConfig)
+
+
+def config_for_images(config: DigitConfig, data: DigitData) -> DigitConfig:
+    """``config`` at the image size of ``data``: a digit net is built for the digits it trains on."""
+    return config if config.image_size == data.image_size else config.replace(image_size=data.image_size)
 
 
 def png_bytes(images: list[np.ndarray], *, columns: int) -> bytes:

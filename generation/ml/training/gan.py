@@ -18,15 +18,14 @@ from generation.ml.checkpoints import checkpoint_dumps, checkpoint_loads, checkp
 from generation.ml.data import DigitData
 from generation.ml.nets.gan import ConditionalGan, GanConfig
 from generation.ml.sampling import gan_sample_labels
-from generation.ml.training.base import EVAL_SEED, Clock, SearchStopped, png_bytes
+from generation.ml.training.base import EVAL_SEED, Clock, SearchStopped, config_for_images, png_bytes
 
 
 class GanTrainer:
     def __init__(
         self, seed: int, config: GanConfig, data: DigitData, cache_dir: Path | None, epochs: int | None
     ) -> None:
-        if config.image_size != data.image_size:
-            config = config.replace(image_size=data.image_size)
+        config = config_for_images(config, data)
         self.config, self.data = config, data
         self.generator = torch.Generator().manual_seed(seed)
         self.net = ConditionalGan(config)

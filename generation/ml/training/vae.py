@@ -13,15 +13,14 @@ from generation.ml import metrics
 from generation.ml.data import DigitData
 from generation.ml.nets.vae import ConvVae, VaeConfig, binarize
 from generation.ml.sampling import vae_sample
-from generation.ml.training.base import EVAL_SEED, VALIDATION_SEED, Clock, png_bytes
+from generation.ml.training.base import EVAL_SEED, VALIDATION_SEED, Clock, config_for_images, png_bytes
 
 
 class VaeTrainer:
     def __init__(
         self, seed: int, config: VaeConfig, data: DigitData, cache_dir: Path | None, epochs: int | None = None
     ) -> None:
-        if config.image_size != data.image_size:
-            config = config.replace(image_size=data.image_size)
+        config = config_for_images(config, data)
         self.config, self.data = config, data
         self.generator = torch.Generator().manual_seed(seed)
         self.net = ConvVae(config)
