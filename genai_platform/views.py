@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -37,6 +38,12 @@ def heartbeat(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {hb.queue: {"hostname": hb.hostname, "seen_at": hb.seen_at.isoformat(), "task_id": hb.task_id} for hb in rows}
     )
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers ask for /favicon.ico on every site: the platform's icon, from its static files."""
+    return HttpResponsePermanentRedirect(static("genai_platform/favicon.svg"))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -56,3 +56,13 @@ def test_an_unknown_page_gets_a_page(client):
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_the_browsers_favicon_request_finds_the_platforms_icon(client):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].endswith("/genai_platform/favicon.svg")
+    assert finders.find("genai_platform/favicon.svg")
