@@ -19,9 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from filing.admin_base import FilingModelAdmin
 from filing.safety.keyword_io import (
     ATTACHMENT_COLUMNS,
-    ImportFileError,
     ImportMode,
-    csv_write,
     keyword_rows,
     keywords_import,
     xlsx_write,
@@ -45,6 +43,7 @@ from filing.safety.services import (
     keywords_update,
     safety_threshold_set,
 )
+from filing.safety.tabular import ImportFileError, csv_write
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
 
 

@@ -28,9 +28,8 @@ from filing.safety.banks import (
     bank_questions_delete,
     bank_questions_import,
     bank_rows,
-    xlsx_write_sheets,
 )
-from filing.safety.keyword_io import ImportFileError, csv_write
+from filing.safety.tabular import ImportFileError, csv_write, xlsx_write_sheets
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

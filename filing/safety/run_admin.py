@@ -31,8 +31,8 @@ from filing.safety.bank_models import AssessmentRun, AssessmentSample, BankKind,
 from filing.safety.banks import (
     SHEET_NAMES,
     assessment_sample_rows,
-    xlsx_write_sheets,
 )
+from filing.safety.tabular import xlsx_write_sheets
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
 from genai_platform.hygiene import CleanTextFormMixin
 
