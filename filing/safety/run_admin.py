@@ -20,11 +20,9 @@ from django.utils.translation import gettext_lazy as _
 
 from filing.admin_base import FilingModelAdmin
 from filing.safety.assessments import (
-    assessment_run_apply,
     assessment_run_create,
     assessment_run_resume,
     assessment_samples_review,
-    self_assessment_model,
 )
 from filing.safety.bank_admin import XLSX_TYPE, xlsx_attachment
 from filing.safety.bank_models import AssessmentRun, AssessmentSample, BankKind, TestBank
@@ -32,6 +30,7 @@ from filing.safety.banks import (
     SHEET_NAMES,
     assessment_sample_rows,
 )
+from filing.safety.run_evidence import assessment_run_apply, self_assessment_model
 from filing.safety.tabular import xlsx_write_sheets
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
 from genai_platform.hygiene import CleanTextFormMixin

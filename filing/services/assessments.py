@@ -18,7 +18,7 @@ from filing.models import (
     SelfAssessment,
     Service,
 )
-from filing.safety.assessments import self_assessment_figures_from_run
+from filing.safety.run_evidence import self_assessment_figures_from_run
 from filing.services.common import FilingError, actor_name
 
 
