@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import IO, TYPE_CHECKING
 
 from django.db import transaction
@@ -30,7 +30,7 @@ from filing.safety.bank_models import (
     question_key,
 )
 from filing.safety.models import Origin, Risk, match_key
-from filing.safety.selectors import RiskCoverage, RisksCovered, SafetyConfig, safety_config
+from filing.safety.selectors import Coverage, RiskCoverage, SafetyConfig, safety_config
 
 if TYPE_CHECKING:
     from filing.safety.bank_models import AssessmentRun
@@ -334,7 +334,7 @@ def bank_minimums(kind: str, config: SafetyConfig) -> tuple[int, dict[str, int]]
 
 
 @dataclass(frozen=True)
-class BankCoverage(RisksCovered):
+class BankCoverage(Coverage):
     """A bank against TC260-003 §8.2 / §8.3: total size, per-risk minimums, monthly update."""
 
     bank: TestBank
@@ -350,24 +350,12 @@ class BankCoverage(RisksCovered):
     aspects: list[RiskCoverage] = field(default_factory=list)
 
     @property
-    def total_ok(self) -> bool:
-        return self.total >= self.total_minimum
-
-    @property
     def aspects_ok(self) -> bool:
         return all(row.ok for row in self.aspects)
 
     @property
     def aspects_failing(self) -> int:
         return sum(1 for row in self.aspects if not row.ok)
-
-    @property
-    def days_since_update(self) -> int:
-        return (self.now - self.last_update).days
-
-    @property
-    def update_ok(self) -> bool:
-        return self.now - self.last_update <= timedelta(days=self.update_max_days)
 
     @property
     def is_demo(self) -> bool:
