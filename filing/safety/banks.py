@@ -227,43 +227,49 @@ def bank_questions_import(
     """
     if mode not in (ImportMode.REPLACE, ImportMode.APPEND):
         raise ValueError(f"unknown import mode {mode!r}")
-    report = bank_questions_parse(tabular.table_read(stream, filename), bank=bank, mode=mode)
-    if not report.ok or dry_run:
-        return report
-    with transaction.atomic():
-        bank = TestBank.objects.select_for_update().get(pk=bank.pk)
-        if mode == ImportMode.REPLACE:
-            report.deleted, _detail = TestQuestion.objects.filter(bank=bank).delete()
-            taken: set[int] = set()
-        else:
-            taken = set(TestQuestion.objects.filter(bank=bank).values_list("serial", flat=True))
-        taken |= {entry.serial for entry in report.entries if entry.serial is not None}
-        next_serial = 1
-        questions = []
-        for entry in report.entries:
-            serial = entry.serial
-            if serial is None:
-                while next_serial in taken:
-                    next_serial += 1
-                serial = next_serial
-                taken.add(serial)
-            questions.append(
-                TestQuestion(
-                    bank=bank,
-                    serial=serial,
-                    text=entry.text,
-                    key=entry.key,
-                    risk_id=entry.risk_code,
-                    aspect=entry.aspect,
-                )
+    return tabular.table_import(
+        stream,
+        filename,
+        parse=lambda rows: bank_questions_parse(rows, bank=bank, mode=mode),
+        write=lambda report: _bank_questions_write(report, bank=bank, mode=mode),
+        dry_run=dry_run,
+    )
+
+
+def _bank_questions_write(report: BankImportReport, *, bank: TestBank, mode: str) -> None:
+    """Store the checked questions (inside the import's transaction); rows without a 序号 get the next free ones."""
+    bank = TestBank.objects.select_for_update().get(pk=bank.pk)
+    if mode == ImportMode.REPLACE:
+        report.deleted, _detail = TestQuestion.objects.filter(bank=bank).delete()
+        taken: set[int] = set()
+    else:
+        taken = set(TestQuestion.objects.filter(bank=bank).values_list("serial", flat=True))
+    taken |= {entry.serial for entry in report.entries if entry.serial is not None}
+    next_serial = 1
+    questions = []
+    for entry in report.entries:
+        serial = entry.serial
+        if serial is None:
+            while next_serial in taken:
+                next_serial += 1
+            serial = next_serial
+            taken.add(serial)
+        questions.append(
+            TestQuestion(
+                bank=bank,
+                serial=serial,
+                text=entry.text,
+                key=entry.key,
+                risk_id=entry.risk_code,
+                aspect=entry.aspect,
             )
-        TestQuestion.objects.bulk_create(questions, batch_size=2000)
-        report.created = len(questions)
-        if mode == ImportMode.REPLACE and bank.origin == Origin.DEMO:
-            bank.origin = Origin.IMPORT
-            bank.save(update_fields=["origin"])
-        bank_touch(bank)
-    return report
+        )
+    TestQuestion.objects.bulk_create(questions, batch_size=2000)
+    report.created = len(questions)
+    if mode == ImportMode.REPLACE and bank.origin == Origin.DEMO:
+        bank.origin = Origin.IMPORT
+        bank.save(update_fields=["origin"])
+    bank_touch(bank)
 
 
 #

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from filing.safety import tabular
@@ -146,10 +145,8 @@ def keywords_import(
     """
     if mode not in (ImportMode.MERGE, ImportMode.REPLACE):
         raise ValueError(f"unknown import mode {mode!r}")
-    report = keywords_parse(tabular.table_read(stream, filename))
-    if not report.ok or dry_run:
-        return report
-    with transaction.atomic():
+
+    def write(report: ImportReport) -> None:
         _apply(report, mode=mode)
         if report.created or report.updated or report.deleted:
             report.version = keyword_library_version_bump(
@@ -157,7 +154,8 @@ def keywords_import(
                 reason=_("Import of %(file)s (%(mode)s): %(c)d added, %(u)d changed, %(d)d deleted.")
                 % {"file": filename, "mode": mode, "c": report.created, "u": report.updated, "d": report.deleted},
             )
-    return report
+
+    return tabular.table_import(stream, filename, parse=keywords_parse, write=write, dry_run=dry_run)
 
 
 def _apply(report: ImportReport, *, mode: str) -> None:

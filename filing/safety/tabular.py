@@ -2,11 +2,12 @@
 this importer and these writers.
 
 Reading is bounded (``IMPORT_MAX_ROWS``, ``IMPORT_MAX_UNPACKED_BYTES``) and refuses a cell that cannot be
-stored. ``table_parse`` is the one importer: it finds the columns by the header row (English names allowed),
-hands each non-empty row to the caller's row parser, and keeps each bad row's errors, named by the row number a
-spreadsheet shows (the header is row 1), so that an import writes nothing while any row is bad. Exports are
-formula-safe (``genai_platform.spreadsheets``): a text a spreadsheet would run as a formula is written with a
-leading single quote, and reading takes that quote off again, so an exported file imports back the same.
+stored. ``table_import`` is the one importer: it reads, checks every row, and writes only when no row is bad.
+Its check, ``table_parse``, finds the columns by the header row (English names allowed), hands each non-empty
+row to the caller's row parser, and keeps each bad row's errors, named by the row number a spreadsheet shows
+(the header is row 1). Exports are formula-safe (``genai_platform.spreadsheets``): a text a spreadsheet would
+run as a formula is written with a leading single quote, and reading takes that quote off again, so an exported
+file imports back the same.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from functools import cached_property
 from typing import IO, Any, Generic, TypeVar
 
 from django.conf import settings
+from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
@@ -38,6 +40,7 @@ __all__ = [
     "TableReport",
     "TableRow",
     "csv_write",
+    "table_import",
     "table_parse",
     "table_read",
     "xlsx_write_sheets",
@@ -363,6 +366,23 @@ def table_parse(
             report.entries.append(parsed)
     if not report.entries and not report.errors:
         report.errors.append(RowError(2, columns.required[0], empty))
+    return report
+
+
+def table_import(
+    stream: IO[bytes],
+    filename: str,
+    *,
+    parse: Callable[[list[list[str]]], Report],
+    write: Callable[[Report], None],
+    dry_run: bool,
+) -> Report:
+    """Read the file, check every row with ``parse``, and ``write`` the report's entries in one transaction: only
+    when no row is bad, and not on a dry run. Returns the report either way."""
+    report = parse(table_read(stream, filename))
+    if report.ok and not dry_run:
+        with transaction.atomic():
+            write(report)
     return report
 
 
