@@ -12,14 +12,6 @@ from django.utils.translation import gettext_lazy as _
 
 from filing.history import HistoryModel
 
-__all__ = [
-    "Complaint",
-    "Incident",
-    "PersonalInformationRequest",
-    "complaint_due",
-    "working_days_after",
-]
-
 
 def working_days_after(start: datetime, days: int) -> datetime:
     """``days`` working days (Monday to Friday) after ``start``; public holidays are not known, so not skipped."""

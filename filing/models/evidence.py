@@ -10,14 +10,6 @@ from django.utils.translation import gettext_lazy as _
 
 from filing.history import HistoryModel
 
-__all__ = [
-    "CorpusCheck",
-    "CorpusFinding",
-    "DatasetEvidence",
-    "SafetyCheck",
-    "SampleItem",
-]
-
 
 class DatasetEvidence(HistoryModel):
     """A licence, authorisation, contract or collection record proving where a dataset comes from."""

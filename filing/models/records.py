@@ -9,13 +9,6 @@ from django.utils.translation import gettext_lazy as _
 
 from filing.history import HistoryModel
 
-__all__ = [
-    "AssessmentClause",
-    "Document",
-    "FilingExport",
-    "SelfAssessment",
-]
-
 
 class Document(HistoryModel):
     """One version of a document the filing attaches: annotation rules, service agreement, privacy policy."""
