@@ -1,4 +1,4 @@
-"""Exports: starting one (sent at once when small, in every format), the list of one's own, the file and its manifest."""
+"""Exports: starting one (sent at once when small, in any format), the list of one's own, the file and its manifest."""
 
 from __future__ import annotations
 

@@ -63,20 +63,6 @@ class DocumentAdmin(FilingModelAdmin):
         return file_download(self, request, document.file, owner=document)
 
 
-# The figures copied from the linked assessment run and corpus technical check, shown but never typed.
-MEASURED_FIELDS = (
-    "corpus_technical_pass_rate",
-    "generated_sample_size",
-    "generated_pass_rate_manual",
-    "generated_pass_rate_keyword",
-    "generated_pass_rate_classifier",
-    "refuse_sample_size",
-    "refuse_rate",
-    "nonrefuse_sample_size",
-    "nonrefuse_refusal_rate",
-)
-
-
 class ClauseInline(admin.TabularInline):
     model = AssessmentClause
     extra = 0
@@ -109,7 +95,7 @@ class SelfAssessmentAdmin(FilingModelAdmin):
         "updated_at",
         "problems",
         "figures_source",
-        *MEASURED_FIELDS,
+        *services.MEASURED_FIELDS,
     )
     actions = ("finalise",)
     inlines = (ClauseInline,)

@@ -9,7 +9,7 @@ from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from filing.safety.keyword_io import ImportFileError
+from filing.safety.tabular import ImportFileError
 
 
 class TabularImportCommand(BaseCommand):

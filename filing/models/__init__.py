@@ -1,22 +1,12 @@
 """The filing's records, all found here by Django: the provider, its services and their workflow, model
-records and datasets (``service``); evidence, source safety checks, documents, the self-assessment,
-complaints, incidents and package exports (``records``); the safety records (risk taxonomy, thresholds,
+records and datasets (``service``); dataset evidence, source safety checks and corpus technical checks
+(``evidence``); documents, the self-assessment and package exports (``records``); complaints, personal-information
+requests and incidents (``complaints``); the safety records (risk taxonomy, thresholds,
 keyword library: ``filing.safety.models``); test banks and assessment runs (``filing.safety.bank_models``)."""
 
-from filing.models.records import (
-    AssessmentClause,
-    Complaint,
-    CorpusCheck,
-    CorpusFinding,
-    DatasetEvidence,
-    Document,
-    FilingExport,
-    Incident,
-    PersonalInformationRequest,
-    SafetyCheck,
-    SampleItem,
-    SelfAssessment,
-)
+from filing.models.complaints import Complaint, Incident, PersonalInformationRequest
+from filing.models.evidence import CorpusCheck, CorpusFinding, DatasetEvidence, SafetyCheck, SampleItem
+from filing.models.records import AssessmentClause, Document, FilingExport, SelfAssessment
 from filing.models.service import Dataset, ModelRecord, Provider, Service, ServiceTransition
 from filing.safety.bank_models import Aspect, AssessmentRun, AssessmentSample, BankKind, TestBank, TestQuestion
 from filing.safety.models import (

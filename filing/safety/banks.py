@@ -3,21 +3,23 @@
 The filing package's test-bank attachments have the columns ``序号, 测试题, 一级分类, 二级分类``;
 an export may add ``模型回答, 研判结果`` from an assessment run. An import checks every row first
 and writes nothing while any row is bad; the report names each bad row by the row number a
-spreadsheet shows (the header is row 1). Imports accept .xlsx and .csv, like the keyword library.
+spreadsheet shows (the header is row 1). Imports accept .xlsx and .csv: the reader and the row checks are
+those of ``filing.safety.tabular``, which the keyword library shares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import IO, TYPE_CHECKING, Any
+from datetime import datetime
+from typing import IO, TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from filing.safety import tabular
 from filing.safety.bank_models import (
     ASPECT_NAMES_ZH,
     QUESTION_MAX_CHARS,
@@ -27,10 +29,8 @@ from filing.safety.bank_models import (
     TestQuestion,
     question_key,
 )
-from filing.safety.keyword_io import COLUMN_CATEGORY, COLUMN_RISK, RiskIndex, RowError, columns_locate, table_read
 from filing.safety.models import Origin, Risk, match_key
-from filing.safety.selectors import RiskCoverage, RisksCovered, SafetyConfig, safety_config
-from genai_platform.spreadsheets import xlsx_append
+from filing.safety.selectors import Coverage, RiskCoverage, SafetyConfig, safety_config
 
 if TYPE_CHECKING:
     from filing.safety.bank_models import AssessmentRun
@@ -40,22 +40,25 @@ COLUMN_QUESTION = "测试题"
 COLUMN_ANSWER = "模型回答"
 COLUMN_VERDICT = "研判结果"
 COLUMN_ASPECT = "方面"
-BANK_COLUMNS = (COLUMN_SERIAL, COLUMN_QUESTION, COLUMN_CATEGORY, COLUMN_RISK)
+BANK_COLUMNS = (COLUMN_SERIAL, COLUMN_QUESTION, tabular.COLUMN_CATEGORY, tabular.COLUMN_RISK)
 EXPORT_COLUMNS = (*BANK_COLUMNS, COLUMN_ANSWER, COLUMN_VERDICT)
 # Should-not-refuse banks carry, after the attachment's columns, the aspect each question covers.
 NONREFUSE_EXPORT_COLUMNS = (*EXPORT_COLUMNS, COLUMN_ASPECT)
-REQUIRED_COLUMNS = (COLUMN_QUESTION, COLUMN_CATEGORY, COLUMN_RISK)
-HEADER_ALIASES = {
-    "serial": COLUMN_SERIAL,
-    "no": COLUMN_SERIAL,
-    "number": COLUMN_SERIAL,
-    "question": COLUMN_QUESTION,
-    "category": COLUMN_CATEGORY,
-    "risk": COLUMN_RISK,
-    "answer": COLUMN_ANSWER,
-    "verdict": COLUMN_VERDICT,
-    "aspect": COLUMN_ASPECT,
-}
+REQUIRED_COLUMNS = (COLUMN_QUESTION, tabular.COLUMN_CATEGORY, tabular.COLUMN_RISK)
+BANK_TABLE = tabular.TableColumns(
+    required=REQUIRED_COLUMNS,
+    named=BANK_COLUMNS,
+    known=NONREFUSE_EXPORT_COLUMNS,
+    aliases={
+        "serial": COLUMN_SERIAL,
+        "no": COLUMN_SERIAL,
+        "number": COLUMN_SERIAL,
+        "question": COLUMN_QUESTION,
+        "answer": COLUMN_ANSWER,
+        "verdict": COLUMN_VERDICT,
+        "aspect": COLUMN_ASPECT,
+    },
+)
 SHEET_NAMES = {
     BankKind.GENERATED: "生成内容测试题库",
     BankKind.REFUSE: "应拒答测试题库",
@@ -90,15 +93,9 @@ def aspect_resolve(label: str) -> str | None:
 
 
 @dataclass
-class BankImportReport:
-    errors: list[RowError] = field(default_factory=list)
-    entries: list[ParsedQuestion] = field(default_factory=list)
+class BankImportReport(tabular.TableReport[ParsedQuestion]):
     created: int = 0
     deleted: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 #
@@ -156,11 +153,7 @@ def _serial(label: str) -> int | None:
 
 def bank_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) -> BankImportReport:
     """Check every row; the report lists each bad row and, when there are none, the questions to import."""
-    position = columns_locate(
-        rows, aliases=HEADER_ALIASES, required=REQUIRED_COLUMNS, named=BANK_COLUMNS, known=NONREFUSE_EXPORT_COLUMNS
-    )
-    report = BankImportReport()
-    index = RiskIndex()
+    index = tabular.RiskIndex()
     seen_keys: dict[str, int] = {}
     seen_serials: dict[int, int] = {}
     existing_keys: dict[str, int] = {}
@@ -170,95 +163,58 @@ def bank_questions_parse(rows: list[list[str]], *, bank: TestBank, mode: str) ->
             existing_keys[existing_key] = existing_serial
             existing_serials.add(existing_serial)
 
-    def value(row: list[str], column: str) -> str:
-        at = position.get(column)
-        return row[at] if at is not None and at < len(row) else ""
-
-    for row_number, row in enumerate(rows[1:], start=2):
-        if not any(row):
-            continue
-        before = len(report.errors)
-
-        serial_label = value(row, COLUMN_SERIAL)
+    def entry(row: tabular.TableRow) -> ParsedQuestion | None:
+        serial_label = row[COLUMN_SERIAL]
         serial: int | None = None
         if serial_label:
             serial = _serial(serial_label)
             if serial is None:
-                report.errors.append(
-                    RowError(
-                        row_number, COLUMN_SERIAL, _("“%(v)s” is not a whole number from 1 up") % {"v": serial_label}
-                    )
-                )
+                row.error(COLUMN_SERIAL, _("“%(v)s” is not a whole number from 1 up") % {"v": serial_label})
             elif serial in seen_serials:
-                report.errors.append(
-                    RowError(
-                        row_number,
-                        COLUMN_SERIAL,
-                        _("number %(n)d is already used on row %(first)d")
-                        % {"n": serial, "first": seen_serials[serial]},
-                    )
+                row.error(
+                    COLUMN_SERIAL,
+                    _("number %(n)d is already used on row %(first)d") % {"n": serial, "first": seen_serials[serial]},
                 )
             elif serial in existing_serials:
-                report.errors.append(
-                    RowError(row_number, COLUMN_SERIAL, _("number %(n)d is already used in the bank") % {"n": serial})
-                )
+                row.error(COLUMN_SERIAL, _("number %(n)d is already used in the bank") % {"n": serial})
             else:
-                seen_serials[serial] = row_number
+                seen_serials[serial] = row.number
 
-        text = value(row, COLUMN_QUESTION)
+        text = row[COLUMN_QUESTION]
         key = question_key(text) if match_key(text) else ""
         if not key:
-            report.errors.append(RowError(row_number, COLUMN_QUESTION, _("the question is empty")))
+            row.error(COLUMN_QUESTION, _("the question is empty"))
         elif len(text) > QUESTION_MAX_CHARS:
-            report.errors.append(
-                RowError(
-                    row_number,
-                    COLUMN_QUESTION,
-                    _("the question is longer than %(n)d characters") % {"n": QUESTION_MAX_CHARS},
-                )
-            )
+            row.error(COLUMN_QUESTION, _("the question is longer than %(n)d characters") % {"n": QUESTION_MAX_CHARS})
         elif key in seen_keys:
-            report.errors.append(
-                RowError(
-                    row_number, COLUMN_QUESTION, _("the question repeats row %(first)d") % {"first": seen_keys[key]}
-                )
-            )
+            row.error(COLUMN_QUESTION, _("the question repeats row %(first)d") % {"first": seen_keys[key]})
         elif key in existing_keys:
-            report.errors.append(
-                RowError(
-                    row_number,
-                    COLUMN_QUESTION,
-                    _("the bank already has this question as number %(n)d") % {"n": existing_keys[key]},
-                )
+            row.error(
+                COLUMN_QUESTION, _("the bank already has this question as number %(n)d") % {"n": existing_keys[key]}
             )
         else:
-            seen_keys[key] = row_number
+            seen_keys[key] = row.number
 
-        category_code, risk_code = index.resolve(
-            row_number, value(row, COLUMN_CATEGORY), value(row, COLUMN_RISK), report.errors
-        )
+        risk_code = index.resolve(row)
 
-        aspect_label = value(row, COLUMN_ASPECT)
+        aspect_label = row[COLUMN_ASPECT]
         aspect = aspect_resolve(aspect_label)
         if aspect is None:
-            report.errors.append(
-                RowError(
-                    row_number,
-                    COLUMN_ASPECT,
-                    _("unknown aspect “%(a)s” (one of %(names)s)")
-                    % {"a": aspect_label, "names": "、".join(ASPECT_NAMES_ZH.values())},
-                )
+            row.error(
+                COLUMN_ASPECT,
+                _("unknown aspect “%(a)s” (one of %(names)s)")
+                % {"a": aspect_label, "names": "、".join(ASPECT_NAMES_ZH.values())},
             )
 
-        if len(report.errors) == before and risk_code:
-            report.entries.append(
-                ParsedQuestion(
-                    row=row_number, serial=serial, text=text, key=key, risk_code=risk_code, aspect=aspect or ""
-                )
-            )
-    if not report.entries and not report.errors:
-        report.errors.append(RowError(2, COLUMN_QUESTION, _("the file has no question rows")))
-    return report
+        if not risk_code:
+            return None
+        return ParsedQuestion(
+            row=row.number, serial=serial, text=text, key=key, risk_code=risk_code, aspect=aspect or ""
+        )
+
+    return tabular.table_parse(
+        rows, BankImportReport(), columns=BANK_TABLE, entry=entry, empty=_("the file has no question rows")
+    )
 
 
 def bank_questions_import(
@@ -271,43 +227,49 @@ def bank_questions_import(
     """
     if mode not in (ImportMode.REPLACE, ImportMode.APPEND):
         raise ValueError(f"unknown import mode {mode!r}")
-    report = bank_questions_parse(table_read(stream, filename), bank=bank, mode=mode)
-    if not report.ok or dry_run:
-        return report
-    with transaction.atomic():
-        bank = TestBank.objects.select_for_update().get(pk=bank.pk)
-        if mode == ImportMode.REPLACE:
-            report.deleted, _detail = TestQuestion.objects.filter(bank=bank).delete()
-            taken: set[int] = set()
-        else:
-            taken = set(TestQuestion.objects.filter(bank=bank).values_list("serial", flat=True))
-        taken |= {entry.serial for entry in report.entries if entry.serial is not None}
-        next_serial = 1
-        questions = []
-        for entry in report.entries:
-            serial = entry.serial
-            if serial is None:
-                while next_serial in taken:
-                    next_serial += 1
-                serial = next_serial
-                taken.add(serial)
-            questions.append(
-                TestQuestion(
-                    bank=bank,
-                    serial=serial,
-                    text=entry.text,
-                    key=entry.key,
-                    risk_id=entry.risk_code,
-                    aspect=entry.aspect,
-                )
+    return tabular.table_import(
+        stream,
+        filename,
+        parse=lambda rows: bank_questions_parse(rows, bank=bank, mode=mode),
+        write=lambda report: _bank_questions_write(report, bank=bank, mode=mode),
+        dry_run=dry_run,
+    )
+
+
+def _bank_questions_write(report: BankImportReport, *, bank: TestBank, mode: str) -> None:
+    """Store the checked questions (inside the import's transaction); rows without a 序号 get the next free ones."""
+    bank = TestBank.objects.select_for_update().get(pk=bank.pk)
+    if mode == ImportMode.REPLACE:
+        report.deleted, _detail = TestQuestion.objects.filter(bank=bank).delete()
+        taken: set[int] = set()
+    else:
+        taken = set(TestQuestion.objects.filter(bank=bank).values_list("serial", flat=True))
+    taken |= {entry.serial for entry in report.entries if entry.serial is not None}
+    next_serial = 1
+    questions = []
+    for entry in report.entries:
+        serial = entry.serial
+        if serial is None:
+            while next_serial in taken:
+                next_serial += 1
+            serial = next_serial
+            taken.add(serial)
+        questions.append(
+            TestQuestion(
+                bank=bank,
+                serial=serial,
+                text=entry.text,
+                key=entry.key,
+                risk_id=entry.risk_code,
+                aspect=entry.aspect,
             )
-        TestQuestion.objects.bulk_create(questions, batch_size=2000)
-        report.created = len(questions)
-        if mode == ImportMode.REPLACE and bank.origin == Origin.DEMO:
-            bank.origin = Origin.IMPORT
-            bank.save(update_fields=["origin"])
-        bank_touch(bank)
-    return report
+        )
+    TestQuestion.objects.bulk_create(questions, batch_size=2000)
+    report.created = len(questions)
+    if mode == ImportMode.REPLACE and bank.origin == Origin.DEMO:
+        bank.origin = Origin.IMPORT
+        bank.save(update_fields=["origin"])
+    bank_touch(bank)
 
 
 #
@@ -356,17 +318,6 @@ def assessment_sample_rows(*, run: AssessmentRun, kind: str) -> Iterator[list[st
         ]
 
 
-def xlsx_write_sheets(sheets: Iterable[tuple[str, Iterable[list[Any]]]], stream: IO[bytes]) -> None:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    for title, rows in sheets:
-        sheet = workbook.create_sheet(title[:31])
-        for row in rows:
-            xlsx_append(sheet, row)
-    workbook.save(stream)
-
-
 #
 # Coverage
 #
@@ -389,7 +340,7 @@ def bank_minimums(kind: str, config: SafetyConfig) -> tuple[int, dict[str, int]]
 
 
 @dataclass(frozen=True)
-class BankCoverage(RisksCovered):
+class BankCoverage(Coverage):
     """A bank against TC260-003 §8.2 / §8.3: total size, per-risk minimums, monthly update."""
 
     bank: TestBank
@@ -405,24 +356,12 @@ class BankCoverage(RisksCovered):
     aspects: list[RiskCoverage] = field(default_factory=list)
 
     @property
-    def total_ok(self) -> bool:
-        return self.total >= self.total_minimum
-
-    @property
     def aspects_ok(self) -> bool:
         return all(row.ok for row in self.aspects)
 
     @property
     def aspects_failing(self) -> int:
         return sum(1 for row in self.aspects if not row.ok)
-
-    @property
-    def days_since_update(self) -> int:
-        return (self.now - self.last_update).days
-
-    @property
-    def update_ok(self) -> bool:
-        return self.now - self.last_update <= timedelta(days=self.update_max_days)
 
     @property
     def is_demo(self) -> bool:

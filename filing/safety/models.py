@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -225,6 +225,12 @@ class LibraryEntry(models.Model):
     """What a keyword and an allowlist phrase both have: a match key (set by ``clean``), whether it is on, notes,
     where it came from, and when."""
 
+    # Each kind of entry names the field its text is in, and its refusals of an empty text and of a text whose
+    # key another entry already has.
+    text_field: ClassVar[str]
+    text_empty: ClassVar[Any]
+    text_taken: ClassVar[Any]
+
     enabled = models.BooleanField(_("enabled"), default=True)
     notes = models.TextField(_("notes"), blank=True)
     origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.MANUAL)
@@ -236,6 +242,9 @@ class LibraryEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=~models.Q(key=""), name="%(app_label)s_%(class)s_key_not_empty"),
         ]
+
+    def clean(self) -> None:
+        _match_key_set(self, self.text_field, empty=self.text_empty, taken=self.text_taken)
 
 
 class Keyword(LibraryEntry):
@@ -262,16 +271,12 @@ class Keyword(LibraryEntry):
         ordering = ("risk", "keyword")
         indexes = [models.Index(fields=("risk", "enabled"), name="filing_keyword_risk_enabled")]
 
+    text_field = "keyword"
+    text_empty = _("The keyword is empty.")
+    text_taken = _("“%(new)s” is already in the library as “%(old)s”.")
+
     def __str__(self) -> str:
         return self.keyword
-
-    def clean(self) -> None:
-        _match_key_set(
-            self,
-            "keyword",
-            empty=_("The keyword is empty."),
-            taken=_("“%(new)s” is already in the library as “%(old)s”."),
-        )
 
 
 class AllowlistPhrase(LibraryEntry):
@@ -289,13 +294,9 @@ class AllowlistPhrase(LibraryEntry):
         verbose_name_plural = _("allowlist phrases")
         ordering = ("phrase",)
 
+    text_field = "phrase"
+    text_empty = _("The phrase is empty.")
+    text_taken = _("“%(new)s” is already on the allowlist as “%(old)s”.")
+
     def __str__(self) -> str:
         return self.phrase
-
-    def clean(self) -> None:
-        _match_key_set(
-            self,
-            "phrase",
-            empty=_("The phrase is empty."),
-            taken=_("“%(new)s” is already on the allowlist as “%(old)s”."),
-        )

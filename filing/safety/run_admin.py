@@ -19,15 +19,15 @@ from django.utils.translation import gettext_lazy as _
 
 from filing.admin_base import FilingModelAdmin, SeedField
 from filing.safety.assessments import (
-    assessment_run_apply,
     assessment_run_create,
     assessment_run_resume,
     assessment_samples_review,
-    self_assessment_model,
 )
 from filing.safety.bank_models import AssessmentRun, AssessmentSample, BankKind, TestBank
-from filing.safety.banks import SHEET_NAMES, assessment_sample_rows, xlsx_write_sheets
+from filing.safety.banks import SHEET_NAMES, assessment_sample_rows
+from filing.safety.run_evidence import assessment_run_apply, self_assessment_model
 from filing.safety.table_admin import XLSX_TYPE, attachment
+from filing.safety.tabular import xlsx_write_sheets
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
 from genai_platform.hygiene import CleanTextFormMixin
 

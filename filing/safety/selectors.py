@@ -170,10 +170,20 @@ class RiskCoverage:
         return self.count >= self.minimum
 
 
-class RisksCovered:
-    """Coverage per risk (``risks``, rows of ``RiskCoverage``): whether each meets its minimum."""
+class Coverage:
+    """The keyword library or a test bank against its minimums: the total, each risk (``risks``, rows of
+    ``RiskCoverage``), and its last update (``None``: never) against the longest time allowed between two."""
 
+    total: int
+    total_minimum: int
     risks: list[RiskCoverage]
+    last_update: datetime | None
+    update_max_days: int
+    now: datetime
+
+    @property
+    def total_ok(self) -> bool:
+        return self.total >= self.total_minimum
 
     @property
     def risks_ok(self) -> bool:
@@ -183,9 +193,17 @@ class RisksCovered:
     def risks_failing(self) -> int:
         return sum(1 for row in self.risks if not row.ok)
 
+    @property
+    def days_since_update(self) -> int | None:
+        return None if self.last_update is None else (self.now - self.last_update).days
+
+    @property
+    def update_ok(self) -> bool:
+        return self.last_update is not None and self.now - self.last_update <= timedelta(days=self.update_max_days)
+
 
 @dataclass(frozen=True)
-class KeywordCoverage(RisksCovered):
+class KeywordCoverage(Coverage):
     """The library against TC260-003 §8.1: total size, per-risk minimums, weekly update."""
 
     total: int
@@ -200,18 +218,6 @@ class KeywordCoverage(RisksCovered):
     allowlist_count: int
     config_version: int
     clauses: dict[str, str]
-
-    @property
-    def total_ok(self) -> bool:
-        return self.total >= self.total_minimum
-
-    @property
-    def days_since_update(self) -> int | None:
-        return None if self.last_update is None else (self.now - self.last_update).days
-
-    @property
-    def update_ok(self) -> bool:
-        return self.last_update is not None and self.now - self.last_update <= timedelta(days=self.update_max_days)
 
     @property
     def ok(self) -> bool:

@@ -94,14 +94,30 @@ def keyword_library_version_bump(*, actor: str, reason: str) -> KeywordLibraryVe
     )
 
 
+def _library_entry_save(entry: Keyword | AllowlistPhrase, *, actor: str) -> KeywordLibraryVersion:
+    """Check and store a keyword or an allowlist phrase; the library gets a new version that names it."""
+    created = entry.pk is None
+    entry.full_clean()
+    entry.save()
+    if isinstance(entry, Keyword):
+        reason = _("Keyword “%(k)s” added.") if created else _("Keyword “%(k)s” changed.")
+        return keyword_library_version_bump(actor=actor, reason=reason % {"k": entry.keyword})
+    reason = _("Allowlist phrase “%(p)s” added.") if created else _("Allowlist phrase “%(p)s” changed.")
+    return keyword_library_version_bump(actor=actor, reason=reason % {"p": entry.phrase})
+
+
+def _library_entries_changed(count: int, *, actor: str, reason: str, **values: Any) -> KeywordLibraryVersion | None:
+    """The library version after ``count`` entries were changed or deleted at once (``reason`` is formatted with
+    ``n`` and ``values``); none when no entry was."""
+    if not count:
+        return None
+    return keyword_library_version_bump(actor=actor, reason=reason % {"n": count, **values})
+
+
 @transaction.atomic
 def keyword_save(*, keyword: Keyword, actor: str) -> KeywordLibraryVersion:
     """Create or change one keyword entry; the library gets a new version."""
-    created = keyword.pk is None
-    keyword.full_clean()
-    keyword.save()
-    reason = _("Keyword “%(k)s” added.") if created else _("Keyword “%(k)s” changed.")
-    return keyword_library_version_bump(actor=actor, reason=reason % {"k": keyword.keyword})
+    return _library_entry_save(keyword, actor=actor)
 
 
 @transaction.atomic
@@ -127,9 +143,7 @@ def keyword_create(
 @transaction.atomic
 def keywords_delete(*, keywords: QuerySet[Keyword], actor: str) -> KeywordLibraryVersion | None:
     count, _deleted = keywords.delete()
-    if not count:
-        return None
-    return keyword_library_version_bump(actor=actor, reason=_("%(n)d keywords deleted.") % {"n": count})
+    return _library_entries_changed(count, actor=actor, reason=_("%(n)d keywords deleted."))
 
 
 @transaction.atomic
@@ -139,21 +153,13 @@ def keywords_update(*, keywords: QuerySet[Keyword], actor: str, **fields: Any) -
     if not fields or set(fields) - allowed:
         raise ValueError(f"keywords_update sets only {sorted(allowed)}, got {sorted(fields)}")
     count = keywords.update(**fields, updated_at=timezone.now())
-    if not count:
-        return None
     described = ", ".join(f"{name}={value}" for name, value in sorted(fields.items()))
-    return keyword_library_version_bump(
-        actor=actor, reason=_("%(n)d keywords changed: %(what)s.") % {"n": count, "what": described}
-    )
+    return _library_entries_changed(count, actor=actor, reason=_("%(n)d keywords changed: %(what)s."), what=described)
 
 
 @transaction.atomic
 def allowlist_phrase_save(*, phrase: AllowlistPhrase, actor: str) -> KeywordLibraryVersion:
-    created = phrase.pk is None
-    phrase.full_clean()
-    phrase.save()
-    reason = _("Allowlist phrase “%(p)s” added.") if created else _("Allowlist phrase “%(p)s” changed.")
-    return keyword_library_version_bump(actor=actor, reason=reason % {"p": phrase.phrase})
+    return _library_entry_save(phrase, actor=actor)
 
 
 @transaction.atomic
@@ -168,9 +174,7 @@ def allowlist_phrase_create(
 @transaction.atomic
 def allowlist_phrases_delete(*, phrases: QuerySet[AllowlistPhrase], actor: str) -> KeywordLibraryVersion | None:
     count, _deleted = phrases.delete()
-    if not count:
-        return None
-    return keyword_library_version_bump(actor=actor, reason=_("%(n)d allowlist phrases deleted.") % {"n": count})
+    return _library_entries_changed(count, actor=actor, reason=_("%(n)d allowlist phrases deleted."))
 
 
 @transaction.atomic
@@ -178,10 +182,5 @@ def allowlist_phrases_update(
     *, phrases: QuerySet[AllowlistPhrase], enabled: bool, actor: str
 ) -> KeywordLibraryVersion | None:
     count = phrases.update(enabled=enabled, updated_at=timezone.now())
-    if not count:
-        return None
-    return keyword_library_version_bump(
-        actor=actor,
-        reason=(_("%(n)d allowlist phrases enabled.") if enabled else _("%(n)d allowlist phrases disabled."))
-        % {"n": count},
-    )
+    reason = _("%(n)d allowlist phrases enabled.") if enabled else _("%(n)d allowlist phrases disabled.")
+    return _library_entries_changed(count, actor=actor, reason=reason)

@@ -17,8 +17,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
 from filing.admin_base import FilingModelAdmin
-from filing.safety.banks import xlsx_write_sheets
-from filing.safety.keyword_io import ImportFileError, csv_write
+from filing.safety.tabular import ImportFileError, csv_write, xlsx_write_sheets
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"

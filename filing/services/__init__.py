@@ -10,6 +10,8 @@ By topic: ``providers`` (providers, services, the workflow, documents, the emerg
 """
 
 from filing.services.assessments import (
+    MEASURED_FIELDS,
+    METRIC_FIELDS,
     assessment_create,
     assessment_finalise,
     assessment_metrics_record,
@@ -65,6 +67,8 @@ from filing.services.providers import (
 __all__ = [
     "FILING_NUMBER_PATTERNS",
     "FilingError",
+    "MEASURED_FIELDS",
+    "METRIC_FIELDS",
     "PUBLISHABLE_DOCUMENTS",
     "S",
     "TRANSITIONS",

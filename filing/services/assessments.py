@@ -18,8 +18,23 @@ from filing.models import (
     SelfAssessment,
     Service,
 )
-from filing.safety.assessments import self_assessment_figures_from_run
+from filing.safety.run_evidence import self_assessment_figures_from_run
 from filing.services.common import FilingError, actor_name
+
+# The figures copied from the linked assessment run and corpus technical check, shown but never typed.
+MEASURED_FIELDS = (
+    "corpus_technical_pass_rate",
+    "generated_sample_size",
+    "generated_pass_rate_manual",
+    "generated_pass_rate_keyword",
+    "generated_pass_rate_classifier",
+    "refuse_sample_size",
+    "refuse_rate",
+    "nonrefuse_sample_size",
+    "nonrefuse_refusal_rate",
+)
+# Every metric of the self-assessment: the measured ones and the manual corpus pass rate, typed by an operator.
+METRIC_FIELDS = ("corpus_manual_pass_rate", *MEASURED_FIELDS)
 
 
 @transaction.atomic
@@ -126,19 +141,7 @@ def assessment_finalise(*, assessment: SelfAssessment, actor: Any) -> SelfAssess
 
 def assessment_metrics_record(*, assessment: SelfAssessment, actor: Any = None, **metrics: Any) -> SelfAssessment:
     """Write measured metrics (field names of ``SelfAssessment``) from an assessment run."""
-    allowed = {
-        "corpus_manual_pass_rate",
-        "corpus_technical_pass_rate",
-        "generated_sample_size",
-        "generated_pass_rate_manual",
-        "generated_pass_rate_keyword",
-        "generated_pass_rate_classifier",
-        "refuse_sample_size",
-        "refuse_rate",
-        "nonrefuse_sample_size",
-        "nonrefuse_refusal_rate",
-    }
-    unknown = set(metrics) - allowed
+    unknown = set(metrics) - set(METRIC_FIELDS)
     if unknown:
         raise TypeError(f"unknown metric(s): {', '.join(sorted(unknown))}")
     if assessment.status == SelfAssessment.Status.FINALISED:

@@ -71,16 +71,35 @@ def complaint_create(
     return complaint
 
 
-def complaint_received_record(*, complaint: Complaint, actor: Any = None, request: Any = None) -> None:
-    """The ``complaint.received`` audit event of a complaint just stored (e.g. entered in the admin)."""
+def _complaint_event(
+    event_type: str,
+    *,
+    complaint: Complaint,
+    actor: Any,
+    payload: dict[str, Any],
+    changes: dict[str, list[Any]] | None = None,
+    request: Any = None,
+) -> None:
+    """Append the ``complaint.*`` audit event of an action on ``complaint``, with the fields it changed if any."""
     from audit import services as audit
 
     audit.complaint_event(
-        event_type="complaint.received",
+        event_type=event_type,
         actor=actor,
         request=request,
         subject=complaint,
         produce_id=complaint.produce_id or None,
+        payload={**payload, "changes": changes} if changes else payload,
+    )
+
+
+def complaint_received_record(*, complaint: Complaint, actor: Any = None, request: Any = None) -> None:
+    """The ``complaint.received`` audit event of a complaint just stored (e.g. entered in the admin)."""
+    _complaint_event(
+        "complaint.received",
+        complaint=complaint,
+        actor=actor,
+        request=request,
         payload={
             "category": complaint.category,
             "channel": complaint.channel,
@@ -93,20 +112,10 @@ def complaint_status_record(
     *, complaint: Complaint, actor: Any, note: str = "", changes: dict[str, list[Any]] | None = None
 ) -> None:
     """The ``complaint.updated`` audit event after a change of state or handler, with the fields it changed."""
-    from audit import services as audit
-
     payload: dict[str, Any] = {"status": complaint.status}
     if note:
         payload["note"] = note[:500]
-    if changes:
-        payload["changes"] = changes
-    audit.complaint_event(
-        event_type="complaint.updated",
-        actor=actor,
-        subject=complaint,
-        produce_id=complaint.produce_id or None,
-        payload=payload,
-    )
+    _complaint_event("complaint.updated", complaint=complaint, actor=actor, payload=payload, changes=changes)
 
 
 def _changes_of(collected: dict[str, dict[str, list[Any]]], complaint: Complaint) -> dict[str, list[Any]]:
@@ -136,8 +145,6 @@ def complaint_resolve(
 ) -> Complaint:
     """Close a complaint with its resolution (or the reasons it is rejected): one ``complaint.resolved`` record
     with every field the action changed (``changes``: those of an admin form saved with it)."""
-    from audit import services as audit
-
     if not resolution.strip():
         raise FilingError(_("Describe how the complaint was resolved."))
     if not complaint.is_open:
@@ -149,15 +156,11 @@ def complaint_resolve(
         complaint.handler = complaint.handler or actor_name(actor)
         with history_collected() as collected:
             complaint.save()
-        payload: dict[str, Any] = {"action": complaint.status}
-        changed = {**(changes or {}), **_changes_of(collected, complaint)}
-        if changed:
-            payload["changes"] = changed
-        audit.complaint_event(
-            event_type="complaint.resolved",
+        _complaint_event(
+            "complaint.resolved",
+            complaint=complaint,
             actor=actor,
-            subject=complaint,
-            produce_id=complaint.produce_id or None,
-            payload=payload,
+            payload={"action": complaint.status},
+            changes={**(changes or {}), **_changes_of(collected, complaint)},
         )
     return complaint

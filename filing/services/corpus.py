@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from filing.models import CorpusCheck, CorpusFinding, Dataset, Service
+from filing.runners import Runner
 from filing.safety.selectors import safety_config
 from filing.selectors import service_datasets
 from filing.services.common import FilingError, actor_name
@@ -38,19 +39,16 @@ KEYWORD_LAYER = "keyword"
 CLASSIFIER_LAYER = "classifier"
 SEED_MAX = 2**31 - 1
 
-_runner: Callable[[int], None] | None = None
+_runner = Runner("corpus check")
 
 
 def corpus_check_runner_register(runner: Callable[[int], None]) -> None:
     """``runner(check_id)`` queues a corpus technical check; ``generation`` registers its task here."""
-    global _runner
-    _runner = runner
+    _runner.register(runner)
 
 
 def corpus_check_enqueue(*, check_id: int) -> None:
-    if _runner is None:
-        raise RuntimeError("no corpus check runner is registered: is the generation app installed?")
-    _runner(check_id)
+    _runner.enqueue(check_id)
 
 
 def corpus_sample_size(*, items: int, share: Decimal) -> int:

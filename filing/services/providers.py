@@ -197,43 +197,61 @@ def document_publish(*, document: Document, actor: Any, request: Any = None) -> 
     return document
 
 
-def generation_stop(*, target: Service | ModelRecord, reason: str, actor: Any, request: Any = None) -> None:
-    """Stop generation for a service or one model record now. End users see a plain notice; the stop is an
-    audit event and a change of the record's history."""
+def _generation_stop_set(
+    *,
+    target: Service | ModelRecord,
+    stopped: bool,
+    reason: str,
+    actor: Any,
+    request: Any,
+    event_type: str,
+    payload: dict[str, Any],
+) -> None:
+    """Stop (with ``reason``) or resume generation for ``target``: the record's stop fields change, and the audit
+    event ``event_type`` names the scope and ``payload``."""
     from audit import services as audit
 
-    reason = (reason or "").strip()
-    if not reason:
-        raise FilingError(_("Give the reason generation is stopped."))
     with acting_as(actor, request=request), transaction.atomic():
-        target.generation_stopped_at = timezone.now()
+        target.generation_stopped_at = timezone.now() if stopped else None
         target.generation_stop_reason = reason
-        target.generation_stopped_by = actor_name(actor)
+        target.generation_stopped_by = actor_name(actor) if stopped else ""
         target.save()
         audit.incident_event(
-            event_type="incident.generation_stopped",
+            event_type=event_type,
             actor=actor,
             request=request,
             subject=target,
-            payload={"scope": "service" if isinstance(target, Service) else "model", "reason": reason},
+            payload={"scope": "service" if isinstance(target, Service) else "model", **payload},
         )
+
+
+def generation_stop(*, target: Service | ModelRecord, reason: str, actor: Any, request: Any = None) -> None:
+    """Stop generation for a service or one model record now. End users see a plain notice; the stop is an
+    audit event and a change of the record's history."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise FilingError(_("Give the reason generation is stopped."))
+    _generation_stop_set(
+        target=target,
+        stopped=True,
+        reason=reason,
+        actor=actor,
+        request=request,
+        event_type="incident.generation_stopped",
+        payload={"reason": reason},
+    )
 
 
 def generation_resume(*, target: Service | ModelRecord, actor: Any, note: str = "", request: Any = None) -> None:
     """Let a stopped service or model record generate again."""
-    from audit import services as audit
-
     if target.generation_stopped_at is None:
         return
-    with acting_as(actor, request=request), transaction.atomic():
-        target.generation_stopped_at = None
-        target.generation_stop_reason = ""
-        target.generation_stopped_by = ""
-        target.save()
-        audit.incident_event(
-            event_type="incident.generation_resumed",
-            actor=actor,
-            request=request,
-            subject=target,
-            payload={"scope": "service" if isinstance(target, Service) else "model", "note": note.strip()},
-        )
+    _generation_stop_set(
+        target=target,
+        stopped=False,
+        reason="",
+        actor=actor,
+        request=request,
+        event_type="incident.generation_resumed",
+        payload={"note": note.strip()},
+    )

@@ -22,11 +22,10 @@ from filing.safety.banks import (
     bank_create,
     bank_questions_import,
     bank_rows,
-    xlsx_write_sheets,
 )
-from filing.safety.keyword_io import ImportFileError
 from filing.safety.models import Origin
 from filing.safety.selectors import safety_config
+from filing.safety.tabular import ImportFileError, xlsx_write_sheets
 from genai_platform.roles import Role
 
 from ..spreadsheet_payloads import FORMULA_PAYLOADS, STRIPPED, assert_csv_safe, assert_xlsx_safe, csv_cells

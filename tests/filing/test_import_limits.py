@@ -14,7 +14,8 @@ from openpyxl import Workbook
 
 from filing.models import BankKind, Keyword, KeywordLibraryVersion, TestQuestion
 from filing.safety.banks import bank_create, bank_questions_import
-from filing.safety.keyword_io import ImportFileError, keywords_import
+from filing.safety.keyword_io import keywords_import
+from filing.safety.tabular import ImportFileError
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from openpyxl import Workbook, load_workbook
 
 from filing.models import AllowlistPhrase, Keyword, KeywordLibraryVersion
 from filing.safety.demo import DEMO_NOTE, keyword_library_demo_create
-from filing.safety.keyword_io import ImportFileError, ImportMode, keyword_rows, keywords_import
+from filing.safety.keyword_io import ImportMode, keyword_rows, keywords_import
 from filing.safety.selectors import keyword_coverage, keyword_library_version_current, safety_config
 from filing.safety.services import (
     allowlist_phrase_create,
@@ -22,6 +22,7 @@ from filing.safety.services import (
     keywords_delete,
     keywords_update,
 )
+from filing.safety.tabular import ImportFileError
 
 from ..spreadsheet_payloads import FORMULA_PAYLOADS, STRIPPED, assert_csv_safe, assert_xlsx_safe, csv_cells
 

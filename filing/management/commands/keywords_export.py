@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from filing.safety.keyword_io import csv_write, keyword_rows, xlsx_write
+from filing.safety.keyword_io import keyword_rows, xlsx_write
+from filing.safety.tabular import csv_write
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from filing.models import Complaint, PersonalInformationRequest, Service
-from filing.models.records import working_days_after
+from filing.models.complaints import working_days_after
 from genai_platform.roles import Role
 
 pytestmark = pytest.mark.django_db
