@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing.models import ModelRecord
 from genai_platform.admin_mixins import CleanTextAdminMixin
-from generation.admin.common import figure_table
+from generation.admin.common import ReadOnlyInline, figure_table
 from generation.models import (
     TrainingEpoch,
     TrainingRun,
@@ -24,15 +24,9 @@ from generation.quality import figure_format, figure_name
 from generation.training_runs import training_request_validate, training_run_cancel, training_run_create
 
 
-class TrainingEpochInline(admin.TabularInline):
+class TrainingEpochInline(ReadOnlyInline):
     model = TrainingEpoch
-    extra = 0
-    can_delete = False
     fields = ("epoch", "losses_display", "metrics_display", "seconds_display", "picture")
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=_("losses"))
     def losses_display(self, obj: TrainingEpoch) -> str:
