@@ -15,7 +15,7 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
@@ -133,6 +133,20 @@ class NetsApi(EndUserApi, APIView):
 # ------------------------------------------------------------------------------
 # Jobs
 # ------------------------------------------------------------------------------
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's jobs, newest first.",
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=[kind.value for kind in GENERATOR_KINDS]),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
+        ],
+        responses={200: s.JobSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One of the caller's jobs, with its outputs once it succeeded.",
+        responses={200: s.JobSerializer, **DETAIL_ERRORS},
+    ),
+)
 class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.JobSerializer
     pagination_class = Pagination
@@ -152,24 +166,6 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         filters = s.JobFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return queryset.filter(**filters.validated_data)
-
-    @extend_schema(
-        summary="The caller's jobs, newest first.",
-        parameters=[
-            OpenApiParameter("kind", OpenApiTypes.STR, enum=[kind.value for kind in GENERATOR_KINDS]),
-            OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
-        ],
-        responses={200: s.JobSerializer(many=True), **LIST_ERRORS},
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(
-        summary="One of the caller's jobs, with its outputs once it succeeded.",
-        responses={200: s.JobSerializer, **DETAIL_ERRORS},
-    )
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
         summary="Submit a generation job.",
@@ -260,6 +256,17 @@ class FileRenderer(BaseRenderer):
         return json.dumps(data, ensure_ascii=False).encode()
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's outputs, newest first.",
+        parameters=[OpenApiParameter("job", OpenApiTypes.UUID, description="Only the outputs of this job.")],
+        responses={200: s.OutputSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="Metadata of one output (text outputs include the text).",
+        responses={200: s.OutputSerializer, **DETAIL_ERRORS},
+    ),
+)
 class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.OutputSerializer
     pagination_class = Pagination
@@ -268,14 +275,6 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
 
     def get_queryset(self) -> QuerySet[Output]:
         return Output.objects.filter(job__user=self.request.user).select_related("job").order_by("-created_at", "index")
-
-    @extend_schema(
-        summary="The caller's outputs, newest first.",
-        parameters=[OpenApiParameter("job", OpenApiTypes.UUID, description="Only the outputs of this job.")],
-        responses={200: s.OutputSerializer(many=True), **LIST_ERRORS},
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
 
     def filter_queryset(self, queryset: QuerySet[Output]) -> QuerySet[Output]:
         if self.action == "list" and "job" in self.request.query_params:
@@ -286,13 +285,6 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
                 raise serializers.ValidationError({"job": exc.detail}) from exc
             queryset = queryset.filter(job__public_id=job)
         return queryset
-
-    @extend_schema(
-        summary="Metadata of one output (text outputs include the text).",
-        responses={200: s.OutputSerializer, **DETAIL_ERRORS},
-    )
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
         summary="Download the labelled file of an output.",
@@ -331,18 +323,17 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
 # ------------------------------------------------------------------------------
 # Reports
 # ------------------------------------------------------------------------------
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's reports, newest first.", responses={200: s.ReportSerializer(many=True), **LIST_ERRORS}
+    ),
+)
 class ReportViewSet(EndUserApi, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ReportSerializer
     pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet[Complaint]:
         return reports_of(user=self.request.user)
-
-    @extend_schema(
-        summary="The caller's reports, newest first.", responses={200: s.ReportSerializer(many=True), **LIST_ERRORS}
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         summary="Report one of the caller's outputs (illegal, harmful, wrong label, ...).",
