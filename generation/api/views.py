@@ -35,7 +35,7 @@ from generation.accounts import token_issue, token_revoke
 from generation.api import serializers as s
 from generation.api.errors import Conflict, Gone
 from generation.downloads import output_downloaded, output_file_response, output_unlabelled_response
-from generation.enduser import net_unavailable_reason, output_report_create, reports_of
+from generation.enduser import jobs_of, net_unavailable_reason, output_report_create, outputs_of, reports_of
 from generation.models import GENERATOR_KINDS, Job, NetKind, Output
 from generation.params import limits
 from generation.services import UnlabelledRefused, job_cancel, job_submit, tunes_offered
@@ -158,7 +158,7 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     def get_queryset(self) -> QuerySet[Job]:
         # Only the caller's own jobs: another user's job id resolves to 404.
-        return Job.objects.filter(user=self.request.user).prefetch_related("outputs").order_by("-created_at", "-pk")
+        return jobs_of(user=self.request.user)
 
     def filter_queryset(self, queryset: QuerySet[Job]) -> QuerySet[Job]:
         if self.action != "list":
@@ -274,7 +274,7 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
     lookup_value_regex = "[0-9a-zA-Z_-]{1,64}"
 
     def get_queryset(self) -> QuerySet[Output]:
-        return Output.objects.filter(job__user=self.request.user).select_related("job").order_by("-created_at", "index")
+        return outputs_of(user=self.request.user).order_by("-created_at", "index")
 
     def filter_queryset(self, queryset: QuerySet[Output]) -> QuerySet[Output]:
         if self.action == "list" and "job" in self.request.query_params:
@@ -348,7 +348,7 @@ class ReportViewSet(EndUserApi, mixins.ListModelMixin, mixins.CreateModelMixin, 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = s.ReportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        output = get_object_or_404(Output, produce_id=data.validated_data["produce_id"], job__user=request.user)
+        output = get_object_or_404(outputs_of(user=request.user), produce_id=data.validated_data["produce_id"])
         report = output_report_create(
             user=request.user,
             output=output,
