@@ -110,15 +110,21 @@ class LogoutView(auth_views.LogoutView):
     next_page = "home"
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
-    template_name = "generation/account/password_change.html"
-    success_url = reverse_lazy("password-change-done")
+class PasswordSavedMixin:
+    """Records the new password in the audit log once the form saved it (a reset with ``password_reset``).
+    Saving it ends the API token (generation.accounts.user_pre_save)."""
+
+    password_reset = False
 
     def form_valid(self, form: Any) -> HttpResponse:
-        # Saving the new password ends the API token (generation.accounts.user_pre_save).
-        response = super().form_valid(form)
-        password_changed(user=form.user, request=self.request)
+        response = super().form_valid(form)  # type: ignore[misc]
+        password_changed(user=form.user, request=self.request, reset=self.password_reset)  # type: ignore[attr-defined]
         return response
+
+
+class PasswordChangeView(PasswordSavedMixin, auth_views.PasswordChangeView):
+    template_name = "generation/account/password_change.html"
+    success_url = reverse_lazy("password-change-done")
 
 
 password_change = PasswordChangeView.as_view()
@@ -142,15 +148,10 @@ password_reset_done = auth_views.PasswordResetDoneView.as_view(
 )
 
 
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmView(PasswordSavedMixin, auth_views.PasswordResetConfirmView):
     template_name = "generation/account/password_reset_confirm.html"
     success_url = reverse_lazy("password-reset-complete")
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        # Saving the new password ends the API token (generation.accounts.user_pre_save).
-        response = super().form_valid(form)
-        password_changed(user=form.user, request=self.request, reset=True)
-        return response
+    password_reset = True
 
 
 password_reset_confirm = PasswordResetConfirmView.as_view()
