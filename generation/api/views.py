@@ -34,7 +34,7 @@ from genai_platform.roles import HasRole, Role
 from generation.accounts import token_issue, token_revoke
 from generation.api import serializers as s
 from generation.api.errors import Conflict, Gone
-from generation.downloads import output_downloaded, output_file_response, output_unlabelled_response
+from generation.downloads import output_delivery
 from generation.enduser import jobs_of, net_unavailable_reason, output_report_create, outputs_of, reports_of
 from generation.models import GENERATOR_KINDS, Job, NetKind, Output
 from generation.params import limits
@@ -310,14 +310,15 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
         output = self.get_object()
         if output.removed:
             raise Gone(_("This output was removed by the service: %(reason)s") % {"reason": output.removed_reason})
-        if request.query_params.get("visible_label") == "0":
-            try:
-                return output_unlabelled_response(request=request, output=output)
-            except UnlabelledRefused as exc:
-                raise PermissionDenied(exc.message) from exc
-        response = output_file_response(output, as_attachment=True)
-        output_downloaded(request=request, output=output)
-        return response
+        try:
+            return output_delivery(
+                request=request,
+                output=output,
+                visible_label=request.query_params.get("visible_label") != "0",
+                as_attachment=True,
+            )
+        except UnlabelledRefused as exc:
+            raise PermissionDenied(exc.message) from exc
 
 
 # ------------------------------------------------------------------------------

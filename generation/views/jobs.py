@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from filing.selectors import service_public
-from generation.downloads import output_downloaded, output_file_response, output_unlabelled_response
+from generation.downloads import output_delivery
 from generation.enduser import jobs_of, net_unavailable_reason, output_report_create, outputs_of
 from generation.enforcement import suspension_active
 from generation.forms import GENERATION_FORMS, GenerationForm, HistoryFilterForm, LmForm, ReportForm
@@ -285,17 +285,16 @@ def output_file(request: HttpRequest, produce_id: str) -> HttpResponseBase:
     output = _own_output(request, produce_id)
     if output.removed:
         return render(request, "generation/output_removed.html", {"output": output}, status=410)
-    if request.GET.get("visible_label") == "0":
-        try:
-            return output_unlabelled_response(request=request, output=output)
-        except UnlabelledRefused as exc:
-            messages.error(request, exc.message)
-            return redirect("job", public_id=output.job.public_id)
-    download = request.GET.get("download") == "1"
-    response = output_file_response(output, as_attachment=download)
-    if download:
-        output_downloaded(request=request, output=output)
-    return response
+    try:
+        return output_delivery(
+            request=request,
+            output=output,
+            visible_label=request.GET.get("visible_label") != "0",
+            as_attachment=request.GET.get("download") == "1",
+        )
+    except UnlabelledRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("job", public_id=output.job.public_id)
 
 
 @never_cache
