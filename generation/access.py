@@ -45,15 +45,17 @@ def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dic
 
 
 def _recorded(
-    *,
     event_type: str,
     subject: Any,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    *,
     request: Any,
     actor: Any,
     system: str,
 ) -> bool:
+    """Write one ``event_type`` record of what changed from ``before`` to ``after`` (``None``: ``subject`` did not
+    exist, or no longer does); nothing when nothing changed. Returns whether it wrote one."""
     changes = _changes(before, after)
     if not changes:
         return False
@@ -83,15 +85,7 @@ def user_access_recorded(
     ``deleted``: it is about to be deleted). Returns whether anything had changed. Without ``request`` or
     ``actor`` the platform itself acted, named by ``system``."""
     after = None if deleted else user_access_state(user)
-    return _recorded(
-        event_type="user.access_changed",
-        subject=user,
-        before=before,
-        after=after,
-        request=request,
-        actor=actor,
-        system=system,
-    )
+    return _recorded("user.access_changed", user, before, after, request=request, actor=actor, system=system)
 
 
 def role_access_recorded(
@@ -104,15 +98,7 @@ def role_access_recorded(
 ) -> bool:
     """``user_access_recorded`` for a role: its name and permissions."""
     after = None if deleted else role_state(group)
-    return _recorded(
-        event_type="user.role_changed",
-        subject=group,
-        before=before,
-        after=after,
-        request=request,
-        actor=actor,
-        system="system:platform",
-    )
+    return _recorded("user.role_changed", group, before, after, request=request, actor=actor, system="system:platform")
 
 
 @transaction.atomic

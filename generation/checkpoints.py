@@ -202,20 +202,16 @@ def checkpoint_promote(*, checkpoint: Checkpoint, actor: Any = None, request: An
     checkpoint.is_active = True
     checkpoint.save(update_fields=["is_active"])
     record = checkpoint.model_record
-    audit.generation_event(
-        event_type="generation.checkpoint_served",
+    _checkpoint_event(
+        "generation.checkpoint_served",
+        checkpoint,
         actor=actor,
         request=request,
-        subject=checkpoint,
-        checkpoint_sha256=checkpoint.sha256,
         model_record=str(record) if record else "",
-        payload={
-            "kind": checkpoint.kind,
+        facts={
             "by": by,
-            "gate": checkpoint.gate,
             "overridden": bool(checkpoint.gate_override_reason),
             "replaced": [p.sha256 for p in previous],
-            "figures": checkpoint.figures,
         },
     )
     return checkpoint
@@ -232,21 +228,30 @@ def checkpoint_gate_override(*, checkpoint: Checkpoint, actor: Any, reason: str,
     checkpoint.gate_override_by = actor.get_username() if actor is not None else ""
     checkpoint.gate_override_at = timezone.now()
     checkpoint.save(update_fields=["gate_override_reason", "gate_override_by", "gate_override_at"])
+    _checkpoint_event(
+        "generation.quality_gate_overridden",
+        checkpoint,
+        actor=actor,
+        request=request,
+        facts={"reason": reason, "failing": [c["figure"] for c in checkpoint.gate_checks if not c["passed"]]},
+    )
+    return checkpoint
+
+
+def _checkpoint_event(
+    event_type: str, checkpoint: Checkpoint, *, actor: Any, request: Any, facts: dict[str, Any], **fields: Any
+) -> None:
+    """The audit record of a change to which checkpoint may serve: its kind, gate verdict and figures with
+    ``facts`` in the payload, ``fields`` as the record's own fields."""
     audit.generation_event(
-        event_type="generation.quality_gate_overridden",
+        event_type=event_type,
         actor=actor,
         request=request,
         subject=checkpoint,
         checkpoint_sha256=checkpoint.sha256,
-        payload={
-            "kind": checkpoint.kind,
-            "reason": reason,
-            "gate": checkpoint.gate,
-            "failing": [c["figure"] for c in checkpoint.gate_checks if not c["passed"]],
-            "figures": checkpoint.figures,
-        },
+        payload={"kind": checkpoint.kind, "gate": checkpoint.gate, **facts, "figures": checkpoint.figures},
+        **fields,
     )
-    return checkpoint
 
 
 def checkpoint_beats(new: Checkpoint, serving: Checkpoint | None) -> bool:

@@ -1,5 +1,5 @@
 """Delivering an output's file to its owner, from the web pages and the API alike: the response, and the
-``generation.output_downloaded`` audit record of each download."""
+``generation.output_downloaded`` audit record of each download (``output_delivery``)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,18 @@ def output_downloaded(*, request: Any, output: Output, agreement_version: str | 
         produce_id=output.produce_id,
         payload=payload,
     )
+
+
+def output_delivery(*, request: Any, output: Output, visible_label: bool, as_attachment: bool) -> FileResponse:
+    """The file of ``output`` for its owner: the labelled file, shown inline or downloaded (``as_attachment``), or
+    without the visible label (always a download). Every download is logged; raises UnlabelledRefused when the
+    file without the visible label is not allowed."""
+    if not visible_label:
+        return output_unlabelled_response(request=request, output=output)
+    response = output_file_response(output, as_attachment=as_attachment)
+    if as_attachment:
+        output_downloaded(request=request, output=output)
+    return response
 
 
 def output_unlabelled_response(*, request: Any, output: Output) -> FileResponse:

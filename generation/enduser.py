@@ -1,4 +1,5 @@
-"""End-user services shared by the web pages and the API: what is available, reports, settings and history.
+"""End-user services and selectors shared by the web pages and the API: what is available, a user's own jobs and
+outputs, reports, settings and history.
 
 Sign-up, API tokens and closing an account are ``generation.accounts``; submitting jobs is
 ``generation.services.job_submit``; the daily quota is ``generation.usage``.
@@ -28,6 +29,22 @@ def net_unavailable_reason(kind: str, user: Any = None) -> str | None:
     applies, asked ahead of time."""
     refusal = policy_refusal(checkpoint_serving(kind), user)
     return refusal[0] if refusal else None
+
+
+def jobs_of(*, user: Any, kind: str = "", status: str = "") -> QuerySet[Job]:
+    """A user's own jobs with their outputs, newest first; only those of ``kind`` and in ``status`` when given.
+    Another user's job is never among them, so looking one up here answers 404."""
+    jobs = Job.objects.filter(user=user).prefetch_related("outputs").order_by("-created_at", "-pk")
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    if status:
+        jobs = jobs.filter(status=status)
+    return jobs
+
+
+def outputs_of(*, user: Any) -> QuerySet[Output]:
+    """The outputs of a user's own jobs, each with its job."""
+    return Output.objects.filter(job__user=user).select_related("job")
 
 
 # ------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -16,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from filing.models import ModelRecord
 from filing.selectors import service_audience, service_public
 from genai_platform.hygiene import CleanTextFormMixin
-from generation.admin.common import ReadOnlyAdminMixin, figure_table
+from generation.admin.common import ReadOnlyAdminMixin, action_confirmation, figure_table
 from generation.checkpoints import ServingRefused, checkpoint_serve, checkpoint_serving, serving_records
 from generation.models import (
     Checkpoint,
@@ -164,23 +163,19 @@ class CheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return None
         serving = checkpoint_serving(checkpoint.kind)
         public = service_public()
-        return TemplateResponse(
+        return action_confirmation(
+            self,
             request,
             "admin/generation/checkpoint/serve.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": _("Serve end users with this checkpoint"),
-                "checkpoint": checkpoint,
-                "checks": [GateCheck.from_dict(values) for values in checkpoint.gate_checks],
-                "serving": serving if serving is not None and serving.pk != checkpoint.pk else None,
-                "figures": figures_readable(checkpoint.figures),
-                "serving_figures": figures_readable(serving.figures) if serving is not None else [],
-                "public": public,
-                "audience": service_audience(public) if public is not None else "",
-                "form": form,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            title=_("Serve end users with this checkpoint"),
+            checkpoint=checkpoint,
+            checks=[GateCheck.from_dict(values) for values in checkpoint.gate_checks],
+            serving=serving if serving is not None and serving.pk != checkpoint.pk else None,
+            figures=figures_readable(checkpoint.figures),
+            serving_figures=figures_readable(serving.figures) if serving is not None else [],
+            public=public,
+            audience=service_audience(public) if public is not None else "",
+            form=form,
         )
 
     def has_activate_permission(self, request: HttpRequest) -> bool:

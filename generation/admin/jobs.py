@@ -6,7 +6,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -15,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from filing.models import Incident
 from genai_platform import admin_mixins
 from genai_platform.hygiene import CleanTextFormMixin
-from generation.admin.common import ReadOnlyAdminMixin
+from generation.admin.common import ReadOnlyAdminMixin, action_confirmation
 from generation.models import (
     Job,
     Output,
@@ -93,17 +92,13 @@ class OutputAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
             self.message_user(request, _("%(n)d output(s) removed.") % {"n": count}, messages.WARNING)
             return None
-        return TemplateResponse(
+        return action_confirmation(
+            self,
             request,
             "admin/generation/output/remove.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": _("Remove outputs"),
-                "outputs": list(queryset[:200]),
-                "form": form,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            title=_("Remove outputs"),
+            outputs=list(queryset[:200]),
+            form=form,
         )
 
     def has_remove_permission(self, request: HttpRequest) -> bool:

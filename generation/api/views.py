@@ -15,7 +15,7 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
@@ -34,8 +34,8 @@ from genai_platform.roles import HasRole, Role
 from generation.accounts import token_issue, token_revoke
 from generation.api import serializers as s
 from generation.api.errors import Conflict, Gone
-from generation.downloads import output_downloaded, output_file_response, output_unlabelled_response
-from generation.enduser import net_unavailable_reason, output_report_create, reports_of
+from generation.downloads import output_delivery
+from generation.enduser import jobs_of, net_unavailable_reason, output_report_create, outputs_of, reports_of
 from generation.models import GENERATOR_KINDS, Job, NetKind, Output
 from generation.params import limits
 from generation.services import UnlabelledRefused, job_cancel, job_submit, tunes_offered
@@ -133,6 +133,20 @@ class NetsApi(EndUserApi, APIView):
 # ------------------------------------------------------------------------------
 # Jobs
 # ------------------------------------------------------------------------------
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's jobs, newest first.",
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=[kind.value for kind in GENERATOR_KINDS]),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
+        ],
+        responses={200: s.JobSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One of the caller's jobs, with its outputs once it succeeded.",
+        responses={200: s.JobSerializer, **DETAIL_ERRORS},
+    ),
+)
 class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.JobSerializer
     pagination_class = Pagination
@@ -144,7 +158,7 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     def get_queryset(self) -> QuerySet[Job]:
         # Only the caller's own jobs: another user's job id resolves to 404.
-        return Job.objects.filter(user=self.request.user).prefetch_related("outputs").order_by("-created_at", "-pk")
+        return jobs_of(user=self.request.user)
 
     def filter_queryset(self, queryset: QuerySet[Job]) -> QuerySet[Job]:
         if self.action != "list":
@@ -152,24 +166,6 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         filters = s.JobFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return queryset.filter(**filters.validated_data)
-
-    @extend_schema(
-        summary="The caller's jobs, newest first.",
-        parameters=[
-            OpenApiParameter("kind", OpenApiTypes.STR, enum=[kind.value for kind in GENERATOR_KINDS]),
-            OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
-        ],
-        responses={200: s.JobSerializer(many=True), **LIST_ERRORS},
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(
-        summary="One of the caller's jobs, with its outputs once it succeeded.",
-        responses={200: s.JobSerializer, **DETAIL_ERRORS},
-    )
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
         summary="Submit a generation job.",
@@ -260,6 +256,17 @@ class FileRenderer(BaseRenderer):
         return json.dumps(data, ensure_ascii=False).encode()
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's outputs, newest first.",
+        parameters=[OpenApiParameter("job", OpenApiTypes.UUID, description="Only the outputs of this job.")],
+        responses={200: s.OutputSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="Metadata of one output (text outputs include the text).",
+        responses={200: s.OutputSerializer, **DETAIL_ERRORS},
+    ),
+)
 class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.OutputSerializer
     pagination_class = Pagination
@@ -267,15 +274,7 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
     lookup_value_regex = "[0-9a-zA-Z_-]{1,64}"
 
     def get_queryset(self) -> QuerySet[Output]:
-        return Output.objects.filter(job__user=self.request.user).select_related("job").order_by("-created_at", "index")
-
-    @extend_schema(
-        summary="The caller's outputs, newest first.",
-        parameters=[OpenApiParameter("job", OpenApiTypes.UUID, description="Only the outputs of this job.")],
-        responses={200: s.OutputSerializer(many=True), **LIST_ERRORS},
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
+        return outputs_of(user=self.request.user).order_by("-created_at", "index")
 
     def filter_queryset(self, queryset: QuerySet[Output]) -> QuerySet[Output]:
         if self.action == "list" and "job" in self.request.query_params:
@@ -286,13 +285,6 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
                 raise serializers.ValidationError({"job": exc.detail}) from exc
             queryset = queryset.filter(job__public_id=job)
         return queryset
-
-    @extend_schema(
-        summary="Metadata of one output (text outputs include the text).",
-        responses={200: s.OutputSerializer, **DETAIL_ERRORS},
-    )
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
         summary="Download the labelled file of an output.",
@@ -318,31 +310,31 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
         output = self.get_object()
         if output.removed:
             raise Gone(_("This output was removed by the service: %(reason)s") % {"reason": output.removed_reason})
-        if request.query_params.get("visible_label") == "0":
-            try:
-                return output_unlabelled_response(request=request, output=output)
-            except UnlabelledRefused as exc:
-                raise PermissionDenied(exc.message) from exc
-        response = output_file_response(output, as_attachment=True)
-        output_downloaded(request=request, output=output)
-        return response
+        try:
+            return output_delivery(
+                request=request,
+                output=output,
+                visible_label=request.query_params.get("visible_label") != "0",
+                as_attachment=True,
+            )
+        except UnlabelledRefused as exc:
+            raise PermissionDenied(exc.message) from exc
 
 
 # ------------------------------------------------------------------------------
 # Reports
 # ------------------------------------------------------------------------------
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's reports, newest first.", responses={200: s.ReportSerializer(many=True), **LIST_ERRORS}
+    ),
+)
 class ReportViewSet(EndUserApi, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ReportSerializer
     pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet[Complaint]:
         return reports_of(user=self.request.user)
-
-    @extend_schema(
-        summary="The caller's reports, newest first.", responses={200: s.ReportSerializer(many=True), **LIST_ERRORS}
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         summary="Report one of the caller's outputs (illegal, harmful, wrong label, ...).",
@@ -357,7 +349,7 @@ class ReportViewSet(EndUserApi, mixins.ListModelMixin, mixins.CreateModelMixin, 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = s.ReportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        output = get_object_or_404(Output, produce_id=data.validated_data["produce_id"], job__user=request.user)
+        output = get_object_or_404(outputs_of(user=request.user), produce_id=data.validated_data["produce_id"])
         report = output_report_create(
             user=request.user,
             output=output,

@@ -3,22 +3,29 @@ account (their reports of outputs are filing complaints)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
-class UserSettings(models.Model):
-    """What an end user chose about the use of their data. No row means no consent was recorded."""
-
-    user = models.OneToOneField(
+def _one_per_user(*, related_name: str) -> models.OneToOneField[Any, Any]:
+    """The key of a record a user has at most one of: the user, whose row it is deleted with."""
+    return models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         primary_key=True,
-        related_name="generation_settings",
+        related_name=related_name,
         verbose_name=_("user"),
     )
+
+
+class UserSettings(models.Model):
+    """What an end user chose about the use of their data. No row means no consent was recorded."""
+
+    user = _one_per_user(related_name="generation_settings")
     inputs_for_training = models.BooleanField(
         _("inputs may be used for training"),
         default=False,
@@ -96,13 +103,7 @@ class DailyUsage(models.Model):
 class RefusalStreak(models.Model):
     """How many of a user's requests in a row were refused for breaking the content rules (0 after an accepted one)."""
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        primary_key=True,
-        related_name="generation_refusal_streak",
-        verbose_name=_("user"),
-    )
+    user = _one_per_user(related_name="generation_refusal_streak")
     in_a_row = models.PositiveIntegerField(_("refused in a row"), default=0)
 
     class Meta:
@@ -164,13 +165,7 @@ class PhoneVerification(models.Model):
     hash, and shown masked.
     """
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        primary_key=True,
-        related_name="phone_verification",
-        verbose_name=_("user"),
-    )
+    user = _one_per_user(related_name="phone_verification")
     phone_encrypted = models.TextField(_("number (encrypted)"))
     phone_hash = models.CharField(_("number (keyed hash)"), max_length=64, unique=True)
     phone_masked = models.CharField(_("number"), max_length=20)
@@ -214,13 +209,7 @@ class AgeDeclaration(models.Model):
     Minor mode follows from the date of birth (``generation.minors``); it lifts by itself on the 18th birthday.
     """
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        primary_key=True,
-        related_name="age_declaration",
-        verbose_name=_("user"),
-    )
+    user = _one_per_user(related_name="age_declaration")
     date_of_birth = models.DateField(_("date of birth"))
     guardian_name = models.CharField(_("guardian's name"), max_length=100, blank=True)
     guardian_contact_encrypted = models.TextField(_("guardian's phone (encrypted)"), blank=True)

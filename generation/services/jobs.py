@@ -127,55 +127,30 @@ def broker_refusal() -> str | None:
     return _("Generation is temporarily unavailable because the job queue cannot be reached. Please try again later.")
 
 
-@transaction.atomic(durable=True)
-def _job_refused_by_moderation(
-    *,
-    user: Any,
-    request: Any,
-    kind: str,
-    params: dict[str, Any],
-    seed: int,
-    checkpoint: Checkpoint,
-    verdict: Any,
-    idempotency_key: str | None,
-    digest: str,
-) -> Job:
+def _job_refused_by_moderation(job: Job, *, verdict: Any, request: Any) -> Job:
+    """Store ``job`` refused, for the input ``verdict`` that blocked it, with its audit record; the refusal
+    counts towards a suspension. Runs in ``_job_create``'s transaction."""
     from generation.moderation import refusal_message, verdict_audit_facts
 
-    _user_locked(user)
-    replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
-    if replayed:
-        return replayed
-    outcome = enforcement_apply(user=user)
-    reason = " ".join(part for part in (refusal_message(verdict), outcome.sentence()) if part)
-    job = Job.objects.create(
-        user=user,
-        kind=kind,
-        params=params,
-        seed=seed,
-        checkpoint=checkpoint,
-        status=Job.Status.REFUSED,
-        reason=reason,
-        risk_codes=list(verdict.risk_codes),
-        moderation={"input": verdict.as_dict()},
-        idempotency_key=idempotency_key or None,
-        request_hash=digest,
-        finished_at=timezone.now(),
-    )
+    outcome = enforcement_apply(user=job.user)
+    job.status = Job.Status.REFUSED
+    job.reason = " ".join(part for part in (refusal_message(verdict), outcome.sentence()) if part)
+    job.finished_at = timezone.now()
+    job.save(force_insert=True)
     audit.generation_event(
         event_type="generation.refused",
-        actor=user,
+        actor=job.user,
         request=request,
         subject=job,
-        **serving_facts(checkpoint),
+        **serving_facts(job.checkpoint),
         keyword_library_version=str(verdict.library_version),
         decision="refused",
         risk_codes=list(verdict.risk_codes),
-        input_content=job_input(kind, params),
+        input_content=job_input(job.kind, job.params),
         payload={
             "job_id": str(job.public_id),
-            "kind": kind,
-            "reason": reason,
+            "kind": job.kind,
+            "reason": job.reason,
             "stage": "input_moderation",
             "reason_code": "content",
             **verdict_audit_facts(verdict),
@@ -257,18 +232,6 @@ def job_submit(
     verdict = None
     if kind == NetKind.LM and cleaned["opening"]:
         verdict = moderate(cleaned["opening"], output=False, user=user)
-        if verdict.blocked:
-            return _job_refused_by_moderation(
-                user=user,
-                request=request,
-                kind=kind,
-                params=cleaned,
-                seed=seed,
-                checkpoint=checkpoint,
-                verdict=verdict,
-                idempotency_key=idempotency_key,
-                digest=digest,
-            )
     try:
         return _job_create(
             user=user,
@@ -300,13 +263,13 @@ def _job_create(
     request: Any,
     input_verdict: Any = None,
 ) -> Job:
+    """Store the job of a cleaned request under the user's row lock, unless an earlier request with its
+    idempotency key made one: refused when ``input_verdict`` blocked its input, otherwise queued within the
+    daily quota and sent to the workers once the transaction commits."""
     _user_locked(user)
     replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
     if replayed:
         return replayed
-    spent = quota_refusal(user=user)
-    if spent:
-        raise JobUnavailable(spent, code="over_quota")
     job = Job(
         user=user,
         kind=kind,
@@ -317,8 +280,13 @@ def _job_create(
         request_hash=digest,
         risk_codes=list(input_verdict.risk_codes) if input_verdict else [],
         moderation={"input": input_verdict.as_dict()} if input_verdict else {},
-        enqueued_at=timezone.now(),
     )
+    if input_verdict is not None and input_verdict.blocked:
+        return _job_refused_by_moderation(job, verdict=input_verdict, request=request)
+    spent = quota_refusal(user=user)
+    if spent:
+        raise JobUnavailable(spent, code="over_quota")
+    job.enqueued_at = timezone.now()
     try:
         with transaction.atomic():
             job.save()

@@ -66,20 +66,35 @@ def latency_ms(job: Job) -> float:
     return round((timezone.now() - job.created_at).total_seconds() * 1000, 1)
 
 
-@transaction.atomic
-def _fail(job: Job, reason: str) -> None:
+def _end_without_outputs(
+    job: Job, *, event_type: str, facts: dict[str, Any], fields: dict[str, Any], record: dict[str, Any] | None = None
+) -> None:
+    """End ``job`` with the ``fields`` set (its status among them) and no outputs, if this worker's claim is still
+    the current one: the job is given back to the daily quota, and the ``event_type`` audit record holds the job,
+    ``facts`` in its payload and ``record`` as its own fields."""
     updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
-        status=Job.Status.FAILED, reason=reason, finished_at=timezone.now()
+        **fields, finished_at=timezone.now()
     )
     if updated:
         usage_job_given_back(job=job)
         audit.generation_event(
-            event_type="generation.failed",
+            event_type=event_type,
             actor=job.user,
             subject=job,
             **serving_facts(job.checkpoint),
-            payload={"job_id": str(job.public_id), "kind": job.kind, "reason": reason, "latency_ms": latency_ms(job)},
+            **(record or {}),
+            payload={"job_id": str(job.public_id), "kind": job.kind, "latency_ms": latency_ms(job), **facts},
         )
+
+
+@transaction.atomic
+def _fail(job: Job, reason: str) -> None:
+    _end_without_outputs(
+        job,
+        event_type="generation.failed",
+        facts={"reason": reason},
+        fields={"status": Job.Status.FAILED, "reason": reason},
+    )
 
 
 _NET_CACHE: dict[str, LoadedNet] = {}
@@ -133,31 +148,22 @@ def _output_moderation(job: Job, samples: list[Any]) -> dict[str, Any] | None:
 def _block(job: Job, verdict: Any) -> None:
     from generation.moderation import refusal_message, verdict_audit_facts
 
-    reason = refusal_message(verdict)
-    updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
-        status=Job.Status.REFUSED,
-        reason=reason,
-        risk_codes=list(verdict.risk_codes),
-        moderation={**job.moderation, "output": verdict.as_dict()},
-        finished_at=timezone.now(),
+    _end_without_outputs(
+        job,
+        event_type="generation.output_blocked",
+        facts=verdict_audit_facts(verdict),
+        fields={
+            "status": Job.Status.REFUSED,
+            "reason": refusal_message(verdict),
+            "risk_codes": list(verdict.risk_codes),
+            "moderation": {**job.moderation, "output": verdict.as_dict()},
+        },
+        record={
+            "keyword_library_version": str(verdict.library_version),
+            "decision": "blocked",
+            "risk_codes": list(verdict.risk_codes),
+        },
     )
-    if updated:
-        usage_job_given_back(job=job)
-        audit.generation_event(
-            event_type="generation.output_blocked",
-            actor=job.user,
-            subject=job,
-            **serving_facts(job.checkpoint),
-            keyword_library_version=str(verdict.library_version),
-            decision="blocked",
-            risk_codes=list(verdict.risk_codes),
-            payload={
-                "job_id": str(job.public_id),
-                "kind": job.kind,
-                "latency_ms": latency_ms(job),
-                **verdict_audit_facts(verdict),
-            },
-        )
 
 
 def job_run(*, job_id: int, worker: str = "") -> Job | None:

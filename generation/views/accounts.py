@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -110,15 +112,21 @@ class LogoutView(auth_views.LogoutView):
     next_page = "home"
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
-    template_name = "generation/account/password_change.html"
-    success_url = reverse_lazy("password-change-done")
+class PasswordSavedMixin:
+    """Records the new password in the audit log once the form saved it (a reset with ``password_reset``).
+    Saving it ends the API token (generation.accounts.user_pre_save)."""
+
+    password_reset = False
 
     def form_valid(self, form: Any) -> HttpResponse:
-        # Saving the new password ends the API token (generation.accounts.user_pre_save).
-        response = super().form_valid(form)
-        password_changed(user=form.user, request=self.request)
+        response = super().form_valid(form)  # type: ignore[misc]
+        password_changed(user=form.user, request=self.request, reset=self.password_reset)  # type: ignore[attr-defined]
         return response
+
+
+class PasswordChangeView(PasswordSavedMixin, auth_views.PasswordChangeView):
+    template_name = "generation/account/password_change.html"
+    success_url = reverse_lazy("password-change-done")
 
 
 password_change = PasswordChangeView.as_view()
@@ -142,15 +150,10 @@ password_reset_done = auth_views.PasswordResetDoneView.as_view(
 )
 
 
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmView(PasswordSavedMixin, auth_views.PasswordResetConfirmView):
     template_name = "generation/account/password_reset_confirm.html"
     success_url = reverse_lazy("password-reset-complete")
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        # Saving the new password ends the API token (generation.accounts.user_pre_save).
-        response = super().form_valid(form)
-        password_changed(user=form.user, request=self.request, reset=True)
-        return response
+    password_reset = True
 
 
 password_reset_confirm = PasswordResetConfirmView.as_view()
@@ -247,6 +250,21 @@ def account(request: HttpRequest) -> HttpResponse:
     )
 
 
+_T = TypeVar("_T")
+
+
+def _identity_step(form: forms.Form, field: str, step: Callable[[dict[str, Any]], _T]) -> _T | None:
+    """What ``step`` returns for the cleaned data of ``form``; None when the form is not valid, or when ``step``
+    raised an IdentityError, which is then shown as the error of ``field``."""
+    if not form.is_valid():
+        return None
+    try:
+        return step(form.cleaned_data)
+    except IdentityError as exc:
+        form.add_error(field, str(exc))
+        return None
+
+
 @never_cache
 @enduser_required
 @require_http_methods(["GET", "POST"])
@@ -257,30 +275,28 @@ def phone_verify(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action")
     if action == "send":
         phone_form = PhoneForm(request.POST)
-        if phone_form.is_valid():
-            try:
-                sent = phone_code_send(user=request.user, phone_raw=phone_form.cleaned_data["phone"], request=request)
-            except IdentityError as exc:
-                phone_form.add_error("phone", str(exc))
-            else:
-                messages.success(
-                    request, _("A code was sent to %(phone)s. Type it in below.") % {"phone": sent.phone_masked}
-                )
-                return redirect("phone-verify")
+        sent = _identity_step(
+            phone_form,
+            "phone",
+            lambda data: phone_code_send(user=request.user, phone_raw=data["phone"], request=request),
+        )
+        if sent is not None:
+            messages.success(
+                request, _("A code was sent to %(phone)s. Type it in below.") % {"phone": sent.phone_masked}
+            )
+            return redirect("phone-verify")
     elif action == "check":
         code_form = PhoneCodeForm(request.POST)
-        if code_form.is_valid():
-            try:
-                verification = phone_code_check(user=request.user, code=code_form.cleaned_data["code"], request=request)
-            except IdentityError as exc:
-                code_form.add_error("code", str(exc))
-            else:
-                messages.success(
-                    request,
-                    _("Your mobile number %(phone)s is verified. You can generate now.")
-                    % {"phone": verification.phone_masked},
-                )
-                return redirect("generate")
+        verification = _identity_step(
+            code_form, "code", lambda data: phone_code_check(user=request.user, code=data["code"], request=request)
+        )
+        if verification is not None:
+            messages.success(
+                request,
+                _("Your mobile number %(phone)s is verified. You can generate now.")
+                % {"phone": verification.phone_masked},
+            )
+            return redirect("generate")
     return render(
         request,
         "generation/account/phone.html",

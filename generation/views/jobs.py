@@ -23,8 +23,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from filing.selectors import service_public
-from generation.downloads import output_downloaded, output_file_response, output_unlabelled_response
-from generation.enduser import net_unavailable_reason, output_report_create
+from generation.downloads import output_delivery
+from generation.enduser import jobs_of, net_unavailable_reason, output_report_create, outputs_of
 from generation.enforcement import suspension_active
 from generation.forms import GENERATION_FORMS, GenerationForm, HistoryFilterForm, LmForm, ReportForm
 from generation.minors import minor_mode
@@ -177,7 +177,7 @@ def generate(request: HttpRequest) -> HttpResponse:
 
 
 def _own_job(request: HttpRequest, public_id: uuid.UUID) -> Job:
-    return get_object_or_404(Job.objects.prefetch_related("outputs"), public_id=public_id, user=request.user)
+    return get_object_or_404(jobs_of(user=request.user), public_id=public_id)
 
 
 PARAMETER_LABELS: dict[str, Any] = {
@@ -275,7 +275,7 @@ def job_cancel_view(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 
 def _own_output(request: HttpRequest, produce_id: str) -> Output:
-    return get_object_or_404(Output.objects.select_related("job"), produce_id=produce_id, job__user=request.user)
+    return get_object_or_404(outputs_of(user=request.user), produce_id=produce_id)
 
 
 @enduser_required
@@ -285,17 +285,16 @@ def output_file(request: HttpRequest, produce_id: str) -> HttpResponseBase:
     output = _own_output(request, produce_id)
     if output.removed:
         return render(request, "generation/output_removed.html", {"output": output}, status=410)
-    if request.GET.get("visible_label") == "0":
-        try:
-            return output_unlabelled_response(request=request, output=output)
-        except UnlabelledRefused as exc:
-            messages.error(request, exc.message)
-            return redirect("job", public_id=output.job.public_id)
-    download = request.GET.get("download") == "1"
-    response = output_file_response(output, as_attachment=download)
-    if download:
-        output_downloaded(request=request, output=output)
-    return response
+    try:
+        return output_delivery(
+            request=request,
+            output=output,
+            visible_label=request.GET.get("visible_label") != "0",
+            as_attachment=request.GET.get("download") == "1",
+        )
+    except UnlabelledRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("job", public_id=output.job.public_id)
 
 
 @never_cache
@@ -328,12 +327,7 @@ def output_report(request: HttpRequest, produce_id: str) -> HttpResponse:
 def history(request: HttpRequest) -> HttpResponse:
     filters = HistoryFilterForm(request.GET or None)
     user: Any = request.user  # an end user: enduser_required let the request through
-    jobs = Job.objects.filter(user=user).prefetch_related("outputs").order_by("-created_at", "-pk")
-    if filters.is_valid():
-        if filters.cleaned_data["kind"]:
-            jobs = jobs.filter(kind=filters.cleaned_data["kind"])
-        if filters.cleaned_data["status"]:
-            jobs = jobs.filter(status=filters.cleaned_data["status"])
+    jobs = jobs_of(user=user, **filters.cleaned_data) if filters.is_valid() else jobs_of(user=user)
     page = Paginator(jobs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

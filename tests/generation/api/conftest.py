@@ -38,3 +38,19 @@ def alice(api_for):
 @pytest.fixture
 def bob(api_for):
     return api_for(Role.END_USER, "bob")
+
+
+@pytest.fixture
+def gan_serving():
+    """A digit GAN checkpoint serving end users."""
+    from tests.generation.factories import checkpoint_tiny
+
+    return checkpoint_tiny("gan")
+
+
+@pytest.fixture
+def lm_serving():
+    """A text model checkpoint serving end users."""
+    from tests.generation.factories import checkpoint_tiny
+
+    return checkpoint_tiny("lm")

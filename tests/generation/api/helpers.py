@@ -57,3 +57,11 @@ def output_make(job: Job, *, index: int = 0) -> Output:
         text=text,
         sha256=hashlib.sha256(content).hexdigest(),
     )
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The API's error body of ``response`` (``{"error": {"code", "message", "fields"}}``), checked for its keys."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "fields"}, body
+    return body["error"]

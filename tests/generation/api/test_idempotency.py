@@ -19,13 +19,6 @@ JOBS = "/api/v1/jobs/"
 PAYLOAD = {"kind": "gan", "params": {"digit": 1, "count": 1}}
 
 
-@pytest.fixture
-def gan_serving():
-    from tests.generation.factories import checkpoint_tiny
-
-    return checkpoint_tiny("gan")
-
-
 def _post(client: APIClient, payload: dict, key: str):
     return client.post(JOBS, payload, format="json", HTTP_IDEMPOTENCY_KEY=key, HTTP_ACCEPT_LANGUAGE="en")
 

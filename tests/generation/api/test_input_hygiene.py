@@ -8,29 +8,9 @@ import pytest
 
 from audit.models import LogEntry
 from generation.models import Job
+from tests.generation.api.helpers import error_of
 
 pytestmark = pytest.mark.django_db
-
-
-def _error(response) -> dict:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message", "fields"}, body
-    return body["error"]
-
-
-@pytest.fixture
-def lm_serving():
-    from tests.generation.factories import checkpoint_tiny
-
-    return checkpoint_tiny("lm")
-
-
-@pytest.fixture
-def gan_serving():
-    from tests.generation.factories import checkpoint_tiny
-
-    return checkpoint_tiny("gan")
 
 
 def _post_raw(client, body: str, **extra):
@@ -52,7 +32,7 @@ def test_bad_characters_in_a_prompt_are_a_400_naming_the_field(alice, lm_serving
     response = _post_raw(alice, '{"kind": "lm", "params": {"tune": "测试调", "opening": "' + opening + '"}}')
 
     assert response.status_code == 400, response.content
-    error = _error(response)
+    error = error_of(response)
     assert error["code"] == "invalid"
     assert list(error["fields"]) == ["params.opening"]
     assert "U+" in error["fields"]["params.opening"][0]
@@ -64,22 +44,22 @@ def test_bad_characters_in_a_key_or_a_top_level_field_are_named_too(alice, lm_se
     in_key = _post_raw(alice, '{"kind": "lm", "params": {"tune": "测试调", "op\\u0000": "x"}}')
     in_kind = _post_raw(alice, '{"kind": "l\\u0000m", "params": {}}')
 
-    assert in_key.status_code == 400 and list(_error(in_key)["fields"]) == ["params"]
-    assert in_kind.status_code == 400 and list(_error(in_kind)["fields"]) == ["kind"]
+    assert in_key.status_code == 400 and list(error_of(in_key)["fields"]) == ["params"]
+    assert in_kind.status_code == 400 and list(error_of(in_kind)["fields"]) == ["kind"]
 
 
 def test_a_nul_in_the_token_username_is_a_400(user_with_role, client):
     response = client.post(
         "/api/v1/auth/token/", {"username": "a\x00b", "password": "x"}, content_type="application/json"
     )
-    assert response.status_code == 400 and "username" in _error(response)["fields"]
+    assert response.status_code == 400 and "username" in error_of(response)["fields"]
 
 
 def test_a_report_with_a_non_character_is_a_400(alice):
     response = alice.post(
         "/api/v1/reports/", {"produce_id": "x", "reason": "illegal", "details": "bad\ufffftext"}, format="json"
     )
-    assert response.status_code == 400 and "details" in _error(response)["fields"]
+    assert response.status_code == 400 and "details" in error_of(response)["fields"]
 
 
 @pytest.mark.parametrize(
@@ -96,8 +76,8 @@ def test_counts_and_seeds_must_be_json_integers(alice, gan_serving, params, fiel
     response = alice.post("/api/v1/jobs/", {"kind": "gan", "params": params}, format="json", HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 400, response.json()
-    assert field in _error(response)["fields"]
-    assert "whole number" in _error(response)["fields"][field][0]
+    assert field in error_of(response)["fields"]
+    assert "whole number" in error_of(response)["fields"][field][0]
     assert not Job.objects.exists()
 
 
@@ -115,7 +95,7 @@ def test_job_creation_takes_json_only(alice, gan_serving, fmt):
         response = alice.post("/api/v1/jobs/", "kind=gan&params=x", content_type="application/x-www-form-urlencoded")
 
     assert response.status_code == 415
-    assert _error(response)["code"] == "unsupported_media_type"
+    assert error_of(response)["code"] == "unsupported_media_type"
     assert not Job.objects.exists()
 
 
@@ -126,8 +106,8 @@ def test_a_body_over_the_limit_is_a_413_with_the_error_body(alice, gan_serving, 
     response = _post_raw(alice, body)
 
     assert response.status_code == 413
-    assert _error(response)["code"] == "too_large"
-    assert "10000" in _error(response)["message"].replace(",", "")
+    assert error_of(response)["code"] == "too_large"
+    assert "10000" in error_of(response)["message"].replace(",", "")
     assert not Job.objects.exists()
 
 
@@ -137,4 +117,4 @@ def test_a_large_body_without_a_usable_length_is_still_a_413(alice, gan_serving,
 
     response = _post_raw(alice, body)
 
-    assert response.status_code == 413 and _error(response)["code"] == "too_large"
+    assert response.status_code == 413 and error_of(response)["code"] == "too_large"
