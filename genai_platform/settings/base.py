@@ -44,7 +44,7 @@ else:
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "genai_platform.admin_config.PlatformAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -326,6 +326,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "generation.api.errors.exception_handler"
 # Days within which a report of an output gets an answer; shown on the complaints page.
 COMPLAINT_RESPONSE_DAYS = env.int("GENAI_COMPLAINT_RESPONSE_DAYS", default=7)
+# The admin home lists open complaints whose answer is due within this many days (and overdue ones).
+COMPLAINT_DUE_SOON_DAYS = env.int("GENAI_COMPLAINT_DUE_SOON_DAYS", default=2)
 # Working days (Monday to Friday) within which a personal-information request is answered (PIPL Art 50).
 PI_REQUEST_WORKING_DAYS = env.int("GENAI_PI_REQUEST_WORKING_DAYS", default=15)
 # Complaints one address may send without an account per hour (the form is open to anyone).
