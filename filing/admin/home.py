@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from filing.models import Complaint, Service, TestBank
+from filing.readiness import ReadinessItem, readiness_checklist
 from filing.safety.banks import bank_coverage
 from filing.safety.selectors import keyword_coverage, safety_config
-from filing.selectors import ReadinessItem, readiness_checklist
 
 # The order of the filing (主体 → 服务 → 模型 → 语料与标注 → 安全措施 → 自评估 → 材料包 → 投诉), then the taxonomy and
 # thresholds the safety measures are measured against.

@@ -27,8 +27,18 @@ from filing.admin.common import (
 )
 from filing.admin_base import FilingModelAdmin
 from filing.exports import filing_export_request
-from filing.models import Document, FilingExport, ModelRecord, Provider, Service, ServiceTransition
-from filing.selectors import readiness_checklist, service_audience, service_generators, service_public
+from filing.models import (
+    ComputeResource,
+    Document,
+    FilingExport,
+    ModelRecord,
+    Provider,
+    Service,
+    ServiceTransition,
+    SupplyChainItem,
+)
+from filing.readiness import readiness_checklist
+from filing.selectors import service_audience, service_generators, service_public
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
 from genai_platform.hygiene import CleanTextFormMixin
 
@@ -87,6 +97,31 @@ class DocumentInline(FileInline):
     download_url_name = "admin:filing_document_download"
 
 
+class ComputeInline(admin.TabularInline):
+    """The 上线备案表's compute: what the service trains and serves on, and where."""
+
+    model = ComputeResource
+    extra = 0
+    fields = (
+        "purpose",
+        "server",
+        "servers",
+        "accelerator",
+        "accelerator_count",
+        "domestic",
+        "cloud_provider",
+        "location",
+    )
+
+
+class SupplyChainInline(admin.StackedInline):
+    """The supply-chain security assessment (TC260-003 §7 e): one entry per component the service depends on."""
+
+    model = SupplyChainItem
+    extra = 0
+    fields = (("kind", "name"), ("supplier", "domestic"), "assessment", ("conclusion", "assessed_on"))
+
+
 class TransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ServiceTransition
     extra = 0
@@ -98,6 +133,13 @@ class TransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
 class FiledForm(CleanTextFormMixin, forms.Form):
     filing_number = forms.CharField(label=_("filing number"), max_length=100)
     filed_on = forms.DateField(label=_("filed on"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def number_label(service: Service) -> Any:
+    """What the number the regulator gives is called: 备案号 for a filing, 上线编号 for a registration."""
+    if service.route == Service.Route.REGISTRATION:
+        return _("launch number (上线编号)")
+    return _("filing number (备案号)")
 
 
 class ReasonForm(CleanTextFormMixin, forms.Form):
@@ -201,7 +243,7 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
     form = ServiceForm
     actions = ("export_package", "submit_selected", "self_assess_selected", "stop_generation", "resume_generation")
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
-    inlines = (ModelRecordInline, DocumentInline, TransitionInline)
+    inlines = (ModelRecordInline, DocumentInline, ComputeInline, SupplyChainInline, TransitionInline)
     own_pages = {"step": "<int:pk>/step/<str:action>/", "public": "<int:pk>/public/"}
     fieldsets = (
         (None, {"fields": ("provider", ("name", "version"), ("is_public", "who_it_serves"))}),
@@ -243,6 +285,7 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
                     ("minors_allowed", "real_name_required"),
                     "service_boundary",
                     ("public_url", "launch_date"),
+                    "inference_concurrency",
                 )
             },
         ),
@@ -259,6 +302,29 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
         (_("Complaint channel"), {"fields": (("complaint_email", "complaint_phone"), "complaint_url")}),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.route != Service.Route.REGISTRATION:
+            return fieldsets
+        # A registration gets a launch number (上线编号), not a filing number: named so on its page.
+        renamed = []
+        for name, options in fieldsets:
+            fields = [
+                tuple("launch_number" if f == "filing_number" else f for f in field)
+                if isinstance(field, tuple)
+                else field
+                for field in options["fields"]
+            ]
+            renamed.append((name, {**options, "fields": fields}))
+        return renamed
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), "launch_number")
+
+    @admin.display(description=_("launch number (上线编号)"))
+    def launch_number(self, obj: Service) -> str:
+        return obj.filing_number or "-"
 
     @admin.display(description=_("who it serves"))
     def who_it_serves(self, obj: Service) -> str:
@@ -340,6 +406,8 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
         label, form_class = WORKFLOW_STEPS[action]
         change_url = reverse("admin:filing_service_change", args=[service.pk])
         form = form_class(request.POST or None) if form_class else None
+        if isinstance(form, FiledForm):
+            form.fields["filing_number"].label = number_label(service)
         if request.method == "POST" and (form is None or form.is_valid()):
             try:
                 warning = _step_run(action, service, form.cleaned_data if form else {}, request.user)

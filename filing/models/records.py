@@ -17,6 +17,7 @@ class Document(HistoryModel):
         ANNOTATION_RULES = "annotation_rules", _("annotation rules")
         SERVICE_AGREEMENT = "service_agreement", _("service agreement")
         PRIVACY_POLICY = "privacy_policy", _("privacy policy")
+        CALL_CONTRACT = "call_contract", _("contract for calling the filed model")
 
     service = models.ForeignKey(
         "filing.Service", on_delete=models.CASCADE, related_name="documents", verbose_name=_("service")

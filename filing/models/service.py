@@ -148,6 +148,9 @@ class Service(HistoryModel):
     called_model_name = models.CharField(_("called model name"), max_length=200, blank=True)
     called_model_filer = models.CharField(_("called model filer"), max_length=200, blank=True)
     called_model_number = models.CharField(_("called model filing number"), max_length=100, blank=True)
+    inference_concurrency = models.PositiveIntegerField(
+        _("inference concurrency"), null=True, blank=True, help_text=_("Requests the service can serve at once.")
+    )
     complaint_email = models.EmailField(_("complaint e-mail"), blank=True)
     complaint_phone = models.CharField(_("complaint phone"), max_length=50, blank=True)
     complaint_url = models.URLField(_("complaint page"), blank=True)

@@ -3,10 +3,13 @@ service, model and dataset records, and the security self-assessment report (安
 
 from __future__ import annotations
 
-from filing.models import SelfAssessment, Service
+from typing import Any
+
+from filing.models import ComputeResource, Document, SelfAssessment, Service
 from filing.package.office import docx_bytes, docx_new, grid_table, pairs_table, yes
+from filing.readiness import assessment_rate_failures
 from filing.safety.selectors import keyword_library_version_current, safety_config
-from filing.selectors import assessment_rate_failures, percent, service_datasets
+from filing.selectors import percent, service_datasets
 
 MAIN_FUNCTION_ZH = {
     "dialogue": "人机对话",
@@ -86,6 +89,7 @@ def application_form(service: Service) -> bytes:
                 ("模型名称", service.called_model_name),
                 ("备案主体", service.called_model_filer),
                 ("备案号", service.called_model_number),
+                ("调用协议", "、".join(f"{d.title}（{d.version}）" for d in _call_contracts(service)) or "（缺）"),
             ],
         )
     document.add_heading("三、模型信息" if service.route == Service.Route.FILING else "四、模型信息", level=1)
@@ -117,6 +121,24 @@ def application_form(service: Service) -> bytes:
             ("数据集", "、".join(d.name for d in datasets)),
         ],
     )
+    if datasets:
+        grid_table(
+            document,
+            ("数据集", "来源类型", "境内/境外", "数量（条）", "大小（字节）", "许可"),
+            (
+                (
+                    d.name,
+                    d.get_source_type_display(),
+                    d.get_origin_display(),
+                    d.items or "",
+                    d.size_bytes or "",
+                    d.licence,
+                )
+                for d in datasets
+            ),
+        )
+    _compute_section(document, service)
+    _supply_chain_section(document, service)
     document.add_heading("安全措施", level=1)
     config = safety_config()
     pairs_table(
@@ -127,6 +149,55 @@ def application_form(service: Service) -> bytes:
         ],
     )
     return docx_bytes(document)
+
+
+def _call_contracts(service: Service) -> list[Document]:
+    return list(service.documents.filter(kind=Document.Kind.CALL_CONTRACT).order_by("-created_at"))
+
+
+def _compute_section(document: Any, service: Service) -> None:
+    """算力信息: the training and inference servers, accelerators, cloud and location; the inference concurrency."""
+    document.add_heading("算力信息", level=1)
+    grid_table(
+        document,
+        ("用途", "服务器", "台数", "加速卡", "加速卡数量", "是否国产", "云服务商", "所在地"),
+        (
+            (
+                "训练" if r.purpose == ComputeResource.Purpose.TRAINING else "推理",
+                r.server,
+                r.servers,
+                r.accelerator or "无（仅 CPU）",
+                r.accelerator_count,
+                yes(r.domestic),
+                r.cloud_provider or "自有服务器",
+                r.location,
+            )
+            for r in service.compute.all()
+        ),
+    )
+    pairs_table(document, [("推理并发数", service.inference_concurrency or "")])
+
+
+def _supply_chain_section(document: Any, service: Service) -> None:
+    """供应链安全评估 (TC260-003 §7 e): each component, its supplier, the risks and measures, the conclusion."""
+    document.add_heading("供应链安全评估", level=1)
+    conclusions = {"acceptable": "可接受", "with_measures": "采取所述措施后可接受", "not_acceptable": "不可接受"}
+    grid_table(
+        document,
+        ("类别", "组件", "供应商", "是否国产", "风险与措施", "结论", "评估日期"),
+        (
+            (
+                item.get_kind_display(),
+                item.name,
+                item.supplier,
+                yes(item.domestic),
+                item.assessment,
+                conclusions.get(item.conclusion, item.conclusion),
+                item.assessed_on.isoformat(),
+            )
+            for item in service.supply_chain.all()
+        ),
+    )
 
 
 def _domain_zh(service: Service) -> str:

@@ -108,7 +108,7 @@ def service_self_assess(*, service: Service, actor: Any) -> Service:
 
 def service_submit(*, service: Service, actor: Any) -> Service:
     """Submit the filing; refused while the readiness checklist has blockers."""
-    from filing.selectors import readiness_checklist
+    from filing.readiness import readiness_checklist
 
     blockers = [item for item in readiness_checklist(service) if not item.ok]
     if blockers:

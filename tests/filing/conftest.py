@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -104,7 +105,25 @@ def make_ready(service, model_record, dataset, *, actor=None):
             service=service, kind=kind, version="1", title=kind, file=ContentFile(kind.encode(), name=f"{kind}.txt")
         )
     service.complaint_email = "complaints@example.com"
+    service.inference_concurrency = 8
     service.save()
+    for purpose in ("training", "inference"):
+        service.compute.create(
+            purpose=purpose,
+            server="x86 服务器",
+            accelerator="国产加速卡",
+            accelerator_count=8,
+            domestic=True,
+            location="北京",
+        )
+    service.supply_chain.create(
+        kind="framework",
+        name="PyTorch",
+        supplier="PyTorch Foundation",
+        assessment="版本锁定",
+        conclusion="acceptable",
+        assessed_on=date(2026, 12, 1),
+    )
     assessment = assessment_create(service=service, title="2026 自评估", actor=actor)
     AssessmentClause.objects.filter(assessment=assessment).update(verdict="conforms", evidence="见附件")
     # 符合 on the measured clauses needs a linked run and corpus check; the figures here are set directly.

@@ -80,6 +80,8 @@ def test_service_page_shows_the_readiness_checklist_with_fix_links(client_for, s
         "test_banks",
         "assessment",
         "documents",
+        "compute",
+        "supply_chain",
         "complaints",
         "labels",
     ]
@@ -251,7 +253,7 @@ def _service_form(provider, **extra):
         "target_users": "企业用户",
         "complaint_email": "ts@example.com",
     }
-    for prefix in ("model_records", "documents", "transitions"):
+    for prefix in ("model_records", "documents", "compute", "supply_chain", "transitions"):
         data |= {
             f"{prefix}-TOTAL_FORMS": "0",
             f"{prefix}-INITIAL_FORMS": "0",

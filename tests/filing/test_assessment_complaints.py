@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from audit.models import LogEntry
 from filing.models import AssessmentClause, Complaint, SelfAssessment
+from filing.readiness import assessment_rate_failures
 from filing.safety.selectors import safety_config
-from filing.selectors import assessment_rate_failures
 from filing.services import (
     FilingError,
     assessment_create,

@@ -6,9 +6,10 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 
-from filing.models import Service, ServiceTransition
-from filing.selectors import readiness_checklist
+from filing.models import Document, Service, ServiceTransition
+from filing.readiness import readiness_checklist
 from filing.services import (
     FilingError,
     filing_number_warning,
@@ -155,6 +156,15 @@ def test_registration_readiness_asks_for_the_called_model_not_own_records(servic
         "Beijing-YunQue-20230821",
     )
     service.save()
+    keys = {item.key: item for item in readiness_checklist(service)}
+    assert not keys["called_model"].ok and "contract" in keys["called_model"].detail
+    Document.objects.create(
+        service=service,
+        kind=Document.Kind.CALL_CONTRACT,
+        version="1",
+        title="调用协议",
+        file=ContentFile(b"contract", name="contract.txt"),
+    )
     keys = {item.key: item for item in readiness_checklist(service)}
     assert keys["called_model"].ok
     assert "model codes missing" not in keys["labels"].detail

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from filing.models import ModelRecord, Provider, Service
+from filing.models import ComputeResource, ModelRecord, Provider, Service, SupplyChainItem
 from filing.services import provider_create, service_create, service_make_public
 from genai_platform.roles import Role
 from generation.access import user_access_recorded, user_role_add
@@ -59,6 +59,7 @@ class Command(BaseCommand):
             service.save(update_fields=["internal_testing"])
         if not Service.objects.filter(is_public=True).exists():
             service_make_public(service=service, actor=None)
+        _demo_compute_and_supply_chain(service)
         records = {}
         for name, net_type, code, kind in DEMO_MODELS:
             records[kind], _created = ModelRecord.objects.get_or_create(
@@ -144,3 +145,31 @@ class Command(BaseCommand):
             changed.append("parameter_count")
         if changed:
             record.save()
+
+
+def _demo_compute_and_supply_chain(service: Service) -> None:
+    """The demo service's compute and supply-chain assessment, as this platform runs (marked as demo data)."""
+    if not service.compute.exists():
+        for purpose in (ComputeResource.Purpose.TRAINING, ComputeResource.Purpose.INFERENCE):
+            ComputeResource.objects.create(
+                service=service,
+                purpose=purpose,
+                server="通用 x86 服务器，2 核 CPU（示例数据）",
+                location="演示环境（示例数据）",
+            )
+    if not service.inference_concurrency:
+        service.inference_concurrency = 4
+        service.save(update_fields=["inference_concurrency"])
+    if not service.supply_chain.exists():
+        SupplyChainItem.objects.create(
+            service=service,
+            kind=SupplyChainItem.Kind.FRAMEWORK,
+            name="PyTorch 2.13.0",
+            supplier="PyTorch Foundation",
+            assessment=(
+                "开源许可（BSD-3-Clause），版本锁定并从软件包仓库安装；权重由本平台自行训练，不依赖外部模型。"
+                "供应中断时已安装版本可继续使用。（示例数据）"
+            ),
+            conclusion=SupplyChainItem.Conclusion.WITH_MEASURES,
+            assessed_on=timezone.localdate(),
+        )
