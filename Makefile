@@ -40,8 +40,9 @@ weights: setup
 	$(PY) -m generation.ml.weights build
 
 # Regenerate the message catalogues after changing translatable strings.
+# Each app's catalogue is made from inside the app (references relative to it); genai_platform's goes to locale/.
 messages: setup
-	$(PY) manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*'
+	for app in audit filing generation genai_platform; do (cd $$app && ../$(PY) ../manage.py makemessages -l zh_Hans) || exit 1; done
 	$(PY) manage.py compilemessages --ignore '.venv/*'
 
 clean:

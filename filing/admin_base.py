@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +47,22 @@ class FilingModelAdmin(CleanTextAdminMixin, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """An add form opened from a filtered list starts with the list's filters: "add" on a service's model
+        records preselects that service."""
+        initial: dict[str, Any] = super().get_changeform_initial_data(request)
+        filters = QueryDict(request.GET.get("_changelist_filters", ""))
+        fields = {
+            field.name: field
+            for field in self.model._meta.concrete_fields
+            if field.editable and (field.is_relation or field.choices)
+        }
+        for lookup, value in filters.items():
+            name = lookup.removesuffix("__exact").removesuffix("__id")
+            if name in fields and name not in initial and value:
+                initial[name] = value
+        return initial
 
     def page_response(self, request: HttpRequest, template: str, title: Any, **context: Any) -> TemplateResponse:
         """One of the admin's own pages (they extend ``admin/filing/page.html``): the admin site's context, the

@@ -153,7 +153,7 @@ WORKFLOW_STEPS: dict[str, tuple[Any, type[forms.Form] | None]] = {
     "record_filed": (_("Record filing number"), FiledForm),
     "record_returned": (_("Record return"), ReasonForm),
     "change_start": (_("Start a change"), ReasonForm),
-    "deregister": (_("Deregister"), ReasonForm),
+    "deregister": (_("Deregister the service's filing"), ReasonForm),
 }
 
 

@@ -329,3 +329,18 @@ def test_the_history_page_is_refused_to_an_end_user(client_for, records):
     client = client_for(Role.END_USER, "someone")
     response = client.get(f"/admin/filing/service/{records['service'].pk}/history/")
     assert response.status_code in (302, 403)
+
+
+def test_adding_from_a_filtered_list_preselects_the_parent(client_for, service):
+    client = client_for(Role.OPERATOR, "op")
+    listing = client.get(f"/admin/filing/modelrecord/?service__id__exact={service.pk}").content.decode()
+    assert f"_changelist_filters=service__id__exact%3D{service.pk}" in listing
+    form = client.get(f"/admin/filing/modelrecord/add/?_changelist_filters=service__id__exact%3D{service.pk}")
+    assert form.context["adminform"].form.initial["service"] == str(service.pk)
+    assert client.get("/admin/filing/modelrecord/add/").context["adminform"].form.initial.get("service") is None
+
+
+def test_the_deregistration_step_is_not_named_like_logging_out(client_for, service):
+    client = client_for(Role.OPERATOR, "op")
+    page = client.get(f"/admin/filing/service/{service.pk}/step/deregister/").content.decode()
+    assert "注销服务备案" in page
