@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps as global_apps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.dispatch import Signal
 from rest_framework.permissions import BasePermission
 
 if TYPE_CHECKING:
@@ -56,16 +57,34 @@ def _matches(label: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(label, pattern) for pattern in patterns)
 
 
+# Sent with ``group`` and ``before`` (the role's name and permissions, as sorted "app_label.codename") when
+# ``roles_sync`` changed what a role that already existed may do: a release changed ROLE_PERMISSIONS, or the
+# permissions had been changed by hand. The audit record is written by a receiver above the kernel.
+role_permissions_synced = Signal()
+
+
 def roles_sync(*, apps: Apps | None = None, using: str = "default") -> None:
-    """Create the role groups and set each one's permissions to exactly what its patterns match."""
+    """Create the role groups and set each one's permissions to exactly what its patterns match.
+
+    A role created here has nothing to record (the permissions are the release's); a change to an existing
+    role's permissions sends ``role_permissions_synced`` (not from a migration's historical models)."""
     registry = apps or global_apps
     group_model = registry.get_model("auth", "Group")
     permission_model = registry.get_model("auth", "Permission")
     permissions = list(permission_model.objects.using(using).select_related("content_type"))
     for role, patterns in ROLE_PERMISSIONS.items():
-        group, _ = group_model.objects.using(using).get_or_create(name=role.value)
-        wanted = [p for p in permissions if _matches(f"{p.content_type.app_label}.{p.codename}", patterns)]
+        group, created = group_model.objects.using(using).get_or_create(name=role.value)
+        wanted = [p for p in permissions if _matches(_label(p), patterns)]
+        before = [] if created else sorted(_label(p) for p in group.permissions.select_related("content_type"))
         group.permissions.set(wanted)
+        if not created and apps is None and before != sorted(_label(p) for p in wanted):
+            role_permissions_synced.send(
+                sender=group_model, group=group, before={"name": group.name, "permissions": before}
+            )
+
+
+def _label(permission: Any) -> str:
+    return f"{permission.content_type.app_label}.{permission.codename}"
 
 
 def user_has_role(user: Any, *roles: Role) -> bool:

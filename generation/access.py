@@ -95,10 +95,11 @@ def role_access_recorded(
     deleted: bool = False,
     request: Any = None,
     actor: Any = None,
+    system: str = "system:platform",
 ) -> bool:
     """``user_access_recorded`` for a role: its name and permissions."""
     after = None if deleted else role_state(group)
-    return _recorded("user.role_changed", group, before, after, request=request, actor=actor, system="system:platform")
+    return _recorded("user.role_changed", group, before, after, request=request, actor=actor, system=system)
 
 
 @transaction.atomic
@@ -131,3 +132,9 @@ def superuser_created_recorded(sender: Any, user: Any, **kwargs: Any) -> None:
     """Receiver of ``genai_platform.models.superuser_created``: the new superuser's access record, named as the
     command line's (``createsuperuser`` runs with no signed-in actor)."""
     user_access_recorded(user=user, before=None, system="system:createsuperuser")
+
+
+def role_permissions_synced_recorded(sender: Any, group: Any, before: dict[str, Any], **kwargs: Any) -> None:
+    """Receiver of ``genai_platform.roles.role_permissions_synced``: the role's change, named as the platform's
+    role synchronisation (it runs after ``migrate``, with no signed-in actor)."""
+    role_access_recorded(group=group, before=before, system="system:roles_sync")

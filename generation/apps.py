@@ -21,6 +21,12 @@ class GenerationConfig(AppConfig):
 
         superuser_created.connect(superuser_created_recorded, dispatch_uid="generation.superuser_created")
 
+        # So does a role whose permissions the synchronisation after ``migrate`` changed.
+        from genai_platform.roles import role_permissions_synced
+        from generation.access import role_permissions_synced_recorded
+
+        role_permissions_synced.connect(role_permissions_synced_recorded, dispatch_uid="generation.roles_synced")
+
         # Reviewers of a source safety check see the sampled items of the data sets this platform trains on.
         from filing.services import dataset_item_reader_register
         from generation.dataset_items import dataset_items_read

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -23,7 +25,7 @@ def test_operator_holds_the_filing_permissions_and_auditor_none_of_them():
     assert not {code for code in auditor if code.startswith("filing.")}
 
 
-def test_roles_sync_restores_exactly_the_configured_permissions():
+def test_roles_sync_restores_exactly_the_configured_permissions(audit_log):
     group = Group.objects.get(name=Role.OPERATOR)
     before = _codes(group)
     group.permissions.clear()
@@ -31,6 +33,13 @@ def test_roles_sync_restores_exactly_the_configured_permissions():
     roles_sync()
 
     assert _codes(group) == before
+    # The change of what the role may do is on the record, named as the synchronisation's.
+    (record,) = audit_log.filter(event_type="user.role_changed")
+    assert record.actor_username == "system:roles_sync" and record.subject_id == str(group.pk)
+    changes = json.loads(record.payload)["changes"]
+    assert changes["permissions"][0] == [] and len(changes["permissions"][1]) == len(before)
+    roles_sync()  # nothing changed: nothing recorded
+    assert audit_log.filter(event_type="user.role_changed").count() == 1
     assert len(_codes(Group.objects.get(name=Role.END_USER))) == len(ROLE_PERMISSIONS[Role.END_USER]) == 0
 
 
