@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -24,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from filing.selectors import service_public
 from generation.downloads import output_delivery
-from generation.enduser import jobs_of, net_unavailable_reason, output_report_create, outputs_of
+from generation.enduser import job_page, jobs_of, net_unavailable_reason, output_report_create, outputs_of
 from generation.enforcement import suspension_active
 from generation.forms import GENERATION_FORMS, GenerationForm, HistoryFilterForm, LmForm, ReportForm
 from generation.minors import minor_mode
@@ -328,9 +327,9 @@ def history(request: HttpRequest) -> HttpResponse:
     filters = HistoryFilterForm(request.GET or None)
     user: Any = request.user  # an end user: enduser_required let the request through
     jobs = jobs_of(user=user, **filters.cleaned_data) if filters.is_valid() else jobs_of(user=user)
-    page = Paginator(jobs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = job_page(jobs=jobs, cursor=request.GET.get("before", ""), size=HISTORY_PAGE_SIZE)
     query = request.GET.copy()
-    query.pop("page", None)
+    query.pop("before", None)
     return render(
         request,
         "generation/history.html",

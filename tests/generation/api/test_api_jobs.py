@@ -154,7 +154,7 @@ def test_the_list_holds_only_ones_own_jobs_newest_first_and_paginated(alice, bob
     page1 = alice.get("/api/v1/jobs/?page_size=2").json()
     page2 = alice.get(page1["next"]).json()
 
-    assert page1["count"] == 3
+    assert "count" not in page1 and page2["next"] is None and page2["previous"]
     ids = [j["id"] for j in page1["results"] + page2["results"]]
     assert ids == [str(j.public_id) for j in reversed(mine)]
 

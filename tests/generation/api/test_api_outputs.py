@@ -123,3 +123,21 @@ def test_users_list_only_their_own_reports(alice, bob):
 
     assert alice.get("/api/v1/reports/").json()["count"] == 0
     assert bob.get("/api/v1/reports/").json()["count"] == 1
+
+
+def test_the_output_list_pages_by_cursor_newest_job_first_in_output_order(alice, bob):
+    jobs = [job_make(alice.user) for _ in range(3)]
+    outputs = [output_make(job, index=i) for job in jobs for i in range(2)]
+    output_make(job_make(bob.user))
+
+    seen, page = [], alice.get("/api/v1/outputs/?page_size=1").json()
+    assert "count" not in page
+    while True:
+        seen += [o["produce_id"] for o in page["results"]]
+        if not page["next"]:
+            break
+        page = alice.get(page["next"]).json()
+
+    expected = [o.produce_id for job in reversed(jobs) for o in outputs if o.job_id == job.pk]
+    assert seen == expected
+    assert alice.get("/api/v1/outputs/?cursor=not-a-cursor").status_code == 404
