@@ -77,6 +77,18 @@ def lenient_thresholds(db):
         safety_threshold_set(key=key, value=value, actor="test")
 
 
+def framework_assessed(service):
+    """The service's supply chain: its deep-learning framework, assessed acceptable."""
+    return service.supply_chain.create(
+        kind="framework",
+        name="PyTorch",
+        supplier="PyTorch Foundation",
+        assessment="版本锁定",
+        conclusion="acceptable",
+        assessed_on=date(2026, 12, 1),
+    )
+
+
 def make_ready(service, model_record, dataset, *, actor=None):
     """Complete everything the readiness checklist asks for ``service`` (thresholds lenient)."""
     from filing.models import AssessmentClause, Document
@@ -116,14 +128,7 @@ def make_ready(service, model_record, dataset, *, actor=None):
             domestic=True,
             location="北京",
         )
-    service.supply_chain.create(
-        kind="framework",
-        name="PyTorch",
-        supplier="PyTorch Foundation",
-        assessment="版本锁定",
-        conclusion="acceptable",
-        assessed_on=date(2026, 12, 1),
-    )
+    framework_assessed(service)
     assessment = assessment_create(service=service, title="2026 自评估", actor=actor)
     AssessmentClause.objects.filter(assessment=assessment).update(verdict="conforms", evidence="见附件")
     # 符合 on the measured clauses needs a linked run and corpus check; the figures here are set directly.

@@ -86,7 +86,7 @@ def test_the_supply_chain_is_ready_when_every_component_is_assessed_acceptable(s
 
 
 def test_the_application_form_carries_compute_supply_chain_and_corpus_per_source(service, dataset, model_record):
-    from tests.filing.conftest import _train_on
+    from tests.filing.conftest import _train_on, framework_assessed
 
     _train_on(model_record, dataset)
     dataset.items, dataset.size_bytes = 60000, 47000000
@@ -104,15 +104,7 @@ def test_the_application_form_carries_compute_supply_chain_and_corpus_per_source
     )
     service.inference_concurrency = 32
     service.save()
-    SupplyChainItem.objects.create(
-        service=service,
-        kind="framework",
-        name="PyTorch",
-        supplier="PyTorch Foundation",
-        assessment="版本锁定",
-        conclusion="acceptable",
-        assessed_on=date(2026, 12, 1),
-    )
+    framework_assessed(service)
 
     text = _text(application_form(service))
 
