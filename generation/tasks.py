@@ -5,6 +5,7 @@ Each task's queue is set in ``CELERY_TASK_ROUTES`` (settings), not on the task.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from celery import Task, shared_task
@@ -18,6 +19,19 @@ def _label_font_required(**kwargs: Any) -> None:
     from generation.labels import label_font_require
 
     label_font_require()
+
+
+@worker_init.connect
+def _torch_device_required(**kwargs: Any) -> None:
+    # A worker told to use CUDA on a machine without it stops here, with one line naming the setting. Celery logs
+    # and ignores an ordinary exception from a signal receiver, so this exits instead.
+    from generation.torch_device import TorchDeviceUnavailable, torch_device_require
+
+    try:
+        torch_device_require()
+    except TorchDeviceUnavailable as exc:
+        sys.stderr.write(f"genai-platform: configuration error: {exc}\n")
+        raise SystemExit(2) from exc
 
 
 @worker_process_init.connect

@@ -330,8 +330,9 @@ def _figures(run: TrainingRun, checkpoint: bytes, sha256: str, data: Any, should
     """The quality gate's figures of the run's checkpoint, or None when the run was asked to stop meanwhile."""
     from generation.ml.checkpoints import checkpoint_loads
     from generation.ml.evaluation import MeasurementStopped, figures_for, measured_on
+    from generation.torch_device import torch_device
 
-    loaded = checkpoint_loads(checkpoint, expected_sha256=sha256)
+    loaded = checkpoint_loads(checkpoint, expected_sha256=sha256, device=torch_device())
     try:
         return figures_for(run.kind, loaded.net, measured_on(run.kind, data), should_stop=should_stop)
     except MeasurementStopped:
@@ -352,6 +353,7 @@ def training_run_execute(
     interrupted (``manage.py train`` passes its Ctrl-C this way).
     """
     from generation.ml.training import train
+    from generation.torch_device import torch_device
 
     run = _claim(run_id, worker)
     if run is None:
@@ -390,6 +392,7 @@ def training_run_execute(
             on_epoch(report)
 
     try:
+        device = torch_device()  # before the data: a device that cannot be used fails the run at once
         data = _training_data(run)
         _dataset_record(run, data)
         result = train(
@@ -403,6 +406,7 @@ def training_run_execute(
             on_phase=progress.phase,
             should_stop=stop,
             threads=settings.GENAI_TORCH_THREADS,
+            device=device,
         )
         stopped = stop_reason()
         figures = None

@@ -218,6 +218,15 @@ GENERATION_LIMITS = {
 }
 # Threads each worker process gives torch; with several worker processes per host keep this at 1.
 GENAI_TORCH_THREADS = env.int("GENAI_TORCH_THREADS", default=1)
+# Where workers train and sample: "auto" (CUDA when torch finds a GPU, else the CPU), "cpu" or "cuda". The value is
+# checked here; whether CUDA is present is checked when a worker starts (torch is not imported by this process).
+GENAI_TORCH_DEVICE_CHOICES = ("auto", "cpu", "cuda")
+GENAI_TORCH_DEVICE = env.str("GENAI_TORCH_DEVICE", default="auto").strip().lower()
+if GENAI_TORCH_DEVICE not in GENAI_TORCH_DEVICE_CHOICES:
+    secrets.fail(
+        f"GENAI_TORCH_DEVICE must be one of {', '.join(GENAI_TORCH_DEVICE_CHOICES)}: "
+        f"{env.str('GENAI_TORCH_DEVICE', default='')!r}"
+    )
 # An inference job is killed after JOB_TIME_LIMIT seconds; the sweeper gives a job that has been
 # "running" longer than JOB_STALE_SECONDS (its worker died) back to the queue, and sends again a
 # job "queued" for JOB_RESEND_SECONDS (its message was lost), at most JOB_MAX_ATTEMPTS times.

@@ -84,6 +84,7 @@ def checkpoint_dumps(
 ) -> bytes:
     """Serialise a net's state; ``config`` and ``extra`` must be JSON-serialisable (they are stored as JSON).
 
+    Tensors are moved to the CPU first, so the file loads on any device.
     Only the tensors of ``parts`` (names of the net's submodules, or WHOLE) are kept; floating-point tensors are
     stored in ``precision``. The same arguments always give the same bytes.
     """
@@ -119,8 +120,12 @@ def checkpoint_dumps(
     return buffer.getvalue()
 
 
-def checkpoint_loads(data: bytes, *, expected_sha256: str) -> LoadedNet:
-    """Verify the hash, then load without running any pickled code; the net comes back in eval mode."""
+def checkpoint_loads(data: bytes, *, expected_sha256: str, device: torch.device | str = "cpu") -> LoadedNet:
+    """Verify the hash, then load without running any pickled code; the net comes back in eval mode on ``device``.
+
+    Checkpoints hold CPU tensors (``checkpoint_dumps`` moves them there) and are read with ``map_location`` set to
+    ``device``, so a file written on any device loads on any other.
+    """
     actual = checkpoint_sha256(data)
     if actual != expected_sha256.lower():
         raise ChecksumMismatch(
@@ -128,7 +133,7 @@ def checkpoint_loads(data: bytes, *, expected_sha256: str) -> LoadedNet:
             "The file was changed or damaged after it was written."
         )
     try:
-        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        payload = torch.load(io.BytesIO(data), map_location=torch.device(device), weights_only=True)
     except Exception as exc:  # torch raises several types for a damaged or foreign archive
         raise NotACheckpoint(f"Not a checkpoint file: it cannot be read as a weights archive ({exc}).") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -142,7 +147,7 @@ def checkpoint_loads(data: bytes, *, expected_sha256: str) -> LoadedNet:
     config = json.loads(payload["config_json"])
     extra = json.loads(payload["extra_json"])
     parts = tuple(payload.get("parts") or (WHOLE,))
-    net = build_net(kind, config)
+    net = build_net(kind, config).to(device)
     wanted = {name for name in net.state_dict() if _in_parts(name, parts)}
     state = payload["state"]
     try:

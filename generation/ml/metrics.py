@@ -22,6 +22,7 @@ from torch import nn
 
 from generation.bundled import bundled_bytes, manifest
 from generation.ml.data import DigitData, default_cache_dir
+from generation.ml.device import module_device
 from generation.ml.nets.attention import CharTransformer
 from generation.ml.nets.vae import ConvVae, binarize
 
@@ -168,13 +169,14 @@ def classifier_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """64-d features (float64) and predicted classes of images (uint8 [N, H, W] or float [N, 1, H, W] in [-1, 1])."""
     features, predictions = [], []
+    device = module_device(classifier)
     with torch.inference_mode():
         classifier.eval()
         for batch in _as_input(images).split(512):
             _check(should_stop)
-            h = classifier.features(batch)
-            features.append(h.double().numpy())
-            predictions.append(classifier.out(h).argmax(1).numpy())
+            h = classifier.features(batch.to(device))
+            features.append(h.double().cpu().numpy())
+            predictions.append(classifier.out(h).argmax(1).cpu().numpy())
     return np.concatenate(features), np.concatenate(predictions)
 
 
@@ -306,7 +308,7 @@ def vae_test_nats(net: ConvVae, images: torch.Tensor, *, seed: int = 0) -> float
     total = 0.0
     with torch.inference_mode():
         net.eval()
-        x = binarize(images)
+        x = binarize(images.cpu()).to(module_device(net))
         for batch in x.split(500):
             loss, _, _ = net.negative_elbo(batch, generator=generator)
             total += float(loss.sum())
@@ -317,7 +319,9 @@ def lm_nats_per_char(
     net: CharTransformer, text: str, *, max_chars: int | None = None, should_stop: Callable[[], bool] | None = None
 ) -> float:
     """Held-out cross-entropy in nats per character, scored in consecutive windows of the net's context."""
-    ids = torch.tensor(net.encode(text[: max_chars + 1] if max_chars else text), dtype=torch.long)
+    ids = torch.tensor(
+        net.encode(text[: max_chars + 1] if max_chars else text), dtype=torch.long, device=module_device(net)
+    )
     block = net.config.block_size
     if len(ids) < 2:
         raise ValueError("The held-out text needs at least two characters.")

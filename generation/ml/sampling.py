@@ -1,4 +1,9 @@
-"""Sampling from trained nets: reproducible for a seed, under ``torch.inference_mode``, inputs validated."""
+"""Sampling from trained nets: reproducible for a seed, under ``torch.inference_mode``, inputs validated.
+
+Each function runs on the device the net is on (``checkpoint_loads(..., device=...)`` puts it there). Noise and
+token choices are drawn from a CPU generator, so one seed gives the same draws on every device; images from CUDA
+and from the CPU agree within ``generation.ml.device.SAMPLING_TOLERANCE`` before rounding to 0-255.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from generation.ml.device import module_device, seeded_randn
 from generation.ml.nets.attention import CharTransformer, KVCache
 from generation.ml.nets.gan import ConditionalGan
 from generation.ml.nets.vae import ConvVae
@@ -32,7 +38,7 @@ def _check_count(count: int) -> None:
 
 
 def _to_uint8(images: torch.Tensor, *, low: float, high: float) -> list[np.ndarray]:
-    scaled = ((images.squeeze(1) - low) * (255.0 / (high - low))).round().clamp(0, 255).to(torch.uint8)
+    scaled = ((images.squeeze(1).cpu() - low) * (255.0 / (high - low))).round().clamp(0, 255).to(torch.uint8)
     return [image.numpy().copy() for image in scaled]
 
 
@@ -42,21 +48,19 @@ def gan_sample(net: ConditionalGan, *, digit: int, count: int, seed: int) -> lis
     if not isinstance(digit, int) or isinstance(digit, bool) or not 0 <= digit < classes:
         raise ValueError(f"The digit must be a whole number from 0 to {classes - 1}, got {digit!r}.")
     _check_count(count)
-    generator = _generator(seed)
-    with torch.inference_mode():
-        net.eval()
-        z = torch.randn(count, net.config.latent_dim, generator=generator)
-        images = net.generate(z, torch.full((count,), digit, dtype=torch.long))
-    return _to_uint8(images, low=-1.0, high=1.0)
+    return _to_uint8(
+        gan_sample_labels(net, torch.full((count,), digit, dtype=torch.long), seed=seed), low=-1.0, high=1.0
+    )
 
 
 def gan_sample_labels(net: ConditionalGan, labels: torch.Tensor, *, seed: int) -> torch.Tensor:
-    """Images in [-1, 1] [N, 1, H, W] for a batch of labels (for metrics and sample grids)."""
+    """Images in [-1, 1] [N, 1, H, W] for a batch of labels (for metrics and sample grids), on the net's device."""
     generator = _generator(seed)
+    device = module_device(net)
     with torch.inference_mode():
         net.eval()
-        z = torch.randn(len(labels), net.config.latent_dim, generator=generator)
-        return net.generate(z, labels)
+        z = seeded_randn((len(labels), net.config.latent_dim), generator=generator, device=device)
+        return net.generate(z, labels.to(device))
 
 
 def vae_sample(net: ConvVae, *, count: int, seed: int) -> list[np.ndarray]:
@@ -65,7 +69,7 @@ def vae_sample(net: ConvVae, *, count: int, seed: int) -> list[np.ndarray]:
     generator = _generator(seed)
     with torch.inference_mode():
         net.eval()
-        z = torch.randn(count, net.config.latent_dim, generator=generator)
+        z = seeded_randn((count, net.config.latent_dim), generator=generator, device=module_device(net))
         return _to_uint8(torch.sigmoid(net.decode(z)), low=0.0, high=1.0)
 
 
@@ -86,7 +90,7 @@ def vae_interpolate(net: ConvVae, *, seed_a: int, seed_b: int, steps: int) -> li
             z = (1 - t) * a + t * b
         else:
             z = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
-        return _to_uint8(torch.sigmoid(net.decode(z)), low=0.0, high=1.0)
+        return _to_uint8(torch.sigmoid(net.decode(z.to(module_device(net)))), low=0.0, high=1.0)
 
 
 def vae_reconstruct(net: ConvVae, *, images: np.ndarray) -> list[np.ndarray]:
@@ -100,7 +104,7 @@ def vae_reconstruct(net: ConvVae, *, images: np.ndarray) -> list[np.ndarray]:
     _check_count(len(array))
     with torch.inference_mode():
         net.eval()
-        mu, _ = net.encode(binarize(torch.from_numpy(array)))
+        mu, _ = net.encode(binarize(torch.from_numpy(array)).to(module_device(net)))
         return _to_uint8(torch.sigmoid(net.decode(mu)), low=0.0, high=1.0)
 
 
@@ -118,23 +122,31 @@ class _Decoder:
 
     def __init__(self, net: CharTransformer, tokens: list[int], *, use_cache: bool) -> None:
         self.net = net
+        self.device = module_device(net)
         self.tokens = tokens or [0]
         self.block, self.keep = net.config.block_size, max(1, net.config.block_size // 2)
         self.start = max(0, len(self.tokens) - self.block)
-        self.cache = KVCache(net.config) if use_cache else None
+        self.cache = KVCache(net.config, device=self.device) if use_cache else None
         self.cached_from: int | None = None  # window start the cache holds, None when empty
 
     def logits(self) -> torch.Tensor:
+        """The next token's logits, on the CPU (where the choice is drawn, from a CPU generator)."""
+        return self._logits().float().cpu()
+
+    def _ids(self, tokens: list[int]) -> torch.Tensor:
+        return torch.tensor([tokens], device=self.device)
+
+    def _logits(self) -> torch.Tensor:
         tokens = self.tokens
         if len(tokens) - self.start > self.block:
             self.start = len(tokens) - self.keep
         if self.cache is None:
-            return self.net(torch.tensor([tokens[self.start :]]))[0, -1]
+            return self.net(self._ids(tokens[self.start :]))[0, -1]
         if self.cached_from != self.start:
             self.cache.reset()
             self.cached_from = self.start
-            return self.net(torch.tensor([tokens[self.start :]]), self.cache)[0, -1]
-        return self.net(torch.tensor([tokens[-1:]]), self.cache)[0, -1]
+            return self.net(self._ids(tokens[self.start :]), self.cache)[0, -1]
+        return self.net(self._ids(tokens[-1:]), self.cache)[0, -1]
 
     def push(self, token: int) -> None:
         self.tokens.append(token)

@@ -104,14 +104,16 @@ _NET_CACHE_SIZE = 6
 
 
 def net_load(checkpoint: Checkpoint) -> LoadedNet:
-    """The net of ``checkpoint``, loaded once per worker process and verified against its SHA-256."""
+    """The net of ``checkpoint``, loaded once per worker process onto its torch device (``GENAI_TORCH_DEVICE``) and
+    verified against its SHA-256."""
     from generation.ml.checkpoints import checkpoint_loads
+    from generation.torch_device import torch_device
 
     loaded = _NET_CACHE.get(checkpoint.sha256)
     if loaded is None:
         with checkpoint.file.open("rb") as f:
             data = f.read()
-        loaded = checkpoint_loads(data, expected_sha256=checkpoint.sha256)
+        loaded = checkpoint_loads(data, expected_sha256=checkpoint.sha256, device=torch_device())
         if len(_NET_CACHE) >= _NET_CACHE_SIZE:
             _NET_CACHE.pop(next(iter(_NET_CACHE)))
         _NET_CACHE[checkpoint.sha256] = loaded

@@ -84,11 +84,18 @@ def char_vocab(text: str, *, min_count: int = 1) -> str:
 class KVCache:
     """Keys and values of every layer for the positions seen so far, preallocated up to ``block_size``."""
 
-    def __init__(self, config: LmConfig, *, batch: int = 1, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        config: LmConfig,
+        *,
+        batch: int = 1,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> None:
         head_dim = config.n_embd // config.n_head
         shape = (config.n_layer, batch, config.n_head, config.block_size, head_dim)
-        self.keys = torch.zeros(shape, dtype=dtype)
-        self.values = torch.zeros(shape, dtype=dtype)
+        self.keys = torch.zeros(shape, dtype=dtype, device=device)
+        self.values = torch.zeros(shape, dtype=dtype, device=device)
         self.length = 0
 
     def reset(self) -> None:
@@ -120,7 +127,7 @@ class CausalSelfAttention(nn.Module):
                 y = F.scaled_dot_product_attention(q, keys, values)
             else:
                 # Query i sits at position start + i and sees keys 0 … start + i.
-                mask = torch.ones(steps, end, dtype=torch.bool).tril(diagonal=start)
+                mask = torch.ones(steps, end, dtype=torch.bool, device=x.device).tril(diagonal=start)
                 y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         return self.proj(y.transpose(1, 2).reshape(batch, steps, channels))
 
@@ -187,7 +194,7 @@ class CharTransformer(nn.Module):
             raise ValueError(
                 f"{start + steps} positions exceed the net's context of {self.config.block_size} characters."
             )
-        positions = torch.arange(start, start + steps)
+        positions = torch.arange(start, start + steps, device=ids.device)
         x = self.drop(self.token(ids) + self.position(positions))
         for block in self.blocks:
             x = block(x, cache)

@@ -97,7 +97,8 @@ class TextClassifier(nn.Module):
         sizes = [len(bag) for bag in bags]
         offsets = torch.tensor([0, *np.cumsum(sizes)[:-1]], dtype=torch.long)
         ngrams = torch.from_numpy(np.concatenate(bags)) if bags else torch.zeros(0, dtype=torch.long)
-        return Batch(ngrams=ngrams, offsets=offsets)
+        device = self.weight.device
+        return Batch(ngrams=ngrams.to(device), offsets=offsets.to(device))
 
     def scaled_weight(self) -> torch.Tensor:
         """Ratio × weight of each bucket and label; kept between calls while neither changes (serving)."""
@@ -117,7 +118,7 @@ class TextClassifier(nn.Module):
 
     @torch.no_grad()
     def probabilities(self, texts: list[str]) -> torch.Tensor:
-        """Per text, the probability of each label."""
+        """Per text, the probability of each label (on the CPU, whichever device the net is on)."""
         if not texts:
             return torch.zeros(0, len(self.config.labels))
-        return F.softmax(self(self.encode(texts)), 1)
+        return F.softmax(self(self.encode(texts)), 1).cpu()

@@ -101,7 +101,8 @@ class ConvVae(nn.Module):
     def negative_elbo(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
         """Per-image −ELBO in nats, reconstruction term and KL term (each shape [N]); one z sample per image."""
         mu, logvar = self.encode(x)
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        # Drawn on the CPU, then moved: one generator gives the same draws whichever device the net is on.
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
         z = mu + eps * torch.exp(0.5 * logvar)
         logits = self.decode(z)
         reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)

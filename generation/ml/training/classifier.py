@@ -95,7 +95,16 @@ def ngram_log_ratios(present: torch.Tensor, labels: torch.Tensor, classes: int) 
 class ClassifierTrainer:
     """Fits the classifier by full-batch L-BFGS on its regularised log-loss; an epoch is a number of iterations."""
 
-    def __init__(self, seed: int, config: TextClassifierConfig, data: LabelledTexts, clock_budget: int | None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        config: TextClassifierConfig,
+        data: LabelledTexts,
+        clock_budget: int | None,
+        *,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.device = torch.device(device)
         classes = len(config.labels)
         if len(set(data.labels)) < 2:
             raise ValueError(f"{data.name} has texts of one label only; a classifier needs at least two.")
@@ -105,11 +114,11 @@ class ClassifierTrainer:
         order = np.random.default_rng(seed).permutation(len(data.texts))
         held = max(1, int(len(order) * config.validation_share))
         self.train_texts = [data.texts[i] for i in order[held:]]
-        self.train_labels = torch.tensor([data.labels[i] for i in order[held:]], dtype=torch.long)
+        self.train_labels = torch.tensor([data.labels[i] for i in order[held:]], dtype=torch.long, device=self.device)
         self.validation_texts = [data.texts[i] for i in order[:held]]
         self.validation_labels = [data.labels[i] for i in order[:held]]
-        self.net = TextClassifier(config)
-        self.present = ngram_matrix(self.train_texts, config)
+        self.net = TextClassifier(config).to(self.device)
+        self.present = ngram_matrix(self.train_texts, config).to(self.device)
         self.net.ngram_ratio.copy_(ngram_log_ratios(self.present, self.train_labels, classes))
         self.optimizer = torch.optim.LBFGS(
             [self.net.weight, self.net.bias],

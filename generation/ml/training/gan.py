@@ -16,27 +16,39 @@ from torch import nn
 from generation.ml import metrics
 from generation.ml.checkpoints import checkpoint_dumps, checkpoint_loads, checkpoint_sha256
 from generation.ml.data import DigitData
+from generation.ml.device import module_device, seeded_randn
 from generation.ml.nets.gan import ConditionalGan, GanConfig
 from generation.ml.sampling import gan_sample_labels
 from generation.ml.training.base import EVAL_SEED, Clock, SearchStopped, config_for_images, png_bytes
 
 
 class GanTrainer:
+    """Trains on ``device``; its random draws come from a CPU generator and are moved there. The digit classifier
+    that measures each epoch stays on the CPU."""
+
     def __init__(
-        self, seed: int, config: GanConfig, data: DigitData, cache_dir: Path | None, epochs: int | None
+        self,
+        seed: int,
+        config: GanConfig,
+        data: DigitData,
+        cache_dir: Path | None,
+        epochs: int | None,
+        *,
+        device: torch.device | str = "cpu",
     ) -> None:
         config = config_for_images(config, data)
         self.config, self.data = config, data
+        self.device = torch.device(device)
         self.generator = torch.Generator().manual_seed(seed)
-        self.net = ConditionalGan(config)
+        self.net = ConditionalGan(config).to(self.device)
         self.opt_g = torch.optim.Adam(
             self.net.generator.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2)
         )
         self.opt_d = torch.optim.Adam(
             self.net.discriminator.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2)
         )
-        self.x = data.train_x.to(torch.float32).div(127.5).sub(1.0).unsqueeze(1)
-        self.y = data.train_y
+        self.x = data.train_x.to(torch.float32).div(127.5).sub(1.0).unsqueeze(1).to(self.device)
+        self.y = data.train_y.to(self.device)
         full, rest = divmod(len(self.x), config.batch_size)
         self.steps_per_epoch = full + (rest >= 2)  # a last batch of one is dropped: batch norm needs two
         self.total_steps = epochs * self.steps_per_epoch if epochs else None
@@ -90,14 +102,14 @@ class GanTrainer:
         generator.train()
         with torch.no_grad():
             for _ in range(self.config.ema_bn_batches):
-                z = torch.randn(64, self.config.latent_dim, generator=draw)
-                generator(z, torch.randint(0, self.config.classes, (64,), generator=draw))
+                z = seeded_randn((64, self.config.latent_dim), generator=draw, device=self.device)
+                generator(z, torch.randint(0, self.config.classes, (64,), generator=draw).to(self.device))
         for norm, momentum in zip(norms, momenta, strict=True):
             norm.momentum = momentum
 
     def _batches(self) -> list[torch.Tensor]:
         """One epoch's batches in a fresh order."""
-        order = torch.randperm(len(self.x), generator=self.generator)
+        order = torch.randperm(len(self.x), generator=self.generator).to(self.device)
         return list(order.split(self.config.batch_size)[: self.steps_per_epoch])
 
     def _set_learning_rates(self, clock: Clock) -> None:
@@ -139,10 +151,10 @@ class GanTrainer:
             return images
         count, _channels, height, width = images.shape
         padded = F.pad(images, (shift, shift, shift, shift), value=-1.0)  # -1 is the background of [-1, 1]
-        dy, dx = torch.randint(0, 2 * shift + 1, (2, count, 1), generator=self.generator)
-        rows = (dy + torch.arange(height)).unsqueeze(2)
-        cols = (dx + torch.arange(width)).unsqueeze(1)
-        return padded[torch.arange(count).view(count, 1, 1), 0, rows, cols].unsqueeze(1)
+        dy, dx = torch.randint(0, 2 * shift + 1, (2, count, 1), generator=self.generator).to(images.device)
+        rows = (dy + torch.arange(height, device=images.device)).unsqueeze(2)
+        cols = (dx + torch.arange(width, device=images.device)).unsqueeze(1)
+        return padded[torch.arange(count, device=images.device).view(count, 1, 1), 0, rows, cols].unsqueeze(1)
 
     def train_epoch(self, epoch: int, clock: Clock) -> tuple[dict[str, float], int]:
         self.net.train()
@@ -153,7 +165,7 @@ class GanTrainer:
                 break
             self._set_learning_rates(clock)
             real, labels = self.x[batch], self.y[batch]
-            z = torch.randn(len(batch), self.config.latent_dim, generator=self.generator)
+            z = seeded_randn((len(batch), self.config.latent_dim), generator=self.generator, device=self.device)
             fake = self.net.generator(z, labels)
             seen_real = self._augment(real)
             penalise = self.config.r1_gamma > 0 and self.step % self.config.r1_every == 0
@@ -181,7 +193,7 @@ class GanTrainer:
 
     def evaluate(self, should_stop: Callable[[], bool] | None = None) -> tuple[dict[str, float], float]:
         self._refresh_average_statistics()
-        images = gan_sample_labels(self.sampler, self.eval_labels, seed=EVAL_SEED)
+        images = gan_sample_labels(self.sampler, self.eval_labels, seed=EVAL_SEED).cpu()
         features, predicted = metrics.classifier_features(self.classifier, images, should_stop=should_stop)
         fid = metrics.fid(features, self.reference_features)
         accuracy = float((predicted == self.eval_labels.numpy()).mean())
@@ -202,6 +214,7 @@ class GanTrainer:
         Raises SearchStopped when ``should_stop`` says so between draws.
         """
         means: dict[str, float] = {}
+        device = module_device(net)
         net.eval()
         for scale in self.latent_scale_candidates():
             scores = []
@@ -210,8 +223,8 @@ class GanTrainer:
                     raise SearchStopped
                 noise = torch.Generator().manual_seed(EVAL_SEED + 100 + draw)
                 with torch.inference_mode():
-                    z = torch.randn(len(self.eval_labels), self.config.latent_dim, generator=noise)
-                    images = net.generator(z * scale, self.eval_labels)
+                    z = seeded_randn((len(self.eval_labels), self.config.latent_dim), generator=noise, device=device)
+                    images = net.generator(z * scale, self.eval_labels.to(device))
                 features, _ = metrics.classifier_features(self.classifier, images)
                 scores.append(metrics.fid(features, self.reference_features))
             means[f"{scale:g}"] = float(np.mean(scores))
@@ -221,7 +234,7 @@ class GanTrainer:
 
     def sample_png(self) -> bytes:
         labels = torch.arange(100) // 10
-        images = gan_sample_labels(self.sampler, labels, seed=EVAL_SEED)
+        images = gan_sample_labels(self.sampler, labels, seed=EVAL_SEED).cpu()
         return png_bytes(
             [i.numpy() for i in ((images.squeeze(1) + 1) * 127.5).round().clamp(0, 255).byte()], columns=10
         )
@@ -236,7 +249,7 @@ def with_calibrated_latent_scale(
     extra facts gain the scale chosen and the mean digit-FID of every candidate.
     """
     value, epoch, blob = best
-    loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob))
+    loaded = checkpoint_loads(blob, expected_sha256=checkpoint_sha256(blob), device=trainer.device)
     net = loaded.net
     assert isinstance(net, ConditionalGan)
     scale, means = trainer.calibrate_latent_scale(net, should_stop)

@@ -16,14 +16,23 @@ from generation.ml.training.base import EVAL_SEED, Clock
 
 
 class LmTrainer:
-    def __init__(self, seed: int, config: LmConfig, corpus: TextCorpus, clock_budget: int | None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        config: LmConfig,
+        corpus: TextCorpus,
+        clock_budget: int | None,
+        *,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.device = torch.device(device)
         self.train_text, self.test_text = text_split(corpus)
         if not config.vocab:
             config = config.replace(vocab=char_vocab(self.train_text, min_count=config.min_count))
         self.config = config
         self.generator = torch.Generator().manual_seed(seed)
-        self.net = CharTransformer(config)
-        self.ids = torch.tensor(self.net.encode(self.train_text), dtype=torch.long)
+        self.net = CharTransformer(config).to(self.device)
+        self.ids = torch.tensor(self.net.encode(self.train_text), dtype=torch.long, device=self.device)
         if len(self.ids) < config.block_size + 2:
             raise ValueError(
                 f"The training text has {len(self.ids)} characters; the net needs more than {config.block_size + 1}."
@@ -56,8 +65,8 @@ class LmTrainer:
             if clock.stop_now():
                 break
             starts = torch.randint(0, len(self.windows), (self.config.batch_size,), generator=self.generator)
-            batch = self.windows[starts]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.autocast_bf16):
+            batch = self.windows[starts.to(self.device)]
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.autocast_bf16):
                 logits = self.net(batch[:, :-1])
             loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
             for group in self.optimizer.param_groups:

@@ -40,6 +40,7 @@ def train(
     cache_dir: Path | None = None,
     budget_clock: Literal["wall", "cpu"] = "wall",
     on_phase: Callable[[str], None] | None = None,
+    device: torch.device | str = "cpu",
 ) -> TrainResult:
     """Train a net; stop after ``epochs`` or ``minutes`` (whichever comes first; the config's epochs if neither).
 
@@ -55,6 +56,9 @@ def train(
     ``budget_clock="cpu"`` counts ``minutes`` in CPU time per thread instead of wall time.
     ``on_phase("choosing")`` is called when the GAN's training ends and the search for its noise scale starts;
     a run stopped by ``should_stop`` skips that search (or ends it early) and keeps its best epoch as it was.
+    ``device`` is where the net and its training data live (``generation.ml.device.device_resolve`` turns a
+    configured name into one); random draws come from CPU generators whichever it is, and the checkpoint holds
+    CPU tensors. The GAN's digit classifier, which measures it, stays on the CPU.
     """
     if kind not in METRIC_NAMES:
         raise ValueError(f"Unknown net kind {kind!r}; expected gan, vae, lm or classifier.")
@@ -72,7 +76,9 @@ def train(
         torch.set_num_threads(threads)
     try:
         clock = Clock(minutes, should_stop, budget_clock)
-        return _train(kind, seed, epochs, minutes, config or {}, data, on_epoch, clock, cache_dir, on_phase)
+        return _train(
+            kind, seed, epochs, minutes, config or {}, data, on_epoch, clock, cache_dir, on_phase, torch.device(device)
+        )
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -88,7 +94,9 @@ def _train(
     clock: Clock,
     cache_dir: Path | None,
     on_phase: Callable[[str], None] | None = None,
+    device: torch.device | None = None,
 ) -> TrainResult:
+    device = device or torch.device("cpu")
     torch.manual_seed(seed)
     trainer: GanTrainer | VaeTrainer | LmTrainer | ClassifierTrainer
     dataset: DigitData | TextCorpus | LabelledTexts
@@ -99,11 +107,11 @@ def _train(
         if kind == "gan":
             gan_config = GanConfig.from_dict(config_values)
             epochs = epochs if epochs is not None or minutes is not None else gan_config.epochs
-            trainer = GanTrainer(seed, gan_config, digits, cache_dir, epochs)
+            trainer = GanTrainer(seed, gan_config, digits, cache_dir, epochs, device=device)
         else:
             vae_config = VaeConfig.from_dict(config_values)
             epochs = epochs if epochs is not None or minutes is not None else vae_config.epochs
-            trainer = VaeTrainer(seed, vae_config, digits, cache_dir, epochs)
+            trainer = VaeTrainer(seed, vae_config, digits, cache_dir, epochs, device=device)
         dataset = digits
     elif kind == "classifier":
         texts = cold("train") if data is None else data
@@ -111,7 +119,7 @@ def _train(
             raise ValueError(f"The classifier trains on labelled texts (LabelledTexts), not {type(texts).__name__}.")
         classifier_config = TextClassifierConfig.from_dict(config_values)
         epochs = epochs if epochs is not None or minutes is not None else classifier_config.epochs
-        trainer = ClassifierTrainer(seed, classifier_config, texts, epochs)
+        trainer = ClassifierTrainer(seed, classifier_config, texts, epochs, device=device)
         dataset = texts
     else:
         corpus = songci() if data is None else data
@@ -119,7 +127,8 @@ def _train(
             raise ValueError(f"The lm net trains on text (TextCorpus), not {type(corpus).__name__}.")
         lm_config = LmConfig.from_dict(config_values)
         epochs = epochs if epochs is not None or minutes is not None else lm_config.epochs
-        trainer = LmTrainer(seed, lm_config, corpus, epochs * lm_config.steps_per_epoch if epochs else None)
+        steps = epochs * lm_config.steps_per_epoch if epochs else None
+        trainer = LmTrainer(seed, lm_config, corpus, steps, device=device)
         dataset = corpus
 
     clock.restart()  # the budget starts once the data and the measuring tools are ready
@@ -188,6 +197,7 @@ def _train(
         "budget_clock": clock.kind,
         "epochs_run": len(reports),
         "threads": torch.get_num_threads(),
+        "device": device.type,
     }
     if isinstance(trainer, GanTrainer):
         # Which classifier measured the digit-FID: it is trained per machine, so figures compare only under one.

@@ -18,19 +18,27 @@ from generation.ml.training.base import EVAL_SEED, VALIDATION_SEED, Clock, confi
 
 class VaeTrainer:
     def __init__(
-        self, seed: int, config: VaeConfig, data: DigitData, cache_dir: Path | None, epochs: int | None = None
+        self,
+        seed: int,
+        config: VaeConfig,
+        data: DigitData,
+        cache_dir: Path | None,
+        epochs: int | None = None,
+        *,
+        device: torch.device | str = "cpu",
     ) -> None:
         config = config_for_images(config, data)
         self.config, self.data = config, data
+        self.device = torch.device(device)
         self.generator = torch.Generator().manual_seed(seed)
-        self.net = ConvVae(config)
+        self.net = ConvVae(config).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
         # A tenth of the training digits, always the same ones, is held out to choose the best epoch, so
         # the test digits the benchmark reports on play no part in the choice.
         order = torch.randperm(len(data.train_x), generator=torch.Generator().manual_seed(VALIDATION_SEED))
         held_out = max(1, len(order) // 10)
         self.validation_x = data.train_x[order[:held_out]]
-        self.x = binarize(data.train_x[order[held_out:]])
+        self.x = binarize(data.train_x[order[held_out:]]).to(self.device)
         self.steps_per_epoch = math.ceil(len(self.x) / config.batch_size)
         self.total_steps = epochs * self.steps_per_epoch if epochs else None
         self.step = 0
@@ -42,10 +50,10 @@ class VaeTrainer:
             return images
         count, _channels, height, width = images.shape
         padded = F.pad(images, (shift, shift, shift, shift))
-        dy, dx = torch.randint(0, 2 * shift + 1, (2, count, 1), generator=self.generator)
-        rows = (dy + torch.arange(height)).unsqueeze(2)
-        cols = (dx + torch.arange(width)).unsqueeze(1)
-        return padded[torch.arange(count).view(count, 1, 1), 0, rows, cols].unsqueeze(1)
+        dy, dx = torch.randint(0, 2 * shift + 1, (2, count, 1), generator=self.generator).to(images.device)
+        rows = (dy + torch.arange(height, device=images.device)).unsqueeze(2)
+        cols = (dx + torch.arange(width, device=images.device)).unsqueeze(1)
+        return padded[torch.arange(count, device=images.device).view(count, 1, 1), 0, rows, cols].unsqueeze(1)
 
     def _set_learning_rate(self, clock: Clock) -> None:
         final = self.config.lr_final_fraction
@@ -59,7 +67,7 @@ class VaeTrainer:
         self.net.train()
         sums = {"neg_elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
         seen = 0
-        order = torch.randperm(len(self.x), generator=self.generator)
+        order = torch.randperm(len(self.x), generator=self.generator).to(self.device)
         for batch in order.split(self.config.batch_size):
             if clock.stop_now():
                 break
