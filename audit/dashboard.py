@@ -34,10 +34,10 @@ PERCENTILES = (0.5, 0.95)
 
 # What a refusal was for, from its payload's ``reason_code`` (see the catalogue's ``generation.refused``).
 CONTENT = "content"  # the content checks refused the input: the only kind a refusal rate counts
-NOT_READY = "not_ready"  # the generator could not serve (no net passed the gate, model not approved, stopped)
+NOT_READY = "not_ready"  # the generator could not serve (no net passed the gate, model not approved, stopped, busy)
 POLICY = "policy"  # the account or the quota: the user may not generate now
 UNRECORDED = "unrecorded"  # a policy refusal written before reason codes were
-NOT_READY_CODES = frozenset({"net_not_ready", "model_not_approved", "service_not_open", "stopped"})
+NOT_READY_CODES = frozenset({"net_not_ready", "model_not_approved", "service_not_open", "stopped", "busy"})
 
 
 def refusal_kind(reason_code: str | None, stage: str | None, risk_codes: str) -> str:

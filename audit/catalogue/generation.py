@@ -35,9 +35,10 @@ GENERATION_EVENTS: tuple[EventType, ...] = (
             "reason_code": payload_key(
                 "string",
                 "Why, as a code: content (the content checks refused the input; the only refusals refusal "
-                "rates count), net_not_ready, model_not_approved, service_not_open or stopped (the generator "
-                "could not serve), or an account or quota reason (over_quota, not_a_tester, terms_not_accepted, "
-                "user_suspended, phone_not_verified, minor mode codes). Absent on records written before it was.",
+                "rates count), net_not_ready, model_not_approved, service_not_open, stopped or busy (the generator "
+                "could not serve; busy: its job queue was full), or an account or quota reason (over_quota, "
+                "not_a_tester, terms_not_accepted, user_suspended, phone_not_verified, minor mode codes). Absent on "
+                "records written before it was.",
             ),
             "matched_terms": payload_key("array", "Keyword library entries hit (ids or terms)."),
             "layers": payload_key("object", "Input moderation: each layer's own decision (keyword, classifier)."),

@@ -171,6 +171,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Generation jobs, outputs and reports for end users; audit log for auditors.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # A job's status appears in more than one component (a job, a job read on its own): one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "generation.models.Job.Status"},
 }
 
 # ------------------------------------------------------------------------------
@@ -234,6 +236,25 @@ JOB_TIME_LIMIT = 120
 JOB_STALE_SECONDS = env.int("GENAI_JOB_STALE_SECONDS", default=300)
 JOB_RESEND_SECONDS = env.int("GENAI_JOB_RESEND_SECONDS", default=120)
 JOB_MAX_ATTEMPTS = 3
+# Backpressure: while this many jobs wait on a queue (stored "queued", not yet started), a submission for that
+# queue is refused: 429 with Retry-After from the API, the busy message on the form; 0 means no limit.
+# GENAI_QUEUE_DEPTH_LIMITS sets it per queue ("inference=500,default=50"), else GENAI_QUEUE_DEPTH_LIMIT applies.
+GENERATION_QUEUE_DEPTH_LIMIT = env.int("GENAI_QUEUE_DEPTH_LIMIT", default=200)
+_depth_limits = env("GENAI_QUEUE_DEPTH_LIMITS", default="")
+GENERATION_QUEUE_DEPTH_LIMITS: dict[str, int] = {}
+for _item in filter(None, (part.strip() for part in _depth_limits.split(","))):
+    _queue, _sep, _limit = _item.partition("=")
+    if _queue.strip() not in {q.value for q in Queue} or not _limit.strip().isdigit():
+        secrets.fail(
+            "GENAI_QUEUE_DEPTH_LIMITS must be queue=limit pairs separated by commas, each queue one of "
+            f"{', '.join(q.value for q in Queue)} and each limit a whole number: {_depth_limits!r}"
+        )
+    GENERATION_QUEUE_DEPTH_LIMITS[_queue.strip()] = int(_limit)
+# A queued job's place shows when it should start, and a busy refusal when to try again, from the jobs its queue
+# finished in this many last minutes (none finished: no estimate, and Retry-After is GENAI_OUTAGE_RETRY_AFTER).
+GENERATION_THROUGHPUT_MINUTES = env.float("GENAI_QUEUE_THROUGHPUT_MINUTES", default=5.0)
+if not GENERATION_THROUGHPUT_MINUTES > 0:
+    secrets.fail(f"GENAI_QUEUE_THROUGHPUT_MINUTES must be a number of minutes above 0: {GENERATION_THROUGHPUT_MINUTES}")
 # Longest training run an operator may ask for, in minutes.
 TRAINING_MAX_MINUTES = 180
 CELERY_BEAT_SCHEDULE["generation-jobs-sweep"] = {

@@ -89,6 +89,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             return Response(
                 error_body(exc.code, exc.message), status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers
             )
+        if exc.code == "busy":
+            # The job queue is full: nothing was stored; the same request may be sent again after the wait.
+            headers["Retry-After"] = str(max(exc.retry_after or settings.OUTAGE_RETRY_AFTER_SECONDS, 1))
+            return Response(
+                error_body(exc.code, exc.message), status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers
+            )
         if exc.code in (
             "user_suspended",
             "not_a_tester",

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from filing.models import Complaint
 from generation.enduser import REPORT_CATEGORIES
 from generation.models import GENERATOR_CHOICES, Job, Output
+from generation.queueing import QueuePlace, queue_place
 
 
 class LimitsSerializer(serializers.Serializer):
@@ -109,7 +110,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
     class Meta:
         model = Job
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "kind",
             "status",
@@ -123,12 +124,46 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "outputs",
             "url",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
 
     def get_url(self, obj: Job) -> str:
         path = reverse("generation-api:job-detail", kwargs={"public_id": obj.public_id})
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
+
+
+class JobDetailSerializer(JobSerializer):
+    """One job read on its own, with a queued job's place in the queue (two counts, so not in lists)."""
+
+    queue_position = serializers.SerializerMethodField(
+        help_text=_("While the job is queued: its place in the queue, 1 being next; otherwise null.")
+    )
+    estimated_start_seconds = serializers.SerializerMethodField(
+        help_text=_(
+            "While the job is queued: about how many seconds until it starts, from the jobs the queue finished "
+            "lately; null when it is not queued or the queue finished none lately."
+        )
+    )
+
+    class Meta(JobSerializer.Meta):
+        fields = (*JobSerializer.Meta.fields, "queue_position", "estimated_start_seconds")
+        read_only_fields = fields
+
+    def _place(self, obj: Job) -> QueuePlace | None:
+        places = self.context.setdefault("queue_places", {})  # both fields from one reading
+        if obj.pk not in places:
+            places[obj.pk] = queue_place(obj)
+        return places[obj.pk]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=1))
+    def get_queue_position(self, obj: Job) -> int | None:
+        place = self._place(obj)
+        return place.position if place else None
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=1))
+    def get_estimated_start_seconds(self, obj: Job) -> int | None:
+        place = self._place(obj)
+        return place.estimated_start_seconds if place else None
 
 
 class JobCreateSerializer(serializers.Serializer):

@@ -162,8 +162,8 @@ class NetsApi(EndUserApi, APIView):
         responses={200: s.JobSerializer(many=True), **LIST_ERRORS},
     ),
     retrieve=extend_schema(
-        summary="One of the caller's jobs, with its outputs once it succeeded.",
-        responses={200: s.JobSerializer, **DETAIL_ERRORS},
+        summary="One of the caller's jobs, with its outputs once it succeeded, or its place in the queue.",
+        responses={200: s.JobDetailSerializer, **DETAIL_ERRORS},
     ),
 )
 class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -178,6 +178,10 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def get_queryset(self) -> QuerySet[Job]:
         # Only the caller's own jobs: another user's job id resolves to 404.
         return jobs_of(user=self.request.user)
+
+    def get_serializer_class(self) -> type[s.JobSerializer]:
+        # A queued job's place costs two counts: given when one job is read, not for each job of a list.
+        return s.JobDetailSerializer if self.action == "retrieve" else s.JobSerializer
 
     def filter_queryset(self, queryset: QuerySet[Job]) -> QuerySet[Job]:
         if self.action != "list":
@@ -216,7 +220,10 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
                 e413="The request body is larger than the limit.",
                 e415="The body is not JSON.",
                 e422="The Idempotency-Key was already used with a different body.",
-                e429="Too many requests, or the daily quota is used up; see Retry-After.",
+                e429=(
+                    "Too many requests, the daily quota is used up, or the service is busy (code busy: the job queue "
+                    "is full; nothing was stored, send the request again after Retry-After)."
+                ),
                 e503=(
                     "This kind of generation is not available now, or the job queue cannot be reached "
                     "(code broker_unavailable, with Retry-After: nothing was stored, send the request again)."

@@ -66,7 +66,10 @@ class Job(models.Model):
         verbose_name_plural = _("generation jobs")
         ordering = ("-created_at",)
         indexes = [
+            # The jobs waiting (status "queued"), oldest first: a queue's depth and a job's place in it.
             models.Index(fields=("status", "created_at"), name="generation_job_status_created"),
+            # The jobs finished lately: a queue's throughput, for start estimates and Retry-After.
+            models.Index(fields=("status", "finished_at"), name="generation_job_status_finished"),
             # A user's jobs, newest first: the history page and GET /api/v1/jobs/ read them in this order.
             models.Index(fields=("user", "-created_at", "-id"), name="generation_job_user_newest"),
         ]

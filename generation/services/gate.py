@@ -22,12 +22,16 @@ from generation.tunes import TUNE_SEPARATOR, Tune
 
 
 class JobUnavailable(Exception):
-    """The service cannot take this job now (no serving checkpoint, user suspended, over quota)."""
+    """The service cannot take this job now (no serving checkpoint, user suspended, over quota, queue full).
 
-    def __init__(self, message: str, *, code: str) -> None:
+    ``retry_after``: seconds after which the same request may be taken, when the refusal knows (``busy``).
+    """
+
+    def __init__(self, message: str, *, code: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.retry_after = retry_after
 
 
 def job_input(kind: str, params: dict[str, Any]) -> str:

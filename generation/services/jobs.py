@@ -1,5 +1,5 @@
-"""Submitting a job: idempotency, the gate, input moderation, the daily quota under the user's row lock, and
-the row that is the job's source of truth, queued once the transaction commits."""
+"""Submitting a job: idempotency, the gate, input moderation, the daily quota under the user's row lock, the
+queue's depth limit, and the row that is the job's source of truth, queued once the transaction commits."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from generation.checkpoints import checkpoint_serving
 from generation.enforcement import enforcement_apply, suspension_active
 from generation.models import GENERATOR_KINDS, Checkpoint, Job, NetKind
 from generation.params import params_clean
+from generation.queueing import queue_refusal
 from generation.services.gate import (
     JobUnavailable,
     account_refusal,
@@ -171,7 +172,8 @@ def job_submit(
 
     Raises ValidationError for bad parameters and JobUnavailable when the service cannot take the
     job (the refusal is an audit event; ``code="over_quota"`` past the daily quota;
-    ``code="broker_unavailable"``, with nothing stored, while the broker cannot be reached).
+    ``code="broker_unavailable"``, with nothing stored, while the broker cannot be reached; ``code="busy"``, with
+    ``retry_after``, while the job queue holds as many waiting jobs as its depth limit).
 
     With an ``idempotency_key`` (the IETF Idempotency-Key draft), a repeated call with the same kind and
     parameters returns the job the first call stored, even at the limit, with ``job.replayed`` set; the
@@ -181,7 +183,9 @@ def job_submit(
 
     The quota is checked first without a lock, so that a spent quota is refused before any moderation
     work, and again in the transaction that stores the job, with the user's row locked, so that two
-    requests racing for the last unit cannot both pass.
+    requests racing for the last unit cannot both pass. The queue's depth is counted in that transaction too,
+    just before the row is stored: a refused job leaves no row, no quota used and no ``generation.requested``
+    record, only its ``generation.refused`` one.
     """
     digest = request_hash(kind, params)
     replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
@@ -245,8 +249,11 @@ def job_submit(
             input_verdict=verdict,
         )
     except JobUnavailable as exc:
-        if exc.code == "over_quota":  # lost the race for the last unit of quota; nothing was stored
+        # Refused in the transaction, which stored nothing: the refusal is recorded now that it has rolled back.
+        if exc.code == "over_quota":  # lost the race for the last unit of quota
             refusal_record(user=user, request=request, kind=kind, params=None, reason=exc.message, code="over_quota")
+        elif exc.code == "busy":
+            refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=exc.message, code="busy")
         raise
 
 
@@ -265,7 +272,7 @@ def _job_create(
 ) -> Job:
     """Store the job of a cleaned request under the user's row lock, unless an earlier request with its
     idempotency key made one: refused when ``input_verdict`` blocked its input, otherwise queued within the
-    daily quota and sent to the workers once the transaction commits."""
+    daily quota and the queue's depth limit, and sent to the workers once the transaction commits."""
     _user_locked(user)
     replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
     if replayed:
@@ -286,6 +293,12 @@ def _job_create(
     spent = quota_refusal(user=user)
     if spent:
         raise JobUnavailable(spent, code="over_quota")
+    # Counted last, so that the count is as fresh as it can be. Only the user's row is locked: submissions of
+    # different users racing on PostgreSQL may each see one place left (SQLite's write lock orders them all).
+    busy = queue_refusal()
+    if busy:
+        reason, retry_after = busy
+        raise JobUnavailable(reason, code="busy", retry_after=retry_after)
     job.enqueued_at = timezone.now()
     try:
         with transaction.atomic():

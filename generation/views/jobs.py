@@ -29,6 +29,7 @@ from generation.forms import GENERATION_FORMS, GenerationForm, HistoryFilterForm
 from generation.minors import minor_mode
 from generation.models import Job, NetKind, Output
 from generation.params import limits
+from generation.queueing import QueuePlace, queue_place, queue_place_at, queue_position, wait_words
 from generation.services import (
     IdempotencyKeyReused,
     JobUnavailable,
@@ -104,6 +105,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     reasons = {k: net_unavailable_reason(k, request.user) for k in GENERATION_FORMS}
     unavailable: str | None = None
     retry_after: int | None = None
+    refused_status = 400
     if (
         request.method == "POST"
         and reasons[kind]
@@ -136,7 +138,9 @@ def generate(request: HttpRequest) -> HttpResponse:
                 # The section already says why a generator is unavailable: say it once.
                 unavailable = None if exc.message == reasons[kind] else exc.message
                 if exc.code == "broker_unavailable":  # nothing was stored: the same form may be sent again
-                    retry_after = settings.OUTAGE_RETRY_AFTER_SECONDS
+                    retry_after, refused_status = settings.OUTAGE_RETRY_AFTER_SECONDS, 503
+                elif exc.code == "busy":  # the job queue is full; the message says when to try again
+                    retry_after, refused_status = exc.retry_after, 429
             else:
                 return redirect("job", public_id=job.public_id)
     quota = quota_state(user=request.user)
@@ -168,7 +172,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             "account_refusal": account_refusal(request.user),
             "minor": minor_mode(request.user),
         },
-        status=503 if retry_after else 400 if request.method == "POST" else 200,
+        status=refused_status if request.method == "POST" else 200,
     )
     if retry_after:
         response["Retry-After"] = str(retry_after)
@@ -201,16 +205,9 @@ def job_parameters(job: Job) -> list[tuple[str, Any]]:
     return [*shown, (_("Seed"), job.seed)]
 
 
-def queue_position(job: Job) -> int | None:
-    """How many jobs wait before ``job`` and it (1: next), or None when it is not waiting."""
-    if job.status != Job.Status.QUEUED:
-        return None
-    ahead = Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count()
-    return ahead + 1
-
-
-def _job_context(job: Job) -> dict[str, Any]:
-    """The job and its progress as steps: queued → generating → done (or how it ended instead)."""
+def _job_context(job: Job, place: QueuePlace | None) -> dict[str, Any]:
+    """The job and its progress as steps: queued → generating → done (or how it ended instead), with a queued
+    job's ``place`` in the queue and when it should start."""
     queued, running = ("queued", _("Queued")), ("running", _("Generating"))
     path = {
         Job.Status.QUEUED: [queued, running, ("done", _("Done"))],
@@ -226,7 +223,8 @@ def _job_context(job: Job) -> dict[str, Any]:
         "job": job,
         "outputs": list(job.outputs.all()),
         "parameters": job_parameters(job),
-        "queue_position": queue_position(job),
+        "queue_position": place.position if place else None,
+        "starts_in": wait_words(place.estimated_start_seconds) if place and place.estimated_start_seconds else None,
         "steps": [
             {"key": key, "label": label, "state": "done" if i < position else "current" if i == position else "todo"}
             for i, (key, label) in enumerate(path)
@@ -243,7 +241,7 @@ def job_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         "poll_first_ms": round(settings.GENERATION_JOB_POLL_FIRST_SECONDS * 1000),
         "poll_max_ms": round(settings.GENERATION_JOB_POLL_MAX_SECONDS * 1000),
     }
-    return render(request, "generation/job.html", _job_context(job) | poll)
+    return render(request, "generation/job.html", _job_context(job, queue_place(job)) | poll)
 
 
 @never_cache
@@ -253,10 +251,13 @@ def job_status(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The live part of the job page, polled by htmx until the job is finished."""
     job = _own_job(request, public_id)
     position = queue_position(job)
+    # The start estimate moves with every job the queue finishes; only a new place counts as a change, so that a
+    # waiting page still asks less and less often. The estimate is read again whenever the place moves.
     seen = f"{job.status}:{position}" if position else job.status
     if request.GET.get("seen") == seen and not job.is_finished:
         return HttpResponse(status=204)  # nothing changed: htmx keeps the page as it is
-    response = render(request, "generation/_job_live.html", _job_context(job))
+    place = queue_place_at(position) if position else None
+    response = render(request, "generation/_job_live.html", _job_context(job, place))
     if job.is_finished:
         response.status_code = HTMX_STOP_POLLING
     return response
