@@ -16,6 +16,8 @@ def test_demo_data_creates_a_provider_a_service_and_one_user_per_role(capsys):
     users = {u.username: u for u in get_user_model().objects.all()}
     assert users["admin"].is_superuser
     assert user_has_role(users["operator"], Role.OPERATOR) and users["operator"].is_staff
+    # A second operator signs off what the first changed (four eyes).
+    assert user_has_role(users["reviewer"], Role.OPERATOR) and users["reviewer"].is_staff
     assert user_has_role(users["auditor"], Role.AUDITOR) and not user_has_role(users["auditor"], Role.OPERATOR)
     assert user_has_role(users["enduser"], Role.END_USER) and not users["enduser"].is_staff
     provider = Provider.objects.get()
@@ -24,7 +26,7 @@ def test_demo_data_creates_a_provider_a_service_and_one_user_per_role(capsys):
     assert {r.code for r in service.model_records.filter(approval="approved")} == {"DGAN", "DVAE", "DSCI", "DCLF"}
     # Each password is printed once and is the one that works.
     password_lines = [line for line in printed.splitlines() if line.startswith("  ")]
-    assert len(password_lines) == 4
+    assert len(password_lines) == 5
     for line in password_lines:
         username, *_, password = line.split()
         assert users[username].check_password(password)
@@ -41,5 +43,5 @@ def test_demo_data_is_idempotent_and_prints_no_password_the_second_time(capsys):
     call_command("demo_data")
 
     assert "already present" in capsys.readouterr().out
-    assert get_user_model().objects.count() == 4
+    assert get_user_model().objects.count() == 5
     assert Provider.objects.count() == 1

@@ -7,6 +7,13 @@ from audit.catalogue.schema import CHANGE_ACTION, EventType, payload_key
 _SCOPE = payload_key("string", "service or model.", required=True)
 _OPERATOR_REASON = payload_key("string", "Why, as the operator wrote it.", required=True)
 _CHANGES = payload_key("object", "Fields the action changed: {field: [old, new]}.", pi=True)
+_LAST_CHANGED_BY = payload_key(
+    "string",
+    "User name of the person who last changed the record before this step (never the actor while four eyes is "
+    "on); empty when no person had changed it.",
+    required=True,
+    pi=True,
+)
 
 FILING_EVENTS: tuple[EventType, ...] = (
     # Filing: the records operators keep for the service filing.
@@ -17,6 +24,48 @@ FILING_EVENTS: tuple[EventType, ...] = (
         {
             "action": CHANGE_ACTION,
             "changes": payload_key("object", "Changed fields: {field: [old, new]}."),
+        },
+    ),
+    # Four eyes (GENAI_FILING_FOUR_EYES): each sign-off needs a person other than the one who last changed the record.
+    EventType(
+        "filing.model_record_approved",
+        "A model record was approved, so its checkpoints may serve. ``subject`` is the model record; the actor "
+        "approved it.",
+        {
+            "last_changed_by": _LAST_CHANGED_BY,
+            "changes": _CHANGES,
+        },
+    ),
+    EventType(
+        "filing.assessment_finalised",
+        "A security self-assessment was finalised. ``subject`` is the self-assessment; the actor finalised it.",
+        {
+            "last_changed_by": _LAST_CHANGED_BY,
+            "changes": _CHANGES,
+        },
+    ),
+    EventType(
+        "filing.service_submitted",
+        "A service's filing was submitted to the regulator. ``subject`` is the service; the actor submitted it.",
+        {
+            "from_status": payload_key("string", "The service's status before (self_assessed).", required=True),
+            "last_changed_by": _LAST_CHANGED_BY,
+            "changes": _CHANGES,
+        },
+    ),
+    EventType(
+        "filing.four_eyes_refused",
+        "A sign-off was refused because the actor was the person who last changed the record (four eyes). "
+        "``subject`` is the record; nothing was changed.",
+        {
+            "step": payload_key(
+                "string",
+                "approve (a model record), finalise (a self-assessment) or submit (a service's filing).",
+                required=True,
+            ),
+            "last_changed_by": payload_key(
+                "string", "User name of the person who last changed the record: the actor.", required=True, pi=True
+            ),
         },
     ),
     EventType(

@@ -1,6 +1,6 @@
 """What the filing's admin pages share: the reason field of actions, the form that asks before a change takes a
-generator offline, actions written for one record, refusals shown as messages, the emergency stop actions, file
-columns and downloads."""
+generator offline, the sign-off of a record by another person (four eyes), actions written for one record, refusals
+shown as messages, the emergency stop actions, file columns and downloads."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
+from filing.services.four_eyes import Step
 from genai_platform.hygiene import CleanTextFormMixin
 
 
@@ -45,6 +46,51 @@ class TakeOfflineForm(forms.ModelForm):
             if warning:
                 raise forms.ValidationError(warning)
         return cleaned
+
+
+class SignOffAdminMixin:
+    """The admin of a record another person signs off (four eyes): a save that changes what the record files, or the
+    rows edited on its page, makes the operator its last changer; while the sign-off ``signoff_step`` is pending
+    (``signoff_pending``), the change page says why the operator viewing it may not take it
+    (``admin/filing/change_form.html``)."""
+
+    signoff_step: Step
+
+    def signoff_pending(self, obj: Any) -> bool:
+        raise NotImplementedError
+
+    def signoff_refusal(self, request: HttpRequest, obj: Any) -> str | None:
+        """Why ``request.user`` may not sign ``obj`` off now; ``None`` when they may or it is not due."""
+        if obj is None or not self.signoff_pending(obj):
+            return None
+        return services.four_eyes_refusal(record=obj, actor=request.user, step=self.signoff_step)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        extra_context = dict(extra_context or {})
+        if "four_eyes_refusal" not in extra_context:
+            extra_context["four_eyes_refusal"] = self.signoff_refusal(
+                request,
+                self.get_object(request, object_id),  # type: ignore[attr-defined]
+            )
+        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if _filed_fields_changed(form):
+            services.record_changed_by(record=obj, actor=request.user)
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        if any(formset.has_changed() for formset in formsets):
+            services.record_changed_by_save(record=form.instance, actor=request.user)
+
+
+def _filed_fields_changed(form: Any) -> bool:
+    """Whether ``form`` changed a field of its record that the record files (``not_signed_off`` of the model names
+    those it does not; a field of the form alone, such as a confirmation box, does not count)."""
+    model = form._meta.model
+    names = {field.name for field in model._meta.get_fields()} - set(model.not_signed_off)
+    return any(name in names for name in form.changed_data)
 
 
 def refusal_show(admin_obj: admin.ModelAdmin, request: HttpRequest, exc: Exception) -> None:

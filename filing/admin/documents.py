@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from filing import services
-from filing.admin.common import download_link, each_selected, file_download, refusal_show
+from filing.admin.common import SignOffAdminMixin, download_link, each_selected, file_download, refusal_show
 from filing.admin_base import FilingModelAdmin
 from filing.models import AssessmentClause, AssessmentRun, CorpusCheck, Document, SelfAssessment
 
@@ -82,7 +82,7 @@ class ClauseInline(admin.TabularInline):
 
 
 @admin.register(SelfAssessment)
-class SelfAssessmentAdmin(FilingModelAdmin):
+class SelfAssessmentAdmin(SignOffAdminMixin, FilingModelAdmin):
     list_display = ("title", "service", "status", "finalised_by", "finalised_at", "signers_complete")
     list_filter = ("status", "service")
     search_fields = ("title", "service__name")
@@ -91,6 +91,7 @@ class SelfAssessmentAdmin(FilingModelAdmin):
         "status",
         "finalised_by",
         "finalised_at",
+        "last_changed_by",
         "created_at",
         "updated_at",
         "problems",
@@ -131,9 +132,23 @@ class SelfAssessmentAdmin(FilingModelAdmin):
                 ),
             },
         ),
-        (_("Conclusion"), {"fields": ("conclusion", ("finalised_by", "finalised_at"))}),
+        (
+            _("Conclusion"),
+            {
+                "fields": ("conclusion", ("finalised_by", "finalised_at"), "last_changed_by"),
+                "description": _(
+                    "A person other than the one who last changed the assessment or its clauses finalises it "
+                    "(four eyes)."
+                ),
+            },
+        ),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    signoff_step = "finalise"
+
+    def signoff_pending(self, obj: SelfAssessment) -> bool:
+        return obj.status == SelfAssessment.Status.DRAFT
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None and obj.status == SelfAssessment.Status.FINALISED:
@@ -214,4 +229,4 @@ class SelfAssessmentAdmin(FilingModelAdmin):
     @admin.action(description=_("Finalise the selected assessments"))
     @each_selected(lambda assessment: gettext("Finalised: %(a)s.") % {"a": assessment})
     def finalise(self, request: HttpRequest, assessment: SelfAssessment) -> None:
-        services.assessment_finalise(assessment=assessment, actor=request.user)
+        services.assessment_finalise(assessment=assessment, actor=request.user, request=request)

@@ -15,6 +15,7 @@ from filing import services
 from filing.admin.common import (
     EmergencyStopActions,
     ReasonActionForm,
+    SignOffAdminMixin,
     TakeOfflineForm,
     each_selected,
     number_warning,
@@ -71,7 +72,7 @@ class ModelRecordForm(TakeOfflineForm):
 
 
 @admin.register(ModelRecord)
-class ModelRecordAdmin(EmergencyStopActions, FilingModelAdmin):
+class ModelRecordAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin):
     list_display = (
         "name",
         "version",
@@ -91,6 +92,7 @@ class ModelRecordAdmin(EmergencyStopActions, FilingModelAdmin):
         "approved_by",
         "approved_at",
         "rejection_reason",
+        "last_changed_by",
         "checkpoints_used",
         "created_at",
         "updated_at",
@@ -111,10 +113,21 @@ class ModelRecordAdmin(EmergencyStopActions, FilingModelAdmin):
                 )
             },
         ),
-        (_("Approval"), {"fields": (("approval", "approved_by", "approved_at"), "rejection_reason")}),
+        (
+            _("Approval"),
+            {
+                "fields": (("approval", "approved_by", "approved_at"), "rejection_reason", "last_changed_by"),
+                "description": _("A person other than the one who last changed the record approves it (four eyes)."),
+            },
+        ),
         (_("Checkpoints"), {"fields": ("checkpoints_used",)}),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    signoff_step = "approve"
+
+    def signoff_pending(self, obj: ModelRecord) -> bool:
+        return obj.approval != ModelRecord.Approval.APPROVED
 
     def save_model(self, request: HttpRequest, obj: ModelRecord, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -131,7 +144,7 @@ class ModelRecordAdmin(EmergencyStopActions, FilingModelAdmin):
     @admin.action(description=_("Approve the selected model records"))
     @each_selected(lambda record: gettext("Approved: %(r)s.") % {"r": record})
     def approve(self, request: HttpRequest, record: ModelRecord) -> None:
-        services.model_record_approve(record=record, actor=request.user)
+        services.model_record_approve(record=record, actor=request.user, request=request)
 
     @admin.action(description=_("Reject the selected model records (give the reason)"))
     @each_selected(

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +21,7 @@ from filing.admin.common import (
     EmergencyStopActions,
     FileInline,
     ReasonActionForm,
+    SignOffAdminMixin,
     TakeOfflineForm,
     each_selected,
     number_warning,
@@ -157,12 +159,12 @@ WORKFLOW_STEPS: dict[str, tuple[Any, type[forms.Form] | None]] = {
 }
 
 
-def _step_run(action: str, service: Service, data: dict[str, Any], actor: Any) -> str | None:
+def _step_run(action: str, service: Service, data: dict[str, Any], actor: Any, request: Any = None) -> str | None:
     """Run one workflow step; returns a warning, if any. Raises FilingError when refused."""
     if action == "self_assess":
         services.service_self_assess(service=service, actor=actor)
     elif action == "submit":
-        services.service_submit(service=service, actor=actor)
+        services.service_submit(service=service, actor=actor, request=request)
     elif action == "record_filed":
         _svc, warning = services.service_record_filed(
             service=service, filing_number=data["filing_number"], filed_on=data["filed_on"], actor=actor
@@ -208,7 +210,7 @@ class ServiceForm(TakeOfflineForm):
 
 
 @admin.register(Service)
-class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
+class ServiceAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin):
     list_display = (
         "name",
         "version",
@@ -231,6 +233,7 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
         "filing_number",
         "filed_on",
         "returned_reason",
+        "last_changed_by",
         "is_public",
         "who_it_serves",
         "generation_stopped_at",
@@ -267,9 +270,19 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
         (
             _("Filing status"),
             {
-                "fields": (("status", "filing_number", "filed_on"), "returned_reason", "algorithm_filing_number"),
-                "description": _(
-                    "The status changes only through the workflow buttons above, which record who and when."
+                "fields": (
+                    ("status", "filing_number", "filed_on"),
+                    "returned_reason",
+                    "algorithm_filing_number",
+                    "last_changed_by",
+                ),
+                "description": format_lazy(
+                    "{} {}",
+                    _("The status changes only through the workflow buttons above, which record who and when."),
+                    _(
+                        "A person other than the one who last changed the service (here, or the rows on this page) "
+                        "submits its filing (four eyes)."
+                    ),
                 ),
             },
         ),
@@ -386,8 +399,11 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
             checklist = readiness_checklist(service)
             extra_context["readiness"] = checklist
             extra_context["readiness_blockers"] = sum(1 for item in checklist if not item.ok)
+            refusal = self.signoff_refusal(request, service)
+            extra_context["four_eyes_refusal"] = refusal
+            # A step the operator may not take (four eyes) is shown disabled, its title saying why.
             extra_context["workflow_steps"] = [
-                (action, label)
+                (action, label, refusal if action == "submit" else None)
                 for action, (label, _form) in WORKFLOW_STEPS.items()
                 if service.status in services.TRANSITIONS[action][0]
             ]
@@ -396,6 +412,11 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
                 None if service.is_public else reverse("admin:filing_service_public", args=[service.pk])
             )
         return super().change_view(request, object_id, form_url, extra_context)
+
+    signoff_step = "submit"
+
+    def signoff_pending(self, obj: Service) -> bool:
+        return obj.status in services.TRANSITIONS["submit"][0]
 
     def step_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if action not in WORKFLOW_STEPS:
@@ -410,7 +431,7 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
             form.fields["filing_number"].label = number_label(service)
         if request.method == "POST" and (form is None or form.is_valid()):
             try:
-                warning = _step_run(action, service, form.cleaned_data if form else {}, request.user)
+                warning = _step_run(action, service, form.cleaned_data if form else {}, request.user, request)
             except services.FilingError as exc:
                 refusal_show(self, request, exc)
             else:
@@ -432,6 +453,7 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
             change_url=change_url,
             # Deregistering the public service stops it for everyone.
             stops_public=service.is_public and action == "deregister" and service.may_serve,
+            refusal=self.signoff_refusal(request, service) if action == "submit" else None,
         )
 
     @admin.action(description=_("Export the filing package (background job)"))
@@ -453,7 +475,7 @@ class ServiceAdmin(EmergencyStopActions, FilingModelAdmin):
     @admin.action(description=_("Submit the filing of the selected services"))
     @each_selected(_step_done)
     def submit_selected(self, request: HttpRequest, service: Service) -> None:
-        _step_run("submit", service, {}, request.user)
+        _step_run("submit", service, {}, request.user, request)
 
     @admin.action(description=_("Mark the selected services self-assessed"))
     @each_selected(_step_done)

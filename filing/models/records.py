@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from filing.history import HistoryModel
+from filing.models.four_eyes import SignedOffRecord
 
 
 class Document(HistoryModel):
@@ -60,7 +61,7 @@ class Document(HistoryModel):
         return f"{self.get_kind_display()} {self.version}"
 
 
-class SelfAssessment(HistoryModel):
+class SelfAssessment(SignedOffRecord):
     """The security self-assessment (TC260-003 §9): one verdict per clause, the measured metrics,
     and three signers before it can be finalised."""
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from filing.history import HistoryModel
+from filing.models.four_eyes import SignedOffRecord
 from filing.validators import model_code_validate, uscc_normalise, uscc_validate
 
 
@@ -72,7 +73,7 @@ class Provider(HistoryModel):
             raise ValidationError({"uscc": exc.messages}) from exc
 
 
-class Service(HistoryModel):
+class Service(SignedOffRecord):
     """A generative-AI service offered to the public, and where it stands in the filing."""
 
     class Status(models.TextChoices):
@@ -195,6 +196,9 @@ class Service(HistoryModel):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    # Who may use it before it is filed is not part of the filing: changing it is no change for four eyes.
+    not_signed_off = ("internal_testing", "testers")
+
     class Meta:
         verbose_name = _("service")
         verbose_name_plural = _("services")
@@ -277,7 +281,7 @@ class ServiceTransition(models.Model):
         return f"{self.service}: {self.from_status} → {self.to_status}"
 
 
-class ModelRecord(HistoryModel):
+class ModelRecord(SignedOffRecord):
     """A model (net) the service runs, as declared in the filing; its code goes into every label.
 
     Checkpoints trained by ``generation`` point to a model record; only an approved record of a

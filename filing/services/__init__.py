@@ -6,7 +6,8 @@ outside a request. Refusals raise ``FilingError`` with a message meant for the o
 
 By topic: ``providers`` (providers, services, the workflow, documents, the emergency stop), ``model_records``,
 ``datasets`` (records and source safety checks), ``corpus`` (the technical sample of a whole corpus),
-``assessments`` (the self-assessment), ``complaints``.
+``assessments`` (the self-assessment), ``complaints``, and ``four_eyes`` (the sign-off steps need a person other
+than the one who last changed the record).
 """
 
 from filing.services.assessments import (
@@ -41,6 +42,12 @@ from filing.services.datasets import (
     safety_check_start,
     safety_check_verdicts_record,
     sample_indices,
+)
+from filing.services.four_eyes import (
+    four_eyes_check,
+    four_eyes_refusal,
+    record_changed_by,
+    record_changed_by_save,
 )
 from filing.services.model_records import model_record_approve, model_record_reject
 from filing.services.providers import (
@@ -93,12 +100,16 @@ __all__ = [
     "dataset_register",
     "document_publish",
     "filing_number_warning",
+    "four_eyes_check",
+    "four_eyes_refusal",
     "generation_resume",
     "generation_stop",
     "model_record_approve",
     "model_record_reject",
     "provider_create",
     "ratio",
+    "record_changed_by",
+    "record_changed_by_save",
     "safety_check_finish",
     "safety_check_start",
     "safety_check_verdicts_record",

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from filing.clauses import ASSESSMENT_CLAUSES
-from filing.history import acting_as
+from filing.history import acting_as, history_collected
 from filing.models import (
     AssessmentClause,
     AssessmentRun,
@@ -20,6 +20,12 @@ from filing.models import (
 )
 from filing.safety.run_evidence import self_assessment_figures_from_run
 from filing.services.common import FilingError, actor_name
+from filing.services.four_eyes import (
+    four_eyes_check,
+    last_changed_by_name,
+    record_changed_by,
+    signed_off_record,
+)
 
 # The figures copied from the linked assessment run and corpus technical check, shown but never typed.
 MEASURED_FIELDS = (
@@ -41,7 +47,9 @@ METRIC_FIELDS = ("corpus_manual_pass_rate", *MEASURED_FIELDS)
 def assessment_create(*, service: Service, title: str, actor: Any) -> SelfAssessment:
     """A draft assessment with one row per clause of the standard, ready for verdicts."""
     with acting_as(actor):
-        assessment = SelfAssessment.objects.create(service=service, title=title)
+        assessment = SelfAssessment(service=service, title=title)
+        record_changed_by(record=assessment, actor=actor)
+        assessment.save()
         for position, (clause, requirement) in enumerate(ASSESSMENT_CLAUSES, start=1):
             AssessmentClause.objects.create(
                 assessment=assessment, clause=clause, requirement=requirement, position=position
@@ -121,21 +129,43 @@ def self_assessment_sources_set(
         assessment.assessment_run = run
         assessment.corpus_check = corpus_check
         assessment.corpus_technical_pass_rate = None if rate is None else Decimal(rate)
+        if _sources_or_figures_changed(assessment):
+            record_changed_by(record=assessment, actor=actor)
         assessment.save()
     return notes
 
 
-def assessment_finalise(*, assessment: SelfAssessment, actor: Any) -> SelfAssessment:
+def _sources_or_figures_changed(assessment: SelfAssessment) -> bool:
+    """Whether the sources or figures set on ``assessment`` differ from those stored (a save with the same ones
+    changes nothing, and leaves who last changed the assessment as it was)."""
+    names = ("assessment_run_id", "corpus_check_id", *MEASURED_FIELDS)
+    stored = SelfAssessment.objects.filter(pk=assessment.pk).values_list(*names).first()
+    return stored is None or tuple(stored) != tuple(getattr(assessment, name) for name in names)
+
+
+def assessment_finalise(*, assessment: SelfAssessment, actor: Any, request: Any = None) -> SelfAssessment:
+    """Finalise the assessment; refused while it has problems, and to the person who last changed it or its
+    clauses (four eyes). One ``filing.assessment_finalised`` audit record."""
     if assessment.status == SelfAssessment.Status.FINALISED:
         raise FilingError(_("This assessment is already finalised."))
     problems = assessment_problems(assessment)
     if problems:
         raise FilingError(_("The assessment cannot be finalised yet. %(p)s") % {"p": " ".join(problems)})
-    with acting_as(actor), transaction.atomic():
+    four_eyes_check(record=assessment, actor=actor, step="finalise", request=request)
+    with acting_as(actor, request=request), transaction.atomic():
         assessment.status = SelfAssessment.Status.FINALISED
         assessment.finalised_by = actor_name(actor)
         assessment.finalised_at = timezone.now()
-        assessment.save()
+        with history_collected() as collected:
+            assessment.save()
+        signed_off_record(
+            event_type="filing.assessment_finalised",
+            record=assessment,
+            actor=actor,
+            request=request,
+            last_changed_by=last_changed_by_name(assessment),
+            collected=collected,
+        )
     return assessment
 
 
@@ -149,5 +179,6 @@ def assessment_metrics_record(*, assessment: SelfAssessment, actor: Any = None, 
     with acting_as(actor), transaction.atomic():
         for name, value in metrics.items():
             setattr(assessment, name, value)
+        record_changed_by(record=assessment, actor=actor)
         assessment.save()
     return assessment

@@ -9,25 +9,38 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from filing.history import acting_as
+from filing.history import acting_as, history_collected
 from filing.models import (
     ModelRecord,
 )
 from filing.services.common import FilingError, actor_name
+from filing.services.four_eyes import four_eyes_check, last_changed_by_name, signed_off_record
 
 
-def model_record_approve(*, record: ModelRecord, actor: Any) -> ModelRecord:
+def model_record_approve(*, record: ModelRecord, actor: Any, request: Any = None) -> ModelRecord:
+    """Approve the model record; refused while it is incomplete, and to the person who last changed it (four
+    eyes). One ``filing.model_record_approved`` audit record."""
     try:
         record.code = record.code.strip().upper()
         record.full_clean()
     except ValidationError as exc:
         raise FilingError(_("The record is incomplete: %(errors)s") % {"errors": "; ".join(exc.messages)}) from exc
-    with acting_as(actor), transaction.atomic():
+    four_eyes_check(record=record, actor=actor, step="approve", request=request)
+    with acting_as(actor, request=request), transaction.atomic():
         record.approval = ModelRecord.Approval.APPROVED
         record.approved_by = actor_name(actor)
         record.approved_at = timezone.now()
         record.rejection_reason = ""
-        record.save()
+        with history_collected() as collected:
+            record.save()
+        signed_off_record(
+            event_type="filing.model_record_approved",
+            record=record,
+            actor=actor,
+            request=request,
+            last_changed_by=last_changed_by_name(record),
+            collected=collected,
+        )
     return record
 
 

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from filing.history import acting_as, history_write
+from filing.history import acting_as, history_collected, history_write
 from filing.models import (
     Document,
     ModelRecord,
@@ -22,6 +22,7 @@ from filing.models import (
     ServiceTransition,
 )
 from filing.services.common import FilingError, actor_name
+from filing.services.four_eyes import four_eyes_check, last_changed_by_name, signed_off_record
 
 
 @transaction.atomic
@@ -74,9 +75,20 @@ def filing_number_warning(number: str) -> str | None:
     ) % {"number": number}
 
 
-def _transition(service: Service, action: str, *, actor: Any, note: str = "", **fields: Any) -> Service:
+def _transition(
+    service: Service,
+    action: str,
+    *,
+    actor: Any,
+    note: str = "",
+    request: Any = None,
+    event_type: str | None = None,
+    **fields: Any,
+) -> Service:
+    """Move ``service`` by ``action``, with its status history; a step with its own audit event (``event_type``)
+    writes that, with the fields it changed, in place of a ``filing.changed`` record."""
     sources, target = TRANSITIONS[action]
-    with acting_as(actor), transaction.atomic():
+    with acting_as(actor, request=request), transaction.atomic():
         locked = Service.objects.select_for_update().get(pk=service.pk)
         if locked.status not in sources:
             raise FilingError(
@@ -91,7 +103,20 @@ def _transition(service: Service, action: str, *, actor: Any, note: str = "", **
         for name, value in fields.items():
             setattr(locked, name, value)
         locked.status = target
-        locked.save()
+        if event_type is None:
+            locked.save()
+        else:
+            with history_collected() as collected:
+                locked.save()
+            signed_off_record(
+                event_type=event_type,
+                record=locked,
+                actor=actor,
+                request=request,
+                last_changed_by=last_changed_by_name(locked),
+                collected=collected,
+                from_status=previous,
+            )
         ServiceTransition.objects.create(
             service=locked, from_status=previous, to_status=target, actor=actor_name(actor), note=note
         )
@@ -106,8 +131,9 @@ def service_self_assess(*, service: Service, actor: Any) -> Service:
     return _transition(service, "self_assess", actor=actor)
 
 
-def service_submit(*, service: Service, actor: Any) -> Service:
-    """Submit the filing; refused while the readiness checklist has blockers."""
+def service_submit(*, service: Service, actor: Any, request: Any = None) -> Service:
+    """Submit the filing; refused while the readiness checklist has blockers, and to the person who last changed
+    the service record (four eyes). One ``filing.service_submitted`` audit record."""
     from filing.readiness import readiness_checklist
 
     blockers = [item for item in readiness_checklist(service) if not item.ok]
@@ -116,7 +142,9 @@ def service_submit(*, service: Service, actor: Any) -> Service:
             _("The filing cannot be submitted while the checklist has blockers: %(items)s.")
             % {"items": "; ".join(str(item.title) for item in blockers)}
         )
-    return _transition(service, "submit", actor=actor)
+    if service.status in TRANSITIONS["submit"][0]:  # otherwise the transition says why it cannot be submitted
+        four_eyes_check(record=service, actor=actor, step="submit", request=request)
+    return _transition(service, "submit", actor=actor, request=request, event_type="filing.service_submitted")
 
 
 def service_record_filed(

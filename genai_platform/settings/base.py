@@ -396,3 +396,6 @@ SPECTACULAR_SETTINGS |= {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF"
 # ------------------------------------------------------------------------------
 # Names the acting user of each request in the change history of filing records.
 MIDDLEWARE += ["filing.middleware.FilingActorMiddleware"]
+# Four eyes: approving a model record, finalising a self-assessment and submitting a filing are refused to the
+# person who last changed the record (filing.services.four_eyes); false lets that person do them too.
+FILING_FOUR_EYES = env.bool("GENAI_FILING_FOUR_EYES", default=True)

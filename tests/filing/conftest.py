@@ -89,8 +89,10 @@ def framework_assessed(service):
     )
 
 
-def make_ready(service, model_record, dataset, *, actor=None):
-    """Complete everything the readiness checklist asks for ``service`` (thresholds lenient)."""
+def make_ready(service, model_record, dataset, *, actor=None, reviewer=None):
+    """Complete everything the readiness checklist asks for ``service`` (thresholds lenient): ``actor`` prepares,
+    ``reviewer`` approves the model record and finalises the assessment (four eyes: another person than ``actor``,
+    when ``actor`` is one)."""
     from filing.models import AssessmentClause, Document
     from filing.safety.services import keyword_create
     from filing.services import (
@@ -103,7 +105,7 @@ def make_ready(service, model_record, dataset, *, actor=None):
         safety_check_verdicts_record,
     )
 
-    model_record_approve(record=model_record, actor=actor)
+    model_record_approve(record=model_record, actor=reviewer)
     _train_on(model_record, dataset)
     dataset.evidence.create(kind="licence", file=ContentFile(b"licence text", name="licence.txt"))
     check = safety_check_start(dataset=dataset, actor=actor, seed=7, sample_size=20)
@@ -150,7 +152,7 @@ def make_ready(service, model_record, dataset, *, actor=None):
         setattr(assessment, name, Decimal(value))
     assessment.generated_sample_size = assessment.refuse_sample_size = assessment.nonrefuse_sample_size = 10
     assessment.save()
-    assessment_finalise(assessment=assessment, actor=actor)
+    assessment_finalise(assessment=assessment, actor=reviewer)
     return assessment
 
 
@@ -168,6 +170,14 @@ def operator(user_with_role):
     from genai_platform.roles import Role
 
     return user_with_role(Role.OPERATOR, "operator")
+
+
+@pytest.fixture
+def reviewer(user_with_role):
+    """A second operator, who signs off what ``operator`` changed (four eyes)."""
+    from genai_platform.roles import Role
+
+    return user_with_role(Role.OPERATOR, "reviewer")
 
 
 @pytest.fixture

@@ -29,8 +29,8 @@ MODELS = (
 
 
 @pytest.fixture
-def records(service, model_record, dataset, operator, lenient_thresholds):
-    assessment = make_ready(service, model_record, dataset, actor=operator)
+def records(service, model_record, dataset, operator, reviewer, lenient_thresholds):
+    assessment = make_ready(service, model_record, dataset, actor=operator, reviewer=reviewer)
     check = dataset.safety_checks.get()
     complaint = complaint_create(channel="web", complainant="user1", category="illegal", produce_id="p-1")
     export = FilingExport.objects.create(service=service)
@@ -104,10 +104,12 @@ def test_workflow_step_pages_refuse_with_a_message(client_for, service):
     assert service.status == Service.Status.DRAFT
 
 
-def test_record_filed_step_from_the_admin(client_for, service, model_record, dataset, operator, lenient_thresholds):
+def test_record_filed_step_from_the_admin(
+    client_for, service, model_record, dataset, operator, reviewer, lenient_thresholds
+):
     from filing.services import service_self_assess, service_submit
 
-    make_ready(service, model_record, dataset, actor=operator)
+    make_ready(service, model_record, dataset, actor=operator, reviewer=reviewer)
     service_self_assess(service=service, actor=operator)
     service_submit(service=service, actor=operator)
     client = client_for(Role.OPERATOR, "op")

@@ -37,18 +37,18 @@ def assessment(service, operator):
     return created
 
 
-def test_cannot_finalise_until_the_three_signers_are_recorded(assessment, operator):
+def test_cannot_finalise_until_the_three_signers_are_recorded(assessment, reviewer):
     assessment.legal_representative_signer = "张三"
     assessment.save()
     with pytest.raises(FilingError) as excinfo:
-        assessment_finalise(assessment=assessment, actor=operator)
+        assessment_finalise(assessment=assessment, actor=reviewer)
     assert "overall assessment lead" in str(excinfo.value) or "总负责人" in str(excinfo.value)
 
     assessment.assessment_lead_signer = "李四"
     assessment.legality_lead_signer = "王五"
     assessment.save()
-    assessment_finalise(assessment=assessment, actor=operator)
-    assert assessment.status == SelfAssessment.Status.FINALISED and assessment.finalised_by == "operator"
+    assessment_finalise(assessment=assessment, actor=reviewer)
+    assert assessment.status == SelfAssessment.Status.FINALISED and assessment.finalised_by == "reviewer"
 
 
 def test_one_person_in_several_roles_needs_a_note(assessment, operator):

@@ -31,8 +31,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 @pytest.fixture
-def ready_service(service, model_record, dataset, operator, lenient_thresholds):
-    make_ready(service, model_record, dataset, actor=operator)
+def ready_service(service, model_record, dataset, operator, reviewer, lenient_thresholds):
+    make_ready(service, model_record, dataset, actor=operator, reviewer=reviewer)
     return service
 
 

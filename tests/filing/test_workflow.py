@@ -34,9 +34,9 @@ def test_self_assess_is_refused_without_a_finalised_assessment(service, operator
 
 
 def test_submit_is_refused_while_the_checklist_has_blockers(
-    service, model_record, dataset, operator, lenient_thresholds
+    service, model_record, dataset, operator, reviewer, lenient_thresholds
 ):
-    make_ready(service, model_record, dataset, actor=operator)
+    make_ready(service, model_record, dataset, actor=operator, reviewer=reviewer)
     service_self_assess(service=service, actor=operator)
     service.complaint_email = ""
     service.save()
@@ -49,8 +49,8 @@ def test_submit_is_refused_while_the_checklist_has_blockers(
     assert service.status == Service.Status.SELF_ASSESSED
 
 
-def test_full_workflow_records_who_and_when(service, model_record, dataset, operator, lenient_thresholds):
-    make_ready(service, model_record, dataset, actor=operator)
+def test_full_workflow_records_who_and_when(service, model_record, dataset, operator, reviewer, lenient_thresholds):
+    make_ready(service, model_record, dataset, actor=operator, reviewer=reviewer)
     assert [item.key for item in readiness_checklist(service) if not item.ok] == []
 
     service_self_assess(service=service, actor=operator)
@@ -97,8 +97,10 @@ def test_steps_out_of_order_are_refused_with_the_reason(service, operator):
     assert not ServiceTransition.objects.exists()
 
 
-def test_unusual_filing_number_is_kept_with_a_warning(service, model_record, dataset, operator, lenient_thresholds):
-    make_ready(service, model_record, dataset, actor=operator)
+def test_unusual_filing_number_is_kept_with_a_warning(
+    service, model_record, dataset, operator, reviewer, lenient_thresholds
+):
+    make_ready(service, model_record, dataset, actor=operator, reviewer=reviewer)
     service_self_assess(service=service, actor=operator)
     service_submit(service=service, actor=operator)
 

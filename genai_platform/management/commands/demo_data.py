@@ -1,5 +1,6 @@
-"""Load the demo data of ``make run``: a demo provider, service and model records, one user per role,
-a synthetic keyword library and test banks, and the nets bundled in the repository, which serve at once.
+"""Load the demo data of ``make run``: a demo provider, service and model records, one user per role (two
+operators, for four eyes), a synthetic keyword library and test banks, and the nets bundled in the repository,
+which serve at once.
 
 Safe to run again: what exists is kept. Passwords are random and printed only when a user is
 created; reset one with ``python manage.py changepassword <username>``.
@@ -35,10 +36,13 @@ DEMO_MODELS = (
     ("演示冒犯言论文本分类模型（内容审核）", ModelRecord.NetType.CLASSIFIER, "DCLF", "classifier"),
 )
 
-# username, role, is_staff (operators and auditors work in the admin), is_superuser
+# username, role, is_staff (operators and auditors work in the admin), is_superuser. Two operators: approving a
+# model record, finalising a self-assessment and submitting a filing need another person than the one who last
+# changed the record (four eyes, GENAI_FILING_FOUR_EYES), so one prepares and the other signs off.
 DEMO_USERS: tuple[tuple[str, Role | None, bool, bool], ...] = (
     ("admin", None, True, True),
     ("operator", Role.OPERATOR, True, False),
+    ("reviewer", Role.OPERATOR, True, False),
     ("auditor", Role.AUDITOR, True, False),
     ("enduser", Role.END_USER, False, False),
 )
