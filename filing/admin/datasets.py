@@ -57,7 +57,7 @@ class SafetyCheckInline(admin.TabularInline):
 @admin.register(Dataset)
 class DatasetAdmin(FilingModelAdmin):
     list_display = ("name", "source_type", "origin", "items", "size_bytes", "safety_status_shown", "evidence_count")
-    list_filter = ("source_type", "origin", "safety_status", "contains_personal_information")
+    list_filter = ("source_type", "origin", "safety_status", "annotated", "contains_personal_information")
     search_fields = ("name", "source", "sha256", "licence")
     readonly_fields = ("sha256", "safety_status", "lineage", "created_at", "updated_at")
     actions = ("start_safety_check",)
@@ -71,6 +71,7 @@ class DatasetAdmin(FilingModelAdmin):
             {"fields": (("collection_start", "collection_end"), ("items", "size_bytes"), "language_share")},
         ),
         (_("Personal information"), {"fields": ("contains_personal_information", "personal_information_legal_basis")}),
+        (_("Annotation"), {"fields": ("annotated",)}),
         (_("Source safety"), {"fields": ("safety_status",)}),
         (_("Lineage"), {"fields": ("lineage",)}),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),

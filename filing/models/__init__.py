@@ -1,10 +1,12 @@
 """The filing's records, all found here by Django: the provider, its services and their workflow, model
 records and datasets (``service``); dataset evidence, source safety checks and corpus technical checks
 (``evidence``); documents, the self-assessment and package exports (``records``); complaints, personal-information
-requests and incidents (``complaints``); compute and the supply chain (``compute``); the safety records (risk
+requests and incidents (``complaints``); annotation rules, annotators, annotation tasks and their spot checks
+(``annotation``); compute and the supply chain (``compute``); the safety records (risk
 taxonomy, thresholds, keyword library: ``filing.safety.models``); test banks and assessment runs
 (``filing.safety.bank_models``)."""
 
+from filing.models.annotation import AnnotationRule, AnnotationTask, Annotator, SpotCheck
 from filing.models.complaints import Complaint, Incident, PersonalInformationRequest
 from filing.models.compute import ComputeResource, SupplyChainItem
 from filing.models.evidence import CorpusCheck, CorpusFinding, DatasetEvidence, SafetyCheck, SampleItem
@@ -23,6 +25,9 @@ from filing.safety.models import (
 
 __all__ = [
     "AllowlistPhrase",
+    "AnnotationRule",
+    "AnnotationTask",
+    "Annotator",
     "Aspect",
     "AssessmentClause",
     "AssessmentRun",
@@ -49,6 +54,7 @@ __all__ = [
     "SafetyThreshold",
     "SampleItem",
     "SelfAssessment",
+    "SpotCheck",
     "Service",
     "ServiceTransition",
     "SupplyChainItem",

@@ -386,6 +386,14 @@ class Dataset(HistoryModel):
     language_share = models.CharField(
         _("language share"), max_length=200, blank=True, help_text=_("For example: zh 70%, en 30%.")
     )
+    annotated = models.BooleanField(
+        _("annotated"),
+        default=False,
+        help_text=_(
+            "Labelled by the provider or for it (TC260-003 §5.3): the filing then needs its annotation rules, "
+            "annotators, batches and spot checks."
+        ),
+    )
     safety_status = models.CharField(
         _("source safety"),
         max_length=16,
