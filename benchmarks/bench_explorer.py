@@ -135,14 +135,15 @@ def _timed(run: Callable[[], Any], runs: int) -> tuple[float, float]:
 def _dashboard_page() -> Any:
     """The dashboard view, asked by an auditor of the scratch database (no sign-in: that would write a record)."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.test import RequestFactory
 
     from audit.views import dashboards
-    from genai_platform.roles import Role, user_role_add
+    from genai_platform.roles import Role
 
     user, made = get_user_model().objects.get_or_create(username="bench-auditor")
     if made:
-        user_role_add(user=user, role=Role.AUDITOR)
+        user.groups.add(Group.objects.get(name=Role.AUDITOR))
 
     def ask() -> Any:
         request = RequestFactory().get("/audit/dashboards/", {"range": "30d"})
