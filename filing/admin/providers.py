@@ -11,7 +11,7 @@ from django.db import models as db_models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +39,7 @@ from filing.models import (
     ServiceTransition,
     SupplyChainItem,
 )
+from filing.package import package_open_items
 from filing.readiness import readiness_checklist
 from filing.selectors import service_audience, service_generators, service_public
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
@@ -313,6 +314,16 @@ class ServiceAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin):
             },
         ),
         (_("Complaint channel"), {"fields": (("complaint_email", "complaint_phone"), "complaint_url")}),
+        (
+            _("Annotation rules (附件3)"),
+            {
+                "fields": ("annotation_not_applicable_reason",),
+                "description": _(
+                    "The filing package attaches the service's newest annotation rules document. Without one, "
+                    "give the reason annotation does not apply: 附件3 then reads 不涉及 with it."
+                ),
+            },
+        ),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
@@ -464,12 +475,33 @@ class ServiceAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin):
             if export.status == FilingExport.Status.FAILED:
                 self.message_user(request, f"{service}: {export.error}", messages.ERROR)
                 continue
+            open_items = package_open_items(service)
+            if not open_items:
+                self.message_user(
+                    request,
+                    format_html(
+                        gettext('Package of “{}” queued: follow it on <a href="{}">its export page</a>.'), service, url
+                    ),
+                    messages.SUCCESS,
+                )
+                continue
+            # Exported all the same, as a draft: every file of it says so, and so does this warning.
             self.message_user(
                 request,
                 format_html(
-                    gettext('Package of “{}” queued: follow it on <a href="{}">its export page</a>.'), service, url
+                    "{}<ul>{}</ul>",
+                    format_html(
+                        gettext(
+                            'Package of “{}” queued as a DRAFT (follow it on <a href="{}">its export page</a>): '
+                            "{} readiness item(s) are open, and every document is marked 草稿 until they are done:"
+                        ),
+                        service,
+                        url,
+                        len(open_items),
+                    ),
+                    format_html_join("", "<li>{}</li>", ((line,) for line in open_items)),
                 ),
-                messages.SUCCESS,
+                messages.WARNING,
             )
 
     @admin.action(description=_("Submit the filing of the selected services"))

@@ -149,6 +149,14 @@ class Service(SignedOffRecord):
     called_model_name = models.CharField(_("called model name"), max_length=200, blank=True)
     called_model_filer = models.CharField(_("called model filer"), max_length=200, blank=True)
     called_model_number = models.CharField(_("called model filing number"), max_length=100, blank=True)
+    annotation_not_applicable_reason = models.TextField(
+        _("why annotation rules do not apply"),
+        blank=True,
+        help_text=_(
+            "Only when the service has no annotation rules: why corpus annotation does not apply to it. The filing "
+            "package's 附件3 then reads 不涉及 with this reason."
+        ),
+    )
     inference_concurrency = models.PositiveIntegerField(
         _("inference concurrency"), null=True, blank=True, help_text=_("Requests the service can serve at once.")
     )
