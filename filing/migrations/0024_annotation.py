@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('filing', '0022_four_eyes'),
+        ('filing', '0023_package'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

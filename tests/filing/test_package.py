@@ -468,7 +468,7 @@ def test_admin_export_warns_with_the_open_items(client_for, incomplete_service):
     # The page speaks the site's language (Chinese here): every open item is listed, as readiness words it.
     with translation.override("zh-hans"):
         lines = package_open_items(incomplete_service)
-    assert lines and "DRAFT" in shown[0][1] and shown[0][1].count("<li>") == len(lines)
+    assert lines and "草稿" in shown[0][1] and shown[0][1].count("<li>") == len(lines)
     for line in lines:
         assert f"<li>{html.escape(line)}</li>" in shown[0][1]
     assert FilingExport.objects.filter(service=incomplete_service).count() == 1  # exported all the same
