@@ -286,8 +286,9 @@ FILING_DOCUMENTS = (Document.Kind.SERVICE_AGREEMENT, Document.Kind.PRIVACY_POLIC
 
 def _check_documents(service: Service) -> list[ReadinessItem]:
     kinds = set(service.documents.values_list("kind", flat=True))
-    # 附件3 may read 不涉及 instead, with the operator's reason.
-    if service.annotation_not_applicable_reason.strip():
+    # 附件3 may read 不涉及 instead, with the operator's reason; a registration, which only calls a filed model,
+    # annotates nothing of its own (its package says so).
+    if service.annotation_not_applicable_reason.strip() or service.route == Service.Route.REGISTRATION:
         kinds.add(Document.Kind.ANNOTATION_RULES)
     missing = [str(kind.label) for kind in FILING_DOCUMENTS if kind not in kinds]
     return [

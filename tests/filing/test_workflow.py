@@ -169,4 +169,6 @@ def test_registration_readiness_asks_for_the_called_model_not_own_records(servic
     )
     keys = {item.key: item for item in readiness_checklist(service)}
     assert keys["called_model"].ok
+    # Nor does it annotate anything of its own: no annotation rules are asked for.
+    assert "annotation" not in keys and str(Document.Kind.ANNOTATION_RULES.label) not in keys["documents"].detail
     assert "model codes missing" not in keys["labels"].detail
