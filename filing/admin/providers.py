@@ -11,7 +11,7 @@ from django.db import models as db_models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +31,7 @@ from filing.admin_base import FilingModelAdmin
 from filing.exports import filing_export_request
 from filing.models import (
     ComputeResource,
+    Dataset,
     Document,
     FilingExport,
     ModelRecord,
@@ -40,7 +41,13 @@ from filing.models import (
     SupplyChainItem,
 )
 from filing.readiness import readiness_checklist
-from filing.selectors import service_audience, service_generators, service_public
+from filing.selectors import (
+    dataset_service_links,
+    service_audience,
+    service_datasets,
+    service_generators,
+    service_public,
+)
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
 from genai_platform.hygiene import CleanTextFormMixin
 
@@ -236,6 +243,7 @@ class ServiceAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin):
         "last_changed_by",
         "is_public",
         "who_it_serves",
+        "datasets_shown",
         "generation_stopped_at",
         "generation_stop_reason",
         "generation_stopped_by",
@@ -313,8 +321,58 @@ class ServiceAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin):
             },
         ),
         (_("Complaint channel"), {"fields": (("complaint_email", "complaint_phone"), "complaint_url")}),
+        (
+            _("Training data"),
+            {
+                "fields": ("datasets_shown",),
+                "description": _(
+                    "The datasets of its 语料来源表. Link a dataset to the service or to its model records on the "
+                    "dataset's page."
+                ),
+            },
+        ),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    @admin.display(description=_("datasets"))
+    def datasets_shown(self, obj: Service) -> str:
+        if obj.pk is None:
+            return "—"
+        datasets = list(service_datasets(obj))
+        if not datasets:
+            return gettext("No dataset yet: link one on its page (Filing › Datasets).")
+        rows = []
+        for dataset in datasets:
+            if dataset.safety_status == Dataset.SafetyStatus.PASSED:
+                state = dataset.get_safety_status_display()
+            elif dataset.safety_status != Dataset.SafetyStatus.FAILED and dataset.check_exempt:
+                state = gettext("exempted from the check")
+            else:
+                state = dataset.get_safety_status_display()
+            rows.append(
+                (
+                    reverse("admin:filing_dataset_change", args=[dataset.pk]),
+                    dataset.name,
+                    dataset.items if dataset.items is not None else "—",
+                    dataset.size_bytes if dataset.size_bytes is not None else "—",
+                    state,
+                    "; ".join(str(way) for way in dataset_service_links(dataset, obj)),
+                )
+            )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            gettext("dataset"),
+            gettext("items"),
+            gettext("size in bytes"),
+            gettext("source safety"),
+            gettext("how it belongs to the service"),
+            format_html_join(
+                "",
+                '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+                rows,
+            ),
+        )
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)

@@ -69,8 +69,9 @@ def _package_build(service: Service, *, progress: Progress | None, with_pdf: boo
     files.append((QUESTIONS_NAME, questions_xlsx(service)))
 
     step(65, "dataset provenance")
+    # Every dataset of the service: linked to it or to its model records, or named by their training runs.
     datasets = list(service_datasets(service).prefetch_related("evidence"))
-    files.append((DATASETS_NAME, datasets_xlsx(datasets)))
+    files.append((DATASETS_NAME, datasets_xlsx(datasets, service=service)))
 
     step(75, "stored documents")
     documents = list(service.documents.order_by("kind", "version", "pk"))

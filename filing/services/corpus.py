@@ -67,7 +67,10 @@ def corpus_check_create(*, service: Service, actor: Any, seed: int | None = None
     """Plan a check of the service's corpus with the share and goal in force, queued after commit."""
     if not service_datasets(service).exists():
         raise FilingError(
-            _("No dataset is linked to the models of “%(s)s” by a training run: there is no corpus to check.")
+            _(
+                "No dataset is linked to “%(s)s”, to its model records or to their training runs: there is no corpus "
+                "to check."
+            )
             % {"s": service.name}
         )
     if seed is None:

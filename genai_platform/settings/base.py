@@ -399,3 +399,8 @@ MIDDLEWARE += ["filing.middleware.FilingActorMiddleware"]
 # Four eyes: approving a model record, finalising a self-assessment and submitting a filing are refused to the
 # person who last changed the record (filing.services.four_eyes); false lets that person do them too.
 FILING_FOUR_EYES = env.bool("GENAI_FILING_FOUR_EYES", default=True)
+# The source safety check of one dataset (TC260-003 §5.1 a)) samples ``corpus_source_sample_min`` items of the safety
+# configuration (1,000 as shipped; the whole dataset when it is smaller). This is the least that setting, or a
+# sample asked for when a check starts, may be: near the 5% threshold a 400-item sample still reads the illegal share
+# within about ±2 points (95% confidence). It is not the whole-corpus assessment's 4,000 items (§9.2 a)).
+FILING_SOURCE_SAMPLE_FLOOR = env.int("GENAI_FILING_SOURCE_SAMPLE_FLOOR", default=400)

@@ -88,8 +88,8 @@ def test_package_files_open_and_hold_the_records(ready_service, dataset):
 
     provenance = load_workbook(io.BytesIO(files[DATASETS_NAME]))
     rows = list(provenance.active.iter_rows(values_only=True))
-    assert len(rows) == 2
-    assert rows[1][0] == "MNIST 5k" and dataset.sha256 in rows[1] and rows[1][-1].startswith("licence")
+    assert len(rows) == 3 and rows[2][0] == "合计"  # the dataset and the total
+    assert rows[1][0] == "MNIST 5k" and dataset.sha256 in rows[1] and "：licence" in rows[1][-1]
 
     recorded = json.loads(files["manifest.json"])
     assert recorded == manifest
