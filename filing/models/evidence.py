@@ -120,7 +120,7 @@ class SampleItem(models.Model):
 
 class CorpusCheck(models.Model):
     """The technical sample of a service's whole training corpus (TC260-003 §9.2 b)): at least the configured
-    share of the items of every data set its models were trained on, drawn with a seed and screened by the
+    share of the items of every data set of the service (linked or trained on), drawn with a seed and screened by the
     keyword and the classifier layers. Each layer's pass rate is kept apart, and an item passes the check only
     when both let it through. The goal and share in force are copied onto it."""
 

@@ -219,6 +219,7 @@ def test_the_self_assessment_takes_its_figures_from_the_run_and_the_check(corpus
     url = reverse("admin:filing_selfassessment_change", args=[assessment.pk])
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "No assessment run is linked" in page and "No corpus technical check is linked" in page
+    assert "No corpus manual assessment is linked" in page
 
     notes = self_assessment_sources_set(assessment=assessment, run=run, corpus_check=check, actor=operator)
 
