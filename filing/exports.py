@@ -69,8 +69,14 @@ def filing_export_run(*, export_id: int) -> FilingExport | None:
             with transaction.atomic():
                 export.refresh_from_db()
                 stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-                export.file.save(f"filing-package-{export.service_id}-{stamp}.zip", ContentFile(data), save=False)
+                # A draft says so in its name, so that nobody files it by mistake.
+                suffix = "-draft" if manifest["draft"] else ""
+                export.file.save(
+                    f"filing-package-{export.service_id}-{stamp}{suffix}.zip", ContentFile(data), save=False
+                )
                 export.sha256 = digest
+                export.draft = manifest["draft"]
+                export.open_items = manifest["draft_reasons"]
                 export.status = FilingExport.Status.DONE
                 export.progress = 100
                 export.step = "done"
@@ -83,7 +89,12 @@ def filing_export_run(*, export_id: int) -> FilingExport | None:
                     subject=export.service,
                     filing_number=export.service.filing_number or None,
                     output_sha256=digest,
-                    payload={"file_sha256": digest, "items": len(manifest["files"]) + 1},
+                    payload={
+                        "file_sha256": digest,
+                        "items": len(manifest["files"]) + 1,
+                        "draft": manifest["draft"],
+                        "open_items": len(export.open_items),
+                    },
                 )
     except Exception as exc:
         logger.exception("filing package export %s failed", export_id)

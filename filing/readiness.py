@@ -1,6 +1,6 @@
 """Readiness of a filing: the checklist of what a service's filing still lacks, one small named check per concern
-(provider, called model, model records, datasets, keywords, test banks, assessment, documents, compute, supply
-chain, complaints, labels). An item that is not ``ok`` blocks submission."""
+(provider, called model, model records, datasets, annotation, keywords, test banks, assessment, documents, compute,
+supply chain, complaints, labels). An item that is not ``ok`` blocks submission."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from filing.models import (
+    AnnotationRule,
+    Annotator,
     ComputeResource,
     Dataset,
     Document,
@@ -26,7 +28,17 @@ from filing.models import (
     SupplyChainItem,
 )
 from filing.safety.selectors import keyword_coverage, safety_config
-from filing.selectors import percent, service_datasets, test_bank_model, test_bank_of_kind, verbose_name_of
+from filing.selectors import (
+    annotation_risks_uncovered,
+    annotation_rules_of_service,
+    annotation_tasks_unchecked,
+    annotators_qualified,
+    percent,
+    service_datasets,
+    test_bank_model,
+    test_bank_of_kind,
+    verbose_name_of,
+)
 from filing.validators import uscc_validate
 
 
@@ -154,6 +166,71 @@ def _check_datasets(service: Service) -> list[ReadinessItem]:
     ]
 
 
+def _check_annotation(service: Service) -> list[ReadinessItem]:
+    """TC260-003 §5.3, where the service's datasets are annotated: functional and safety rules (the safety rules
+    covering every risk), a qualified annotator and reviewer, and a concluding spot check of every batch."""
+    if service.route == Service.Route.REGISTRATION:
+        return []
+    annotated = list(service_datasets(service).filter(annotated=True))
+    if not annotated:
+        return []
+    problems: list[tuple[str, str]] = []  # (problem, where to fix it)
+    rules_url = _admin_url("annotationrule_changelist", query=f"service__id__exact={service.pk}")
+    kinds = set(annotation_rules_of_service(service).values_list("kind", flat=True))
+    for kind in AnnotationRule.Kind:
+        if kind not in kinds:
+            problems.append((_("no rules of %(kind)s") % {"kind": kind.label}, rules_url))
+    if AnnotationRule.Kind.SAFETY in kinds:
+        uncovered = annotation_risks_uncovered(service)
+        if uncovered:
+            codes = ", ".join(risk.code for risk in uncovered[:8]) + (" …" if len(uncovered) > 8 else "")
+            problems.append(
+                (
+                    ngettext(
+                        "%(n)d risk not covered by the safety rules (%(codes)s)",
+                        "%(n)d risks not covered by the safety rules (%(codes)s)",
+                        len(uncovered),
+                    )
+                    % {"n": len(uncovered), "codes": codes},
+                    rules_url,
+                )
+            )
+    annotators_url = _admin_url("annotator_changelist", query=f"provider__id__exact={service.provider_id}")
+    for role in Annotator.Role:
+        if not annotators_qualified(service, role=role).exists():
+            problems.append((_("no one qualified for %(role)s (exam passed)") % {"role": role.label}, annotators_url))
+    tasks_url = _admin_url("annotationtask_changelist")
+    without_tasks = [d.name for d in annotated if not d.annotation_tasks.exists()]
+    if without_tasks:
+        problems.append((_("no annotation batch recorded: %(d)s") % {"d": ", ".join(without_tasks)}, tasks_url))
+    unchecked = annotation_tasks_unchecked(service)
+    if unchecked:
+        problems.append(
+            (
+                _("batches without a concluding spot check: %(b)s") % {"b": ", ".join(str(t) for t in unchecked)},
+                tasks_url,
+            )
+        )
+    if problems:
+        detail = "; ".join(problem for problem, _url in problems)
+    else:
+        detail = ngettext(
+            "%(n)d annotated dataset, rules and spot checks complete.",
+            "%(n)d annotated datasets, rules and spot checks complete.",
+            len(annotated),
+        ) % {"n": len(annotated)}
+    return [
+        ReadinessItem(
+            "annotation",
+            _("Annotation rules, qualified annotators and reviewers, and every batch spot-checked"),
+            not problems,
+            detail,
+            problems[0][1] if problems else rules_url,
+            problems=[problem for problem, _url in problems],
+        )
+    ]
+
+
 def _check_keywords(service: Service) -> list[ReadinessItem]:
     coverage = keyword_coverage()
     problems = []
@@ -215,6 +292,9 @@ FILING_DOCUMENTS = (Document.Kind.SERVICE_AGREEMENT, Document.Kind.PRIVACY_POLIC
 
 def _check_documents(service: Service) -> list[ReadinessItem]:
     kinds = set(service.documents.values_list("kind", flat=True))
+    # 附件3 may read 不涉及 instead, with the operator's reason.
+    if service.annotation_not_applicable_reason.strip():
+        kinds.add(Document.Kind.ANNOTATION_RULES)
     missing = [str(kind.label) for kind in FILING_DOCUMENTS if kind not in kinds]
     return [
         ReadinessItem(
@@ -309,6 +389,7 @@ READINESS_CHECKS: tuple[Callable[[Service], list[ReadinessItem]], ...] = (
     _check_called_model,
     _check_model_records,
     _check_datasets,
+    _check_annotation,
     _check_keywords,
     _check_test_banks,
     _check_assessment,

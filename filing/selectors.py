@@ -11,11 +11,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from filing.models import (
+    AnnotationRule,
+    AnnotationTask,
+    Annotator,
     Dataset,
     Document,
     ModelRecord,
+    Risk,
     SafetyCheck,
     Service,
+    SpotCheck,
 )
 
 
@@ -165,3 +170,41 @@ def test_bank_of_kind(kind: str) -> Any:
     if model is None:
         return None
     return model.objects.filter(kind=kind).order_by("-question_count", "pk").first()
+
+
+def annotation_rules_of_service(service: Service, *, kind: str | None = None) -> QuerySet[AnnotationRule]:
+    """The annotation rules in force for ``service``: its own, and those named for any of its datasets."""
+    datasets = service_datasets(service).values("pk")
+    rules = AnnotationRule.objects.filter(in_force=True).filter(Q(service=service) | Q(datasets__in=datasets))
+    if kind is not None:
+        rules = rules.filter(kind=kind)
+    return AnnotationRule.objects.filter(pk__in=rules.values("pk")).order_by("kind", "name", "version")
+
+
+def annotation_risks_uncovered(service: Service) -> list[Risk]:
+    """The risks of TC260-003 Appendix A that no safety annotation rule in force for ``service`` covers, in the
+    taxonomy's order (all 31 while it has none)."""
+    rules = annotation_rules_of_service(service, kind=AnnotationRule.Kind.SAFETY)
+    return list(Risk.objects.exclude(annotation_rules__in=rules).order_by("position"))
+
+
+def annotators_qualified(service: Service, *, role: str) -> QuerySet[Annotator]:
+    """The annotators of the service's provider in ``role`` who passed the exam and are still qualified."""
+    return Annotator.objects.filter(provider=service.provider_id, role=role, active=True, exam_passed=True)
+
+
+def annotation_tasks_unchecked(service: Service) -> list[AnnotationTask]:
+    """The annotation tasks of the service's annotated datasets whose batch has no concluding spot check: none yet,
+    or the newest one sent items back for re-annotation."""
+    tasks = (
+        AnnotationTask.objects.filter(dataset__in=service_datasets(service).filter(annotated=True).values("pk"))
+        .select_related("dataset")
+        .prefetch_related("spot_checks")
+        .order_by("dataset__name", "batch")
+    )
+    unchecked = []
+    for task in tasks:
+        newest = max(task.spot_checks.all(), key=lambda c: (c.checked_on, c.pk), default=None)
+        if newest is None or newest.conclusion == SpotCheck.Conclusion.REWORK:
+            unchecked.append(task)
+    return unchecked

@@ -354,7 +354,7 @@ def checkpoints_bundled_register(*, model_records: dict[str, Any]) -> list[Check
         serving = checkpoint_serving(kind)
         if checkpoint.gate == Checkpoint.Gate.PASSED and (serving is None or serving.gate != Checkpoint.Gate.PASSED):
             try:
-                checkpoint_promote(checkpoint=checkpoint, by="bundled")
+                checkpoint = checkpoint_promote(checkpoint=checkpoint, by="bundled")
             except ServingRefused:
                 pass  # its record is not one of the public service: kept, for an operator to attach
         registered.append(checkpoint)

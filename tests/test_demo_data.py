@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -24,6 +26,9 @@ def test_demo_data_creates_a_provider_a_service_and_one_user_per_role(capsys):
     service = Service.objects.get()
     assert service.provider == provider and service.may_serve
     assert {r.code for r in service.model_records.filter(approval="approved")} == {"DGAN", "DVAE", "DSCI", "DCLF"}
+    # Each bundled net serves, and the command says so.
+    for kind in ("gan", "vae", "lm", "classifier"):
+        assert re.search(rf"Bundled {kind} net [0-9a-f]{{12}}: serving\.", printed), printed
     # Each password is printed once and is the one that works.
     password_lines = [line for line in printed.splitlines() if line.startswith("  ")]
     assert len(password_lines) == 5

@@ -7,6 +7,7 @@ a refused step shows its reason as an error message, never a server error."""
 # library) and test banks' included.
 import filing.safety.admin  # noqa: F401
 from filing.admin import (  # noqa: F401
+    annotation,
     complaints,
     datasets,
     documents,

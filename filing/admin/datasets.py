@@ -94,6 +94,7 @@ class DatasetForm(forms.ModelForm):
             "items",
             "size_bytes",
             "language_share",
+            "annotated",
             "contains_personal_information",
             "personal_information_legal_basis",
         )
@@ -128,7 +129,7 @@ class DatasetAdmin(FilingModelAdmin):
         "evidence_count",
         "services_shown",
     )
-    list_filter = ("source_type", "origin", "safety_status", "contains_personal_information", "services")
+    list_filter = ("source_type", "origin", "safety_status", "annotated", "contains_personal_information", "services")
     search_fields = ("name", "source", "sha256", "licence")
     readonly_fields = (
         "sha256",
@@ -161,6 +162,7 @@ class DatasetAdmin(FilingModelAdmin):
             {"fields": (("collection_start", "collection_end"), ("items", "size_bytes"), "language_share")},
         ),
         (_("Personal information"), {"fields": ("contains_personal_information", "personal_information_legal_basis")}),
+        (_("Annotation"), {"fields": ("annotated",)}),
         (
             _("Source safety"),
             {"fields": ("safety_status", "check_exemption", ("check_exempt_by", "check_exempt_at"))},

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -21,11 +21,13 @@ from genai_platform.admin_mixins import ReadOnlyAdminMixin
 
 @admin.register(FilingExport)
 class FilingExportAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
-    list_display = ("service", "created_at", "status", "progress_shown", "download", "requested_by")
-    list_filter = ("status",)
+    list_display = ("service", "created_at", "status", "draft", "progress_shown", "download", "requested_by")
+    list_filter = ("status", "draft")
     readonly_fields = (
         "service",
         "status",
+        "draft",
+        "open_items_shown",
         "progress_shown",
         "step",
         "download",
@@ -51,6 +53,12 @@ class FilingExportAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
     @admin.display(description=_("progress"))
     def progress_shown(self, obj: FilingExport) -> str:
         return format_html('<progress max="100" value="{}"></progress> {}% {}', obj.progress, obj.progress, obj.step)
+
+    @admin.display(description=_("open, missing or demo data when built"))
+    def open_items_shown(self, obj: FilingExport) -> str:
+        if not obj.open_items:
+            return "—"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((line,) for line in obj.open_items)))
 
     @admin.display(description=_("file"))
     def download(self, obj: FilingExport) -> str:

@@ -23,7 +23,19 @@ from filing.safety.selectors import keyword_coverage, safety_config
 SECTIONS: list[tuple[Any, list[str]]] = [
     (_("1. Provider and service"), ["Provider", "Service", "Document"]),
     (_("2. Models"), ["ModelRecord"]),
-    (_("3. Corpus and annotation"), ["Dataset", "SafetyCheck", "CorpusCheck", "CorpusReview"]),
+    (
+        _("3. Corpus and annotation"),
+        [
+            "Dataset",
+            "SafetyCheck",
+            "CorpusCheck",
+            "CorpusReview",
+            "AnnotationRule",
+            "Annotator",
+            "AnnotationTask",
+            "SpotCheck",
+        ],
+    ),
     (_("4. Safety measures: keywords"), ["Keyword", "AllowlistPhrase", "KeywordLibraryVersion"]),
     (
         _("5. Safety measures: test banks and assessments"),

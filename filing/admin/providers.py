@@ -40,6 +40,7 @@ from filing.models import (
     ServiceTransition,
     SupplyChainItem,
 )
+from filing.package import package_open_items
 from filing.readiness import readiness_checklist
 from filing.selectors import (
     dataset_service_links,
@@ -322,6 +323,16 @@ class ServiceAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin):
         ),
         (_("Complaint channel"), {"fields": (("complaint_email", "complaint_phone"), "complaint_url")}),
         (
+            _("Annotation rules (附件3)"),
+            {
+                "fields": ("annotation_not_applicable_reason",),
+                "description": _(
+                    "The filing package attaches the service's newest annotation rules document. Without one, "
+                    "give the reason annotation does not apply: 附件3 then reads 不涉及 with it."
+                ),
+            },
+        ),
+        (
             _("Training data"),
             {
                 "fields": ("datasets_shown",),
@@ -522,12 +533,33 @@ class ServiceAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin):
             if export.status == FilingExport.Status.FAILED:
                 self.message_user(request, f"{service}: {export.error}", messages.ERROR)
                 continue
+            open_items = package_open_items(service)
+            if not open_items:
+                self.message_user(
+                    request,
+                    format_html(
+                        gettext('Package of “{}” queued: follow it on <a href="{}">its export page</a>.'), service, url
+                    ),
+                    messages.SUCCESS,
+                )
+                continue
+            # Exported all the same, as a draft: every file of it says so, and so does this warning.
             self.message_user(
                 request,
                 format_html(
-                    gettext('Package of “{}” queued: follow it on <a href="{}">its export page</a>.'), service, url
+                    "{}<ul>{}</ul>",
+                    format_html(
+                        gettext(
+                            'Package of “{}” queued as a DRAFT (follow it on <a href="{}">its export page</a>): '
+                            "{} readiness item(s) are open, and every document is marked 草稿 until they are done:"
+                        ),
+                        service,
+                        url,
+                        len(open_items),
+                    ),
+                    format_html_join("", "<li>{}</li>", ((line,) for line in open_items)),
                 ),
-                messages.SUCCESS,
+                messages.WARNING,
             )
 
     @admin.action(description=_("Submit the filing of the selected services"))

@@ -18,7 +18,7 @@ def load(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('filing', '0022_four_eyes'),
+        ('filing', '0024_annotation'),
     ]
 
     operations = [

@@ -1,10 +1,12 @@
 """The filing's records, all found here by Django: the provider, its services and their workflow, model
 records and datasets (``service``); dataset evidence, source safety checks, corpus technical checks and corpus
 manual assessments (``evidence``); documents, the self-assessment and package exports (``records``); complaints,
-personal-information requests and incidents (``complaints``); compute and the supply chain (``compute``); the
-safety records (risk taxonomy, thresholds, keyword library: ``filing.safety.models``); test banks and assessment
-runs (``filing.safety.bank_models``)."""
+personal-information requests and incidents (``complaints``); annotation rules, annotators, annotation tasks and
+their spot checks (``annotation``); compute and the supply chain (``compute``); the safety records (risk
+taxonomy, thresholds, keyword library: ``filing.safety.models``); test banks and assessment runs
+(``filing.safety.bank_models``)."""
 
+from filing.models.annotation import AnnotationRule, AnnotationTask, Annotator, SpotCheck
 from filing.models.complaints import Complaint, Incident, PersonalInformationRequest
 from filing.models.compute import ComputeResource, SupplyChainItem
 from filing.models.evidence import (
@@ -31,6 +33,9 @@ from filing.safety.models import (
 
 __all__ = [
     "AllowlistPhrase",
+    "AnnotationRule",
+    "AnnotationTask",
+    "Annotator",
     "Aspect",
     "AssessmentClause",
     "AssessmentRun",
@@ -59,6 +64,7 @@ __all__ = [
     "SafetyThreshold",
     "SampleItem",
     "SelfAssessment",
+    "SpotCheck",
     "Service",
     "ServiceTransition",
     "SupplyChainItem",

@@ -208,6 +208,12 @@ class FilingExport(models.Model):
     file = models.FileField(_("file"), upload_to="filing/exports/", max_length=255, blank=True)
     sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
     error = models.TextField(_("error"), blank=True)
+    draft = models.BooleanField(
+        _("draft"), default=False, help_text=_("Built while readiness items were open or files were missing.")
+    )
+    open_items = models.JSONField(
+        _("open items"), default=list, blank=True, help_text=_("What was open or missing when the package was built.")
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -149,6 +149,14 @@ class Service(SignedOffRecord):
     called_model_name = models.CharField(_("called model name"), max_length=200, blank=True)
     called_model_filer = models.CharField(_("called model filer"), max_length=200, blank=True)
     called_model_number = models.CharField(_("called model filing number"), max_length=100, blank=True)
+    annotation_not_applicable_reason = models.TextField(
+        _("why annotation rules do not apply"),
+        blank=True,
+        help_text=_(
+            "Only when the service has no annotation rules: why corpus annotation does not apply to it. The filing "
+            "package's 附件3 then reads 不涉及 with this reason."
+        ),
+    )
     inference_concurrency = models.PositiveIntegerField(
         _("inference concurrency"), null=True, blank=True, help_text=_("Requests the service can serve at once.")
     )
@@ -385,6 +393,14 @@ class Dataset(HistoryModel):
     collection_end = models.DateField(_("collected until"), null=True, blank=True)
     language_share = models.CharField(
         _("language share"), max_length=200, blank=True, help_text=_("For example: zh 70%, en 30%.")
+    )
+    annotated = models.BooleanField(
+        _("annotated"),
+        default=False,
+        help_text=_(
+            "Labelled by the provider or for it (TC260-003 §5.3): the filing then needs its annotation rules, "
+            "annotators, batches and spot checks."
+        ),
     )
     safety_status = models.CharField(
         _("source safety"),

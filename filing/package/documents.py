@@ -3,10 +3,24 @@ service, model and dataset records, and the security self-assessment report (安
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
 from filing.models import ComputeResource, Document, SelfAssessment, Service
-from filing.package.office import docx_bytes, docx_new, grid_table, pairs_table, yes
+from filing.package.office import (
+    docx_bytes,
+    docx_new,
+    grid_table,
+    page_break,
+    pairs_table,
+    signature_block,
+    yes,
+)
+from filing.package.parts import PackageFile, Part, base_name, stored_bytes
 from filing.readiness import assessment_rate_failures
 from filing.safety.selectors import keyword_library_version_current, safety_config
 from filing.selectors import percent, service_datasets
@@ -148,7 +162,41 @@ def application_form(service: Service) -> bytes:
             ("安全阈值配置版本", config.version),
         ],
     )
+    document.add_heading("填报声明", level=1)
+    document.add_paragraph("本单位对本表所填内容的真实性、准确性、完整性负责。")
+    signature_block(document, _signers(provider))
+    _commitment_page(document, service)
     return docx_bytes(document)
+
+
+# The voluntary commitment (自愿承诺书) the legal representative and the safety-assessment lead sign, sealed by the
+# provider: the filing's page 0 after the form.
+COMMITMENT_PARAGRAPHS = (
+    "本单位就“{service}”的生成式人工智能服务上线备案，郑重承诺如下：",
+    "一、本次提交的备案表及全部附件内容真实、准确、完整，不存在虚假记载、误导性陈述或重大遗漏。",
+    "二、严格遵守《中华人民共和国网络安全法》《中华人民共和国数据安全法》《中华人民共和国个人信息保护法》"
+    "《生成式人工智能服务管理暂行办法》等法律法规，落实《生成式人工智能服务安全基本要求》，"
+    "建立健全并持续执行算法安全、数据安全、内容安全和个人信息保护等管理制度。",
+    "三、训练数据与基础模型来源合法，依法处理个人信息，尊重知识产权。",
+    "四、服务上线后，在显著位置公示模型名称及备案号（或上线编号），依法对生成合成内容添加标识，"
+    "畅通投诉举报渠道并及时处理。",
+    "五、服务发生重大变更或模型重大更新时，重新开展安全评估并依规办理变更手续。",
+    "六、自觉接受主管部门的监督检查，如实提供所需材料与技术支持；如违反上述承诺，愿意承担相应的法律责任。",
+)
+
+
+def _signers(provider: Any) -> list[tuple[str, str]]:
+    return [("法定代表人", provider.legal_representative), ("安全评估负责人", provider.safety_lead)]
+
+
+def _commitment_page(document: Any, service: Service) -> None:
+    """承诺书: on a page of its own, the commitment text and the signature and seal block."""
+    page_break(document)
+    document.add_heading("承诺书", level=1)
+    for paragraph in COMMITMENT_PARAGRAPHS:
+        document.add_paragraph(paragraph.format(service=f"{service.name} {service.version}"))
+    document.add_paragraph(f"承诺单位：{service.provider.legal_name}")
+    signature_block(document, _signers(service.provider))
 
 
 def _call_contracts(service: Service) -> list[Document]:
@@ -282,3 +330,174 @@ def assessment_report(assessment: SelfAssessment | None, service: Service) -> by
         ],
     )
     return docx_bytes(document)
+
+
+def _document_rows(doc: Document, stored_name: str, body: bytes) -> list[tuple[str, Any]]:
+    published = timezone.localtime(doc.published_at).strftime("%Y-%m-%d %H:%M") if doc.published_at else "未发布"
+    return [
+        ("标题", doc.title),
+        ("版本", doc.version),
+        ("生效日期", doc.effective_on.isoformat() if doc.effective_on else ""),
+        ("在网站发布", published),
+        ("原文件（包内路径）", stored_name),
+        ("原文件 SHA-256", hashlib.sha256(body).hexdigest()),
+    ]
+
+
+def _body_paragraphs(document: Any, doc: Document) -> None:
+    """The text of ``doc`` as the site shows it (paragraphs separated by an empty line)."""
+    paragraphs = [p.strip() for p in doc.body.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    if paragraphs:
+        document.add_heading("正文", level=2)
+        for paragraph in paragraphs:
+            document.add_paragraph(paragraph)
+
+
+# 附件2: the service agreement (2.1) and the privacy policy (2.2), as published on the site.
+AGREEMENT_KINDS = (
+    (Document.Kind.SERVICE_AGREEMENT, "2.1", "服务协议"),
+    (Document.Kind.PRIVACY_POLICY, "2.2", "隐私政策"),
+)
+
+
+def agreement_part(service: Service, *, name: str) -> Part:
+    """附件2 模型服务协议: a DOCX (``name``) with the newest published version of the service agreement and of the
+    privacy policy (their details and text), and the stored files copied in under 附件2/. A kind with no
+    published version is listed as missing."""
+    part = Part(name="附件2", title="模型服务协议", number=2)
+    document = docx_new()
+    document.add_heading("附件2 模型服务协议", level=0)
+    document.add_paragraph(f"服务：{service.name} {service.version}　主体：{service.provider.legal_name}")
+    copies: list[PackageFile] = []
+    for kind, number, title in AGREEMENT_KINDS:
+        document.add_heading(f"{number} {title}", level=1)
+        doc = service.documents.filter(kind=kind, published_at__isnull=False).order_by("-published_at", "-pk").first()
+        if doc is None:
+            newest = service.documents.filter(kind=kind).order_by("-created_at", "-pk").first()
+            detail = f"仅有未发布的版本 {newest.version}" if newest is not None else "尚无任何版本"
+            part.lack(f"{number} {title}（已发布版本）", detail)
+            document.add_paragraph(f"缺：{title}尚无在网站发布的版本（{detail}）。")
+            continue
+        body = stored_bytes(doc.file)
+        stored_name = f"附件2/{number}-{title}-v{doc.version}-{base_name(doc.file)}"
+        copies.append(PackageFile(stored_name, body, generated=False, note=f"{number} {title} v{doc.version}"))
+        pairs_table(document, _document_rows(doc, stored_name, body))
+        _body_paragraphs(document, doc)
+    part.files = [PackageFile(name, docx_bytes(document)), *copies]
+    part.has_content = bool(copies)
+    return part
+
+
+def annotation_rules_docx(service: Service, *, name: str) -> Part:
+    """附件3 语料标注规则: the newest version of the service's annotation rules (its details and text in a DOCX
+    ``name``, the stored file under 附件3/); without one, 不涉及 with the operator's reason (a registration, which
+    only calls a filed model, needs none); without a reason either, missing."""
+    part = Part(name="附件3", title="语料标注规则", number=3)
+    document = docx_new()
+    document.add_heading("附件3 语料标注规则", level=0)
+    document.add_paragraph(f"服务：{service.name} {service.version}　主体：{service.provider.legal_name}")
+    rules = service.documents.filter(kind=Document.Kind.ANNOTATION_RULES).order_by("-created_at", "-pk").first()
+    copies: list[PackageFile] = []
+    if rules is not None:
+        body = stored_bytes(rules.file)
+        stored_name = f"附件3/语料标注规则-v{rules.version}-{base_name(rules.file)}"
+        copies.append(PackageFile(stored_name, body, generated=False, note=f"语料标注规则 v{rules.version}"))
+        pairs_table(document, _document_rows(rules, stored_name, body))
+        _body_paragraphs(document, rules)
+    else:
+        reason = service.annotation_not_applicable_reason.strip()
+        if not reason and service.route == Service.Route.REGISTRATION:
+            reason = f"本服务仅调用已备案模型（{service.called_model_name}），未训练或微调模型，不涉及语料标注。"
+        if reason:
+            part.not_applicable, part.reason = True, reason
+            document.add_paragraph("不涉及。")
+            document.add_paragraph(f"理由：{reason}")
+        else:
+            part.lack("语料标注规则", "既无标注规则，也未说明不涉及的理由")
+            part.has_content = False
+            document.add_paragraph("缺：尚无语料标注规则，也未说明不涉及的理由。")
+    part.files = [PackageFile(name, docx_bytes(document)), *copies]
+    return part
+
+
+def api_base_url(service: Service) -> str:
+    """Where the API is reached from outside: the platform's public address (``GENAI_PUBLIC_URL``), else the
+    service's own address; empty when neither is set."""
+    return (settings.PLATFORM_PUBLIC_URL or service.public_url or "").rstrip("/")
+
+
+# The API calls a tester needs: (URL name, method, what it does).
+API_CALLS = (
+    ("generation-api:token", "POST", "以用户名和密码换取接口令牌（令牌固定不变，直到撤销）"),
+    ("generation-api:token", "DELETE", "撤销本账号的接口令牌"),
+    ("generation-api:nets", "GET", "可用的生成类型、参数范围与当日额度"),
+    ("generation-api:job-list", "POST", "提交生成任务（异步：返回任务编号）"),
+    ("generation-api:job-list", "GET", "本账号的任务列表与状态（轮询结果）"),
+    ("generation-api:output-list", "GET", "本账号的生成结果"),
+    ("generation-api:report-list", "POST", "举报生成内容"),
+    ("api-schema", "GET", "接口规范（OpenAPI）"),
+)
+
+
+def _api_rows(base: str) -> list[tuple[str, str, str]]:
+    rows = []
+    for url_name, method, what in API_CALLS:
+        try:
+            path = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        rows.append((method, f"{base}{path}", what))
+    return rows
+
+
+def test_channel_docx(service: Service, *, name: str) -> Part:
+    """测试通道: the test accounts (the service's testers, all under the safety strategy), the API endpoint and
+    how a caller authenticates. The platform has no account that bypasses the safety strategy: said, and noted."""
+    from genai_platform.roles import Role
+
+    part = Part(name="测试通道", title="测试通道说明")
+    document = docx_new()
+    document.add_heading("测试通道说明", level=0)
+    document.add_paragraph(f"服务：{service.name} {service.version}　主体：{service.provider.legal_name}")
+    document.add_heading("一、测试账号", level=1)
+    document.add_heading("（一）带安全策略的测试账号", level=2)
+    testers = list(service.testers.order_by("username").prefetch_related("groups"))
+    if testers:
+        grid_table(
+            document,
+            ("账号", "可调用接口（终端用户角色）", "账号状态"),
+            (
+                (
+                    user.get_username(),
+                    yes(any(g.name == Role.END_USER.value for g in user.groups.all())),
+                    "启用" if user.is_active else "停用",
+                )
+                for user in testers
+            ),
+        )
+        document.add_paragraph("密码不写入材料包，另行提供给审核人员。")
+    else:
+        part.lack("带安全策略的测试账号", "服务的测试人员名单为空")
+        document.add_paragraph("缺：服务尚无测试账号。")
+    document.add_heading("（二）不带安全策略的测试账号", level=2)
+    unfiltered = "本平台不提供绕过安全策略的账号：每个账号的输入与生成内容均经过拦截关键词与分类模型审核。"
+    document.add_paragraph(unfiltered)
+    part.notes.append(unfiltered)
+    document.add_heading("二、接口", level=1)
+    base = api_base_url(service)
+    if not base:
+        part.lack("接口地址", "未设置平台对外地址 GENAI_PUBLIC_URL，服务也无访问地址")
+        document.add_paragraph("缺：接口地址（平台对外地址未设置）。下列路径相对于该地址。")
+    pairs_table(
+        document,
+        [
+            ("接口地址", base or "（缺）"),
+            ("认证方式", "令牌：每个请求带请求头 Authorization: Token <令牌>"),
+            ("获取令牌", 'POST 令牌接口，JSON 请求体 {"username": 账号, "password": 密码}，返回 {"token": 令牌}'),
+            ("数据格式", "JSON（UTF-8）；生成任务为异步：提交后按任务编号查询结果，不提供流式输出"),
+            ("错误格式", '{"error": {"code": 错误代码, "message": 说明, "fields": 字段错误}}，并返回相应 HTTP 状态码'),
+        ],
+    )
+    grid_table(document, ("方法", "地址", "用途"), _api_rows(base))
+    part.files = [PackageFile(name, docx_bytes(document))]
+    return part

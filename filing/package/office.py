@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from filing.safety.tabular import xlsx_write_sheets
+from genai_platform.spreadsheets import cell_safe
 
 # Every entry of the zip, and every part of the Office files in it, carries this date.
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -87,6 +88,70 @@ def grid_table(document: Any, titles: Sequence[str], rows: Iterable[Sequence[Any
     for values in rows:
         for cell, value in zip(table.add_row().cells, values, strict=True):
             cell.text = str(value)
+
+
+def signature_block(document: Any, signers: Sequence[tuple[str, str]]) -> None:
+    """Lines to sign by hand: each signer's role and printed name with room for the signature, then the seal
+    and the date (printed, signed and sealed on paper)."""
+    table = document.add_table(rows=0, cols=2)
+    table.style = "Table Grid"
+    for role, name in signers:
+        cells = table.add_row().cells
+        cells[0].text = f"{role}（签字）"
+        cells[1].text = f"{name}\n\n" if name else "\n\n"
+    for label in ("单位（盖章）", "日期"):
+        cells = table.add_row().cells
+        cells[0].text = label
+        cells[1].text = "\n\n" if label != "日期" else "　　　　年　　月　　日"
+
+
+def page_break(document: Any) -> None:
+    from docx.enum.text import WD_BREAK
+
+    document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+
+
+def docx_mark_draft(data: bytes, *, mark: str, lines: Sequence[str]) -> bytes:
+    """``data`` (a DOCX) marked as a draft: ``mark`` in the header of every section, and on the first page
+    ``mark`` again followed by ``lines`` (what is still open)."""
+    from docx import Document as DocxDocument
+    from docx.shared import RGBColor
+
+    document = DocxDocument(io.BytesIO(data))
+    for section in document.sections:
+        header = section.header
+        header.is_linked_to_previous = False
+        paragraph = header.paragraphs[0] if header.paragraphs else header.add_paragraph()
+        paragraph.text = mark
+        for run in paragraph.runs:
+            run.bold = True
+            run.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
+    first = document.paragraphs[0] if document.paragraphs else document.add_paragraph()
+    heading = first.insert_paragraph_before()
+    run = heading.add_run(mark)
+    run.bold = True
+    run.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
+    for line in lines:
+        first.insert_paragraph_before(f"· {line}")
+    return docx_bytes(document)
+
+
+def xlsx_mark_draft(data: bytes, *, note: str) -> bytes:
+    """``data`` (an XLSX) marked as a draft: a first row holding ``note`` above the contents of every sheet."""
+    from openpyxl import load_workbook
+    from openpyxl.styles import Font
+
+    workbook = load_workbook(io.BytesIO(data))
+    for sheet in workbook.worksheets:
+        sheet.insert_rows(1)
+        cell = sheet.cell(row=1, column=1)
+        # Made safe like every text cell the platform writes (the note is ours, but the rule has no exceptions).
+        cell.value = cell_safe(note)
+        cell.data_type = "s"
+        cell.font = Font(bold=True, color="C00000")
+    stream = io.BytesIO()
+    workbook.save(stream)
+    return ooxml_normalise(stream.getvalue())
 
 
 def yes(value: bool) -> str:

@@ -1,13 +1,16 @@
-"""The spreadsheets of the filing package: the keyword list (附件4), the test questions (附件5) and the
-dataset provenance table (语料来源表)."""
+"""The spreadsheets of the filing package: the keyword list (附件4), the test questions (附件5), the index of the
+evidence files (附件7) and the dataset provenance table (语料来源表)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+from dataclasses import dataclass
 from typing import Any
 
-from filing.models import Dataset, Service
+from filing.models import Dataset, Document, Service
 from filing.package.office import ooxml_normalise, xlsx_bytes, yes
+from filing.package.parts import PackageFile, Part, base_name, stored_bytes
 from filing.safety.keyword_io import keyword_rows
 from filing.safety.keyword_io import xlsx_write as keyword_xlsx_write
 from filing.selectors import percent, test_bank_of_kind
@@ -54,22 +57,50 @@ def latest_assessment_run(service: Service) -> Any:
     )
 
 
-def questions_xlsx(service: Service) -> bytes:
-    """附件5: one sheet per bank. With a finished assessment run of the service, the run's sample
-    with the model's answers and verdicts; otherwise the whole bank (headers only without one)."""
-    from filing.safety.banks import assessment_sample_rows, bank_rows
+@dataclass(frozen=True)
+class QuestionSheet:
+    """Where a sheet of 附件5 comes from: the run's sample of its bank kind, else the whole bank, else nothing."""
 
-    run = latest_assessment_run(service)
+    kind: str
+    title: str
+    run: Any
+    bank: Any
+
+    @property
+    def demo_questions(self) -> int:
+        """How many of the sheet's questions are synthetic demo questions."""
+        from filing.safety.models import Origin
+
+        if self.run is not None:
+            return int(self.run.samples.filter(bank_kind=self.kind, question__bank__origin=Origin.DEMO).count())
+        if self.bank is not None and self.bank.origin == Origin.DEMO:
+            return int(self.bank.question_count)
+        return 0
+
+
+def question_sheets(run: Any) -> list[QuestionSheet]:
+    """The sheets of 附件5 and their sources, with ``run`` (a finished assessment run, or ``None``)."""
     sheets = []
     for kind, title in QUESTION_SHEETS:
-        bank = test_bank_of_kind(kind)
-        if run is not None and run.samples.filter(bank_kind=kind).exists():
-            rows: list[list[Any]] = [list(r) for r in assessment_sample_rows(run=run, kind=kind)]
-        elif bank is not None:
-            rows = [list(r) for r in bank_rows(bank=bank)]
+        sampled = run is not None and run.samples.filter(bank_kind=kind).exists()
+        sheets.append(QuestionSheet(kind, title, run if sampled else None, test_bank_of_kind(kind)))
+    return sheets
+
+
+def questions_xlsx(service: Service, *, run: Any = None) -> bytes:
+    """附件5: one sheet per bank. With a finished assessment run (``run``, else the newest of the service), the
+    run's sample with the model's answers and verdicts; otherwise the whole bank (headers only without one)."""
+    from filing.safety.banks import assessment_sample_rows, bank_rows
+
+    sheets = []
+    for sheet in question_sheets(run if run is not None else latest_assessment_run(service)):
+        if sheet.run is not None:
+            rows: list[list[Any]] = [list(r) for r in assessment_sample_rows(run=sheet.run, kind=sheet.kind)]
+        elif sheet.bank is not None:
+            rows = [list(r) for r in bank_rows(bank=sheet.bank)]
         else:
             rows = [list(QUESTION_COLUMNS)]
-        sheets.append((title, rows))
+        sheets.append((sheet.title, rows))
     return xlsx_bytes(sheets)
 
 
@@ -146,8 +177,8 @@ def datasets_xlsx(datasets: list[Dataset], *, service: Service | None = None) ->
                 d.check_exempt_by if d.check_exempt else "",
                 d.check_exempt_at.isoformat(timespec="seconds") if d.check_exempt and d.check_exempt_at else "",
                 "；".join(
-                    f"{e.get_kind_display()}：{(e.file.name or '').rsplit('/', 1)[-1]}"
-                    for e in d.evidence.order_by("pk")
+                    f"{e.get_kind_display()}：附件7/{dataset_evidence_folder(d, e)}-{base_name(e.file)}"
+                    for e in d.evidence.order_by("kind", "pk")
                 )
                 or "无",
             ]
@@ -155,3 +186,44 @@ def datasets_xlsx(datasets: list[Dataset], *, service: Service | None = None) ->
     total = ["合计", f"{len(datasets)} 个数据集", *[""] * 6, items_total, bytes_total, *[""] * 9]
     rows.append(total)
     return xlsx_bytes([("语料来源", rows)])
+
+
+EVIDENCE_COLUMNS = ("序号", "文件（包内路径）", "类别", "证明对象", "说明", "SHA-256", "字节数")
+
+
+def dataset_evidence_folder(dataset: Dataset, item: Any) -> str:
+    """The name an evidence file of ``dataset`` has under 附件7/ (before its own file name)."""
+    return f"语料-{dataset.pk}-{item.kind}-{item.pk}"
+
+
+def evidence_part(service: Service, *, datasets: list[Dataset], name: str) -> Part:
+    """附件7 佐证材料: the evidence files of the service's datasets (licences, authorisations, contracts, collection
+    records) and the contracts for calling a filed model, copied in under 附件7/, with an index (``name``) naming
+    each file, what it proves and its SHA-256."""
+    part = Part(name="附件7", title="佐证材料", number=7)
+    copies: list[PackageFile] = []
+    rows: list[list[Any]] = [list(EVIDENCE_COLUMNS)]
+
+    def add(stored: Any, folder: str, kind: str, subject: str, note: str) -> None:
+        body = stored_bytes(stored)
+        path = f"附件7/{folder}-{base_name(stored)}"
+        copies.append(PackageFile(path, body, generated=False, note=f"{kind}：{subject}"))
+        rows.append([len(rows), path, kind, subject, note, hashlib.sha256(body).hexdigest(), len(body)])
+
+    for dataset in datasets:
+        for item in dataset.evidence.order_by("kind", "pk"):
+            add(
+                item.file,
+                dataset_evidence_folder(dataset, item),
+                str(item.get_kind_display()),
+                f"数据集 {dataset.name}（{dataset.sha256[:12]}）",
+                item.note,
+            )
+    for doc in service.documents.filter(kind=Document.Kind.CALL_CONTRACT).order_by("-created_at", "-pk"):
+        subject = f"调用已备案模型 {service.called_model_name}（{service.called_model_number}）".strip()
+        add(doc.file, f"调用协议-{doc.pk}-v{doc.version}", "调用协议", subject, doc.title)
+    if not copies:
+        part.lack("佐证材料", "数据集与调用协议均无佐证文件")
+    part.files = [PackageFile(name, xlsx_bytes([("佐证材料索引", rows)])), *copies]
+    part.has_content = bool(copies)
+    return part

@@ -6,11 +6,20 @@ outside a request. Refusals raise ``FilingError`` with a message meant for the o
 
 By topic: ``providers`` (providers, services, the workflow, documents, the emergency stop), ``model_records``,
 ``datasets`` (records, links, exemptions and source safety checks), ``corpus`` (the technical sample of a whole
-corpus), ``corpus_review`` (the manual sample of a whole corpus),
-``assessments`` (the self-assessment), ``complaints``, and ``four_eyes`` (the sign-off steps need a person other
-than the one who last changed the record).
+corpus), ``corpus_review`` (the manual sample of a whole corpus), ``assessments`` (the self-assessment),
+``annotation`` (annotation rules, annotators, tasks and spot checks), ``complaints``, and ``four_eyes`` (the
+sign-off steps need a person other than the one who last changed the record).
 """
 
+from filing.services.annotation import (
+    annotation_rule_create,
+    annotation_rule_links,
+    annotation_rule_links_check,
+    annotation_rule_links_record,
+    annotation_task_create,
+    annotator_create,
+    spot_check_record,
+)
 from filing.services.assessments import (
     MEASURED_FIELDS,
     METRIC_FIELDS,
@@ -91,6 +100,12 @@ __all__ = [
     "TRANSITIONS",
     "VerdictInput",
     "actor_name",
+    "annotation_rule_create",
+    "annotation_rule_links",
+    "annotation_rule_links_check",
+    "annotation_rule_links_record",
+    "annotation_task_create",
+    "annotator_create",
     "assessment_create",
     "assessment_finalise",
     "assessment_metrics_record",
@@ -140,4 +155,5 @@ __all__ = [
     "service_submit",
     "service_testers_recorded",
     "source_sample_size_min",
+    "spot_check_record",
 ]

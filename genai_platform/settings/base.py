@@ -399,6 +399,9 @@ MIDDLEWARE += ["filing.middleware.FilingActorMiddleware"]
 # Four eyes: approving a model record, finalising a self-assessment and submitting a filing are refused to the
 # person who last changed the record (filing.services.four_eyes); false lets that person do them too.
 FILING_FOUR_EYES = env.bool("GENAI_FILING_FOUR_EYES", default=True)
+# The platform's address as the public and the regulator reach it (scheme and host, e.g. https://ai.example.cn):
+# the filing package's test channel gives it as the API endpoint. Empty: the service's own public URL is given.
+PLATFORM_PUBLIC_URL = env("GENAI_PUBLIC_URL", default="")
 # The source safety check of one dataset (TC260-003 §5.1 a)) samples ``corpus_source_sample_min`` items of the safety
 # configuration (1,000 as shipped; the whole dataset when it is smaller). This is the least that setting, or a
 # sample asked for when a check starts, may be: near the 5% threshold a 400-item sample still reads the illegal share

@@ -53,6 +53,23 @@ class NetsSerializer(serializers.Serializer):
     quota = QuotaSerializer()
 
 
+# Stand-ins for the key of a link, matching the URL patterns' key formats, replaced by the real key.
+_LINK_KEYS = {"public_id": "f" * 32, "produce_id": "linkkey0stand0in0"}
+
+
+def _link(serializer: serializers.Serializer, name: str, key: str, value: object) -> str:  # type: ignore[type-arg]
+    """The absolute URL of ``name`` for ``key=value``. The URL is reversed (and made absolute) once per
+    response and the key substituted for each item: a list of 20 jobs with their outputs would otherwise
+    reverse 60 URLs."""
+    context = serializer.context
+    templates: dict[str, str] = context.setdefault("_link_templates", {})
+    if name not in templates:
+        path = reverse(name, kwargs={key: _LINK_KEYS[key]})
+        request = context.get("request")
+        templates[name] = request.build_absolute_uri(path) if request else path
+    return templates[name].replace(_LINK_KEYS[key], str(value))
+
+
 class OutputSerializer(serializers.ModelSerializer[Output]):
     job = serializers.UUIDField(source="job.public_id", read_only=True)
     url = serializers.SerializerMethodField()
@@ -76,15 +93,11 @@ class OutputSerializer(serializers.ModelSerializer[Output]):
         )
         read_only_fields: tuple[str, ...] = fields
 
-    def _absolute(self, path: str) -> str:
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
-
     def get_url(self, obj: Output) -> str:
-        return self._absolute(reverse("generation-api:output-detail", kwargs={"produce_id": obj.produce_id}))
+        return _link(self, "generation-api:output-detail", "produce_id", obj.produce_id)
 
     def get_download_url(self, obj: Output) -> str:
-        return self._absolute(reverse("generation-api:output-download", kwargs={"produce_id": obj.produce_id}))
+        return _link(self, "generation-api:output-download", "produce_id", obj.produce_id)
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_size_bytes(self, obj: Output) -> int | None:
@@ -127,9 +140,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         read_only_fields: tuple[str, ...] = fields
 
     def get_url(self, obj: Job) -> str:
-        path = reverse("generation-api:job-detail", kwargs={"public_id": obj.public_id})
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
+        return _link(self, "generation-api:job-detail", "public_id", obj.public_id)
 
 
 class JobDetailSerializer(JobSerializer):

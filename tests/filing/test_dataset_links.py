@@ -34,11 +34,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def provenance_rows(service) -> list[tuple]:
-    """The rows of the 语料来源表 of ``service``'s package, header first."""
+    """The rows of the 语料来源表 of ``service``'s package from its header on (a draft's marks come before it)."""
     data, _manifest = package_build(service, with_pdf=False)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         sheet = load_workbook(io.BytesIO(archive.read(DATASETS_NAME))).active
-    return list(sheet.iter_rows(values_only=True))
+    rows = list(sheet.iter_rows(values_only=True))
+    header = [r[0] for r in rows].index("名称")
+    return rows[header:]
 
 
 def row_of(rows: list[tuple], name: str) -> dict:
@@ -81,10 +83,16 @@ def test_the_provenance_table_lists_every_dataset_of_the_service_with_its_scale(
     text = row_of(rows, "中文文本语料")
     assert text["条数"] == 120_000 and text["字节数"] == 48_000_000
     assert text["关联方式"] == "直接关联本服务" and text["来源类型"] == "开源"
-    assert text["佐证材料"].startswith("采集记录：crawl-log") and text["来源安全抽检"] == "未抽检"
+    assert (
+        text["佐证材料"].startswith(f"采集记录：附件7/语料-{text_set.pk}-collection-")
+        and text["来源安全抽检"] == "未抽检"
+    )
     assert row_of(rows, "MNIST 5k")["关联方式"] == f"训练运行：#{run.pk}"
     assert row_of(rows, "微调语料")["关联方式"] == "模型：手写数字GAN（GAN1）"
     assert row_of(rows, "MNIST 5k")["佐证材料"] == "无"
+    # The file the row names is the copy in 附件7.
+    with zipfile.ZipFile(io.BytesIO(package_build(service, with_pdf=False)[0])) as archive:
+        assert text["佐证材料"].split("：", 1)[1] in archive.namelist()
     total = row_of(rows, "合计")
     assert total["条数"] == 120_000 + 5_000 + 3_000 and total["字节数"] == 48_000_000 + 900_000
     assert [r[0] for r in provenance_rows(other_service)[1:]] == ["别处语料", "合计"]
