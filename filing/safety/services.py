@@ -40,7 +40,10 @@ def _serialise(name: str) -> None:
 
 
 # Thresholds an operator may not set below a floor of the platform's settings: the setting that holds each floor.
-THRESHOLD_FLOOR_SETTINGS = {"corpus_source_sample_min": "FILING_SOURCE_SAMPLE_FLOOR"}
+THRESHOLD_FLOOR_SETTINGS = {
+    "corpus_source_sample_min": "FILING_SOURCE_SAMPLE_FLOOR",
+    "corpus_manual_sample_min": "FILING_CORPUS_MANUAL_SAMPLE_FLOOR",
+}
 
 
 def safety_threshold_floor(key: str) -> int | None:

@@ -2,6 +2,7 @@
 ``corpus_manual_sample_min`` items (4,000 as shipped) drawn from all the data sets of the service at once (each item
 of the corpus equally likely), judged item by item by reviewers as the source safety check's samples are; its pass
 rate is the self-assessment's corpus manual pass rate, against ``corpus_manual_pass_rate_min`` (96% as shipped).
+The sample is never smaller than ``FILING_CORPUS_MANUAL_SAMPLE_FLOOR`` (4,000) unless the corpus is.
 
 It is not the source safety check of one data set (``datasets.safety_check_start``, §5.1 a)), which has its own
 sample size, nor the technical sample of the corpus (``corpus``, §9.2 b))."""
@@ -13,6 +14,7 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,7 +45,7 @@ def corpus_review_start(
             % {"names": ", ".join(f"“{name}”" for name in unknown)}
         )
     config = safety_config()
-    least = int(config.corpus_manual_sample_min)
+    least = max(int(config.corpus_manual_sample_min), int(settings.FILING_CORPUS_MANUAL_SAMPLE_FLOOR))
     if sample_size is not None and sample_size < least:
         raise FilingError(
             _("The manual assessment of the corpus samples at least %(n)d items (or the whole corpus when smaller).")

@@ -407,3 +407,6 @@ PLATFORM_PUBLIC_URL = env("GENAI_PUBLIC_URL", default="")
 # sample asked for when a check starts, may be: near the 5% threshold a 400-item sample still reads the illegal share
 # within about ±2 points (95% confidence). It is not the whole-corpus assessment's 4,000 items (§9.2 a)).
 FILING_SOURCE_SAMPLE_FLOOR = env.int("GENAI_FILING_SOURCE_SAMPLE_FLOOR", default=400)
+# The manual assessment of a service's whole corpus (TC260-003 §9.2 a)) samples ``corpus_manual_sample_min`` items of
+# all its training data; the standard asks for at least 4,000, so that setting may not go below this.
+FILING_CORPUS_MANUAL_SAMPLE_FLOOR = env.int("GENAI_FILING_CORPUS_MANUAL_SAMPLE_FLOOR", default=4000)

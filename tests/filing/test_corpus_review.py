@@ -27,6 +27,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 @pytest.fixture
+def small_corpus_samples(settings):
+    """Manual assessments of a few items, so that a test can judge them all (the platform's floor lowered)."""
+    settings.FILING_CORPUS_MANUAL_SAMPLE_FLOOR = 1
+
+
+@pytest.fixture
 def corpus(service, operator):
     """Two data sets of the service: 3,000 and 5,000 items."""
     first = dataset_register(name="语料甲", sha256="1" * 64, source="x", items=3_000)
@@ -93,7 +99,9 @@ def test_a_corpus_without_item_counts_or_datasets_is_refused_with_what_to_do(ser
 
 
 @pytest.mark.parametrize(("failed", "status", "rate"), [(2, "met", "0.96"), (3, "not_met", "0.94")])
-def test_the_pass_rate_against_the_96_percent_goal(service, corpus, operator, failed, status, rate):
+def test_the_pass_rate_against_the_96_percent_goal(
+    service, corpus, operator, failed, status, rate, small_corpus_samples
+):
     safety_threshold_set(key="corpus_manual_sample_min", value=50, actor="test")
     review = corpus_review_start(service=service, actor=operator, seed=5)
     judge(review, set(range(1, failed + 1)), operator)
@@ -106,7 +114,7 @@ def test_the_pass_rate_against_the_96_percent_goal(service, corpus, operator, fa
         judge(review, set(), operator)
 
 
-def test_finishing_needs_every_verdict(service, corpus, operator):
+def test_finishing_needs_every_verdict(service, corpus, operator, small_corpus_samples):
     safety_threshold_set(key="corpus_manual_sample_min", value=10, actor="test")
     review = corpus_review_start(service=service, actor=operator, seed=5)
     first = review.items.order_by("position").first()
@@ -116,7 +124,9 @@ def test_finishing_needs_every_verdict(service, corpus, operator):
         corpus_review_finish(review=review, actor=operator)
 
 
-def test_the_self_assessment_takes_its_manual_rate_from_the_linked_review(service, corpus, operator, reviewer):
+def test_the_self_assessment_takes_its_manual_rate_from_the_linked_review(
+    service, corpus, operator, reviewer, small_corpus_samples
+):
     safety_threshold_set(key="corpus_manual_sample_min", value=25, actor="test")
     review = corpus_review_start(service=service, actor=operator, seed=5)
     assessment = assessment_create(service=service, title="自评估", actor=operator)
@@ -149,7 +159,7 @@ def test_clause_9_2_conforms_only_with_a_manual_assessment_linked(service, corpu
     assert any("9.2" in p and "measured" in p for p in assessment_problems(assessment))
 
 
-def test_operators_start_review_and_finish_it_in_the_admin(client_for, service, corpus):
+def test_operators_start_review_and_finish_it_in_the_admin(client_for, service, corpus, small_corpus_samples):
     safety_threshold_set(key="corpus_manual_sample_min", value=6, actor="test")
     client = client_for(Role.OPERATOR, "checker")
 
@@ -168,3 +178,14 @@ def test_operators_start_review_and_finish_it_in_the_admin(client_for, service, 
     assert client.get(f"/admin/filing/corpusreview/{review.pk}/change/").status_code == 200
     # A service that does not exist is a form error, not a 500.
     assert client.post("/admin/filing/corpusreview/add/", {"service": "999999"}).status_code == 200
+
+
+def test_the_corpus_sample_cannot_be_configured_below_4000(service, corpus, operator, settings):
+    from django.core.exceptions import ValidationError
+
+    assert settings.FILING_CORPUS_MANUAL_SAMPLE_FLOOR == 4000
+    with pytest.raises(ValidationError, match="may not be set below 4000"):
+        safety_threshold_set(key="corpus_manual_sample_min", value=3999, actor="test")
+    # A floor raised in the settings holds over the configured size.
+    settings.FILING_CORPUS_MANUAL_SAMPLE_FLOOR = 4500
+    assert corpus_review_start(service=service, actor=operator, seed=2).sample_size == 4500
