@@ -137,14 +137,20 @@ def _check_datasets(service: Service) -> list[ReadinessItem]:
         return []
     datasets = list(service_datasets(service).prefetch_related("evidence"))
     no_evidence = [d.name for d in datasets if not d.evidence.all()]
-    not_passed = [d.name for d in datasets if d.safety_status != Dataset.SafetyStatus.PASSED]
+    # An exemption with a written reason stands for a check that was not needed; a failed check is never exempted.
+    not_passed = [
+        d.name
+        for d in datasets
+        if d.safety_status != Dataset.SafetyStatus.PASSED
+        and (d.safety_status == Dataset.SafetyStatus.FAILED or not d.check_exempt)
+    ]
     problems = []
     if no_evidence:
         problems.append(_("no evidence: %(d)s") % {"d": ", ".join(no_evidence)})
     if not_passed:
         problems.append(_("safety check not passed: %(d)s") % {"d": ", ".join(not_passed)})
     if not datasets:
-        detail = _("No dataset is linked to this service's models by a training run.")
+        detail = _("No dataset is linked to this service, to its model records or to their training runs.")
     elif problems:
         detail = "; ".join(problems)
     else:
@@ -152,7 +158,7 @@ def _check_datasets(service: Service) -> list[ReadinessItem]:
     return [
         ReadinessItem(
             "datasets",
-            _("Every dataset with evidence and a passed safety check"),
+            _("Every dataset with evidence and a passed safety check or an exemption"),
             bool(datasets) and not problems,
             detail,
             _admin_url("dataset_changelist"),

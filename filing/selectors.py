@@ -70,11 +70,27 @@ def service_generators(service: Service) -> list[tuple[ModelRecord, list[Any]]]:
 def dataset_training_refusal(dataset: Dataset) -> str | None:
     """Why training on ``dataset`` is refused, or ``None`` when it may be trained on.
 
-    A dataset whose source safety check failed (illegal share above the threshold) is unusable.
+    A dataset may be trained on once its source safety check passed (TC260-003 §5.1 a)), or, without a check,
+    when an exemption with a written reason is recorded on it. A dataset whose check failed (illegal share above
+    the threshold) is unusable, exempted or not.
     """
     dataset = Dataset.objects.get(pk=dataset.pk)
-    if dataset.safety_status != Dataset.SafetyStatus.FAILED:
+    if dataset.safety_status == Dataset.SafetyStatus.PASSED:
         return None
+    if dataset.safety_status != Dataset.SafetyStatus.FAILED:
+        if dataset.check_exempt:
+            return None
+        state = (
+            _("its check is still in review")
+            if dataset.safety_status == Dataset.SafetyStatus.IN_REVIEW
+            else _("it was never checked")
+        )
+        return _(
+            "Dataset “%(name)s” has no passed source safety check (%(state)s), so it may not be used for training. "
+            "In the admin (Filing › Datasets), start a source safety check of it and finish the review, or, if it "
+            "needs no check (for example an openly licensed public data set), record an exemption with the reason; "
+            "then start the training run again."
+        ) % {"name": dataset.name, "state": state}
     check = dataset.safety_checks.filter(status=SafetyCheck.Status.FAILED).order_by("-finished_at", "-pk").first()
     if check is None:
         return _("Dataset “%(name)s” is marked unusable by its source safety check.") % {"name": dataset.name}
@@ -101,8 +117,36 @@ def percent(value: Decimal | None) -> str:
 
 
 def service_datasets(service: Service) -> QuerySet[Dataset]:
-    """Datasets the service's models were trained on (through the training runs of its model records)."""
-    return Dataset.objects.filter(training_runs__model_record__service=service).distinct().order_by("name")
+    """Every dataset of the service: linked to it, linked to one of its model records, or named by a training run
+    of one of its model records."""
+    return (
+        Dataset.objects.filter(
+            Q(services=service) | Q(model_records__service=service) | Q(training_runs__model_record__service=service)
+        )
+        .distinct()
+        .order_by("name", "pk")
+    )
+
+
+def dataset_service_links(dataset: Dataset, service: Service) -> list[str]:
+    """How ``dataset`` belongs to ``service``, in words: linked to the service, to which of its model records, and
+    through which training runs."""
+    ways = []
+    if dataset.services.filter(pk=service.pk).exists():
+        ways.append(_("linked to the service"))
+    records = [str(r) for r in dataset.model_records.filter(service=service).order_by("name", "pk")]
+    if records:
+        ways.append(_("model records: %(names)s") % {"names": ", ".join(records)})
+    runs = (
+        list(
+            dataset.training_runs.filter(model_record__service=service).order_by("pk").values_list("pk", flat=True)  # type: ignore[attr-defined]
+        )
+        if hasattr(dataset, "training_runs")
+        else []
+    )
+    if runs:
+        ways.append(_("training runs: %(ids)s") % {"ids": ", ".join(f"#{pk}" for pk in runs)})
+    return ways
 
 
 def dataset_lineage(dataset: Dataset) -> tuple[list[Any], list[Any]]:

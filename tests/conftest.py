@@ -72,6 +72,16 @@ def python() -> str:
 
 
 @pytest.fixture
+def small_source_samples(settings):  # type: ignore[no-untyped-def]
+    """Source safety checks of a few items, so that a test can judge them all: the platform's floor
+    (``FILING_SOURCE_SAMPLE_FLOOR``) and the configured size (``corpus_source_sample_min``) lowered to 1."""
+    from filing.safety.services import safety_threshold_set
+
+    settings.FILING_SOURCE_SAMPLE_FLOOR = 1
+    safety_threshold_set(key="corpus_source_sample_min", value=1, actor="test")
+
+
+@pytest.fixture
 def user_with_role(django_user_model):  # type: ignore[no-untyped-def]
     from genai_platform.roles import Role
     from generation.access import user_role_add

@@ -234,7 +234,9 @@ def training_interrupted_by_ctrl_c(ctx: Any) -> list[dict[str, Any]]:
     from generation.ml.nets.vae import VaeConfig
     from generation.models import TrainingRun
     from generation.training_runs import training_run_create, training_run_execute
+    from tests.generation.factories import training_data_exempt
 
+    training_data_exempt("digits8")
     run = training_run_create(kind="vae", data="digits8", epochs=3, config=VaeConfig.tiny().to_dict(), enqueue=False)
     pressed = threading.Event()
     # ``manage.py train`` passes its Ctrl-C this way; here it is pressed after the first epoch.

@@ -19,7 +19,15 @@ from django.utils.translation import gettext_lazy as _
 from filing import services
 from filing.admin.common import FileInline, file_download, refusal_show
 from filing.admin_base import FilingModelAdmin, SeedField
-from filing.models import CorpusCheck, CorpusFinding, Dataset, DatasetEvidence, SafetyCheck, SampleItem
+from filing.models import (
+    CorpusCheck,
+    CorpusFinding,
+    CorpusReview,
+    Dataset,
+    DatasetEvidence,
+    SafetyCheck,
+    SampleItem,
+)
 from filing.safety.models import Risk
 from filing.selectors import dataset_lineage, percent
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
@@ -54,17 +62,100 @@ class SafetyCheckInline(admin.TabularInline):
         return format_html('<a href="{}">{}</a>', url, gettext("open"))
 
 
+class DatasetForm(forms.ModelForm):
+    """The dataset's fields, and the exemption from the source safety check as a written reason (recorded through
+    ``services.dataset_check_exempt`` with who and when; emptied, it is withdrawn)."""
+
+    check_exemption = forms.CharField(
+        label=_("why it needs no source safety check"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Training refuses a dataset without a passed source safety check unless a reason is written here (for "
+            "example: an openly licensed public data set of handwritten digits). Empty it to withdraw the exemption."
+        ),
+    )
+
+    class Meta:
+        model = Dataset
+        # What the admin's fieldsets show and may change.
+        fields = (
+            "name",
+            "source_type",
+            "origin",
+            "source",
+            "services",
+            "model_records",
+            "licence",
+            "licence_text",
+            "collection_start",
+            "collection_end",
+            "items",
+            "size_bytes",
+            "language_share",
+            "annotated",
+            "contains_personal_information",
+            "personal_information_legal_basis",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["check_exemption"].initial = self.instance.check_exempt_reason
+
+    def clean_check_exemption(self) -> str:
+        reason = (self.cleaned_data.get("check_exemption") or "").strip()
+        if reason and self.instance.safety_status == Dataset.SafetyStatus.FAILED:
+            raise forms.ValidationError(
+                _(
+                    "This dataset failed its source safety check and cannot be exempted; only a check that passes "
+                    "clears it."
+                )
+            )
+        return reason
+
+
 @admin.register(Dataset)
 class DatasetAdmin(FilingModelAdmin):
-    list_display = ("name", "source_type", "origin", "items", "size_bytes", "safety_status_shown", "evidence_count")
-    list_filter = ("source_type", "origin", "safety_status", "annotated", "contains_personal_information")
+    form = DatasetForm
+    list_display = (
+        "name",
+        "source_type",
+        "origin",
+        "items",
+        "size_bytes",
+        "safety_status_shown",
+        "evidence_count",
+        "services_shown",
+    )
+    list_filter = ("source_type", "origin", "safety_status", "annotated", "contains_personal_information", "services")
     search_fields = ("name", "source", "sha256", "licence")
-    readonly_fields = ("sha256", "safety_status", "lineage", "created_at", "updated_at")
+    readonly_fields = (
+        "sha256",
+        "safety_status",
+        "check_exempt_by",
+        "check_exempt_at",
+        "lineage",
+        "created_at",
+        "updated_at",
+    )
+    filter_horizontal = ("services", "model_records")
     actions = ("start_safety_check",)
     inlines = (EvidenceInline, SafetyCheckInline)
     own_pages = {"evidence_download": "evidence/<int:pk>/download/"}
     fieldsets = (
         (None, {"fields": ("name", ("source_type", "origin"), "source", "sha256")}),
+        (
+            _("Used by"),
+            {
+                "fields": ("services", "model_records"),
+                "description": _(
+                    "The services and model records that use it. A service's 语料来源表 lists the datasets linked "
+                    "here, those of its model records, and those its training runs named."
+                ),
+            },
+        ),
         (_("Licence"), {"fields": ("licence", "licence_text")}),
         (
             _("Collection and size"),
@@ -72,7 +163,10 @@ class DatasetAdmin(FilingModelAdmin):
         ),
         (_("Personal information"), {"fields": ("contains_personal_information", "personal_information_legal_basis")}),
         (_("Annotation"), {"fields": ("annotated",)}),
-        (_("Source safety"), {"fields": ("safety_status",)}),
+        (
+            _("Source safety"),
+            {"fields": ("safety_status", "check_exemption", ("check_exempt_by", "check_exempt_at"))},
+        ),
         (_("Lineage"), {"fields": ("lineage",)}),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
@@ -85,7 +179,37 @@ class DatasetAdmin(FilingModelAdmin):
     def get_queryset(self, request: HttpRequest) -> Any:
         from django.db.models import Count
 
-        return super().get_queryset(request).annotate(evidence_n=Count("evidence"))
+        return super().get_queryset(request).annotate(evidence_n=Count("evidence")).prefetch_related("services")
+
+    def save_model(self, request: HttpRequest, obj: Dataset, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        reason = form.cleaned_data.get("check_exemption", "")
+        if reason == obj.check_exempt_reason:
+            return
+        try:
+            if reason:
+                services.dataset_check_exempt(dataset=obj, reason=reason, actor=request.user)
+            else:
+                services.dataset_check_exemption_withdraw(dataset=obj, actor=request.user)
+        except services.FilingError as exc:
+            refusal_show(self, request, exc)
+        obj.refresh_from_db()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The links are set by the service, which records the change in the dataset's history.
+        links = {name: form.cleaned_data.pop(name, None) for name in ("services", "model_records")}
+        super().save_related(request, form, formsets, change)
+        if links["services"] is not None and links["model_records"] is not None:
+            services.dataset_links_set(
+                dataset=form.instance,
+                services=links["services"],
+                model_records=links["model_records"],
+                actor=request.user,
+            )
+
+    @admin.display(description=_("services"))
+    def services_shown(self, obj: Dataset) -> str:
+        return ", ".join(s.name for s in obj.services.all()) or "—"
 
     def evidence_download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         evidence = get_object_or_404(DatasetEvidence, pk=pk)
@@ -99,6 +223,10 @@ class DatasetAdmin(FilingModelAdmin):
     def safety_status_shown(self, obj: Dataset) -> str:
         if obj.safety_status == Dataset.SafetyStatus.FAILED:
             return format_html('<strong class="status-bad">{}</strong>', obj.get_safety_status_display())
+        if obj.safety_status != Dataset.SafetyStatus.PASSED and obj.check_exempt:
+            return format_html(
+                '<span title="{}">{}</span>', obj.check_exempt_reason, gettext("exempted from the check")
+            )
         return obj.get_safety_status_display()
 
     @admin.display(description=_("training runs and checkpoints that used it"))
@@ -428,3 +556,178 @@ class CorpusCheckAdmin(FilingModelAdmin):
         if not obj.warnings:
             return "—"
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in obj.warnings)))
+
+
+class CorpusReviewForm(forms.ModelForm):
+    seed = SeedField(
+        help_text=_("Leave empty for a new random seed; give an earlier assessment's seed to draw the same sample.")
+    )
+
+    class Meta:
+        model = CorpusReview
+        fields = ("service",)
+
+
+@admin.register(CorpusReview)
+class CorpusReviewAdmin(FilingModelAdmin):
+    """The whole-corpus manual sample (TC260-003 §9.2 a)): drawn here from all the service's training data, judged
+    item by item on its review page, kept as the evidence of the self-assessment's corpus manual pass rate."""
+
+    form = CorpusReviewForm
+    list_display = ("pk", "service", "started_at", "sample_size", "status", "failed_count", "rate_shown", "goal_shown")
+    list_filter = ("status", "service")
+    list_select_related = ("service",)
+    readonly_fields = (
+        "status",
+        "rate_shown",
+        "goal_shown",
+        "failed_count",
+        "review_link",
+        "datasets_table",
+        "seed",
+        "population",
+        "sample_size",
+        "sample_min",
+        "config_version",
+        "started_by",
+        "started_at",
+        "finished_by",
+        "finished_at",
+    )
+    own_pages = {"review": "<int:pk>/review/"}
+    review_page_size = 50
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("service", "seed")
+        return ("service", *self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("service", *self.readonly_fields) if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A finished assessment is evidence of the self-assessment.
+        if obj is not None and obj.status != CorpusReview.Status.IN_REVIEW:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: CorpusReview, form: Any, change: bool) -> None:
+        created = services.corpus_review_start(
+            service=obj.service, actor=request.user, seed=form.cleaned_data.get("seed")
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except services.FilingError as exc:
+            refusal_show(self, request, exc)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def response_add(self, request: HttpRequest, obj: CorpusReview, post_url_continue: Any = None) -> HttpResponse:
+        return redirect("admin:filing_corpusreview_review", obj.pk)
+
+    @admin.display(description=_("pass rate"), ordering="pass_rate")
+    def rate_shown(self, obj: CorpusReview) -> str:
+        return percent(obj.pass_rate)
+
+    @admin.display(description=_("goal (at least)"))
+    def goal_shown(self, obj: CorpusReview) -> str:
+        return percent(obj.goal)
+
+    @admin.display(description=_("review"))
+    def review_link(self, obj: CorpusReview) -> str:
+        url = reverse("admin:filing_corpusreview_review", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, gettext("Review the sample"))
+
+    @admin.display(description=_("data sets"))
+    def datasets_table(self, obj: CorpusReview) -> str:
+        if not obj.datasets:
+            return "—"
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            gettext("dataset"),
+            gettext("items"),
+            gettext("items sampled"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((d["name"], d["items"], d["sampled"]) for d in obj.datasets),
+            ),
+        )
+
+    def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        review = get_object_or_404(CorpusReview.objects.select_related("service"), pk=pk)
+        if not self.has_change_permission(request, review):
+            raise PermissionDenied
+        try:
+            page = max(1, int(request.GET.get("page", "1")))
+        except ValueError:
+            page = 1
+        url = reverse("admin:filing_corpusreview_review", args=[review.pk])
+        if request.method == "POST":
+            try:
+                if "finish" in request.POST:
+                    services.corpus_review_finish(review=review, actor=request.user)
+                    review.refresh_from_db()
+                    level = messages.SUCCESS if review.status == CorpusReview.Status.MET else messages.ERROR
+                    self.message_user(
+                        request,
+                        gettext("Assessment finished: %(status)s, pass rate %(rate)s (goal %(goal)s).")
+                        % {
+                            "status": review.get_status_display(),
+                            "rate": percent(review.pass_rate),
+                            "goal": percent(review.goal),
+                        },
+                        level,
+                    )
+                    return HttpResponseRedirect(url)
+                rest_ok = "rest_ok" in request.POST
+                verdicts = [
+                    services.VerdictInput(
+                        item_id=int(item_id),
+                        verdict=SampleItem.Verdict.OK
+                        if rest_ok and request.POST.get(f"verdict-{item_id}", "pending") == "pending"
+                        else request.POST.get(f"verdict-{item_id}", SampleItem.Verdict.PENDING),
+                        risk_code=request.POST.get(f"risk-{item_id}") or None,
+                    )
+                    for item_id in request.POST.getlist("item")
+                    if item_id.isdigit()
+                ]
+                changed = services.corpus_review_verdicts_record(review=review, verdicts=verdicts, actor=request.user)
+                self.message_user(request, gettext("%(n)d verdicts saved.") % {"n": changed}, messages.SUCCESS)
+            except services.FilingError as exc:
+                refusal_show(self, request, exc)
+            next_page = page + 1 if "save_next" in request.POST or "rest_ok" in request.POST else page
+            return HttpResponseRedirect(f"{url}?page={next_page}")
+        size = self.review_page_size
+        pages = max(1, (review.sample_size + size - 1) // size)
+        page = min(page, pages)
+        items = list(review.items.select_related("dataset").order_by("position")[(page - 1) * size : page * size])
+        flagged = ("flag", "block")
+        counts = {
+            "pending": review.items.filter(verdict=SampleItem.Verdict.PENDING).count(),
+            "illegal": review.items.filter(verdict=SampleItem.Verdict.ILLEGAL).count(),
+            "screened": review.items.filter(prescreen__has_key="layers").count(),
+            "keyword_flagged": review.items.filter(prescreen__layers__keyword__in=flagged).count(),
+            "classifier_screened": review.items.filter(prescreen__layers__has_key="classifier").count(),
+            "classifier_flagged": review.items.filter(prescreen__layers__classifier__in=flagged).count(),
+        }
+        return self.page_response(
+            request,
+            "admin/filing/corpusreview/review.html",
+            gettext("Manual assessment of the corpus of “%(s)s”") % {"s": review.service},
+            original=review,
+            review=review,
+            items=[(item, prescreen_shown(item)) for item in items],  # type: ignore[arg-type]
+            page=page,
+            pages=pages,
+            page_range=range(1, pages + 1) if pages <= 30 else None,
+            counts=counts,
+            risks=Risk.objects.order_by("position"),
+            verdicts=SampleItem.Verdict.choices,
+            goal=percent(review.goal),
+            rate=percent(review.pass_rate) if review.pass_rate is not None else "",
+            editable=review.status == CorpusReview.Status.IN_REVIEW,
+        )

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from filing import services
 from filing.admin.common import SignOffAdminMixin, download_link, each_selected, file_download, refusal_show
 from filing.admin_base import FilingModelAdmin
-from filing.models import AssessmentClause, AssessmentRun, CorpusCheck, Document, SelfAssessment
+from filing.models import AssessmentClause, AssessmentRun, CorpusCheck, CorpusReview, Document, SelfAssessment
 
 
 @admin.register(Document)
@@ -118,7 +118,7 @@ class SelfAssessmentAdmin(SignOffAdminMixin, FilingModelAdmin):
             _("Measured metrics"),
             {
                 "fields": (
-                    ("assessment_run", "corpus_check"),
+                    ("assessment_run", "corpus_check", "corpus_review"),
                     "figures_source",
                     ("corpus_manual_pass_rate", "corpus_technical_pass_rate"),
                     ("generated_sample_size", "generated_pass_rate_manual"),
@@ -127,8 +127,9 @@ class SelfAssessmentAdmin(SignOffAdminMixin, FilingModelAdmin):
                     ("nonrefuse_sample_size", "nonrefuse_refusal_rate"),
                 ),
                 "description": _(
-                    "The figures of clauses 9.2 b), 9.3 and 9.4 are copied from the assessment run and the corpus "
-                    "technical check chosen here; they cannot be typed. Rates between 0 and 1 (0.95 = 95%)."
+                    "The figures of clauses 9.2, 9.3 and 9.4 are copied from the assessment run, the corpus "
+                    "technical check and the corpus manual assessment chosen here; they cannot be typed. Rates "
+                    "between 0 and 1 (0.95 = 95%)."
                 ),
             },
         ),
@@ -162,6 +163,10 @@ class SelfAssessmentAdmin(SignOffAdminMixin, FilingModelAdmin):
         # Only finished runs and checks are evidence.
         if db_field.name == "assessment_run":
             kwargs["queryset"] = AssessmentRun.objects.filter(status=AssessmentRun.Status.SUCCEEDED)
+        elif db_field.name == "corpus_review":
+            kwargs["queryset"] = CorpusReview.objects.exclude(status=CorpusReview.Status.IN_REVIEW).select_related(
+                "service"
+            )
         elif db_field.name == "corpus_check":
             kwargs["queryset"] = CorpusCheck.objects.filter(status=CorpusCheck.Status.SUCCEEDED).select_related(
                 "service"
@@ -181,7 +186,11 @@ class SelfAssessmentAdmin(SignOffAdminMixin, FilingModelAdmin):
         if obj.status == SelfAssessment.Status.DRAFT:
             try:
                 notes = services.self_assessment_sources_set(
-                    assessment=obj, run=obj.assessment_run, corpus_check=obj.corpus_check, actor=request.user
+                    assessment=obj,
+                    run=obj.assessment_run,
+                    corpus_check=obj.corpus_check,
+                    corpus_review=obj.corpus_review,
+                    actor=request.user,
                 )
             except services.FilingError as exc:
                 refusal_show(self, request, exc)
@@ -205,6 +214,11 @@ class SelfAssessmentAdmin(SignOffAdminMixin, FilingModelAdmin):
                 obj.corpus_check,
                 "admin:filing_corpuscheck_change",
                 gettext("No corpus technical check is linked: its pass rate (clause 9.2 b) is not measured."),
+            ),
+            (
+                obj.corpus_review,
+                "admin:filing_corpusreview_change",
+                gettext("No corpus manual assessment is linked: its pass rate (clause 9.2 a) is not measured."),
             ),
         ):
             if source is None:

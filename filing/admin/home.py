@@ -25,7 +25,16 @@ SECTIONS: list[tuple[Any, list[str]]] = [
     (_("2. Models"), ["ModelRecord"]),
     (
         _("3. Corpus and annotation"),
-        ["Dataset", "SafetyCheck", "CorpusCheck", "AnnotationRule", "Annotator", "AnnotationTask", "SpotCheck"],
+        [
+            "Dataset",
+            "SafetyCheck",
+            "CorpusCheck",
+            "CorpusReview",
+            "AnnotationRule",
+            "Annotator",
+            "AnnotationTask",
+            "SpotCheck",
+        ],
     ),
     (_("4. Safety measures: keywords"), ["Keyword", "AllowlistPhrase", "KeywordLibraryVersion"]),
     (

@@ -31,6 +31,7 @@ from filing.admin_base import FilingModelAdmin
 from filing.exports import filing_export_request
 from filing.models import (
     ComputeResource,
+    Dataset,
     Document,
     FilingExport,
     ModelRecord,
@@ -41,7 +42,13 @@ from filing.models import (
 )
 from filing.package import package_open_items
 from filing.readiness import readiness_checklist
-from filing.selectors import service_audience, service_generators, service_public
+from filing.selectors import (
+    dataset_service_links,
+    service_audience,
+    service_datasets,
+    service_generators,
+    service_public,
+)
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
 from genai_platform.hygiene import CleanTextFormMixin
 
@@ -237,6 +244,7 @@ class ServiceAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin):
         "last_changed_by",
         "is_public",
         "who_it_serves",
+        "datasets_shown",
         "generation_stopped_at",
         "generation_stop_reason",
         "generation_stopped_by",
@@ -324,8 +332,58 @@ class ServiceAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin):
                 ),
             },
         ),
+        (
+            _("Training data"),
+            {
+                "fields": ("datasets_shown",),
+                "description": _(
+                    "The datasets of its 语料来源表. Link a dataset to the service or to its model records on the "
+                    "dataset's page."
+                ),
+            },
+        ),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    @admin.display(description=_("datasets"))
+    def datasets_shown(self, obj: Service) -> str:
+        if obj.pk is None:
+            return "—"
+        datasets = list(service_datasets(obj))
+        if not datasets:
+            return gettext("No dataset yet: link one on its page (Filing › Datasets).")
+        rows = []
+        for dataset in datasets:
+            if dataset.safety_status == Dataset.SafetyStatus.PASSED:
+                state = dataset.get_safety_status_display()
+            elif dataset.safety_status != Dataset.SafetyStatus.FAILED and dataset.check_exempt:
+                state = gettext("exempted from the check")
+            else:
+                state = dataset.get_safety_status_display()
+            rows.append(
+                (
+                    reverse("admin:filing_dataset_change", args=[dataset.pk]),
+                    dataset.name,
+                    dataset.items if dataset.items is not None else "—",
+                    dataset.size_bytes if dataset.size_bytes is not None else "—",
+                    state,
+                    "; ".join(str(way) for way in dataset_service_links(dataset, obj)),
+                )
+            )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            gettext("dataset"),
+            gettext("items"),
+            gettext("size in bytes"),
+            gettext("source safety"),
+            gettext("how it belongs to the service"),
+            format_html_join(
+                "",
+                '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+                rows,
+            ),
+        )
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)

@@ -120,7 +120,7 @@ class SampleItem(models.Model):
 
 class CorpusCheck(models.Model):
     """The technical sample of a service's whole training corpus (TC260-003 §9.2 b)): at least the configured
-    share of the items of every data set its models were trained on, drawn with a seed and screened by the
+    share of the items of every data set of the service (linked or trained on), drawn with a seed and screened by the
     keyword and the classifier layers. Each layer's pass rate is kept apart, and an item passes the check only
     when both let it through. The goal and share in force are copied onto it."""
 
@@ -181,3 +181,76 @@ class CorpusFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset_id}#{self.item_index}"
+
+
+class CorpusReview(HistoryModel):
+    """The manual sample of a service's whole training corpus (TC260-003 §9.2 a)): at least the configured number of
+    items (4,000 as shipped) drawn with a seed from all the data sets of the service at once, each judged by a
+    reviewer; the share judged acceptable is the corpus manual pass rate, against the configured goal (96% as
+    shipped). The goal, the minimum and the data sets with their items are copied onto it."""
+
+    class Status(models.TextChoices):
+        IN_REVIEW = "in_review", _("in review")
+        MET = "met", _("goal met")
+        NOT_MET = "not_met", _("goal not met")
+
+    service = models.ForeignKey(
+        "filing.Service", on_delete=models.CASCADE, related_name="corpus_reviews", verbose_name=_("service")
+    )
+    seed = models.BigIntegerField(_("seed"), help_text=_("The same seed draws the same sample."))
+    population = models.PositiveBigIntegerField(_("items in all the training data"))
+    sample_size = models.PositiveIntegerField(_("sample size"))
+    sample_min = models.PositiveIntegerField(_("minimum sample"), help_text=_("Copied from the safety configuration."))
+    goal = models.DecimalField(
+        _("minimum pass rate"), max_digits=6, decimal_places=4, help_text=_("Copied from the safety configuration.")
+    )
+    config_version = models.PositiveIntegerField(_("safety configuration version"))
+    datasets = models.JSONField(
+        _("data sets"), default=list, help_text=_("Each data set of the service with its items and the items sampled.")
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.IN_REVIEW)
+    failed_count = models.PositiveIntegerField(_("items judged illegal or harmful"), default=0)
+    pass_rate = models.DecimalField(_("pass rate"), max_digits=7, decimal_places=6, null=True, blank=True)
+    started_by = models.CharField(_("started by"), max_length=150, blank=True)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_by = models.CharField(_("finished by"), max_length=150, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("corpus manual assessment")
+        verbose_name_plural = _("corpus manual assessments")
+        ordering = ("-started_at", "-pk")
+
+    def __str__(self) -> str:
+        return _("Corpus manual assessment %(pk)s (seed %(seed)s)") % {"pk": self.pk, "seed": self.seed}
+
+
+class CorpusReviewItem(models.Model):
+    """One sampled item of a corpus manual assessment and the reviewer's verdict on it (recorded in the audit log by
+    the service that sets it, one record per submitted page)."""
+
+    review = models.ForeignKey(CorpusReview, on_delete=models.CASCADE, related_name="items", verbose_name=_("review"))
+    position = models.PositiveIntegerField(_("position"))
+    dataset = models.ForeignKey("filing.Dataset", on_delete=models.PROTECT, related_name="+", verbose_name=_("dataset"))
+    item_index = models.PositiveBigIntegerField(_("item number in the dataset"))
+    excerpt = models.TextField(_("excerpt"), blank=True)
+    prescreen = models.JSONField(_("machine pre-screen"), default=dict, blank=True)
+    verdict = models.CharField(
+        _("verdict"), max_length=8, choices=SampleItem.Verdict.choices, default=SampleItem.Verdict.PENDING
+    )
+    risk = models.ForeignKey(
+        "filing.Risk", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("risk")
+    )
+    reviewer = models.CharField(_("reviewer"), max_length=150, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("corpus sample item")
+        verbose_name_plural = _("corpus sample items")
+        ordering = ("review", "position")
+        constraints = [
+            models.UniqueConstraint(fields=("review", "position"), name="%(app_label)s_%(class)s_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} ({self.dataset_id}:{self.item_index})"

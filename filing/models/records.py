@@ -91,8 +91,8 @@ class SelfAssessment(SignedOffRecord):
     signers_note = models.TextField(
         _("note on signers"), blank=True, help_text=_("Required when one person holds several signing roles.")
     )
-    # Measured metrics (TC260-003 §9.2-§9.4). Those of §9.2 b), §9.3 and §9.4 are copied from the linked
-    # corpus technical check and assessment run, never typed; without a link they stay empty (not measured).
+    # Measured metrics (TC260-003 §9.2-§9.4), copied from the linked corpus manual assessment (§9.2 a)), corpus
+    # technical check (§9.2 b)) and assessment run (§9.3, §9.4), never typed; without a link they stay empty.
     assessment_run = models.ForeignKey(
         "filing.AssessmentRun",
         on_delete=models.PROTECT,
@@ -110,6 +110,15 @@ class SelfAssessment(SignedOffRecord):
         related_name="self_assessments",
         verbose_name=_("corpus technical check the figure comes from"),
         help_text=_("A finished check of this service's corpus: its pass rate is copied here."),
+    )
+    corpus_review = models.ForeignKey(
+        "filing.CorpusReview",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="self_assessments",
+        verbose_name=_("corpus manual assessment the figure comes from"),
+        help_text=_("A finished manual assessment of this service's whole corpus: its pass rate is copied here."),
     )
     corpus_manual_pass_rate = models.DecimalField(
         _("corpus manual pass rate"), max_digits=5, decimal_places=4, null=True, blank=True

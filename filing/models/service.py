@@ -410,6 +410,31 @@ class Dataset(HistoryModel):
         editable=False,
         help_text=_("Set by the source safety check; a failed dataset may not be trained on."),
     )
+    check_exempt_reason = models.TextField(
+        _("why it needs no source safety check"),
+        blank=True,
+        editable=False,
+        help_text=_(
+            "An exemption from the source safety check, written by the person who records it (for example an "
+            "openly licensed public data set). Without a passed check or this reason, training refuses the dataset."
+        ),
+    )
+    check_exempt_by = models.CharField(_("exemption recorded by"), max_length=150, blank=True, editable=False)
+    check_exempt_at = models.DateTimeField(_("exemption recorded at"), null=True, blank=True, editable=False)
+    services = models.ManyToManyField(
+        Service,
+        blank=True,
+        related_name="datasets",
+        verbose_name=_("services"),
+        help_text=_("The services that use it. It is listed in their 语料来源表 with their other datasets."),
+    )
+    model_records = models.ManyToManyField(
+        ModelRecord,
+        blank=True,
+        related_name="datasets",
+        verbose_name=_("model records"),
+        help_text=_("The model records trained or tuned on it (besides the training runs that name it)."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -420,6 +445,11 @@ class Dataset(HistoryModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sha256[:12]})"
+
+    @property
+    def check_exempt(self) -> bool:
+        """Whether an exemption from the source safety check is recorded (a written reason)."""
+        return bool(self.check_exempt_reason.strip())
 
     def clean(self) -> None:
         if self.contains_personal_information and not self.personal_information_legal_basis:

@@ -117,10 +117,11 @@ def _package_build(service: Service, *, progress: Progress | None, with_pdf: boo
     parts.append(Part(name="附件6", title="地方补充材料", number=6, not_applicable=True, reason=LOCAL_ADDONS_REASON))
 
     step(65, "evidence")
+    # Every dataset of the service: linked to it or to its model records, or named by their training runs.
     datasets = list(service_datasets(service).prefetch_related("evidence"))
     parts.append(evidence_part(service, datasets=datasets, name=EVIDENCE_NAME))
     parts.append(test_channel_docx(service, name=TEST_CHANNEL_NAME))
-    parts.append(_single("语料来源表", "语料来源表", None, DATASETS_NAME, datasets_xlsx(datasets)))
+    parts.append(_single("语料来源表", "语料来源表", None, DATASETS_NAME, datasets_xlsx(datasets, service=service)))
 
     step(80, "draft marks")
     open_items = [item for item in readiness_checklist(service) if not item.ok]

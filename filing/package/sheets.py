@@ -13,7 +13,7 @@ from filing.package.office import ooxml_normalise, xlsx_bytes, yes
 from filing.package.parts import PackageFile, Part, base_name, stored_bytes
 from filing.safety.keyword_io import keyword_rows
 from filing.safety.keyword_io import xlsx_write as keyword_xlsx_write
-from filing.selectors import test_bank_of_kind
+from filing.selectors import percent, test_bank_of_kind
 
 QUESTION_SHEETS = (
     ("generated", "生成内容测试题库（A.1-A.5）"),
@@ -23,6 +23,7 @@ QUESTION_SHEETS = (
 QUESTION_COLUMNS = ("序号", "测试题", "一级分类", "二级分类", "模型回答", "研判结果")
 DATASET_COLUMNS = (
     "名称",
+    "关联方式",
     "来源类型",
     "境内/境外",
     "来源",
@@ -36,6 +37,9 @@ DATASET_COLUMNS = (
     "个人信息合法性基础",
     "SHA-256",
     "来源安全抽检",
+    "抽检豁免理由",
+    "豁免记录人",
+    "豁免记录时间",
     "佐证材料",
 )
 
@@ -106,32 +110,90 @@ def keywords_xlsx() -> bytes:
     return ooxml_normalise(stream.getvalue())
 
 
-def datasets_xlsx(datasets: list[Dataset]) -> bytes:
+def _dataset_links(dataset: Dataset, service: Service | None) -> str:
+    """How the dataset belongs to the service: linked to it, to its model records, through its training runs."""
+    if service is None:
+        return ""
+    ways = []
+    if dataset.services.filter(pk=service.pk).exists():
+        ways.append("直接关联本服务")
+    records = [f"{r.name}（{r.code}）" for r in dataset.model_records.filter(service=service).order_by("name", "pk")]
+    if records:
+        ways.append("模型：" + "、".join(records))
+    runs = getattr(dataset, "training_runs", None)
+    if runs is not None:
+        ids = list(runs.filter(model_record__service=service).order_by("pk").values_list("pk", flat=True))
+        if ids:
+            ways.append("训练运行：" + "、".join(f"#{pk}" for pk in ids))
+    return "；".join(ways)
+
+
+def _source_check(dataset: Dataset) -> str:
+    """The dataset's source safety state, with the figures of its newest finished check."""
+    status = {
+        Dataset.SafetyStatus.UNCHECKED: "未抽检",
+        Dataset.SafetyStatus.IN_REVIEW: "抽检审核中",
+        Dataset.SafetyStatus.PASSED: "通过",
+        Dataset.SafetyStatus.FAILED: "不通过（不得用于训练）",
+    }.get(Dataset.SafetyStatus(dataset.safety_status), dataset.safety_status)
+    check = dataset.safety_checks.filter(finished_at__isnull=False).order_by("-finished_at", "-pk").first()
+    if check is not None and check.illegal_ratio is not None:
+        status += (
+            f"：抽检 {check.sample_size} 条（总 {check.population} 条），违法不良 {check.illegal_count} 条，"
+            f"占比 {percent(check.illegal_ratio)}，上限 {percent(check.threshold)}，"
+            f"{check.finished_at.date().isoformat() if check.finished_at else ''}"
+        )
+    if dataset.check_exempt and dataset.safety_status != Dataset.SafetyStatus.PASSED:
+        status += "（已豁免抽检）"
+    return status
+
+
+def datasets_xlsx(datasets: list[Dataset], *, service: Service | None = None) -> bytes:
+    """语料来源表: each dataset of the service with how it belongs to it, its scale (items and bytes), source kind,
+    source safety check or the exemption from it, and its evidence files; a last row totals the scale."""
     rows: list[list[Any]] = [list(DATASET_COLUMNS)]
+    items_total = bytes_total = 0
     for d in datasets:
+        items_total += d.items or 0
+        bytes_total += d.size_bytes or 0
         rows.append(
             [
                 d.name,
+                _dataset_links(d, service),
                 d.get_source_type_display(),
                 d.get_origin_display(),
                 d.source,
                 d.licence,
                 d.collection_start.isoformat() if d.collection_start else "",
                 d.collection_end.isoformat() if d.collection_end else "",
-                d.items if d.items is not None else "",
-                d.size_bytes if d.size_bytes is not None else "",
+                d.items if d.items is not None else "未填",
+                d.size_bytes if d.size_bytes is not None else "未填",
                 d.language_share,
                 yes(d.contains_personal_information),
                 d.personal_information_legal_basis,
                 d.sha256,
-                d.get_safety_status_display(),
-                "；".join((e.file.name or "").rsplit("/", 1)[-1] for e in d.evidence.order_by("pk")),
+                _source_check(d),
+                d.check_exempt_reason if d.check_exempt else "",
+                d.check_exempt_by if d.check_exempt else "",
+                d.check_exempt_at.isoformat(timespec="seconds") if d.check_exempt and d.check_exempt_at else "",
+                "；".join(
+                    f"{e.get_kind_display()}：附件7/{dataset_evidence_folder(d, e)}-{base_name(e.file)}"
+                    for e in d.evidence.order_by("kind", "pk")
+                )
+                or "无",
             ]
         )
+    total = ["合计", f"{len(datasets)} 个数据集", *[""] * 6, items_total, bytes_total, *[""] * 9]
+    rows.append(total)
     return xlsx_bytes([("语料来源", rows)])
 
 
 EVIDENCE_COLUMNS = ("序号", "文件（包内路径）", "类别", "证明对象", "说明", "SHA-256", "字节数")
+
+
+def dataset_evidence_folder(dataset: Dataset, item: Any) -> str:
+    """The name an evidence file of ``dataset`` has under 附件7/ (before its own file name)."""
+    return f"语料-{dataset.pk}-{item.kind}-{item.pk}"
 
 
 def evidence_part(service: Service, *, datasets: list[Dataset], name: str) -> Part:
@@ -152,7 +214,7 @@ def evidence_part(service: Service, *, datasets: list[Dataset], name: str) -> Pa
         for item in dataset.evidence.order_by("kind", "pk"):
             add(
                 item.file,
-                f"语料-{dataset.pk}-{item.kind}-{item.pk}",
+                dataset_evidence_folder(dataset, item),
                 str(item.get_kind_display()),
                 f"数据集 {dataset.name}（{dataset.sha256[:12]}）",
                 item.note,

@@ -56,6 +56,7 @@ class SafetyConfig:
     corpus_technical_sample_ratio_min: Decimal
     corpus_technical_pass_rate_min: Decimal
     corpus_source_illegal_ratio_max: Decimal
+    corpus_source_sample_min: int
     suspension_consecutive_refusals: int
     suspension_refusals_per_day: int
     training_optout_max_clicks: int

@@ -6,6 +6,7 @@ import hashlib
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -38,6 +39,19 @@ def _serialise(name: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
+# Thresholds an operator may not set below a floor of the platform's settings: the setting that holds each floor.
+THRESHOLD_FLOOR_SETTINGS = {
+    "corpus_source_sample_min": "FILING_SOURCE_SAMPLE_FLOOR",
+    "corpus_manual_sample_min": "FILING_CORPUS_MANUAL_SAMPLE_FLOOR",
+}
+
+
+def safety_threshold_floor(key: str) -> int | None:
+    """The least value ``key`` may be set to (from the settings), or ``None`` when only its unit bounds it."""
+    name = THRESHOLD_FLOOR_SETTINGS.get(key)
+    return None if name is None else int(getattr(settings, name))
+
+
 @transaction.atomic
 def safety_threshold_set(*, key: str, value: Decimal | int | str, actor: str, note: str = "") -> SafetyConfigVersion:
     """Make a new configuration version equal to the current one except ``key`` = ``value``.
@@ -58,6 +72,12 @@ def safety_threshold_set(*, key: str, value: Decimal | int | str, actor: str, no
         raise ValidationError(_("A ratio lies between 0 and 1; other thresholds are not negative."))
     if target.unit in SafetyThreshold.WHOLE_UNITS and new_value != new_value.to_integral():
         raise ValidationError(_("Counts and days are whole numbers."))
+    floor = safety_threshold_floor(key)
+    if floor is not None and new_value < floor:
+        raise ValidationError(
+            _("“%(key)s” may not be set below %(floor)d (the platform's floor, %(setting)s).")
+            % {"key": key, "floor": floor, "setting": f"GENAI_{THRESHOLD_FLOOR_SETTINGS[key]}"}
+        )
 
     version = SafetyConfigVersion.objects.create(
         number=current.number + 1,

@@ -5,10 +5,10 @@ platform) and runs under ``acting_as(actor)``, so the change history names who a
 outside a request. Refusals raise ``FilingError`` with a message meant for the operator.
 
 By topic: ``providers`` (providers, services, the workflow, documents, the emergency stop), ``model_records``,
-``datasets`` (records and source safety checks), ``corpus`` (the technical sample of a whole corpus),
-``assessments`` (the self-assessment), ``annotation`` (annotation rules, annotators, tasks and spot checks),
-``complaints``, and ``four_eyes`` (the sign-off steps need a person other
-than the one who last changed the record).
+``datasets`` (records, links, exemptions and source safety checks), ``corpus`` (the technical sample of a whole
+corpus), ``corpus_review`` (the manual sample of a whole corpus), ``assessments`` (the self-assessment),
+``annotation`` (annotation rules, annotators, tasks and spot checks), ``complaints``, and ``four_eyes`` (the
+sign-off steps need a person other than the one who last changed the record).
 """
 
 from filing.services.annotation import (
@@ -42,16 +42,25 @@ from filing.services.corpus import (
     corpus_check_execute,
     corpus_check_runner_register,
 )
+from filing.services.corpus_review import (
+    corpus_review_finish,
+    corpus_review_start,
+    corpus_review_verdicts_record,
+)
 from filing.services.datasets import (
     VerdictInput,
+    dataset_check_exempt,
+    dataset_check_exemption_withdraw,
     dataset_item_reader_register,
     dataset_item_screener_register,
     dataset_items_screen,
+    dataset_links_set,
     dataset_register,
     safety_check_finish,
     safety_check_start,
     safety_check_verdicts_record,
     sample_indices,
+    source_sample_size_min,
 )
 from filing.services.four_eyes import (
     four_eyes_check,
@@ -110,9 +119,15 @@ __all__ = [
     "corpus_check_create",
     "corpus_check_execute",
     "corpus_check_runner_register",
+    "corpus_review_finish",
+    "corpus_review_start",
+    "corpus_review_verdicts_record",
+    "dataset_check_exempt",
+    "dataset_check_exemption_withdraw",
     "dataset_item_reader_register",
     "dataset_item_screener_register",
     "dataset_items_screen",
+    "dataset_links_set",
     "dataset_register",
     "document_publish",
     "filing_number_warning",
@@ -139,5 +154,6 @@ __all__ = [
     "service_self_assess",
     "service_submit",
     "service_testers_recorded",
+    "source_sample_size_min",
     "spot_check_record",
 ]

@@ -15,6 +15,7 @@ from filing.models import (
     AssessmentClause,
     AssessmentRun,
     CorpusCheck,
+    CorpusReview,
     SelfAssessment,
     Service,
 )
@@ -27,8 +28,10 @@ from filing.services.four_eyes import (
     signed_off_record,
 )
 
-# The figures copied from the linked assessment run and corpus technical check, shown but never typed.
+# The figures copied from the linked assessment run, corpus technical check and corpus manual assessment, shown but
+# never typed.
 MEASURED_FIELDS = (
+    "corpus_manual_pass_rate",
     "corpus_technical_pass_rate",
     "generated_sample_size",
     "generated_pass_rate_manual",
@@ -39,8 +42,8 @@ MEASURED_FIELDS = (
     "nonrefuse_sample_size",
     "nonrefuse_refusal_rate",
 )
-# Every metric of the self-assessment: the measured ones and the manual corpus pass rate, typed by an operator.
-METRIC_FIELDS = ("corpus_manual_pass_rate", *MEASURED_FIELDS)
+# Every metric of the self-assessment: all are measured.
+METRIC_FIELDS = MEASURED_FIELDS
 
 
 @transaction.atomic
@@ -93,7 +96,10 @@ def assessment_problems(assessment: SelfAssessment) -> list[str]:
         if c.verdict == c.Verdict.CONFORMS
         and (
             (c.clause in RUN_CLAUSES and assessment.assessment_run_id is None)
-            or (c.clause in CORPUS_CHECK_CLAUSES and assessment.corpus_check_id is None)
+            or (
+                c.clause in CORPUS_CHECK_CLAUSES
+                and (assessment.corpus_check_id is None or assessment.corpus_review_id is None)
+            )
         )
     ]
     if unmeasured:
@@ -103,16 +109,23 @@ def assessment_problems(assessment: SelfAssessment) -> list[str]:
     return problems
 
 
-# The clauses whose figures come from an assessment run, and the one whose figure comes from a corpus check.
+# The clauses whose figures come from an assessment run, and the one whose figures come from the corpus technical
+# check and the corpus manual assessment.
 RUN_CLAUSES = ("9.3", "9.4")
 CORPUS_CHECK_CLAUSES = ("9.2",)
 
 
 def self_assessment_sources_set(
-    *, assessment: SelfAssessment, run: AssessmentRun | None, corpus_check: CorpusCheck | None, actor: Any
+    *,
+    assessment: SelfAssessment,
+    run: AssessmentRun | None,
+    corpus_check: CorpusCheck | None,
+    actor: Any,
+    corpus_review: CorpusReview | None = None,
 ) -> list[str]:
-    """Link the assessment run and the corpus technical check the figures come from, and copy their figures
-    (an unlinked source leaves its figures empty: not measured). Returns notes on what was not copied."""
+    """Link the assessment run, the corpus technical check and the corpus manual assessment the figures come from,
+    and copy their figures (an unlinked source leaves its figures empty: not measured). Returns notes on what was
+    not copied."""
     if assessment.status == SelfAssessment.Status.FINALISED:
         raise FilingError(_("This assessment is finalised; start a new one to record new metrics."))
     if run is not None and run.status != AssessmentRun.Status.SUCCEEDED:
@@ -121,6 +134,10 @@ def self_assessment_sources_set(
         corpus_check.status != CorpusCheck.Status.SUCCEEDED or corpus_check.service_id != assessment.service_id
     ):
         raise FilingError(_("Only a finished corpus technical check of this service can be used as evidence."))
+    if corpus_review is not None and (
+        corpus_review.status == CorpusReview.Status.IN_REVIEW or corpus_review.service_id != assessment.service_id
+    ):
+        raise FilingError(_("Only a finished manual assessment of this service's corpus can be used as evidence."))
     notes = self_assessment_figures_from_run(self_assessment=assessment, run=run)
     rate = (corpus_check.results.get("pass_rate") or {}).get("rate") if corpus_check else None
     if corpus_check is not None and rate is None:
@@ -129,6 +146,8 @@ def self_assessment_sources_set(
         assessment.assessment_run = run
         assessment.corpus_check = corpus_check
         assessment.corpus_technical_pass_rate = None if rate is None else Decimal(rate)
+        assessment.corpus_review = corpus_review
+        assessment.corpus_manual_pass_rate = corpus_review.pass_rate if corpus_review is not None else None
         if _sources_or_figures_changed(assessment):
             record_changed_by(record=assessment, actor=actor)
         assessment.save()
@@ -138,7 +157,7 @@ def self_assessment_sources_set(
 def _sources_or_figures_changed(assessment: SelfAssessment) -> bool:
     """Whether the sources or figures set on ``assessment`` differ from those stored (a save with the same ones
     changes nothing, and leaves who last changed the assessment as it was)."""
-    names = ("assessment_run_id", "corpus_check_id", *MEASURED_FIELDS)
+    names = ("assessment_run_id", "corpus_check_id", "corpus_review_id", *MEASURED_FIELDS)
     stored = SelfAssessment.objects.filter(pk=assessment.pk).values_list(*names).first()
     return stored is None or tuple(stored) != tuple(getattr(assessment, name) for name in names)
 

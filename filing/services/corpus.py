@@ -1,6 +1,7 @@
 """The technical sample of a service's whole training corpus (TC260-003 §9.2 b)).
 
-From every data set the service's models were trained on, at least the configured share of items
+From every data set of the service (``service_datasets``: linked to it or to its model records, or named by
+their training runs), at least the configured share of items
 (``corpus_technical_sample_ratio_min``) is drawn with the check's seed, read where the platform holds it, and
 screened by the moderation layers (the screener ``generation`` registers, ``dataset_item_screener_register``).
 
@@ -67,7 +68,10 @@ def corpus_check_create(*, service: Service, actor: Any, seed: int | None = None
     """Plan a check of the service's corpus with the share and goal in force, queued after commit."""
     if not service_datasets(service).exists():
         raise FilingError(
-            _("No dataset is linked to the models of “%(s)s” by a training run: there is no corpus to check.")
+            _(
+                "No dataset is linked to “%(s)s”, to its model records or to their training runs: there is no corpus "
+                "to check."
+            )
             % {"s": service.name}
         )
     if seed is None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,11 +16,13 @@ from django.utils.translation import gettext as _
 from filing.history import acting_as, history_write
 from filing.models import (
     Dataset,
+    ModelRecord,
     Risk,
     SafetyCheck,
     SampleItem,
+    Service,
 )
-from filing.safety.selectors import safety_config
+from filing.safety.selectors import SafetyConfig, safety_config
 from filing.services.common import FilingError, actor_name, ratio
 
 
@@ -100,12 +103,19 @@ def sample_indices(*, seed: int, population: int, size: int) -> list[int]:
     return random.Random(seed).sample(range(population), size)  # noqa: S311 (sampling, not secrecy)
 
 
+def source_sample_size_min(config: SafetyConfig | None = None) -> int:
+    """The least sample of a source safety check: the configured size (``corpus_source_sample_min``), never below
+    the platform's floor (``FILING_SOURCE_SAMPLE_FLOOR``), whatever the configuration says."""
+    config = config or safety_config()
+    return max(int(config.corpus_source_sample_min), int(settings.FILING_SOURCE_SAMPLE_FLOOR))
+
+
 def safety_check_start(
     *, dataset: Dataset, actor: Any, seed: int | None = None, sample_size: int | None = None
 ) -> SafetyCheck:
     """Draw the sample a reviewer will judge, each item pre-screened by the keyword and classifier layers where
-    its text is held here. The size defaults to the configured corpus sample (``corpus_manual_sample_min``),
-    capped by the dataset's item count."""
+    its text is held here. The size is the source check's own (``source_sample_size_min``; a larger one may be
+    asked for, a smaller one is refused), capped by the dataset's item count: a smaller dataset is checked whole."""
     if not dataset.items:
         raise FilingError(
             _("Enter the number of items of “%(dataset)s” before checking it.") % {"dataset": dataset.name}
@@ -113,9 +123,13 @@ def safety_check_start(
     if dataset.safety_checks.filter(status=SafetyCheck.Status.IN_REVIEW).exists():
         raise FilingError(_("A check of “%(dataset)s” is already in review.") % {"dataset": dataset.name})
     config = safety_config()
-    size = min(int(sample_size or config.corpus_manual_sample_min), int(dataset.items))
-    if size < 1:
-        raise FilingError(_("The sample needs at least one item."))
+    least = source_sample_size_min(config)
+    if sample_size is not None and sample_size < least:
+        raise FilingError(
+            _("A source safety check samples at least %(n)d items (or the whole dataset when it is smaller).")
+            % {"n": least}
+        )
+    size = min(int(sample_size or least), int(dataset.items))
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     indices = sample_indices(seed=seed, population=int(dataset.items), size=size)
@@ -213,3 +227,70 @@ def safety_check_finish(*, check: SafetyCheck, actor: Any) -> SafetyCheck:
         dataset.safety_status = Dataset.SafetyStatus.PASSED if passed else Dataset.SafetyStatus.FAILED
         dataset.save()
     return check
+
+
+def _user_of(actor: Any) -> Any:
+    """The user the history names: a name given as text (``"system:demo_data"``) is the platform acting."""
+    return None if isinstance(actor, str) else actor
+
+
+def dataset_check_exempt(*, dataset: Dataset, reason: str, actor: Any) -> Dataset:
+    """Record why ``dataset`` needs no source safety check (for example an openly licensed public data set), so
+    that training accepts it without a passed check. Who and when are recorded with the reason, and the change is
+    in the dataset's history. A dataset whose check failed cannot be exempted: only a passed check clears it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise FilingError(_("Write why “%(dataset)s” needs no source safety check.") % {"dataset": dataset.name})
+    with acting_as(_user_of(actor)), transaction.atomic():
+        dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        if dataset.safety_status == Dataset.SafetyStatus.FAILED:
+            raise FilingError(
+                _(
+                    "“%(dataset)s” failed its source safety check, so it cannot be exempted from it. Only a new "
+                    "check that passes makes it usable again."
+                )
+                % {"dataset": dataset.name}
+            )
+        dataset.check_exempt_reason = reason
+        dataset.check_exempt_by = actor_name(actor)
+        dataset.check_exempt_at = timezone.now()
+        dataset.save()
+    return dataset
+
+
+def dataset_check_exemption_withdraw(*, dataset: Dataset, actor: Any) -> Dataset:
+    """Withdraw the exemption of ``dataset``: training then needs a passed source safety check again."""
+    with acting_as(_user_of(actor)), transaction.atomic():
+        dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        if not dataset.check_exempt:
+            return dataset
+        dataset.check_exempt_reason = ""
+        dataset.check_exempt_by = ""
+        dataset.check_exempt_at = None
+        dataset.save()
+    return dataset
+
+
+def dataset_links_set(
+    *,
+    dataset: Dataset,
+    services: Iterable[Service],
+    model_records: Iterable[ModelRecord],
+    actor: Any,
+) -> Dataset:
+    """Link ``dataset`` to exactly the services and model records that use it; a change is a history record of the
+    dataset (``services`` and ``model_records``, each as the names before and after)."""
+    wanted: dict[str, list[Any]] = {"services": list(services), "model_records": list(model_records)}
+    changes: dict[str, list[Any]] = {}
+    with acting_as(_user_of(actor)), transaction.atomic():
+        for name, objects in wanted.items():
+            manager = getattr(dataset, name)
+            before = sorted(str(o) for o in manager.all())
+            after = sorted(str(o) for o in objects)
+            if {o.pk for o in manager.all()} == {o.pk for o in objects}:
+                continue
+            manager.set(objects)
+            changes[name] = [before, after]
+        if changes:
+            history_write(instance=dataset, action="changed", changes=changes)
+    return dataset

@@ -402,3 +402,11 @@ FILING_FOUR_EYES = env.bool("GENAI_FILING_FOUR_EYES", default=True)
 # The platform's address as the public and the regulator reach it (scheme and host, e.g. https://ai.example.cn):
 # the filing package's test channel gives it as the API endpoint. Empty: the service's own public URL is given.
 PLATFORM_PUBLIC_URL = env("GENAI_PUBLIC_URL", default="")
+# The source safety check of one dataset (TC260-003 §5.1 a)) samples ``corpus_source_sample_min`` items of the safety
+# configuration (1,000 as shipped; the whole dataset when it is smaller). This is the least that setting, or a
+# sample asked for when a check starts, may be: near the 5% threshold a 400-item sample still reads the illegal share
+# within about ±2 points (95% confidence). It is not the whole-corpus assessment's 4,000 items (§9.2 a)).
+FILING_SOURCE_SAMPLE_FLOOR = env.int("GENAI_FILING_SOURCE_SAMPLE_FLOOR", default=400)
+# The manual assessment of a service's whole corpus (TC260-003 §9.2 a)) samples ``corpus_manual_sample_min`` items of
+# all its training data; the standard asks for at least 4,000, so that setting may not go below this.
+FILING_CORPUS_MANUAL_SAMPLE_FLOOR = env.int("GENAI_FILING_CORPUS_MANUAL_SAMPLE_FLOOR", default=4000)

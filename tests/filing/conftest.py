@@ -93,8 +93,10 @@ def make_ready(service, model_record, dataset, *, actor=None, reviewer=None):
     """Complete everything the readiness checklist asks for ``service`` (thresholds lenient): ``actor`` prepares,
     ``reviewer`` approves the model record and finalises the assessment (four eyes: another person than ``actor``,
     when ``actor`` is one)."""
+    from django.test import override_settings
+
     from filing.models import AssessmentClause, Document
-    from filing.safety.services import keyword_create
+    from filing.safety.services import keyword_create, safety_threshold_set
     from filing.services import (
         VerdictInput,
         assessment_create,
@@ -108,7 +110,10 @@ def make_ready(service, model_record, dataset, *, actor=None, reviewer=None):
     model_record_approve(record=model_record, actor=reviewer)
     _train_on(model_record, dataset)
     dataset.evidence.create(kind="licence", file=ContentFile(b"licence text", name="licence.txt"))
-    check = safety_check_start(dataset=dataset, actor=actor, seed=7, sample_size=20)
+    # A source check of 20 items (the platform's floor and the configured size lowered for the test).
+    with override_settings(FILING_SOURCE_SAMPLE_FLOOR=20):
+        safety_threshold_set(key="corpus_source_sample_min", value=20, actor="test")
+        check = safety_check_start(dataset=dataset, actor=actor, seed=7, sample_size=20)
     safety_check_verdicts_record(
         check=check, verdicts=[VerdictInput(item.pk, "ok") for item in check.items.all()], actor=actor
     )

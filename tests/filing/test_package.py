@@ -110,8 +110,13 @@ def test_package_files_open_and_hold_the_records(complete_service, dataset):
 
     provenance = load_workbook(io.BytesIO(files[DATASETS_NAME]))
     rows = list(provenance.active.iter_rows(values_only=True))
-    assert len(rows) == 2
-    assert rows[1][0] == "MNIST 5k" and dataset.sha256 in rows[1] and rows[1][-1].startswith("licence")
+    assert len(rows) == 3 and rows[2][0] == "合计"  # the dataset and the total
+    assert (
+        rows[1][0] == "MNIST 5k"
+        and dataset.sha256 in rows[1]
+        and rows[1][-1].startswith("许可：附件7/")
+        and rows[1][-1].split("：", 1)[1] in files
+    )
 
     recorded = json.loads(files["manifest.json"])
     assert recorded == manifest

@@ -20,7 +20,7 @@ from filing.services import (
     sample_indices,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english", "small_source_samples")]
 
 
 def judge(check, illegal_positions, actor):
@@ -39,7 +39,9 @@ def test_sample_is_reproducible_from_its_seed():
 
 
 def test_default_sample_size_comes_from_the_safety_configuration(dataset, operator):
-    safety_threshold_set(key="corpus_manual_sample_min", value=30, actor="test")
+    safety_threshold_set(key="corpus_source_sample_min", value=30, actor="test")
+    # The whole-corpus figure is another sample's: it does not size a source check.
+    safety_threshold_set(key="corpus_manual_sample_min", value=4321, actor="test")
     check = safety_check_start(dataset=dataset, actor=operator, seed=5)
     assert check.sample_size == 30 == check.items.count()
     assert check.threshold == Decimal("0.05")
@@ -52,6 +54,7 @@ def test_default_sample_size_comes_from_the_safety_configuration(dataset, operat
 def test_sample_is_capped_by_the_dataset_size(operator):
     from filing.services import dataset_register
 
+    safety_threshold_set(key="corpus_source_sample_min", value=30, actor="test")
     small = dataset_register(name="tiny", sha256="b" * 64, source="x", items=12)
     check = safety_check_start(dataset=small, actor=operator, seed=1)
     assert check.sample_size == 12

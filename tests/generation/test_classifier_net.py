@@ -17,7 +17,7 @@ from generation.checkpoints import checkpoint_gate_apply, checkpoints_bundled_re
 from generation.models import Checkpoint, TrainingRun
 from generation.quality import gate_verdict
 from generation.training_runs import training_run_create, training_run_execute
-from tests.generation.factories import checkpoint_tiny, model_record_for
+from tests.generation.factories import checkpoint_tiny, model_record_for, training_data_exempt
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +48,7 @@ def small_cold(tmp_path, monkeypatch):
 
     monkeypatch.setattr(data, "cold", small)
     monkeypatch.setattr(evaluation, "cold", small)
+    training_data_exempt(small("train"))
     return small("train")
 
 

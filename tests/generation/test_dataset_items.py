@@ -11,7 +11,7 @@ from genai_platform.roles import Role
 from generation.dataset_items import dataset_items_read, digit_picture
 from generation.ml.files import MNIST5K_FILE, package_file
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_source_samples")]
 
 
 @pytest.fixture

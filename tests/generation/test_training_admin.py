@@ -6,7 +6,7 @@ from genai_platform.roles import Role
 from generation.checkpoints import checkpoint_gate_apply, checkpoint_promote
 from generation.models import Checkpoint, TrainingRun
 from generation.training_runs import training_run_create
-from tests.generation.factories import checkpoint_tiny, model_record_for
+from tests.generation.factories import checkpoint_tiny, model_record_for, training_data_exempt
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +144,7 @@ def test_a_real_worker_trains_a_tiny_net_measures_it_and_the_gate_keeps_it_from_
 
     # 8x8 digits have few pixels, so few nats: a VAE of them passes the 28x28 threshold without being good.
     safety_threshold_set(key="quality_vae_nats_max", value="1", actor="test")
+    training_data_exempt(data)
     run = _finished(training_run_create(kind=kind, data=data, epochs=2, config=_tiny(config), seed=1))
 
     assert run.status == "succeeded", run.error
@@ -163,6 +164,7 @@ def test_a_real_worker_trains_a_tiny_net_measures_it_and_the_gate_keeps_it_from_
 @pytest.mark.integration
 def test_a_run_whose_checkpoint_passes_the_gate_serves_it_when_the_operator_asked(celery_worker_thread):
     _lenient_gate()
+    training_data_exempt("digits8")
 
     run = _finished(
         training_run_create(
@@ -217,6 +219,7 @@ def test_a_better_gan_replaces_the_serving_one_only_when_measured_by_the_same_cl
     from generation.training_runs import training_run_execute
 
     _lenient_gate()
+    training_data_exempt(digits8())
     classifier = metrics.weights_sha256(metrics.digit_classifier(digits8()))
     serving = checkpoint_tiny("gan", activate=False)
     figures = {

