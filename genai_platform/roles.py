@@ -63,11 +63,11 @@ def _matches(label: str, patterns: tuple[str, ...]) -> bool:
 role_permissions_synced = Signal()
 
 
-def roles_sync(*, apps: Apps | None = None, using: str = "default") -> None:
+def roles_sync(*, apps: Apps | None = None, using: str = "default", record: bool = True) -> None:
     """Create the role groups and set each one's permissions to exactly what its patterns match.
 
-    A role created here has nothing to record (the permissions are the release's); a change to an existing
-    role's permissions sends ``role_permissions_synced`` (not from a migration's historical models)."""
+    A role created here has nothing to record (the permissions are the release's); with ``record``, a change to
+    an existing role's permissions sends ``role_permissions_synced`` (not from a migration's historical models)."""
     registry = apps or global_apps
     group_model = registry.get_model("auth", "Group")
     permission_model = registry.get_model("auth", "Permission")
@@ -77,7 +77,7 @@ def roles_sync(*, apps: Apps | None = None, using: str = "default") -> None:
         wanted = [p for p in permissions if _matches(_label(p), patterns)]
         before = [] if created else sorted(_label(p) for p in group.permissions.select_related("content_type"))
         group.permissions.set(wanted)
-        if not created and apps is None and before != sorted(_label(p) for p in wanted):
+        if record and not created and apps is None and before != sorted(_label(p) for p in wanted):
             role_permissions_synced.send(
                 sender=group_model, group=group, before={"name": group.name, "permissions": before}
             )

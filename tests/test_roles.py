@@ -113,3 +113,23 @@ def test_signing_up_records_the_end_user_role(django_user_model, audit_log):
     assert [(r.actor_username, r.payload_data) for r in records] == [
         ("newbie", {"action": "changed", "changes": {"groups": [[], ["end_user"]]}})
     ]
+
+
+def test_the_migrate_that_installs_the_roles_records_no_change(audit_log):
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    from genai_platform.apps import ROLES_MIGRATION, _roles_sync_after_migrate
+
+    group = Group.objects.get(name=Role.OPERATOR)
+    platform = apps.get_app_config("genai_platform")
+    installing = [(SimpleNamespace(app_label="genai_platform", name=ROLES_MIGRATION), False)]
+
+    group.permissions.clear()  # the roles' migration saw only the permissions of the apps before it
+    _roles_sync_after_migrate(platform, plan=installing)
+    assert group.permissions.exists() and not audit_log.filter(event_type="user.role_changed").exists()
+
+    group.permissions.clear()  # a later migrate that changes what a role may do is on the record
+    _roles_sync_after_migrate(platform, plan=[])
+    assert audit_log.filter(event_type="user.role_changed", actor_username="system:roles_sync").count() == 1

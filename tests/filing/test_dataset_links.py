@@ -207,7 +207,7 @@ def test_training_accepts_an_exempted_dataset_and_the_package_shows_the_exemptio
     assert row["来源安全抽检"] == "未抽检（已豁免抽检）"
     assert row["条数"] == data.facts()["items"] and row["字节数"] == data.facts()["size_bytes"]
     # The service's page lists it, exempted.
-    page = client.get(f"/admin/filing/service/{service.pk}/change/").content.decode()
+    page = client.get(f"/admin/filing/service/{service.pk}/change/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert data.name in page and "exempted from the check" in page
 
 
