@@ -215,7 +215,11 @@ def test_the_admin_refuses_to_exempt_a_failed_dataset_with_a_form_error(client_f
     Dataset.objects.filter(pk=dataset.pk).update(safety_status=Dataset.SafetyStatus.FAILED)
     client = client_for(Role.OPERATOR, "operator")
 
-    response = client.post(f"/admin/filing/dataset/{dataset.pk}/change/", _dataset_form(dataset, check_exemption="x"))
+    response = client.post(
+        f"/admin/filing/dataset/{dataset.pk}/change/",
+        _dataset_form(dataset, check_exemption="x"),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
 
     assert response.status_code == 200 and "cannot be exempted" in response.content.decode()
     dataset.refresh_from_db()
@@ -255,7 +259,10 @@ def test_the_threshold_form_says_why_a_size_below_the_floor_is_refused(client_fo
     client = client_for(Role.OPERATOR, "operator")
 
     response = client.post(
-        f"/admin/filing/safetythreshold/{row.pk}/change/", {"value": "10", "note": "smaller"}, follow=True
+        f"/admin/filing/safetythreshold/{row.pk}/change/",
+        {"value": "10", "note": "smaller"},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
     )
 
     assert "may not be set below 400" in response.content.decode()
