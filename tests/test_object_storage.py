@@ -215,7 +215,8 @@ def test_redirecting_downloads_sends_a_short_lived_presigned_url_after_the_check
         assert fetched.read() == output.file.open("rb").read()
         assert fetched.headers["Content-Disposition"].startswith("attachment")
     assert other.get(f"/outputs/{output.produce_id}/file/?download=1").status_code == 404
-    assert LogEntry.objects.filter(event_type="generation.output_downloaded").count() == 1
+    downloads = LogEntry.objects.filter(event_type="generation.output_downloaded", produce_id=output.produce_id)
+    assert downloads.count() == 1
 
 
 # ------------------------------------------------------------------------------
