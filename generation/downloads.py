@@ -6,11 +6,13 @@ from __future__ import annotations
 import mimetypes
 from typing import Any
 
-from django.http import FileResponse
+from django.http import Http404
+from django.http.response import HttpResponseBase
 
 from audit import services as audit
+from genai_platform.object_storage import stored_file_response
 from generation.models import Output
-from generation.services import output_unlabelled_open
+from generation.services import output_unlabelled_allowed
 
 
 def output_media_type(output: Output) -> str:
@@ -23,19 +25,30 @@ def output_media_type(output: Output) -> str:
     return guessed or "application/octet-stream"
 
 
-def output_file_response(output: Output, *, as_attachment: bool) -> FileResponse:
-    """The stored (labelled) file of ``output``, as the worker wrote it."""
-    name = output.file.name or ""
+def _stored_response(output: Output, *, name: str, as_attachment: bool, cache_control: str) -> HttpResponseBase:
+    """The stored file ``name`` of ``output``, streamed through the storage API (or, for a download with
+    ``GENAI_DOWNLOAD_REDIRECT`` on a bucket, a redirect to a short-lived presigned URL); 404 when it is missing."""
     extension = name.rsplit(".", 1)[-1] if "." in name else "bin"
-    response = FileResponse(
-        output.file.open("rb"),
-        as_attachment=as_attachment,
-        filename=f"ai-generated-{output.produce_id}.{extension}",
-        content_type=output_media_type(output),
-    )
+    try:
+        response = stored_file_response(
+            name=name,
+            filename=f"ai-generated-{output.produce_id}.{extension}",
+            as_attachment=as_attachment,
+            content_type=output_media_type(output),
+        )
+    except FileNotFoundError:
+        raise Http404 from None
     response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
+    if response.status_code == 200:
+        response["Cache-Control"] = cache_control
     return response
+
+
+def output_file_response(output: Output, *, as_attachment: bool) -> HttpResponseBase:
+    """The stored (labelled) file of ``output``, as the worker wrote it."""
+    return _stored_response(
+        output, name=output.file.name or "", as_attachment=as_attachment, cache_control="private, max-age=3600"
+    )
 
 
 def output_downloaded(*, request: Any, output: Output, agreement_version: str | None = None) -> None:
@@ -54,7 +67,7 @@ def output_downloaded(*, request: Any, output: Output, agreement_version: str | 
     )
 
 
-def output_delivery(*, request: Any, output: Output, visible_label: bool, as_attachment: bool) -> FileResponse:
+def output_delivery(*, request: Any, output: Output, visible_label: bool, as_attachment: bool) -> HttpResponseBase:
     """The file of ``output`` for its owner: the labelled file, shown inline or downloaded (``as_attachment``), or
     without the visible label (always a download). Every download is logged; raises UnlabelledRefused when the
     file without the visible label is not allowed."""
@@ -66,17 +79,11 @@ def output_delivery(*, request: Any, output: Output, visible_label: bool, as_att
     return response
 
 
-def output_unlabelled_response(*, request: Any, output: Output) -> FileResponse:
+def output_unlabelled_response(*, request: Any, output: Output) -> HttpResponseBase:
     """The output without its visible label, logged; raises UnlabelledRefused when not allowed."""
-    handle, version = output_unlabelled_open(user=request.user, output=output)
-    extension = (output.file_unlabelled.name or "").rsplit(".", 1)[-1]
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"ai-generated-{output.produce_id}.{extension}",
-        content_type=output_media_type(output),
+    version = output_unlabelled_allowed(user=request.user, output=output)
+    response = _stored_response(
+        output, name=output.file_unlabelled.name or "", as_attachment=True, cache_control="private, no-store"
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
     output_downloaded(request=request, output=output, agreement_version=version)
     return response

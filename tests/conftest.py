@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from genai_platform.settings.storage import s3_storage_setting
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Variables that switch the platform off its embedded default; removed for embedded subprocesses.
@@ -126,3 +128,75 @@ def celery_worker_thread(transactional_db) -> Iterator[object]:  # type: ignore[
         loglevel="WARNING",
     ) as worker:
         yield worker
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-compatible server on this machine: moto in server mode, a subprocess on a free port; its URL."""
+    import socket
+    import subprocess
+    import time
+
+    pytest.importorskip("moto", reason="moto[server] (requirements.txt) runs the S3-compatible server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(  # noqa: S603  (this interpreter, fixed arguments)
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the moto S3 server did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> str:
+    """A new, empty bucket on the test S3 server."""
+    import uuid
+
+    import boto3
+
+    name = f"genai-{uuid.uuid4().hex[:16]}"
+    boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_storage(settings, s3_server: str, s3_bucket: str) -> str:  # type: ignore[no-untyped-def]
+    """Stored files go to a bucket of the test S3 server, configured as ``GENAI_S3_*`` would configure them; the
+    bucket's name."""
+    settings.S3_ENDPOINT_URL = s3_server
+    settings.S3_REGION = "us-east-1"
+    settings.S3_ACCESS_KEY_ID = "testing"
+    settings.S3_SECRET_ACCESS_KEY = "testing"
+    settings.S3_ADDRESSING_STYLE = "path"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": s3_storage_setting(
+            bucket=s3_bucket,
+            endpoint_url=s3_server,
+            region="us-east-1",
+            access_key_id="testing",
+            secret_access_key="testing",
+        ),
+    }
+    return s3_bucket

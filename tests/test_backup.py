@@ -204,6 +204,51 @@ def test_a_backup_restores_into_a_fresh_installation_whose_log_downloads_and_lab
     assert download == {"status": 200, "verdict": "genuine", "produce_id": made["output"]["produce_id"]}
 
 
+def test_a_platform_on_a_bucket_is_backed_up_and_restored_into_another_bucket(made, s3_server):  # type: ignore[no-untyped-def]
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=s3_server, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+
+    def keys(bucket: str) -> set[str]:
+        return {item["Key"] for item in client.list_objects_v2(Bucket=bucket).get("Contents", [])}
+
+    def on_bucket(name: str) -> tuple[Installation, str]:
+        installation, bucket = made["installation"](name), f"backup-{name}-{uuid.uuid4().hex[:8]}"
+        client.create_bucket(Bucket=bucket)
+        installation.env |= {
+            "GENAI_S3_BUCKET": bucket,
+            "GENAI_S3_ENDPOINT_URL": s3_server,
+            "GENAI_S3_ACCESS_KEY_ID": "t",
+            "GENAI_S3_SECRET_ACCESS_KEY": "t",
+        }
+        return installation, bucket
+
+    # given a platform whose stored files are in a bucket
+    source, source_bucket = on_bucket("s3-source")
+    source.manage("migrate", "-v", "0")
+    output = json.loads(source.run("-c", _MAKE_PLATFORM).stdout.strip().splitlines()[-1])
+    stored = keys(source_bucket)
+    assert any(key.startswith("outputs/") for key in stored) and any(key.startswith("checkpoints/") for key in stored)
+
+    # when it is backed up, and restored into a fresh installation with an empty bucket of its own
+    backup = made["root"] / "on-a-bucket.tar.gz"
+    source.manage("backup", str(backup))
+    fresh, fresh_bucket = on_bucket("s3-fresh")
+    fresh.manage("restore", str(backup))
+
+    # then the backup held every object, the new bucket holds them all, and the output downloads from it, genuine
+    manifest = json.loads(
+        (_unpacked({"root": made["root"], "backup": backup}, "s3-look") / "manifest.json").read_text()
+    )
+    assert {name.removeprefix("media/") for name in manifest["files"] if name.startswith("media/")} == stored
+    assert keys(fresh_bucket) == stored
+    assert not (source.data_dir / "media").exists() and not (fresh.data_dir / "media").exists()
+    download = json.loads(fresh.run("-c", _DOWNLOAD_AND_VERIFY, output["produce_id"]).stdout)
+    assert download == {"status": 200, "verdict": "genuine", "produce_id": output["produce_id"]}
+
+
 def test_a_backup_older_than_the_anchor_here_is_reported_as_a_cut_log(made):  # type: ignore[no-untyped-def]
     # given a host whose log went on after the backup: more records, sealed, and its anchor moved on
     host = made["installation"]("host")

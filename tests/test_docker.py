@@ -30,14 +30,25 @@ def test_compose_has_the_production_layout(compose):
     assert {"postgres", "redis", "web", "worker-inference", "worker-training", "scheduler"} <= set(services)
     for name in ("postgres", "redis", "web", "worker-inference", "worker-training"):
         assert "healthcheck" in services[name], f"{name} has no healthcheck"
-    assert {"pgdata", "redisdata", "media"} <= set(compose["volumes"])
+    assert {"pgdata", "redisdata", "miniodata"} <= set(compose["volumes"])
+
+
+def test_compose_keeps_the_stored_files_in_a_bucket_and_scales_the_workers(compose):
+    services = compose["services"]
+    assert {"minio", "bucket"} <= set(services)
+    app = services["web"]["environment"]
+    assert app["GENAI_S3_BUCKET"] and app["GENAI_S3_ENDPOINT_URL"] == "http://minio:9000"
+    assert app["GENAI_AUDIT_ANCHOR_PATH"].startswith("s3://")
+    for name in ("web", "worker-inference", "worker-training", "scheduler"):
+        assert not services[name].get("volumes"), f"{name} mounts a volume: hosts must share no file system"
+    assert services["worker-inference"]["deploy"]["replicas"] >= 2
 
 
 def test_every_service_command_matches_an_entry_point_of_the_code(compose):
     consumed: set[str] = set()
     for name, service in compose["services"].items():
         command = service.get("command")
-        if not command or name in ("postgres", "redis"):
+        if not command or name in ("postgres", "redis", "minio", "bucket"):
             continue
         if command[0] == "gunicorn":
             module, _, attr = command[1].partition(":")

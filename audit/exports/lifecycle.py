@@ -134,8 +134,17 @@ def export_file_name(export: Export) -> str:
     return f"audit-{stamp}-{str(export.id)[:8]}.{EXTENSIONS[export.format]}"
 
 
-def export_write_file(*, export: Export, path: Path, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Write the export to ``path`` and return its signed manifest; record the export as an event."""
+def export_write_file(
+    *,
+    export: Export,
+    path: Path,
+    progress: Callable[[int], None] | None = None,
+    store: Callable[[dict[str, Any]], str] | None = None,
+) -> dict[str, Any]:
+    """Write the export to ``path`` and return its signed manifest; record the export as an event.
+
+    ``store`` (given the manifest) puts the written file where it is served from and returns its stored name, before
+    the export is marked done: whoever sees it done finds its file, on any host."""
     filters = LogFilters.from_mapping(export.filters)
     columns = columns_for(pseudonymise=export.pseudonymise, include_content=export.include_content)
     maker = _RowMaker(pseudonymise=export.pseudonymise, include_content=export.include_content)
@@ -160,9 +169,10 @@ def export_write_file(*, export: Export, path: Path, progress: Callable[[int], N
                 out.write(chunk)
         result.sha256, result.size = out.sha.hexdigest(), out.size
     manifest = manifest_build(export=export, columns=columns, result=result, file_name=export_file_name(export))
+    stored = {"file_name": store(manifest)} if store is not None else {}
     with transaction.atomic():
         Export.objects.filter(pk=export.pk).update(
-            manifest=manifest, rows_done=result.rows, status=Export.Status.DONE, finished_at=timezone.now()
+            manifest=manifest, rows_done=result.rows, status=Export.Status.DONE, finished_at=timezone.now(), **stored
         )
         _event_exported(export, result, "done")
     return manifest
@@ -223,19 +233,19 @@ def export_run(*, export_id: str) -> None:
     try:
         with tempfile.TemporaryDirectory(dir=tmp_dir) as workdir:
             path = Path(workdir) / "export"
-            manifest = export_write_file(
-                export=export,
-                path=path,
-                progress=progress,
-            )
-            file_name, manifest_name = export_storage_names(export)
-            for name in (file_name, manifest_name):
-                if default_storage.exists(name):
-                    default_storage.delete(name)
-            with path.open("rb") as f:
-                stored = default_storage.save(file_name, File(f))
-            default_storage.save(manifest_name, File(io.BytesIO(json.dumps(manifest, indent=1).encode())))
-            Export.objects.filter(pk=export.pk).update(file_name=stored)
+
+            def store(manifest: dict[str, Any]) -> str:
+                # Written here (a local scratch file), then stored: the local folder or the bucket.
+                file_name, manifest_name = export_storage_names(export)
+                for name in (file_name, manifest_name):
+                    if default_storage.exists(name):
+                        default_storage.delete(name)
+                with path.open("rb") as f:
+                    stored = default_storage.save(file_name, File(f))
+                default_storage.save(manifest_name, File(io.BytesIO(json.dumps(manifest, indent=1).encode())))
+                return stored
+
+            export_write_file(export=export, path=path, progress=progress, store=store)
     except Exception as exc:
         logger.exception("audit export %s failed", export.pk)
         with transaction.atomic():

@@ -41,6 +41,7 @@ from audit.services.writer import (
     audit_event,
     numbers_given_out,
 )
+from genai_platform.object_storage import s3_client, s3_location_split
 
 logger = logging.getLogger(__name__)
 
@@ -313,28 +314,60 @@ def seal_as_dict(seal: Seal) -> dict[str, Any]:
 
 
 def anchor_path() -> Path:
+    """The anchor's file when ``AUDIT_ANCHOR_PATH`` is a local path (not an ``s3://bucket/key`` location)."""
+    if s3_location_split(settings.AUDIT_ANCHOR_PATH) is not None:
+        raise ValueError(f"the anchor is kept in a bucket ({settings.AUDIT_ANCHOR_PATH}), not in a local file")
     return Path(settings.AUDIT_ANCHOR_PATH)
 
 
-def anchor_read() -> dict[str, Any] | None:
-    path = anchor_path()
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except FileNotFoundError:
+def _anchor_s3() -> tuple[Any, str, str] | None:
+    """``(client, bucket, key)`` when the anchor is kept in a bucket (``AUDIT_ANCHOR_PATH`` is ``s3://bucket/key``)."""
+    location = s3_location_split(settings.AUDIT_ANCHOR_PATH)
+    if location is None:
         return None
+    client = s3_client(
+        access_key_id=settings.AUDIT_ANCHOR_S3_ACCESS_KEY_ID,
+        secret_access_key=settings.AUDIT_ANCHOR_S3_SECRET_ACCESS_KEY,
+    )
+    return client, location[0], location[1]
+
+
+def anchor_read() -> dict[str, Any] | None:
+    """The newest seal kept outside the database, or ``None`` when none was written yet."""
+    s3 = _anchor_s3()
+    if s3 is not None:
+        client, bucket, key = s3
+        try:
+            text = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except client.exceptions.NoSuchKey:
+            return None
+    else:
+        try:
+            text = anchor_path().read_text()
+        except FileNotFoundError:
+            return None
+    data: dict[str, Any] = json.loads(text)
     return data
 
 
 def anchor_write(seal: Seal) -> None:
     """Keep the newest seal (with its leaf digests) outside the database; never move it backwards."""
-    path = anchor_path()
-    current = anchor_read() if path.exists() else None
+    current = anchor_read()
     if current and int(current.get("number", 0)) >= seal.number:
         return
-    _anchor_file_write(path, dict(seal_as_dict(seal), leaf_digests=seal.leaf_digests))
+    _anchor_put(dict(seal_as_dict(seal), leaf_digests=seal.leaf_digests))
 
 
-def _anchor_file_write(path: Path, body: dict[str, Any]) -> None:
+def _anchor_put(body: dict[str, Any]) -> None:
+    """Replace the anchor whole: one PUT of the object in a bucket, or a rename over the local file."""
+    s3 = _anchor_s3()
+    if s3 is not None:
+        client, bucket, key = s3
+        client.put_object(
+            Bucket=bucket, Key=key, Body=json.dumps(body, indent=1).encode(), ContentType="application/json"
+        )
+        return
+    path = anchor_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".last-seal-")
     with os.fdopen(fd, "w") as f:
@@ -364,5 +397,5 @@ def anchor_restore(body: dict[str, Any]) -> dict[str, Any] | None:
     current = anchor_read()
     if current is not None and int(current.get("number", 0)) >= int(body["number"]):
         return current
-    _anchor_file_write(anchor_path(), body)
+    _anchor_put(body)
     return None

@@ -7,8 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -18,6 +17,7 @@ from audit import selectors
 from audit.exports import CONTENT_TYPES, export_create, export_file_name, export_run, export_start, export_stream
 from audit.models import Export
 from audit.views.common import auditor_page, can_read_content, filters_or_error
+from genai_platform.object_storage import stored_file_response
 from genai_platform.roles import Role, role_required
 
 
@@ -63,14 +63,15 @@ def export_new(request: HttpRequest) -> HttpResponse:
     return response  # type: ignore[return-value]  # role_required is typed for HttpResponse
 
 
-def _stored_file(export: Export) -> FileResponse:
+def _stored_file(export: Export) -> HttpResponseBase:
+    """The finished export's file, streamed through the storage API (or redirected to a short-lived presigned URL
+    of the bucket with ``GENAI_DOWNLOAD_REDIRECT``)."""
     if export.status != Export.Status.DONE or not export.file_name:
         raise Http404
     try:
-        stored = default_storage.open(export.file_name, "rb")
+        return stored_file_response(name=export.file_name, filename=export_file_name(export))
     except FileNotFoundError:
         raise Http404 from None
-    return FileResponse(stored, as_attachment=True, filename=export_file_name(export))
 
 
 def _own_export(request: HttpRequest, export_id: Any) -> Export:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from filing import services
 from filing.services.four_eyes import Step
 from genai_platform.hygiene import CleanTextFormMixin
+from genai_platform.object_storage import stored_file_response
 
 
 class ReasonActionForm(CleanTextFormMixin, ActionForm):
@@ -157,7 +158,7 @@ def file_download(
     admin_obj: admin.ModelAdmin, request: HttpRequest, field_file: Any, *, owner: Any
 ) -> HttpResponseBase:
     """A stored file, served only to whoever may view its ``owner`` record in ``admin_obj`` (media is not public)."""
-    from django.http import FileResponse, Http404
+    from django.http import Http404
 
     if not admin_obj.has_view_permission(request, owner):
         raise PermissionDenied
@@ -165,10 +166,9 @@ def file_download(
         raise Http404
     filename = (field_file.name or "").rsplit("/", 1)[-1]
     try:
-        handle = field_file.open("rb")
+        return stored_file_response(name=field_file.name, filename=filename, storage=field_file.storage)
     except FileNotFoundError as exc:
         raise Http404 from exc
-    return FileResponse(handle, as_attachment=True, filename=filename)
 
 
 def download_link(url_name: str, obj: Any, stored: Any) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from filing.admin_base import FilingModelAdmin
 from filing.models import FilingExport
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
+from genai_platform.object_storage import stored_file_response
 
 
 @admin.register(FilingExport)
@@ -69,11 +70,11 @@ class FilingExportAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
         )
 
     def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        from django.http import FileResponse
-
         export = get_object_or_404(FilingExport, pk=pk)
         if not self.has_view_permission(request, export) or not export.file:
             raise PermissionDenied
-        return FileResponse(
-            export.file.open("rb"), as_attachment=True, filename=(export.file.name or "").rsplit("/", 1)[-1]
-        )
+        name = export.file.name or ""
+        try:
+            return stored_file_response(name=name, filename=name.rsplit("/", 1)[-1])
+        except FileNotFoundError:
+            raise Http404 from None

@@ -7,13 +7,12 @@ PostgreSQL, ``REDIS_URL`` / ``CELERY_BROKER_URL`` switch the broker to Redis or 
 ``DJANGO_DEBUG=false`` is production mode: every secret must come from the environment, and the
 process refuses to start, with one line naming the variable, when one is missing.
 README.md lists every variable read here and in the modules this one imports: ``environment`` (debug mode
-and the data folder), ``backing_services`` (database, cache, Celery) and ``security`` (passwords, the
-sign-in lockout, headers, HTTPS).
+and the data folder), ``backing_services`` (database, cache, Celery), ``security`` (passwords, the
+sign-in lockout, headers, HTTPS) and ``storage`` (stored files: the local folder or an S3-compatible bucket).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from genai_platform.queues import Queue
@@ -25,6 +24,7 @@ from genai_platform.settings.backing_services import CELERY_BEAT_SCHEDULE, CELER
 from genai_platform.settings.environment import BASE_DIR, DATA_DIR, DEBUG, env
 from genai_platform.settings.security import *  # noqa: F403  (passwords, the sign-in lockout, SECURE_*, CSP)
 from genai_platform.settings.security import TRUSTED_PROXY_COUNT
+from genai_platform.settings.storage import *  # noqa: F403  (MEDIA_ROOT, STORAGES, the bucket, downloads)
 
 # ------------------------------------------------------------------------------
 # CORE
@@ -121,19 +121,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
-MEDIA_URL = "media/"
-# On several hosts this must be shared storage (NFS or an S3-compatible bucket); see README.
-MEDIA_ROOT = Path(env("GENAI_MEDIA_ROOT", default=str(DATA_DIR / "media")))
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
-}
+# MEDIA_ROOT, STORAGES and the bucket: genai_platform.settings.storage.
 
 # ------------------------------------------------------------------------------
 # REST FRAMEWORK
@@ -284,9 +272,13 @@ AUDIT_SEAL_SETTLE_TIMEOUT_SECONDS = env.float("GENAI_AUDIT_SEAL_SETTLE_TIMEOUT",
 # How many sequence numbers without a record (PostgreSQL: rolled back or deleted before sealing) audit_verify and
 # the integrity banner list by number; the count of all of them is always given.
 AUDIT_MISSING_NUMBERS_LISTED = 20
-# The newest signed seal is also kept here, outside the database, to detect a cut tail. With
-# several hosts, point it at storage the sealing workers share and the database admins cannot write.
+# The newest signed seal is also kept here, outside the database, to detect a cut tail: a local path, or
+# s3://bucket/key (on the endpoint of GENAI_S3_ENDPOINT_URL). With several hosts, point it at storage the sealing
+# workers share and the database admins cannot write.
 AUDIT_ANCHOR_PATH = env("GENAI_AUDIT_ANCHOR_PATH", default=str(DATA_DIR / "audit" / "last-seal.json"))
+# Credentials that may write the anchor's object, when they are not the stored files' (GENAI_S3_ACCESS_KEY_ID).
+AUDIT_ANCHOR_S3_ACCESS_KEY_ID = env("GENAI_AUDIT_ANCHOR_S3_ACCESS_KEY_ID", default="")
+AUDIT_ANCHOR_S3_SECRET_ACCESS_KEY = env("GENAI_AUDIT_ANCHOR_S3_SECRET_ACCESS_KEY", default="")
 # Key of the keyed hash that stands for people in pseudonymised exports; derived from
 # SECRET_KEY when unset (then rotating SECRET_KEY changes the pseudonyms).
 AUDIT_PSEUDONYM_KEY = env("GENAI_AUDIT_PSEUDONYM_KEY", default="")

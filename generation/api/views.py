@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.db.models import F, QuerySet
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -332,7 +332,7 @@ class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin
         },
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, FileRenderer])
-    def download(self, request: Request, produce_id: str | None = None) -> FileResponse:
+    def download(self, request: Request, produce_id: str | None = None) -> HttpResponseBase:
         output = self.get_object()
         if output.removed:
             raise Gone(_("This output was removed by the service: %(reason)s") % {"reason": output.removed_reason})

@@ -100,8 +100,8 @@ def consent_change_record(
     )
 
 
-def output_unlabelled_open(*, user: Any, output: Output) -> tuple[Any, str]:
-    """Open the stored file of ``output`` without its visible label, with the obligation version in force.
+def output_unlabelled_allowed(*, user: Any, output: Output) -> str:
+    """The labelling obligation version under which ``user`` may have ``output`` without its visible label.
 
     Raises UnlabelledRefused when the output has no such file or the user may not have it now.
     """
@@ -118,7 +118,7 @@ def output_unlabelled_open(*, user: Any, output: Output) -> tuple[Any, str]:
         raise UnlabelledRefused(
             _("This output was made before you accepted the labelling obligation, so it exists only with its label.")
         )
-    return output.file_unlabelled.open("rb"), version
+    return version
 
 
 def produce_id_for(job: Job, index: int) -> str:

@@ -6,8 +6,9 @@ A backup is a directory (or a tar archive of one)::
                              and commit, the database vendor, the time, the newest seal of the audit log
     database/db.sqlite3      the embedded default: SQLite's online backup of the database
     database/postgresql.dump PostgreSQL: pg_dump in its custom format (restored with pg_restore)
-    media/...                every file under MEDIA_ROOT: outputs, unlabelled copies, checkpoints, training
-                             samples, filing documents, audit exports
+    media/...                every stored file (under MEDIA_ROOT, or every object of the bucket of
+                             GENAI_S3_BUCKET): outputs, unlabelled copies, checkpoints, training samples, filing
+                             documents and packages, audit exports
     audit/last-seal.json     the anchor: the newest seal as kept outside the database
 
 Consistency. The database is one snapshot (pg_dump's own, or SQLite's backup in one read transaction), and the

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from django.core.files.storage import FileSystemStorage, default_storage, storages
+
 from audit import integrity
 from audit import services as audit
 from generation.labels import signing as label_signing
@@ -43,6 +45,23 @@ def files_under(root: Path) -> Iterator[Path]:
             path = Path(dirpath) / name
             if path.is_file() and not path.is_symlink():
                 yield path
+
+
+def storage_is_local() -> bool:
+    """Whether the stored files are the local folder ``MEDIA_ROOT`` (else a bucket, read through the storage API)."""
+    return isinstance(storages["default"], FileSystemStorage)
+
+
+def stored_names(folder: str = "") -> Iterator[str]:
+    """The names of every file the default storage holds under ``folder``, in a stable order."""
+    try:
+        directories, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in sorted(files):
+        yield f"{folder}/{name}" if folder else name
+    for directory in sorted(directories):
+        yield from stored_names(f"{folder}/{directory}" if folder else directory)
 
 
 def key_ids() -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tarfile
@@ -12,6 +13,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, models
 
@@ -23,6 +25,7 @@ from genai_platform.management.backups.manifest import (
     manifest_check,
     sha256_file,
     signature_check,
+    storage_is_local,
 )
 from generation.labels import signing as label_signing
 
@@ -90,14 +93,50 @@ def _keys_check(manifest: dict[str, Any]) -> None:
         )
 
 
+def _stored_sha256(name: str) -> str | None:
+    """The SHA-256 of the stored file ``name`` in the default storage (a bucket), or ``None`` when it holds none."""
+    digest = hashlib.sha256()
+    try:
+        with default_storage.open(name, "rb") as f:
+            while chunk := f.read(1024 * 1024):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
 def _media_check(folder: Path, names: list[str], *, force: bool) -> None:
+    if force:
+        return
     media_root = Path(settings.MEDIA_ROOT)
     for name in names:
-        here = media_root / Path(name).relative_to(MEDIA_DIR)
-        if here.exists() and not force and sha256_file(here) != sha256_file(folder / name):
+        stored = Path(name).relative_to(MEDIA_DIR)
+        if storage_is_local():
+            here = media_root / stored
+            other = here.exists() and sha256_file(here) != sha256_file(folder / name)
+        else:
+            here, sha = Path(stored), _stored_sha256(stored.as_posix())
+            other = sha is not None and sha != sha256_file(folder / name)
+        if other:
             raise BackupError(
                 f"{here} already exists with other content; restore into an empty installation, or give --force."
             )
+
+
+def _media_put(folder: Path, names: list[str]) -> None:
+    """Put the backup's stored files in place: under MEDIA_ROOT, or into the bucket through the storage API."""
+    media_root = Path(settings.MEDIA_ROOT)
+    for name in names:
+        stored = Path(name).relative_to(MEDIA_DIR)
+        if storage_is_local():
+            dest = media_root / stored
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(folder / name, dest)
+            continue
+        if default_storage.exists(stored.as_posix()):
+            default_storage.delete(stored.as_posix())
+        with (folder / name).open("rb") as source:
+            default_storage.save(stored.as_posix(), File(source))
 
 
 def _files_missing() -> list[str]:
@@ -141,11 +180,7 @@ def restore(*, source: Path, force: bool = False) -> RestoreReport:
             sqlite_restore(folder, manifest)
         else:
             postgresql_restore(folder, manifest)
-        media_root = Path(settings.MEDIA_ROOT)
-        for name in media_names:
-            dest = media_root / Path(name).relative_to(MEDIA_DIR)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(folder / name, dest)
+        _media_put(folder, media_names)
         report = RestoreReport(manifest=manifest, files=len(media_names))
         anchor_name = manifest["audit"].get("anchor")
         if anchor_name:

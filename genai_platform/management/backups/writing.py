@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
@@ -32,6 +33,8 @@ from genai_platform.management.backups.manifest import (
     key_ids,
     manifest_sign,
     sha256_file,
+    storage_is_local,
+    stored_names,
 )
 
 
@@ -126,14 +129,26 @@ def _backup_write(workdir: Path) -> dict[str, Any]:
     else:
         raise BackupError(f"Backups of a {connection.vendor} database are not supported.")
 
-    media_root = Path(settings.MEDIA_ROOT)
-    if media_root.is_dir():
-        for path in files_under(media_root):
-            dest = workdir / MEDIA_DIR / path.relative_to(media_root)
+    if storage_is_local():
+        media_root = Path(settings.MEDIA_ROOT)
+        if media_root.is_dir():
+            for path in files_under(media_root):
+                dest = workdir / MEDIA_DIR / path.relative_to(media_root)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    shutil.copy2(path, dest)
+                except FileNotFoundError:
+                    continue  # deleted while the backup ran: see the module's note on consistency
+    else:
+        # A bucket: every object it holds, read through the storage API.
+        for name in stored_names():
+            dest = workdir / MEDIA_DIR / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             try:
-                shutil.copy2(path, dest)
+                with default_storage.open(name, "rb") as source, dest.open("wb") as target:
+                    shutil.copyfileobj(source, target)
             except FileNotFoundError:
+                dest.unlink(missing_ok=True)
                 continue  # deleted while the backup ran: see the module's note on consistency
 
     files = {

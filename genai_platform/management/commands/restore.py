@@ -13,7 +13,8 @@ from genai_platform.management.backups import BackupError, restore
 
 class Command(BaseCommand):
     help = (
-        "Restore a backup made by `manage.py backup` into the configured database, MEDIA_ROOT and audit anchor. "
+        "Restore a backup made by `manage.py backup` into the configured database, stored files (MEDIA_ROOT or "
+        "the bucket) and audit anchor. "
         "Checks every hash first; refuses an installation that already has data unless --force."
     )
 
