@@ -117,7 +117,7 @@ def bar_width(span: timedelta) -> int:
     return BAR_WIDTHS[-1]
 
 
-def _first_edge(start: datetime, width: int) -> datetime:
+def first_edge(start: datetime, width: int) -> datetime:
     """The bar edge at or before ``start``: bars line up with local midnight, whatever the range."""
     local = timezone.localtime(start)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -125,20 +125,22 @@ def _first_edge(start: datetime, width: int) -> datetime:
     return midnight + timedelta(seconds=steps * width)
 
 
-def _bar_index_sql() -> str:
-    """SQL of a record's bar number, from the first edge (epoch seconds) and the width, its two parameters."""
+def _bar_index_sql(column: str) -> str:
+    """SQL of a row's bar number by its time ``column`` (a constant name), from the first edge (epoch seconds) and
+    the width, its two parameters."""
     if connection.vendor == "postgresql":
         # date_part is double precision; extract() is numeric, several times slower over millions of rows.
-        return "floor((date_part('epoch', created_at) - %s) / %s)::bigint"
+        return f"floor((date_part('epoch', {column}) - %s) / %s)::bigint"
     # SQLite keeps UTC text; strftime('%s') is its whole epoch seconds, so a bar edge (whole seconds) is exact.
-    return "(CAST(strftime('%%s', created_at) AS INTEGER) - %s) / %s"
+    return f"(CAST(strftime('%%s', {column}) AS INTEGER) - %s) / %s"
 
 
-def bar_sql(time_range: TimeRange) -> tuple[RawSQL, datetime, int]:
-    """The expression of a record's bar number over ``time_range``, the first bar's edge and the width in seconds."""
+def bar_sql(time_range: TimeRange, *, column: str = "created_at") -> tuple[RawSQL, datetime, int]:
+    """The expression of a record's bar number over ``time_range``, the first bar's edge and the width in seconds;
+    ``column``: the time column of another table's rows (the rollups' ``bucket``)."""
     width = bar_width(time_range.end - time_range.start)
-    first = _first_edge(time_range.start, width)
-    bar = RawSQL(_bar_index_sql(), (int(first.timestamp()), width), output_field=IntegerField())  # noqa: S611
+    first = first_edge(time_range.start, width)
+    bar = RawSQL(_bar_index_sql(column), (int(first.timestamp()), width), output_field=IntegerField())  # noqa: S611
     return bar, first, width
 
 
@@ -156,7 +158,7 @@ def bar_spans(time_range: TimeRange) -> list[tuple[datetime, datetime]]:
     """Every bar's ``(start, end)`` over ``time_range``, in order: the bar numbers are their indexes."""
     width = bar_width(time_range.end - time_range.start)
     spans = []
-    edge = _first_edge(time_range.start, width)
+    edge = first_edge(time_range.start, width)
     while edge < time_range.end:
         following = edge + timedelta(seconds=width)
         spans.append((max(edge, time_range.start), min(following, time_range.end)))

@@ -292,3 +292,56 @@ class Export(models.Model):
         if not self.rows_total:
             return 100 if self.status == self.Status.DONE else 0
         return min(100, int(100 * self.rows_done / self.rows_total))
+
+
+class Rollup(models.Model):
+    """Records of one quarter hour counted by what the dashboard's panels group on (``audit.services.rollups``).
+
+    ``bucket`` is the start of the quarter hour (UTC); ``reason_code`` and ``stage`` are those of a
+    ``generation.refused`` record's payload (blank for other events). For a finished job's records
+    (``audit.dashboard.FINISHED_EVENTS``) ``latency_bucket`` is the job's latency class
+    (``audit.services.rollups.latency_bucket``; -1: none recorded, and every other record) and ``jobs`` counts
+    the jobs whose first finished record is counted here. Folded from the append-only log, never edited by hand.
+    """
+
+    bucket = models.DateTimeField(_("quarter hour"))
+    event_type = models.CharField(_("event type"), max_length=64)
+    reason_code = models.CharField(_("reason code"), max_length=64, blank=True)
+    stage = models.CharField(_("stage"), max_length=64, blank=True)
+    risk_codes = models.CharField(_("risk codes"), max_length=512, blank=True)
+    latency_bucket = models.SmallIntegerField(_("latency class"), default=-1)
+    records = models.BigIntegerField(_("records"), default=0)
+    jobs = models.BigIntegerField(_("jobs"), default=0)
+
+    class Meta:
+        verbose_name = _("log rollup")
+        verbose_name_plural = _("log rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", "event_type", "reason_code", "stage", "risk_codes", "latency_bucket"],
+                name="audit_rollup_key",
+            )
+        ]
+        # A panel reads a few event types over a range of quarter hours.
+        indexes = [models.Index(fields=["event_type", "bucket"], name="audit_rollup_event_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.event_type}: {self.records}"
+
+
+class RollupState(models.Model):
+    """The single row saying how far the rollups reach: every record with ``seq <= folded_to`` is counted in them.
+
+    ``raw_before``: rollups before it are not read (the retention purge deleted records there); None: all are.
+    """
+
+    id = models.SmallIntegerField(primary_key=True, default=1)
+    folded_to = models.BigIntegerField(_("folded up to"), default=0)
+    raw_before = models.DateTimeField(_("read from the log before"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rollup state")
+        verbose_name_plural = _("rollup states")
+
+    def __str__(self) -> str:
+        return f"rollups up to record {self.folded_to}"

@@ -7,17 +7,22 @@ from celery import shared_task
 
 @shared_task(name="audit.seal", soft_time_limit=240, time_limit=300)
 def seal_task() -> int:
-    """Seal every record not yet sealed (scheduled every AUDIT_SEAL_INTERVAL_SECONDS).
+    """Seal every record not yet sealed (scheduled every AUDIT_SEAL_INTERVAL_SECONDS), then fold the records up to
+    the last one sealed into the dashboard's rollups (at most AUDIT_ROLLUP_TASK_MAX_RECORDS).
 
     A bad record stops sealing; the sealer has logged and recorded it, so the task ends normally
     with the number of seals made before it.
     """
-    from audit.services import SealRefused, seals_make
+    from django.conf import settings
+
+    from audit.services import SealRefused, rollups_fold, seals_make
 
     try:
-        return len(seals_make())
+        made = len(seals_make())
     except SealRefused as refused:
-        return len(refused.seals)
+        made = len(refused.seals)
+    rollups_fold(limit=settings.AUDIT_ROLLUP_TASK_MAX_RECORDS)
+    return made
 
 
 @shared_task(name="audit.verify", soft_time_limit=3000, time_limit=3600)

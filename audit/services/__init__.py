@@ -31,7 +31,7 @@ Example::
 
 By concern: ``writer`` (appending records, each with its keyed tag), ``sealing`` (checking records, signed
 blocks and the anchor), ``retention`` (the purge and legal holds), ``keys`` (signing, tagging, verifying and
-pseudonym keys).
+pseudonym keys), ``rollups`` (the dashboard's counts per quarter hour, folded from the log).
 """
 
 from audit.catalogue import PayloadError
@@ -53,6 +53,7 @@ from audit.services.retention import (
     legal_hold_set,
     retention_purge,
 )
+from audit.services.rollups import rollups_fold, rollups_forget_before
 from audit.services.sealing import (
     MISSING_WORDS,
     REFUSED_EVENT_TYPE,
@@ -119,6 +120,8 @@ __all__ = [
     "purge_signature_valid",
     "record_rows",
     "retention_purge",
+    "rollups_fold",
+    "rollups_forget_before",
     "seal_as_dict",
     "seal_newest_read",
     "seals_make",

@@ -15,6 +15,7 @@ from django.utils import timezone
 from audit import integrity
 from audit.models import Content, LegalHold, LogEntry, PurgePermit, Seal
 from audit.services.keys import public_keys, purge_signature_valid, signing_key
+from audit.services.rollups import rollups_forget_before
 from audit.services.writer import audit_event
 
 
@@ -86,6 +87,8 @@ def retention_purge(*, now: datetime | None = None) -> dict[str, int]:
                 payload={"blocks": [block], "cutoff": cutoff_text, "signature": signature},
             )
         blocks.append(block)
+    if blocks:
+        rollups_forget_before(moment=cutoff)
     if content_deleted and not blocks:
         audit_event(
             event_type="audit.purged",

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from audit import charts, explorer, selectors
+from audit import charts, dashboard, explorer, selectors
 from audit import trace as audit_trace
 from audit.catalogue import EVENT_TYPES
 from audit.models import Content, Decision, LogEntry
@@ -62,7 +62,7 @@ def log_list(request: HttpRequest) -> HttpResponse:
     page = explorer.log_page(qs, before=before, after=after, size=settings.AUDIT_LOG_PAGE_SIZE)
     for entry in page.entries:
         entry.trace = audit_trace.trace_of(entry)  # type: ignore[attr-defined]
-    bars = explorer.histogram(qs, time_range)
+    bars = dashboard.log_histogram(filters, time_range)
 
     # The view as a query string: filters and search, then the range; links change one part of it.
     kept = {k: v for k, v in filters.as_dict().items() if k not in ("time_from", "time_to")}

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from audit import charts, dashboard, explorer, selectors
 from audit.selectors import FilterError
+from audit.services import rollups_fold
 from audit.views.common import auditor_page, bar_range, bar_text
 
 
@@ -93,6 +94,8 @@ def _bar_list(
 def dashboards(request: HttpRequest) -> HttpResponse:
     """Every panel over one time range, chosen as on the log page; each bar opens the log narrowed to it."""
     time_range, error = _time_range_or_error(request.GET)
+    # The records written since the last fold, up to a bound; any left are read from the log.
+    rollups_fold(limit=settings.AUDIT_ROLLUP_INLINE_MAX_RECORDS)
     figures = dashboard.figures(time_range)
     requests, refused, latency = figures.requests, figures.refusals, figures.latency
     exports, suspensions, complaints = figures.exports, figures.suspensions, figures.complaints

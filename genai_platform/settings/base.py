@@ -307,6 +307,11 @@ AUDIT_HISTOGRAM_MAX_BARS = 100
 AUDIT_DASHBOARD_TOP_CODES = 10
 AUDIT_DASHBOARD_TABLE_ROWS = 20
 AUDIT_BANNER_POLL_SECONDS = 2
+# The dashboard reads rollups of the log (audit.services.rollups) and the records not yet folded into them. A
+# dashboard view folds at most this many records first (the rest stay read from the log); the periodic sealing
+# task folds at most the second number each run.
+AUDIT_ROLLUP_INLINE_MAX_RECORDS = env.int("GENAI_AUDIT_ROLLUP_INLINE_MAX_RECORDS", default=20_000)
+AUDIT_ROLLUP_TASK_MAX_RECORDS = env.int("GENAI_AUDIT_ROLLUP_TASK_MAX_RECORDS", default=2_000_000)
 # After changing GENAI_AUDIT_SIGNING_KEY, list the earlier public keys (base64, comma-separated;
 # see /audit/public-key) so that the seals and manifests they signed still verify.
 AUDIT_PREVIOUS_PUBLIC_KEYS = env.list("GENAI_AUDIT_PREVIOUS_PUBLIC_KEYS", default=[])
