@@ -63,10 +63,17 @@ class DocumentAdmin(FilingModelAdmin):
         return file_download(self, request, document.file, owner=document)
 
 
-class ClauseInline(admin.TabularInline):
+class ClauseInline(admin.StackedInline):
+    """A block per clause, its fields in rows: as a table row its eight fields would not fit a laptop's width."""
+
     model = AssessmentClause
     extra = 0
-    fields = ("clause", "requirement", "verdict", "evidence", "evidence_file", "evidence_link", "reason", "owner")
+    fields = (
+        ("clause", "verdict", "owner"),
+        "requirement",
+        ("evidence", "reason"),
+        ("evidence_file", "evidence_link"),
+    )
     readonly_fields = ("clause", "requirement")
     formfield_overrides = {
         # Compact text boxes: the table has a row per clause.

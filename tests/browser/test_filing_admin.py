@@ -83,6 +83,28 @@ def test_admin_home_and_readiness_at_laptop_width(page, shoot, user_with_role):
     shoot(page, "admin-service-readiness")
 
 
+# Inline tables wider than their box (the page would scroll sideways inside the form).
+_OVERFLOWING_INLINES = """
+() => [...document.querySelectorAll('.inline-group')]
+  .filter(group => group.offsetParent !== null && group.scrollWidth > group.clientWidth + 1)
+  .map(group => (group.id || group.className) + ': ' + group.scrollWidth + ' > ' + group.clientWidth)
+"""
+
+
+def test_the_self_assessment_clause_table_fits_a_laptop(page, shoot, user_with_role):
+    from filing.services import assessment_create
+
+    operator = user_with_role(Role.OPERATOR, "operator")
+    assessment = assessment_create(service=_service(operator), title="2026 自评估", actor=operator)
+    page.set_viewport_size(LAPTOP)
+    _admin_login(page, "operator")
+    page.goto(f"/admin/filing/selfassessment/{assessment.pk}/change/")
+    assert page.locator(".inline-group").count() >= 1
+    assert page.evaluate(_OVERFLOWING_INLINES) == []
+    assert page.evaluate(_NARROW_CELLS) == []
+    shoot(page, "admin-self-assessment")
+
+
 @pytest.mark.parametrize("model", ["service", "modelrecord", "dataset", "keyword", "selfassessment", "complaint"])
 def test_lists_give_every_column_room_at_laptop_width(page, user_with_role, model):
     operator = user_with_role(Role.OPERATOR, "operator")
