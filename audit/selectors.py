@@ -174,6 +174,20 @@ def zone_label() -> str:
     return f"{timezone.get_current_timezone_name()}, UTC{offset[:3]}:{offset[3:]}"
 
 
+# The last number the writers' counter gave out (PostgreSQL: the sequence; SQLite: the counter row).
+_GIVEN_OUT_SQL = {
+    "postgresql": "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM audit_logentry_seq",
+    "sqlite": "SELECT last_seq FROM audit_sequence WHERE id = 1",
+}
+
+
+def numbers_given_out() -> int:
+    """The highest sequence number given out so far: committed, still in flight, or rolled back."""
+    with connection.cursor() as cursor:
+        cursor.execute(_GIVEN_OUT_SQL[connection.vendor])
+        return int(cursor.fetchone()[0])
+
+
 def integrity_status() -> dict[str, Any]:
     """What the auditors' banner shows: a verification under way, the last seal, the records waiting, the last
     verification (with the numbers it found sealed without a record), and ``seal_refused``: the sealer's report of
@@ -181,7 +195,10 @@ def integrity_status() -> dict[str, Any]:
     last_seal = Seal.objects.order_by("-number").first()
     sealed_to = last_seal.last_seq if last_seal else 0
     last_check = LogEntry.objects.filter(event_type="audit.verified").order_by("-seq").first()
-    unsealed = LogEntry.objects.filter(seq__gt=sealed_to).count()
+    # The numbers given out past the last seal, read from the counter rather than counted over the log (a scan
+    # of millions of records on a busy log). On PostgreSQL this includes numbers still in flight or rolled back:
+    # the next seal settles those too.
+    unsealed = max(numbers_given_out() - sealed_to, 0)
     check = _payload_or_none(last_check)
     refusal = LogEntry.objects.filter(event_type="audit.seal_refused", seq__gt=sealed_to).order_by("-seq").first()
     refused = _payload_or_none(refusal)

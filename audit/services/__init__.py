@@ -35,6 +35,7 @@ pseudonym keys), ``rollups`` (the dashboard's counts per quarter hour, folded fr
 """
 
 from audit.catalogue import PayloadError
+from audit.selectors import numbers_given_out
 from audit.services.keys import (
     pseudonym,
     pseudonym_key,
@@ -81,7 +82,6 @@ from audit.services.writer import (
     incident_event,
     label_event,
     numbers_gap_free,
-    numbers_given_out,
     user_event,
 )
 

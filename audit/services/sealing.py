@@ -30,16 +30,14 @@ from django.utils import timezone
 from audit import integrity
 from audit.catalogue import event_type_get
 from audit.models import LogEntry, Seal
-from audit.selectors import canonical_time_sql
+from audit.selectors import _GIVEN_OUT_SQL, canonical_time_sql, numbers_given_out
 from audit.services.keys import signing_key, tag_key
 from audit.services.writer import (
-    _GIVEN_OUT_SQL,
     _TEXT_FIELDS,
     _VOID_SQL_POSTGRESQL,
     VOID_EVENT_TYPE,
     _entry_params,
     audit_event,
-    numbers_given_out,
 )
 from genai_platform.object_storage import s3_client, s3_location_split
 

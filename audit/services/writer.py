@@ -69,12 +69,6 @@ _VOID_SQL_POSTGRESQL = _INSERT_SQL
 _SQUATTED_MAX = 100
 
 
-_GIVEN_OUT_SQL = {
-    "postgresql": "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM audit_logentry_seq",
-    "sqlite": "SELECT last_seq FROM audit_sequence WHERE id = 1",
-}
-
-
 VOID_EVENT_TYPE = "audit.number_void"
 
 
@@ -362,13 +356,6 @@ def _entry_append(row: dict[str, Any], contents: list[Content]) -> LogEntry:
     row.update(seq=seq, record_hash=row_hash, record_tag=tag)
     # Positional values, as for a row read back: about a third of the cost of keyword construction.
     return LogEntry.from_db(db.alias, _ENTRY_FIELDS, [row[name] for name in _ENTRY_FIELDS])
-
-
-def numbers_given_out() -> int:
-    """The highest sequence number given out so far: committed, still in flight, or rolled back."""
-    with connection.cursor() as cursor:
-        cursor.execute(_GIVEN_OUT_SQL[connection.vendor])
-        return int(cursor.fetchone()[0])
 
 
 def numbers_gap_free() -> bool:
