@@ -297,6 +297,35 @@ def prescreen_shown(item: SampleItem) -> dict[str, Any]:
     }
 
 
+def _verdicts_posted(request: HttpRequest) -> list[services.VerdictInput]:
+    """The verdicts a review page posted for its items; with "the rest are fine", items left pending are OK."""
+    rest_ok = "rest_ok" in request.POST
+    return [
+        services.VerdictInput(
+            item_id=int(item_id),
+            verdict=SampleItem.Verdict.OK
+            if rest_ok and request.POST.get(f"verdict-{item_id}", "pending") == "pending"
+            else request.POST.get(f"verdict-{item_id}", SampleItem.Verdict.PENDING),
+            risk_code=request.POST.get(f"risk-{item_id}") or None,
+        )
+        for item_id in request.POST.getlist("item")
+        if item_id.isdigit()
+    ]
+
+
+def _review_counts(items: Any) -> dict[str, int]:
+    """What a review page counts of its sample: pending and illegal verdicts, and the pre-screening's flags."""
+    flagged = ("flag", "block")
+    return {
+        "pending": items.filter(verdict=SampleItem.Verdict.PENDING).count(),
+        "illegal": items.filter(verdict=SampleItem.Verdict.ILLEGAL).count(),
+        "screened": items.filter(prescreen__has_key="layers").count(),
+        "keyword_flagged": items.filter(prescreen__layers__keyword__in=flagged).count(),
+        "classifier_screened": items.filter(prescreen__layers__has_key="classifier").count(),
+        "classifier_flagged": items.filter(prescreen__layers__classifier__in=flagged).count(),
+    }
+
+
 @admin.register(SafetyCheck)
 class SafetyCheckAdmin(FilingModelAdmin):
     list_display = ("dataset", "started_at", "sample_size", "status", "illegal_count", "ratio_shown", "threshold_shown")
@@ -367,18 +396,7 @@ class SafetyCheckAdmin(FilingModelAdmin):
                         level,
                     )
                     return HttpResponseRedirect(url)
-                rest_ok = "rest_ok" in request.POST
-                verdicts = [
-                    services.VerdictInput(
-                        item_id=int(item_id),
-                        verdict=SampleItem.Verdict.OK
-                        if rest_ok and request.POST.get(f"verdict-{item_id}", "pending") == "pending"
-                        else request.POST.get(f"verdict-{item_id}", SampleItem.Verdict.PENDING),
-                        risk_code=request.POST.get(f"risk-{item_id}") or None,
-                    )
-                    for item_id in request.POST.getlist("item")
-                    if item_id.isdigit()
-                ]
+                verdicts = _verdicts_posted(request)
                 changed = services.safety_check_verdicts_record(check=check, verdicts=verdicts, actor=request.user)
                 self.message_user(request, gettext("%(n)d verdicts saved.") % {"n": changed}, messages.SUCCESS)
             except services.FilingError as exc:
@@ -389,15 +407,7 @@ class SafetyCheckAdmin(FilingModelAdmin):
         pages = max(1, (check.sample_size + size - 1) // size)
         page = min(page, pages)
         items = list(check.items.order_by("position")[(page - 1) * size : page * size])
-        flagged = ("flag", "block")
-        counts = {
-            "pending": check.items.filter(verdict=SampleItem.Verdict.PENDING).count(),
-            "illegal": check.items.filter(verdict=SampleItem.Verdict.ILLEGAL).count(),
-            "screened": check.items.filter(prescreen__has_key="layers").count(),
-            "keyword_flagged": check.items.filter(prescreen__layers__keyword__in=flagged).count(),
-            "classifier_screened": check.items.filter(prescreen__layers__has_key="classifier").count(),
-            "classifier_flagged": check.items.filter(prescreen__layers__classifier__in=flagged).count(),
-        }
+        counts = _review_counts(check.items.all())
         return self.page_response(
             request,
             "admin/filing/safetycheck/review.html",
@@ -683,18 +693,7 @@ class CorpusReviewAdmin(FilingModelAdmin):
                         level,
                     )
                     return HttpResponseRedirect(url)
-                rest_ok = "rest_ok" in request.POST
-                verdicts = [
-                    services.VerdictInput(
-                        item_id=int(item_id),
-                        verdict=SampleItem.Verdict.OK
-                        if rest_ok and request.POST.get(f"verdict-{item_id}", "pending") == "pending"
-                        else request.POST.get(f"verdict-{item_id}", SampleItem.Verdict.PENDING),
-                        risk_code=request.POST.get(f"risk-{item_id}") or None,
-                    )
-                    for item_id in request.POST.getlist("item")
-                    if item_id.isdigit()
-                ]
+                verdicts = _verdicts_posted(request)
                 changed = services.corpus_review_verdicts_record(review=review, verdicts=verdicts, actor=request.user)
                 self.message_user(request, gettext("%(n)d verdicts saved.") % {"n": changed}, messages.SUCCESS)
             except services.FilingError as exc:
@@ -705,15 +704,7 @@ class CorpusReviewAdmin(FilingModelAdmin):
         pages = max(1, (review.sample_size + size - 1) // size)
         page = min(page, pages)
         items = list(review.items.select_related("dataset").order_by("position")[(page - 1) * size : page * size])
-        flagged = ("flag", "block")
-        counts = {
-            "pending": review.items.filter(verdict=SampleItem.Verdict.PENDING).count(),
-            "illegal": review.items.filter(verdict=SampleItem.Verdict.ILLEGAL).count(),
-            "screened": review.items.filter(prescreen__has_key="layers").count(),
-            "keyword_flagged": review.items.filter(prescreen__layers__keyword__in=flagged).count(),
-            "classifier_screened": review.items.filter(prescreen__layers__has_key="classifier").count(),
-            "classifier_flagged": review.items.filter(prescreen__layers__classifier__in=flagged).count(),
-        }
+        counts = _review_counts(review.items.all())
         return self.page_response(
             request,
             "admin/filing/corpusreview/review.html",

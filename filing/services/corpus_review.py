@@ -19,12 +19,18 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from filing.history import acting_as, history_write
-from filing.models import CorpusReview, CorpusReviewItem, Dataset, Risk, SampleItem, Service
+from filing.history import acting_as
+from filing.models import CorpusReview, CorpusReviewItem, Dataset, SampleItem, Service
 from filing.safety.selectors import safety_config
 from filing.selectors import service_datasets
 from filing.services.common import FilingError, actor_name, ratio
-from filing.services.datasets import VerdictInput, dataset_excerpts, dataset_items_screen, sample_indices
+from filing.services.datasets import (
+    VerdictInput,
+    dataset_excerpts,
+    dataset_items_screen,
+    sample_indices,
+    verdicts_record,
+)
 
 
 def corpus_review_start(
@@ -117,33 +123,9 @@ def corpus_review_verdicts_record(*, review: CorpusReview, verdicts: Iterable[Ve
     """Store reviewers' verdicts on sampled items of the corpus; returns how many changed."""
     if review.status != CorpusReview.Status.IN_REVIEW:
         raise FilingError(_("This assessment is finished; its verdicts can no longer change."))
-    wanted = {v.item_id: v for v in verdicts}
-    for given in wanted.values():
-        if given.verdict not in SampleItem.Verdict.values:
-            raise FilingError(_("Unknown verdict “%(v)s”.") % {"v": given.verdict})
-    codes = {v.risk_code for v in wanted.values() if v.risk_code and v.verdict == SampleItem.Verdict.ILLEGAL}
-    unknown = codes - set(Risk.objects.filter(code__in=codes).values_list("code", flat=True))
-    if unknown:
-        raise FilingError(_("Unknown risk code “%(c)s”.") % {"c": ", ".join(sorted(unknown))})
-    changes: dict[str, list[Any]] = {}
-    now = timezone.now()
-    reviewer = actor_name(actor)
-    with acting_as(actor), transaction.atomic():
-        items = list(CorpusReviewItem.objects.select_for_update().filter(review=review, pk__in=list(wanted)))
-        for item in items:
-            given = wanted[item.pk]
-            risk = (given.risk_code or None) if given.verdict == SampleItem.Verdict.ILLEGAL else None
-            if (item.verdict, item.risk_id) == (given.verdict, risk):
-                continue
-            changes[f"item {item.position}"] = [item.verdict, given.verdict]
-            item.verdict, item.risk_id = given.verdict, risk
-            judged = given.verdict != SampleItem.Verdict.PENDING
-            item.reviewer = reviewer if judged else ""
-            item.reviewed_at = now if judged else None
-        CorpusReviewItem.objects.bulk_update(items, ["verdict", "risk", "reviewer", "reviewed_at"])
-        if changes:
-            history_write(instance=review, action="changed", changes=changes)
-    return len(changes)
+    return verdicts_record(
+        subject=review, items=CorpusReviewItem.objects.filter(review=review), verdicts=verdicts, actor=actor
+    )
 
 
 def corpus_review_finish(*, review: CorpusReview, actor: Any) -> CorpusReview:

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -173,11 +174,13 @@ class VerdictInput:
     risk_code: str | None = None
 
 
-def safety_check_verdicts_record(*, check: SafetyCheck, verdicts: Iterable[VerdictInput], actor: Any) -> int:
-    """Store reviewers' verdicts on sampled items; returns how many changed."""
-    if check.status != SafetyCheck.Status.IN_REVIEW:
-        raise FilingError(_("This check is finished; its verdicts can no longer change."))
+def verdicts_record(*, subject: Any, items: QuerySet[Any], verdicts: Iterable[VerdictInput], actor: Any) -> int:
+    """Store reviewers' verdicts on sampled ``items`` (a check's or an assessment's), with one history record of
+    ``subject`` naming what changed; returns how many changed."""
     wanted = {v.item_id: v for v in verdicts}
+    for given in wanted.values():
+        if given.verdict not in SampleItem.Verdict.values:
+            raise FilingError(_("Unknown verdict “%(v)s”.") % {"v": given.verdict})
     codes = {v.risk_code for v in wanted.values() if v.risk_code and v.verdict == SampleItem.Verdict.ILLEGAL}
     unknown = codes - set(Risk.objects.filter(code__in=codes).values_list("code", flat=True))
     if unknown:
@@ -186,22 +189,30 @@ def safety_check_verdicts_record(*, check: SafetyCheck, verdicts: Iterable[Verdi
     now = timezone.now()
     reviewer = actor_name(actor)
     with acting_as(actor), transaction.atomic():
-        items = list(SampleItem.objects.select_for_update().filter(check_run=check, pk__in=list(wanted)))
-        for item in items:
+        rows = list(items.select_for_update().filter(pk__in=list(wanted)))
+        for item in rows:
             given = wanted[item.pk]
-            if given.verdict not in SampleItem.Verdict.values:
-                raise FilingError(_("Unknown verdict “%(v)s”.") % {"v": given.verdict})
             risk = (given.risk_code or None) if given.verdict == SampleItem.Verdict.ILLEGAL else None
             if (item.verdict, item.risk_id) == (given.verdict, risk):
                 continue
             changes[f"item {item.position}"] = [item.verdict, given.verdict]
             item.verdict, item.risk_id = given.verdict, risk
-            item.reviewer = reviewer if given.verdict != SampleItem.Verdict.PENDING else ""
-            item.reviewed_at = now if given.verdict != SampleItem.Verdict.PENDING else None
-        SampleItem.objects.bulk_update(items, ["verdict", "risk", "reviewer", "reviewed_at"])
+            judged = given.verdict != SampleItem.Verdict.PENDING
+            item.reviewer = reviewer if judged else ""
+            item.reviewed_at = now if judged else None
+        items.model.objects.bulk_update(rows, ["verdict", "risk", "reviewer", "reviewed_at"])
         if changes:
-            history_write(instance=check, action="changed", changes=changes)
+            history_write(instance=subject, action="changed", changes=changes)
     return len(changes)
+
+
+def safety_check_verdicts_record(*, check: SafetyCheck, verdicts: Iterable[VerdictInput], actor: Any) -> int:
+    """Store reviewers' verdicts on sampled items; returns how many changed."""
+    if check.status != SafetyCheck.Status.IN_REVIEW:
+        raise FilingError(_("This check is finished; its verdicts can no longer change."))
+    return verdicts_record(
+        subject=check, items=SampleItem.objects.filter(check_run=check), verdicts=verdicts, actor=actor
+    )
 
 
 def safety_check_finish(*, check: SafetyCheck, actor: Any) -> SafetyCheck:
