@@ -34,7 +34,11 @@ class ServingRefused(Exception):  # noqa: N818 (the name says what happened)
 
 
 def checkpoint_serving(kind: str) -> Checkpoint | None:
-    return Checkpoint.objects.filter(kind=kind, is_active=True).first()
+    """The checkpoint serving ``kind``, with its model record, service and provider (what the policy gate and the
+    audit records read) in the same query."""
+    return (
+        Checkpoint.objects.select_related("model_record__service__provider").filter(kind=kind, is_active=True).first()
+    )
 
 
 @transaction.atomic

@@ -87,6 +87,12 @@ def verification_required(user: Any) -> bool:
     return not PhoneVerification.objects.filter(user_id=user.pk).exists()
 
 
+def verification_required_by(public: Any, *, verified: bool) -> bool:
+    """Whether an account (``verified``: it has verified a number) must verify one before generating on the
+    public service ``public`` (None: no public service)."""
+    return public is not None and public.real_name_required and not verified
+
+
 def _code_hash(user_id: int, code: str) -> str:
     return hmac.new(_key(b"phone-code"), f"{user_id}:{code}".encode(), hashlib.sha256).hexdigest()
 

@@ -68,15 +68,26 @@ def minor_mode(user: Any, *, today: date | None = None) -> MinorMode | None:
     declaration = AgeDeclaration.objects.filter(user_id=user.pk).first()
     if declaration is None:
         return None
+    return minor_mode_of(
+        declaration.date_of_birth, guardian_consented=declaration.guardian_consented_at is not None, today=today
+    )
+
+
+def minor_mode_of(
+    date_of_birth: date | None, *, guardian_consented: bool, today: date | None = None
+) -> MinorMode | None:
+    """The minor mode of an account declared born on ``date_of_birth`` (None: not declared), or None for an adult."""
+    if date_of_birth is None:
+        return None
     day = today or timezone.localdate()
-    if age_on(declaration.date_of_birth, day) >= settings.MINOR_AGE:
+    if age_on(date_of_birth, day) >= settings.MINOR_AGE:
         return None
     return MinorMode(
         daily_jobs=settings.MINOR_DAILY_JOBS,
         night_start=_hhmm(settings.MINOR_NIGHT_START),
         night_end=_hhmm(settings.MINOR_NIGHT_END),
-        guardian_consented=declaration.guardian_consented_at is not None,
-        adult_on=_adult_from(declaration.date_of_birth),
+        guardian_consented=guardian_consented,
+        adult_on=_adult_from(date_of_birth),
     )
 
 
@@ -86,7 +97,11 @@ def is_minor(date_of_birth: date, *, today: date | None = None) -> bool:
 
 def minor_refusal(user: Any, *, now: datetime | None = None) -> tuple[str, str] | None:
     """Why minor mode keeps ``user`` from generating now, as (message, code); None if it does not."""
-    mode = minor_mode(user)
+    return minor_mode_refusal(minor_mode(user), now=now)
+
+
+def minor_mode_refusal(mode: MinorMode | None, *, now: datetime | None = None) -> tuple[str, str] | None:
+    """Why minor mode ``mode`` keeps its account from generating now, as (message, code); None if it does not."""
     if mode is None:
         return None
     if not mode.guardian_consented:

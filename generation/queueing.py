@@ -66,17 +66,19 @@ def wait_words(seconds: int) -> str:
     return _("%(n)d minutes") % {"n": math.ceil(seconds / 60)}
 
 
-def queue_refusal() -> tuple[str, int] | None:
+def queue_refusal(*, waiting: int | None = None) -> tuple[str, int] | None:
     """Why no job may join the job queue now, and the seconds to wait (Retry-After), or None while fewer jobs
     wait than its depth limit.
 
-    One COUNT for a submission that passes. The wait is the time the queue takes, at its recent rate, to get
-    below its limit, at least 1 s; ``OUTAGE_RETRY_AFTER_SECONDS`` when it finished nothing lately.
+    ``waiting``: the jobs waiting, when the caller counted them; otherwise one COUNT. The wait is the time the
+    queue takes, at its recent rate, to get below its limit, at least 1 s; ``OUTAGE_RETRY_AFTER_SECONDS`` when it
+    finished nothing lately.
     """
     limit = queue_depth_limit(job_queue())
     if not limit:
         return None
-    waiting = Job.objects.filter(status=Job.Status.QUEUED).count()
+    if waiting is None:
+        waiting = Job.objects.filter(status=Job.Status.QUEUED).count()
     if waiting < limit:
         return None
     seconds = queue_seconds_for(waiting - limit + 1) or settings.OUTAGE_RETRY_AFTER_SECONDS

@@ -20,7 +20,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from generation.minors import minor_mode
+from generation.minors import MinorMode, minor_mode
 from generation.models import DailyUsage, Job, RefusalStreak
 
 _ONE_DAY = timedelta(days=1)
@@ -37,10 +37,21 @@ def _bump(user_id: int, day: date, **deltas: int) -> None:
     )
 
 
-def usage_job_counted(*, job: Job) -> None:
-    """A job was queued: it counts against its day's quota, and it breaks a run of refused inputs."""
-    _bump(job.user_id, usage_day(job.created_at), jobs=1)
-    RefusalStreak.objects.filter(user_id=job.user_id).update(in_a_row=0)
+def usage_job_counted(*, job: Job, day_row: bool | None = None, in_a_row: int | None = None) -> None:
+    """A job was queued: it counts against its day's quota, and it breaks a run of refused inputs.
+
+    A caller that holds the user's row lock and has read the user's counts says what it read: whether the day's
+    row exists (``day_row``) and the refusals in a row (``in_a_row``), so that one statement counts the job.
+    """
+    day = usage_day(job.created_at)
+    if day_row is None:
+        _bump(job.user_id, day, jobs=1)
+    elif day_row:
+        DailyUsage.objects.filter(user_id=job.user_id, day=day).update(jobs=F("jobs") + 1)
+    else:
+        DailyUsage.objects.create(user_id=job.user_id, day=day, jobs=1)
+    if in_a_row is None or in_a_row:
+        RefusalStreak.objects.filter(user_id=job.user_id).update(in_a_row=0)
 
 
 def usage_job_given_back(*, job: Job) -> None:
@@ -90,10 +101,15 @@ class QuotaState:
 
 def quota_state(*, user: Any, now: datetime | None = None) -> QuotaState:
     now = timezone.localtime(now or timezone.now())
-    day_start = timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
     used = usage_today(user=user, now=now).jobs
+    return quota_state_of(used=used, mode=minor_mode(user, today=now.date()), now=now)
+
+
+def quota_state_of(*, used: int, mode: MinorMode | None, now: datetime | None = None) -> QuotaState:
+    """The quota of an account that used ``used`` jobs today, in minor mode ``mode`` (None: an adult's)."""
+    now = timezone.localtime(now or timezone.now())
+    day_start = timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
     limit = settings.GENERATION_DAILY_QUOTA
-    mode = minor_mode(user, today=now.date())
     if mode is not None and (limit == 0 or mode.daily_jobs < limit):
         return QuotaState(limit=mode.daily_jobs, used=used, resets_at=day_start + _ONE_DAY, minor=True)
     return QuotaState(limit=limit, used=used, resets_at=day_start + _ONE_DAY)
@@ -101,7 +117,11 @@ def quota_state(*, user: Any, now: datetime | None = None) -> QuotaState:
 
 def quota_refusal(*, user: Any) -> str | None:
     """Why ``user`` may submit no more jobs today, in plain words; None while the quota lasts."""
-    state = quota_state(user=user)
+    return quota_state_refusal(quota_state(user=user))
+
+
+def quota_state_refusal(state: QuotaState) -> str | None:
+    """Why an account with the quota ``state`` may submit no more jobs today, in plain words; None while it lasts."""
     if not state.exhausted:
         return None
     if state.minor:

@@ -419,10 +419,10 @@ STORE_WITHOUT_BROKER = """
 from django.contrib.auth import get_user_model
 from generation.checkpoints import checkpoint_serving
 from generation.params import params_clean
-from generation.services.jobs import _job_create, request_hash
+from generation.services.jobs import _job_store, request_hash
 user = get_user_model().objects.get(username="enduser")
 params, seed = params_clean("gan", {"digit": 5, "count": 1})
-job = _job_create(user=user, kind="gan", params=params, seed=seed, checkpoint=checkpoint_serving("gan"),
+job = _job_store(user=user, kind="gan", params=params, seed=seed, checkpoint=checkpoint_serving("gan"),
                   idempotency_key=None, digest=request_hash("gan", params), request=None)
 result = {"id": str(job.public_id), "status": job.status}
 """

@@ -323,10 +323,35 @@ def _append_postgresql_autocommit(db: Any, params: list[Any], row_hash: str, key
     raise _squatted()
 
 
-def _append_in_transaction(cursor: Any, params: list[Any], row_hash: str, key: bytes) -> tuple[int, str]:
+def _contents_sql(contents: list[Content], db: Any) -> tuple[str, list[Any]]:
+    """The INSERT of ``contents`` that leaves a body already stored alone, to travel with the number's statements."""
+    rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(contents))
+    values: list[Any] = []
+    for content in contents:
+        values += [
+            content.digest,
+            content.media_type,
+            content.size,
+            db.Database.Binary(bytes(content.body)),
+            db.ops.adapt_datetimefield_value(content.created_at),
+        ]
+    sql = f"INSERT INTO audit_content (digest, media_type, size, body, created_at) VALUES {rows} "  # noqa: S608
+    return sql + "ON CONFLICT (digest) DO NOTHING; ", values
+
+
+def _append_in_transaction(
+    cursor: Any, params: list[Any], row_hash: str, key: bytes, contents: list[Content]
+) -> tuple[int, str]:
     postgresql = connection.vendor == "postgresql"
+    if contents and not postgresql:
+        Content.objects.bulk_create(contents, ignore_conflicts=True)
     for _attempt in range(_SQUATTED_MAX):
-        if postgresql:
+        if postgresql and contents:
+            # The contents travel with the statements that take the number: one round trip for both.
+            sql, values = _contents_sql(contents, connection)
+            cursor.execute(sql + _TAKE_SEQ_SQL_POSTGRESQL, values)
+            contents = []
+        elif postgresql:
             cursor.execute(_TAKE_SEQ_SQL_POSTGRESQL)
         else:
             # Bumping the counter takes SQLite's write lock until commit: the next writer gets the
@@ -350,9 +375,7 @@ def _entry_append(row: dict[str, Any], contents: list[Content]) -> LogEntry:
     else:
         # Without a savepoint: if the insert fails the caller's transaction is rolled back anyway.
         with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-            if contents:
-                Content.objects.bulk_create(contents, ignore_conflicts=True)
-            seq, tag = _append_in_transaction(cursor, params, row_hash, key)
+            seq, tag = _append_in_transaction(cursor, params, row_hash, key, contents)
     row.update(seq=seq, record_hash=row_hash, record_tag=tag)
     # Positional values, as for a row read back: about a third of the cost of keyword construction.
     return LogEntry.from_db(db.alias, _ENTRY_FIELDS, [row[name] for name in _ENTRY_FIELDS])

@@ -14,11 +14,14 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from filing.selectors import service_public
 from generation.checkpoints import checkpoint_serving
-from generation.identity import verification_required
-from generation.minors import minor_mode, minor_refusal
+from generation.identity import verification_required, verification_required_by
+from generation.minors import MinorMode, minor_mode, minor_mode_refusal, minor_refusal
 from generation.models import Checkpoint, NetKind
 from generation.params import limits
 from generation.tunes import TUNE_SEPARATOR, Tune
+
+# An argument the caller did not pass (None is a value: an adult has no minor mode).
+_UNREAD = object()
 
 
 class JobUnavailable(Exception):
@@ -63,14 +66,25 @@ def tunes_offered(checkpoint: Checkpoint | None = None) -> list[Tune] | None:
     return [tune for tune in tunes if tune.characters <= cap]
 
 
-def policy_refusal(checkpoint: Checkpoint | None, user: Any = None) -> tuple[str, str] | None:
+def public_service_of(checkpoint: Checkpoint | None) -> Any:
+    """The public service (None before an operator chose one), taken from ``checkpoint``'s model record when that
+    belongs to it: ``checkpoint_serving`` reads the record and its service with the checkpoint, so the common case
+    costs no query."""
+    record = checkpoint.model_record if checkpoint is not None else None
+    if record is not None and record.service.is_public:
+        return record.service
+    return service_public()
+
+
+def policy_refusal(checkpoint: Checkpoint | None, user: Any = None, *, public: Any = None) -> tuple[str, str] | None:
     """Why the service may not run a job on ``checkpoint`` for ``user`` now, as (message, code); None if it may.
 
     Only the public service generates, and only with checkpoints of its own approved model records that
     passed the quality gate: for everyone once it is filed, for its testers while in internal testing.
-    Without ``user`` the tester list is not asked (what the service offers in general).
+    Without ``user`` the tester list is not asked (what the service offers in general). ``public``: the public
+    service, when the caller has it (``public_service_of``).
     """
-    public = service_public()
+    public = public if public is not None else public_service_of(checkpoint)
     if public is None or not public.may_serve:
         return (_("This service is not open yet."), "service_not_open")
     if public.generation_stopped_at is not None:
@@ -106,23 +120,32 @@ def policy_refusal(checkpoint: Checkpoint | None, user: Any = None) -> tuple[str
     return None
 
 
-def account_refusal(user: Any) -> tuple[str, str] | None:
-    """Why ``user``'s own account may not generate now (real-name verification, minor mode); None if it may."""
-    if verification_required(user):
+def account_refusal(
+    user: Any, *, public: Any = None, verified: bool | None = None, mode: MinorMode | None | object = _UNREAD
+) -> tuple[str, str] | None:
+    """Why ``user``'s own account may not generate now (real-name verification, minor mode); None if it may.
+
+    A caller that has read the account's facts passes them: the public service, whether a number is ``verified``
+    and the minor ``mode``; what it does not pass is read here."""
+    required = verification_required(user) if verified is None else verification_required_by(public, verified=verified)
+    if required:
         return (
             _("Verify your mobile number on the account page before you generate (real-name verification)."),
             "phone_not_verified",
         )
-    return minor_refusal(user)
+    if mode is _UNREAD:
+        return minor_refusal(user)
+    return minor_mode_refusal(mode)  # type: ignore[arg-type]
 
 
-def moderate(text: str, *, output: bool, user: Any = None) -> Any:
-    """The moderation verdict on ``text``; for a user in minor mode, what the library only flags is refused."""
+def moderate(text: str, *, output: bool, user: Any = None, minor: bool | None = None) -> Any:
+    """The moderation verdict on ``text``; for a user in minor mode, what the library only flags is refused.
+    ``minor``: whether ``user`` is in minor mode, when the caller knows (otherwise it is read if it matters)."""
     from generation import moderation
 
     try:
         verdict = moderation.moderate_output(text) if output else moderation.moderate_input(text)
-        if verdict.flagged and user is not None and settings.MINOR_BLOCK_FLAGGED and minor_mode(user) is not None:
+        if verdict.flagged and user is not None and settings.MINOR_BLOCK_FLAGGED and _minor(user, minor):
             verdict = dataclasses.replace(verdict, decision=moderation.Decision.BLOCK)
         return verdict
     except moderation.ModerationUnavailable as exc:
@@ -131,6 +154,10 @@ def moderate(text: str, *, output: bool, user: Any = None) -> Any:
             _("Content checks are unavailable at the moment, so nothing can be generated. Please try again later."),
             code="moderation_unavailable",
         ) from exc
+
+
+def _minor(user: Any, known: bool | None) -> bool:
+    return minor_mode(user) is not None if known is None else known
 
 
 def serving_facts(checkpoint: Checkpoint | None) -> dict[str, str]:

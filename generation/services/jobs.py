@@ -23,22 +23,24 @@ from audit import services as audit
 from genai_platform.outages import BROKER
 from genai_platform.services import broker_check
 from generation.checkpoints import checkpoint_serving
-from generation.enforcement import enforcement_apply, suspension_active
+from generation.enforcement import enforcement_apply
 from generation.models import GENERATOR_KINDS, Checkpoint, Job, NetKind
 from generation.params import params_clean
-from generation.queueing import queue_refusal
+from generation.queueing import job_queue, queue_depth_limit, queue_refusal
+from generation.services.admission import SubmitterFacts, submitter_facts
 from generation.services.gate import (
     JobUnavailable,
     account_refusal,
     job_input,
     moderate,
     policy_refusal,
+    public_service_of,
     refusal_record,
     serving_facts,
     tunes_offered,
 )
 from generation.terms import terms_pending
-from generation.usage import quota_refusal, usage_job_counted, usage_job_given_back
+from generation.usage import quota_state_refusal, usage_job_counted, usage_job_given_back
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +64,9 @@ def request_hash(kind: str, params: dict[str, Any]) -> str:
 def _job_replayed(*, user: Any, idempotency_key: str | None, digest: str) -> Job | None:
     """The job an earlier request with this idempotency key made, marked ``replayed``; None for a new key.
 
-    The one idempotency lookup: ``job_submit`` runs it before any work and again under the user's row lock,
-    where it is authoritative. A key older than ``GENERATION_IDEMPOTENCY_KEY_HOURS`` has expired: it is
-    released from its job, and the request makes a new one. Raises IdempotencyKeyReused when the key's job
-    was made from a different request.
+    Run under the user's row lock when the facts found a job with the key, and after an IntegrityError. A key
+    older than ``GENERATION_IDEMPOTENCY_KEY_HOURS`` has expired: it is released from its job, and the request
+    makes a new one. Raises IdempotencyKeyReused when the key's job was made from a different request.
     """
     if not idempotency_key:
         return None
@@ -130,7 +131,7 @@ def broker_refusal() -> str | None:
 
 def _job_refused_by_moderation(job: Job, *, verdict: Any, request: Any) -> Job:
     """Store ``job`` refused, for the input ``verdict`` that blocked it, with its audit record; the refusal
-    counts towards a suspension. Runs in ``_job_create``'s transaction."""
+    counts towards a suspension. Runs in ``job_submit``'s transaction."""
     from generation.moderation import refusal_message, verdict_audit_facts
 
     outcome = enforcement_apply(user=job.user)
@@ -160,6 +161,18 @@ def _job_refused_by_moderation(job: Job, *, verdict: Any, request: Any) -> Job:
     return job
 
 
+class _Refused(Exception):  # noqa: N818 (the name says what happened)
+    """A submission refused under the user's row lock; ``job_submit`` records it once the transaction has rolled
+    back (``params`` None: the input was not read)."""
+
+    def __init__(self, message: str, *, code: str, params: dict[str, Any] | None, retry_after: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.params = params
+        self.retry_after = retry_after
+
+
 def job_submit(
     *,
     user: Any,
@@ -181,84 +194,93 @@ def job_submit(
     user's row lock: the first stores the job, the others then return it. A key expires
     ``GENERATION_IDEMPOTENCY_KEY_HOURS`` after its job was made; then it makes a new job.
 
-    The quota is checked first without a lock, so that a spent quota is refused before any moderation
-    work, and again in the transaction that stores the job, with the user's row locked, so that two
-    requests racing for the last unit cannot both pass. The queue's depth is counted in that transaction too,
-    just before the row is stored: a refused job leaves no row, no quota used and no ``generation.requested``
-    record, only its ``generation.refused`` one.
+    Everything is decided in one transaction with the user's row locked, from one read of the user's facts
+    (``submitter_facts``): two requests racing for the last unit of quota cannot both pass, and a spent quota is
+    refused before any moderation work. The queue's depth is counted in that read too: a refused job leaves no
+    row, no quota used and no ``generation.requested`` record, only its ``generation.refused`` one. An accepted
+    job costs seven statements besides BEGIN and COMMIT: the lock, the facts, the serving checkpoint, the job, the
+    day's count and the audit record's two.
     """
     digest = request_hash(kind, params)
-    replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
-    if replayed:
+    try:
+        with transaction.atomic(durable=True):
+            return _job_admit(
+                user=user, kind=kind, params=params, idempotency_key=idempotency_key, digest=digest, request=request
+            )
+    except _Refused as refused:
+        # Refused in the transaction, which stored nothing: the refusal is recorded now that it has rolled back.
+        refusal_record(
+            user=user, request=request, kind=kind, params=refused.params, reason=refused.message, code=refused.code
+        )
+        raise JobUnavailable(refused.message, code=refused.code, retry_after=refused.retry_after) from None
+    except IntegrityError:
+        # Only a writer that bypasses the user's row lock can store the key's job first; its job is the answer.
+        replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
+        if replayed is None:
+            raise
         return replayed
-    unreachable = broker_refusal()
-    if unreachable:
-        raise JobUnavailable(unreachable, code="broker_unavailable")
-    spent = quota_refusal(user=user)
-    if spent and idempotency_key:
-        # A duplicate whose first request committed (and took the last unit) since the lookup above.
+
+
+def _job_admit(
+    *, user: Any, kind: str, params: dict[str, Any], idempotency_key: str | None, digest: str, request: Any
+) -> Job:
+    """``job_submit``'s transaction: the checks in their order, then the job stored. Raises _Refused."""
+    _user_locked(user)
+    facts = submitter_facts(user, idempotency_key=idempotency_key, count_queue=bool(queue_depth_limit(job_queue())))
+    if facts.key_job is not None:
         replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
         if replayed:
             return replayed
+    unreachable = broker_refusal()
+    if unreachable:
+        raise JobUnavailable(unreachable, code="broker_unavailable")
+    mode = facts.minor_mode()
+    spent = quota_state_refusal(facts.quota())
     if spent:
-        refusal_record(user=user, request=request, kind=kind, params=None, reason=spent, code="over_quota")
-        raise JobUnavailable(spent, code="over_quota")
+        raise _Refused(spent, code="over_quota", params=None)
     if kind not in GENERATOR_KINDS:
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
     checkpoint = checkpoint_serving(kind)
     cleaned, seed = params_clean(kind, params, tunes=tunes_offered(checkpoint) if kind == NetKind.LM else None)
-    refusal = policy_refusal(checkpoint, user)
+    public = public_service_of(checkpoint)
+    refusal = policy_refusal(checkpoint, user, public=public)
     if refusal:
-        reason, code = refusal
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code=code)
-        raise JobUnavailable(reason, code=code)
+        raise _Refused(refusal[0], code=refusal[1], params=cleaned)
     assert checkpoint is not None
-    pending = terms_pending(user)
-    if pending:
+    if facts.terms_pending:
         reason = _(
             "The terms have changed (%(documents)s): read them and accept them on the terms page before you "
             "generate again."
-        ) % {"documents": ", ".join(f"{v.title} {v.version}" for v in pending)}
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code="terms_not_accepted")
-        raise JobUnavailable(reason, code="terms_not_accepted")
-    if suspension_active(user):
+        ) % {"documents": ", ".join(f"{v.title} {v.version}" for v in terms_pending(user))}
+        raise _Refused(reason, code="terms_not_accepted", params=cleaned)
+    if facts.suspended:
         reason = _(
             "Your account may not generate content at the moment because several of your requests broke the "
             "content rules. If you think this is a mistake, contact us through the complaints page."
         )
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code="user_suspended")
-        raise JobUnavailable(reason, code="user_suspended")
-    account = account_refusal(user)
+        raise _Refused(reason, code="user_suspended", params=cleaned)
+    account = account_refusal(user, public=public, verified=facts.phone_verified, mode=mode)
     if account:
-        reason, code = account
-        refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=reason, code=code)
-        raise JobUnavailable(reason, code=code)
+        raise _Refused(account[0], code=account[1], params=cleaned)
     verdict = None
     if kind == NetKind.LM and cleaned["opening"]:
-        verdict = moderate(cleaned["opening"], output=False, user=user)
-    try:
-        return _job_create(
-            user=user,
-            kind=kind,
-            params=cleaned,
-            seed=seed,
-            checkpoint=checkpoint,
-            idempotency_key=idempotency_key,
-            digest=digest,
-            request=request,
-            input_verdict=verdict,
-        )
-    except JobUnavailable as exc:
-        # Refused in the transaction, which stored nothing: the refusal is recorded now that it has rolled back.
-        if exc.code == "over_quota":  # lost the race for the last unit of quota
-            refusal_record(user=user, request=request, kind=kind, params=None, reason=exc.message, code="over_quota")
-        elif exc.code == "busy":
-            refusal_record(user=user, request=request, kind=kind, params=cleaned, reason=exc.message, code="busy")
-        raise
+        verdict = moderate(cleaned["opening"], output=False, user=user, minor=mode is not None)
+    return _job_store(
+        user=user,
+        kind=kind,
+        params=cleaned,
+        seed=seed,
+        checkpoint=checkpoint,
+        idempotency_key=idempotency_key,
+        digest=digest,
+        request=request,
+        input_verdict=verdict,
+        facts=facts,
+    )
 
 
-@transaction.atomic(durable=True)
-def _job_create(
+@transaction.atomic(savepoint=False)
+def _job_store(
     *,
     user: Any,
     kind: str,
@@ -269,14 +291,11 @@ def _job_create(
     digest: str,
     request: Any,
     input_verdict: Any = None,
+    facts: SubmitterFacts | None = None,
 ) -> Job:
-    """Store the job of a cleaned request under the user's row lock, unless an earlier request with its
-    idempotency key made one: refused when ``input_verdict`` blocked its input, otherwise queued within the
-    daily quota and the queue's depth limit, and sent to the workers once the transaction commits."""
-    _user_locked(user)
-    replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
-    if replayed:
-        return replayed
+    """Store the job of a cleaned and admitted request: refused when ``input_verdict`` blocked its input, otherwise
+    queued within the queue's depth limit (as ``facts`` counted it), and sent to the workers once the transaction
+    commits. ``facts`` (read under the user's row lock) spare the statements that would read them again."""
     job = Job(
         user=user,
         kind=kind,
@@ -290,26 +309,17 @@ def _job_create(
     )
     if input_verdict is not None and input_verdict.blocked:
         return _job_refused_by_moderation(job, verdict=input_verdict, request=request)
-    spent = quota_refusal(user=user)
-    if spent:
-        raise JobUnavailable(spent, code="over_quota")
-    # Counted last, so that the count is as fresh as it can be. Only the user's row is locked: submissions of
-    # different users racing on PostgreSQL may each see one place left (SQLite's write lock orders them all).
-    busy = queue_refusal()
+    busy = queue_refusal(waiting=facts.queued if facts is not None else None)
     if busy:
         reason, retry_after = busy
-        raise JobUnavailable(reason, code="busy", retry_after=retry_after)
+        raise _Refused(reason, code="busy", params=params, retry_after=retry_after)
     job.enqueued_at = timezone.now()
-    try:
-        with transaction.atomic():
-            job.save()
-    except IntegrityError:
-        # Only a writer that bypasses the user's row lock can get here first; its job is the answer.
-        replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
-        if replayed is None:
-            raise
-        return replayed
-    usage_job_counted(job=job)
+    job.save(force_insert=True)
+    usage_job_counted(
+        job=job,
+        day_row=facts.jobs_today is not None if facts is not None else None,
+        in_a_row=facts.in_a_row if facts is not None else None,
+    )
     audit.generation_event(
         event_type="generation.requested",
         actor=user,

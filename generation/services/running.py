@@ -213,19 +213,22 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
         stored.append((index, item, produce_id, name, plain))
 
     with transaction.atomic():
-        current = (
-            Job.objects.select_for_update(of=("self",))
-            .select_related("checkpoint__model_record__service", "user")
-            .get(pk=job.pk)
+        # Finished only if this worker's claim is still the current one: the status and the attempt number are the
+        # claim, so the update that ends the job is also the check (no row read back, no lock taken before).
+        finished_at = timezone.now()
+        moderation = {**job.moderation, "output": output_verdict} if output_verdict else job.moderation
+        ended = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+            status=Job.Status.SUCCEEDED, finished_at=finished_at, moderation=moderation
         )
-        if current.status != Job.Status.RUNNING or current.attempts != job.attempts:
+        if not ended:
             # The sweeper gave this job to another worker meanwhile; that worker finishes it.
             logger.warning("job %s was reassigned while running; dropping this attempt", job.pk)
             return None
+        job.status, job.finished_at, job.moderation = Job.Status.SUCCEEDED, finished_at, moderation
         outputs = Output.objects.bulk_create(
             [
                 Output(
-                    job=current,
+                    job=job,
                     index=index,
                     produce_id=produce_id,
                     media=item.media,
@@ -237,30 +240,25 @@ def job_run(*, job_id: int, worker: str = "") -> Job | None:
                 for index, item, produce_id, name, plain in stored
             ]
         )
-        current.status = Job.Status.SUCCEEDED
-        current.finished_at = timezone.now()
-        if output_verdict:
-            current.moderation = {**current.moderation, "output": output_verdict}
-        current.save(update_fields=["status", "finished_at", "moderation"])
         # One record per output, so that an output's ProduceID leads to its own record.
         for output, (_index, item, _produce_id, _name, _plain) in zip(outputs, stored, strict=True):
             audit.generation_event(
                 event_type="generation.succeeded",
-                actor=current.user,
+                actor=job.user,
                 subject=output,
-                **serving_facts(current.checkpoint),
+                **serving_facts(job.checkpoint),
                 produce_id=output.produce_id,
                 output_content=item.content,
                 output_media_type="image/png" if item.media == Output.Media.IMAGE else "text/markdown",
                 decision="allowed",
                 payload={
-                    "job_id": str(current.public_id),
-                    "kind": current.kind,
+                    "job_id": str(job.public_id),
+                    "kind": job.kind,
                     "output_ids": [output.produce_id],
-                    "latency_ms": latency_ms(current),
+                    "latency_ms": latency_ms(job),
                 },
             )
-    return current
+    return job
 
 
 def jobs_sweep(*, now: Any = None) -> dict[str, int]:
