@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.admin.common import FileInline, file_download, refusal_show
-from filing.admin.review import SampleReviewAdmin
+from filing.admin.review import CorpusSampleAdmin, SampleReviewAdmin
 from filing.admin_base import FilingModelAdmin, SeedField
 from filing.models import (
     CorpusCheck,
@@ -357,7 +357,7 @@ def rate_shown(metric: dict[str, Any] | None) -> str:
 
 
 @admin.register(CorpusCheck)
-class CorpusCheckAdmin(FilingModelAdmin):
+class CorpusCheckAdmin(CorpusSampleAdmin):
     """The whole-corpus technical sample (TC260-003 §9.2 b)): started here, run on a worker, kept as evidence."""
 
     form = CorpusCheckForm
@@ -384,14 +384,6 @@ class CorpusCheckAdmin(FilingModelAdmin):
         "finished_at",
     )
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is None:
-            return ("service", "seed")
-        return ("service", *self.readonly_fields)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("service", *self.readonly_fields) if obj is not None else ()
-
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return super().get_inline_instances(request, obj) if obj is not None else []
 
@@ -401,19 +393,8 @@ class CorpusCheckAdmin(FilingModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: CorpusCheck, form: Any, change: bool) -> None:
-        created = services.corpus_check_create(
-            service=obj.service, actor=request.user, seed=form.cleaned_data.get("seed")
-        )
-        obj.pk = created.pk
-        obj.refresh_from_db()
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except services.FilingError as exc:
-            refusal_show(self, request, exc)
-            return HttpResponseRedirect(request.get_full_path())
+    def sample_start(self, *, service: Any, actor: Any, seed: int | None) -> CorpusCheck:
+        return services.corpus_check_create(service=service, actor=actor, seed=seed)
 
     @admin.display(description=_("keyword pass rate"))
     def keyword_rate(self, obj: CorpusCheck) -> str:
@@ -485,7 +466,7 @@ class CorpusReviewForm(forms.ModelForm):
 
 
 @admin.register(CorpusReview)
-class CorpusReviewAdmin(SampleReviewAdmin):
+class CorpusReviewAdmin(CorpusSampleAdmin, SampleReviewAdmin):
     """The whole-corpus manual sample (TC260-003 §9.2 a)): drawn here from all the service's training data, judged
     item by item on its review page, kept as the evidence of the self-assessment's corpus manual pass rate."""
 
@@ -514,33 +495,14 @@ class CorpusReviewAdmin(SampleReviewAdmin):
     review_items_related = ("dataset",)
     review_template = "admin/filing/corpusreview/review.html"
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is None:
-            return ("service", "seed")
-        return ("service", *self.readonly_fields)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("service", *self.readonly_fields) if obj is not None else ()
-
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A finished assessment is evidence of the self-assessment.
         if obj is not None and obj.status != CorpusReview.Status.IN_REVIEW:
             return False
         return super().has_delete_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: CorpusReview, form: Any, change: bool) -> None:
-        created = services.corpus_review_start(
-            service=obj.service, actor=request.user, seed=form.cleaned_data.get("seed")
-        )
-        obj.pk = created.pk
-        obj.refresh_from_db()
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except services.FilingError as exc:
-            refusal_show(self, request, exc)
-            return HttpResponseRedirect(request.get_full_path())
+    def sample_start(self, *, service: Any, actor: Any, seed: int | None) -> CorpusReview:
+        return services.corpus_review_start(service=service, actor=actor, seed=seed)
 
     def response_add(self, request: HttpRequest, obj: CorpusReview, post_url_continue: Any = None) -> HttpResponse:
         return redirect("admin:filing_corpusreview_review", obj.pk)

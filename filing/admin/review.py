@@ -1,5 +1,7 @@
-"""The review page of a drawn sample, shared by the source safety checks and the whole-corpus assessments: the
-reviewer reads each item with its machine flags, posts verdicts a page at a time and finishes the review."""
+"""The admin of drawn samples. The review page is shared by the source safety checks and the whole-corpus
+assessments: the reviewer reads each item with its machine flags, posts verdicts a page at a time and finishes the
+review. The add page is shared by the samples of a service's whole corpus (the technical check, the manual
+assessment): they are drawn by naming the service and, when wanted, the seed."""
 
 from __future__ import annotations
 
@@ -169,3 +171,33 @@ class SampleReviewAdmin(FilingModelAdmin):
             verdicts=SampleItem.Verdict.choices,
             **self.review_context(sample),
         )
+
+
+class CorpusSampleAdmin(FilingModelAdmin):
+    """The admin of a sample of a service's whole corpus. It is added by naming the service and, optionally, the
+    seed, through the service that draws it (``sample_start``); a refused start is an error message on the add
+    page. Once drawn, the service is shown with the sample's read-only fields."""
+
+    def sample_start(self, *, service: Any, actor: Any, seed: int | None) -> Model:
+        """Draw the sample of ``service``'s corpus through its service."""
+        raise NotImplementedError
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("service", "seed")
+        return ("service", *self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("service", *self.readonly_fields) if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        created = self.sample_start(service=obj.service, actor=request.user, seed=form.cleaned_data.get("seed"))
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except services.FilingError as exc:
+            refusal_show(self, request, exc)
+            return HttpResponseRedirect(request.get_full_path())
