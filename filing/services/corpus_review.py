@@ -30,7 +30,7 @@ from filing.services.datasets import (
     sample_finished,
     sample_illegal_count,
     sample_indices,
-    verdicts_record,
+    sample_verdicts_record,
 )
 
 
@@ -122,10 +122,11 @@ def corpus_review_start(
 
 def corpus_review_verdicts_record(*, review: CorpusReview, verdicts: Iterable[VerdictInput], actor: Any) -> int:
     """Store reviewers' verdicts on sampled items of the corpus; returns how many changed."""
-    if review.status != CorpusReview.Status.IN_REVIEW:
-        raise FilingError(_("This assessment is finished; its verdicts can no longer change."))
-    return verdicts_record(
-        subject=review, items=CorpusReviewItem.objects.filter(review=review), verdicts=verdicts, actor=actor
+    return sample_verdicts_record(
+        sample=review,
+        verdicts=verdicts,
+        actor=actor,
+        finished=_("This assessment is finished; its verdicts can no longer change."),
     )
 
 

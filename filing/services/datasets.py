@@ -207,12 +207,28 @@ def verdicts_record(*, subject: Any, items: QuerySet[Any], verdicts: Iterable[Ve
     return len(changes)
 
 
+def _sample_in_review_check(*, sample: SafetyCheck | CorpusReview, finished: str) -> None:
+    """Refuse, saying ``finished``, a change to a sample whose review is over."""
+    if sample.status != sample.Status.IN_REVIEW:
+        raise FilingError(finished)
+
+
+def sample_verdicts_record(
+    *, sample: SafetyCheck | CorpusReview, verdicts: Iterable[VerdictInput], actor: Any, finished: str
+) -> int:
+    """Store reviewers' verdicts on the items of ``sample`` (a check's or an assessment's); returns how many
+    changed. Refused, saying ``finished``, once its review is over."""
+    _sample_in_review_check(sample=sample, finished=finished)
+    return verdicts_record(subject=sample, items=sample.items.all(), verdicts=verdicts, actor=actor)
+
+
 def safety_check_verdicts_record(*, check: SafetyCheck, verdicts: Iterable[VerdictInput], actor: Any) -> int:
     """Store reviewers' verdicts on sampled items; returns how many changed."""
-    if check.status != SafetyCheck.Status.IN_REVIEW:
-        raise FilingError(_("This check is finished; its verdicts can no longer change."))
-    return verdicts_record(
-        subject=check, items=SampleItem.objects.filter(check_run=check), verdicts=verdicts, actor=actor
+    return sample_verdicts_record(
+        sample=check,
+        verdicts=verdicts,
+        actor=actor,
+        finished=_("This check is finished; its verdicts can no longer change."),
     )
 
 
@@ -235,8 +251,7 @@ def safety_check_finish(*, check: SafetyCheck, actor: Any) -> SafetyCheck:
 def sample_illegal_count(*, sample: SafetyCheck | CorpusReview, finished: str) -> int:
     """How many items of ``sample`` (a check's or an assessment's) were judged illegal, what finishing it computes
     from. Refused, saying ``finished``, when it is finished already, and while an item still has no verdict."""
-    if sample.status != sample.Status.IN_REVIEW:
-        raise FilingError(finished)
+    _sample_in_review_check(sample=sample, finished=finished)
     pending = sample.items.filter(verdict=SampleItem.Verdict.PENDING).count()
     if pending:
         raise FilingError(
