@@ -10,7 +10,8 @@ transaction of the change.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypedDict, Unpack
 
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -44,18 +45,31 @@ def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dic
     return {key: [before.get(key), after.get(key)] for key in keys if before.get(key) != after.get(key)}
 
 
+class AccessRecording(TypedDict, total=False):
+    """How an access change is recorded: ``deleted``, the subject is about to be deleted; ``request`` or
+    ``actor``, who acted; without either the platform itself acted, named by ``system``."""
+
+    deleted: bool
+    request: Any
+    actor: Any
+    system: str
+
+
 def _recorded(
     event_type: str,
     subject: Any,
     before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    state: Callable[[Any], dict[str, Any]],
     *,
-    request: Any,
-    actor: Any,
-    system: str,
+    deleted: bool = False,
+    request: Any = None,
+    actor: Any = None,
+    system: str = "system:platform",
 ) -> bool:
-    """Write one ``event_type`` record of what changed from ``before`` to ``after`` (``None``: ``subject`` did not
-    exist, or no longer does); nothing when nothing changed. Returns whether it wrote one."""
+    """Write one ``event_type`` record of what changed in ``subject`` from ``before`` to its ``state`` now
+    (``None``: ``subject`` did not exist; ``deleted``: it no longer will); nothing when nothing changed. Returns
+    whether it wrote one."""
+    after = None if deleted else state(subject)
     changes = _changes(before, after)
     if not changes:
         return False
@@ -72,34 +86,16 @@ def _recorded(
     return True
 
 
-def user_access_recorded(
-    *,
-    user: Any,
-    before: dict[str, Any] | None,
-    deleted: bool = False,
-    request: Any = None,
-    actor: Any = None,
-    system: str = "system:platform",
-) -> bool:
+def user_access_recorded(*, user: Any, before: dict[str, Any] | None, **how: Unpack[AccessRecording]) -> bool:
     """Record what changed in ``user``'s access since ``before`` (``None``: the account was just created;
     ``deleted``: it is about to be deleted). Returns whether anything had changed. Without ``request`` or
     ``actor`` the platform itself acted, named by ``system``."""
-    after = None if deleted else user_access_state(user)
-    return _recorded("user.access_changed", user, before, after, request=request, actor=actor, system=system)
+    return _recorded("user.access_changed", user, before, user_access_state, **how)
 
 
-def role_access_recorded(
-    *,
-    group: Group,
-    before: dict[str, Any] | None,
-    deleted: bool = False,
-    request: Any = None,
-    actor: Any = None,
-    system: str = "system:platform",
-) -> bool:
+def role_access_recorded(*, group: Group, before: dict[str, Any] | None, **how: Unpack[AccessRecording]) -> bool:
     """``user_access_recorded`` for a role: its name and permissions."""
-    after = None if deleted else role_state(group)
-    return _recorded("user.role_changed", group, before, after, request=request, actor=actor, system=system)
+    return _recorded("user.role_changed", group, before, role_state, **how)
 
 
 @transaction.atomic

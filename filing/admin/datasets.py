@@ -7,8 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -18,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filing import services
 from filing.admin.common import FileInline, file_download, refusal_show
+from filing.admin.review import CorpusSampleAdmin, SampleReviewAdmin
 from filing.admin_base import FilingModelAdmin, SeedField
 from filing.models import (
     CorpusCheck,
@@ -26,9 +26,7 @@ from filing.models import (
     Dataset,
     DatasetEvidence,
     SafetyCheck,
-    SampleItem,
 )
-from filing.safety.models import Risk
 from filing.selectors import dataset_lineage, percent
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
 
@@ -268,66 +266,8 @@ class DatasetAdmin(FilingModelAdmin):
         return None
 
 
-def prescreen_shown(item: SampleItem) -> dict[str, Any]:
-    """The machine flags of a sampled item as the reviewer reads them: each keyword hit with the stretch of the
-    excerpt it matched, and the classifier's highest scores against their thresholds."""
-    flags = item.prescreen or {}
-    if not flags or "error" in flags:
-        return {"screened": False, "reason": flags.get("error", "")}
-    keyword = flags.get("keyword")
-    classifier = flags.get("classifier")
-    return {
-        "screened": True,
-        "keyword": None
-        if keyword is None
-        else {
-            "decision": keyword["decision"],
-            "hits": [
-                {**hit, "text": item.excerpt[hit["start"] : hit["end"]]}
-                for hit in keyword["hits"][: SafetyCheckAdmin.review_hits_shown]
-            ],
-            "more": max(0, len(keyword["hits"]) - SafetyCheckAdmin.review_hits_shown),
-        },
-        "classifier": None
-        if classifier is None
-        else {
-            "decision": classifier["decision"],
-            "scores": classifier["scores"][: SafetyCheckAdmin.review_scores_shown],
-        },
-    }
-
-
-def _verdicts_posted(request: HttpRequest) -> list[services.VerdictInput]:
-    """The verdicts a review page posted for its items; with "the rest are fine", items left pending are OK."""
-    rest_ok = "rest_ok" in request.POST
-    return [
-        services.VerdictInput(
-            item_id=int(item_id),
-            verdict=SampleItem.Verdict.OK
-            if rest_ok and request.POST.get(f"verdict-{item_id}", "pending") == "pending"
-            else request.POST.get(f"verdict-{item_id}", SampleItem.Verdict.PENDING),
-            risk_code=request.POST.get(f"risk-{item_id}") or None,
-        )
-        for item_id in request.POST.getlist("item")
-        if item_id.isdigit()
-    ]
-
-
-def _review_counts(items: Any) -> dict[str, int]:
-    """What a review page counts of its sample: pending and illegal verdicts, and the pre-screening's flags."""
-    flagged = ("flag", "block")
-    return {
-        "pending": items.filter(verdict=SampleItem.Verdict.PENDING).count(),
-        "illegal": items.filter(verdict=SampleItem.Verdict.ILLEGAL).count(),
-        "screened": items.filter(prescreen__has_key="layers").count(),
-        "keyword_flagged": items.filter(prescreen__layers__keyword__in=flagged).count(),
-        "classifier_screened": items.filter(prescreen__layers__has_key="classifier").count(),
-        "classifier_flagged": items.filter(prescreen__layers__classifier__in=flagged).count(),
-    }
-
-
 @admin.register(SafetyCheck)
-class SafetyCheckAdmin(FilingModelAdmin):
+class SafetyCheckAdmin(SampleReviewAdmin):
     list_display = ("dataset", "started_at", "sample_size", "status", "illegal_count", "ratio_shown", "threshold_shown")
     list_filter = ("status",)
     search_fields = ("dataset__name",)
@@ -348,11 +288,8 @@ class SafetyCheckAdmin(FilingModelAdmin):
         "finished_at",
         "review_link",
     )
-    own_pages = {"review": "<int:pk>/review/"}
-    review_page_size = 50
-    # How much of each item's pre-screen the review table shows (the rest is stored with the item).
-    review_hits_shown = 5
-    review_scores_shown = 3
+    review_related = ("dataset",)
+    review_template = "admin/filing/safetycheck/review.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -370,60 +307,29 @@ class SafetyCheckAdmin(FilingModelAdmin):
         url = reverse("admin:filing_safetycheck_review", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, gettext("Review the sample"))
 
-    def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        check = get_object_or_404(SafetyCheck.objects.select_related("dataset"), pk=pk)
-        if not self.has_change_permission(request, check):
-            raise PermissionDenied
-        try:
-            page = max(1, int(request.GET.get("page", "1")))
-        except ValueError:
-            page = 1
-        url = reverse("admin:filing_safetycheck_review", args=[check.pk])
-        if request.method == "POST":
-            try:
-                if "finish" in request.POST:
-                    services.safety_check_finish(check=check, actor=request.user)
-                    check.refresh_from_db()
-                    level = messages.SUCCESS if check.status == SafetyCheck.Status.PASSED else messages.ERROR
-                    self.message_user(
-                        request,
-                        gettext("Check finished: %(status)s, illegal share %(ratio)s (maximum %(max)s).")
-                        % {
-                            "status": check.get_status_display(),
-                            "ratio": percent(check.illegal_ratio),
-                            "max": percent(check.threshold),
-                        },
-                        level,
-                    )
-                    return HttpResponseRedirect(url)
-                verdicts = _verdicts_posted(request)
-                changed = services.safety_check_verdicts_record(check=check, verdicts=verdicts, actor=request.user)
-                self.message_user(request, gettext("%(n)d verdicts saved.") % {"n": changed}, messages.SUCCESS)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-            next_page = page + 1 if "save_next" in request.POST or "rest_ok" in request.POST else page
-            return HttpResponseRedirect(f"{url}?page={next_page}")
-        size = self.review_page_size
-        pages = max(1, (check.sample_size + size - 1) // size)
-        page = min(page, pages)
-        items = list(check.items.order_by("position")[(page - 1) * size : page * size])
-        counts = _review_counts(check.items.all())
-        return self.page_response(
-            request,
-            "admin/filing/safetycheck/review.html",
-            gettext("Source safety check of “%(d)s”") % {"d": check.dataset.name},
-            original=check,
-            check=check,
-            items=[(item, prescreen_shown(item)) for item in items],
-            page=page,
-            pages=pages,
-            page_range=range(1, pages + 1) if pages <= 30 else None,
-            counts=counts,
-            risks=Risk.objects.order_by("position"),
-            verdicts=SampleItem.Verdict.choices,
-            threshold=percent(check.threshold),
-            editable=check.status == SafetyCheck.Status.IN_REVIEW,
-        )
+    def review_finish(self, sample: SafetyCheck, actor: Any) -> None:
+        services.safety_check_finish(check=sample, actor=actor)
+
+    def review_finished_message(self, sample: SafetyCheck) -> tuple[str, int]:
+        level = messages.SUCCESS if sample.status == SafetyCheck.Status.PASSED else messages.ERROR
+        return gettext("Check finished: %(status)s, illegal share %(ratio)s (maximum %(max)s).") % {
+            "status": sample.get_status_display(),
+            "ratio": percent(sample.illegal_ratio),
+            "max": percent(sample.threshold),
+        }, level
+
+    def review_record(self, sample: SafetyCheck, verdicts: list[services.VerdictInput], actor: Any) -> int:
+        return services.safety_check_verdicts_record(check=sample, verdicts=verdicts, actor=actor)
+
+    def review_title(self, sample: SafetyCheck) -> str:
+        return gettext("Source safety check of “%(d)s”") % {"d": sample.dataset.name}
+
+    def review_context(self, sample: SafetyCheck) -> dict[str, Any]:
+        return {
+            "check": sample,
+            "threshold": percent(sample.threshold),
+            "editable": sample.status == SafetyCheck.Status.IN_REVIEW,
+        }
 
 
 class CorpusCheckForm(forms.ModelForm):
@@ -451,7 +357,7 @@ def rate_shown(metric: dict[str, Any] | None) -> str:
 
 
 @admin.register(CorpusCheck)
-class CorpusCheckAdmin(FilingModelAdmin):
+class CorpusCheckAdmin(CorpusSampleAdmin):
     """The whole-corpus technical sample (TC260-003 §9.2 b)): started here, run on a worker, kept as evidence."""
 
     form = CorpusCheckForm
@@ -478,14 +384,6 @@ class CorpusCheckAdmin(FilingModelAdmin):
         "finished_at",
     )
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is None:
-            return ("service", "seed")
-        return ("service", *self.readonly_fields)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("service", *self.readonly_fields) if obj is not None else ()
-
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return super().get_inline_instances(request, obj) if obj is not None else []
 
@@ -495,19 +393,8 @@ class CorpusCheckAdmin(FilingModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: CorpusCheck, form: Any, change: bool) -> None:
-        created = services.corpus_check_create(
-            service=obj.service, actor=request.user, seed=form.cleaned_data.get("seed")
-        )
-        obj.pk = created.pk
-        obj.refresh_from_db()
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except services.FilingError as exc:
-            refusal_show(self, request, exc)
-            return HttpResponseRedirect(request.get_full_path())
+    def sample_start(self, *, service: Any, actor: Any, seed: int | None) -> CorpusCheck:
+        return services.corpus_check_create(service=service, actor=actor, seed=seed)
 
     @admin.display(description=_("keyword pass rate"))
     def keyword_rate(self, obj: CorpusCheck) -> str:
@@ -579,7 +466,7 @@ class CorpusReviewForm(forms.ModelForm):
 
 
 @admin.register(CorpusReview)
-class CorpusReviewAdmin(FilingModelAdmin):
+class CorpusReviewAdmin(CorpusSampleAdmin, SampleReviewAdmin):
     """The whole-corpus manual sample (TC260-003 §9.2 a)): drawn here from all the service's training data, judged
     item by item on its review page, kept as the evidence of the self-assessment's corpus manual pass rate."""
 
@@ -604,16 +491,9 @@ class CorpusReviewAdmin(FilingModelAdmin):
         "finished_by",
         "finished_at",
     )
-    own_pages = {"review": "<int:pk>/review/"}
-    review_page_size = 50
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is None:
-            return ("service", "seed")
-        return ("service", *self.readonly_fields)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("service", *self.readonly_fields) if obj is not None else ()
+    review_related = ("service",)
+    review_items_related = ("dataset",)
+    review_template = "admin/filing/corpusreview/review.html"
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A finished assessment is evidence of the self-assessment.
@@ -621,19 +501,8 @@ class CorpusReviewAdmin(FilingModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: CorpusReview, form: Any, change: bool) -> None:
-        created = services.corpus_review_start(
-            service=obj.service, actor=request.user, seed=form.cleaned_data.get("seed")
-        )
-        obj.pk = created.pk
-        obj.refresh_from_db()
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except services.FilingError as exc:
-            refusal_show(self, request, exc)
-            return HttpResponseRedirect(request.get_full_path())
+    def sample_start(self, *, service: Any, actor: Any, seed: int | None) -> CorpusReview:
+        return services.corpus_review_start(service=service, actor=actor, seed=seed)
 
     def response_add(self, request: HttpRequest, obj: CorpusReview, post_url_continue: Any = None) -> HttpResponse:
         return redirect("admin:filing_corpusreview_review", obj.pk)
@@ -667,58 +536,27 @@ class CorpusReviewAdmin(FilingModelAdmin):
             ),
         )
 
-    def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        review = get_object_or_404(CorpusReview.objects.select_related("service"), pk=pk)
-        if not self.has_change_permission(request, review):
-            raise PermissionDenied
-        try:
-            page = max(1, int(request.GET.get("page", "1")))
-        except ValueError:
-            page = 1
-        url = reverse("admin:filing_corpusreview_review", args=[review.pk])
-        if request.method == "POST":
-            try:
-                if "finish" in request.POST:
-                    services.corpus_review_finish(review=review, actor=request.user)
-                    review.refresh_from_db()
-                    level = messages.SUCCESS if review.status == CorpusReview.Status.MET else messages.ERROR
-                    self.message_user(
-                        request,
-                        gettext("Assessment finished: %(status)s, pass rate %(rate)s (goal %(goal)s).")
-                        % {
-                            "status": review.get_status_display(),
-                            "rate": percent(review.pass_rate),
-                            "goal": percent(review.goal),
-                        },
-                        level,
-                    )
-                    return HttpResponseRedirect(url)
-                verdicts = _verdicts_posted(request)
-                changed = services.corpus_review_verdicts_record(review=review, verdicts=verdicts, actor=request.user)
-                self.message_user(request, gettext("%(n)d verdicts saved.") % {"n": changed}, messages.SUCCESS)
-            except services.FilingError as exc:
-                refusal_show(self, request, exc)
-            next_page = page + 1 if "save_next" in request.POST or "rest_ok" in request.POST else page
-            return HttpResponseRedirect(f"{url}?page={next_page}")
-        size = self.review_page_size
-        pages = max(1, (review.sample_size + size - 1) // size)
-        page = min(page, pages)
-        items = list(review.items.select_related("dataset").order_by("position")[(page - 1) * size : page * size])
-        counts = _review_counts(review.items.all())
-        return self.page_response(
-            request,
-            "admin/filing/corpusreview/review.html",
-            gettext("Manual assessment of the corpus of “%(s)s”") % {"s": review.service},
-            original=review,
-            review=review,
-            items=[(item, prescreen_shown(item)) for item in items],  # type: ignore[arg-type]
-            page=page,
-            pages=pages,
-            page_range=range(1, pages + 1) if pages <= 30 else None,
-            counts=counts,
-            risks=Risk.objects.order_by("position"),
-            verdicts=SampleItem.Verdict.choices,
-            goal=percent(review.goal),
-            rate=percent(review.pass_rate) if review.pass_rate is not None else "",
-            editable=review.status == CorpusReview.Status.IN_REVIEW,
-        )
+    def review_finish(self, sample: CorpusReview, actor: Any) -> None:
+        services.corpus_review_finish(review=sample, actor=actor)
+
+    def review_finished_message(self, sample: CorpusReview) -> tuple[str, int]:
+        level = messages.SUCCESS if sample.status == CorpusReview.Status.MET else messages.ERROR
+        return gettext("Assessment finished: %(status)s, pass rate %(rate)s (goal %(goal)s).") % {
+            "status": sample.get_status_display(),
+            "rate": percent(sample.pass_rate),
+            "goal": percent(sample.goal),
+        }, level
+
+    def review_record(self, sample: CorpusReview, verdicts: list[services.VerdictInput], actor: Any) -> int:
+        return services.corpus_review_verdicts_record(review=sample, verdicts=verdicts, actor=actor)
+
+    def review_title(self, sample: CorpusReview) -> str:
+        return gettext("Manual assessment of the corpus of “%(s)s”") % {"s": sample.service}
+
+    def review_context(self, sample: CorpusReview) -> dict[str, Any]:
+        return {
+            "review": sample,
+            "goal": percent(sample.goal),
+            "rate": percent(sample.pass_rate) if sample.pass_rate is not None else "",
+            "editable": sample.status == CorpusReview.Status.IN_REVIEW,
+        }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,6 +23,8 @@ from filing.safety.models import (
     SafetyThreshold,
 )
 from filing.safety.selectors import safety_config_version_current
+
+Entry = TypeVar("Entry", Keyword, AllowlistPhrase)
 
 
 def _serialise(name: str) -> None:
@@ -134,6 +136,19 @@ def _library_entries_changed(count: int, *, actor: str, reason: str, **values: A
     return keyword_library_version_bump(actor=actor, reason=reason % {"n": count, **values})
 
 
+def _library_entry_created(entry: Entry, *, actor: str) -> Entry:
+    """``entry``, new to the library, checked and stored with the library version that names it."""
+    _library_entry_save(entry, actor=actor)
+    return entry
+
+
+def _library_entries_deleted(entries: QuerySet[Any], *, actor: str, reason: str) -> KeywordLibraryVersion | None:
+    """Delete ``entries`` at once; the library version after it (``reason`` formatted with ``n``), none when no
+    entry was deleted."""
+    count, _deleted = entries.delete()
+    return _library_entries_changed(count, actor=actor, reason=reason)
+
+
 @transaction.atomic
 def keyword_save(*, keyword: Keyword, actor: str) -> KeywordLibraryVersion:
     """Create or change one keyword entry; the library gets a new version."""
@@ -156,14 +171,12 @@ def keyword_create(
     except Risk.DoesNotExist as exc:
         raise ValidationError({"risk": _("Unknown risk code “%(code)s”.") % {"code": risk_code}}) from exc
     entry = Keyword(keyword=keyword, risk=risk, action=action, enabled=enabled, notes=notes, origin=origin)
-    keyword_save(keyword=entry, actor=actor)
-    return entry
+    return _library_entry_created(entry, actor=actor)
 
 
 @transaction.atomic
 def keywords_delete(*, keywords: QuerySet[Keyword], actor: str) -> KeywordLibraryVersion | None:
-    count, _deleted = keywords.delete()
-    return _library_entries_changed(count, actor=actor, reason=_("%(n)d keywords deleted."))
+    return _library_entries_deleted(keywords, actor=actor, reason=_("%(n)d keywords deleted."))
 
 
 @transaction.atomic
@@ -186,15 +199,12 @@ def allowlist_phrase_save(*, phrase: AllowlistPhrase, actor: str) -> KeywordLibr
 def allowlist_phrase_create(
     *, phrase: str, actor: str, notes: str = "", origin: str = Origin.MANUAL
 ) -> AllowlistPhrase:
-    entry = AllowlistPhrase(phrase=phrase, notes=notes, origin=origin)
-    allowlist_phrase_save(phrase=entry, actor=actor)
-    return entry
+    return _library_entry_created(AllowlistPhrase(phrase=phrase, notes=notes, origin=origin), actor=actor)
 
 
 @transaction.atomic
 def allowlist_phrases_delete(*, phrases: QuerySet[AllowlistPhrase], actor: str) -> KeywordLibraryVersion | None:
-    count, _deleted = phrases.delete()
-    return _library_entries_changed(count, actor=actor, reason=_("%(n)d allowlist phrases deleted."))
+    return _library_entries_deleted(phrases, actor=actor, reason=_("%(n)d allowlist phrases deleted."))
 
 
 @transaction.atomic

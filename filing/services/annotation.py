@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -27,6 +27,8 @@ from filing.models import (
 )
 from filing.services.common import FilingError
 
+Record = TypeVar("Record", bound=models.Model)
+
 
 def _saved(record: models.Model) -> None:
     """Validate ``record`` and save it, or refuse with what is wrong."""
@@ -35,6 +37,13 @@ def _saved(record: models.Model) -> None:
     except ValidationError as exc:
         raise FilingError(" ".join(exc.messages)) from exc
     record.save()
+
+
+def _created(record: Record, actor: Any) -> Record:
+    """``record`` validated and saved by ``actor``, with its history record, in one transaction."""
+    with acting_as(actor), transaction.atomic():
+        _saved(record)
+    return record
 
 
 def annotation_rule_create(
@@ -118,20 +127,20 @@ def annotator_create(
     exam_passed: bool = False,
 ) -> Annotator:
     """An annotator or reviewer of ``provider``, with the training and the exam that qualify them."""
-    annotator = Annotator(
-        provider=provider,
-        name=name.strip(),
-        role=role,
-        user=user,
-        training_on=training_on,
-        training_content=training_content,
-        exam_on=exam_on,
-        exam_score=None if exam_score is None else Decimal(exam_score),
-        exam_passed=exam_passed,
+    return _created(
+        Annotator(
+            provider=provider,
+            name=name.strip(),
+            role=role,
+            user=user,
+            training_on=training_on,
+            training_content=training_content,
+            exam_on=exam_on,
+            exam_score=None if exam_score is None else Decimal(exam_score),
+            exam_passed=exam_passed,
+        ),
+        actor,
     )
-    with acting_as(actor), transaction.atomic():
-        _saved(annotator)
-    return annotator
 
 
 def annotation_task_create(
@@ -148,19 +157,19 @@ def annotation_task_create(
 ) -> AnnotationTask:
     """One batch of ``dataset`` annotated under ``rule``. Refused when the annotator and the reviewer are the same
     person, when either is not qualified, or when either holds the other role."""
-    task = AnnotationTask(
-        dataset=dataset,
-        rule=rule,
-        batch=batch.strip(),
-        items=items,
-        annotator=annotator,
-        reviewer=reviewer,
-        started_on=started_on,
-        finished_on=finished_on,
+    return _created(
+        AnnotationTask(
+            dataset=dataset,
+            rule=rule,
+            batch=batch.strip(),
+            items=items,
+            annotator=annotator,
+            reviewer=reviewer,
+            started_on=started_on,
+            finished_on=finished_on,
+        ),
+        actor,
     )
-    with acting_as(actor), transaction.atomic():
-        _saved(task)
-    return task
 
 
 def spot_check_record(
@@ -176,15 +185,15 @@ def spot_check_record(
 ) -> SpotCheck:
     """The spot check of the batch of ``task``: items checked and items annotated correctly (the pass rate is
     computed from them), and its conclusion."""
-    check = SpotCheck(
-        task=task,
-        checked_on=checked_on,
-        checker=checker.strip(),
-        sample_size=sample_size,
-        passed_items=passed_items,
-        conclusion=conclusion,
-        note=note,
+    return _created(
+        SpotCheck(
+            task=task,
+            checked_on=checked_on,
+            checker=checker.strip(),
+            sample_size=sample_size,
+            passed_items=passed_items,
+            conclusion=conclusion,
+            note=note,
+        ),
+        actor,
     )
-    with acting_as(actor), transaction.atomic():
-        _saved(check)
-    return check

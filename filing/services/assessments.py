@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from filing.clauses import ASSESSMENT_CLAUSES
-from filing.history import acting_as, history_collected
+from filing.history import acting_as
 from filing.models import (
     AssessmentClause,
     AssessmentRun,
@@ -23,9 +23,8 @@ from filing.safety.run_evidence import self_assessment_figures_from_run
 from filing.services.common import FilingError, actor_name
 from filing.services.four_eyes import (
     four_eyes_check,
-    last_changed_by_name,
     record_changed_by,
-    signed_off_record,
+    signed_off_save,
 )
 
 # The figures copied from the linked assessment run, corpus technical check and corpus manual assessment, shown but
@@ -175,16 +174,7 @@ def assessment_finalise(*, assessment: SelfAssessment, actor: Any, request: Any 
         assessment.status = SelfAssessment.Status.FINALISED
         assessment.finalised_by = actor_name(actor)
         assessment.finalised_at = timezone.now()
-        with history_collected() as collected:
-            assessment.save()
-        signed_off_record(
-            event_type="filing.assessment_finalised",
-            record=assessment,
-            actor=actor,
-            request=request,
-            last_changed_by=last_changed_by_name(assessment),
-            collected=collected,
-        )
+        signed_off_save(event_type="filing.assessment_finalised", record=assessment, actor=actor, request=request)
     return assessment
 
 

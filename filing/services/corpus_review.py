@@ -16,11 +16,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from filing.history import acting_as
-from filing.models import CorpusReview, CorpusReviewItem, Dataset, SampleItem, Service
+from filing.models import CorpusReview, CorpusReviewItem, Dataset, Service
 from filing.safety.selectors import safety_config
 from filing.selectors import service_datasets
 from filing.services.common import FilingError, actor_name, ratio
@@ -28,8 +27,10 @@ from filing.services.datasets import (
     VerdictInput,
     dataset_excerpts,
     dataset_items_screen,
+    sample_finished,
+    sample_illegal_count,
     sample_indices,
-    verdicts_record,
+    sample_verdicts_record,
 )
 
 
@@ -121,29 +122,21 @@ def corpus_review_start(
 
 def corpus_review_verdicts_record(*, review: CorpusReview, verdicts: Iterable[VerdictInput], actor: Any) -> int:
     """Store reviewers' verdicts on sampled items of the corpus; returns how many changed."""
-    if review.status != CorpusReview.Status.IN_REVIEW:
-        raise FilingError(_("This assessment is finished; its verdicts can no longer change."))
-    return verdicts_record(
-        subject=review, items=CorpusReviewItem.objects.filter(review=review), verdicts=verdicts, actor=actor
+    return sample_verdicts_record(
+        sample=review,
+        verdicts=verdicts,
+        actor=actor,
+        finished=_("This assessment is finished; its verdicts can no longer change."),
     )
 
 
 def corpus_review_finish(*, review: CorpusReview, actor: Any) -> CorpusReview:
     """Compute the pass rate once every item has a verdict, and whether it meets the goal."""
-    if review.status != CorpusReview.Status.IN_REVIEW:
-        raise FilingError(_("This assessment is already finished."))
-    pending = review.items.filter(verdict=SampleItem.Verdict.PENDING).count()
-    if pending:
-        raise FilingError(
-            _("%(n)d sampled items still have no verdict; judge every item before finishing.") % {"n": pending}
-        )
-    failed = review.items.filter(verdict=SampleItem.Verdict.ILLEGAL).count()
+    failed = sample_illegal_count(sample=review, finished=_("This assessment is already finished."))
     rate = ratio(review.sample_size - failed, review.sample_size)
     with acting_as(actor), transaction.atomic():
         review.failed_count = failed
         review.pass_rate = rate
         review.status = CorpusReview.Status.MET if rate >= review.goal else CorpusReview.Status.NOT_MET
-        review.finished_by = actor_name(actor)
-        review.finished_at = timezone.now()
-        review.save()
+        sample_finished(sample=review, actor=actor)
     return review

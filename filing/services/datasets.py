@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from filing.history import acting_as, history_write
 from filing.models import (
+    CorpusReview,
     Dataset,
     ModelRecord,
     Risk,
@@ -206,38 +207,64 @@ def verdicts_record(*, subject: Any, items: QuerySet[Any], verdicts: Iterable[Ve
     return len(changes)
 
 
+def _sample_in_review_check(*, sample: SafetyCheck | CorpusReview, finished: str) -> None:
+    """Refuse, saying ``finished``, a change to a sample whose review is over."""
+    if sample.status != sample.Status.IN_REVIEW:
+        raise FilingError(finished)
+
+
+def sample_verdicts_record(
+    *, sample: SafetyCheck | CorpusReview, verdicts: Iterable[VerdictInput], actor: Any, finished: str
+) -> int:
+    """Store reviewers' verdicts on the items of ``sample`` (a check's or an assessment's); returns how many
+    changed. Refused, saying ``finished``, once its review is over."""
+    _sample_in_review_check(sample=sample, finished=finished)
+    return verdicts_record(subject=sample, items=sample.items.all(), verdicts=verdicts, actor=actor)
+
+
 def safety_check_verdicts_record(*, check: SafetyCheck, verdicts: Iterable[VerdictInput], actor: Any) -> int:
     """Store reviewers' verdicts on sampled items; returns how many changed."""
-    if check.status != SafetyCheck.Status.IN_REVIEW:
-        raise FilingError(_("This check is finished; its verdicts can no longer change."))
-    return verdicts_record(
-        subject=check, items=SampleItem.objects.filter(check_run=check), verdicts=verdicts, actor=actor
+    return sample_verdicts_record(
+        sample=check,
+        verdicts=verdicts,
+        actor=actor,
+        finished=_("This check is finished; its verdicts can no longer change."),
     )
 
 
 def safety_check_finish(*, check: SafetyCheck, actor: Any) -> SafetyCheck:
     """Compute the illegal share once every item has a verdict; above the threshold the dataset is unusable."""
-    if check.status != SafetyCheck.Status.IN_REVIEW:
-        raise FilingError(_("This check is already finished."))
-    pending = check.items.filter(verdict=SampleItem.Verdict.PENDING).count()
-    if pending:
-        raise FilingError(
-            _("%(n)d sampled items still have no verdict; judge every item before finishing.") % {"n": pending}
-        )
-    illegal = check.items.filter(verdict=SampleItem.Verdict.ILLEGAL).count()
+    illegal = sample_illegal_count(sample=check, finished=_("This check is already finished."))
     share = ratio(illegal, check.sample_size)
     passed = share <= check.threshold
     with acting_as(actor), transaction.atomic():
         check.illegal_count = illegal
         check.illegal_ratio = share
         check.status = SafetyCheck.Status.PASSED if passed else SafetyCheck.Status.FAILED
-        check.finished_by = actor_name(actor)
-        check.finished_at = timezone.now()
-        check.save()
+        sample_finished(sample=check, actor=actor)
         dataset = check.dataset
         dataset.safety_status = Dataset.SafetyStatus.PASSED if passed else Dataset.SafetyStatus.FAILED
         dataset.save()
     return check
+
+
+def sample_illegal_count(*, sample: SafetyCheck | CorpusReview, finished: str) -> int:
+    """How many items of ``sample`` (a check's or an assessment's) were judged illegal, what finishing it computes
+    from. Refused, saying ``finished``, when it is finished already, and while an item still has no verdict."""
+    _sample_in_review_check(sample=sample, finished=finished)
+    pending = sample.items.filter(verdict=SampleItem.Verdict.PENDING).count()
+    if pending:
+        raise FilingError(
+            _("%(n)d sampled items still have no verdict; judge every item before finishing.") % {"n": pending}
+        )
+    return sample.items.filter(verdict=SampleItem.Verdict.ILLEGAL).count()
+
+
+def sample_finished(*, sample: SafetyCheck | CorpusReview, actor: Any) -> None:
+    """Save ``sample`` with its outcome as finished by ``actor``, now."""
+    sample.finished_by = actor_name(actor)
+    sample.finished_at = timezone.now()
+    sample.save()
 
 
 def _user_of(actor: Any) -> Any:

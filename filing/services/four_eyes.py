@@ -13,6 +13,7 @@ from typing import Any, Literal
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from filing.history import history_collected
 from filing.models.four_eyes import SignedOffRecord
 from filing.services.common import FilingError, actor_name
 
@@ -93,6 +94,24 @@ def four_eyes_check(*, record: SignedOffRecord, actor: Any, step: Step, request:
 def last_changed_by_name(record: SignedOffRecord) -> str:
     """The user name of whoever last changed ``record``; empty when no person did."""
     return actor_name(record.last_changed_by) if record.last_changed_by_id is not None else ""
+
+
+def signed_off_save(
+    *, event_type: str, record: SignedOffRecord, actor: Any, request: Any = None, **payload: Any
+) -> None:
+    """Save ``record`` as a sign-off step leaves it, and write the step's audit event (``event_type``, with
+    ``payload``) naming the fields the save changed: every sign-off step records itself alike."""
+    with history_collected() as collected:
+        record.save()
+    signed_off_record(
+        event_type=event_type,
+        record=record,
+        actor=actor,
+        request=request,
+        last_changed_by=last_changed_by_name(record),
+        collected=collected,
+        **payload,
+    )
 
 
 def signed_off_record(

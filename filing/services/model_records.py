@@ -9,12 +9,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from filing.history import acting_as, history_collected
+from filing.history import acting_as
 from filing.models import (
     ModelRecord,
 )
 from filing.services.common import FilingError, actor_name
-from filing.services.four_eyes import four_eyes_check, last_changed_by_name, signed_off_record
+from filing.services.four_eyes import four_eyes_check, signed_off_save
 
 
 def model_record_approve(*, record: ModelRecord, actor: Any, request: Any = None) -> ModelRecord:
@@ -31,16 +31,7 @@ def model_record_approve(*, record: ModelRecord, actor: Any, request: Any = None
         record.approved_by = actor_name(actor)
         record.approved_at = timezone.now()
         record.rejection_reason = ""
-        with history_collected() as collected:
-            record.save()
-        signed_off_record(
-            event_type="filing.model_record_approved",
-            record=record,
-            actor=actor,
-            request=request,
-            last_changed_by=last_changed_by_name(record),
-            collected=collected,
-        )
+        signed_off_save(event_type="filing.model_record_approved", record=record, actor=actor, request=request)
     return record
 
 

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from filing.history import acting_as, history_collected, history_write
+from filing.history import acting_as, history_write
 from filing.models import (
     Document,
     ModelRecord,
@@ -22,7 +22,7 @@ from filing.models import (
     ServiceTransition,
 )
 from filing.services.common import FilingError, actor_name
-from filing.services.four_eyes import four_eyes_check, last_changed_by_name, signed_off_record
+from filing.services.four_eyes import four_eyes_check, signed_off_save
 
 
 @transaction.atomic
@@ -106,17 +106,7 @@ def _transition(
         if event_type is None:
             locked.save()
         else:
-            with history_collected() as collected:
-                locked.save()
-            signed_off_record(
-                event_type=event_type,
-                record=locked,
-                actor=actor,
-                request=request,
-                last_changed_by=last_changed_by_name(locked),
-                collected=collected,
-                from_status=previous,
-            )
+            signed_off_save(event_type=event_type, record=locked, actor=actor, request=request, from_status=previous)
         ServiceTransition.objects.create(
             service=locked, from_status=previous, to_status=target, actor=actor_name(actor), note=note
         )

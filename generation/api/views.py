@@ -7,7 +7,8 @@ own jobs and outputs: anything else answers 404, so the API never tells whether 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib.auth import authenticate
 from django.db.models import F, QuerySet
@@ -42,12 +43,30 @@ from generation.services import UnlabelledRefused, job_cancel, job_submit, tunes
 from generation.throttles import EndUserThrottle, JobCreateThrottle, TokenThrottle
 from generation.usage import quota_state
 
+View = TypeVar("View", bound=Callable[..., Any])
+
 IDEMPOTENCY_KEY_MAX = 128
 # Every operation of an end user: not signed in, no end_user role, too many requests.
 COMMON_ERRORS = error_responses(401, 403, 429, e403="Signed in without the end_user role.")
 # A list: a bad filter, a page past the end.
 LIST_ERRORS = COMMON_ERRORS | error_responses(400, 404, e400="A bad filter or page size.", e404="No such page.")
 DETAIL_ERRORS = COMMON_ERRORS | error_responses(404, e404="No such object of yours.")
+
+
+def own_records_schema(
+    *,
+    listed: str,
+    filters: list[OpenApiParameter],
+    item: type[serializers.Serializer],
+    one: str,
+    detail: type[serializers.Serializer],
+) -> Callable[[View], View]:
+    """The schema of a list of the caller's own records and of one of them: each operation's summary, the list's
+    ``filters``, the serializers of a listed ``item`` and of one record read alone, and the errors each answers."""
+    return extend_schema_view(
+        list=extend_schema(summary=listed, parameters=filters, responses={200: item(many=True), **LIST_ERRORS}),
+        retrieve=extend_schema(summary=one, responses={200: detail, **DETAIL_ERRORS}),
+    )
 
 
 # ------------------------------------------------------------------------------
@@ -152,19 +171,15 @@ class NetsApi(EndUserApi, APIView):
 # ------------------------------------------------------------------------------
 # Jobs
 # ------------------------------------------------------------------------------
-@extend_schema_view(
-    list=extend_schema(
-        summary="The caller's jobs, newest first.",
-        parameters=[
-            OpenApiParameter("kind", OpenApiTypes.STR, enum=[kind.value for kind in GENERATOR_KINDS]),
-            OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
-        ],
-        responses={200: s.JobSerializer(many=True), **LIST_ERRORS},
-    ),
-    retrieve=extend_schema(
-        summary="One of the caller's jobs, with its outputs once it succeeded, or its place in the queue.",
-        responses={200: s.JobDetailSerializer, **DETAIL_ERRORS},
-    ),
+@own_records_schema(
+    listed="The caller's jobs, newest first.",
+    filters=[
+        OpenApiParameter("kind", OpenApiTypes.STR, enum=[kind.value for kind in GENERATOR_KINDS]),
+        OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
+    ],
+    item=s.JobSerializer,
+    one="One of the caller's jobs, with its outputs once it succeeded, or its place in the queue.",
+    detail=s.JobDetailSerializer,
 )
 class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.JobSerializer
@@ -282,16 +297,12 @@ class FileRenderer(BaseRenderer):
         return json.dumps(data, ensure_ascii=False).encode()
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="The caller's outputs, newest first.",
-        parameters=[OpenApiParameter("job", OpenApiTypes.UUID, description="Only the outputs of this job.")],
-        responses={200: s.OutputSerializer(many=True), **LIST_ERRORS},
-    ),
-    retrieve=extend_schema(
-        summary="Metadata of one output (text outputs include the text).",
-        responses={200: s.OutputSerializer, **DETAIL_ERRORS},
-    ),
+@own_records_schema(
+    listed="The caller's outputs, newest first.",
+    filters=[OpenApiParameter("job", OpenApiTypes.UUID, description="Only the outputs of this job.")],
+    item=s.OutputSerializer,
+    one="Metadata of one output (text outputs include the text).",
+    detail=s.OutputSerializer,
 )
 class OutputViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.OutputSerializer

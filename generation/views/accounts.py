@@ -164,6 +164,12 @@ password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
 )
 
 
+def _choice_saved(request: HttpRequest, chosen: bool, said_if_chosen: str, said_if_not: str) -> HttpResponse:
+    """Back to the settings page after a yes-or-no setting was saved, saying which of the two it now is."""
+    messages.success(request, said_if_chosen if chosen else said_if_not)
+    return redirect("account")
+
+
 @never_cache
 @enduser_required
 @require_http_methods(["GET", "POST"])
@@ -181,13 +187,12 @@ def account(request: HttpRequest) -> HttpResponse:
         if settings_form.is_valid():
             allowed = settings_form.cleaned_data["inputs_for_training"]
             user_settings_update(user=request.user, inputs_for_training=allowed, request=request)
-            messages.success(
+            return _choice_saved(
                 request,
-                _("Saved: your inputs may be used to improve the nets.")
-                if allowed
-                else _("Saved: your inputs will not be used for training."),
+                allowed,
+                _("Saved: your inputs may be used to improve the nets."),
+                _("Saved: your inputs will not be used for training."),
             )
-            return redirect("account")
     elif action == "delete_history":
         delete_form = HistoryDeleteForm(request.POST)
         if delete_form.is_valid():
@@ -202,13 +207,12 @@ def account(request: HttpRequest) -> HttpResponse:
     elif action == "labelling" and labelling_service is not None:
         accepted = request.POST.get("accept") == "1"
         labelling_obligation_set(user=request.user, service=labelling_service, accepted=accepted, request=request)
-        messages.success(
+        return _choice_saved(
             request,
-            _("Saved: you accepted the labelling obligation.")
-            if accepted
-            else _("Saved: outputs will come with the visible label only."),
+            accepted,
+            _("Saved: you accepted the labelling obligation."),
+            _("Saved: outputs will come with the visible label only."),
         )
-        return redirect("account")
     elif action == "token":
         token_key = token_replace(user=request.user, request=request)
     elif action == "close_account":

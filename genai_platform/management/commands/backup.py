@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from genai_platform.management.backups import MANIFEST, BackupError, backup_make
+from genai_platform.management.backups import MANIFEST, backup_make
+from genai_platform.management.backups.command import backup_path, backup_refusals
 
 
 class Command(BaseCommand):
@@ -22,10 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("target", help="folder, or archive file name (.tar, .tar.gz)")
 
     def handle(self, *args: Any, target: str, **options: Any) -> None:
-        try:
-            where = backup_make(target=Path(target).expanduser().absolute())
-        except BackupError as exc:
-            raise CommandError(str(exc), returncode=1) from None
+        with backup_refusals():
+            where = backup_make(target=backup_path(target))
         if where.is_dir():
             manifest = json.loads((where / MANIFEST).read_text())
             self.stdout.write(

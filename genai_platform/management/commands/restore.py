@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from genai_platform.management.backups import BackupError, restore
+from genai_platform.management.backups import restore
+from genai_platform.management.backups.command import backup_path, backup_refusals
 
 
 class Command(BaseCommand):
@@ -26,9 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, backup: str, force: bool, **options: Any) -> None:
         try:
-            report = restore(source=Path(backup).expanduser().absolute(), force=force)
-        except BackupError as exc:
-            raise CommandError(str(exc), returncode=1) from None
+            with backup_refusals():
+                report = restore(source=backup_path(backup), force=force)
         except DatabaseError as exc:
             raise CommandError(f"The database cannot be reached or read: {str(exc).strip()}.", returncode=1) from None
         except OSError as exc:

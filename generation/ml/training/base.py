@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -137,6 +138,32 @@ DigitConfig = TypeVar("DigitConfig", GanConfig, VaeConfig)
 def config_for_images(config: DigitConfig, data: DigitData) -> DigitConfig:
     """``config`` at the image size of ``data``: a digit net is built for the digits it trains on."""
     return config if config.image_size == data.image_size else config.replace(image_size=data.image_size)
+
+
+class DigitTrainer(Generic[DigitConfig]):
+    """The start every trainer of a digit net (the GAN, the VAE) shares, so that both train alike: the
+    configuration at the digits' image size, the device the net trains on, and the CPU generator, seeded by
+    ``seed``, its random draws come from (moved to the device). Then the net's own set-up, ``prepare``."""
+
+    def __init__(
+        self,
+        seed: int,
+        config: DigitConfig,
+        data: DigitData,
+        cache_dir: Path | None,
+        epochs: int | None = None,
+        *,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.config: DigitConfig = config_for_images(config, data)
+        self.data = data
+        self.device = torch.device(device)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.prepare(cache_dir, epochs)
+
+    def prepare(self, cache_dir: Path | None, epochs: int | None) -> None:
+        """Build the net, its optimisers and its training data; ``epochs``, when given, fixes the run's length."""
+        raise NotImplementedError
 
 
 def png_bytes(images: list[np.ndarray], *, columns: int) -> bytes:

@@ -15,31 +15,18 @@ from torch import nn
 
 from generation.ml import metrics
 from generation.ml.checkpoints import checkpoint_dumps, checkpoint_loads, checkpoint_sha256
-from generation.ml.data import DigitData
 from generation.ml.device import module_device, seeded_randn
 from generation.ml.nets.gan import ConditionalGan, GanConfig
 from generation.ml.sampling import gan_sample_labels
-from generation.ml.training.base import EVAL_SEED, Clock, SearchStopped, config_for_images, png_bytes
+from generation.ml.training.base import EVAL_SEED, Clock, DigitTrainer, SearchStopped, png_bytes
 
 
-class GanTrainer:
+class GanTrainer(DigitTrainer[GanConfig]):
     """Trains on ``device``; its random draws come from a CPU generator and are moved there. The digit classifier
     that measures each epoch stays on the CPU."""
 
-    def __init__(
-        self,
-        seed: int,
-        config: GanConfig,
-        data: DigitData,
-        cache_dir: Path | None,
-        epochs: int | None,
-        *,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        config = config_for_images(config, data)
-        self.config, self.data = config, data
-        self.device = torch.device(device)
-        self.generator = torch.Generator().manual_seed(seed)
+    def prepare(self, cache_dir: Path | None, epochs: int | None) -> None:
+        config, data = self.config, self.data
         self.net = ConditionalGan(config).to(self.device)
         self.opt_g = torch.optim.Adam(
             self.net.generator.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2)

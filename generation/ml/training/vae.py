@@ -10,27 +10,14 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from generation.ml import metrics
-from generation.ml.data import DigitData
 from generation.ml.nets.vae import ConvVae, VaeConfig, binarize
 from generation.ml.sampling import vae_sample
-from generation.ml.training.base import EVAL_SEED, VALIDATION_SEED, Clock, config_for_images, png_bytes
+from generation.ml.training.base import EVAL_SEED, VALIDATION_SEED, Clock, DigitTrainer, png_bytes
 
 
-class VaeTrainer:
-    def __init__(
-        self,
-        seed: int,
-        config: VaeConfig,
-        data: DigitData,
-        cache_dir: Path | None,
-        epochs: int | None = None,
-        *,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        config = config_for_images(config, data)
-        self.config, self.data = config, data
-        self.device = torch.device(device)
-        self.generator = torch.Generator().manual_seed(seed)
+class VaeTrainer(DigitTrainer[VaeConfig]):
+    def prepare(self, cache_dir: Path | None, epochs: int | None) -> None:
+        config, data = self.config, self.data
         self.net = ConvVae(config).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
         # A tenth of the training digits, always the same ones, is held out to choose the best epoch, so
