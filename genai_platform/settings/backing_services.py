@@ -121,8 +121,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Task events (received, started, succeeded) for monitors such as ``celery events``: a message each to the broker.
-CELERY_WORKER_SEND_TASK_EVENTS = env.bool("GENAI_CELERY_TASK_EVENTS", default=True)
+# Task events (received, started, succeeded) for monitors such as ``celery events`` or Flower: messages to the
+# broker around every task, which hold a worker between jobs, so they are off unless a monitor asks for them.
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("GENAI_CELERY_TASK_EVENTS", default=False)
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 HEARTBEAT_INTERVAL_SECONDS = env.int("GENAI_HEARTBEAT_INTERVAL", default=60)

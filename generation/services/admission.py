@@ -1,8 +1,9 @@
 """What a submission needs to know of its user, read in one query once the user's row is locked.
 
 ``job_submit`` asks the daily quota, minor mode, real-name verification, a suspension, the terms in force, the
-idempotency key and the queue's depth before it stores a job. Each of these has a reader of its own for the pages
-(``usage``, ``minors``, ``identity``, ``enforcement``, ``terms``, ``queueing``); on the job path they are one
+tester list, the idempotency key and the queue's depth before it stores a job. Each of these has a reader of its
+own for the pages (``usage``, ``minors``, ``identity``, ``enforcement``, ``terms``, ``queueing``, the service's
+``serves``); on the job path they are one
 SELECT of the user's row with a subquery each, taken after the lock so that it sees every job the user's earlier
 submissions committed. A refusal then reads again what its message needs; an accepted job reads nothing more.
 """
@@ -16,7 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Subquery
 
-from filing.models import Document
+from filing.models import Document, Service
 from generation.minors import MinorMode, minor_mode_of
 from generation.models import AgeDeclaration, DailyUsage, Job, PhoneVerification, RefusalStreak, Suspension
 from generation.models.users import TermsAcceptance
@@ -35,6 +36,7 @@ class SubmitterFacts:
     phone_verified: bool
     suspended: bool
     terms_pending: bool  # a published version of the terms is not accepted yet
+    tester: bool  # on the public service's tester list
     queued: int | None  # jobs waiting on the queue; None when not counted
     key_job: int | None  # the primary key of the job made with the request's idempotency key
 
@@ -66,6 +68,7 @@ def submitter_facts(user: Any, *, idempotency_key: str | None, count_queue: bool
         "guardian_consented": Exists(declaration.filter(guardian_consented_at__isnull=False)),
         "phone_verified": Exists(PhoneVerification.objects.filter(**mine)),
         "suspended": Exists(Suspension.objects.filter(**mine, lifted_at__isnull=True)),
+        "tester": Exists(Service.objects.filter(is_public=True, testers=OuterRef("pk"))),
     }
     for kind in TERMS_KINDS:
         annotations[f"terms_{kind}"] = _terms_document(kind)
@@ -85,6 +88,7 @@ def submitter_facts(user: Any, *, idempotency_key: str | None, count_queue: bool
         guardian_consented=bool(row["guardian_consented"]),
         phone_verified=bool(row["phone_verified"]),
         suspended=bool(row["suspended"]),
+        tester=bool(row["tester"]),
         terms_pending=any(row[f"terms_{kind}"] is not None and not row[f"accepted_{kind}"] for kind in TERMS_KINDS),
         queued=(row["queued"] or 0) if count_queue else None,
         key_job=row.get("key_job"),

@@ -76,20 +76,25 @@ def public_service_of(checkpoint: Checkpoint | None) -> Any:
     return service_public()
 
 
-def policy_refusal(checkpoint: Checkpoint | None, user: Any = None, *, public: Any = None) -> tuple[str, str] | None:
+def policy_refusal(
+    checkpoint: Checkpoint | None, user: Any = None, *, public: Any = None, tester: bool | None = None
+) -> tuple[str, str] | None:
     """Why the service may not run a job on ``checkpoint`` for ``user`` now, as (message, code); None if it may.
 
     Only the public service generates, and only with checkpoints of its own approved model records that
     passed the quality gate: for everyone once it is filed, for its testers while in internal testing.
     Without ``user`` the tester list is not asked (what the service offers in general). ``public``: the public
-    service, when the caller has it (``public_service_of``).
+    service, when the caller has it (``public_service_of``); ``tester``: whether ``user`` is on its tester list,
+    when the caller read it.
     """
     public = public if public is not None else public_service_of(checkpoint)
     if public is None or not public.may_serve:
         return (_("This service is not open yet."), "service_not_open")
     if public.generation_stopped_at is not None:
         return (_("Generation is paused at the moment. Please try again later."), "stopped")
-    if user is not None and not public.serves(user):
+    # A service that may serve and is not open is in internal testing: its testers are whom it serves.
+    serves = public.serves(user) if tester is None else public.open_to_public or tester
+    if user is not None and not serves:
         return (
             _("This service is not open to the public yet: while it is being tested, only invited testers may use it."),
             "not_a_tester",

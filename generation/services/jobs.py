@@ -198,8 +198,8 @@ def job_submit(
     (``submitter_facts``): two requests racing for the last unit of quota cannot both pass, and a spent quota is
     refused before any moderation work. The queue's depth is counted in that read too: a refused job leaves no
     row, no quota used and no ``generation.requested`` record, only its ``generation.refused`` one. An accepted
-    job costs seven statements besides BEGIN and COMMIT: the lock, the facts, the serving checkpoint, the job, the
-    day's count and the audit record's two.
+    job costs seven statements besides BEGIN and COMMIT: the lock, the facts, the serving checkpoint (with its
+    record, service and provider), the job, the day's count and the audit record's two.
     """
     digest = request_hash(kind, params)
     try:
@@ -243,7 +243,7 @@ def _job_admit(
     checkpoint = checkpoint_serving(kind)
     cleaned, seed = params_clean(kind, params, tunes=tunes_offered(checkpoint) if kind == NetKind.LM else None)
     public = public_service_of(checkpoint)
-    refusal = policy_refusal(checkpoint, user, public=public)
+    refusal = policy_refusal(checkpoint, user, public=public, tester=facts.tester)
     if refusal:
         raise _Refused(refusal[0], code=refusal[1], params=cleaned)
     assert checkpoint is not None
