@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -37,21 +38,33 @@ def _bump(user_id: int, day: date, **deltas: int) -> None:
     )
 
 
-def usage_job_counted(*, job: Job, day_row: bool | None = None, in_a_row: int | None = None) -> None:
-    """A job was queued: it counts against its day's quota, and it breaks a run of refused inputs.
+def usage_job_counted(*, job: Job) -> None:
+    """A job was queued: it counts against its day's quota, and it breaks a run of refused inputs."""
+    _bump(job.user_id, usage_day(job.created_at), jobs=1)
+    RefusalStreak.objects.filter(user_id=job.user_id).update(in_a_row=0)
 
-    A caller that holds the user's row lock and has read the user's counts says what it read: whether the day's
-    row exists (``day_row``) and the refusals in a row (``in_a_row``), so that one statement counts the job.
-    """
-    day = usage_day(job.created_at)
-    if day_row is None:
-        _bump(job.user_id, day, jobs=1)
-    elif day_row:
-        DailyUsage.objects.filter(user_id=job.user_id, day=day).update(jobs=F("jobs") + 1)
-    else:
-        DailyUsage.objects.create(user_id=job.user_id, day=day, jobs=1)
+
+def usage_job_taken(*, job: Job, limit: int, in_a_row: int | None = None) -> bool:
+    """Count a queued job against its day's quota unless ``limit`` jobs (0: no limit) already count; False when they
+    do. One statement, an insert that adds to the day's row when there is one, so that two submissions racing for
+    the last unit cannot both take it, with no lock. ``in_a_row``: the refusals in a row the caller read (a run of
+    them is broken only when there is one)."""
+    table = DailyUsage._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (user_id, day, jobs, refusals) VALUES (%s, %s, 1, 0) "  # noqa: S608 (our own table)
+        f"ON CONFLICT (user_id, day) DO UPDATE SET jobs = {table}.jobs + 1"
+    )
+    params: list[Any] = [job.user_id, connection.ops.adapt_datefield_value(usage_day(job.created_at))]
+    if limit:
+        sql += f" WHERE {table}.jobs < %s"
+        params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " RETURNING jobs", params)
+        if cursor.fetchone() is None:
+            return False
     if in_a_row is None or in_a_row:
         RefusalStreak.objects.filter(user_id=job.user_id).update(in_a_row=0)
+    return True
 
 
 def usage_job_given_back(*, job: Job) -> None:

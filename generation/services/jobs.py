@@ -3,6 +3,7 @@ queue's depth limit, and the row that is the job's source of truth, queued once 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,12 +23,11 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from audit import services as audit
 from genai_platform.outages import BROKER
 from genai_platform.services import broker_check
-from generation.checkpoints import checkpoint_serving
 from generation.enforcement import enforcement_apply
 from generation.models import GENERATOR_KINDS, Checkpoint, Job, NetKind
 from generation.params import params_clean
 from generation.queueing import job_queue, queue_depth_limit, queue_refusal
-from generation.services.admission import SubmitterFacts, submitter_facts
+from generation.services.admission import SubmitterFacts, submission_facts
 from generation.services.gate import (
     JobUnavailable,
     account_refusal,
@@ -40,7 +40,7 @@ from generation.services.gate import (
     tunes_offered,
 )
 from generation.terms import terms_pending
-from generation.usage import quota_state_refusal, usage_job_counted, usage_job_given_back
+from generation.usage import quota_state, quota_state_refusal, usage_job_given_back, usage_job_taken
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def _job_replayed(*, user: Any, idempotency_key: str | None, digest: str) -> Job
 
 
 def _user_locked(user: Any) -> None:
-    """Lock the user's row until the transaction ends: one user's submissions store their jobs one at a time.
+    """Lock the user's row until the transaction ends: one user's refused inputs are counted one at a time.
     (SQLite's IMMEDIATE transactions hold the write lock from the start.)"""
     get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
 
@@ -190,16 +190,16 @@ def job_submit(
 
     With an ``idempotency_key`` (the IETF Idempotency-Key draft), a repeated call with the same kind and
     parameters returns the job the first call stored, even at the limit, with ``job.replayed`` set; the
-    same key with a different request raises IdempotencyKeyReused. Calls racing with one key queue on the
-    user's row lock: the first stores the job, the others then return it. A key expires
+    same key with a different request raises IdempotencyKeyReused. Of calls racing with one key, the first to
+    store its job wins on the key's unique constraint; the others roll back and return that job. A key expires
     ``GENERATION_IDEMPOTENCY_KEY_HOURS`` after its job was made; then it makes a new job.
 
-    Everything is decided in one transaction with the user's row locked, from one read of the user's facts
-    (``submitter_facts``): two requests racing for the last unit of quota cannot both pass, and a spent quota is
-    refused before any moderation work. The queue's depth is counted in that read too: a refused job leaves no
-    row, no quota used and no ``generation.requested`` record, only its ``generation.refused`` one. An accepted
-    job costs seven statements besides BEGIN and COMMIT: the lock, the facts, the serving checkpoint (with its
-    record, service and provider), the job, the day's count and the audit record's two.
+    Everything is decided in one transaction from one read of the serving checkpoint and the user's facts
+    (``submission_facts``), in the order of the checks below, so that a spent quota is refused before any
+    moderation work. The statement that counts the job decides the quota again, so two requests racing for the
+    last unit cannot both pass. The queue's depth is counted in the read: a refused job leaves no row, no quota
+    used and no ``generation.requested`` record, only its ``generation.refused`` one. An accepted job costs five
+    statements besides BEGIN and COMMIT: the read, the job, the day's count and the audit record's two.
     """
     digest = request_hash(kind, params)
     try:
@@ -225,8 +225,9 @@ def _job_admit(
     *, user: Any, kind: str, params: dict[str, Any], idempotency_key: str | None, digest: str, request: Any
 ) -> Job:
     """``job_submit``'s transaction: the checks in their order, then the job stored. Raises _Refused."""
-    _user_locked(user)
-    facts = submitter_facts(user, idempotency_key=idempotency_key, count_queue=bool(queue_depth_limit(job_queue())))
+    checkpoint, facts = submission_facts(
+        user, kind=kind, idempotency_key=idempotency_key, count_queue=bool(queue_depth_limit(job_queue()))
+    )
     if facts.key_job is not None:
         replayed = _job_replayed(user=user, idempotency_key=idempotency_key, digest=digest)
         if replayed:
@@ -240,7 +241,6 @@ def _job_admit(
         raise _Refused(spent, code="over_quota", params=None)
     if kind not in GENERATOR_KINDS:
         raise ValidationError({"kind": _("Unknown kind of generation: choose gan, vae or lm.")})
-    checkpoint = checkpoint_serving(kind)
     cleaned, seed = params_clean(kind, params, tunes=tunes_offered(checkpoint) if kind == NetKind.LM else None)
     public = public_service_of(checkpoint)
     refusal = policy_refusal(checkpoint, user, public=public, tester=facts.tester)
@@ -308,6 +308,8 @@ def _job_store(
         moderation={"input": input_verdict.as_dict()} if input_verdict else {},
     )
     if input_verdict is not None and input_verdict.blocked:
+        # Refusals count towards a suspension: a user's refused inputs are counted one at a time.
+        _user_locked(user)
         return _job_refused_by_moderation(job, verdict=input_verdict, request=request)
     busy = queue_refusal(waiting=facts.queued if facts is not None else None)
     if busy:
@@ -315,11 +317,11 @@ def _job_store(
         raise _Refused(reason, code="busy", params=params, retry_after=retry_after)
     job.enqueued_at = timezone.now()
     job.save(force_insert=True)
-    usage_job_counted(
-        job=job,
-        day_row=facts.jobs_today is not None if facts is not None else None,
-        in_a_row=facts.in_a_row if facts is not None else None,
-    )
+    # The quota is decided here, by the statement that counts the job: the facts may be a moment old.
+    quota = facts.quota() if facts is not None else quota_state(user=user)
+    if not usage_job_taken(job=job, limit=quota.limit, in_a_row=facts.in_a_row if facts is not None else None):
+        spent = quota_state_refusal(dataclasses.replace(quota, used=quota.limit)) or ""
+        raise _Refused(spent, code="over_quota", params=None)  # lost the race for the last unit
     audit.generation_event(
         event_type="generation.requested",
         actor=user,
