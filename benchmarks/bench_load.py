@@ -1,7 +1,9 @@
 """Load under gunicorn: concurrent clients listing and creating jobs, against a plain DRF endpoint.
 
-Baseline: ``GET /bench/plain/`` (``benchmarks.load_app.PlainView``), DRF with no authentication and
-one database query, served by the same gunicorn in the same run. Then the caller's job list
+Baselines, served by the same gunicorn in the same run: ``GET /bench/plain/`` (``benchmarks.load_urls``), DRF
+with no authentication and one database query, and ``GET /bench/authenticated/``, the same with the API's
+authentication and throttling, first one client at a time next to ``/healthz`` (what a request costs), then
+by all the clients. Then the caller's job list
 (``GET /api/v1/jobs/``) and job creation (``POST /api/v1/jobs/``, one VAE image), each by the same
 number of clients for the same time, one user and token per client. A Celery worker runs the jobs
 meanwhile; the benchmark then waits for the queue to drain and counts the jobs that were accepted
@@ -233,7 +235,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{clients} clients, {seconds:.0f} s a phase, gunicorn 2 workers, one Celery worker")
         print(f"database: {database}; broker: {broker}")
         load_before = os.getloadavg()
+        # One client at a time: what a request costs the web process, with nothing waiting.
+        single_seconds = max(seconds / 6, 5.0)
+        single = [
+            _phase("/healthz, one client", port, "GET", "/healthz", [None], single_seconds),
+            _phase("plain DRF, one client", port, "GET", "/bench/plain/", [None], single_seconds),
+            _phase("authenticated, one client", port, "GET", "/bench/authenticated/", tokens[:1], single_seconds),
+        ]
         plain = _phase("plain DRF, one query", port, "GET", "/bench/plain/", [None] * clients, seconds)
+        authenticated = _phase("authenticated, one query", port, "GET", "/bench/authenticated/", tokens, seconds)
         creation = _phase("job creation (POST)", port, "POST", "/api/v1/jobs/", tokens, seconds, JOB_BODY)
         # The list is read once the queue has drained, so each user has the jobs just made and no worker competes.
         statuses = _drain(env, creation.created)
@@ -241,12 +251,24 @@ def main(argv: list[str] | None = None) -> None:
         load_after = os.getloadavg()
 
         print(f"{'':26} {'ok/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>8} {'2xx':>7} {'4xx':>6} {'5xx/conn':>7}")
-        for phase in (plain, creation, listing):
+        for phase in (*single, plain, authenticated, creation, listing):
             print(phase.row())
-        base = sum(1 for s in plain.statuses if 200 <= s < 300) / plain.seconds
+        healthz, plain_one, authenticated_one = (statistics.median(phase.latencies) * 1000 for phase in single)
+        print(
+            f"one client, p50: authenticated endpoint {authenticated_one - healthz:.2f} ms over /healthz "
+            f"(goal <= 2 ms), {authenticated_one - plain_one:.2f} ms over the plain endpoint (authentication and "
+            "throttling alone)"
+        )
+
+        def rate(phase: Phase) -> float:
+            return sum(1 for s in phase.statuses if 200 <= s < 300) / phase.seconds
+
         for phase in (creation, listing):
-            rate = sum(1 for s in phase.statuses if 200 <= s < 300) / phase.seconds
-            print(f"ratio {phase.name} / plain: {rate / base:.2f}x throughput")
+            print(f"ratio {phase.name} / plain: {rate(phase) / rate(plain):.2f}x throughput")
+        print(
+            f"ratio job creation / authenticated endpoint: {rate(creation) / rate(authenticated):.2f}x throughput "
+            "(goal >= 0.5x)"
+        )
 
         missing = [i for i in creation.created if i not in statuses]
         unfinished = [i for i, s in statuses.items() if s not in TERMINAL]

@@ -1,7 +1,9 @@
-"""The load benchmark's URLs: the platform's own plus one baseline, ``GET /bench/plain/``.
+"""The load benchmark's URLs: the platform's own plus two baselines.
 
-The baseline is a plain DRF view with no authentication that runs one database query.
-``bench_load`` serves it under gunicorn with ``benchmarks.load_settings``.
+``GET /bench/plain/`` is a plain DRF view with no authentication that runs one database query.
+``GET /bench/authenticated/`` is the minimal authenticated endpoint: the API's own authentication, permission
+and throttle classes (its settings' defaults), and one indexed query (the caller's newest job).
+``bench_load`` serves them under gunicorn with ``benchmarks.load_settings``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,19 @@ class PlainView(APIView):
         return Response({"first_user": first})
 
 
+class AuthenticatedView(APIView):
+    """The baseline of an API call: the platform's authentication and throttling (DRF's configured defaults) and
+    one indexed query, nothing else."""
+
+    def get(self, request: Request) -> Response:
+        from generation.models import Job
+
+        newest = Job.objects.filter(user=request.user).order_by("-created_at").values_list("pk", flat=True).first()
+        return Response({"newest_job": newest})
+
+
 urlpatterns = [
     path("bench/plain/", PlainView.as_view()),
+    path("bench/authenticated/", AuthenticatedView.as_view()),
     path("", include("genai_platform.urls")),
 ]
