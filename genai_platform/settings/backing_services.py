@@ -117,7 +117,8 @@ CELERY_TASK_ROUTES = {
     "generation.corpus_check": {"queue": Queue.TRAINING.value},
     "*.export*": {"queue": Queue.EXPORTS.value},
 }
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Messages each worker process holds beyond the one it runs: 1 lets an idle process take any waiting job.
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination, PageNumberPagination
@@ -34,6 +34,7 @@ from genai_platform.openapi import error_responses
 from genai_platform.roles import HasRole, Role
 from generation.accounts import token_issue, token_revoke
 from generation.api import serializers as s
+from generation.api.authentication import RoleTokenAuthentication
 from generation.api.errors import Conflict, Gone
 from generation.downloads import output_delivery
 from generation.enduser import jobs_of, net_unavailable_reason, output_report_create, outputs_of, reports_of
@@ -102,7 +103,7 @@ END_USER_PERMISSIONS = [IsAuthenticated, HasRole.of(Role.END_USER)]
 
 class EndUserApi:
     # Token first, so that an anonymous call gets 401 with "WWW-Authenticate: Token".
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [RoleTokenAuthentication, SessionAuthentication]
     permission_classes = END_USER_PERMISSIONS
     throttle_classes = [EndUserThrottle]
 
