@@ -29,12 +29,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from filing.models import Complaint
+from genai_platform.authentication import RoleTokenAuthentication
 from genai_platform.hygiene import JSONParser
 from genai_platform.openapi import error_responses
 from genai_platform.roles import HasRole, Role
 from generation.accounts import token_issue, token_revoke
 from generation.api import serializers as s
-from generation.api.authentication import RoleTokenAuthentication
 from generation.api.errors import Conflict, Gone
 from generation.downloads import output_delivery
 from generation.enduser import jobs_of, net_unavailable_reason, output_report_create, outputs_of, reports_of

@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
+from genai_platform.authentication import RoleTokenAuthentication
 from genai_platform.roles import Role, user_has_role
-from generation.api.authentication import RoleTokenAuthentication
 
 pytestmark = pytest.mark.django_db
 
