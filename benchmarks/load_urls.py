@@ -1,8 +1,8 @@
 """The load benchmark's URLs: the platform's own plus two baselines.
 
 ``GET /bench/plain/`` is a plain DRF view with no authentication that runs one database query.
-``GET /bench/authenticated/`` is the minimal authenticated endpoint: the API's own authentication, permission
-and throttle classes (its settings' defaults), and one indexed query (the caller's newest job).
+``GET /bench/authenticated/`` is the minimal authenticated endpoint: the end-user API's authentication,
+permission and throttle classes (``EndUserApi``), and one indexed query (the caller's newest job).
 ``bench_load`` serves them under gunicorn with ``benchmarks.load_settings``.
 """
 
@@ -15,6 +15,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from generation.api.views import EndUserApi
 
 
 class PlainView(APIView):
@@ -31,9 +33,9 @@ class PlainView(APIView):
         return Response({"first_user": first})
 
 
-class AuthenticatedView(APIView):
-    """The baseline of an API call: the platform's authentication and throttling (DRF's configured defaults) and
-    one indexed query, nothing else."""
+class AuthenticatedView(EndUserApi, APIView):
+    """The baseline of an API call: the end-user API's authentication, role check and throttling, and one indexed
+    query, nothing else."""
 
     def get(self, request: Request) -> Response:
         from generation.models import Job

@@ -7,6 +7,7 @@ says so once in the log, and tries Redis again every ``CACHE_RETRY_SECONDS``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,17 +43,38 @@ class FallbackRedisCache(RedisCache):
         self._retry_at = 0.0
 
     def _either(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if CACHE.down and time.monotonic() < self._retry_at:
-            return getattr(self._local, name)(*args, **kwargs)
         remote: Callable[..., Any] = getattr(super(), name)
+        return self._on_redis_or_local(
+            lambda: remote(*args, **kwargs), lambda: getattr(self._local, name)(*args, **kwargs)
+        )
+
+    def _on_redis_or_local(self, remote: Callable[[], Any], local: Callable[[], Any]) -> Any:
+        if CACHE.down and time.monotonic() < self._retry_at:
+            return local()
         try:
-            result = remote(*args, **kwargs)
+            result = remote()
         except UNREACHABLE as exc:
             self._retry_at = time.monotonic() + settings.CACHE_RETRY_SECONDS
             CACHE.failed(exc, "request rates are counted per process until it answers")
-            return getattr(self._local, name)(*args, **kwargs)
+            return local()
         CACHE.answered()
         return result
+
+    def window_count(self, key: str, seconds: int) -> tuple[int, int]:
+        """Count one more event under ``key`` in a window of ``seconds`` that opens with its first event: the events
+        counted in the window so far, and the seconds until it closes. One round trip to Redis (a pipeline: open
+        the window if none is open, add one, read what is left of it)."""
+
+        def remote() -> tuple[int, int]:
+            name = self.make_and_validate_key(key)
+            pipeline = self._cache.get_client(name, write=True).pipeline(transaction=False)
+            pipeline.set(name, 0, ex=seconds, nx=True)
+            pipeline.incr(name)
+            pipeline.ttl(name)
+            _opened, count, left = pipeline.execute()
+            return int(count), max(int(left), 1)
+
+        return self._on_redis_or_local(remote, lambda: _local_window_count(self._local, key, seconds))  # type: ignore[no-any-return]
 
     # The operations RedisCache sends to Redis; the cache's others (get_or_set, decr, the async ones) call these.
     add = _falling_back("add")
@@ -66,3 +88,13 @@ class FallbackRedisCache(RedisCache):
     set_many = _falling_back("set_many")
     delete_many = _falling_back("delete_many")
     clear = _falling_back("clear")
+
+
+def _local_window_count(cache: LocMemCache, key: str, seconds: int) -> tuple[int, int]:
+    """``FallbackRedisCache.window_count`` on this process's own cache."""
+    now = time.time()
+    count, closes = cache.get(key) or (0, now + seconds)
+    count += 1
+    left = max(math.ceil(closes - now), 1)
+    cache.set(key, (count, closes), left)
+    return count, left

@@ -4,7 +4,9 @@ nothing listens on the port), and says so once in the log."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -40,3 +42,27 @@ def test_counts_go_on_in_the_process_and_the_outage_is_logged_once(unreachable_c
     assert len(outage_lines) == 1
     assert "counted per process" in outage_lines[0].getMessage()
     assert CACHE.down
+
+
+def test_windows_are_counted_in_the_process_while_redis_is_away(unreachable_cache, settings):
+    settings.CACHE_RETRY_SECONDS = 0
+
+    counts = [unreachable_cache.window_count("rate:alice", 60) for _ in range(3)]
+
+    assert [count for count, _left in counts] == [1, 2, 3]
+    assert all(1 <= left <= 60 for _count, left in counts)
+    assert unreachable_cache.window_count("rate:bob", 60)[0] == 1
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="counting on Redis needs the server REDIS_URL names")
+def test_windows_are_counted_on_redis_in_one_round_trip():
+
+    cache = FallbackRedisCache(os.environ["REDIS_URL"], {})
+    key = f"window-test-{uuid.uuid4().hex}"
+
+    first, second = cache.window_count(key, 30), cache.window_count(key, 30)
+
+    assert (first[0], second[0]) == (1, 2)
+    assert 1 <= second[1] <= 30
+    assert cache.window_count(f"{key}-other", 30)[0] == 1
+    cache.delete_many([key, f"{key}-other"])
