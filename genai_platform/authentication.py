@@ -1,8 +1,10 @@
 """Token authentication that reads the caller's roles with the token: one query for who calls and what they may do.
 
-DRF's ``TokenAuthentication`` reads the token with its user; the role check (``genai_platform.roles.HasRole``)
-would then read the user's groups in a second query on every call. Here the token's query also says, for each
-role, whether the user holds it, and leaves the answer where ``user_has_role`` looks first.
+DRF's ``TokenAuthentication`` reads the token with its user through the ORM; the role check
+(``genai_platform.roles.HasRole``) would then read the user's groups in a second query on every call. Here one
+statement, written once per process, reads the token, its user and, for each role, whether the user holds it, and
+leaves the roles where ``user_has_role`` looks first. Compiling the same query through the ORM on every call would
+cost more than running it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection
-from django.db.models import BooleanField
-from django.db.models.expressions import RawSQL
+from django.db import DEFAULT_DB_ALIAS, connection
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
@@ -22,27 +22,48 @@ from genai_platform.roles import Role
 
 
 @functools.cache
-def _holds_role_sql() -> str:
-    """Whether the token's user is in the group named by the parameter (written once per process)."""
+def _token_sql() -> tuple[str, list[str], list[str]]:
+    """The statement, and the attribute names of the token's and of the user's columns in the order it reads them."""
     quote = connection.ops.quote_name
-    membership = get_user_model().groups.through
-    user_column = get_user_model().groups.field.m2m_column_name()
-    group_column = get_user_model().groups.field.m2m_reverse_name()
-    return (
-        f"EXISTS (SELECT 1 FROM {quote(membership._meta.db_table)} m JOIN {quote(Group._meta.db_table)} g "  # noqa: S608
-        f"ON g.id = m.{group_column} WHERE m.{user_column} = {quote(Token._meta.db_table)}.user_id AND g.name = %s)"
+    user_model = get_user_model()
+    groups = user_model.groups.field
+    token_fields = Token._meta.concrete_fields
+    user_fields = user_model._meta.concrete_fields
+    columns = [f"t.{quote(str(f.column))}" for f in token_fields] + [f"u.{quote(str(f.column))}" for f in user_fields]
+    membership = (
+        f"EXISTS (SELECT 1 FROM {quote(user_model.groups.through._meta.db_table)} m "  # noqa: S608 (model names)
+        f"JOIN {quote(Group._meta.db_table)} g ON g.id = m.{quote(groups.m2m_reverse_name())} "
+        f"WHERE m.{quote(groups.m2m_column_name())} = u.{quote(str(user_model._meta.pk.column))} AND g.name = %s)"
     )
+    columns += [membership] * len(Role)
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(Token._meta.db_table)} t "  # noqa: S608 (names from the models)
+        f"JOIN {quote(user_model._meta.db_table)} u "
+        f"ON u.{quote(str(user_model._meta.pk.column))} = t.{quote(Token.user.field.column)} "
+        f"WHERE t.{quote(str(Token._meta.pk.column))} = %s"
+    )
+    return sql, [f.attname for f in token_fields], [f.attname for f in user_fields]
 
 
 class RoleTokenAuthentication(TokenAuthentication):
-    """``Authorization: Token <key>``, answered with the user and their roles read in one query."""
+    """``Authorization: Token <key>``, answered with the user and their roles read in one statement."""
 
     model = Token
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        holds = {f"holds_{role.value}": RawSQL(_holds_role_sql(), (role.value,), BooleanField()) for role in Role}  # noqa: S611 (our own SQL; the role is a parameter)
-        token = Token.objects.select_related("user").annotate(**holds).filter(key=key).first()
-        if token is None or not token.user.is_active:
+        sql, token_names, user_names = _token_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*(role.value for role in Role), key])
+            row = cursor.fetchone()
+        if row is None:
             return super().authenticate_credentials(key)  # refuses it, in DRF's own words
-        token.user._role_names = {role.value for role in Role if getattr(token, f"holds_{role.value}")}
-        return (token.user, token)
+        split = len(token_names)
+        user = get_user_model().from_db(DEFAULT_DB_ALIAS, user_names, row[split : split + len(user_names)])
+        if not user.is_active:
+            return super().authenticate_credentials(key)
+        token = Token.from_db(DEFAULT_DB_ALIAS, token_names, row[:split])
+        token.user = user
+        held = row[split + len(user_names) :]
+        roles = {role.value for role, holds in zip(Role, held, strict=True) if holds}
+        user._role_names = roles  # type: ignore[attr-defined]
+        return (user, token)

@@ -41,6 +41,7 @@ class FallbackRedisCache(RedisCache):
         super().__init__(server, params)
         self._local = LocMemCache(f"fallback-{server}", {"TIMEOUT": params.get("TIMEOUT", 300)})
         self._retry_at = 0.0
+        self._writer: Any = None
 
     def _either(self, name: str, *args: Any, **kwargs: Any) -> Any:
         remote: Callable[..., Any] = getattr(super(), name)
@@ -67,7 +68,9 @@ class FallbackRedisCache(RedisCache):
 
         def remote() -> tuple[int, int]:
             name = self.make_and_validate_key(key)
-            pipeline = self._cache.get_client(name, write=True).pipeline(transaction=False)
+            if self._writer is None:  # one client on the connection pool, rather than a new one for each count
+                self._writer = self._cache.get_client(name, write=True)
+            pipeline = self._writer.pipeline(transaction=False)
             pipeline.set(name, 0, ex=seconds, nx=True)
             pipeline.incr(name)
             pipeline.ttl(name)
