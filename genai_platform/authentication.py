@@ -2,8 +2,8 @@
 
 DRF's ``TokenAuthentication`` reads the token with its user through the ORM; the role check
 (``genai_platform.roles.HasRole``) would then read the user's groups in a second query on every call. Here one
-statement, written once per process, reads the token, its user and, for each role, whether the user holds it, and
-leaves the roles where ``user_has_role`` looks first. Compiling the same query through the ORM on every call would
+statement, written once per process, reads the token, its user and the names of the user's groups (the roles),
+and leaves the roles where ``user_has_role`` looks first. Compiling the same query through the ORM on every call would
 cost more than running it.
 """
 
@@ -18,28 +18,26 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from genai_platform.roles import Role
-
 
 @functools.cache
 def _token_sql() -> tuple[str, list[str], list[str]]:
-    """The statement, and the attribute names of the token's and of the user's columns in the order it reads them."""
+    """The statement, and the attribute names of the token's and of the user's columns in the order it reads them.
+
+    A row per group of the user (one with no group name for a user in none), the group's name last: joins plan in
+    about half the time that a subquery per role does."""
     quote = connection.ops.quote_name
     user_model = get_user_model()
     groups = user_model.groups.field
     token_fields = Token._meta.concrete_fields
     user_fields = user_model._meta.concrete_fields
     columns = [f"t.{quote(str(f.column))}" for f in token_fields] + [f"u.{quote(str(f.column))}" for f in user_fields]
-    membership = (
-        f"EXISTS (SELECT 1 FROM {quote(user_model.groups.through._meta.db_table)} m "  # noqa: S608 (model names)
-        f"JOIN {quote(Group._meta.db_table)} g ON g.id = m.{quote(groups.m2m_reverse_name())} "
-        f"WHERE m.{quote(groups.m2m_column_name())} = u.{quote(str(user_model._meta.pk.column))} AND g.name = %s)"
-    )
-    columns += [membership] * len(Role)
+    user_pk = f"u.{quote(str(user_model._meta.pk.column))}"
+    membership = quote(user_model.groups.through._meta.db_table)
     sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(Token._meta.db_table)} t "  # noqa: S608 (names from the models)
-        f"JOIN {quote(user_model._meta.db_table)} u "
-        f"ON u.{quote(str(user_model._meta.pk.column))} = t.{quote(Token.user.field.column)} "
+        f"SELECT {', '.join(columns)}, g.{quote('name')} FROM {quote(Token._meta.db_table)} t "  # noqa: S608 (model names)
+        f"JOIN {quote(user_model._meta.db_table)} u ON {user_pk} = t.{quote(Token.user.field.column)} "
+        f"LEFT JOIN {membership} m ON m.{quote(groups.m2m_column_name())} = {user_pk} "
+        f"LEFT JOIN {quote(Group._meta.db_table)} g ON g.id = m.{quote(groups.m2m_reverse_name())} "
         f"WHERE t.{quote(str(Token._meta.pk.column))} = %s"
     )
     return sql, [f.attname for f in token_fields], [f.attname for f in user_fields]
@@ -53,17 +51,15 @@ class RoleTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         sql, token_names, user_names = _token_sql()
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*(role.value for role in Role), key])
-            row = cursor.fetchone()
-        if row is None:
+            cursor.execute(sql, [key])
+            rows = cursor.fetchall()
+        if not rows:
             return super().authenticate_credentials(key)  # refuses it, in DRF's own words
-        split = len(token_names)
+        row, split = rows[0], len(token_names)
         user = get_user_model().from_db(DEFAULT_DB_ALIAS, user_names, row[split : split + len(user_names)])
         if not user.is_active:
             return super().authenticate_credentials(key)
         token = Token.from_db(DEFAULT_DB_ALIAS, token_names, row[:split])
         token.user = user
-        held = row[split + len(user_names) :]
-        roles = {role.value for role, holds in zip(Role, held, strict=True) if holds}
-        user._role_names = roles  # type: ignore[attr-defined]
+        user._role_names = {found[-1] for found in rows if found[-1] is not None}  # type: ignore[attr-defined]
         return (user, token)
