@@ -137,9 +137,7 @@ def _measure(rounds: int) -> dict[str, object]:
     django.setup()
     from django.contrib.auth import get_user_model
 
-    from genai_platform.models import WorkerHeartbeat
-    from genai_platform.queues import Queue
-    from genai_platform.tasks import heartbeat_task
+    from benchmarks.scratch import noop_round_trip
     from generation.models import Job
     from generation.services import job_submit
 
@@ -168,17 +166,10 @@ def _measure(rounds: int) -> dict[str, object]:
                     "after_compute": seen - job.finished_at.timestamp(),
                 }
             )
-    noops: list[float] = []
-    for index in range(WARM_UP + rounds):
-        task_id = f"bench-noop-{index}"
-        sent = time.perf_counter()
-        heartbeat_task.apply_async(kwargs={"queue": Queue.DEFAULT.value}, queue=Queue.DEFAULT.value, task_id=task_id)
-        while not WorkerHeartbeat.objects.filter(task_id=task_id).exists():
-            if time.perf_counter() - sent > ROUND_TIMEOUT_SECONDS:
-                raise RuntimeError(f"a no-op task was not done within {ROUND_TIMEOUT_SECONDS:.0f} s")
-            time.sleep(READ_EVERY_SECONDS)
-        if index >= WARM_UP:
-            noops.append(time.perf_counter() - sent)
+    noops = [
+        noop_round_trip(f"bench-noop-{index}", timeout=ROUND_TIMEOUT_SECONDS, every=READ_EVERY_SECONDS)
+        for index in range(WARM_UP + rounds)
+    ][WARM_UP:]
     return {"jobs": jobs, "noops": noops}
 
 

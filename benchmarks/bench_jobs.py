@@ -72,17 +72,9 @@ def _worker(concurrency: int) -> Iterator[None]:
 
 
 def _noop_round_trip(task_id: str) -> float:
-    from genai_platform.models import WorkerHeartbeat
-    from genai_platform.queues import Queue
-    from genai_platform.tasks import heartbeat_task
+    from benchmarks.scratch import noop_round_trip
 
-    sent = time.perf_counter()
-    heartbeat_task.apply_async(kwargs={"queue": Queue.DEFAULT.value}, queue=Queue.DEFAULT.value, task_id=task_id)
-    while not WorkerHeartbeat.objects.filter(task_id=task_id).exists():
-        if time.perf_counter() - sent > TIMEOUT_SECONDS:
-            raise RuntimeError(f"the no-op task {task_id} was not done within {TIMEOUT_SECONDS:.0f} s")
-        time.sleep(READ_EVERY_SECONDS)
-    return time.perf_counter() - sent
+    return noop_round_trip(task_id, timeout=TIMEOUT_SECONDS, every=READ_EVERY_SECONDS)
 
 
 def _wait_finished(job: Any, started: float) -> None:

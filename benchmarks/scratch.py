@@ -72,6 +72,24 @@ class ScratchRefused(SystemExit):
     """A benchmark was about to run on a database that is not its scratch one."""
 
 
+def noop_round_trip(task_id: str, *, timeout: float, every: float) -> float:
+    """Seconds from sending the heartbeat task (a no-op beside one row written) to its row, read every ``every``
+    seconds: the broker and worker's round trip with nothing else in it."""
+    import time
+
+    from genai_platform.models import WorkerHeartbeat
+    from genai_platform.queues import Queue
+    from genai_platform.tasks import heartbeat_task
+
+    sent = time.perf_counter()
+    heartbeat_task.apply_async(kwargs={"queue": Queue.DEFAULT.value}, queue=Queue.DEFAULT.value, task_id=task_id)
+    while not WorkerHeartbeat.objects.filter(task_id=task_id).exists():
+        if time.perf_counter() - sent > timeout:
+            raise RuntimeError(f"the no-op task {task_id} was not done within {timeout:.0f} s")
+        time.sleep(every)
+    return time.perf_counter() - sent
+
+
 def guard() -> None:
     """Refuse to go on unless Django is connected to the scratch database that run.py made for this benchmark."""
     from django.db import connection
