@@ -12,6 +12,7 @@ default queue, prefork pool), with the platform's settings; this process submits
 
     python benchmarks/run.py jobs
     BENCH_JOBS_ROUNDS=50 BENCH_JOBS_LM=60 python benchmarks/run.py jobs
+    BENCH_JOBS_WORKER_ARGS="--pool solo" python benchmarks/run.py jobs   # more arguments for the worker
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def _worker(concurrency: int) -> Iterator[None]:
     queues = ",".join(dict.fromkeys([job_queue(), Queue.DEFAULT.value]))
     command = [sys.executable, "-m", "celery", "-A", "genai_platform", "--quiet", "worker", "--queues", queues]
     command += ["--concurrency", str(concurrency), "--loglevel", "WARNING", "--hostname", f"bench{concurrency}@%h"]
+    command += os.environ.get("BENCH_JOBS_WORKER_ARGS", "").split()
     # Its log goes nowhere: a line per task would be most of what the benchmark prints.
     process = subprocess.Popen(  # noqa: S603 (our own worker)
         command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
