@@ -119,6 +119,10 @@ CELERY_TASK_ROUTES = {
 }
 # Messages each worker process holds beyond the one it runs: 1 lets an idle process take any waiting job.
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
+# Celery's Django fix-up closes a worker's database connections around every task unless this is set; then only
+# every this many tasks. The platform's own task signals (genai_platform/celery.py) apply Django's CONN_MAX_AGE and
+# health checks instead, so a worker keeps one connection while it is usable.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
