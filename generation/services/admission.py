@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import BooleanField, DateField, Field, IntegerField, Model
+from django.db.models import BooleanField, DateField, Field, ForeignKey, IntegerField, Model
 from django.db.models.expressions import RawSQL
 
 from filing.models import Document, Service
@@ -30,8 +29,6 @@ from generation.models import AgeDeclaration, Checkpoint, DailyUsage, Job, Phone
 from generation.models.users import TermsAcceptance
 from generation.terms import KINDS as TERMS_KINDS
 from generation.usage import QuotaState, quota_state_of, usage_day
-
-_PREFIX = "submitter_"
 
 
 @dataclass(frozen=True)
@@ -112,41 +109,119 @@ def _fact_sql() -> dict[str, tuple[str, tuple[str, ...], Field[Any, Any]]]:
     return facts
 
 
-def _facts(user_id: int, *, idempotency_key: str | None, count_queue: bool) -> dict[str, RawSQL]:
-    """The subqueries of the user's facts, by name (each name with ``_PREFIX``)."""
-    values: dict[str, Any] = {
-        "user": user_id,
-        "day": connection.ops.adapt_datefield_value(usage_day()),
-        "queued": str(Job.Status.QUEUED),
-        "key": idempotency_key,
-        **{f"kind_{kind}": str(kind) for kind in TERMS_KINDS},
-    }
-    facts = {}
-    for name, (sql, params, field) in _fact_sql().items():
-        if (name == "queued" and not count_queue) or (name == "key_job" and not idempotency_key):
+def _quoted(field: Any) -> str:
+    return str(connection.ops.quote_name(field.column))
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A column of the admission read: its converters from the database's value to Python's."""
+
+    expression: Any
+    converters: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, expression: Any, field: Field[Any, Any]) -> _Column:
+        converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+        return cls(expression, tuple(converters))
+
+    def value(self, raw: Any) -> Any:
+        for converter in self.converters:
+            raw = converter(raw, self.expression, connection)
+        return raw
+
+
+@dataclass(frozen=True)
+class _AdmissionRead:
+    """The admission read of one shape (with or without the queue's count and the idempotency key), in SQL."""
+
+    sql: str
+    params: tuple[str, ...]  # the name of each parameter, in order
+    chain: tuple[tuple[type[Model], Any, tuple[str, ...], tuple[_Column, ...]], ...]  # model, link, attnames, columns
+    facts: tuple[tuple[str, _Column], ...]
+
+
+# The serving checkpoint and what a job's labels and audit record need of it: its model record (none for a
+# checkpoint not filed yet), the record's service and the service's provider.
+_CHAIN_LINKS = ("model_record", "service", "provider")
+
+
+@functools.cache
+def _admission_read(*, count_queue: bool, with_key: bool) -> _AdmissionRead:
+    """One SELECT that always returns one row: the user's facts, then the columns of the checkpoint serving a kind
+    with its record, service and provider (NULL when none serves). Written once per process and shape: compiling
+    the same read through the ORM, with three joins and a dozen subqueries, cost more than running it."""
+    models: list[tuple[type[Model], Any]] = [(Checkpoint, None)]
+    for name in _CHAIN_LINKS:
+        link = models[-1][0]._meta.get_field(name)
+        assert isinstance(link, ForeignKey)
+        models.append((link.related_model, link))
+    select: list[str] = []
+    params: list[str] = []
+    facts = []
+    for name, (sql, names, field) in _fact_sql().items():
+        if (name == "queued" and not count_queue) or (name == "key_job" and not with_key):
             continue
-        # Our own SQL; every value is a parameter.
-        facts[_PREFIX + name] = RawSQL(f"({sql})", tuple(values[p] for p in params), output_field=field)  # noqa: S611
-    return facts
+        select.append(f"({sql})")
+        params.extend(names)
+        facts.append((name, _Column.of(RawSQL(sql, (), output_field=field), field)))  # noqa: S611 (no values)
+    chain, joins = [], []
+    for index, (model, link) in enumerate(models):
+        alias = f"a{index}"
+        fields = model._meta.concrete_fields
+        select.extend(f"{alias}.{_quoted(f)}" for f in fields)
+        columns = tuple(_Column.of(f.get_col(alias), f) for f in fields)
+        chain.append((model, link, tuple(f.attname for f in fields), columns))
+        if link is None:
+            kind_column, active_column = (_quoted(model._meta.get_field(f)) for f in ("kind", "is_active"))
+            joins.append(f"LEFT JOIN {_table(model)} {alias} ON {alias}.{kind_column} = %s AND {alias}.{active_column}")
+            params.append("kind")
+        else:
+            assert model._meta.pk is not None
+            key, parent_key = _quoted(model._meta.pk), _quoted(link)
+            joins.append(f"LEFT JOIN {_table(model)} {alias} ON {alias}.{key} = a{index - 1}.{parent_key}")
+    # Our own SQL from the models' names; every value is a parameter.
+    sql = f"SELECT {', '.join(select)} FROM (SELECT 1) one {' '.join(joins)}"  # noqa: S608
+    return _AdmissionRead(sql, tuple(params), tuple(chain), tuple(facts))
 
 
 def submission_facts(
     user: Any, *, kind: str, idempotency_key: str | None, count_queue: bool
 ) -> tuple[Checkpoint | None, SubmitterFacts]:
-    """One query: the checkpoint serving ``kind`` (None if none does), with ``user``'s facts for a submission
-    (``count_queue``: also count the jobs waiting). Without a serving checkpoint, a second query reads the facts."""
-    facts = _facts(user.pk, idempotency_key=idempotency_key, count_queue=count_queue)
-    checkpoint = (
-        Checkpoint.objects.select_related("model_record__service__provider")
-        .filter(kind=kind, is_active=True)
-        .annotate(**facts)
-        .first()
-    )
-    if checkpoint is not None:
-        row = {name: getattr(checkpoint, name) for name in facts}
-    else:
-        row = get_user_model().objects.filter(pk=user.pk).annotate(**facts).values(*facts).get()
-    value = {name.removeprefix(_PREFIX): found for name, found in row.items()}
+    """One query: the checkpoint serving ``kind`` (None if none does), with its model record, service and provider,
+    and ``user``'s facts for a submission (``count_queue``: also count the jobs waiting)."""
+    read = _admission_read(count_queue=count_queue, with_key=bool(idempotency_key))
+    values: dict[str, Any] = {
+        "user": user.pk,
+        "day": connection.ops.adapt_datefield_value(usage_day()),
+        "queued": str(Job.Status.QUEUED),
+        "key": idempotency_key,
+        "kind": kind,
+        **{f"kind_{kind}": str(kind) for kind in TERMS_KINDS},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(read.sql, [values[name] for name in read.params])
+        row = list(cursor.fetchone())
+    value = {name: column.value(raw) for (name, column), raw in zip(read.facts, row, strict=False)}
+    at = len(read.facts)
+    instances: list[Model | None] = []
+    for model, link, attnames, columns in read.chain:
+        raw = row[at : at + len(columns)]
+        at += len(columns)
+        parent = instances[-1] if instances else None
+        if link is not None and parent is None:
+            instances.append(None)
+            continue
+        instance = None
+        if raw[attnames.index(model._meta.pk.attname)] is not None:
+            instance = model.from_db(
+                connection.alias, list(attnames), [c.value(r) for c, r in zip(columns, raw, strict=True)]
+            )
+        if link is not None:
+            link.set_cached_value(parent, instance)
+        instances.append(instance)
+    checkpoint = instances[0]
+    assert checkpoint is None or isinstance(checkpoint, Checkpoint)
     return checkpoint, SubmitterFacts(
         jobs_today=value["jobs_today"] or 0,
         in_a_row=value["in_a_row"] or 0,
