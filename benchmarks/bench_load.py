@@ -5,8 +5,10 @@ with no authentication and one database query, and ``GET /bench/authenticated/``
 authentication and throttling, first one client at a time next to ``/healthz`` (what a request costs), then
 by all the clients. Then the caller's job list
 (``GET /api/v1/jobs/``) and job creation (``POST /api/v1/jobs/``, one VAE image), each by the same
-number of clients for the same time, one user and token per client. A Celery worker runs the jobs
-meanwhile; the benchmark then waits for the queue to drain and counts the jobs that were accepted
+number of clients for the same time, one user and token per client, with DEBUG off. The Celery worker
+starts when the creation phase ends, so that the phase measures what the web takes: on one 2-core machine a
+worker running the jobs would take one of the two cores the web is measured on (in production, workers have
+hosts of their own). The benchmark then waits for the queue to drain and counts the jobs that were accepted
 (201) but are missing from the database or never finished. The job list is measured last, when each
 user has the jobs just made (a page of 20 out of about a hundred) and the worker is idle.
 
@@ -225,14 +227,17 @@ def main(argv: list[str] | None = None) -> None:
         worker += ["--concurrency", "1", "--loglevel", "WARNING"]
         web = [PYTHON, "-m", "gunicorn", "genai_platform.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
         web += ["--log-level", "warning"]
-        for name, command in (("worker", worker), ("web", web)):
+
+        def start(name: str, command: list[str]) -> None:
             with open(data_dir / f"{name}.log", "wb") as log:
                 processes.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=log))
+
+        start("web", web)
         _wait_up(port)
 
         database = "PostgreSQL" if scratch_db else "SQLite"
         broker = "Redis" if env.get("REDIS_URL") else "filesystem"
-        print(f"{clients} clients, {seconds:.0f} s a phase, gunicorn 2 workers, one Celery worker")
+        print(f"{clients} clients, {seconds:.0f} s a phase, gunicorn 2 workers (DEBUG off), one Celery worker")
         print(f"database: {database}; broker: {broker}")
         load_before = os.getloadavg()
         # One client at a time: what a request costs the web process, with nothing waiting.
@@ -245,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         plain = _phase("plain DRF, one query", port, "GET", "/bench/plain/", [None] * clients, seconds)
         authenticated = _phase("authenticated, one query", port, "GET", "/bench/authenticated/", tokens, seconds)
         creation = _phase("job creation (POST)", port, "POST", "/api/v1/jobs/", tokens, seconds, JOB_BODY)
+        start("worker", worker)
         # The list is read once the queue has drained, so each user has the jobs just made and no worker competes.
         statuses = _drain(env, creation.created)
         listing = _phase("job list (GET /jobs/)", port, "GET", "/api/v1/jobs/", tokens, seconds)
