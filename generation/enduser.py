@@ -46,6 +46,13 @@ def jobs_of(*, user: Any, kind: str = "", status: str = "") -> QuerySet[Job]:
     return jobs
 
 
+def job_just_made(job: Job) -> Job:
+    """``job``, made by the current request, with its outputs known to be none: listing them (the API's answer)
+    asks the database nothing, as after ``prefetch_related``. Not for a job found again by its idempotency key."""
+    job._prefetched_objects_cache = {Job.outputs.field.remote_field.cache_name: Output.objects.none()}  # type: ignore[attr-defined]
+    return job
+
+
 @dataclass(frozen=True)
 class JobPage:
     """One page of a user's jobs, newest first. ``older`` is the cursor of the next (older) page, if any."""

@@ -37,7 +37,14 @@ from generation.accounts import token_issue, token_revoke
 from generation.api import serializers as s
 from generation.api.errors import Conflict, Gone
 from generation.downloads import output_delivery
-from generation.enduser import jobs_of, net_unavailable_reason, output_report_create, outputs_of, reports_of
+from generation.enduser import (
+    job_just_made,
+    jobs_of,
+    net_unavailable_reason,
+    output_report_create,
+    outputs_of,
+    reports_of,
+)
 from generation.models import GENERATOR_KINDS, Job, NetKind, Output
 from generation.params import limits
 from generation.services import UnlabelledRefused, job_cancel, job_submit, tunes_offered
@@ -262,8 +269,11 @@ class JobViewSet(EndUserApi, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             idempotency_key=key,
             request=request,
         )
-        body = s.JobSerializer(job, context={"request": request}).data
-        return Response(body, status=status.HTTP_200_OK if job.replayed else status.HTTP_201_CREATED)
+        if job.replayed:
+            body = s.JobSerializer(job, context={"request": request}).data
+            return Response(body, status=status.HTTP_200_OK)
+        body = s.JobSerializer(job_just_made(job), context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Cancel a job that has not started yet.",

@@ -24,7 +24,7 @@ from audit import services as audit
 from genai_platform.outages import BROKER
 from genai_platform.services import broker_check
 from generation.enforcement import enforcement_apply
-from generation.models import GENERATOR_KINDS, Checkpoint, Job, NetKind, Output
+from generation.models import GENERATOR_KINDS, Checkpoint, Job, NetKind
 from generation.params import params_clean
 from generation.queueing import job_queue, queue_depth_limit, queue_refusal
 from generation.services.admission import SubmitterFacts, submission_facts
@@ -307,9 +307,6 @@ def _job_store(
         risk_codes=list(input_verdict.risk_codes) if input_verdict else [],
         moderation={"input": input_verdict.as_dict()} if input_verdict else {},
     )
-    # A new job has no outputs: whoever lists them next (the API's answer) needs no query for it. The cache is
-    # the one prefetch_related fills.
-    job._prefetched_objects_cache = {Job.outputs.field.remote_field.cache_name: Output.objects.none()}  # type: ignore[attr-defined]
     if input_verdict is not None and input_verdict.blocked:
         # Refusals count towards a suspension: a user's refused inputs are counted one at a time.
         _user_locked(user)

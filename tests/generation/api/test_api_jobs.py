@@ -89,6 +89,24 @@ def test_a_retried_post_with_the_same_idempotency_key_returns_the_first_job(alic
     assert Job.objects.count() == 2
 
 
+def test_a_new_jobs_answer_lists_no_outputs_without_asking_and_a_replay_lists_those_made_since(alice, gan_serving):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from generation.services.running import job_run
+
+    payload = {"kind": "gan", "params": {"digit": 2}}
+    with CaptureQueriesContext(connection) as queries:
+        first = alice.post("/api/v1/jobs/", payload, format="json", HTTP_IDEMPOTENCY_KEY="made-once")
+    assert first.status_code == 201 and first.json()["outputs"] == []
+    assert not [q["sql"] for q in queries.captured_queries if "generation_output" in q["sql"]]
+
+    job_run(job_id=Job.objects.get(public_id=first.json()["id"]).pk)
+    replay = alice.post("/api/v1/jobs/", payload, format="json", HTTP_IDEMPOTENCY_KEY="made-once")
+    assert replay.status_code == 200
+    assert replay.json()["status"] == "succeeded" and len(replay.json()["outputs"]) == 1
+
+
 def test_the_same_idempotency_key_of_two_users_makes_two_jobs(alice, bob, gan_serving):
     payload = {"kind": "gan", "params": {"digit": 1}}
 
