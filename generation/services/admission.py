@@ -20,10 +20,12 @@ from datetime import date
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, DateField, Field, ForeignKey, IntegerField, Model
+from django.db.models import BooleanField, DateField, Field, IntegerField
 from django.db.models.expressions import RawSQL
 
 from filing.models import Document, Service
+from genai_platform.joined import Column, Joined, quoted, table
+from genai_platform.prepared import execute_prepared
 from generation.minors import MinorMode, minor_mode_of
 from generation.models import AgeDeclaration, Checkpoint, DailyUsage, Job, PhoneVerification, RefusalStreak, Suspension
 from generation.models.users import TermsAcceptance
@@ -53,10 +55,6 @@ class SubmitterFacts:
         return quota_state_of(used=self.jobs_today, mode=self.minor_mode())
 
 
-def _table(model: type[Model]) -> str:
-    return str(connection.ops.quote_name(model._meta.db_table))
-
-
 @functools.cache
 def _fact_sql() -> dict[str, tuple[str, tuple[str, ...], Field[Any, Any]]]:
     """Each fact as a scalar subquery in SQL, with the names of its parameters and its type; written once per process.
@@ -64,10 +62,10 @@ def _fact_sql() -> dict[str, tuple[str, tuple[str, ...], Field[Any, Any]]]:
     In SQL rather than in querysets: compiling a dozen subqueries through the ORM costs several times more than
     running them. Each asks what the reader of the same fact named in the module's docstring asks.
     """
-    usage, streak, declaration = _table(DailyUsage), _table(RefusalStreak), _table(AgeDeclaration)
-    phone, suspension, acceptance = _table(PhoneVerification), _table(Suspension), _table(TermsAcceptance)
-    service, document, job = _table(Service), _table(Document), _table(Job)
-    testers = _table(Service.testers.through)
+    usage, streak, declaration = table(DailyUsage), table(RefusalStreak), table(AgeDeclaration)
+    phone, suspension, acceptance = table(PhoneVerification), table(Suspension), table(TermsAcceptance)
+    service, document, job = table(Service), table(Document), table(Job)
+    testers = table(Service.testers.through)
     tester_service = Service.testers.field.m2m_column_name()
     tester_user = Service.testers.field.m2m_reverse_name()
     newest_document = (
@@ -109,53 +107,24 @@ def _fact_sql() -> dict[str, tuple[str, tuple[str, ...], Field[Any, Any]]]:
     return facts
 
 
-def _quoted(field: Any) -> str:
-    return str(connection.ops.quote_name(field.column))
-
-
-@dataclass(frozen=True)
-class _Column:
-    """A column of the admission read: its converters from the database's value to Python's."""
-
-    expression: Any
-    converters: tuple[Any, ...]
-
-    @classmethod
-    def of(cls, expression: Any, field: Field[Any, Any]) -> _Column:
-        converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
-        return cls(expression, tuple(converters))
-
-    def value(self, raw: Any) -> Any:
-        for converter in self.converters:
-            raw = converter(raw, self.expression, connection)
-        return raw
-
-
 @dataclass(frozen=True)
 class _AdmissionRead:
     """The admission read of one shape (with or without the queue's count and the idempotency key), in SQL."""
 
+    name: str  # of the prepared statement
     sql: str
     params: tuple[str, ...]  # the name of each parameter, in order
-    chain: tuple[tuple[type[Model], Any, tuple[str, ...], tuple[_Column, ...]], ...]  # model, link, attnames, columns
-    facts: tuple[tuple[str, _Column], ...]
-
-
-# The serving checkpoint and what a job's labels and audit record need of it: its model record (none for a
-# checkpoint not filed yet), the record's service and the service's provider.
-_CHAIN_LINKS = ("model_record", "service", "provider")
+    facts: tuple[tuple[str, Column], ...]
+    checkpoint: Joined
 
 
 @functools.cache
 def _admission_read(*, count_queue: bool, with_key: bool) -> _AdmissionRead:
     """One SELECT that always returns one row: the user's facts, then the columns of the checkpoint serving a kind
-    with its record, service and provider (NULL when none serves). Written once per process and shape: compiling
-    the same read through the ORM, with three joins and a dozen subqueries, cost more than running it."""
-    models: list[tuple[type[Model], Any]] = [(Checkpoint, None)]
-    for name in _CHAIN_LINKS:
-        link = models[-1][0]._meta.get_field(name)
-        assert isinstance(link, ForeignKey)
-        models.append((link.related_model, link))
+    with its model record (none for a checkpoint not filed yet), the record's service and the service's provider
+    (NULL when none serves), which a job's labels and audit records need. Written once per process and shape, and
+    on PostgreSQL prepared once per connection: compiling the same read through the ORM, with three joins and a
+    dozen subqueries, cost more than running it, and so does planning it."""
     select: list[str] = []
     params: list[str] = []
     facts = []
@@ -164,25 +133,16 @@ def _admission_read(*, count_queue: bool, with_key: bool) -> _AdmissionRead:
             continue
         select.append(f"({sql})")
         params.extend(names)
-        facts.append((name, _Column.of(RawSQL(sql, (), output_field=field), field)))  # noqa: S611 (no values)
-    chain, joins = [], []
-    for index, (model, link) in enumerate(models):
-        alias = f"a{index}"
-        fields = model._meta.concrete_fields
-        select.extend(f"{alias}.{_quoted(f)}" for f in fields)
-        columns = tuple(_Column.of(f.get_col(alias), f) for f in fields)
-        chain.append((model, link, tuple(f.attname for f in fields), columns))
-        if link is None:
-            kind_column, active_column = (_quoted(model._meta.get_field(f)) for f in ("kind", "is_active"))
-            joins.append(f"LEFT JOIN {_table(model)} {alias} ON {alias}.{kind_column} = %s AND {alias}.{active_column}")
-            params.append("kind")
-        else:
-            assert model._meta.pk is not None
-            key, parent_key = _quoted(model._meta.pk), _quoted(link)
-            joins.append(f"LEFT JOIN {_table(model)} {alias} ON {alias}.{key} = a{index - 1}.{parent_key}")
+        facts.append((name, Column.of(RawSQL(sql, (), output_field=field), field)))  # noqa: S611 (no values)
+    checkpoint = Joined(Checkpoint, ["model_record__service__provider"])
+    kind, active = (quoted(Checkpoint._meta.get_field(f)) for f in ("kind", "is_active"))
     # Our own SQL from the models' names; every value is a parameter.
-    sql = f"SELECT {', '.join(select)} FROM (SELECT 1) one {' '.join(joins)}"  # noqa: S608
-    return _AdmissionRead(sql, tuple(params), tuple(chain), tuple(facts))
+    sql = (
+        f"SELECT {', '.join(select)}, {checkpoint.columns} FROM (SELECT 1) one "  # noqa: S608
+        f"LEFT JOIN {table(Checkpoint)} a0 ON a0.{kind} = %s AND a0.{active} {checkpoint.joins}"
+    )
+    name = f"genai_admission_{int(count_queue)}{int(with_key)}"
+    return _AdmissionRead(name, sql, (*params, "kind"), tuple(facts), checkpoint)
 
 
 def submission_facts(
@@ -200,27 +160,10 @@ def submission_facts(
         **{f"kind_{kind}": str(kind) for kind in TERMS_KINDS},
     }
     with connection.cursor() as cursor:
-        cursor.execute(read.sql, [values[name] for name in read.params])
+        execute_prepared(cursor, read.name, read.sql, [values[name] for name in read.params])
         row = list(cursor.fetchone())
     value = {name: column.value(raw) for (name, column), raw in zip(read.facts, row, strict=False)}
-    at = len(read.facts)
-    instances: list[Model | None] = []
-    for model, link, attnames, columns in read.chain:
-        raw = row[at : at + len(columns)]
-        at += len(columns)
-        parent = instances[-1] if instances else None
-        if link is not None and parent is None:
-            instances.append(None)
-            continue
-        instance = None
-        if raw[attnames.index(model._meta.pk.attname)] is not None:
-            instance = model.from_db(
-                connection.alias, list(attnames), [c.value(r) for c, r in zip(columns, raw, strict=True)]
-            )
-        if link is not None:
-            link.set_cached_value(parent, instance)
-        instances.append(instance)
-    checkpoint = instances[0]
+    checkpoint = read.checkpoint.instances(row[len(read.facts) :])
     assert checkpoint is None or isinstance(checkpoint, Checkpoint)
     return checkpoint, SubmitterFacts(
         jobs_today=value["jobs_today"] or 0,

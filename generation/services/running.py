@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit import services as audit
+from genai_platform.joined import Joined, quoted, table
+from genai_platform.prepared import execute_prepared
 from generation.models import Checkpoint, Job, Output
 from generation.params import output_count
 from generation.services.delivery import (
@@ -44,15 +46,25 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@functools.cache
+def _claim_read() -> tuple[str, Joined]:
+    """The job with its user and its checkpoint's chain (model record, service, provider), its row locked on
+    PostgreSQL: SQL written once per process and prepared once per connection, as the admission read is."""
+    job = Joined(Job, ["checkpoint__model_record__service__provider", "user"])
+    lock = " FOR UPDATE OF a0" if connection.features.has_select_for_update_of else ""
+    # Our own SQL from the models' names; the job's key is a parameter.
+    sql = f"SELECT {job.columns} FROM {table(Job)} a0 {job.joins} WHERE a0.{quoted(Job._meta.pk)} = %s{lock}"  # noqa: S608
+    return sql, job
+
+
 def _claim(job_id: int, worker: str) -> Job | None:
+    sql, joined = _claim_read()
     with transaction.atomic():
-        job = (
-            Job.objects.select_for_update(of=("self",))
-            .select_related("checkpoint__model_record__service__provider", "user")
-            .filter(pk=job_id)
-            .first()
-        )
-        if job is None or job.status != Job.Status.QUEUED:
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, "genai_job_claim", sql, [job_id])
+            row = cursor.fetchone()
+        job = joined.instances(row) if row else None
+        if not isinstance(job, Job) or job.status != Job.Status.QUEUED:
             return None
         job.status = Job.Status.RUNNING
         job.attempts += 1

@@ -26,6 +26,7 @@ def test_the_serving_checkpoint_comes_with_its_record_service_and_provider(djang
     user = django_user_model.objects.create_user(username="maker", password="pw-123456-long")
     served = checkpoint_tiny("vae")
     expected = Checkpoint.objects.select_related("model_record__service__provider").get(pk=served.pk)
+    submission_facts(user, kind="vae", idempotency_key=None, count_queue=True)  # prepared on PostgreSQL
 
     with CaptureQueriesContext(connection) as queries:
         checkpoint, facts = submission_facts(user, kind="vae", idempotency_key=None, count_queue=True)

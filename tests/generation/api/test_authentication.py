@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,14 +18,19 @@ pytestmark = pytest.mark.django_db
 
 def test_the_token_and_the_roles_are_one_query(user_with_role):
     token = Token.objects.create(user=user_with_role(Role.END_USER))
+    RoleTokenAuthentication().authenticate_credentials(token.key)  # prepared on PostgreSQL
 
     with CaptureQueriesContext(connection) as queries:
         user, found = RoleTokenAuthentication().authenticate_credentials(token.key)
         roles = (user_has_role(user, Role.END_USER), user_has_role(user, Role.AUDITOR))
+        assert found.user is user
 
     assert found == token and user.pk == token.user_id
     assert roles == (True, False)
     assert len(queries) == 1
+    # The columns come back as the ORM would give them, on every database.
+    assert isinstance(user.date_joined, datetime.datetime) and user.date_joined == token.user.date_joined
+    assert isinstance(found.created, datetime.datetime) and found.created == token.created
 
 
 def test_a_user_with_several_roles_holds_each(user_with_role):
