@@ -49,7 +49,10 @@ def jobs_of(*, user: Any, kind: str = "", status: str = "") -> QuerySet[Job]:
 def job_just_made(job: Job) -> Job:
     """``job``, made by the current request, with its outputs known to be none: listing them (the API's answer)
     asks the database nothing, as after ``prefetch_related``. Not for a job found again by its idempotency key."""
-    job._prefetched_objects_cache = {Job.outputs.field.remote_field.cache_name: Output.objects.none()}  # type: ignore[attr-defined]
+    none = Output.objects.none()
+    none._result_cache = []  # type: ignore[attr-defined]  # as prefetch_related leaves it: read, never compiled
+    none._prefetch_done = True  # type: ignore[attr-defined]
+    job._prefetched_objects_cache = {Job.outputs.field.remote_field.cache_name: none}  # type: ignore[attr-defined]
     return job
 
 

@@ -47,14 +47,22 @@ _TAKE_SEQ_SQL_POSTGRESQL = "SELECT pg_current_xact_id(); SELECT nextval('audit_l
 
 
 # Outside a transaction: two round trips, one implicit commit. A squatter on the number makes the
-# INSERT fail; the transaction is rolled back and the record written again under a new number.
-_BEGIN_TAKE_SEQ_SQL_POSTGRESQL = "BEGIN; " + _TAKE_SEQ_SQL_POSTGRESQL
-
-# The insert is prepared once per connection, so that the server plans it once rather than for every record.
+# INSERT fail; the transaction is rolled back and the record written again under a new number. Both statements
+# are prepared once per connection, so that the server plans them once rather than for every record; the
+# number is taken in one statement, the transaction's id first (the materialised CTE is read before the number).
+_TAKE_PREPARED_NAME = "audit_logentry_take"
+_BEGIN_TAKE_SEQ_SQL_POSTGRESQL = f"BEGIN; EXECUTE {_TAKE_PREPARED_NAME}"
 _PREPARED_NAME = "audit_logentry_append"
-_PREPARE_SQL_POSTGRESQL = "PREPARE {} AS INSERT INTO audit_logentry ({}) VALUES ({})".format(  # noqa: S608
-    _PREPARED_NAME, _COLUMN_LIST, ", ".join(f"${n}" for n in range(1, len(_INSERT_COLUMNS) + 1))
-)
+_PREPARED_STATEMENTS = {
+    _TAKE_PREPARED_NAME: (
+        "PREPARE audit_logentry_take AS WITH transaction_id AS MATERIALIZED (SELECT pg_current_xact_id()) "
+        "SELECT nextval('audit_logentry_seq') FROM transaction_id"
+    ),
+    _PREPARED_NAME: "PREPARE {} AS INSERT INTO audit_logentry ({}) VALUES ({})".format(  # noqa: S608
+        _PREPARED_NAME, _COLUMN_LIST, ", ".join(f"${n}" for n in range(1, len(_INSERT_COLUMNS) + 1))
+    ),
+}
+_PREPARE_SQL_POSTGRESQL = "; ".join(_PREPARED_STATEMENTS.values())
 _NO_SUCH_PREPARED_STATEMENT = "26000"  # invalid_sql_statement_name
 _EXECUTE_COMMIT_SQL_POSTGRESQL = "EXECUTE {} ({}); COMMIT".format(  # noqa: S608
     _PREPARED_NAME, ", ".join(["%s"] * len(_INSERT_COLUMNS))
@@ -291,7 +299,7 @@ def _append_postgresql_autocommit(db: Any, params: list[Any], row_hash: str, key
         cursor = raw.cursor()
         try:
             if getattr(db, "_audit_prepared_on", None) is not raw:
-                # A new connection (the first record, or a reconnect): prepare the insert on it first.
+                # A new connection (the first record, or a reconnect): prepare the statements on it first.
                 cursor.execute(_PREPARE_SQL_POSTGRESQL)
                 db._audit_prepared_on = raw
             for _attempt in range(_SQUATTED_MAX):
@@ -311,7 +319,13 @@ def _append_postgresql_autocommit(db: Any, params: list[Any], row_hash: str, key
                     # Dropped behind the writer's back (DEALLOCATE, DISCARD ALL): prepare it again. The number
                     # taken is left to the sealer, as for any rolled-back writer.
                     cursor.execute("ROLLBACK")
-                    cursor.execute(_PREPARE_SQL_POSTGRESQL)
+                    cursor.execute(
+                        "SELECT name FROM pg_prepared_statements WHERE name = ANY(%s)", [list(_PREPARED_STATEMENTS)]
+                    )
+                    present = {name for (name,) in cursor.fetchall()}
+                    for name, sql in _PREPARED_STATEMENTS.items():
+                        if name not in present:
+                            cursor.execute(sql)
                     continue
                 except BaseException:
                     with contextlib.suppress(Exception):

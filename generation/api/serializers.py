@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any, ClassVar
+
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -70,7 +74,24 @@ def _link(serializer: serializers.Serializer, name: str, key: str, value: object
     return templates[name].replace(_LINK_KEYS[key], str(value))
 
 
-class OutputSerializer(serializers.ModelSerializer[Output]):
+class FieldsBuiltOnce:
+    """A read-only model serializer whose fields are worked out from the model once per class and language, and
+    copied for each serializer, as DRF copies declared fields. ``ModelSerializer`` otherwise introspects the model
+    on every response, which costs more than writing the response itself. The language is part of the key because
+    DRF passes a model field's verbose name as the label only where it differs from the field's name. Fit only for
+    serializers whose fields do not depend on the instance or the context."""
+
+    _built: ClassVar[dict[tuple[type, str | None], dict[str, Any]]] = {}
+
+    def get_fields(self) -> dict[str, Any]:
+        key = (type(self), translation.get_language())
+        built = FieldsBuiltOnce._built.get(key)
+        if built is None:
+            built = FieldsBuiltOnce._built[key] = super().get_fields()  # type: ignore[misc]
+        return copy.deepcopy(built)
+
+
+class OutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer[Output]):
     job = serializers.UUIDField(source="job.public_id", read_only=True)
     url = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
@@ -115,7 +136,7 @@ class JobOutputSerializer(OutputSerializer):
         read_only_fields = fields
 
 
-class JobSerializer(serializers.ModelSerializer[Job]):
+class JobSerializer(FieldsBuiltOnce, serializers.ModelSerializer[Job]):
     id = serializers.UUIDField(source="public_id", read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     outputs = JobOutputSerializer(many=True, read_only=True)

@@ -156,9 +156,15 @@ def test_a_writer_prepares_its_insert_again_on_a_new_connection_or_after_it_was_
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # as a connection pooler's DISCARD ALL would
     after_drop = _write("deallocated")
+    one_dropped = []
+    for name in ("audit_logentry_take", "audit_logentry_append"):  # each of the two, the other one left in place
+        with connection.cursor() as cursor:
+            cursor.execute(f"DEALLOCATE {name}")
+        one_dropped.append(_write(f"without {name}"))
 
-    assert first < after_reconnect < after_drop
-    assert LogEntry.objects.filter(actor_username__in=["prepared", "reconnected", "deallocated"]).count() == 3
+    assert first < after_reconnect < after_drop < one_dropped[0] < one_dropped[1]
+    written = ["prepared", "reconnected", "deallocated", "without audit_logentry_take", "without audit_logentry_append"]
+    assert LogEntry.objects.filter(actor_username__in=written).count() == 5
     services.seals_make()
     result = log_verify()
     assert result.ok and result.unsealed == 0, result.summary()

@@ -107,6 +107,30 @@ def test_a_new_jobs_answer_lists_no_outputs_without_asking_and_a_replay_lists_th
     assert replay.json()["status"] == "succeeded" and len(replay.json()["outputs"]) == 1
 
 
+def test_a_serializers_model_fields_are_built_once_and_copied_for_each_serializer_in_its_language():
+    from django.utils import translation
+    from rest_framework import serializers
+
+    from generation.api.serializers import JobDetailSerializer, JobSerializer
+
+    first, second = JobSerializer(), JobSerializer()
+    assert first.fields["status"] is not second.fields["status"]
+    assert first.fields["outputs"].child is not second.fields["outputs"].child
+    assert (first.fields["status"].parent, second.fields["status"].parent) == (first, second)
+
+    def shape(fields):  # type: ignore[no-untyped-def]
+        return {name: (type(f), str(f.label), str(f.help_text), f.read_only, f.source) for name, f in fields.items()}
+
+    for serializer_class in (JobSerializer, JobDetailSerializer):
+        for language in ("en", "zh-hans", "en"):
+            with translation.override(language):
+                serializer = serializer_class()
+                built_now = serializers.ModelSerializer.get_fields(serializer)
+                for name, field in built_now.items():
+                    field.bind(field_name=name, parent=serializer)
+                assert shape(serializer_class().fields) == shape(built_now)
+
+
 def test_the_same_idempotency_key_of_two_users_makes_two_jobs(alice, bob, gan_serving):
     payload = {"kind": "gan", "params": {"digit": 1}}
 
