@@ -371,7 +371,11 @@ def _check_labels(service: Service) -> list[ReadinessItem]:
         codes = list(service.model_records.values_list("code", flat=True))
         if not codes or not all(codes):
             problems.append(_("model codes missing"))
-    if _provider_problem(service.provider) is not None:
+    # The labels carry the provider's code: only its validity matters here (a missing address is the provider
+    # item's business, not the labels').
+    try:
+        uscc_validate(service.provider.uscc)
+    except Exception:  # noqa: BLE001 (ValidationError, as in _provider_problem)
         problems.append(_("provider code invalid"))
     return [
         ReadinessItem(

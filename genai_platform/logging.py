@@ -10,6 +10,17 @@ from datetime import UTC, datetime
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """A request refused with a 4xx (a permission the user lacks, a page not found) is logged in one line: Django
+    attaches the exception, whose traceback says nothing an operator needs. Server errors keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.") and 400 <= getattr(record, "status_code", 500) < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {

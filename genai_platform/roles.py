@@ -99,6 +99,23 @@ def user_has_role(user: Any, *roles: Role) -> bool:
     return any(role.value in cached for role in roles)
 
 
+def workspace_url(user: Any) -> str:
+    """Where ``user`` works: end users generate, auditors read the audit log, operators (and superusers) keep the
+    filing records in the admin. A user with none of the roles gets the generation page, which says why it is not
+    for them."""
+    from django.urls import reverse
+
+    if user and user.is_authenticated and user.is_superuser:
+        return reverse("admin:index")
+    if user_has_role(user, Role.END_USER):
+        return reverse("generate")
+    if user_has_role(user, Role.AUDITOR):
+        return reverse("audit:log")
+    if user_has_role(user, Role.OPERATOR) or getattr(user, "is_staff", False):
+        return reverse("admin:index")
+    return reverse("generate")
+
+
 def role_cache_clear(user: Any) -> None:
     """Forget the role names ``user_has_role`` read for ``user``, after its roles changed."""
     if hasattr(user, "_role_names"):

@@ -27,4 +27,5 @@ urlpatterns = [
 # Stored files (outputs, copies without the visible label, checkpoints, training samples, filing evidence) are
 # never served from MEDIA_URL, in development either: only the views that check who is asking deliver them.
 
+handler403 = "genai_platform.views.forbidden"
 handler404 = "genai_platform.views.not_found"

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from genai_platform import services
 from genai_platform.queues import Queue
-from genai_platform.roles import Role, role_required
+from genai_platform.roles import Role, role_required, user_has_role, workspace_url
 
 
 @never_cache
@@ -46,6 +46,17 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
     return HttpResponsePermanentRedirect(static("genai_platform/favicon.svg"))
 
 
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """403: the API's JSON error body under /api/ and /audit/api/; elsewhere a page of the site that says where the
+    user's own pages are (an operator who follows a link to a page only superusers may open, say)."""
+    if request.path.startswith(("/api/", "/audit/api/")):
+        from django.utils.translation import gettext as _
+
+        message = _("You do not have permission to do this.")
+        return JsonResponse({"error": {"code": "permission_denied", "message": message, "fields": {}}}, status=403)
+    return render(request, "403.html", {"workspace_url": workspace_url(request.user)}, status=403)
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404: the API's JSON error body under /api/ and /audit/api/, Django's page elsewhere."""
     if request.path.startswith(("/api/", "/audit/api/")):
@@ -61,4 +72,8 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "genai_platform/home.html")
+    return render(
+        request,
+        "genai_platform/home.html",
+        {"workspace_url": workspace_url(request.user), "generates": user_has_role(request.user, Role.END_USER)},
+    )

@@ -196,14 +196,17 @@ class VaeForm(GenerationForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        # A field that already has its own error (a value over the limit, say) is not also told it is missing.
         if data.get("mode") == "interpolate":
-            if data.get("interpolate_to_seed") is None:
+            if data.get("interpolate_to_seed") is None and "interpolate_to_seed" not in self.errors:
                 self.add_error("interpolate_to_seed", _("Enter the seed to morph to."))
-            if data.get("seed") is None:
-                self.add_error("seed", _("Enter the seed to start from."))
-            if data.get("steps") is None:
+            if data.get("seed") is None and "seed" not in self.errors:
+                self.add_error(
+                    "seed", _("Morphing starts from a seed: enter one (only separate images may leave it empty).")
+                )
+            if data.get("steps") is None and "steps" not in self.errors:
                 self.add_error("steps", _("Enter how many steps to make."))
-        elif data.get("count") is None:
+        elif data.get("count") is None and "count" not in self.errors:
             self.add_error("count", _("Enter how many images to make."))
         return data
 

@@ -78,6 +78,14 @@ def test_swagger_page_has_no_inline_code(client) -> None:
         assert "src=" in tag.split(">", 1)[0], tag[:120]
 
 
+@pytest.mark.django_db
+def test_browsable_api_pages_have_no_inline_style_element(client_for) -> None:
+    """DRF's browsable pages would carry an inline <style> of syntax colours, which the policy refuses."""
+    response = client_for(Role.END_USER).get("/api/v1/nets/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert "<style" not in response.content.decode()
+
+
 def _reload_urls() -> None:
     importlib.reload(sys.modules["genai_platform.urls"])
     clear_url_caches()

@@ -30,11 +30,11 @@ class FilingExportAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
         "draft",
         "open_items_shown",
         "progress_shown",
-        "step",
+        "step_shown",
         "download",
         "sha256",
         "error",
-        "requested_by",
+        "requested_by_name",
         "created_at",
         "finished_at",
     )
@@ -53,7 +53,19 @@ class FilingExportAdmin(ReadOnlyAdminMixin, FilingModelAdmin):
 
     @admin.display(description=_("progress"))
     def progress_shown(self, obj: FilingExport) -> str:
-        return format_html('<progress max="100" value="{}"></progress> {}% {}', obj.progress, obj.progress, obj.step)
+        return format_html(
+            '<progress max="100" value="{}"></progress> {}% {}', obj.progress, obj.progress, self.step_shown(obj)
+        )
+
+    @admin.display(description=_("step"))
+    def step_shown(self, obj: FilingExport) -> str:
+        # Steps are stored in English (gettext_noop in filing.package.build) and shown in the reader's language.
+        return gettext(obj.step) if obj.step else ""
+
+    @admin.display(description=_("requested by"))
+    def requested_by_name(self, obj: FilingExport) -> str:
+        # The name only: a link would lead operators to the user pages, which only superusers may open.
+        return obj.requested_by.get_username() if obj.requested_by else "—"
 
     @admin.display(description=_("open, missing or demo data when built"))
     def open_items_shown(self, obj: FilingExport) -> str:

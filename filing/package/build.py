@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from filing.models import Dataset, SelfAssessment, Service
 from filing.package.documents import (
@@ -87,10 +88,10 @@ def _package_build(service: Service, *, progress: Progress | None, with_pdf: boo
     service = Service.objects.select_related("provider").get(pk=service.pk)
     parts: list[Part] = []
 
-    step(5, "application form")
+    step(5, gettext_noop("application form"))
     parts.append(_single("上线备案表", "生成式人工智能服务上线备案表", 0, FORM_NAME, application_form(service)))
 
-    step(15, "self-assessment report")
+    step(15, gettext_noop("self-assessment report"))
     assessment = (
         service.assessments.filter(status=SelfAssessment.Status.FINALISED).order_by("-finalised_at", "-pk").first()
         or service.assessments.order_by("-created_at", "-pk").first()
@@ -101,29 +102,29 @@ def _package_build(service: Service, *, progress: Progress | None, with_pdf: boo
         report_part.has_content = False
     parts.append(report_part)
 
-    step(25, "service agreement and privacy policy")
+    step(25, gettext_noop("service agreement and privacy policy"))
     parts.append(agreement_part(service, name=AGREEMENT_NAME))
-    step(30, "annotation rules")
+    step(30, gettext_noop("annotation rules"))
     parts.append(annotation_rules_docx(service, name=ANNOTATION_NAME))
 
-    step(40, "keyword list")
+    step(40, gettext_noop("keyword list"))
     parts.append(_single("附件4", "拦截关键词列表", 4, KEYWORDS_NAME, keywords_xlsx()))
 
-    step(55, "test questions")
+    step(55, gettext_noop("test questions"))
     # The figures of the report come from the self-assessment's run: 附件5 shows that run's sample too.
     linked_run = assessment.assessment_run if assessment is not None else None
     run = linked_run or latest_assessment_run(service)
     parts.append(_single("附件5", "评估测试题", 5, QUESTIONS_NAME, questions_xlsx(service, run=run)))
     parts.append(Part(name="附件6", title="地方补充材料", number=6, not_applicable=True, reason=LOCAL_ADDONS_REASON))
 
-    step(65, "evidence")
+    step(65, gettext_noop("evidence"))
     # Every dataset of the service: linked to it or to its model records, or named by their training runs.
     datasets = list(service_datasets(service).prefetch_related("evidence"))
     parts.append(evidence_part(service, datasets=datasets, name=EVIDENCE_NAME))
     parts.append(test_channel_docx(service, name=TEST_CHANNEL_NAME))
     parts.append(_single("语料来源表", "语料来源表", None, DATASETS_NAME, datasets_xlsx(datasets, service=service)))
 
-    step(80, "draft marks")
+    step(80, gettext_noop("draft marks"))
     open_items = [item for item in readiness_checklist(service) if not item.ok]
     missing = [m for part in parts for m in part.missing]
     synthetic = _synthetic(run, datasets)
@@ -144,7 +145,7 @@ def _package_build(service: Service, *, progress: Progress | None, with_pdf: boo
             report_part.files.append(files[files.index(report) + 1])
     has_pdf = any(f.name.endswith(".pdf") for f in files)
 
-    step(90, "manifest")
+    step(90, gettext_noop("manifest"))
     documents = list(service.documents.order_by("kind", "version", "pk"))
     evidence = [e for d in datasets for e in d.evidence.order_by("pk")]
     records = [service.provider, service, *service.model_records.order_by("pk"), *datasets, *documents, *evidence]
@@ -178,7 +179,7 @@ def _package_build(service: Service, *, progress: Progress | None, with_pdf: boo
         body = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
         for name, data in [*((f.name, f.body) for f in files), (MANIFEST_NAME, body)]:
             archive.writestr(zip_entry(name), data)
-    step(100, "done")
+    step(100, gettext_noop("done"))
     return out.getvalue(), manifest
 
 

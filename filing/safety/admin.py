@@ -3,6 +3,7 @@ test banks' and the assessment runs' pages are imported at the end."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -14,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from filing.admin_base import FilingModelAdmin
 from filing.safety.models import Risk, RiskCategory, SafetyConfigVersion, SafetyThreshold
 from filing.safety.selectors import safety_config_version_current
-from filing.safety.services import safety_threshold_set
+from filing.safety.services import safety_threshold_set, safety_threshold_value_clean
 from genai_platform.admin_mixins import ReadOnlyAdminMixin
 
 
@@ -49,6 +50,10 @@ class SafetyThresholdForm(forms.ModelForm):
     class Meta:
         model = SafetyThreshold
         fields = ("value",)
+
+    def clean_value(self) -> Decimal:
+        # The service's own rule, shown on the field: a refused value is never reported as saved.
+        return safety_threshold_value_clean(self.instance, self.cleaned_data["value"])
 
 
 @admin.register(SafetyThreshold)

@@ -54,6 +54,29 @@ def safety_threshold_floor(key: str) -> int | None:
     return None if name is None else int(getattr(settings, name))
 
 
+def safety_threshold_value_clean(threshold: SafetyThreshold, value: Decimal | int | str) -> Decimal:
+    """``value`` as ``threshold`` may take it, or ValidationError saying why it may not (the admin form shows the
+    reason on the field before anything is saved)."""
+    key = threshold.key
+    try:
+        new_value = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValidationError(_("“%(value)s” is not a number.") % {"value": value}) from exc
+    if not new_value.is_finite():
+        raise ValidationError(_("“%(value)s” is not a number.") % {"value": value})
+    if new_value < 0 or (threshold.unit == SafetyThreshold.Unit.RATIO and new_value > 1):
+        raise ValidationError(_("A ratio lies between 0 and 1; other thresholds are not negative."))
+    if threshold.unit in SafetyThreshold.WHOLE_UNITS and new_value != new_value.to_integral():
+        raise ValidationError(_("Counts and days are whole numbers."))
+    floor = safety_threshold_floor(key)
+    if floor is not None and new_value < floor:
+        raise ValidationError(
+            _("“%(key)s” may not be set below %(floor)d (the platform's floor, %(setting)s).")
+            % {"key": key, "floor": floor, "setting": f"GENAI_{THRESHOLD_FLOOR_SETTINGS[key]}"}
+        )
+    return new_value
+
+
 @transaction.atomic
 def safety_threshold_set(*, key: str, value: Decimal | int | str, actor: str, note: str = "") -> SafetyConfigVersion:
     """Make a new configuration version equal to the current one except ``key`` = ``value``.
@@ -66,20 +89,7 @@ def safety_threshold_set(*, key: str, value: Decimal | int | str, actor: str, no
     target = next((row for row in rows if row.key == key), None)
     if target is None:
         raise ValidationError(_("Unknown threshold “%(key)s”.") % {"key": key})
-    try:
-        new_value = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValidationError(_("“%(value)s” is not a number.") % {"value": value}) from exc
-    if new_value < 0 or (target.unit == SafetyThreshold.Unit.RATIO and new_value > 1):
-        raise ValidationError(_("A ratio lies between 0 and 1; other thresholds are not negative."))
-    if target.unit in SafetyThreshold.WHOLE_UNITS and new_value != new_value.to_integral():
-        raise ValidationError(_("Counts and days are whole numbers."))
-    floor = safety_threshold_floor(key)
-    if floor is not None and new_value < floor:
-        raise ValidationError(
-            _("“%(key)s” may not be set below %(floor)d (the platform's floor, %(setting)s).")
-            % {"key": key, "floor": floor, "setting": f"GENAI_{THRESHOLD_FLOOR_SETTINGS[key]}"}
-        )
+    new_value = safety_threshold_value_clean(target, value)
 
     version = SafetyConfigVersion.objects.create(
         number=current.number + 1,

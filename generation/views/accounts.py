@@ -12,12 +12,13 @@ from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from filing.selectors import service_public
+from genai_platform.roles import workspace_url
 from generation.accounts import (
     ClosureError,
     closure_cancel,
@@ -98,7 +99,8 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def get_default_redirect_url(self) -> str:
-        return reverse("generate")
+        # Each role to its own pages: an auditor or operator sent to the generation page would meet a 403.
+        return workspace_url(self.request.user)
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)

@@ -314,8 +314,8 @@ def output_report(request: HttpRequest, produce_id: str) -> HttpResponse:
         )
         messages.success(
             request,
-            _("Thank you. Your report number is %(id)d; we will answer by %(due)s.")
-            % {"id": report.pk, "due": date_format(timezone.localtime(report.due_at), "Y-m-d H:i")},
+            _("Thank you. Your report number is %(number)s; we will answer by %(due)s.")
+            % {"number": report.number, "due": date_format(timezone.localtime(report.due_at), "Y-m-d H:i")},
         )
         return redirect("job", public_id=output.job.public_id)
     return render(request, "generation/report.html", {"output": output, "form": form})

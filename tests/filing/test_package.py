@@ -499,6 +499,9 @@ def test_command_prints_the_open_items_and_final_refuses(incomplete_service, tmp
     page = client_for(Role.OPERATOR, "viewer").get(f"/admin/filing/filingexport/{export.pk}/change/")
     assert page.status_code == 200
     assert all(f"<li>{html.escape(line)}</li>" in page.content.decode() for line in export.open_items)
+    # who asked for it, by name: a link would lead the operator to the user pages only superusers may open
+    assert "/admin/genai_platform/user/" not in page.content.decode()
+    assert "100% 已完成" in page.content.decode() and "100% done" not in page.content.decode(), "the step translated"
 
     with pytest.raises(CommandError, match="--final"):
         call_command("filing_package", str(incomplete_service.pk), str(tmp_path / "final.zip"), "--final", stderr=err)

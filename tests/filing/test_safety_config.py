@@ -59,6 +59,21 @@ def test_invalid_values_are_refused_with_a_reason(key, value):
     assert safety_config().version == before
 
 
+def test_admin_shows_a_refused_value_on_its_field_and_saves_nothing(admin_client):
+    config = safety_config()
+    row = SafetyThreshold.objects.get(version__number=config.version, key="assessment_generated_pass_rate_min")
+
+    response = admin_client.post(
+        f"/admin/filing/safetythreshold/{row.pk}/change/", {"value": "5", "note": ""}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    assert response.status_code == 200, "the form again, not a redirect to the list"
+    assert "A ratio lies between 0 and 1" in str(response.context["adminform"].form.errors["value"])
+    assert not list(response.context["messages"]), "no message that it was saved"
+    assert safety_config().version == config.version
+    assert safety_config().assessment_generated_pass_rate_min == row.value
+
+
 def test_admin_lists_current_values_with_clauses_and_edit_creates_version(admin_client):
     config = safety_config()
     page = admin_client.get("/admin/filing/safetythreshold/")

@@ -146,6 +146,17 @@ def test_restricted_domain_needs_the_domain(service):
     assert "restricted_domain" in excinfo.value.message_dict
 
 
+def test_an_incomplete_provider_with_a_valid_code_leaves_the_labels_item_alone(service, model_record):
+    provider = service.provider
+    provider.registered_address = ""
+    provider.save()
+
+    keys = {item.key: item for item in readiness_checklist(service)}
+
+    assert not keys["provider"].ok
+    assert "provider code invalid" not in keys["labels"].detail and "主体代码无效" not in keys["labels"].detail
+
+
 def test_registration_readiness_asks_for_the_called_model_not_own_records(service):
     service.route = Service.Route.REGISTRATION
     service.save()

@@ -86,6 +86,39 @@ def test_log_in_returns_to_the_page_asked_for(client, user_with_role):
     assert response["Location"] == "/history/"
 
 
+@pytest.mark.parametrize(
+    ("role", "landing"), [(Role.END_USER, "/generate/"), (Role.AUDITOR, "/audit/"), (Role.OPERATOR, "/admin/")]
+)
+def test_signing_in_lands_each_role_on_its_own_pages(client, user_with_role, role, landing):
+    user_with_role(role, "someone")
+
+    response = client.post("/accounts/login/", {"username": "someone", "password": PASSWORD})
+
+    assert response.status_code == 302 and response["Location"] == landing
+    assert client.get(landing).status_code == 200
+    # and the home page's button leads there too, rather than to the generation page an auditor may not open
+    home = client.get("/").content.decode()
+    assert f'class="button" href="{landing}"' in home
+
+
+def test_a_page_the_role_may_not_open_is_a_page_of_the_site_with_the_way_to_its_own_pages(client, user_with_role):
+    client.force_login(user_with_role(Role.END_USER, "enduser"))
+
+    response = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Not allowed" in text_of(response) and 'href="/generate/"' in page
+    assert "site.css" in page, "the site's own layout, not a bare error page"
+
+
+def test_a_missing_page_is_a_page_of_the_site(client):
+    response = client.get("/no/such/page/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 404
+    assert "Page not found" in text_of(response) and "site.css" in response.content.decode()
+
+
 def test_password_reset_mails_a_link_that_sets_a_new_password(client, user_with_role):
     user = user_with_role(Role.END_USER, "forgetful")
     user.email = "f@example.com"

@@ -82,7 +82,24 @@ def test_vae_morph_needs_both_seeds(enduser):
     response = enduser.post("/generate/", {"kind": "vae", "vae-mode": "interpolate", "vae-steps": "4"})
 
     page = text_of(response)
-    assert "请输入要变换到的种子" in page and "请输入起始种子" in page
+    assert "请输入要变换到的种子" in page and "渐变需要起始种子" in page
+
+
+def test_a_morph_field_over_its_limit_gets_that_error_alone(enduser, settings):
+    from tests.generation.factories import checkpoint_tiny
+
+    checkpoint_tiny("vae")
+    steps = settings.GENERATION_LIMITS["max_interpolation_steps"] + 1
+    response = enduser.post(
+        "/generate/",
+        {"kind": "vae", "vae-mode": "interpolate", "vae-seed": "1", "vae-interpolate_to_seed": "2", "vae-steps": steps},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    page = text_of(response)
+    assert f"less than or equal to {steps - 1}" in page
+    assert "Enter how many steps to make" not in page
+    assert not Job.objects.exists()
 
 
 def test_a_prompt_the_service_rejects_is_a_field_error(enduser, serving, settings):

@@ -131,7 +131,7 @@ def test_reporting_an_output_gives_a_report_number(enduser, settings):
         "坏",
         "illegal",
     )
-    assert f"报告编号是 {report.pk}" in text_of(response)
+    assert f"报告编号是 {report.number}" in text_of(response)
     assert LogEntry.objects.filter(event_type="complaint.received", produce_id=output.produce_id).exists()
     assert output.produce_id in text_of(enduser.get("/complaints/"))
 
