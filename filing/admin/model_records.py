@@ -51,8 +51,9 @@ class ModelRecordForm(TakeOfflineForm):
             "base_model_licence",
         )
 
-    # Fields whose change stops a record's checkpoint from serving (another service, another kind of net).
-    STOPPING_FIELDS = ("service", "net_type")
+    # Fields whose change stops a record's checkpoint from serving (another service, another kind of net, another
+    # model code: an approved record whose code changes waits for approval again).
+    STOPPING_FIELDS = ("service", "net_type", "code")
 
     def offline_warning(self, cleaned: dict[str, Any]) -> str | None:
         record = self.instance
@@ -130,7 +131,22 @@ class ModelRecordAdmin(SignOffAdminMixin, EmergencyStopActions, FilingModelAdmin
         return obj.approval != ModelRecord.Approval.APPROVED
 
     def save_model(self, request: HttpRequest, obj: ModelRecord, form: Any, change: bool) -> None:
+        withdrawn = (
+            change
+            and "code" in form.changed_data
+            and services.model_record_code_change_withdraws_approval(record=obj, old_code=form.initial.get("code", ""))
+        )
         super().save_model(request, obj, form, change)
+        if withdrawn:
+            self.message_user(
+                request,
+                gettext(
+                    "The model code changed, and it is written into every output's label: “%(record)s” waits for "
+                    "approval again, by another operator."
+                )
+                % {"record": obj},
+                messages.WARNING,
+            )
         if obj.base_model_filing_number and "base_model_filing_number" in form.changed_data:
             number_warning(self, request, obj.base_model_filing_number)
 

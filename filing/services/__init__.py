@@ -68,7 +68,11 @@ from filing.services.four_eyes import (
     record_changed_by,
     record_changed_by_save,
 )
-from filing.services.model_records import model_record_approve, model_record_reject
+from filing.services.model_records import (
+    model_record_approve,
+    model_record_code_change_withdraws_approval,
+    model_record_reject,
+)
 from filing.services.providers import (
     FILING_NUMBER_PATTERNS,
     PUBLISHABLE_DOCUMENTS,
@@ -136,6 +140,7 @@ __all__ = [
     "generation_resume",
     "generation_stop",
     "model_record_approve",
+    "model_record_code_change_withdraws_approval",
     "model_record_reject",
     "provider_create",
     "ratio",

@@ -1,4 +1,4 @@
-"""Model records: approval and rejection."""
+"""Model records: approval, rejection, and approval withdrawn when the model code changes."""
 
 from __future__ import annotations
 
@@ -55,3 +55,16 @@ def model_record_reject(*, record: ModelRecord, reason: str, actor: Any) -> Mode
         record.rejection_reason = reason.strip()
         record.save()
     return record
+
+
+def model_record_code_change_withdraws_approval(*, record: ModelRecord, old_code: str) -> bool:
+    """Before saving ``record`` with a new model code: an approved record goes back to pending approval, because
+    the code is written into the label of every output and another person approves what the record files (four
+    eyes). Returns whether the approval was withdrawn; the caller saves the record (its change history names who
+    changed the code)."""
+    if record.approval != ModelRecord.Approval.APPROVED or record.code.strip().upper() == old_code.strip().upper():
+        return False
+    record.approval = ModelRecord.Approval.PENDING
+    record.approved_by = ""
+    record.approved_at = None
+    return True

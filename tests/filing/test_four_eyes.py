@@ -101,6 +101,25 @@ def submittable(service, model_record, dataset, operator, reviewer, lenient_thre
 # ------------------------------------------------------------------------------
 # Approving a model record
 # ------------------------------------------------------------------------------
+def test_a_new_model_code_sends_an_approved_record_back_for_approval_by_another(model_record, operator, reviewer):
+    model_record_approve(record=model_record, actor=reviewer)
+    url = f"/admin/filing/modelrecord/{model_record.pk}/change/"
+
+    # a routine change keeps the approval; a new model code, which every label carries, does not
+    _admin_form_post(_client(operator), url, parameter_count=1000)
+    model_record.refresh_from_db()
+    assert model_record.approval == ModelRecord.Approval.APPROVED
+    _admin_form_post(_client(operator), url, code="TOOL")
+    model_record.refresh_from_db()
+    assert (model_record.code, model_record.approval, model_record.approved_by) == ("TOOL", "pending", "")
+
+    with pytest.raises(FilingError, match="another person must approve it"):
+        model_record_approve(record=model_record, actor=operator)
+    model_record_approve(record=model_record, actor=reviewer)
+    model_record.refresh_from_db()
+    assert model_record.approval == ModelRecord.Approval.APPROVED
+
+
 def test_approval_is_refused_to_who_changed_the_record_last_and_allowed_to_another(model_record, operator, reviewer):
     _admin_form_post(_client(operator), f"/admin/filing/modelrecord/{model_record.pk}/change/", parameter_count=1000)
     model_record.refresh_from_db()

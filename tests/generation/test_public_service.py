@@ -263,6 +263,35 @@ def test_changing_a_serving_model_record_asks_before_it_takes_the_generator_offl
     assert done.status_code == 302 and record.service == draft
 
 
+def test_a_new_model_code_for_a_serving_record_is_asked_first_and_takes_the_generator_offline(client_for):
+    from filing.selectors import model_record_serving
+    from generation.services.gate import policy_refusal
+
+    service_serving()
+    record = checkpoint_tiny("vae").model_record
+    operator = client_for(Role.OPERATOR)
+    form = {
+        "service": record.service_id,
+        "name": record.name,
+        "version": record.version,
+        "net_type": record.net_type,
+        "code": "TOOL",
+        "training_framework": "PyTorch",
+    }
+
+    asked = operator.post(f"/admin/filing/modelrecord/{record.pk}/change/", form, HTTP_ACCEPT_LANGUAGE="en")
+    record.refresh_from_db()
+    assert asked.status_code == 200 and "takes that generator offline" in asked.content.decode()
+    assert record.code != "TOOL" and model_record_serving(record)
+
+    done = operator.post(f"/admin/filing/modelrecord/{record.pk}/change/", form | {"take_offline": "on"}, follow=True)
+    record.refresh_from_db()
+    assert record.code == "TOOL" and record.approval == ModelRecord.Approval.PENDING
+    checkpoint = record.checkpoints.get(is_active=True)
+    assert policy_refusal(checkpoint)[1] == "model_not_approved", "offline until another operator approves it"
+    assert "waits for approval again" in done.content.decode() or "等待" in done.content.decode()
+
+
 def test_rejecting_a_serving_model_record_is_refused_with_what_to_do(client_for):
     checkpoint = checkpoint_tiny("vae")
     operator = client_for(Role.OPERATOR)
